@@ -1,0 +1,25 @@
+/// Settings of a `RocksDBChangeLog`.
+public struct ChangeLogOptions: Sendable {
+    /// How long an idempotency key is remembered, in milliseconds (24 h).
+    public var idempotencyWindowMilliseconds: UInt64 = 24 * 3600 * 1000
+    /// Most appends folded into one group commit; more wait for the next one.
+    public var maxGroupSize = 4096
+    /// The clock that stamps ids, in Unix milliseconds.
+    public var clock: ULIDGenerator.Clock = ULIDGenerator.wallClockMilliseconds
+    /// The random source for new ids.
+    public var random: ULIDGenerator.Random = ULIDGenerator.systemRandom
+    /// Called on the writer thread after every group commit (for metrics).
+    public var onCommit: (@Sendable (GroupCommitStatistics) -> Void)?
+
+    public init() {}
+}
+
+/// What one group commit did.
+public struct GroupCommitStatistics: Sendable {
+    /// Append calls served by the commit (including idempotent replays).
+    public let appends: Int
+    /// Events written.
+    public let events: Int
+    /// Time spent writing and syncing the batch, in nanoseconds.
+    public let writeNanoseconds: UInt64
+}

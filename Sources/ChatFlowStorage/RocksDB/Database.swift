@@ -1,0 +1,301 @@
+import CRocksDB
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An open RocksDB database with named column families.
+///
+/// All methods block the calling thread (a synced write waits for an fsync): callers keep
+/// them off event-loop threads. `close()` must not race other calls on the same instance.
+public final class Database: Sendable {
+    public let path: String
+    public let isReadOnly: Bool
+
+    nonisolated(unsafe) private let handle: OpaquePointer
+    nonisolated(unsafe) private let options: OpaquePointer
+    nonisolated(unsafe) private let tableOptions: OpaquePointer
+    nonisolated(unsafe) private let cache: OpaquePointer
+    nonisolated(unsafe) private let readOptions: OpaquePointer
+    nonisolated(unsafe) private let syncWriteOptions: OpaquePointer
+    nonisolated(unsafe) private let bufferedWriteOptions: OpaquePointer
+
+    private struct State {
+        var families: [String: ColumnFamily] = [:]
+        /// Dropped families whose handles are destroyed only at close (see `ColumnFamily`).
+        var retired: [ColumnFamily] = []
+        var closed = false
+    }
+    private let state: Mutex<State>
+
+    /// Opens (and, unless read-only, creates) the database at `path` with at least the
+    /// given column families; families already on disk are opened too.
+    public static func open(path: String, columnFamilies: [String], options: DatabaseOptions = DatabaseOptions()) throws(StorageError) -> Database {
+        switch Directory.kind(of: path) {
+        case .other:
+            throw .notADirectory(path: path)
+        case .missing:
+            guard !options.readOnly, options.createIfMissing else {
+                throw .rocksDB("no database at \(path)")
+            }
+            try Directory.create(path)
+        case .directory:
+            if !options.readOnly && !Directory.isWritable(path) {
+                throw .notWritable(path: path, detail: "permission denied")
+            }
+        }
+        return try Database(path: path, requested: columnFamilies, settings: options)
+    }
+
+    private init(path: String, requested: [String], settings: DatabaseOptions) throws(StorageError) {
+        self.path = path
+        self.isReadOnly = settings.readOnly
+
+        options = rocksdb_options_create()
+        rocksdb_options_set_create_if_missing(options, settings.createIfMissing ? 1 : 0)
+        rocksdb_options_set_create_missing_column_families(options, 1)
+        rocksdb_options_set_paranoid_checks(options, 1)
+        rocksdb_options_increase_parallelism(options, settings.backgroundJobs)
+        rocksdb_options_set_max_background_jobs(options, settings.backgroundJobs)
+        rocksdb_options_set_write_buffer_size(options, settings.writeBufferBytes)
+        rocksdb_options_set_compression(options, Int32(rocksdb_lz4_compression))
+        rocksdb_options_set_level_compaction_dynamic_level_bytes(options, 1)
+        rocksdb_options_set_bytes_per_sync(options, 1 << 20)
+        // A torn WAL tail after a crash holds only unacknowledged writes: drop it, keep the rest.
+        rocksdb_options_set_wal_recovery_mode(options, 2)  // kPointInTimeRecovery
+        cache = rocksdb_cache_create_lru(settings.blockCacheBytes)
+        tableOptions = rocksdb_block_based_options_create()
+        rocksdb_block_based_options_set_block_cache(tableOptions, cache)
+        rocksdb_block_based_options_set_filter_policy(tableOptions, rocksdb_filterpolicy_create_bloom_full(10))
+        rocksdb_block_based_options_set_cache_index_and_filter_blocks(tableOptions, 1)
+        rocksdb_options_set_block_based_table_factory(options, tableOptions)
+
+        readOptions = rocksdb_readoptions_create()
+        syncWriteOptions = rocksdb_writeoptions_create()
+        rocksdb_writeoptions_set_sync(syncWriteOptions, 1)
+        bufferedWriteOptions = rocksdb_writeoptions_create()
+
+        let options = options
+        var names = ["default"]
+        var error: UnsafeMutablePointer<CChar>?
+        var existingCount = 0
+        if let list = rocksdb_list_column_families(options, path, &existingCount, &error), error == nil {
+            for i in 0..<existingCount where !names.contains(String(cString: list[i]!)) {
+                names.append(String(cString: list[i]!))
+            }
+            rocksdb_list_column_families_destroy(list, existingCount)
+        } else if let list = rocksdb_list_column_families(options, path, &existingCount, &error) {
+            // A missing database reports an error and an empty list: start with "default".
+            rocksdb_list_column_families_destroy(list, existingCount)
+        }
+        if let e = error { rocksdb_free(e); error = nil }
+        if !settings.readOnly {
+            for name in requested where !names.contains(name) { names.append(name) }
+        }
+
+        var cNames = names.map { strdup($0) }
+        defer { cNames.forEach { free($0) } }
+        var cfOptions = [OpaquePointer?](repeating: options, count: names.count)
+        var handles = [OpaquePointer?](repeating: nil, count: names.count)
+        let opened: OpaquePointer? = cNames.withUnsafeMutableBufferPointer { namePointers in
+            namePointers.withMemoryRebound(to: UnsafePointer<CChar>?.self) { constNames in
+                if settings.readOnly {
+                    return rocksdb_open_for_read_only_column_families(
+                        options, path, Int32(names.count), constNames.baseAddress, &cfOptions, &handles, 0, &error)
+                }
+                return rocksdb_open_column_families(
+                    options, path, Int32(names.count), constNames.baseAddress, &cfOptions, &handles, &error)
+            }
+        }
+        if let error {
+            let message = String(cString: error)
+            rocksdb_free(error)
+            Database.destroyOptions(options, tableOptions, cache, readOptions, syncWriteOptions, bufferedWriteOptions)
+            throw StorageError.from(rocksMessage: message, path: path)
+        }
+        handle = opened!
+        var families: [String: ColumnFamily] = [:]
+        for (name, familyHandle) in zip(names, handles) {
+            families[name] = ColumnFamily(name: name, handle: familyHandle!)
+        }
+        state = Mutex(State(families: families))
+    }
+
+    private static func destroyOptions(_ pointers: OpaquePointer...) {
+        rocksdb_options_destroy(pointers[0])
+        rocksdb_block_based_options_destroy(pointers[1])
+        rocksdb_cache_destroy(pointers[2])
+        rocksdb_readoptions_destroy(pointers[3])
+        rocksdb_writeoptions_destroy(pointers[4])
+        rocksdb_writeoptions_destroy(pointers[5])
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Closes the database: column family handles first (RocksDB asserts on the reverse),
+    /// then the database, then the options. Idempotent.
+    public func close() {
+        let toDestroy: [ColumnFamily]? = state.withLock { state in
+            guard !state.closed else { return nil }
+            state.closed = true
+            let all = Array(state.families.values) + state.retired
+            state.families = [:]
+            state.retired = []
+            return all
+        }
+        guard let toDestroy else { return }
+        for family in toDestroy { rocksdb_column_family_handle_destroy(family.handle) }
+        rocksdb_close(handle)
+        Database.destroyOptions(options, tableOptions, cache, readOptions, syncWriteOptions, bufferedWriteOptions)
+    }
+
+    public var isClosed: Bool { state.withLock { $0.closed } }
+
+    // MARK: - Column families
+
+    /// The names of the open column families, sorted.
+    public var familyNames: [String] { state.withLock { $0.families.keys.sorted() } }
+
+    public func family(_ name: String) throws(StorageError) -> ColumnFamily {
+        let found: ColumnFamily?? = state.withLock { state in
+            state.closed ? nil : .some(state.families[name])
+        }
+        guard let open = found else { throw .closed }
+        guard let family = open else { throw .unknownColumnFamily(name) }
+        return family
+    }
+
+    /// Returns the named family, creating it if needed.
+    public func createFamily(_ name: String) throws(StorageError) -> ColumnFamily {
+        guard !isReadOnly else { throw .readOnly }
+        return try state.withLock { (state: inout State) throws(StorageError) -> ColumnFamily in
+            guard !state.closed else { throw .closed }
+            if let existing = state.families[name] { return existing }
+            var error: UnsafeMutablePointer<CChar>?
+            let created = rocksdb_create_column_family(handle, options, name, &error)
+            if let error {
+                let message = String(cString: error)
+                rocksdb_free(error)
+                throw StorageError.from(rocksMessage: message, path: path)
+            }
+            let family = ColumnFamily(name: name, handle: created!)
+            state.families[name] = family
+            return family
+        }
+    }
+
+    /// Drops a column family and its data. Its handle stays valid until close.
+    public func dropFamily(_ family: ColumnFamily) throws(StorageError) {
+        guard !isReadOnly else { throw .readOnly }
+        try state.withLock { (state: inout State) throws(StorageError) in
+            guard !state.closed else { throw .closed }
+            guard state.families[family.name] === family else { return }
+            var error: UnsafeMutablePointer<CChar>?
+            rocksdb_drop_column_family(handle, family.handle, &error)
+            if let error {
+                let message = String(cString: error)
+                rocksdb_free(error)
+                throw StorageError.from(rocksMessage: message, path: path)
+            }
+            state.families[family.name] = nil
+            state.retired.append(family)
+        }
+    }
+
+    // MARK: - Reads and writes
+
+    /// The value stored under `key`, or nil.
+    public func get(_ key: [UInt8], in family: ColumnFamily) throws(StorageError) -> [UInt8]? {
+        var error: UnsafeMutablePointer<CChar>?
+        var length = 0
+        let value = key.withUnsafeBufferPointer { k in
+            k.withMemoryRebound(to: CChar.self) { kc in
+                rocksdb_get_cf(handle, readOptions, family.handle, kc.baseAddress, k.count, &length, &error)
+            }
+        }
+        if let error {
+            let message = String(cString: error)
+            rocksdb_free(error)
+            throw StorageError.from(rocksMessage: message, path: path)
+        }
+        guard let value else { return nil }
+        defer { rocksdb_free(value) }
+        return Array(UnsafeRawBufferPointer(start: value, count: length))
+    }
+
+    /// Commits every operation of `batch` atomically. With `sync`, returns only after the
+    /// write-ahead log is fsync'd, and everything written before is durable too.
+    public func write(_ batch: WriteBatch, sync: Bool) throws(StorageError) {
+        guard !isReadOnly else { throw .readOnly }
+        var error: UnsafeMutablePointer<CChar>?
+        rocksdb_write(handle, sync ? syncWriteOptions : bufferedWriteOptions, batch.handle, &error)
+        if let error {
+            let message = String(cString: error)
+            rocksdb_free(error)
+            throw StorageError.from(rocksMessage: message, path: path)
+        }
+    }
+
+    /// An iterator over `family`, limited to `[lower, upper)` when given.
+    /// Scans that read many rows once (rebuild, verify) pass `fillCache: false`.
+    public func makeIterator(over family: ColumnFamily, lower: [UInt8]? = nil, upper: [UInt8]? = nil, fillCache: Bool = true) -> KeyValueIterator {
+        KeyValueIterator(database: self, dbHandle: handle, family: family, lower: lower, upper: upper, fillCache: fillCache)
+    }
+
+    // MARK: - Maintenance
+
+    /// A consistent on-disk copy (hard links where possible) at `directory`, which must not exist.
+    public func checkpoint(to directory: String) throws(StorageError) {
+        var error: UnsafeMutablePointer<CChar>?
+        let checkpoint = rocksdb_checkpoint_object_create(handle, &error)
+        if let error {
+            let message = String(cString: error)
+            rocksdb_free(error)
+            throw StorageError.from(rocksMessage: message, path: path)
+        }
+        defer { rocksdb_checkpoint_object_destroy(checkpoint) }
+        // Flushing the memtables first keeps the checkpoint free of WAL replay work.
+        rocksdb_checkpoint_create(checkpoint, directory, 0, &error)
+        if let error {
+            let message = String(cString: error)
+            rocksdb_free(error)
+            throw StorageError.from(rocksMessage: message, path: directory)
+        }
+    }
+
+    /// A RocksDB property such as `rocksdb.estimate-num-keys`, as text.
+    public func property(_ name: String, in family: ColumnFamily? = nil) -> String? {
+        let value: UnsafeMutablePointer<CChar>? = if let family {
+            rocksdb_property_value_cf(handle, family.handle, name)
+        } else {
+            rocksdb_property_value(handle, name)
+        }
+        guard let value else { return nil }
+        defer { rocksdb_free(value) }
+        return String(cString: value)
+    }
+
+    /// A numeric RocksDB property, such as `rocksdb.estimate-num-keys`.
+    public func integerProperty(_ name: String, in family: ColumnFamily) -> UInt64? {
+        var value: UInt64 = 0
+        return rocksdb_property_int_cf(handle, family.handle, name, &value) == 0 ? value : nil
+    }
+
+    /// Flushes the memtables and the WAL of every family to disk.
+    public func flush() throws(StorageError) {
+        let flushOptions = rocksdb_flushoptions_create()
+        defer { rocksdb_flushoptions_destroy(flushOptions) }
+        rocksdb_flushoptions_set_wait(flushOptions, 1)
+        var error: UnsafeMutablePointer<CChar>?
+        for family in state.withLock({ Array($0.families.values) }) {
+            rocksdb_flush_cf(handle, flushOptions, family.handle, &error)
+            if let error {
+                let message = String(cString: error)
+                rocksdb_free(error)
+                throw StorageError.from(rocksMessage: message, path: path)
+            }
+        }
+    }
+}

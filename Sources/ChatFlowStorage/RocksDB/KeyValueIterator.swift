@@ -1,0 +1,98 @@
+import CRocksDB
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A cursor over one column family, optionally bounded to `[lower, upper)`.
+///
+/// Key and value buffers are valid until the iterator moves; `key` and `value` copy them.
+/// Not `Sendable`: an iterator belongs to the task that made it.
+public final class KeyValueIterator {
+    private let handle: OpaquePointer
+    private let readOptions: OpaquePointer
+    // RocksDB keeps pointers to the bounds: they live exactly as long as the iterator.
+    private let lowerBound: UnsafeMutableRawBufferPointer?
+    private let upperBound: UnsafeMutableRawBufferPointer?
+    // Keeps the database open while the iterator is alive.
+    private let database: Database
+
+    init(database: Database, dbHandle: OpaquePointer, family: ColumnFamily, lower: [UInt8]?, upper: [UInt8]?, fillCache: Bool) {
+        self.database = database
+        readOptions = rocksdb_readoptions_create()
+        rocksdb_readoptions_set_fill_cache(readOptions, fillCache ? 1 : 0)
+        lowerBound = lower.map(KeyValueIterator.copy)
+        upperBound = upper.map(KeyValueIterator.copy)
+        if let lowerBound {
+            rocksdb_readoptions_set_iterate_lower_bound(
+                readOptions, lowerBound.baseAddress?.assumingMemoryBound(to: CChar.self), lowerBound.count)
+        }
+        if let upperBound {
+            rocksdb_readoptions_set_iterate_upper_bound(
+                readOptions, upperBound.baseAddress?.assumingMemoryBound(to: CChar.self), upperBound.count)
+        }
+        handle = rocksdb_create_iterator_cf(dbHandle, readOptions, family.handle)
+    }
+
+    deinit {
+        rocksdb_iter_destroy(handle)
+        rocksdb_readoptions_destroy(readOptions)
+        lowerBound?.deallocate()
+        upperBound?.deallocate()
+    }
+
+    private static func copy(_ bytes: [UInt8]) -> UnsafeMutableRawBufferPointer {
+        // One byte minimum so that an empty bound still has a valid address.
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(bytes.count, 1), alignment: 1)
+        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        return UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes.count])
+    }
+
+    public var isValid: Bool { rocksdb_iter_valid(handle) != 0 }
+
+    public func seekToFirst() { rocksdb_iter_seek_to_first(handle) }
+    public func seekToLast() { rocksdb_iter_seek_to_last(handle) }
+    public func next() { rocksdb_iter_next(handle) }
+    public func previous() { rocksdb_iter_prev(handle) }
+
+    /// Moves to the first key ≥ `key`.
+    public func seek(_ key: [UInt8]) {
+        key.withUnsafeBufferPointer { k in
+            k.withMemoryRebound(to: CChar.self) { rocksdb_iter_seek(handle, $0.baseAddress, k.count) }
+        }
+    }
+
+    /// Moves to the last key ≤ `key`.
+    public func seekForPrevious(_ key: [UInt8]) {
+        key.withUnsafeBufferPointer { k in
+            k.withMemoryRebound(to: CChar.self) { rocksdb_iter_seek_for_prev(handle, $0.baseAddress, k.count) }
+        }
+    }
+
+    /// The current key, without copying; valid only inside `body`.
+    public func withKey<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var length = 0
+        let pointer = rocksdb_iter_key(handle, &length)
+        return try body(UnsafeRawBufferPointer(start: pointer, count: length))
+    }
+
+    /// The current value, without copying; valid only inside `body`.
+    public func withValue<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var length = 0
+        let pointer = rocksdb_iter_value(handle, &length)
+        return try body(UnsafeRawBufferPointer(start: pointer, count: length))
+    }
+
+    public var key: [UInt8] { withKey { Array($0) } }
+    public var value: [UInt8] { withValue { Array($0) } }
+
+    /// Throws if the iteration stopped because of an error rather than the end of the range.
+    public func checkError() throws(StorageError) {
+        var error: UnsafeMutablePointer<CChar>?
+        rocksdb_iter_get_error(handle, &error)
+        if let error {
+            let message = String(cString: error)
+            rocksdb_free(error)
+            throw StorageError.from(rocksMessage: message, path: database.path)
+        }
+    }
+}

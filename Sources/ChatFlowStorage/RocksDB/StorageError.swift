@@ -1,0 +1,69 @@
+/// What went wrong below the domain: each case says, in words, what a person can do about it.
+public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The data directory path exists but is a regular file (or something else that is not a directory).
+    case notADirectory(path: String)
+    /// The process may not create or write files at the path.
+    case notWritable(path: String, detail: String)
+    /// Another process (or another open handle in this one) holds the database lock.
+    case locked(path: String)
+    /// RocksDB found damaged files.
+    case corrupt(path: String, detail: String)
+    /// The device has no space left.
+    case noSpace(detail: String)
+    /// A write was attempted through a handle opened read-only.
+    case readOnly
+    /// The database was closed before the call.
+    case closed
+    /// A column family the caller named is not open.
+    case unknownColumnFamily(String)
+    /// Stored bytes could not be understood.
+    case malformed(String)
+    /// Any other RocksDB error, with its own message.
+    case rocksDB(String)
+
+    public var description: String {
+        switch self {
+        case .notADirectory(let path):
+            "data directory \(path) exists but is not a directory; choose another path or remove the file"
+        case .notWritable(let path, let detail):
+            "data directory \(path) is not writable by this process (\(detail)); fix its permissions or choose another path"
+        case .locked(let path):
+            "data directory \(path) is in use by another ChatFlow process (its LOCK is held); stop that process or use another directory"
+        case .corrupt(let path, let detail):
+            "data in \(path) is corrupt: \(detail); restore from a backup"
+        case .noSpace(let detail):
+            "no space left on the device: \(detail)"
+        case .readOnly:
+            "this database was opened read-only; writes are refused"
+        case .closed:
+            "the database is closed"
+        case .unknownColumnFamily(let name):
+            "column family '\(name)' is not open"
+        case .malformed(let detail):
+            "stored data is malformed: \(detail)"
+        case .rocksDB(let message):
+            "storage error: \(message)"
+        }
+    }
+
+    /// Classifies a RocksDB status message for the database at `path`.
+    static func from(rocksMessage message: String, path: String) -> StorageError {
+        if message.contains("While lock file") || message.contains("lock hold by current process")
+            || message.contains("Resource temporarily unavailable") && message.contains("LOCK") {
+            return .locked(path: path)
+        }
+        if message.contains("Permission denied") || message.contains("Read-only file system") {
+            return .notWritable(path: path, detail: message)
+        }
+        if message.contains("No space left on device") {
+            return .noSpace(detail: message)
+        }
+        if message.hasPrefix("Corruption") || message.contains("Corruption:") {
+            return .corrupt(path: path, detail: message)
+        }
+        if message.contains("Not a directory") {
+            return .notADirectory(path: path)
+        }
+        return .rocksDB(message)
+    }
+}

@@ -1,0 +1,164 @@
+import Synchronization
+import Testing
+@testable import ChatFlowStorage
+
+@Suite struct ChangeLogTests {
+    private func payload(_ n: Int) -> [UInt8] { Array("event-\(n)".utf8) }
+
+    @Test func concurrentAppendsGetUniqueOrderedIDsAndATailerSeesEachOnce() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try RocksDBChangeLog.open(path: dir.path)
+        defer { log.close(); log.database.close() }
+
+        let producers = 32, perProducer = 50, total = producers * perProducer
+        // The tailer starts before any write.
+        let tailer = Task { () -> [LogRecord] in
+            var seen: [LogRecord] = []
+            for try await record in log.tail(after: nil) {
+                seen.append(record)
+                if seen.count == total { break }
+            }
+            return seen
+        }
+        let appended = try await withThrowingTaskGroup(of: [(ULID, [UInt8])].self) { group in
+            for p in 0..<producers {
+                group.addTask {
+                    var mine: [(ULID, [UInt8])] = []
+                    for i in 0..<perProducer {
+                        let bytes = self.payload(p * 1000 + i)
+                        let result = try await log.append(bytes)
+                        #expect(!result.isReplay && result.ids.count == 1)
+                        mine.append((result.ids[0], bytes))
+                    }
+                    // Each producer's own acks come back in increasing order.
+                    #expect(zip(mine, mine.dropFirst()).allSatisfy { $0.0 < $1.0 })
+                    return mine
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(Set(appended.map(\.0)).count == total)
+
+        let stored = try log.read(after: nil, limit: total + 10)
+        #expect(stored.count == total)
+        #expect(zip(stored, stored.dropFirst()).allSatisfy { $0.id < $1.id })
+        let byID = Dictionary(uniqueKeysWithValues: appended.map { ($0.0, $0.1) })
+        #expect(stored.allSatisfy { byID[$0.id] == $0.payload })
+        #expect(log.lastPosition == stored.last?.id)
+
+        let tailed = try await tailer.value
+        #expect(tailed == stored)
+    }
+
+    @Test func manyEventsInOneAppendAreConsecutive() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try RocksDBChangeLog.open(path: dir.path)
+        defer { log.close(); log.database.close() }
+        let result = try await log.append([payload(1), payload(2), payload(3)], idempotencyKey: nil)
+        #expect(result.ids.count == 3)
+        #expect(try log.read(after: nil, limit: 10).map(\.id) == result.ids)
+        #expect(try log.read(after: result.ids[0], limit: 10).map(\.id) == Array(result.ids.dropFirst()))
+        #expect(try log.read(after: result.ids[2], limit: 10).isEmpty)
+        #expect(try log.read(after: nil, limit: 2).count == 2)
+    }
+
+    @Test func aRepeatedIdempotencyKeyReturnsTheOriginalAndAppendsNothing() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try RocksDBChangeLog.open(path: dir.path)
+        defer { log.close(); log.database.close() }
+        let key = IdempotencyKey(scope: "alice", key: "msg-1")
+        let first = try await log.append(payload(1), idempotencyKey: key)
+        let again = try await log.append(payload(2), idempotencyKey: key)
+        #expect(!first.isReplay && again.isReplay && again.ids == first.ids)
+        // Another user's identical key is a different key.
+        let bob = try await log.append(payload(3), idempotencyKey: IdempotencyKey(scope: "bob", key: "msg-1"))
+        #expect(!bob.isReplay)
+        // Concurrent repeats of a fresh key: exactly one append wins.
+        let racing = IdempotencyKey(scope: "alice", key: "msg-2")
+        let results = try await withThrowingTaskGroup(of: AppendResult.self) { group in
+            for i in 0..<20 { group.addTask { try await log.append(self.payload(100 + i), idempotencyKey: racing) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.filter { !$0.isReplay }.count == 1)
+        #expect(Set(results.map(\.ids)).count == 1)
+        #expect(try log.read(after: nil, limit: 100).count == 3)
+    }
+
+    @Test func idempotencyKeysExpireAfterTheWindow() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let now = Mutex<UInt64>(1_800_000_000_000)
+        var options = ChangeLogOptions()
+        options.clock = { now.withLock { $0 } }
+        options.idempotencyWindowMilliseconds = 1000
+        let log = try RocksDBChangeLog.open(path: dir.path, options: options)
+        defer { log.close(); log.database.close() }
+        let key = IdempotencyKey(scope: "alice", key: "k")
+        let first = try await log.append(payload(1), idempotencyKey: key)
+        now.withLock { $0 += 999 }
+        #expect(try await log.append(payload(2), idempotencyKey: key).isReplay)
+        now.withLock { $0 += 120_000 }
+        let later = try await log.append(payload(3), idempotencyKey: key)
+        #expect(!later.isReplay && later.ids != first.ids)
+        // The sweep that ran with that commit must not have removed the fresh record.
+        #expect(try await log.append(payload(4), idempotencyKey: key).ids == later.ids)
+    }
+
+    @Test func reopeningContinuesAfterTheLastID() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        // A clock that went backwards between runs must not break the order.
+        var options = ChangeLogOptions()
+        options.clock = { 2_000_000_000_000 }
+        var last: ULID?
+        do {
+            let log = try RocksDBChangeLog.open(path: dir.path, options: options)
+            last = try await log.append([payload(1), payload(2)], idempotencyKey: nil).ids.last
+            log.close(); log.database.close()
+        }
+        options.clock = { 1_000_000_000_000 }
+        let log = try RocksDBChangeLog.open(path: dir.path, options: options)
+        defer { log.close(); log.database.close() }
+        #expect(log.lastPosition == last)
+        let next = try await log.append(payload(3)).ids[0]
+        #expect(next > last!)
+    }
+
+    @Test func aReadOnlyLogRefusesAppends() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        do {
+            let log = try RocksDBChangeLog.open(path: dir.path)
+            _ = try await log.append(payload(1))
+            log.close(); log.database.close()
+        }
+        let log = try RocksDBChangeLog.open(path: dir.path, databaseOptions: DatabaseOptions(readOnly: true))
+        defer { log.close(); log.database.close() }
+        await #expect(throws: StorageError.readOnly) { try await log.append(payload(2)) }
+        #expect(try log.read(after: nil, limit: 10).count == 1)
+    }
+
+    @Test func appendsAfterCloseAreRefusedAndTailersWake() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try RocksDBChangeLog.open(path: dir.path)
+        defer { log.database.close() }
+        let waiting = Task { await log.waitForCommit(after: nil) }
+        log.close()
+        await waiting.value
+        await #expect(throws: StorageError.closed) { try await log.append(payload(1)) }
+    }
+
+    @Test func aCancelledWaitReturns() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try RocksDBChangeLog.open(path: dir.path)
+        defer { log.close(); log.database.close() }
+        let waiting = Task { await log.waitForCommit(after: nil); return Task.isCancelled }
+        waiting.cancel()
+        #expect(await waiting.value)
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import Testing
+@testable import ChatFlowStorage
+
+@Suite struct DatabaseTests {
+    @Test func writesReadsAndIteratesAcrossFamilies() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let db = try Database.open(path: dir.appending("db"), columnFamilies: ["a", "b"])
+        defer { db.close() }
+        let a = try db.family("a"), b = try db.family("b")
+        let batch = WriteBatch()
+        for i: UInt8 in 0..<10 { batch.put([i, 0], [i], in: a) }
+        batch.put([1], [42], in: b)
+        try db.write(batch, sync: true)
+
+        #expect(try db.get([3, 0], in: a) == [3])
+        #expect(try db.get([3, 0], in: b) == nil)
+        #expect(try db.get([1], in: b) == [42])
+
+        // Bounded forward and reverse iteration.
+        let forward = db.makeIterator(over: a, lower: [2], upper: [5])
+        forward.seekToFirst()
+        var keys: [[UInt8]] = []
+        while forward.isValid { keys.append(forward.key); forward.next() }
+        #expect(keys == [[2, 0], [3, 0], [4, 0]])
+        let backward = db.makeIterator(over: a, lower: [2], upper: [5])
+        backward.seekToLast()
+        keys = []
+        while backward.isValid { keys.append(backward.key); backward.previous() }
+        #expect(keys == [[4, 0], [3, 0], [2, 0]])
+
+        let deletes = WriteBatch()
+        deletes.deleteRange(from: [0], to: [8], in: a)
+        deletes.delete([9, 0], in: a)
+        try db.write(deletes, sync: false)
+        let rest = db.makeIterator(over: a)
+        rest.seekToFirst()
+        #expect(rest.isValid && rest.key == [8, 0])
+        rest.next()
+        #expect(!rest.isValid)
+    }
+
+    @Test func reopensWithExistingFamiliesAndAddsMissingOnes() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.appending("nested/deeper/db")
+        do {
+            let db = try Database.open(path: path, columnFamilies: ["x"])
+            let batch = WriteBatch()
+            batch.put([1], [2], in: try db.family("x"))
+            try db.write(batch, sync: true)
+            db.close()
+        }
+        let db = try Database.open(path: path, columnFamilies: ["y"])
+        defer { db.close() }
+        #expect(db.familyNames == ["default", "x", "y"])
+        #expect(try db.get([1], in: db.family("x")) == [2])
+        #expect(throws: StorageError.unknownColumnFamily("z")) { try db.family("z") }
+    }
+
+    @Test func createsAndDropsFamiliesAtRuntime() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let db = try Database.open(path: dir.path, columnFamilies: [])
+        defer { db.close() }
+        let scratch = try db.createFamily("scratch")
+        let batch = WriteBatch()
+        batch.put([1], [1], in: scratch)
+        try db.write(batch, sync: false)
+        try db.dropFamily(scratch)
+        #expect(!db.familyNames.contains("scratch"))
+        let again = try db.createFamily("scratch")
+        #expect(try db.get([1], in: again) == nil)
+    }
+
+    @Test func checkpointIsAConsistentCopy() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let db = try Database.open(path: dir.appending("db"), columnFamilies: ["a"])
+        let batch = WriteBatch()
+        batch.put([7], [7], in: try db.family("a"))
+        try db.write(batch, sync: true)
+        try db.checkpoint(to: dir.appending("copy"))
+        #expect(throws: StorageError.self) { try db.checkpoint(to: dir.appending("copy")) }
+        db.close()
+        let copy = try Database.open(path: dir.appending("copy"), columnFamilies: [])
+        defer { copy.close() }
+        #expect(try copy.get([7], in: copy.family("a")) == [7])
+        #expect(copy.integerProperty("rocksdb.estimate-num-keys", in: try copy.family("a")) != nil)
+    }
+
+    @Test func aFileInsteadOfADirectoryIsRefused() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let file = dir.appending("file")
+        _ = FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        #expect(throws: StorageError.notADirectory(path: file)) {
+            try Database.open(path: file, columnFamilies: [])
+        }
+        // Nothing was written to the file.
+        #expect(FileManager.default.contents(atPath: file) == Data("x".utf8))
+    }
+
+    @Test func aSecondOpenOfTheSameDirectoryIsLocked() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let db = try Database.open(path: dir.path, columnFamilies: ["a"])
+        defer { db.close() }
+        let error = #expect(throws: StorageError.self) { try Database.open(path: dir.path, columnFamilies: ["a"]) }
+        #expect(error == .locked(path: dir.path))
+        #expect(error?.description.contains("in use by another ChatFlow process") == true)
+    }
+
+    @Test func anUnwritableDirectoryIsRefusedInWords() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let target: String
+        if getuid() == 0 {
+            // Permissions do not stop root; sysfs refuses everyone.
+            target = "/sys/chatflow-test-\(getpid())/db"
+        } else {
+            chmod(dir.path, 0o500)
+            target = dir.appending("db")
+        }
+        defer { chmod(dir.path, 0o700) }
+        let error = #expect(throws: StorageError.self) { try Database.open(path: target, columnFamilies: []) }
+        guard case .notWritable = error else {
+            Issue.record("expected notWritable, got \(String(describing: error))")
+            return
+        }
+        #expect(error!.description.contains("not writable"))
+    }
+
+    @Test func aCorruptDatabaseSaysSo() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        do {
+            let db = try Database.open(path: dir.path, columnFamilies: ["a"])
+            db.close()
+        }
+        // Overwrite the MANIFEST pointer with garbage.
+        try Data("not a manifest name\n".utf8).write(to: URL(fileURLWithPath: dir.appending("CURRENT")))
+        let error = #expect(throws: StorageError.self) { try Database.open(path: dir.path, columnFamilies: ["a"]) }
+        switch error {
+        case .corrupt?, .rocksDB?: #expect(error!.description.count > 10)
+        default: Issue.record("expected a corruption error, got \(String(describing: error))")
+        }
+    }
+
+    @Test func readOnlyHandlesRefuseWrites() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let writer = try Database.open(path: dir.path, columnFamilies: ["a"])
+        let batch = WriteBatch()
+        batch.put([1], [1], in: try writer.family("a"))
+        try writer.write(batch, sync: true)
+        writer.close()
+        let reader = try Database.open(path: dir.path, columnFamilies: [], options: DatabaseOptions(readOnly: true))
+        defer { reader.close() }
+        let a = try reader.family("a")
+        #expect(try reader.get([1], in: a) == [1])
+        let attempt = WriteBatch()
+        attempt.put([2], [2], in: a)
+        #expect(throws: StorageError.readOnly) { try reader.write(attempt, sync: true) }
+        #expect(try reader.get([2], in: a) == nil)
+    }
+}
