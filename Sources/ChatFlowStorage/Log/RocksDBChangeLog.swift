@@ -4,10 +4,15 @@ import Synchronization
 /// The change log on RocksDB, with group commit.
 ///
 /// Appends queue up for one dedicated writer thread. The writer takes everything queued,
-/// assigns ids in order, writes one batch with one WAL fsync, then resumes every caller.
+/// assigns ids in order and writes it as one batch; a second thread, the syncer, fsyncs
+/// the write-ahead log once for every batch written since its last fsync and only then
+/// resumes their callers. The two overlap: while one group is being fsync'd the next is
+/// already being written, so each fsync covers as many appends as arrived meanwhile.
+///
 /// Ids are assigned at commit time by the only writer, so log order = id order = commit
 /// order: a reader that has seen id X can never later find a new record before X.
-/// RocksDB calls on the append path run on that thread, never on the caller's.
+/// Readers see only what is durable: reads stop at the last fsync'd id.
+/// RocksDB calls on the append path run on these threads, never on the caller's.
 public final class RocksDBChangeLog: ChangeLog {
     public let database: Database
     private let events: ColumnFamily
@@ -26,6 +31,21 @@ public final class RocksDBChangeLog: ChangeLog {
         var stopping = false
     }
 
+    /// A batch written but not yet fsync'd, waiting for the syncer.
+    private struct Written {
+        let requests: [Request]
+        let results: [AppendResult]
+        let last: ULID?
+        let events: Int
+        let startedNanoseconds: UInt64
+    }
+
+    private struct SyncQueue {
+        var written: [Written] = []
+        var syncerIdle = false
+        var stopping = false
+    }
+
     private struct Published {
         var last: ULID?
         var waiters: [UInt64: (position: ULID?, continuation: CheckedContinuation<Void, Never>)] = [:]
@@ -35,8 +55,11 @@ public final class RocksDBChangeLog: ChangeLog {
 
     private let queue = Mutex(Queue())
     private let published: Mutex<Published>
+    private let syncQueue = Mutex(SyncQueue())
     private let wakeWriter = DispatchSemaphore(value: 0)
+    private let wakeSyncer = DispatchSemaphore(value: 0)
     private let writerStopped = DispatchSemaphore(value: 0)
+    private let syncerStopped = DispatchSemaphore(value: 0)
     // Touched only by the writer thread.
     nonisolated(unsafe) private var generator: ULIDGenerator
     nonisolated(unsafe) private var lastSweep: UInt64 = 0
@@ -55,9 +78,12 @@ public final class RocksDBChangeLog: ChangeLog {
         generator = ULIDGenerator(clock: options.clock, random: options.random)
         generator.resume(after: last)
         if !database.isReadOnly {
-            let thread = Thread { [unowned self] in self.runWriter() }
-            thread.name = "chatflow-log-writer"
-            thread.start()
+            let writer = Thread { [unowned self] in self.runWriter() }
+            writer.name = "chatflow-log-writer"
+            writer.start()
+            let syncer = Thread { [unowned self] in self.runSyncer() }
+            syncer.name = "chatflow-log-syncer"
+            syncer.start()
         }
     }
 
@@ -77,6 +103,9 @@ public final class RocksDBChangeLog: ChangeLog {
         if wasRunning && !database.isReadOnly {
             wakeWriter.signal()
             writerStopped.wait()
+            syncQueue.withLock { $0.stopping = true }
+            wakeSyncer.signal()
+            syncerStopped.wait()
         }
         let waiters = published.withLock { state in
             state.closed = true
@@ -105,8 +134,11 @@ public final class RocksDBChangeLog: ChangeLog {
     }
 
     public func read(after position: ULID?, limit: Int) throws -> [LogRecord] {
+        // Records written but not yet fsync'd are invisible: stop after the last durable id.
+        guard let durable = lastPosition, position.map({ $0 < durable }) ?? true else { return [] }
         let lower = position.map { $0.successor?.bytes ?? ULID.max.bytes } ?? []
-        let iterator = database.makeIterator(over: events, lower: lower)
+        let upper = durable.successor?.bytes
+        let iterator = database.makeIterator(over: events, lower: lower, upper: upper)
         iterator.seekToFirst()
         var records: [LogRecord] = []
         records.reserveCapacity(Swift.min(limit, 1024))
@@ -173,7 +205,9 @@ public final class RocksDBChangeLog: ChangeLog {
         writerStopped.signal()
     }
 
+    /// Writes one group as one batch, without fsync, and hands it to the syncer.
     private func commit(_ group: [Request]) {
+        let started = DispatchTime.now().uptimeNanoseconds
         let batch = WriteBatch()
         var results: [AppendResult] = []
         results.reserveCapacity(group.count)
@@ -183,6 +217,8 @@ public final class RocksDBChangeLog: ChangeLog {
         let now = options.clock()
         do {
             for request in group {
+                // A replay found here may point at a batch not yet fsync'd: it is acked with
+                // this batch, whose fsync comes after, so it is never acked early.
                 if let key = request.key, let original = try keysInBatch[key] ?? rememberedIDs(for: key, now: now) {
                     results.append(AppendResult(ids: original, isReplay: true))
                     continue
@@ -205,20 +241,63 @@ public final class RocksDBChangeLog: ChangeLog {
                 results.append(AppendResult(ids: ids, isReplay: false))
             }
             try sweepExpiredKeys(now: now, into: batch, keeping: keysInBatch)
-            let started = DispatchTime.now().uptimeNanoseconds
             if batch.count > 0 {
-                try database.write(batch, sync: true)
+                try database.write(batch, sync: false)
             }
-            options.onCommit?(GroupCommitStatistics(
-                appends: group.count, events: eventCount,
-                writeNanoseconds: DispatchTime.now().uptimeNanoseconds - started))
         } catch {
             for request in group { request.continuation.resume(throwing: error) }
             return
         }
-        if let newLast { publish(newLast) }
-        for (request, result) in zip(group, results) {
-            request.continuation.resume(returning: result)
+        let written = Written(requests: group, results: results, last: newLast, events: eventCount, startedNanoseconds: started)
+        let wake = syncQueue.withLock { queue -> Bool in
+            queue.written.append(written)
+            defer { queue.syncerIdle = false }
+            return queue.syncerIdle
+        }
+        if wake { wakeSyncer.signal() }
+    }
+
+    // MARK: - The syncer
+
+    private func runSyncer() {
+        while true {
+            let (batches, stop) = syncQueue.withLock { queue -> ([Written], Bool) in
+                if queue.written.isEmpty {
+                    queue.syncerIdle = true
+                    return ([], queue.stopping)
+                }
+                defer { queue.written = [] }
+                return (queue.written, false)
+            }
+            if batches.isEmpty {
+                if stop { break }
+                wakeSyncer.wait()
+                continue
+            }
+            sync(batches)
+        }
+        syncerStopped.signal()
+    }
+
+    /// One fsync for every batch written so far, then the acks, in commit order.
+    private func sync(_ batches: [Written]) {
+        do {
+            try database.syncWAL()
+        } catch {
+            for batch in batches {
+                for request in batch.requests { request.continuation.resume(throwing: error) }
+            }
+            return
+        }
+        if let last = batches.lazy.compactMap(\.last).last { publish(last) }
+        let finished = DispatchTime.now().uptimeNanoseconds
+        for batch in batches {
+            options.onCommit?(GroupCommitStatistics(
+                appends: batch.requests.count, events: batch.events,
+                writeNanoseconds: finished - batch.startedNanoseconds))
+            for (request, result) in zip(batch.requests, batch.results) {
+                request.continuation.resume(returning: result)
+            }
         }
     }
 

@@ -238,6 +238,19 @@ public final class Database: Sendable {
         }
     }
 
+    /// Makes every write so far durable: one fsync of the write-ahead log. Writes made with
+    /// `sync: false` before this call are durable when it returns; writes may run concurrently.
+    public func syncWAL() throws(StorageError) {
+        guard !isReadOnly else { throw .readOnly }
+        var error: UnsafeMutablePointer<CChar>?
+        rocksdb_flush_wal(handle, 1, &error)
+        if let error {
+            let message = String(cString: error)
+            rocksdb_free(error)
+            throw StorageError.from(rocksMessage: message, path: path)
+        }
+    }
+
     /// An iterator over `family`, limited to `[lower, upper)` when given.
     /// Scans that read many rows once (rebuild, verify) pass `fillCache: false`.
     public func makeIterator(over family: ColumnFamily, lower: [UInt8]? = nil, upper: [UInt8]? = nil, fillCache: Bool = true) -> KeyValueIterator {

@@ -1,0 +1,61 @@
+import ArgumentParser
+import ChatFlowCore
+import ChatFlowStorage
+import Foundation
+
+/// `chatflow bench append`: concurrent producers append chat-like events, each waiting for
+/// its ack before the next, and the durable-append rate and latencies are reported.
+struct BenchAppendCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "append",
+        abstract: "Measure durable append throughput and latency of the change log."
+    )
+
+    @Option(help: "Events to append in all.")
+    var events = 200_000
+
+    @Option(help: "Concurrent producers, each waiting for its ack before the next append.")
+    var producers = 64
+
+    @Option(help: "Chats the events are spread over.")
+    var chats = 256
+
+    @Option(help: "Approximate message length in bytes.")
+    var contentBytes = 120
+
+    @Option(help: "Keep the data here (for rebuild, verify or serve) instead of a temporary directory.")
+    var dataDir: String?
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard events > 0 else { throw ValidationError("--events must be positive") }
+        guard producers > 0 else { throw ValidationError("--producers must be positive") }
+        guard chats >= producers else { throw ValidationError("--chats must be at least --producers (each producer owns its chats)") }
+        guard contentBytes > 0 && contentBytes <= 4000 else { throw ValidationError("--content-bytes must be 1–4000") }
+    }
+
+    func run() async throws {
+        let directory = dataDir ?? FileManager.default.temporaryDirectory
+            .appendingPathComponent("chatflow-bench-\(UUID().uuidString)").path
+        defer { if dataDir == nil { try? FileManager.default.removeItem(atPath: directory) } }
+
+        let commits = CommitCounter()
+        var options = ChangeLogOptions()
+        options.onCommit = { commits.record($0) }
+        let log = try RocksDBChangeLog.open(path: directory, options: options)
+        defer { log.close(); log.database.close() }
+        var result = try await AppendBenchmark(
+            events: events, producers: producers, chats: chats, contentBytes: contentBytes
+        ).run(on: log)
+        result.groupCommits = commits.commits
+        result.meanGroupSize = Double(commits.events) / Double(max(commits.commits, 1))
+
+        if json {
+            print(try result.jsonLine())
+        } else {
+            print(result.table(producers: producers, directory: dataDir))
+        }
+    }
+}

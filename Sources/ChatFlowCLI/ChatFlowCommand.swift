@@ -1,0 +1,13 @@
+import ArgumentParser
+
+@main
+struct ChatFlowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chatflow",
+        abstract: "A real-time chat backend on an event-sourced RocksDB change log.",
+        subcommands: [
+            BenchCommand.self,
+            AppendLoopCommand.self,
+        ]
+    )
+}

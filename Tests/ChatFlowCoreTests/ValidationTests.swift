@@ -1,0 +1,163 @@
+import ChatFlowCore
+import ChatFlowStorage
+import Testing
+
+@Suite("Validation")
+struct ValidationTests {
+    // MARK: - Content
+
+    @Test func contentIsTrimmed() throws {
+        #expect(try Validation.content("hello") == "hello")
+        #expect(try Validation.content("  \n\t hi there \t\r\n") == "hi there")
+        #expect(try Validation.content("\u{00A0}\u{2003}x\u{3000}") == "x")  // NBSP, em space, ideographic space
+        #expect(try Validation.content("a  \n\n  b") == "a  \n\n  b")
+    }
+
+    @Test func contentMustNotBeBlank() {
+        for blank in ["", " ", "\n", " \t\r\n \u{00A0}"] {
+            #expect(throws: ChatFlowError.invalid("content must be 1–4000 characters after trimming (got 0)")) {
+                try Validation.content(blank)
+            }
+        }
+    }
+
+    @Test func contentLengthBoundaries() throws {
+        #expect(try Validation.content(String(repeating: "a", count: 4000)).count == 4000)
+        #expect(throws: ChatFlowError.invalid("content must be 1–4000 characters after trimming (got 4001)")) {
+            try Validation.content(String(repeating: "a", count: 4001))
+        }
+        // Whitespace around the text does not count.
+        let padded = String(repeating: " ", count: 50) + String(repeating: "a", count: 4000) + String(repeating: "\n", count: 50)
+        #expect(try Validation.content(padded).count == 4000)
+    }
+
+    @Test func contentCountsCharactersNotBytesOrScalars() throws {
+        let family = "👨‍👩‍👧"  // 5 scalars, 18 bytes, one character
+        let decomposed = "e\u{301}"  // 2 scalars, one character
+        #expect(try Validation.content(String(repeating: family, count: 4000)).count == 4000)
+        #expect(try Validation.content(String(repeating: decomposed, count: 4000)).count == 4000)
+        #expect(throws: ChatFlowError.self) { try Validation.content(String(repeating: family, count: 4001)) }
+    }
+
+    // MARK: - Chat name and description
+
+    @Test func chatNameBoundaries() throws {
+        #expect(try Validation.chatName("  General  ") == "General")
+        #expect(try Validation.chatName("x") == "x")
+        #expect(try Validation.chatName(String(repeating: "n", count: 100)).count == 100)
+        #expect(throws: ChatFlowError.invalid("name must be 1–100 characters after trimming (got 101)")) {
+            try Validation.chatName(String(repeating: "n", count: 101))
+        }
+        #expect(throws: ChatFlowError.invalid("name must be 1–100 characters after trimming (got 0)")) {
+            try Validation.chatName(" \n ")
+        }
+    }
+
+    @Test func chatDescriptionBoundaries() throws {
+        #expect(try Validation.chatDescription("") == "")
+        #expect(try Validation.chatDescription("  \n") == "")
+        #expect(try Validation.chatDescription(" About us ") == "About us")
+        #expect(try Validation.chatDescription(String(repeating: "d", count: 1000)).count == 1000)
+        #expect(throws: ChatFlowError.invalid("description must be at most 1000 characters after trimming (got 1001)")) {
+            try Validation.chatDescription(String(repeating: "d", count: 1001))
+        }
+    }
+
+    // MARK: - Emoji
+
+    @Test(arguments: ["👍", "❤️", "👍🏽", "🇫🇷", "👨‍👩‍👧", "😀", "🎉", "1️⃣", "#️⃣", "©️", "☝🏽", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "🧑🏻‍❤️‍💋‍🧑🏼", "🏳️‍🌈"])
+    func acceptsEmoji(_ emoji: String) throws {
+        #expect(try Validation.emoji(emoji) == emoji)
+    }
+
+    @Test(arguments: ["a", "1", "ab", "", "👍👍", "👍 ", " 👍", "©", "❤", "#", "é", "👍\u{301}", "1\u{200D}", "\u{FE0F}", "\u{200D}", "ж", "中"])
+    func rejectsNonEmoji(_ text: String) {
+        #expect {
+            try Validation.emoji(text)
+        } throws: { error in
+            guard case ChatFlowError.invalid(let message) = error else { return false }
+            return message.hasPrefix("emoji must be exactly one emoji")
+        }
+    }
+
+    @Test func emojiErrorsSayWhatWasWrong() {
+        #expect(throws: ChatFlowError.invalid("emoji must be exactly one emoji, such as 👍 (got 2 characters)")) {
+            try Validation.emoji("👍👍")
+        }
+        #expect(throws: ChatFlowError.invalid("emoji must be exactly one emoji, such as 👍 (got \"a\", which is not an emoji)")) {
+            try Validation.emoji("a")
+        }
+    }
+
+    // MARK: - User ids
+
+    @Test(arguments: ["a", "alice", "Bob_Smith-2.0", "___", String(repeating: "x", count: 64)])
+    func acceptsUserIDs(_ text: String) throws {
+        #expect(try UserID(validating: text).rawValue == text)
+    }
+
+    @Test(arguments: ["", String(repeating: "x", count: 65), "al ice", "alice@example", "ålice", "a/b", "a\n", "👍"])
+    func rejectsUserIDs(_ text: String) {
+        #expect {
+            try UserID(validating: text)
+        } throws: { error in
+            guard case ChatFlowError.invalid(let message) = error else { return false }
+            return message.hasPrefix("user id ")
+        }
+    }
+
+    @Test func userIDErrorsSayWhatWasWrong() {
+        #expect(throws: ChatFlowError.invalid(
+            "user id must be 1–64 characters of A-Z, a-z, 0-9, '_', '.' or '-' (got 65)")) {
+            try UserID(validating: String(repeating: "x", count: 65))
+        }
+        #expect(throws: ChatFlowError.invalid(
+            "user id may contain only A-Z, a-z, 0-9, '_', '.' or '-' (found a disallowed character at position 3)")) {
+            try UserID(validating: "al ice")
+        }
+    }
+
+    @Test func userIDsOrderAndPrintAsText() throws {
+        let ids = try ["bob", "Alice", "alice", "al", "_x", "0"].map { text throws(ChatFlowError) in try UserID(validating: text) }
+        #expect(ids.sorted().map(\.rawValue) == ["0", "Alice", "_x", "al", "alice", "bob"])
+        #expect(try UserID(validating: "alice").description == "alice")
+        #expect(UserID(unchecked: "alice") == (try UserID(validating: "alice")))
+    }
+
+    // MARK: - Chat and message ids
+
+    @Test func chatAndMessageIDsParseTheirTextForm() throws {
+        let ulid = ULID(timestamp: 1_767_225_600_000, randomHigh: 0x1234, randomLow: 0xDEAD_BEEF)
+        #expect(try ChatID(parsing: ulid.description) == ChatID(ulid))
+        #expect(try MessageID(parsing: ulid.description) == MessageID(ulid))
+        #expect(ChatID(ulid).description == ulid.description)
+        #expect(MessageID(ulid).description == ulid.description)
+        #expect(ChatID(ULID(high: 1, low: 0)) < ChatID(ULID(high: 1, low: 1)))
+        #expect(MessageID(ULID(high: 0, low: .max)) < MessageID(ULID(high: 1, low: 0)))
+    }
+
+    @Test func badIDsNameTheFieldAndTheReason() {
+        #expect(throws: ChatFlowError.invalid("chat id is not a valid id: an id has 26 characters, this one has 3")) {
+            try ChatID(parsing: "abc")
+        }
+        #expect(throws: ChatFlowError.invalid(
+            "message id is not a valid id: '!' at position 2 is not a Crockford base32 character")) {
+            try MessageID(parsing: "0!000000000000000000000000")
+        }
+        #expect(throws: ChatFlowError.invalid(
+            "chat id is not a valid id: the id is larger than 128 bits (its first character must be 0–7)")) {
+            try ChatID(parsing: "8ZZZZZZZZZZZZZZZZZZZZZZZZZ")
+        }
+    }
+
+    // MARK: - Errors
+
+    @Test func errorsDescribeThemselves() {
+        #expect(ChatFlowError.invalid("bad").description == "invalid: bad")
+        #expect(ChatFlowError.notFound("chat X").description == "not found: chat X")
+        #expect(ChatFlowError.forbidden("no").description == "forbidden: no")
+        #expect(ChatFlowError.conflict("twice").description == "conflict: twice")
+        #expect(ChatFlowError.unavailable("later").description == "unavailable: later")
+        #expect(ChatFlowError.forbidden("only the author may edit a message").detail == "only the author may edit a message")
+    }
+}
