@@ -1,0 +1,74 @@
+import Foundation
+import Synchronization
+
+/// The `chatflow` binary under test, started as a child process whose standard output is
+/// collected line by line on a background thread.
+final class ChildProcess: Sendable {
+    private let process: Process
+    private let output = Mutex<[String]>([])
+    private let finishedReading = DispatchSemaphore(value: 0)
+
+    /// The built `chatflow` executable: `CHATFLOW_BINARY`, or the debug build next to the package.
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["CHATFLOW_BINARY"] { return path }
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        return root.appendingPathComponent(".build/debug/chatflow").path
+    }
+
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: ChildProcess.binary)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let handle = pipe.fileHandleForReading
+        Thread.detachNewThread { [self] in
+            var pending = Data()
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                    pending.removeSubrange(pending.startIndex...newline)
+                    output.withLock { $0.append(line) }
+                }
+            }
+            finishedReading.signal()
+        }
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var lines: [String] { output.withLock { $0 } }
+
+    /// Waits until `condition` holds for the output so far; false after the deadline.
+    func waitForOutput(timeout: Duration = .seconds(30), _ condition: ([String]) -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if output.withLock({ condition($0) }) { return true }
+            if !process.isRunning { return output.withLock { condition($0) } }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return false
+    }
+
+    /// SIGKILL, then everything the child wrote before it died.
+    func kill() -> [String] {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        finishedReading.wait()
+        return lines
+    }
+
+    /// Sends `signal` and waits for the exit status.
+    func stop(with signal: Int32) -> Int32 {
+        Foundation.kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        finishedReading.wait()
+        return process.terminationStatus
+    }
+}
