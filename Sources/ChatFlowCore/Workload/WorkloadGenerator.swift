@@ -44,6 +44,9 @@ public struct WorkloadGenerator: Sendable {
     private let settings: Settings
     private var random: SplitMix64
     private var chats: [Chat]
+    /// Message texts drawn once up front: composing text is the client's cost, and a load
+    /// test should spend its CPU on the server's.
+    private var contents: [String] = []
     private var pending: Pending = .other
     private var created = 0
 
@@ -55,6 +58,7 @@ public struct WorkloadGenerator: Sendable {
                 UserID(unchecked: "\(settings.userPrefix)\(c)-\(m)")
             })
         }
+        contents = (0..<256).map { _ in composeContent() }
     }
 
     /// The next event to append. Call `acknowledge(_:)` with its id before asking again.
@@ -140,6 +144,10 @@ public struct WorkloadGenerator: Sendable {
     }
 
     private mutating func content() -> String {
+        contents[Int(random.next(below: UInt64(contents.count)))]
+    }
+
+    private mutating func composeContent() -> String {
         var text = word()
         while text.utf8.count < settings.contentBytes {
             text += " "

@@ -4,6 +4,9 @@ public struct ChangeLogOptions: Sendable {
     public var idempotencyWindowMilliseconds: UInt64 = 24 * 3600 * 1000
     /// Most appends folded into one group commit; more wait for the next one.
     public var maxGroupSize = 4096
+    /// How long the writer may wait for callers it just resumed to append again, so that
+    /// one fsync serves them all. Only spent when the previous commit served several callers.
+    public var gatherMicroseconds = 200
     /// The clock that stamps ids, in Unix milliseconds.
     public var clock: ULIDGenerator.Clock = ULIDGenerator.wallClockMilliseconds
     /// The random source for new ids.

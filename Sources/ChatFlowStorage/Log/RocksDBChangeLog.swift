@@ -4,15 +4,16 @@ import Synchronization
 /// The change log on RocksDB, with group commit.
 ///
 /// Appends queue up for one dedicated writer thread. The writer takes everything queued,
-/// assigns ids in order and writes it as one batch; a second thread, the syncer, fsyncs
-/// the write-ahead log once for every batch written since its last fsync and only then
-/// resumes their callers. The two overlap: while one group is being fsync'd the next is
-/// already being written, so each fsync covers as many appends as arrived meanwhile.
-///
+/// assigns ids in order, writes one batch with one WAL fsync, then resumes every caller.
 /// Ids are assigned at commit time by the only writer, so log order = id order = commit
 /// order: a reader that has seen id X can never later find a new record before X.
 /// Readers see only what is durable: reads stop at the last fsync'd id.
-/// RocksDB calls on the append path run on these threads, never on the caller's.
+/// RocksDB calls on the append path run on that thread, never on the caller's.
+///
+/// Gathering: callers resumed by one commit usually append again at once. When the last
+/// commit served many callers, the writer waits a little (at most
+/// `ChangeLogOptions.gatherMicroseconds`) for about as many to queue up again, so that one
+/// fsync serves them all instead of half of them. With one caller it never waits.
 public final class RocksDBChangeLog: ChangeLog {
     public let database: Database
     private let events: ColumnFamily
@@ -28,21 +29,8 @@ public final class RocksDBChangeLog: ChangeLog {
     private struct Queue {
         var pending: [Request] = []
         var writerIdle = false
-        var stopping = false
-    }
-
-    /// A batch written but not yet fsync'd, waiting for the syncer.
-    private struct Written {
-        let requests: [Request]
-        let results: [AppendResult]
-        let last: ULID?
-        let events: Int
-        let startedNanoseconds: UInt64
-    }
-
-    private struct SyncQueue {
-        var written: [Written] = []
-        var syncerIdle = false
+        /// While the writer gathers, the queue length that should wake it early.
+        var gatherTarget = Int.max
         var stopping = false
     }
 
@@ -55,11 +43,8 @@ public final class RocksDBChangeLog: ChangeLog {
 
     private let queue = Mutex(Queue())
     private let published: Mutex<Published>
-    private let syncQueue = Mutex(SyncQueue())
     private let wakeWriter = DispatchSemaphore(value: 0)
-    private let wakeSyncer = DispatchSemaphore(value: 0)
     private let writerStopped = DispatchSemaphore(value: 0)
-    private let syncerStopped = DispatchSemaphore(value: 0)
     // Touched only by the writer thread.
     nonisolated(unsafe) private var generator: ULIDGenerator
     nonisolated(unsafe) private var lastSweep: UInt64 = 0
@@ -78,12 +63,9 @@ public final class RocksDBChangeLog: ChangeLog {
         generator = ULIDGenerator(clock: options.clock, random: options.random)
         generator.resume(after: last)
         if !database.isReadOnly {
-            let writer = Thread { [unowned self] in self.runWriter() }
-            writer.name = "chatflow-log-writer"
-            writer.start()
-            let syncer = Thread { [unowned self] in self.runSyncer() }
-            syncer.name = "chatflow-log-syncer"
-            syncer.start()
+            let thread = Thread { [unowned self] in self.runWriter() }
+            thread.name = "chatflow-log-writer"
+            thread.start()
         }
     }
 
@@ -103,9 +85,6 @@ public final class RocksDBChangeLog: ChangeLog {
         if wasRunning && !database.isReadOnly {
             wakeWriter.signal()
             writerStopped.wait()
-            syncQueue.withLock { $0.stopping = true }
-            wakeSyncer.signal()
-            syncerStopped.wait()
         }
         let waiters = published.withLock { state in
             state.closed = true
@@ -125,8 +104,15 @@ public final class RocksDBChangeLog: ChangeLog {
             let (accepted, wake) = queue.withLock { queue -> (Bool, Bool) in
                 guard !queue.stopping else { return (false, false) }
                 queue.pending.append(request)
-                defer { queue.writerIdle = false }
-                return (true, queue.writerIdle)
+                if queue.writerIdle {
+                    queue.writerIdle = false
+                    return (true, true)
+                }
+                if queue.pending.count == queue.gatherTarget {
+                    queue.gatherTarget = .max
+                    return (true, true)
+                }
+                return (true, false)
             }
             if !accepted { continuation.resume(throwing: StorageError.closed) }
             if wake { wakeWriter.signal() }
@@ -134,7 +120,7 @@ public final class RocksDBChangeLog: ChangeLog {
     }
 
     public func read(after position: ULID?, limit: Int) throws -> [LogRecord] {
-        // Records written but not yet fsync'd are invisible: stop after the last durable id.
+        // Stop after the last acknowledged id: nothing is visible before it is durable.
         guard let durable = lastPosition, position.map({ $0 < durable }) ?? true else { return [] }
         let lower = position.map { $0.successor?.bytes ?? ULID.max.bytes } ?? []
         let upper = durable.successor?.bytes
@@ -184,30 +170,52 @@ public final class RocksDBChangeLog: ChangeLog {
     // MARK: - The writer
 
     private func runWriter() {
+        var lastGroup = 0
         while true {
-            let (group, stop) = queue.withLock { queue -> ([Request], Bool) in
-                if queue.pending.isEmpty {
-                    queue.writerIdle = true
-                    return ([], queue.stopping)
-                }
-                let take = Swift.min(queue.pending.count, options.maxGroupSize)
-                let group = Array(queue.pending.prefix(take))
-                queue.pending.removeFirst(take)
-                return (group, false)
-            }
+            let (group, stop) = takeGroup(expecting: lastGroup)
             if group.isEmpty {
                 if stop { break }
                 wakeWriter.wait()
                 continue
             }
+            lastGroup = group.count
             commit(group)
         }
         writerStopped.signal()
     }
 
-    /// Writes one group as one batch, without fsync, and hands it to the syncer.
+    /// Takes the next group; with an empty queue returns none and marks the writer idle.
+    /// When `expecting` callers were just resumed and fewer are queued, waits for them to
+    /// come back, up to the gather time.
+    private func takeGroup(expecting: Int) -> ([Request], Bool) {
+        let target = Swift.min(expecting, options.maxGroupSize)
+        let deadline = DispatchTime.now() + .microseconds(options.gatherMicroseconds)
+        while true {
+            let (group, stop, gather) = queue.withLock { queue -> ([Request], Bool, Bool) in
+                if queue.pending.isEmpty {
+                    queue.writerIdle = true
+                    return ([], queue.stopping, false)
+                }
+                if queue.pending.count < target && !queue.stopping && DispatchTime.now() < deadline {
+                    queue.gatherTarget = target
+                    return ([], false, true)
+                }
+                queue.gatherTarget = .max
+                var group: [Request] = []
+                if queue.pending.count <= options.maxGroupSize {
+                    swap(&group, &queue.pending)
+                } else {
+                    group = Array(queue.pending.prefix(options.maxGroupSize))
+                    queue.pending.removeFirst(options.maxGroupSize)
+                }
+                return (group, false, false)
+            }
+            guard gather else { return (group, stop) }
+            _ = wakeWriter.wait(timeout: deadline)
+        }
+    }
+
     private func commit(_ group: [Request]) {
-        let started = DispatchTime.now().uptimeNanoseconds
         let batch = WriteBatch()
         var results: [AppendResult] = []
         results.reserveCapacity(group.count)
@@ -217,8 +225,6 @@ public final class RocksDBChangeLog: ChangeLog {
         let now = options.clock()
         do {
             for request in group {
-                // A replay found here may point at a batch not yet fsync'd: it is acked with
-                // this batch, whose fsync comes after, so it is never acked early.
                 if let key = request.key, let original = try keysInBatch[key] ?? rememberedIDs(for: key, now: now) {
                     results.append(AppendResult(ids: original, isReplay: true))
                     continue
@@ -241,63 +247,21 @@ public final class RocksDBChangeLog: ChangeLog {
                 results.append(AppendResult(ids: ids, isReplay: false))
             }
             try sweepExpiredKeys(now: now, into: batch, keeping: keysInBatch)
+            // One write, one fsync: the records become visible and durable together.
+            let started = DispatchTime.now().uptimeNanoseconds
             if batch.count > 0 {
-                try database.write(batch, sync: false)
+                try database.write(batch, sync: true)
             }
+            options.onCommit?(GroupCommitStatistics(
+                appends: group.count, events: eventCount,
+                writeNanoseconds: DispatchTime.now().uptimeNanoseconds - started))
         } catch {
             for request in group { request.continuation.resume(throwing: error) }
             return
         }
-        let written = Written(requests: group, results: results, last: newLast, events: eventCount, startedNanoseconds: started)
-        let wake = syncQueue.withLock { queue -> Bool in
-            queue.written.append(written)
-            defer { queue.syncerIdle = false }
-            return queue.syncerIdle
-        }
-        if wake { wakeSyncer.signal() }
-    }
-
-    // MARK: - The syncer
-
-    private func runSyncer() {
-        while true {
-            let (batches, stop) = syncQueue.withLock { queue -> ([Written], Bool) in
-                if queue.written.isEmpty {
-                    queue.syncerIdle = true
-                    return ([], queue.stopping)
-                }
-                defer { queue.written = [] }
-                return (queue.written, false)
-            }
-            if batches.isEmpty {
-                if stop { break }
-                wakeSyncer.wait()
-                continue
-            }
-            sync(batches)
-        }
-        syncerStopped.signal()
-    }
-
-    /// One fsync for every batch written so far, then the acks, in commit order.
-    private func sync(_ batches: [Written]) {
-        do {
-            try database.syncWAL()
-        } catch {
-            for batch in batches {
-                for request in batch.requests { request.continuation.resume(throwing: error) }
-            }
-            return
-        }
-        if let last = batches.lazy.compactMap(\.last).last { publish(last) }
-        let finished = DispatchTime.now().uptimeNanoseconds
-        for batch in batches {
-            options.onCommit?(GroupCommitStatistics(
-                appends: batch.requests.count, events: batch.events,
-                writeNanoseconds: finished - batch.startedNanoseconds))
-            for (request, result) in zip(batch.requests, batch.results) {
-                request.continuation.resume(returning: result)
-            }
+        if let newLast { publish(newLast) }
+        for (request, result) in zip(group, results) {
+            request.continuation.resume(returning: result)
         }
     }
 
