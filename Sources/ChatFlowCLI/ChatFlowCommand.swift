@@ -6,8 +6,11 @@ struct ChatFlowCommand: AsyncParsableCommand {
         commandName: "chatflow",
         abstract: "A real-time chat backend on an event-sourced RocksDB change log.",
         subcommands: [
+            RebuildCommand.self,
+            VerifyCommand.self,
             BenchCommand.self,
             AppendLoopCommand.self,
+            ProjectCommand.self,
         ]
     )
 }

@@ -34,15 +34,9 @@ public final class RocksDBChangeLog: ChangeLog {
         var stopping = false
     }
 
-    private struct Published {
-        var last: ULID?
-        var waiters: [UInt64: (position: ULID?, continuation: CheckedContinuation<Void, Never>)] = [:]
-        var nextToken: UInt64 = 0
-        var closed = false
-    }
-
     private let queue = Mutex(Queue())
-    private let published: Mutex<Published>
+    /// The last durable id; tailers wait on it.
+    public let committed: PositionSignal
     private let wakeWriter = DispatchSemaphore(value: 0)
     private let writerStopped = DispatchSemaphore(value: 0)
     // Touched only by the writer thread.
@@ -59,7 +53,7 @@ public final class RocksDBChangeLog: ChangeLog {
         iterator.seekToLast()
         let last = iterator.isValid ? iterator.withKey { ULID(bytes: $0) } : nil
         try iterator.checkError()
-        published = Mutex(Published(last: last))
+        committed = PositionSignal(last)
         generator = ULIDGenerator(clock: options.clock, random: options.random)
         generator.resume(after: last)
         if !database.isReadOnly {
@@ -86,12 +80,7 @@ public final class RocksDBChangeLog: ChangeLog {
             wakeWriter.signal()
             writerStopped.wait()
         }
-        let waiters = published.withLock { state in
-            state.closed = true
-            defer { state.waiters = [:] }
-            return Array(state.waiters.values)
-        }
-        for waiter in waiters { waiter.continuation.resume() }
+        committed.close()
     }
 
     // MARK: - ChangeLog
@@ -144,27 +133,10 @@ public final class RocksDBChangeLog: ChangeLog {
         try database.get(LogKeys.event(id), in: events).map { LogRecord(id: id, payload: $0) }
     }
 
-    public var lastPosition: ULID? { published.withLock { $0.last } }
+    public var lastPosition: ULID? { committed.position }
 
     public func waitForCommit(after position: ULID?) async {
-        let token: UInt64 = published.withLock { state in
-            defer { state.nextToken += 1 }
-            return state.nextToken
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let ready = published.withLock { state -> Bool in
-                    if state.closed || Task.isCancelled { return true }
-                    if let last = state.last, position.map({ last > $0 }) ?? true { return true }
-                    state.waiters[token] = (position, continuation)
-                    return false
-                }
-                if ready { continuation.resume() }
-            }
-        } onCancel: {
-            let waiter = published.withLock { $0.waiters.removeValue(forKey: token) }
-            waiter?.continuation.resume()
-        }
+        await committed.wait(after: position)
     }
 
     // MARK: - The writer
@@ -259,7 +231,7 @@ public final class RocksDBChangeLog: ChangeLog {
             for request in group { request.continuation.resume(throwing: error) }
             return
         }
-        if let newLast { publish(newLast) }
+        if let newLast { committed.publish(newLast) }
         for (request, result) in zip(group, results) {
             request.continuation.resume(returning: result)
         }
@@ -298,18 +270,5 @@ public final class RocksDBChangeLog: ChangeLog {
             iterator.next()
         }
         try iterator.checkError()
-    }
-
-    private func publish(_ last: ULID) {
-        let ready = published.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.last = last
-            var ready: [CheckedContinuation<Void, Never>] = []
-            for (token, waiter) in state.waiters where waiter.position.map({ last > $0 }) ?? true {
-                ready.append(waiter.continuation)
-                state.waiters[token] = nil
-            }
-            return ready
-        }
-        for continuation in ready { continuation.resume() }
     }
 }

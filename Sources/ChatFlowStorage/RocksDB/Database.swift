@@ -61,6 +61,9 @@ public final class Database: Sendable {
         rocksdb_options_set_compression(options, Int32(rocksdb_lz4_compression))
         rocksdb_options_set_level_compaction_dynamic_level_bytes(options, 1)
         rocksdb_options_set_bytes_per_sync(options, 1 << 20)
+        // One thread inserts each write group into the memtable, reusing its position from
+        // one key to the next: projection batches are written in key order, so this is fast.
+        rocksdb_options_set_allow_concurrent_memtable_write(options, 0)
         // A torn WAL tail after a crash holds only unacknowledged writes: drop it, keep the rest.
         rocksdb_options_set_wal_recovery_mode(options, 2)  // kPointInTimeRecovery
         cache = rocksdb_cache_create_lru(settings.blockCacheBytes)
@@ -225,6 +228,38 @@ public final class Database: Sendable {
         return Array(UnsafeRawBufferPointer(start: value, count: length))
     }
 
+    /// Reads `key` as `batch` would leave it.
+    func get(_ key: [UInt8], in family: ColumnFamily, through batch: IndexedWriteBatch) throws(StorageError) -> [UInt8]? {
+        var error: UnsafeMutablePointer<CChar>?
+        var length = 0
+        let value = key.withUnsafeBufferPointer { k in
+            k.withMemoryRebound(to: CChar.self) { kc in
+                rocksdb_writebatch_wi_get_from_batch_and_db_cf(
+                    batch.handle, handle, readOptions, family.handle, kc.baseAddress, k.count, &length, &error)
+            }
+        }
+        if let error {
+            let message = String(cString: error)
+            rocksdb_free(error)
+            throw StorageError.from(rocksMessage: message, path: path)
+        }
+        guard let value else { return nil }
+        defer { rocksdb_free(value) }
+        return Array(UnsafeRawBufferPointer(start: value, count: length))
+    }
+
+    /// Commits an indexed batch atomically, like `write(_:sync:)`.
+    public func write(_ batch: IndexedWriteBatch, sync: Bool) throws(StorageError) {
+        guard !isReadOnly else { throw .readOnly }
+        var error: UnsafeMutablePointer<CChar>?
+        rocksdb_write_writebatch_wi(handle, sync ? syncWriteOptions : bufferedWriteOptions, batch.handle, &error)
+        if let error {
+            let message = String(cString: error)
+            rocksdb_free(error)
+            throw StorageError.from(rocksMessage: message, path: path)
+        }
+    }
+
     /// Commits every operation of `batch` atomically. With `sync`, returns only after the
     /// write-ahead log is fsync'd, and everything written before is durable too.
     public func write(_ batch: WriteBatch, sync: Bool) throws(StorageError) {
@@ -255,6 +290,10 @@ public final class Database: Sendable {
     /// Scans that read many rows once (rebuild, verify) pass `fillCache: false`.
     public func makeIterator(over family: ColumnFamily, lower: [UInt8]? = nil, upper: [UInt8]? = nil, fillCache: Bool = true) -> KeyValueIterator {
         KeyValueIterator(database: self, dbHandle: handle, family: family, lower: lower, upper: upper, fillCache: fillCache)
+    }
+
+    func makeIterator(over family: ColumnFamily, lower: [UInt8]?, upper: [UInt8]?, through batch: IndexedWriteBatch) -> KeyValueIterator {
+        KeyValueIterator(database: self, dbHandle: handle, family: family, lower: lower, upper: upper, fillCache: true, batch: batch.handle)
     }
 
     // MARK: - Maintenance

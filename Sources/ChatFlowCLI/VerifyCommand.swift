@@ -1,0 +1,42 @@
+import ArgumentParser
+import ChatFlowCore
+import Foundation
+
+/// `chatflow verify`: exit 0 iff every projection equals a rebuild from the log.
+struct VerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check that every projection equals a rebuild from the change log (the server must be stopped)."
+    )
+
+    @OptionGroup var data: DataDirectoryOptions
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    struct Output: Encodable {
+        let equal: Bool
+        let projections: [Verifier.Report]
+    }
+
+    func run() async throws {
+        let engine = try ChatFlowEngine(dataDirectory: data.path)
+        defer { engine.close() }
+        let reports = try Verifier(log: engine.log, store: engine.store).verify(projector: engine.projector)
+        let equal = reports.allSatisfy(\.equal)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(Output(equal: equal, projections: reports)), as: UTF8.self))
+        } else {
+            for report in reports {
+                if report.equal {
+                    print("ok        \(report.projection) (\(report.rows) rows)")
+                } else {
+                    print("MISMATCH  \(report.projection): \(report.firstDifference ?? "")")
+                }
+            }
+        }
+        if !equal { throw ExitCode(1) }
+    }
+}

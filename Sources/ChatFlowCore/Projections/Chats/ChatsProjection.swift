@@ -1,0 +1,45 @@
+/// Chats, their members and roles, and each user's chats.
+public struct ChatsProjection: Projection {
+    public static let name = "chats"
+    public static let version = 1
+
+    public init() {}
+
+    public func apply(_ event: LoggedEvent, to rows: ProjectionRows) throws {
+        switch event.event {
+        case .chatCreated(let created):
+            let chat = ChatID(event.id)
+            rows.put(ChatsKeys.chat(chat), ChatRecord(
+                name: created.name, description: created.description, isPrivate: created.isPrivate,
+                createdBy: event.actor, memberCount: 1).encoded())
+            rows.put(ChatsKeys.member(chat, event.actor), MemberRecord(role: .owner, joinedAt: event.timeMilliseconds).encoded())
+            rows.put(ChatsKeys.userChat(event.actor, chat))
+
+        case .chatUpdated(let update):
+            guard var record = try rows.get(ChatsKeys.chat(update.chat)).map(ChatRecord.init(decoding:)) else { return }
+            if let name = update.name { record.name = name }
+            if let description = update.description { record.description = description }
+            if let isPrivate = update.isPrivate { record.isPrivate = isPrivate }
+            rows.put(ChatsKeys.chat(update.chat), record.encoded())
+
+        case .memberJoined(let joined):
+            guard var record = try rows.get(ChatsKeys.chat(joined.chat)).map(ChatRecord.init(decoding:)),
+                  try !rows.contains(ChatsKeys.member(joined.chat, joined.user)) else { return }
+            record.memberCount += 1
+            rows.put(ChatsKeys.chat(joined.chat), record.encoded())
+            rows.put(ChatsKeys.member(joined.chat, joined.user), MemberRecord(role: joined.role, joinedAt: event.timeMilliseconds).encoded())
+            rows.put(ChatsKeys.userChat(joined.user, joined.chat))
+
+        case .memberLeft(let left):
+            guard var record = try rows.get(ChatsKeys.chat(left.chat)).map(ChatRecord.init(decoding:)),
+                  try rows.contains(ChatsKeys.member(left.chat, left.user)) else { return }
+            record.memberCount -= 1
+            rows.put(ChatsKeys.chat(left.chat), record.encoded())
+            rows.delete(ChatsKeys.member(left.chat, left.user))
+            rows.delete(ChatsKeys.userChat(left.user, left.chat))
+
+        case .messagePosted, .messageEdited, .messageDeleted, .reactionAdded, .reactionRemoved, .readMarkerMoved:
+            break
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import ChatFlowStorage
+
+/// One projection's view of the batch being built: reads and writes confined to its own
+/// column family, over the rows already written (and those written earlier in the batch).
+public struct ProjectionRows {
+    let batch: ProjectionBatch
+    let family: ColumnFamily
+
+    public func get(_ key: [UInt8]) throws -> [UInt8]? {
+        try batch.get(key, in: family)
+    }
+
+    public func contains(_ key: [UInt8]) throws -> Bool {
+        try batch.get(key, in: family) != nil
+    }
+
+    public func put(_ key: [UInt8], _ value: [UInt8] = []) {
+        batch.put(key, value, in: family)
+    }
+
+    public func delete(_ key: [UInt8]) {
+        batch.delete(key, in: family)
+    }
+
+    /// Visits the rows whose keys start with `prefix`, in key order, until `body` returns false.
+    public func scan(prefix: [UInt8], from start: [UInt8]? = nil, _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool) throws {
+        try batch.scan(family, prefix: prefix, from: start ?? prefix, body)
+    }
+
+    /// A counter stored as 8 big-endian bytes; absent reads as zero.
+    public func counter(_ key: [UInt8]) throws -> UInt64 {
+        guard let bytes = try get(key) else { return 0 }
+        return KeyReader.read(bytes) { $0.uint64() } ?? 0
+    }
+
+    /// Stores a counter, deleting the row when it reaches zero so that zero has one form.
+    public func setCounter(_ key: [UInt8], _ value: UInt64) {
+        if value == 0 { delete(key) } else { put(key, KeyWriter.build { $0.uint64(value) }) }
+    }
+}

@@ -1,0 +1,31 @@
+import ChatFlowStorage
+
+/// Per message and emoji: who reacted and how many. A reaction is a set member: adding it
+/// twice or removing one that is absent changes nothing, so counts equal the net events.
+public struct ReactionsProjection: Projection {
+    public static let name = "reactions"
+    public static let version = 1
+
+    public init() {}
+
+    public func apply(_ event: LoggedEvent, to rows: ProjectionRows) throws {
+        switch event.event {
+        case .reactionAdded(let added):
+            let key = ReactionsKeys.reaction(added.message, added.emoji, event.actor)
+            guard try !rows.contains(key) else { return }
+            rows.put(key, KeyWriter.build { $0.uint64(event.timeMilliseconds) })
+            let count = ReactionsKeys.count(added.message, added.emoji)
+            rows.setCounter(count, try rows.counter(count) + 1)
+
+        case .reactionRemoved(let removed):
+            let key = ReactionsKeys.reaction(removed.message, removed.emoji, event.actor)
+            guard try rows.contains(key) else { return }
+            rows.delete(key)
+            let count = ReactionsKeys.count(removed.message, removed.emoji)
+            rows.setCounter(count, try rows.counter(count) - 1)
+
+        case .chatCreated, .chatUpdated, .memberJoined, .memberLeft, .messagePosted, .messageEdited, .messageDeleted, .readMarkerMoved:
+            break
+        }
+    }
+}

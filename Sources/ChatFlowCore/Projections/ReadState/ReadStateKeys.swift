@@ -1,0 +1,26 @@
+import ChatFlowStorage
+
+/// Key layouts of the `read_state` projection:
+/// - `0x01 ‖ chat(16) → sequence(8)` (messages posted in the chat so far)
+/// - `0x02 ‖ chat(16) ‖ message(16) → sequence(8) ‖ author` (each message's place in its chat)
+/// - `0x03 ‖ user ‖ 0x00 ‖ chat(16) → ReadMarker` (per member of the chat)
+///
+/// unread = sequence(chat) − marker.sequence − marker.ownSince: messages after the marker
+/// minus the reader's own. Every message posted costs O(1) writes, whatever the chat's size.
+enum ReadStateKeys {
+    static func sequence(_ chat: ChatID) -> [UInt8] {
+        KeyWriter.build { $0.byte(0x01); $0.chat(chat) }
+    }
+
+    static func position(_ chat: ChatID, _ message: MessageID) -> [UInt8] {
+        KeyWriter.build { $0.byte(0x02); $0.chat(chat); $0.message(message) }
+    }
+
+    static func positionsPrefix(_ chat: ChatID) -> [UInt8] {
+        KeyWriter.build { $0.byte(0x02); $0.chat(chat) }
+    }
+
+    static func marker(_ user: UserID, _ chat: ChatID) -> [UInt8] {
+        KeyWriter.build { $0.byte(0x03); $0.user(user); $0.chat(chat) }
+    }
+}

@@ -1,0 +1,69 @@
+import ChatFlowStorage
+
+/// Per user per chat: the last message read and how many messages by others came after it.
+/// Deleted messages keep their place in the count: they stay in the timeline as tombstones.
+public struct ReadStateProjection: Projection {
+    public static let name = "read_state"
+    public static let version = 1
+
+    public init() {}
+
+    public func apply(_ event: LoggedEvent, to rows: ProjectionRows) throws {
+        switch event.event {
+        case .chatCreated:
+            rows.put(ReadStateKeys.marker(event.actor, ChatID(event.id)), ReadMarker(lastRead: nil, sequence: 0, ownSince: 0).encoded())
+
+        case .memberJoined(let joined):
+            let key = ReadStateKeys.marker(joined.user, joined.chat)
+            guard try !rows.contains(key) else { return }
+            // History from before joining does not count as unread.
+            let sequence = try rows.counter(ReadStateKeys.sequence(joined.chat))
+            rows.put(key, ReadMarker(lastRead: nil, sequence: sequence, ownSince: 0).encoded())
+
+        case .memberLeft(let left):
+            rows.delete(ReadStateKeys.marker(left.user, left.chat))
+
+        case .messagePosted(let posted):
+            let sequenceKey = ReadStateKeys.sequence(posted.chat)
+            let sequence = try rows.counter(sequenceKey) + 1
+            rows.setCounter(sequenceKey, sequence)
+            rows.put(ReadStateKeys.position(posted.chat, MessageID(event.id)), position(sequence, event.actor))
+            let markerKey = ReadStateKeys.marker(event.actor, posted.chat)
+            if var marker = try rows.get(markerKey).map(ReadMarker.init(decoding:)) {
+                marker.ownSince += 1
+                rows.put(markerKey, marker.encoded())
+            }
+
+        case .readMarkerMoved(let moved):
+            let markerKey = ReadStateKeys.marker(event.actor, moved.chat)
+            guard try rows.contains(markerKey),
+                  let (sequence, _) = try rows.get(ReadStateKeys.position(moved.chat, moved.message)).map(decodePosition)
+            else { return }
+            // The reader's own messages after the new marker: usually few, as markers move
+            // to the newest message.
+            var own: UInt64 = 0
+            let prefix = ReadStateKeys.positionsPrefix(moved.chat)
+            try rows.scan(prefix: prefix, from: ReadStateKeys.position(moved.chat, moved.message)) { key, value in
+                if key != ReadStateKeys.position(moved.chat, moved.message), try decodePosition(value).1 == event.actor {
+                    own += 1
+                }
+                return true
+            }
+            rows.put(markerKey, ReadMarker(lastRead: moved.message, sequence: sequence, ownSince: own).encoded())
+
+        case .chatUpdated, .messageEdited, .messageDeleted, .reactionAdded, .reactionRemoved:
+            break
+        }
+    }
+
+    private func position(_ sequence: UInt64, _ author: UserID) -> [UInt8] {
+        KeyWriter.build { $0.uint64(sequence); $0.raw(author.rawValue.utf8) }
+    }
+
+    private func decodePosition(_ bytes: [UInt8]) throws -> (UInt64, UserID) {
+        guard bytes.count >= 8, let sequence = KeyReader.read(bytes, { $0.uint64() }) else {
+            throw StorageError.malformed("read-state position of \(bytes.count) bytes")
+        }
+        return (sequence, UserID(unchecked: String(decoding: bytes[8...], as: UTF8.self)))
+    }
+}

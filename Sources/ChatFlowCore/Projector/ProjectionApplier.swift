@@ -1,0 +1,61 @@
+import ChatFlowStorage
+
+/// The one path by which events reach projections, for tailing and rebuilding alike:
+/// decode a run of log records, apply each to every target whose checkpoint is before it,
+/// and write all rows together with every target's new checkpoint in one batch.
+struct ProjectionApplier {
+    struct Target {
+        let projection: any Projection
+        let family: ColumnFamily
+        var checkpoint: ULID?
+    }
+
+    let database: Database
+    private(set) var targets: [Target]
+    /// Called after a batch is built and before it is written; a test makes it throw to
+    /// prove that a failure there leaves no partial projection behind.
+    var beforeWrite: (() throws -> Void)?
+
+    init(database: Database, targets: [Target]) {
+        self.database = database
+        self.targets = targets
+    }
+
+    /// The oldest checkpoint: where reading the log must resume.
+    var resumePosition: ULID? {
+        var position: ULID? = .max
+        for target in targets {
+            guard let checkpoint = target.checkpoint else { return nil }
+            position = Swift.min(position!, checkpoint)
+        }
+        return targets.isEmpty ? nil : position
+    }
+
+    /// Applies `records` (consecutive, in log order) and commits them in one batch.
+    /// Returns the decoded events, for whoever delivers them next.
+    @discardableResult
+    mutating func apply(_ records: [LogRecord]) throws -> [LoggedEvent] {
+        guard let last = records.last else { return [] }
+        let events = try records.map { record in
+            LoggedEvent(id: record.id, envelope: try EventCodec.decode(record.payload))
+        }
+        let batch = ProjectionBatch(database: database)
+        for target in targets {
+            let rows = ProjectionRows(batch: batch, family: target.family)
+            for event in events where target.checkpoint.map({ event.id > $0 }) ?? true {
+                try target.projection.apply(event, to: rows)
+            }
+            if target.checkpoint.map({ last.id > $0 }) ?? true {
+                rows.put(CheckpointKey.bytes, last.id.bytes)
+            }
+        }
+        try beforeWrite?()
+        // Not synced: the log is the durable copy. After a crash the checkpoint and the
+        // rows it covers are either both on disk or both gone, and replay fills the gap.
+        try database.write(batch.makeWriteBatch(), sync: false)
+        for index in targets.indices where targets[index].checkpoint.map({ last.id > $0 }) ?? true {
+            targets[index].checkpoint = last.id
+        }
+        return events
+    }
+}

@@ -1,0 +1,124 @@
+import ChatFlowStorage
+import Dispatch
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Keeps every projection current by tailing the change log: woken by each commit, it
+/// reads what is new in batches, applies it through the one apply path, and publishes
+/// "applied up to X" — which write requests wait on (read-your-writes) and which feeds
+/// live delivery, after projection, through `subscribe()`.
+public final class Projector: Service, Sendable {
+    public let log: RocksDBChangeLog
+    public let store: ProjectionStore
+    /// The last event every projection has applied.
+    public let applied: PositionSignal
+    private let batchSize: Int
+    private let logger: Logger
+    private let applier: Mutex<ProjectionApplier>
+    // RocksDB work runs here, off the cooperative pool and off any event loop.
+    private let queue = DispatchQueue(label: "chatflow.projector")
+    private let listeners = Mutex<[UUID: AsyncStream<[LoggedEvent]>.Continuation]>([:])
+
+    public init(log: RocksDBChangeLog, store: ProjectionStore, batchSize: Int = 1024, logger: Logger = Logger(label: "chatflow.projector")) throws {
+        self.log = log
+        self.store = store
+        self.batchSize = batchSize
+        self.logger = logger
+        let targets = try ProjectionCatalog.all.map { projection in
+            ProjectionApplier.Target(
+                projection: projection, family: store.family(of: projection.name),
+                checkpoint: try store.checkpoint(of: projection.name))
+        }
+        let applier = ProjectionApplier(database: store.database, targets: targets)
+        applied = PositionSignal(applier.resumePosition)
+        self.applier = Mutex(applier)
+    }
+
+    /// How far each projection has applied, by name.
+    public var checkpoints: [String: ULID?] {
+        applier.withLock { applier in
+            Dictionary(uniqueKeysWithValues: applier.targets.map { ($0.projection.name, $0.checkpoint) })
+        }
+    }
+
+    /// True when every projection has applied the whole log.
+    public var isCaughtUp: Bool {
+        guard let last = log.lastPosition else { return true }
+        return applied.position.map { $0 >= last } ?? false
+    }
+
+    // MARK: - Running
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await self.tail()
+        }
+        applied.close()
+        listeners.withLock { listeners in
+            for continuation in listeners.values { continuation.finish() }
+        }
+    }
+
+    private func tail() async throws {
+        while !Task.isCancelled {
+            let applied = try await onQueue { try self.applyNextBatch() }
+            if applied == 0 {
+                await log.waitForCommit(after: self.applied.position)
+            }
+        }
+    }
+
+    /// Applies everything committed so far, synchronously; for commands that run without
+    /// a server (verify, tests). Returns the number of events applied.
+    @discardableResult
+    public func catchUp() throws -> Int {
+        var total = 0
+        while true {
+            let count = try applyNextBatch()
+            if count == 0 { return total }
+            total += count
+        }
+    }
+
+    private func applyNextBatch() throws -> Int {
+        let events = try applier.withLock { applier -> [LoggedEvent] in
+            let records = try log.read(after: applier.resumePosition, limit: batchSize)
+            return try applier.apply(records)
+        }
+        guard let last = events.last else { return 0 }
+        applied.publish(last.id)
+        let listeners = self.listeners.withLock { Array($0.values) }
+        for listener in listeners { listener.yield(events) }
+        return events.count
+    }
+
+    private func onQueue<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
+    // MARK: - Waiting and listening
+
+    /// Returns once every projection has applied `id`. Throws if the projector stops first.
+    public func waitUntilApplied(_ id: ULID) async throws {
+        await applied.wait(reaching: id)
+        guard let position = applied.position, position >= id else {
+            throw ChatFlowError.unavailable("the server is shutting down")
+        }
+    }
+
+    /// Every batch of events from now on, right after the projections applied it.
+    /// The stream buffers without bound: consumers must keep up or bound themselves.
+    public func subscribe() -> AsyncStream<[LoggedEvent]> {
+        let id = UUID()
+        let (stream, continuation) = AsyncStream<[LoggedEvent]>.makeStream()
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.listeners.withLock { $0.removeValue(forKey: id) }
+        }
+        listeners.withLock { $0[id] = continuation }
+        return stream
+    }
+}

@@ -1,0 +1,82 @@
+import ChatFlowStorage
+import Dispatch
+
+/// Replays the whole change log into fresh generations of some projections and switches
+/// over only when every one of them is complete. A failure leaves the live ones untouched.
+public struct Rebuilder {
+    public struct Progress: Sendable {
+        public let events: Int
+        /// RocksDB's estimate of the log's length (not exact).
+        public let estimatedTotal: Int
+        public let seconds: Double
+    }
+
+    public struct Result: Sendable, Encodable {
+        public let events: Int
+        public let seconds: Double
+        public let eventsPerSecond: Double
+        public let projections: [String]
+    }
+
+    let log: RocksDBChangeLog
+    let store: ProjectionStore
+    var batchSize = 4096
+
+    public init(log: RocksDBChangeLog, store: ProjectionStore) {
+        self.log = log
+        self.store = store
+    }
+
+    /// Rebuilds the named projections (all when empty) and makes them live.
+    public func rebuild(_ names: [String] = [], progress: ((Progress) -> Void)? = nil) throws -> Result {
+        let chosen = try choose(names)
+        let started = DispatchTime.now().uptimeNanoseconds
+        let fresh = try chosen.map { ($0, try store.makeNextGeneration(of: $0.name)) }
+        do {
+            let events = try replay(into: fresh.map { ($0.0, $0.1.family) }, progress: progress, started: started)
+            for (projection, next) in fresh {
+                try store.activate(projection.name, generation: next.generation, family: next.family)
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            return Result(events: events, seconds: seconds, eventsPerSecond: Double(events) / max(seconds, 1e-9), projections: chosen.map(\.name))
+        } catch {
+            for (_, next) in fresh { try? store.discard(next.family) }
+            throw error
+        }
+    }
+
+    /// Applies the whole log to empty `families` through the one apply path; returns the event count.
+    func replay(into families: [(any Projection, ColumnFamily)], progress: ((Progress) -> Void)?, started: UInt64) throws -> Int {
+        var applier = ProjectionApplier(database: store.database, targets: families.map {
+            ProjectionApplier.Target(projection: $0.0, family: $0.1, checkpoint: nil)
+        })
+        let eventsFamily = try store.database.family(LogKeys.eventsFamily)
+        let estimate = Int(store.database.integerProperty("rocksdb.estimate-num-keys", in: eventsFamily) ?? 0)
+        var position: ULID?
+        var events = 0
+        var lastReport = started
+        while true {
+            let records = try log.read(after: position, limit: batchSize)
+            guard let last = records.last else { break }
+            try applier.apply(records)
+            position = last.id
+            events += records.count
+            let now = DispatchTime.now().uptimeNanoseconds
+            if let progress, now - lastReport > 250_000_000 {
+                lastReport = now
+                progress(Progress(events: events, estimatedTotal: max(estimate, events), seconds: Double(now - started) / 1e9))
+            }
+        }
+        return events
+    }
+
+    private func choose(_ names: [String]) throws -> [any Projection] {
+        if names.isEmpty { return ProjectionCatalog.all }
+        return try names.map { name in
+            guard let projection = ProjectionCatalog.projection(named: name) else {
+                throw ChatFlowError.invalid("unknown projection '\(name)'; known: \(ProjectionCatalog.names.joined(separator: ", "))")
+            }
+            return projection
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import ChatFlowStorage
+
+/// Everything a client reads, answered from the projections. Read-only by construction:
+/// it holds no write path, and the HTTP layer never builds a key itself.
+public struct ChatFlowReader: Sendable {
+    let database: Database
+    let store: ProjectionStore
+
+    public init(store: ProjectionStore) {
+        self.database = store.database
+        self.store = store
+    }
+
+    var chats: ColumnFamily { store.family(of: ChatsProjection.name) }
+    var timeline: ColumnFamily { store.family(of: TimelineProjection.name) }
+    var userIndex: ColumnFamily { store.family(of: UserIndexProjection.name) }
+    var reactionRows: ColumnFamily { store.family(of: ReactionsProjection.name) }
+    var searchRows: ColumnFamily { store.family(of: SearchProjection.name) }
+    var readState: ColumnFamily { store.family(of: ReadStateProjection.name) }
+
+    // MARK: - Chats and members
+
+    public func chat(_ id: ChatID) throws -> ChatView? {
+        try chatRecord(id).map { view(id, $0) }
+    }
+
+    func chatRecord(_ id: ChatID) throws -> ChatRecord? {
+        try database.get(ChatsKeys.chat(id), in: chats).map(ChatRecord.init(decoding:))
+    }
+
+    /// The user's role in the chat, or nil when not a member.
+    public func role(of user: UserID, in chat: ChatID) throws -> MemberRole? {
+        try database.get(ChatsKeys.member(chat, user), in: chats).map(MemberRecord.init(decoding:)).map(\.role)
+    }
+
+    public func member(_ user: UserID, of chat: ChatID) throws -> MemberView? {
+        try database.get(ChatsKeys.member(chat, user), in: chats).map(MemberRecord.init(decoding:)).map { view(chat, user, $0) }
+    }
+
+    /// The user's chats, oldest first, each with its unread count and newest message.
+    public func chats(of user: UserID, limit: Int = 1000) throws -> [ChatSummaryView] {
+        let prefix = ChatsKeys.userChatsPrefix(user)
+        let iterator = database.makeIterator(over: chats, lower: prefix, upper: KeyWriter.prefixSuccessor(prefix))
+        iterator.seekToFirst()
+        var ids: [ChatID] = []
+        while iterator.isValid && ids.count < limit {
+            if let chat = ChatsKeys.decodeUserChat(iterator.key) { ids.append(chat) }
+            iterator.next()
+        }
+        try iterator.checkError()
+        return try ids.compactMap { chat in
+            guard let record = try chatRecord(chat), let role = try role(of: user, in: chat) else { return nil }
+            let base = view(chat, record)
+            let read = try readMarker(user, chat)
+            return ChatSummaryView(
+                id: base.id, name: base.name, description: base.description, isPrivate: base.isPrivate,
+                createdBy: base.createdBy, createdAt: base.createdAt, memberCount: base.memberCount,
+                role: role.rawValue, unreadCount: read.unread, lastReadMessageId: read.lastRead?.description,
+                lastMessage: try newestMessage(in: chat))
+        }
+    }
+
+    public func members(of chat: ChatID, cursor: String?, limit: Int) throws -> Page<MemberView> {
+        let prefix = ChatsKeys.membersPrefix(chat)
+        var lower = prefix
+        if let cursor {
+            guard case .member(let after) = try PageCursor.decode(cursor, kind: .members, scope: chat.ulid, allowTime: false).position else {
+                throw ChatFlowError.invalid("cursor is damaged")
+            }
+            lower = ChatsKeys.member(chat, after) + [0]
+        }
+        let iterator = database.makeIterator(over: chats, lower: lower, upper: KeyWriter.prefixSuccessor(prefix))
+        iterator.seekToFirst()
+        var members: [MemberView] = []
+        var more = false
+        while iterator.isValid {
+            if members.count == limit { more = true; break }
+            if let user = ChatsKeys.decodeMember(iterator.key) {
+                members.append(view(chat, user, try MemberRecord(decoding: iterator.value)))
+            }
+            iterator.next()
+        }
+        try iterator.checkError()
+        let next = more ? members.last.map { PageCursor(kind: .members, scope: chat.ulid, position: .member(UserID(unchecked: $0.userId))).encoded } : nil
+        return Page(items: members, nextCursor: next)
+    }
+
+    // MARK: - Read state
+
+    /// The user's read marker in a chat and the messages by others after it.
+    public func readMarker(_ user: UserID, _ chat: ChatID) throws -> (lastRead: MessageID?, unread: Int) {
+        guard let marker = try database.get(ReadStateKeys.marker(user, chat), in: readState).map(ReadMarker.init(decoding:)) else {
+            return (nil, 0)
+        }
+        let sequence = try database.get(ReadStateKeys.sequence(chat), in: readState).flatMap { KeyReader.read($0) { $0.uint64() } } ?? 0
+        let unread = Int64(sequence) - Int64(marker.sequence) - Int64(marker.ownSince)
+        return (marker.lastRead, Int(max(0, unread)))
+    }
+
+    // MARK: - Views
+
+    func view(_ id: ChatID, _ record: ChatRecord) -> ChatView {
+        ChatView(
+            id: id.description, name: record.name, description: record.description, isPrivate: record.isPrivate,
+            createdBy: record.createdBy.rawValue, createdAt: RFC3339.format(milliseconds: id.ulid.timestamp),
+            memberCount: Int(record.memberCount))
+    }
+
+    func view(_ chat: ChatID, _ user: UserID, _ record: MemberRecord) -> MemberView {
+        MemberView(chatId: chat.description, userId: user.rawValue, role: record.role.rawValue,
+                   joinedAt: RFC3339.format(milliseconds: record.joinedAt))
+    }
+}
