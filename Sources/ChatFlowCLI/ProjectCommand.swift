@@ -3,7 +3,7 @@ import ChatFlowCore
 import Foundation
 
 /// Brings every projection up to the end of the log, as the server's projector would,
-/// printing each batch; the projection crash tests kill it part way.
+/// and prints how many events it applied; the projection crash tests kill it part way.
 struct ProjectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "project",

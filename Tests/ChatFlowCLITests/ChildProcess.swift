@@ -64,6 +64,18 @@ final class ChildProcess: Sendable {
         return lines
     }
 
+    /// Waits, off the cooperative pool, for the child to exit by itself; its exit status.
+    func exitStatus() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { [self] in
+                process.waitUntilExit()
+                finishedReading.wait()
+                finishedReading.signal()  // leave it signalled for kill() or stop(with:)
+                continuation.resume(returning: process.terminationStatus)
+            }
+        }
+    }
+
     /// Sends `signal` and waits for the exit status.
     func stop(with signal: Int32) -> Int32 {
         Foundation.kill(process.processIdentifier, signal)

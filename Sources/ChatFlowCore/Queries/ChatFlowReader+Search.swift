@@ -5,13 +5,16 @@ extension ChatFlowReader {
     /// that continues exactly where the scan stopped, so no match is skipped or repeated.
     static let searchScanBudget = 50_000
 
+    /// The most terms of one prefix whose postings a search merges.
+    static let maxMergedTerms = 256
+
     /// One page of a chat's messages matching `query`, newest first.
     ///
     /// The longest exact term drives the scan (its postings, newest first); the other terms
     /// are point lookups on the postings, prefixes are checked against the message's indexed
     /// terms, phrases against its text, and filters against its row. Without an exact term a
-    /// prefix drives (a merge of the postings of every term with that prefix), and without
-    /// either the author's own messages or the timeline do.
+    /// prefix drives (a merge of the postings of every term with that prefix, when there are
+    /// at most `maxMergedTerms`), and otherwise the author's own messages or the timeline do.
     public func search(in chat: ChatID, query: SearchQuery, cursor: String?, limit: Int) throws -> Page<MessageView> {
         var upper = ULID.max
         if let before = query.before { upper = .first(atMillisecond: before) }
@@ -76,13 +79,19 @@ extension ChatFlowReader {
         }
         if let prefix = prefixes.max(by: { $0.utf8.count < $1.utf8.count }) {
             // Each term starting with the prefix has its own newest-first postings: merge them.
-            var cursors: [PostingCursor] = []
-            for term in try terms(in: chat, startingWith: prefix, limit: 256) {
-                let termPrefix = SearchKeys.termPrefix(chat, term)
-                cursors.append(try PostingCursor(database.makeIterator(
-                    over: searchRows, lower: termPrefix + lower.bytes, upper: termPrefix + upper.bytes)))
+            // Past `maxMergedTerms` terms (every ticket under `plt-*`) merging costs too much,
+            // and merging only some would skip matches: the scans below drive instead, and
+            // `match` checks the prefix against each message's terms.
+            let expansions = try terms(in: chat, startingWith: prefix, limit: Self.maxMergedTerms + 1)
+            if expansions.count <= Self.maxMergedTerms {
+                var cursors: [PostingCursor] = []
+                for term in expansions {
+                    let termPrefix = SearchKeys.termPrefix(chat, term)
+                    cursors.append(try PostingCursor(database.makeIterator(
+                        over: searchRows, lower: termPrefix + lower.bytes, upper: termPrefix + upper.bytes)))
+                }
+                return .postings(cursors)
             }
-            return .postings(cursors)
         }
         if let from {
             let prefix = UserIndexKeys.userPrefix(from)

@@ -1,0 +1,103 @@
+import ChatFlowStorage
+import Testing
+
+@testable import ChatFlowCore
+
+/// A failure after a batch is built and before it is written leaves nothing behind, and a
+/// retry — over the same events or a different run of them — applies each event exactly once.
+@Suite struct ProjectionFailureTests {
+    private struct InjectedFailure: Error {}
+
+    /// Whether the next write fails; the applier's hook reads it.
+    private final class FailureSwitch {
+        var armed = false
+        var failures = 0
+    }
+
+    /// Every row of every live projection family, in key order.
+    private func snapshot(_ store: ProjectionStore) throws -> [String: [[UInt8]]] {
+        var rows: [String: [[UInt8]]] = [:]
+        for name in ProjectionCatalog.names {
+            let iterator = store.database.makeIterator(over: store.family(of: name))
+            iterator.seekToFirst()
+            while iterator.isValid {
+                rows[name, default: []].append(iterator.key + [0xFF, 0xFF] + iterator.value)
+                iterator.next()
+            }
+            try iterator.checkError()
+        }
+        return rows
+    }
+
+    @Test func aFailedBatchWritesNothingAndARetryCountsEachEventOnce() async throws {
+        try await withWorld { world in
+            // A log with plenty of reactions, edits and deletes, not yet projected.
+            var generators = (0..<3).map { producer in
+                WorkloadGenerator(settings: .init(chats: 2, membersPerChat: 5, contentBytes: 50, userPrefix: "f\(producer)u"), seed: UInt64(producer) + 31)
+            }
+            for i in 0..<2_500 {
+                let producer = i % 3
+                generators[producer].acknowledge(try await world.engine.log.append(EventCodec.encode(generators[producer].next())).ids[0])
+            }
+            let last = try #require(world.engine.log.lastPosition)
+
+            // The engine's projector has not applied anything; drive the live families with
+            // an applier of our own, as the projector does, failing some of its writes.
+            let store = world.engine.store
+            var applier = ProjectionApplier(database: store.database, targets: try ProjectionCatalog.all.map {
+                ProjectionApplier.Target(projection: $0, family: store.family(of: $0.name), checkpoint: try store.checkpoint(of: $0.name))
+            })
+            #expect(applier.resumePosition == nil)
+            let failure = FailureSwitch()
+            applier.beforeWrite = {
+                if failure.armed {
+                    failure.armed = false
+                    failure.failures += 1
+                    throw InjectedFailure()
+                }
+            }
+
+            var random = SplitMix64(seed: 5)
+            var applied: [ULID] = []  // every position the applier committed
+            var replays = 0
+            while true {
+                var from = applier.resumePosition
+                // Sometimes hand it events it already applied, as a restarted reader might.
+                if applied.count > 2, random.next(below: 4) == 0 {
+                    from = applied[applied.count - 1 - Int(random.next(below: UInt64(min(applied.count, 5))))]
+                    if from != applier.resumePosition { replays += 1 }
+                }
+                let records = try world.engine.log.read(after: from, limit: 1 + Int(random.next(below: 250)))
+                if records.isEmpty { break }
+                if random.next(below: 3) == 0 {
+                    let before = try snapshot(store)
+                    let position = applier.resumePosition
+                    failure.armed = true
+                    #expect(throws: InjectedFailure.self) { try applier.apply(records) }
+                    #expect(applier.resumePosition == position, "a failed batch must not move the checkpoint")
+                    #expect(try snapshot(store) == before, "a failed batch must write nothing")
+                    continue
+                }
+                try applier.apply(records)
+                if let position = applier.resumePosition, applied.last != position { applied.append(position) }
+            }
+            #expect(applier.resumePosition == last)
+            #expect(failure.failures >= 5)
+            #expect(replays >= 3)
+
+            // Reopen so the engine's projector starts from the checkpoints now on disk.
+            try world.reopen()
+            #expect(world.engine.projector.isCaughtUp)
+            #expect(try world.engine.projector.catchUp() == 0)
+            for report in try Verifier(log: world.engine.log, store: world.engine.store).verify(projector: world.engine.projector) {
+                #expect(report.equal, "\(report.projection): \(report.firstDifference ?? "")")
+            }
+            // Nothing double counted: reactions equal the log's net reactions.
+            let (ledger, events) = try ReactionLedger.of(world.engine.log)
+            #expect(events.contains { $0.event.kind == .reactionRemoved })
+            for message in ledger.messages {
+                #expect(try world.reader.reactionCounts(message) == ledger.counts(message))
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import ChatFlowCore
+import ChatFlowStorage
+import Testing
+
+@Suite struct ReadStateTests {
+    private func unread(_ world: TestWorld, _ user: String, _ chat: ChatID) throws -> Int {
+        try world.reader.readMarker(UserID(unchecked: user), chat).unread
+    }
+
+    private func lastRead(_ world: TestWorld, _ user: String, _ chat: ChatID) throws -> MessageID? {
+        try world.reader.readMarker(UserID(unchecked: user), chat).lastRead
+    }
+
+    @Test func unreadCountsOthersMessagesAfterTheMarker() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            try await world.join("bob", chat)
+            let b1 = try await world.post("bob", chat, "b1")
+            let b2 = try await world.post("bob", chat, "b2")
+            try await world.post("bob", chat, "b3")
+            let a1 = try await world.post("alice", chat, "a1")
+            let b4 = try await world.post("bob", chat, "b4")
+            try world.catchUp()
+            // Own messages are never unread.
+            #expect(try unread(world, "alice", chat) == 4)
+            #expect(try unread(world, "bob", chat) == 1)
+            #expect(try lastRead(world, "alice", chat) == nil)
+
+            try await world.markRead("alice", chat, b2)
+            try world.catchUp()
+            #expect(try unread(world, "alice", chat) == 2)  // b3, b4; not her own a1
+            #expect(try lastRead(world, "alice", chat) == b2)
+
+            try await world.markRead("alice", chat, b4)
+            try await world.post("alice", chat, "a2")
+            try world.catchUp()
+            #expect(try unread(world, "alice", chat) == 0)
+            #expect(try unread(world, "bob", chat) == 2)  // a1, a2
+
+            try await world.markRead("bob", chat, a1)
+            try world.catchUp()
+            #expect(try unread(world, "bob", chat) == 1)  // a2; b4 is his own
+
+            // Moving the marker back to an older message counts again what came after it.
+            try await world.markRead("alice", chat, b1)
+            try world.catchUp()
+            #expect(try unread(world, "alice", chat) == 3)  // b2, b3, b4
+            #expect(try lastRead(world, "alice", chat) == b1)
+            try world.expectVerified()
+        }
+    }
+
+    @Test func historyFromBeforeJoiningIsNotUnread() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            var history: [MessageID] = []
+            for i in 0..<5 { history.append(try await world.post("alice", chat, "before \(i)")) }
+            try await world.join("carol", chat)
+            try world.catchUp()
+            #expect(try unread(world, "carol", chat) == 0)
+
+            try await world.post("alice", chat, "after 0")
+            try await world.post("carol", chat, "hi all")
+            try await world.post("alice", chat, "after 1")
+            try world.catchUp()
+            #expect(try unread(world, "carol", chat) == 2)
+
+            // Marking a message from before she joined as read: everything by others after it is unread.
+            try await world.markRead("carol", chat, history[2])
+            try world.catchUp()
+            #expect(try unread(world, "carol", chat) == 4)  // before 3, before 4, after 0, after 1
+            try world.expectVerified()
+        }
+    }
+
+    @Test func leavingDropsTheMarkerAndRejoiningStartsAfresh() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            try await world.join("bob", chat)
+            try await world.post("alice", chat, "one")
+            try world.catchUp()
+            #expect(try unread(world, "bob", chat) == 1)
+
+            try await world.leave("bob", chat)
+            let whileAway = try await world.post("alice", chat, "two")
+            // A non-member's read marker is ignored.
+            try await world.markRead("bob", chat, whileAway)
+            try world.catchUp()
+            #expect(try unread(world, "bob", chat) == 0)
+            #expect(try lastRead(world, "bob", chat) == nil)
+
+            try await world.join("bob", chat)
+            try world.catchUp()
+            #expect(try unread(world, "bob", chat) == 0)
+            try await world.post("alice", chat, "three")
+            try world.catchUp()
+            #expect(try unread(world, "bob", chat) == 1)
+            try world.expectVerified()
+        }
+    }
+
+    @Test func aMarkerOnAMessageOfAnotherChatIsIgnored() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            let other = try await world.createChat("alice")
+            try await world.join("bob", chat)
+            try await world.post("alice", chat, "one")
+            try await world.post("alice", chat, "two")
+            let elsewhere = try await world.post("alice", other, "three")
+            try await world.markRead("bob", chat, elsewhere)
+            try world.catchUp()
+            #expect(try unread(world, "bob", chat) == 2)
+            #expect(try lastRead(world, "bob", chat) == nil)
+        }
+    }
+
+    @Test func eachOfManyMembersHasTheirOwnCount() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("u0")
+            let users = (0..<6).map { "u\($0)" }
+            for user in users.dropFirst() { try await world.join(user, chat) }
+            // Each user posts i+1 messages, round robin; then user i reads up to message 2i.
+            var messages: [(MessageID, String)] = []
+            for round in 0..<6 {
+                for (i, user) in users.enumerated() where i >= round {
+                    messages.append((try await world.post(user, chat, "\(user) round \(round)"), user))
+                }
+            }
+            for (i, user) in users.enumerated() {
+                try await world.markRead(user, chat, messages[2 * i].0)
+            }
+            try world.catchUp()
+            for (i, user) in users.enumerated() {
+                let expected = messages[(2 * i + 1)...].filter { $0.1 != user }.count
+                #expect(try unread(world, user, chat) == expected, "\(user)")
+            }
+            try world.expectVerified()
+        }
+    }
+}

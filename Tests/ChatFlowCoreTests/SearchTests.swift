@@ -1,0 +1,235 @@
+import ChatFlowCore
+import ChatFlowStorage
+import Testing
+
+@Suite struct SearchTests {
+    /// Every match of `text`, walking all pages; the contents, newest first.
+    private func search(_ world: TestWorld, _ chat: ChatID, _ text: String, limit: Int = 100, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String] {
+        try matches(world, chat, text, limit: limit, sourceLocation: sourceLocation).map(\.content)
+    }
+
+    private func matches(_ world: TestWorld, _ chat: ChatID, _ text: String, limit: Int = 100, sourceLocation: SourceLocation = #_sourceLocation) throws -> [MessageView] {
+        let query = try SearchQuery.parse(text)
+        return try walkPages(limit: limit, sourceLocation: sourceLocation) {
+            try world.reader.search(in: chat, query: query, cursor: $0, limit: limit)
+        }.items
+    }
+
+    @Test func caseAndAccentsFold() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            for text in ["Meet at the Café", "cafe au lait", "coffee shop", "CAFÉ NOIR", "cafeteria", "a naïve plan", "NAIVE question"] {
+                try await world.post("alice", chat, text)
+            }
+            try world.catchUp()
+            let cafes = ["CAFÉ NOIR", "cafe au lait", "Meet at the Café"]
+            for query in ["cafe", "Café", "CAFE", "café", "CAFÉ"] {
+                #expect(try search(world, chat, query) == cafes, "query \(query)")
+            }
+            #expect(try search(world, chat, "naive") == ["NAIVE question", "a naïve plan"])
+            #expect(try search(world, chat, "Naïve") == ["NAIVE question", "a naïve plan"])
+            #expect(try search(world, chat, "tea").isEmpty)
+        }
+    }
+
+    @Test func aPrefixMatchesTheStartOfAnyTerm() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            for text in ["Meet at the Café", "decaf only", "Caffeine!", "coffee shop", "the cafeteria", "caf"] {
+                try await world.post("alice", chat, text)
+            }
+            try world.catchUp()
+            let expected = ["caf", "the cafeteria", "Caffeine!", "Meet at the Café"]
+            #expect(try search(world, chat, "caf*") == expected)
+            #expect(try search(world, chat, "CAF*") == expected)
+            #expect(try search(world, chat, "café*") == ["the cafeteria", "Meet at the Café"])
+            #expect(try search(world, chat, "cafet*") == ["the cafeteria"])
+            #expect(try search(world, chat, "caf* meet") == ["Meet at the Café"])
+            #expect(try search(world, chat, "caffx*").isEmpty)
+        }
+    }
+
+    @Test func aPhraseNeedsTheWordsTogetherAndInOrder() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            for text in ["the deploy done at five", "deploy is done", "done: deploy", "Deploy, DONE!", "deploy\ndone"] {
+                try await world.post("alice", chat, text)
+            }
+            try world.catchUp()
+            #expect(try search(world, chat, "\"deploy done\"") == ["deploy\ndone", "Deploy, DONE!", "the deploy done at five"])
+            #expect(try search(world, chat, "“deploy done”") == ["deploy\ndone", "Deploy, DONE!", "the deploy done at five"])
+            #expect(try search(world, chat, "\"done deploy\"") == ["done: deploy"])
+            #expect(try search(world, chat, "deploy done") == ["deploy\ndone", "Deploy, DONE!", "done: deploy", "deploy is done", "the deploy done at five"])
+            #expect(try search(world, chat, "\"deploy done at\" five") == ["the deploy done at five"])
+            #expect(try search(world, chat, "\"deploy is\" \"at five\"").isEmpty)
+        }
+    }
+
+    @Test func filtersByAuthorAndTime() async throws {
+        let clock = TestClock()
+        try await withWorld(clock: clock) { world in
+            let chat = try await world.createChat("alice")
+            try await world.join("bob", chat)
+            let posts: [(String, UInt64, String)] = [
+                ("alice", TestTime.jan1 + TestTime.hour, "status report one"),
+                ("bob", TestTime.jan1 + 2 * TestTime.hour, "status report two"),
+                ("alice", TestTime.jan1 + TestTime.day, "status at midnight"),  // exactly 2026-01-02T00:00Z
+                ("alice", TestTime.jan1 + TestTime.day + TestTime.hour, "status report three"),
+                ("bob", TestTime.jan1 + 2 * TestTime.day + TestTime.hour, "status report four"),
+                ("alice", TestTime.jan1 + 2 * TestTime.day + 2 * TestTime.hour, "unrelated"),
+            ]
+            for (author, time, text) in posts {
+                clock.set(time)
+                try await world.post(author, chat, text)
+            }
+            try world.catchUp()
+
+            // A word drives the scan.
+            #expect(try search(world, chat, "status from:alice") == ["status report three", "status at midnight", "status report one"])
+            #expect(try search(world, chat, "status before:2026-01-02") == ["status report two", "status report one"])
+            #expect(try search(world, chat, "status after:2026-01-02") == ["status report four", "status report three", "status at midnight"])
+            #expect(try search(world, chat, "report after:2026-01-02 before:2026-01-03") == ["status report three"])
+            #expect(try search(world, chat, "status before:2026-01-02T00:00:00.001Z") == ["status at midnight", "status report two", "status report one"])
+            // A prefix drives the scan.
+            #expect(try search(world, chat, "stat* from:bob") == ["status report four", "status report two"])
+            #expect(try search(world, chat, "rep* before:2026-01-03") == ["status report three", "status report two", "status report one"])
+            // Only filters: the author's own messages or the timeline drive the scan.
+            #expect(try search(world, chat, "from:alice") == ["unrelated", "status report three", "status at midnight", "status report one"])
+            #expect(try search(world, chat, "from:bob after:2026-01-02") == ["status report four"])
+            #expect(try search(world, chat, "after:2026-01-02 before:2026-01-03") == ["status report three", "status at midnight"])
+            #expect(try search(world, chat, "before:2026-01-02") == ["status report two", "status report one"])
+            #expect(try search(world, chat, "from:carol").isEmpty)
+        }
+    }
+
+    @Test(arguments: ["deploy", "depl*", "step deploy", "from:carol", "after:2026-01-01", "\"deploy step\""])
+    func pagesHaveNoGapsOrRepeats(_ text: String) async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("carol")
+            let other = try await world.createChat("carol")
+            try await world.join("bob", chat)
+            var expected: [String] = []
+            var posted = 0
+            while expected.count < 250 {
+                posted += 1
+                if posted % 7 == 3 {
+                    // Not a match (except for the time filter, which every message passes).
+                    let id = try await world.post("bob", chat, "lunch plans \(posted)")
+                    if text.hasPrefix("after:") { expected.append(id.description) }
+                } else if posted % 41 == 0 {
+                    // A match, deleted: never returned.
+                    let id = try await world.post("carol", chat, "deploy step \(posted)")
+                    try await world.delete("carol", chat, id)
+                } else {
+                    expected.append(try await world.post("carol", chat, "deploy step \(posted)").description)
+                }
+                if posted % 5 == 0 { try await world.post("carol", other, "deploy step elsewhere \(posted)") }
+            }
+            try world.catchUp()
+            let query = try SearchQuery.parse(text)
+            let walked = try walkPages(limit: 20) { try world.reader.search(in: chat, query: query, cursor: $0, limit: 20) }
+            #expect(walked.items.map(\.id) == expected.reversed(), "query \(text)")
+            #expect(walked.pages == (expected.count + 19) / 20)
+            #expect(walked.items.allSatisfy { $0.chatId == chat.description && !$0.deleted })
+        }
+    }
+
+    @Test func anEditedMessageIsFoundByItsNewTextOnly() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            let message = try await world.post("alice", chat, "deploy the old build")
+            try await world.post("alice", chat, "an old friend")
+            try await world.edit("alice", chat, message, "ship the new release")
+            try world.catchUp()
+            #expect(try search(world, chat, "old") == ["an old friend"])
+            #expect(try search(world, chat, "build").isEmpty)
+            #expect(try search(world, chat, "bui*").isEmpty)
+            #expect(try search(world, chat, "\"old build\"").isEmpty)
+            #expect(try search(world, chat, "deploy").isEmpty)
+            #expect(try matches(world, chat, "release").map(\.id) == [message.description])
+            #expect(try search(world, chat, "\"new release\" ship") == ["ship the new release"])
+            #expect(try search(world, chat, "rel*") == ["ship the new release"])
+
+            // A second edit replaces the first.
+            try await world.edit("alice", chat, message, "rolled back the build")
+            try world.catchUp()
+            #expect(try search(world, chat, "release").isEmpty)
+            #expect(try search(world, chat, "build") == ["rolled back the build"])
+            try world.expectVerified()
+        }
+    }
+
+    @Test func deletedMessagesAreNeverReturned() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            try await world.post("alice", chat, "public plan alpha")
+            let secret = try await world.post("alice", chat, "secret plan alpha")
+            try await world.post("alice", chat, "another plan")
+            try await world.delete("alice", chat, secret)
+            // Edits and reactions after the delete do not bring it back.
+            try await world.edit("alice", chat, secret, "secret plan beta")
+            try await world.react("bob", chat, secret, "👀")
+            try world.catchUp()
+            for query in ["secret", "sec*", "\"secret plan\"", "beta", "alpha", "from:alice", "after:2026-01-01", "plan"] {
+                #expect(try !matches(world, chat, query).contains { $0.id == secret.description }, "query \(query)")
+            }
+            #expect(try search(world, chat, "alpha") == ["public plan alpha"])
+            try world.expectVerified()
+        }
+    }
+
+    @Test func ticketCodesAreFoundWhole() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            for text in ["Fixed PLT-3699 today", "PLT-3700 and 3699", "see PLT3699", "plt-3699.", "OPS-142 blocks PLT-36990"] {
+                try await world.post("alice", chat, text)
+            }
+            try world.catchUp()
+            #expect(try search(world, chat, "PLT-3699") == ["plt-3699.", "Fixed PLT-3699 today"])
+            #expect(try search(world, chat, "plt-3699") == ["plt-3699.", "Fixed PLT-3699 today"])
+            #expect(try search(world, chat, "3699") == ["plt-3699.", "PLT-3700 and 3699", "Fixed PLT-3699 today"])
+            #expect(try search(world, chat, "PLT3699") == ["see PLT3699"])
+            #expect(try search(world, chat, "plt-36*") == ["OPS-142 blocks PLT-36990", "plt-3699.", "Fixed PLT-3699 today"])
+            #expect(try search(world, chat, "ops-142") == ["OPS-142 blocks PLT-36990"])
+        }
+    }
+
+    /// A prefix can start many distinct terms (every ticket number under `plt-1*`): each
+    /// message with any of them matches, however many there are.
+    @Test func aPrefixOfManyDistinctTermsFindsEveryMessage() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            var expected: [String] = []
+            for ticket in 1_000..<1_400 {
+                expected.append(try await world.post("alice", chat, "closing PLT-\(ticket) now").description)
+                if ticket % 10 == 0 { try await world.post("alice", chat, "see OPS-\(ticket)") }
+            }
+            try world.catchUp()
+            for text in ["plt-1*", "plt-1* closing", "plt-1* from:alice"] {
+                let query = try SearchQuery.parse(text)
+                let walked = try walkPages(limit: 50) { try world.reader.search(in: chat, query: query, cursor: $0, limit: 50) }
+                #expect(walked.items.map(\.id) == expected.reversed(), "query \(text): \(walked.items.count) of \(expected.count)")
+            }
+        }
+    }
+
+    @Test func aCursorFromOneChatIsRejectedForAnother() async throws {
+        try await withWorld { world in
+            let a = try await world.createChat("alice")
+            let b = try await world.createChat("alice")
+            for i in 0..<3 {
+                try await world.post("alice", a, "deploy \(i)")
+                try await world.post("alice", b, "deploy \(i)")
+            }
+            try world.catchUp()
+            let query = try SearchQuery.parse("deploy")
+            let cursor = try #require(try world.reader.search(in: a, query: query, cursor: nil, limit: 1).nextCursor)
+            #expect(try world.reader.search(in: a, query: query, cursor: cursor, limit: 5).items.map(\.content) == ["deploy 1", "deploy 0"])
+            expectInvalid("a search cursor of chat A in chat B") { try world.reader.search(in: b, query: query, cursor: cursor, limit: 5) }
+            let timeline = try #require(try world.reader.messages(in: a, cursor: nil, limit: 1, direction: .older).nextCursor)
+            expectInvalid("a timeline cursor for a search") { try world.reader.search(in: a, query: query, cursor: timeline, limit: 5) }
+            // Search is per chat: chat B's matches never show up in chat A.
+            #expect(try search(world, a, "deploy").count == 3)
+        }
+    }
+}
