@@ -6,6 +6,8 @@ struct ChatFlowCommand: AsyncParsableCommand {
         commandName: "chatflow",
         abstract: "A real-time chat backend on an event-sourced RocksDB change log.",
         subcommands: [
+            ServeCommand.self,
+            TokenCommand.self,
             RebuildCommand.self,
             VerifyCommand.self,
             BenchCommand.self,

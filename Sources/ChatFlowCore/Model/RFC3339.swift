@@ -6,14 +6,14 @@
 /// stored millisecond time compared with `<` and `>=` against the result gives the same
 /// answer as against the exact instant. Times before 1970 are refused, since message times
 /// are unsigned.
-enum RFC3339 {
-    struct Invalid: Error, Equatable {
-        var reason: String
+public enum RFC3339 {
+    public struct Invalid: Error, Equatable {
+        public var reason: String
     }
 
     static let expectedForm = "use YYYY-MM-DD or an RFC 3339 time such as 2026-01-31T10:00:00Z"
 
-    static func milliseconds(_ text: some StringProtocol) throws(Invalid) -> UInt64 {
+    public static func milliseconds(_ text: some StringProtocol) throws(Invalid) -> UInt64 {
         var reader = Reader(bytes: Array(text.utf8))
         let year = try reader.number(digits: 4)
         try reader.expect(UInt8(ascii: "-"))
@@ -155,7 +155,7 @@ enum RFC3339 {
 
 extension RFC3339 {
     /// Formats Unix milliseconds as `2026-01-31T10:00:00.250Z`.
-    static func format(milliseconds: UInt64) -> String {
+    public static func format(milliseconds: UInt64) -> String {
         let days = Int64(milliseconds / 86_400_000)
         let rest = Int(milliseconds % 86_400_000)
         let (year, month, day) = civil(fromDays: days)

@@ -135,6 +135,11 @@ extension ChatFlowReader {
         try database.get(ReactionsKeys.reaction(message, emoji, user), in: reactionRows) != nil
     }
 
+    /// When the user reacted with `emoji` (Unix ms), or nil if they have not.
+    public func reactedAt(_ user: UserID, _ message: MessageID, _ emoji: String) throws -> UInt64? {
+        try database.get(ReactionsKeys.reaction(message, emoji, user), in: reactionRows).flatMap { KeyReader.read($0) { $0.uint64() } }
+    }
+
     func view(_ chat: ChatID, _ message: MessageID, _ record: MessageRecord) throws -> MessageView {
         MessageView(
             id: message.description, chatId: chat.description, userId: record.author.rawValue,

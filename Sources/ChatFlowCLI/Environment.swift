@@ -1,0 +1,49 @@
+import ChatFlowServer
+import Foundation
+
+/// The `CHATFLOW_*` environment: the only code that reads it.
+struct Environment {
+    let values: [String: String]
+
+    init(_ values: [String: String] = ProcessInfo.processInfo.environment) {
+        self.values = values
+    }
+
+    subscript(_ key: String) -> String? {
+        values[key].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func integer(_ key: String) throws -> Int? {
+        guard let text = self[key] else { return nil }
+        guard let value = Int(text) else { throw ConfigurationError("\(key) must be a whole number (got '\(text)')") }
+        return value
+    }
+
+    func number(_ key: String) throws -> Double? {
+        guard let text = self[key] else { return nil }
+        guard let value = Double(text) else { throw ConfigurationError("\(key) must be a number (got '\(text)')") }
+        return value
+    }
+
+    /// The JWT secret: `CHATFLOW_JWT_SECRET`, else the one kept in the data directory, else
+    /// (when `create` is set) a new random one written there with mode 0600.
+    func jwtSecret(dataDirectory: String, create: Bool) throws -> (secret: String, created: Bool) {
+        if let secret = self["CHATFLOW_JWT_SECRET"] { return (secret, false) }
+        let path = dataDirectory + "/jwt-secret"
+        if let stored = try? String(contentsOfFile: path, encoding: .utf8) {
+            return (stored.trimmingCharacters(in: .whitespacesAndNewlines), false)
+        }
+        guard create else {
+            throw ConfigurationError("no JWT secret: set CHATFLOW_JWT_SECRET or start the server once with --data-dir \(dataDirectory) to create one")
+        }
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var rng = SystemRandomNumberGenerator()
+        for i in bytes.indices { bytes[i] = rng.next() }
+        let secret = bytes.map { String(format: "%02x", $0) }.joined()
+        guard FileManager.default.createFile(atPath: path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ConfigurationError("could not write the JWT secret to \(path)")
+        }
+        return (secret, true)
+    }
+}

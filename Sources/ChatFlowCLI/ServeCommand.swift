@@ -1,0 +1,72 @@
+import ArgumentParser
+import ChatFlowCore
+import ChatFlowServer
+import ChatFlowStorage
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+
+/// `chatflow serve`: the HTTP and WebSocket server with its projector workers.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the server (HTTP API, WebSocket live delivery, projector workers)."
+    )
+
+    @OptionGroup var data: DataDirectoryOptions
+
+    @Option(help: "Address to listen on (default: $CHATFLOW_HOST or 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on (default: $CHATFLOW_PORT or 8080).")
+    var port: Int?
+
+    @Option(help: "Directory of the web client's static files, served at / (default: $CHATFLOW_PUBLIC_DIR, if set).")
+    var publicDir: String?
+
+    func run() async throws {
+        let environment = Environment()
+        let logger = LogSetup.configure(environment)
+        do {
+            let (configuration, createdSecret) = try serverConfiguration(environment)
+            if createdSecret {
+                logger.notice("created a JWT secret in \(data.path)/jwt-secret (set CHATFLOW_JWT_SECRET to use your own)")
+            }
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            let metrics = ServerMetrics(registry: registry)
+            var logOptions = ChangeLogOptions()
+            logOptions.onCommit = { metrics.recordCommit($0) }
+            let engine = try ChatFlowEngine(dataDirectory: data.path, logOptions: logOptions, logger: logger)
+            defer { engine.close() }
+            let app = try await buildApplication(engine: engine, configuration: configuration, metrics: metrics, logger: logger)
+            logger.notice("serving on http://\(configuration.host):\(configuration.port) with data in \(data.path)")
+            try await app.runService()
+        } catch let error as ConfigurationError {
+            logger.critical("cannot start: \(error.description)")
+            throw ExitCode(78)
+        } catch let error as StorageError {
+            logger.critical("cannot start: \(error.description)")
+            throw ExitCode(74)
+        } catch let error where "\(error)".contains("Address already in use") {
+            logger.critical("cannot start: port \(port ?? 8080) is already in use; stop the other process or choose --port")
+            throw ExitCode(75)
+        }
+    }
+
+    func serverConfiguration(_ environment: Environment) throws -> (ServerConfiguration, Bool) {
+        let (secret, created) = try environment.jwtSecret(dataDirectory: data.path, create: true)
+        var configuration = ServerConfiguration(jwtSecret: secret)
+        configuration.host = host ?? environment["CHATFLOW_HOST"] ?? "127.0.0.1"
+        configuration.port = try port ?? environment.integer("CHATFLOW_PORT") ?? 8080
+        configuration.jwtIssuer = environment["CHATFLOW_JWT_ISSUER"]
+        configuration.jwtAudience = environment["CHATFLOW_JWT_AUDIENCE"]
+        configuration.jwtLeewaySeconds = try environment.integer("CHATFLOW_JWT_LEEWAY") ?? 30
+        configuration.rateLimit = try environment.number("CHATFLOW_RATE_LIMIT") ?? 20
+        configuration.rateBurst = try environment.number("CHATFLOW_RATE_BURST") ?? 40
+        configuration.publicDirectory = publicDir ?? environment["CHATFLOW_PUBLIC_DIR"]
+        try configuration.validate()
+        return (configuration, created)
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import ChatFlowCore
+import ChatFlowServer
+import Foundation
+
+/// `chatflow token --user alice`: a token signed with the configured secret.
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token",
+        abstract: "Mint a JWT for a user with the configured secret ($CHATFLOW_JWT_SECRET or the data dir's)."
+    )
+
+    @OptionGroup var data: DataDirectoryOptions
+
+    @Option(help: "The user id (1–64 of A-Z a-z 0-9 _ . -).")
+    var user: String
+
+    @Option(help: "Lifetime, e.g. 3600, 90m, 12h or 7d.")
+    var ttl = "24h"
+
+    func run() async throws {
+        let environment = Environment()
+        do {
+            _ = try UserID(validating: user)
+        } catch {
+            throw ValidationError("--user: \(error.detail)")
+        }
+        guard let seconds = Self.seconds(ttl), seconds > 0 else {
+            throw ValidationError("--ttl must be a positive duration such as 3600, 90m, 12h or 7d")
+        }
+        let (secret, _) = try environment.jwtSecret(dataDirectory: data.path, create: true)
+        var configuration = ServerConfiguration(jwtSecret: secret)
+        configuration.jwtIssuer = environment["CHATFLOW_JWT_ISSUER"]
+        configuration.jwtAudience = environment["CHATFLOW_JWT_AUDIENCE"]
+        do {
+            try configuration.validate()
+        } catch {
+            throw ValidationError(error.description)
+        }
+        print(try await TokenVerifier(configuration: configuration).sign(user: user, ttl: seconds))
+    }
+
+    static func seconds(_ text: String) -> TimeInterval? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        if let unit = text.last.flatMap({ units[$0] }), let value = Double(text.dropLast()) { return value * unit }
+        return Double(text)
+    }
+}

@@ -1,0 +1,176 @@
+import ChatFlowStorage
+
+/// Every write a client can make: validate, check who may do it against the projections,
+/// append the events, and return once they are durable and every projection has applied
+/// them — so a read after the response sees the write.
+///
+/// Authorization rules: a private chat the caller is not in does not exist for them (not
+/// found), and neither do its messages; a public chat can be read by anyone signed in but
+/// written only by members (forbidden otherwise).
+public struct ChatFlowCommands: Sendable {
+    let log: RocksDBChangeLog
+    let projector: Projector
+    public let reader: ChatFlowReader
+
+    public init(engine: ChatFlowEngine) {
+        log = engine.log
+        projector = engine.projector
+        reader = engine.reader
+    }
+
+    // MARK: - Chats and members
+
+    public func createChat(by user: UserID, name: String, description: String?, isPrivate: Bool) async throws -> ChatView {
+        let name = try Validation.chatName(name)
+        let description = try Validation.chatDescription(description ?? "")
+        let id = try await append(user, .chatCreated(.init(name: name, description: description, isPrivate: isPrivate))).ids[0]
+        return try reader.chat(ChatID(id)).orThrow(.unavailable("the new chat could not be read back"))
+    }
+
+    /// Joins a public chat; joining one already joined returns the membership unchanged.
+    public func join(_ chat: ChatID, by user: UserID) async throws -> MemberView {
+        let (view, role) = try readable(chat, by: user)
+        if role != nil { return try reader.member(user, of: chat).orThrow(.notFound("membership")) }
+        guard !view.isPrivate else { throw ChatFlowError.notFound("chat \(chat) not found") }
+        try await append(user, .memberJoined(.init(chat: chat, user: user, role: .member)))
+        return try reader.member(user, of: chat).orThrow(.unavailable("the membership could not be read back"))
+    }
+
+    /// A member adds someone; the only way into a private chat. Adding a member again is a no-op.
+    public func add(_ target: UserID, to chat: ChatID, by user: UserID) async throws -> MemberView {
+        try requireMember(chat, user)
+        if let existing = try reader.member(target, of: chat) { return existing }
+        try await append(user, .memberJoined(.init(chat: chat, user: target, role: .member)))
+        return try reader.member(target, of: chat).orThrow(.unavailable("the membership could not be read back"))
+    }
+
+    /// A member leaves (target == user), or the owner removes someone.
+    public func remove(_ target: UserID, from chat: ChatID, by user: UserID) async throws {
+        let role = try requireMember(chat, user)
+        guard let targetRole = try reader.role(of: target, in: chat) else {
+            throw ChatFlowError.notFound("\(target) is not a member of chat \(chat)")
+        }
+        if target == user {
+            guard targetRole != .owner else {
+                throw ChatFlowError.conflict("the owner cannot leave the chat they own")
+            }
+        } else {
+            guard role == .owner else { throw ChatFlowError.forbidden("only the chat's owner can remove other members") }
+        }
+        try await append(user, .memberLeft(.init(chat: chat, user: target)))
+    }
+
+    // MARK: - Messages
+
+    /// Posts a message. With a client message id, a retry within 24 hours returns the
+    /// message the first attempt created instead of posting it twice.
+    public func post(to chat: ChatID, by user: UserID, content: String, type: MessageType, clientMessageID: String?) async throws -> (message: MessageView, replayed: Bool) {
+        try requireMember(chat, user)
+        let content = try Validation.content(content)
+        let key = try clientMessageID.map { id -> IdempotencyKey in
+            guard (1...128).contains(id.count), !id.utf8.contains(0) else {
+                throw ChatFlowError.invalid("clientMessageId must be 1–128 characters")
+            }
+            return IdempotencyKey(scope: user.rawValue, key: id)
+        }
+        let result = try await append(user, .messagePosted(.init(chat: chat, content: content, type: type, clientMessageID: clientMessageID)), key: key)
+        let message = MessageID(result.ids[0])
+        guard let view = try reader.message(message) else {
+            throw ChatFlowError.unavailable("the message could not be read back")
+        }
+        guard view.chatId == chat.description else {
+            throw ChatFlowError.conflict("clientMessageId \(clientMessageID ?? "") was already used for a message in another chat")
+        }
+        return (view, result.isReplay)
+    }
+
+    public func edit(_ message: MessageID, by user: UserID, content: String) async throws -> MessageView {
+        let facts = try visibleMessage(message, by: user)
+        guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted and can no longer be edited") }
+        guard facts.author == user else { throw ChatFlowError.forbidden("only the author can edit a message") }
+        let content = try Validation.content(content)
+        try await append(user, .messageEdited(.init(chat: facts.chat, message: message, content: content)))
+        return try reader.message(message).orThrow(.unavailable("the message could not be read back"))
+    }
+
+    /// Deletes a message (the author, or the chat's owner). Deleting it again is a no-op.
+    public func delete(_ message: MessageID, by user: UserID) async throws {
+        let facts = try visibleMessage(message, by: user)
+        if facts.deleted { return }
+        if facts.author != user {
+            guard try reader.role(of: user, in: facts.chat) == .owner else {
+                throw ChatFlowError.forbidden("only the author or the chat's owner can delete a message")
+            }
+        }
+        try await append(user, .messageDeleted(.init(chat: facts.chat, message: message)))
+    }
+
+    // MARK: - Reactions and read state
+
+    /// Adds a reaction; adding one already there returns it unchanged.
+    public func react(to message: MessageID, with emoji: String, by user: UserID) async throws -> ReactionView {
+        let emoji = try Validation.emoji(emoji)
+        let facts = try visibleMessage(message, by: user)
+        try requireMember(facts.chat, user)
+        guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted") }
+        if try reader.reactedAt(user, message, emoji) == nil {
+            try await append(user, .reactionAdded(.init(chat: facts.chat, message: message, emoji: emoji)))
+        }
+        let at = try reader.reactedAt(user, message, emoji).orThrow(.unavailable("the reaction could not be read back"))
+        return ReactionView(messageId: message.description, userId: user.rawValue, emoji: emoji, createdAt: RFC3339.format(milliseconds: at))
+    }
+
+    /// Removes the caller's reaction; removing one that is not there is a no-op.
+    public func unreact(to message: MessageID, with emoji: String, by user: UserID) async throws {
+        let facts = try visibleMessage(message, by: user)
+        try requireMember(facts.chat, user)
+        guard try reader.reactedAt(user, message, emoji) != nil else { return }
+        try await append(user, .reactionRemoved(.init(chat: facts.chat, message: message, emoji: emoji)))
+    }
+
+    public func markRead(_ chat: ChatID, upTo message: MessageID, by user: UserID) async throws {
+        try requireMember(chat, user)
+        guard try reader.chat(ofMessage: message) == chat else {
+            throw ChatFlowError.notFound("message \(message) not found in chat \(chat)")
+        }
+        try await append(user, .readMarkerMoved(.init(chat: chat, message: message)))
+    }
+
+    // MARK: - Authorization
+
+    /// The chat, if the user may read it, and the user's role in it.
+    public func readable(_ chat: ChatID, by user: UserID) throws -> (ChatView, MemberRole?) {
+        guard let view = try reader.chat(chat) else { throw ChatFlowError.notFound("chat \(chat) not found") }
+        let role = try reader.role(of: user, in: chat)
+        if view.isPrivate && role == nil { throw ChatFlowError.notFound("chat \(chat) not found") }
+        return (view, role)
+    }
+
+    /// The user's role; not found for a private chat they are not in, forbidden for a public one.
+    @discardableResult
+    public func requireMember(_ chat: ChatID, _ user: UserID) throws -> MemberRole {
+        let (_, role) = try readable(chat, by: user)
+        guard let role else { throw ChatFlowError.forbidden("join chat \(chat) first: only members can do this") }
+        return role
+    }
+
+    /// The message's facts, if the user may read its chat.
+    public func visibleMessage(_ message: MessageID, by user: UserID) throws -> (chat: ChatID, author: UserID, deleted: Bool) {
+        guard let facts = try reader.messageFacts(message) else { throw ChatFlowError.notFound("message \(message) not found") }
+        do {
+            _ = try readable(facts.chat, by: user)
+        } catch ChatFlowError.notFound {
+            throw ChatFlowError.notFound("message \(message) not found")
+        }
+        return facts
+    }
+
+    // MARK: - Appending
+
+    @discardableResult
+    func append(_ actor: UserID, _ event: ChangeEvent, key: IdempotencyKey? = nil) async throws -> AppendResult {
+        let result = try await log.append([EventCodec.encode(EventEnvelope(actor: actor, event: event))], idempotencyKey: key)
+        try await projector.waitUntilApplied(result.ids[result.ids.count - 1])
+        return result
+    }
+}

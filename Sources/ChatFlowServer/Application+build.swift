@@ -1,0 +1,60 @@
+import ChatFlowCore
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import ServiceLifecycle
+
+/// Everything `serve` runs, built without starting a process so tests can run it on a
+/// loopback port: the HTTP and WebSocket server plus the projector and live-delivery
+/// services, as one ServiceLifecycle group (the projector stops last).
+public func buildApplication(
+    engine: ChatFlowEngine,
+    configuration: ServerConfiguration,
+    metrics: ServerMetrics,
+    logger: Logger = Logger(label: "chatflow")
+) async throws -> some ApplicationProtocol {
+    try configuration.validate()
+    let verifier = await TokenVerifier(configuration: configuration)
+    let commands = ChatFlowCommands(engine: engine)
+    let readiness = Readiness()
+    let hub = LiveHub(
+        commands: commands, projector: engine.projector, metrics: metrics,
+        queueLimit: configuration.webSocketQueueLimit, logger: logger)
+
+    let router = buildRouter(
+        commands: commands, engine: engine, configuration: configuration, metrics: metrics,
+        verifier: verifier, readiness: readiness, hub: hub)
+    var app = Application(
+        router: router,
+        server: .http1WebSocketUpgrade(
+            webSocketRouter: router,
+            configuration: .init(
+                maxFrameSize: 64 * 1024,
+                autoPing: .enabled(timePeriod: .seconds(Double(configuration.webSocketPingSeconds))),
+                closeTimeout: .seconds(3))),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "chatflow"),
+        logger: logger)
+    app.addServices(engine.projector, hub)
+    return app
+}
+
+/// The router alone: every route of the API with its middleware.
+func buildRouter(
+    commands: ChatFlowCommands, engine: ChatFlowEngine, configuration: ServerConfiguration, metrics: ServerMetrics,
+    verifier: TokenVerifier, readiness: Readiness, hub: LiveHub
+) -> Router<ChatFlowRequestContext> {
+    let router = Router(context: ChatFlowRequestContext.self)
+    router.middlewares.add(RequestIDMiddleware())
+    router.middlewares.add(MetricsMiddleware(metrics: metrics))
+    router.middlewares.add(ProblemMiddleware())
+    router.middlewares.add(AuthenticationMiddleware(verifier: verifier))
+    router.middlewares.add(RateLimitMiddleware(limiter: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst)))
+    if let directory = configuration.publicDirectory {
+        router.middlewares.add(FileMiddleware(directory, searchForIndexHtml: true))
+    }
+    OperationsController(projector: engine.projector, metrics: metrics, readiness: readiness).addRoutes(to: router)
+    ChatsController(commands: commands, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
+    MessagesController(commands: commands, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
+    WebSocketRoute(hub: hub).addRoutes(to: router)
+    return router
+}

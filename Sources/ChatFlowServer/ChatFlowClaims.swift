@@ -1,0 +1,26 @@
+import ChatFlowCore
+import Foundation
+import JWTKit
+
+/// The token's claims: `sub` is the user id; `exp` is required; `nbf`, `iss` and `aud`
+/// are honoured when present (and `iss`/`aud` required when the server is configured with them).
+public struct ChatFlowClaims: JWTPayload, Equatable {
+    public var sub: SubjectClaim
+    public var exp: ExpirationClaim
+    public var nbf: NotBeforeClaim?
+    public var iat: IssuedAtClaim?
+    public var iss: IssuerClaim?
+    public var aud: AudienceClaim?
+
+    public init(subject: String, expires: Date, issuer: String? = nil, audience: String? = nil, issuedAt: Date = Date()) {
+        sub = SubjectClaim(value: subject)
+        exp = ExpirationClaim(value: expires)
+        iat = IssuedAtClaim(value: issuedAt)
+        iss = issuer.map { IssuerClaim(value: $0) }
+        aud = audience.map { AudienceClaim(value: [$0]) }
+    }
+
+    /// Signature checks happen in jwt-kit; the time and audience rules are checked by
+    /// `TokenVerifier`, which knows the configured leeway, issuer and audience.
+    public func verify(using algorithm: some JWTAlgorithm) async throws {}
+}

@@ -1,0 +1,117 @@
+import ChatFlowCore
+import HTTPTypes
+import Hummingbird
+
+/// `/chats` and everything under a chat: members, messages, search, read marker.
+struct ChatsController {
+    let commands: ChatFlowCommands
+    let maxBodyBytes: Int
+
+    var reader: ChatFlowReader { commands.reader }
+
+    func addRoutes(to router: some RouterMethods<ChatFlowRequestContext>) {
+        router.post("/chats", use: create)
+        router.get("/chats", use: list)
+        router.get("/chats/:chatId", use: show)
+        router.post("/chats/:chatId/members", use: addMember)
+        router.delete("/chats/:chatId/members/:userId", use: removeMember)
+        router.get("/chats/:chatId/members", use: members)
+        router.post("/chats/:chatId/messages", use: post)
+        router.get("/chats/:chatId/messages", use: messages)
+        router.get("/chats/:chatId/search", use: search)
+        router.post("/chats/:chatId/read", use: markRead)
+    }
+
+    @Sendable func create(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let body = try await RequestBody.decode(CreateChatBody.self, from: request, limit: maxBodyBytes)
+        let chat = try await commands.createChat(by: user, name: body.name, description: body.description, isPrivate: body.isPrivate)
+        return try JSONResponse.make(chat, status: .created, headers: [.location: "/chats/\(chat.id)"])
+    }
+
+    @Sendable func list(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        return try JSONResponse.make(["chats": try reader.chats(of: user)])
+    }
+
+    @Sendable func show(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let (chat, _) = try commands.readable(try context.chatID(), by: user)
+        return try JSONResponse.make(chat)
+    }
+
+    @Sendable func addMember(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let chat = try context.chatID()
+        let body = try await RequestBody.decode(AddMemberBody.self, from: request, limit: maxBodyBytes)
+        let member: MemberView
+        if let target = body.userId, target != user.rawValue {
+            member = try await commands.add(try UserID(validating: target), to: chat, by: user)
+        } else {
+            member = try await commands.join(chat, by: user)
+        }
+        return try JSONResponse.make(member)
+    }
+
+    @Sendable func removeMember(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let target = try UserID(validating: try context.parameters.require("userId"))
+        try await commands.remove(target, from: try context.chatID(), by: user)
+        return JSONResponse.noContent()
+    }
+
+    @Sendable func members(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let chat = try context.chatID()
+        _ = try commands.readable(chat, by: user)
+        let page = try reader.members(of: chat, cursor: request.cursor, limit: try request.limit(default: 50))
+        return try JSONResponse.make(MembersPage(members: page.items, nextCursor: page.nextCursor))
+    }
+
+    @Sendable func post(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let body = try await RequestBody.decode(PostMessageBody.self, from: request, limit: maxBodyBytes)
+        let clientID = body.clientMessageId ?? request.headers[HTTPField.Name("Idempotency-Key")!]
+        let (message, replayed) = try await commands.post(
+            to: try context.chatID(), by: user, content: body.content, type: body.messageType.value, clientMessageID: clientID)
+        var headers: HTTPFields = [.location: "/messages/\(message.id)"]
+        if replayed { headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
+        return try JSONResponse.make(message, status: .created, headers: headers)
+    }
+
+    @Sendable func messages(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let chat = try context.chatID()
+        _ = try commands.readable(chat, by: user)
+        let directionText = request.uri.queryParameters.get("direction") ?? "older"
+        guard let direction = ChatFlowReader.Direction(rawValue: directionText) else {
+            throw ProblemDetail.invalid("direction must be 'older' or 'newer' (got '\(directionText)')")
+        }
+        let page = try reader.messages(in: chat, cursor: request.cursor, limit: try request.limit(default: 50), direction: direction)
+        return try JSONResponse.make(MessagesPage(messages: page.items, nextCursor: page.nextCursor))
+    }
+
+    @Sendable func search(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let chat = try context.chatID()
+        _ = try commands.readable(chat, by: user)
+        guard let text = request.uri.queryParameters.get("query"), !text.isEmpty else {
+            throw ProblemDetail.invalid("query is required, e.g. ?query=deploy%20from:alice")
+        }
+        let query: SearchQuery
+        do {
+            query = try SearchQuery.parse(text)
+        } catch {
+            throw ProblemDetail.invalid("query: \(error)")
+        }
+        let page = try reader.search(in: chat, query: query, cursor: request.cursor, limit: try request.limit(default: 20))
+        return try JSONResponse.make(MessagesPage(messages: page.items, nextCursor: page.nextCursor))
+    }
+
+    @Sendable func markRead(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let body = try await RequestBody.decode(ReadMarkerBody.self, from: request, limit: maxBodyBytes)
+        try await commands.markRead(try context.chatID(), upTo: try MessageID(parsing: body.messageId), by: user)
+        return JSONResponse.noContent()
+    }
+}

@@ -1,0 +1,88 @@
+import ChatFlowCore
+import ChatFlowStorage
+import HummingbirdWebSocket
+import Synchronization
+
+/// One WebSocket client: its user, its bounded outbound queue and its subscriptions.
+///
+/// Frames are queued, never written inline by the hub, so one slow client cannot hold up
+/// delivery to the others; when its queue is full it is closed (code 4008) and reconnects
+/// with `since`.
+final class LiveConnection: Sendable {
+    enum Subscription: Sendable {
+        /// Replaying history: live frames wait here until the replay is done.
+        case replaying(pending: [(ULID?, String)])
+        /// Live: frames for ids up to `lastSent` were already sent by the replay.
+        case live(lastSent: ULID?)
+    }
+
+    let id: Int
+    let user: UserID
+    let outbound: WebSocketOutboundWriter
+    let outbox: AsyncStream<String>
+    private let continuation: AsyncStream<String>.Continuation
+    private let subscriptions = Mutex<[ChatID: Subscription]>([:])
+    private let notificationsOn = Mutex(false)
+    private let closed = Mutex(false)
+
+    init(id: Int, user: UserID, outbound: WebSocketOutboundWriter, queueLimit: Int) {
+        self.id = id
+        self.user = user
+        self.outbound = outbound
+        (outbox, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(queueLimit))
+    }
+
+    var isClosed: Bool { closed.withLock { $0 } }
+
+    /// Queues a frame; false when the queue is full (the caller closes the connection).
+    func send(_ frame: String) -> Bool {
+        guard !isClosed else { return true }
+        switch continuation.yield(frame) {
+        case .enqueued: return true
+        case .dropped: return false
+        case .terminated: return true
+        @unknown default: return false
+        }
+    }
+
+    /// Stops the writer and closes the socket with `code`; idempotent.
+    func close(code: UInt16, reason: String) {
+        let first = closed.withLock { wasClosed in
+            defer { wasClosed = true }
+            return !wasClosed
+        }
+        guard first else { return }
+        continuation.finish()
+        let outbound = outbound
+        Task { try? await outbound.close(.init(codeNumber: Int(code)), reason: reason) }
+    }
+
+    /// Ends the queue after the client went away.
+    func finish() {
+        _ = closed.withLock { $0 = true }
+        continuation.finish()
+    }
+
+    // MARK: - Subscriptions
+
+    func subscription(to chat: ChatID) -> Subscription? {
+        subscriptions.withLock { $0[chat] }
+    }
+
+    func setSubscription(_ subscription: Subscription?, for chat: ChatID) {
+        subscriptions.withLock { $0[chat] = subscription }
+    }
+
+    /// Runs `body` on one chat's subscription atomically (the hub's delivery and a replay's
+    /// hand-over to live both go through here, so no frame is lost or sent twice).
+    func withSubscription<R>(_ chat: ChatID, _ body: (inout Subscription?) -> R) -> R {
+        subscriptions.withLock { body(&$0[chat]) }
+    }
+
+    var subscribedChats: [ChatID] { subscriptions.withLock { Array($0.keys) } }
+
+    var wantsNotifications: Bool {
+        get { notificationsOn.withLock { $0 } }
+        set { notificationsOn.withLock { $0 = newValue } }
+    }
+}

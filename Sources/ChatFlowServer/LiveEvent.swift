@@ -1,0 +1,56 @@
+import ChatFlowCore
+import ChatFlowStorage
+
+/// The `event` object of a live frame, built from the logged event alone, so that a replay
+/// from the log (`since`) and live delivery produce the same bytes for the same event.
+struct LiveEvent: Encodable {
+    let kind: String
+    var chatId: String?
+    var messageId: String?
+    var userId: String?
+    var message: MessageView?
+    var content: String?
+    var editedAt: String?
+    var emoji: String?
+    var createdAt: String?
+    var role: String?
+    var joinedAt: String?
+    var by: String?
+    var name: String?
+    var description: String?
+    var isPrivate: Bool?
+
+    /// The live form of a logged event and the chat it belongs to; nil for events that are
+    /// not delivered live (chat.created has no subscribers yet; read markers are private).
+    static func from(_ logged: LoggedEvent) -> (chat: ChatID, event: LiveEvent)? {
+        let time = RFC3339.format(milliseconds: logged.timeMilliseconds)
+        let actor = logged.actor.rawValue
+        switch logged.event {
+        case .messagePosted(let e):
+            let message = MessageView(
+                id: logged.id.description, chatId: e.chat.description, userId: actor, content: e.content,
+                messageType: e.type.rawValue, createdAt: time, editedAt: nil, deleted: false, reactions: [:])
+            return (e.chat, LiveEvent(kind: "message.created", chatId: e.chat.description, messageId: logged.id.description, userId: actor, message: message))
+        case .messageEdited(let e):
+            return (e.chat, LiveEvent(kind: "message.edited", chatId: e.chat.description, messageId: e.message.description, userId: actor, content: e.content, editedAt: time))
+        case .messageDeleted(let e):
+            return (e.chat, LiveEvent(kind: "message.deleted", chatId: e.chat.description, messageId: e.message.description, userId: actor))
+        case .reactionAdded(let e):
+            return (e.chat, LiveEvent(kind: "reaction.added", chatId: e.chat.description, messageId: e.message.description, userId: actor, emoji: e.emoji, createdAt: time))
+        case .reactionRemoved(let e):
+            return (e.chat, LiveEvent(kind: "reaction.removed", chatId: e.chat.description, messageId: e.message.description, userId: actor, emoji: e.emoji))
+        case .memberJoined(let e):
+            return (e.chat, LiveEvent(kind: "member.joined", chatId: e.chat.description, userId: e.user.rawValue, role: e.role.rawValue, joinedAt: time, by: actor))
+        case .memberLeft(let e):
+            return (e.chat, LiveEvent(kind: "member.left", chatId: e.chat.description, userId: e.user.rawValue, by: actor))
+        case .chatUpdated(let e):
+            return (e.chat, LiveEvent(kind: "chat.updated", chatId: e.chat.description, by: actor, name: e.name, description: e.description, isPrivate: e.isPrivate))
+        case .chatCreated, .readMarkerMoved:
+            return nil
+        }
+    }
+
+    static func typing(chat: ChatID, user: UserID) -> LiveEvent {
+        LiveEvent(kind: "typing", chatId: chat.description, userId: user.rawValue)
+    }
+}

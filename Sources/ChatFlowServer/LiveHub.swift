@@ -1,0 +1,281 @@
+import ChatFlowCore
+import ChatFlowStorage
+import Foundation
+import HummingbirdWebSocket
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Live delivery: takes each batch of events right after the projector applied it (like a
+/// change stream feeding a delivery worker) and queues one encoded frame per event and
+/// channel to every subscribed connection.
+///
+/// Channels: `chats/{chatId}` (members only) and `users/me/notifications` (messages in the
+/// user's chats, reactions to the user's messages, membership changes affecting the user).
+final class LiveHub: Service, Sendable {
+    static let notifications = "users/me/notifications"
+
+    private struct State {
+        var connections: [Int: LiveConnection] = [:]
+        var chatSubscribers: [ChatID: Set<Int>] = [:]
+        var notificationSubscribers: [UserID: Set<Int>] = [:]
+        var nextID = 0
+    }
+
+    private let state = Mutex(State())
+    private let commands: ChatFlowCommands
+    private let projector: Projector
+    private let metrics: ServerMetrics
+    let queueLimit: Int
+    private let logger: Logger
+
+    init(commands: ChatFlowCommands, projector: Projector, metrics: ServerMetrics, queueLimit: Int, logger: Logger) {
+        self.commands = commands
+        self.projector = projector
+        self.metrics = metrics
+        self.queueLimit = queueLimit
+        self.logger = logger
+    }
+
+    func run() async throws {
+        let batches = projector.subscribe()
+        await cancelWhenGracefulShutdown {
+            for await batch in batches {
+                self.deliver(batch)
+            }
+        }
+        // Shutting down: tell every client, so it reconnects to the next server.
+        for connection in state.withLock({ Array($0.connections.values) }) {
+            connection.close(code: 1001, reason: "server shutting down")
+        }
+    }
+
+    // MARK: - Connections
+
+    func connect(user: UserID, outbound: WebSocketOutboundWriter) -> LiveConnection {
+        let connection = state.withLock { state in
+            defer { state.nextID += 1 }
+            let connection = LiveConnection(id: state.nextID, user: user, outbound: outbound, queueLimit: queueLimit)
+            state.connections[connection.id] = connection
+            return connection
+        }
+        metrics.openConnections.increment()
+        return connection
+    }
+
+    func disconnect(_ connection: LiveConnection) {
+        connection.finish()
+        state.withLock { state in
+            state.connections[connection.id] = nil
+            for chat in connection.subscribedChats { state.chatSubscribers[chat]?.remove(connection.id) }
+            state.notificationSubscribers[connection.user]?.remove(connection.id)
+        }
+        metrics.openConnections.decrement()
+    }
+
+    // MARK: - Client operations
+
+    func handle(_ text: String, from connection: LiveConnection) async {
+        guard let operation = try? JSONDecoder().decode(ClientOperation.self, from: Data(text.utf8)) else {
+            send(LiveFrame.error("invalid", "frames are JSON objects with an op: subscribe, unsubscribe, typing or ping"), to: connection)
+            return
+        }
+        switch operation.op {
+        case "ping":
+            send(LiveFrame.pong, to: connection)
+        case "subscribe":
+            await subscribe(connection, channel: operation.channel, since: operation.since)
+        case "unsubscribe":
+            unsubscribe(connection, channel: operation.channel)
+        case "typing":
+            typing(connection, chatID: operation.chatId)
+        default:
+            send(LiveFrame.error("invalid", "unknown op '\(operation.op)'; use subscribe, unsubscribe, typing or ping"), to: connection)
+        }
+    }
+
+    private func subscribe(_ connection: LiveConnection, channel: String?, since: String?) async {
+        guard let channel else {
+            send(LiveFrame.error("invalid", "subscribe needs a channel: chats/{chatId} or \(Self.notifications)"), to: connection)
+            return
+        }
+        if channel == Self.notifications {
+            connection.wantsNotifications = true
+            state.withLock { _ = $0.notificationSubscribers[connection.user, default: []].insert(connection.id) }
+            send(LiveFrame.subscribed(channel: channel, recovered: false), to: connection)
+            return
+        }
+        guard channel.hasPrefix("chats/"), let chat = try? ChatID(parsing: String(channel.dropFirst(6))) else {
+            send(LiveFrame.error("invalid", "unknown channel '\(channel)'; use chats/{chatId} or \(Self.notifications)", channel: channel), to: connection)
+            return
+        }
+        var position: ULID?
+        if let since {
+            guard let parsed = ULID(since) else {
+                send(LiveFrame.error("invalid", "since must be an event id (26 characters)", channel: channel), to: connection)
+                return
+            }
+            position = parsed
+        }
+        do {
+            try commands.requireMember(chat, connection.user)
+        } catch let error as ChatFlowError {
+            let code = if case .notFound = error { "not_found" } else { "forbidden" }
+            send(LiveFrame.error(code, ProblemDetail.from(error)?.detail ?? "\(error)", channel: channel), to: connection)
+            return
+        } catch {
+            send(LiveFrame.error("unavailable", "the subscription could not be checked; retry", channel: channel), to: connection)
+            return
+        }
+
+        // Register first, holding live frames back, then replay history, then hand over:
+        // whatever is applied meanwhile waits in `pending` and is de-duplicated by id.
+        connection.setSubscription(position == nil ? .live(lastSent: nil) : .replaying(pending: []), for: chat)
+        state.withLock { _ = $0.chatSubscribers[chat, default: []].insert(connection.id) }
+        send(LiveFrame.subscribed(channel: channel, recovered: position != nil), to: connection)
+        guard let start = position else { return }
+
+        var lastSent: ULID? = start
+        do {
+            let end = projector.applied.position
+            var cursor: ULID? = start
+            replay: while let upTo = end, cursor.map({ $0 < upTo }) ?? true {
+                let records = try projector.log.read(after: cursor, limit: 1024)
+                if records.isEmpty { break }
+                for record in records {
+                    if record.id > upTo { break replay }
+                    cursor = record.id
+                    let logged = LoggedEvent(id: record.id, envelope: try EventCodec.decode(record.payload))
+                    guard let (eventChat, event) = LiveEvent.from(logged), eventChat == chat else { continue }
+                    if !send(LiveFrame.event(channel: channel, id: record.id.description, event: event), to: connection) { return }
+                    lastSent = record.id
+                }
+            }
+        } catch {
+            send(LiveFrame.error("unavailable", "history could not be read; resubscribe", channel: channel), to: connection)
+        }
+        let pending = connection.withSubscription(chat) { subscription -> [(ULID?, String)] in
+            guard case .replaying(let pending)? = subscription else { return [] }
+            subscription = .live(lastSent: lastSent)
+            return pending
+        }
+        for (id, frame) in pending where id.map({ id in lastSent.map { id > $0 } ?? true }) ?? true {
+            if !send(frame, to: connection) { return }
+        }
+    }
+
+    private func unsubscribe(_ connection: LiveConnection, channel: String?) {
+        guard let channel else { return }
+        if channel == Self.notifications {
+            connection.wantsNotifications = false
+            state.withLock { _ = $0.notificationSubscribers[connection.user]?.remove(connection.id) }
+        } else if channel.hasPrefix("chats/"), let chat = try? ChatID(parsing: String(channel.dropFirst(6))) {
+            connection.setSubscription(nil, for: chat)
+            state.withLock { _ = $0.chatSubscribers[chat]?.remove(connection.id) }
+        }
+        send(LiveFrame.unsubscribed(channel: channel), to: connection)
+    }
+
+    /// Typing indicators go to the chat's other subscribers and are never logged.
+    private func typing(_ connection: LiveConnection, chatID: String?) {
+        guard let chatID, let chat = try? ChatID(parsing: chatID), (try? commands.requireMember(chat, connection.user)) != nil else {
+            send(LiveFrame.error("invalid", "typing needs the chatId of a chat you are a member of"), to: connection)
+            return
+        }
+        let channel = "chats/\(chat)"
+        let frame = LiveFrame.event(channel: channel, id: nil, event: .typing(chat: chat, user: connection.user))
+        for target in subscribers(of: chat) where target.id != connection.id {
+            deliver(frame, id: nil, chat: chat, to: target)
+        }
+    }
+
+    // MARK: - Delivery
+
+    private func deliver(_ batch: [LoggedEvent]) {
+        for logged in batch {
+            guard let (chat, event) = LiveEvent.from(logged) else { continue }
+            let channel = "chats/\(chat)"
+            let frame = LiveFrame.event(channel: channel, id: logged.id.description, event: event)
+            for connection in subscribers(of: chat) {
+                deliver(frame, id: logged.id, chat: chat, to: connection)
+            }
+            notify(logged, chat: chat, event: event)
+            // A member who left stops receiving the chat at once, after this last event.
+            if case .memberLeft(let left) = logged.event {
+                dropSubscriptions(of: left.user, to: chat)
+            }
+        }
+    }
+
+    private func deliver(_ frame: String, id: ULID?, chat: ChatID, to connection: LiveConnection) {
+        let ready = connection.withSubscription(chat) { subscription -> Bool in
+            switch subscription {
+            case .replaying(var pending)?:
+                pending.append((id, frame))
+                subscription = .replaying(pending: pending)
+                return false
+            case .live(let lastSent)?:
+                if let id, let lastSent, id <= lastSent { return false }
+                return true
+            case nil:
+                return false
+            }
+        }
+        if ready { send(frame, to: connection) }
+    }
+
+    private func notify(_ logged: LoggedEvent, chat: ChatID, event: LiveEvent) {
+        let hasListeners = state.withLock { !$0.notificationSubscribers.isEmpty }
+        guard hasListeners else { return }
+        var recipients: [UserID] = []
+        switch logged.event {
+        case .messagePosted:
+            recipients = ((try? commands.reader.memberIDs(of: chat)) ?? []).filter { $0 != logged.actor }
+        case .reactionAdded:
+            if case .reactionAdded(let added) = logged.event, let author = try? commands.reader.messageFacts(added.message)?.author, author != logged.actor {
+                recipients = [author]
+            }
+        case .memberJoined(let joined):
+            recipients = [joined.user]
+        case .memberLeft(let left):
+            recipients = [left.user]
+        default:
+            return
+        }
+        guard !recipients.isEmpty else { return }
+        let frame = LiveFrame.event(channel: Self.notifications, id: logged.id.description, event: event)
+        let targets = state.withLock { state in
+            recipients.flatMap { user in (state.notificationSubscribers[user] ?? []).compactMap { state.connections[$0] } }
+        }
+        for connection in targets { send(frame, to: connection) }
+    }
+
+    private func dropSubscriptions(of user: UserID, to chat: ChatID) {
+        let affected = state.withLock { state -> [LiveConnection] in
+            let ids = (state.chatSubscribers[chat] ?? []).filter { state.connections[$0]?.user == user }
+            for id in ids { state.chatSubscribers[chat]?.remove(id) }
+            return ids.compactMap { state.connections[$0] }
+        }
+        for connection in affected {
+            connection.setSubscription(nil, for: chat)
+            send(LiveFrame.unsubscribed(channel: "chats/\(chat)"), to: connection)
+        }
+    }
+
+    private func subscribers(of chat: ChatID) -> [LiveConnection] {
+        state.withLock { state in (state.chatSubscribers[chat] ?? []).compactMap { state.connections[$0] } }
+    }
+
+    /// Queues a frame; a connection whose queue is full is closed instead of slowing others.
+    @discardableResult
+    private func send(_ frame: String, to connection: LiveConnection) -> Bool {
+        if connection.send(frame) {
+            metrics.deliveries.increment()
+            return true
+        }
+        metrics.slowClientCloses.increment()
+        logger.info("closing a slow WebSocket client", metadata: ["user": "\(connection.user)", "queue": "\(queueLimit)"])
+        connection.close(code: 4008, reason: "too slow: outbound queue full; reconnect and resubscribe with since")
+        return false
+    }
+}

@@ -1,0 +1,55 @@
+import ChatFlowCore
+import Hummingbird
+
+/// `/messages/{messageId}`: edit, delete, reactions; and `/users/me/messages`.
+struct MessagesController {
+    let commands: ChatFlowCommands
+    let maxBodyBytes: Int
+
+    func addRoutes(to router: some RouterMethods<ChatFlowRequestContext>) {
+        router.patch("/messages/:messageId", use: edit)
+        router.delete("/messages/:messageId", use: delete)
+        router.post("/messages/:messageId/reactions", use: react)
+        router.delete("/messages/:messageId/reactions/:emoji", use: unreact)
+        router.get("/messages/:messageId/reactions", use: reactions)
+        router.get("/users/me/messages", use: mine)
+    }
+
+    @Sendable func edit(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let body = try await RequestBody.decode(EditMessageBody.self, from: request, limit: maxBodyBytes)
+        return try JSONResponse.make(try await commands.edit(try context.messageID(), by: user, content: body.content))
+    }
+
+    @Sendable func delete(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        try await commands.delete(try context.messageID(), by: user)
+        return JSONResponse.noContent()
+    }
+
+    @Sendable func react(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let body = try await RequestBody.decode(ReactionBody.self, from: request, limit: maxBodyBytes)
+        return try JSONResponse.make(try await commands.react(to: try context.messageID(), with: body.emoji, by: user), status: .created)
+    }
+
+    @Sendable func unreact(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let emoji = try context.parameters.require("emoji").removingPercentEncoding ?? ""
+        try await commands.unreact(to: try context.messageID(), with: emoji, by: user)
+        return JSONResponse.noContent()
+    }
+
+    @Sendable func reactions(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let message = try context.messageID()
+        _ = try commands.visibleMessage(message, by: user)
+        return try JSONResponse.make(try commands.reader.reactions(message, viewer: user))
+    }
+
+    @Sendable func mine(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let page = try commands.reader.messages(by: user, cursor: request.cursor, limit: try request.limit(default: 50))
+        return try JSONResponse.make(MessagesPage(messages: page.items, nextCursor: page.nextCursor))
+    }
+}

@@ -1,0 +1,33 @@
+import ChatFlowCore
+import Foundation
+import Hummingbird
+
+/// `/healthz`, `/readyz`, `/metrics` and `/openapi.yaml`: no token needed.
+struct OperationsController {
+    let projector: Projector
+    let metrics: ServerMetrics
+    let readiness: Readiness
+
+    func addRoutes(to router: some RouterMethods<ChatFlowRequestContext>) {
+        router.get("/healthz") { _, _ in
+            try JSONResponse.make(["status": "ok"])
+        }
+        router.get("/readyz") { _, _ in
+            if let problem = readiness.problem(projector: projector) {
+                return try JSONResponse.make(["status": "not ready", "detail": problem], status: .serviceUnavailable)
+            }
+            return try JSONResponse.make(["status": "ready"])
+        }
+        router.get("/metrics") { _, _ in
+            metrics.updateLag(projector: projector)
+            var buffer: [UInt8] = []
+            metrics.registry.emit(into: &buffer)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+        router.get("/openapi.yaml") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/yaml"],
+                     body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import ChatFlowCore
+import ChatFlowStorage
+import Foundation
+import Hummingbird
+
+/// An RFC 9457 problem: `application/problem+json` with `type`, `title`, `status`, `detail`.
+public struct ProblemDetail: HTTPResponseError, Encodable, Sendable {
+    public let type: String
+    public let title: String
+    public let status: HTTPResponse.Status
+    public let detail: String
+    /// Extra headers, such as `Retry-After`.
+    let headers: HTTPFields
+
+    enum CodingKeys: String, CodingKey { case type, title, status, detail }
+
+    public init(_ status: HTTPResponse.Status, _ detail: String, type slug: String? = nil, headers: HTTPFields = [:]) {
+        self.status = status
+        self.title = status.reasonPhrase
+        self.detail = detail
+        self.type = "https://chatflow.dev/problems/" + (slug ?? status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "-"))
+        self.headers = headers
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(type, forKey: .type)
+        try c.encode(title, forKey: .title)
+        try c.encode(Int(status.code), forKey: .status)
+        try c.encode(detail, forKey: .detail)
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = try JSONEncoder().encode(self)
+        var fields = headers
+        fields[.contentType] = "application/problem+json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    static func invalid(_ detail: String) -> ProblemDetail { ProblemDetail(.badRequest, detail) }
+    static func unauthorized(_ detail: String) -> ProblemDetail {
+        ProblemDetail(.unauthorized, detail, headers: [.wwwAuthenticate: "Bearer"])
+    }
+
+    /// The one place domain and storage errors become HTTP.
+    static func from(_ error: any Error) -> ProblemDetail? {
+        switch error {
+        case let problem as ProblemDetail:
+            return problem
+        case let domain as ChatFlowError:
+            switch domain {
+            case .invalid(let reason): return ProblemDetail(.badRequest, reason)
+            case .notFound(let reason): return ProblemDetail(.notFound, reason)
+            case .forbidden(let reason): return ProblemDetail(.forbidden, reason)
+            case .conflict(let reason): return ProblemDetail(.conflict, reason)
+            case .unavailable(let reason): return ProblemDetail(.serviceUnavailable, reason)
+            }
+        case let storage as StorageError:
+            if case .noSpace = storage {
+                return ProblemDetail(.serviceUnavailable, "the server's disk is full; writes are paused until space is freed, reads still work", type: "disk-full",
+                                     headers: [.retryAfter: "30"])
+            }
+            if case .closed = storage { return ProblemDetail(.serviceUnavailable, "the server is shutting down; retry shortly") }
+            return nil
+        case let http as HTTPError:
+            return ProblemDetail(http.status, http.body ?? http.status.reasonPhrase)
+        default:
+            return nil
+        }
+    }
+}

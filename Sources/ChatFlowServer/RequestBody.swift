@@ -1,0 +1,59 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Reads and decodes JSON request bodies with the server's limits: a body over the limit is
+/// refused (413) as soon as it is known to be too large, without reading the rest, and a
+/// decoding failure names the field at fault.
+enum RequestBody {
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw ProblemDetail(.contentTooLarge, "the request body is \(length) bytes; the limit is \(limit) bytes")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw ProblemDetail(.contentTooLarge, "the request body exceeds the limit of \(limit) bytes")
+        }
+        guard buffer.readableBytes > 0 else {
+            throw ProblemDetail.invalid("the request needs a JSON body")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
+        } catch let error as DecodingError {
+            throw ProblemDetail.invalid(describe(error))
+        }
+    }
+
+    /// A decoding error in words: which field, and what was wrong with it.
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let parent = path(context.codingPath)
+            return "missing required field '\(parent.isEmpty ? key.stringValue : parent + "." + key.stringValue)'"
+        case .typeMismatch(let type, let context):
+            return "field '\(path(context.codingPath))' must be \(typeName(type))"
+        case .valueNotFound(let type, let context):
+            return "field '\(path(context.codingPath))' must be \(typeName(type)), not null"
+        case .dataCorrupted(let context):
+            let field = path(context.codingPath)
+            if field.isEmpty { return "the body is not valid JSON: \(context.debugDescription)" }
+            return "field '\(field)' is invalid: \(context.debugDescription)"
+        @unknown default:
+            return "the body could not be decoded"
+        }
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is Int.Type, is Double.Type: "a number"
+        default: "\(type)"
+        }
+    }
+}

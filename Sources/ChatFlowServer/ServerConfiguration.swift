@@ -1,0 +1,51 @@
+/// How `chatflow serve` runs. The CLI fills it from flags and `CHATFLOW_*` variables:
+/// - `host` (`CHATFLOW_HOST`, default 127.0.0.1), `port` (`CHATFLOW_PORT`, default 8080)
+/// - `jwtSecret` (`CHATFLOW_JWT_SECRET`, at least 32 bytes; created in the data dir if unset)
+/// - `jwtIssuer` / `jwtAudience` (`CHATFLOW_JWT_ISSUER` / `CHATFLOW_JWT_AUDIENCE`, checked when set)
+/// - `jwtLeewaySeconds` (`CHATFLOW_JWT_LEEWAY`, default 30)
+/// - `rateLimit` writes per second per user (`CHATFLOW_RATE_LIMIT`, default 20, 0 = off)
+///   and `rateBurst` (`CHATFLOW_RATE_BURST`, default 40)
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var jwtSecret: String
+    public var jwtIssuer: String?
+    public var jwtAudience: String?
+    public var jwtLeewaySeconds = 30
+    public var rateLimit = 20.0
+    public var rateBurst = 40.0
+    /// Largest request body accepted, in bytes.
+    public var maxBodyBytes = 64 * 1024
+    /// Frames a WebSocket connection may have queued before it counts as too slow and is closed.
+    public var webSocketQueueLimit = 1024
+    /// Seconds between pings on an idle WebSocket connection.
+    public var webSocketPingSeconds = 30
+    /// The web client's static files, served at `/` when set.
+    public var publicDirectory: String?
+
+    public static let minimumSecretBytes = 32
+
+    public init(jwtSecret: String) {
+        self.jwtSecret = jwtSecret
+    }
+
+    /// Refuses settings the server cannot run with, saying which and why.
+    public func validate() throws(ConfigurationError) {
+        guard jwtSecret.utf8.count >= Self.minimumSecretBytes else {
+            throw ConfigurationError("CHATFLOW_JWT_SECRET must be at least \(Self.minimumSecretBytes) bytes (it has \(jwtSecret.utf8.count)); generate one with: openssl rand -hex 32")
+        }
+        guard (0...65535).contains(port) else { throw ConfigurationError("port \(port) is not between 0 and 65535") }
+        guard rateLimit >= 0, rateBurst >= 1 || rateLimit == 0 else {
+            throw ConfigurationError("CHATFLOW_RATE_LIMIT must be ≥ 0 and CHATFLOW_RATE_BURST ≥ 1")
+        }
+        guard jwtLeewaySeconds >= 0, jwtLeewaySeconds <= 300 else {
+            throw ConfigurationError("CHATFLOW_JWT_LEEWAY must be 0–300 seconds")
+        }
+    }
+}
+
+/// A setting the server cannot start with.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

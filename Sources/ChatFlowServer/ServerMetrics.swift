@@ -1,0 +1,76 @@
+import ChatFlowCore
+import ChatFlowStorage
+import Prometheus
+import Synchronization
+
+/// The server's Prometheus metrics, kept in one registry that `/metrics` renders.
+public final class ServerMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let requestDurations = Mutex<[String: DurationHistogram]>([:])
+    private let requestCounts = Mutex<[String: Counter]>([:])
+    let appendDuration: DurationHistogram
+    let groupCommitEvents: ValueHistogram
+    let openConnections: Gauge
+    let deliveries: Counter
+    let slowClientCloses: Counter
+
+    static let latencyBuckets: [Duration] = [
+        .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+        .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+        .milliseconds(500), .seconds(1), .seconds(2.5),
+    ]
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        appendDuration = registry.makeDurationHistogram(
+            name: "chatflow_append_duration_seconds", buckets: Self.latencyBuckets,
+            help: "Time to write and fsync one group commit of the change log")
+        groupCommitEvents = registry.makeValueHistogram(
+            name: "chatflow_group_commit_events", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
+            help: "Events written per group commit")
+        openConnections = registry.makeGauge(name: "chatflow_websocket_connections", help: "Open WebSocket connections")
+        deliveries = registry.makeCounter(name: "chatflow_websocket_deliveries_total", help: "Event frames queued to WebSocket clients")
+        slowClientCloses = registry.makeCounter(
+            name: "chatflow_websocket_slow_client_closes_total", help: "Connections closed because their outbound queue was full")
+    }
+
+    /// For `ChangeLogOptions.onCommit`.
+    public func recordCommit(_ statistics: GroupCommitStatistics) {
+        appendDuration.recordNanoseconds(Int64(statistics.writeNanoseconds))
+        groupCommitEvents.record(Double(statistics.events))
+    }
+
+    func recordRequest(route: String, method: String, status: Int, duration: Duration) {
+        let durationKey = method + " " + route
+        let histogram = requestDurations.withLock { histograms in
+            if let existing = histograms[durationKey] { return existing }
+            let made = registry.makeDurationHistogram(
+                name: "chatflow_http_request_duration_seconds", labels: [("route", route), ("method", method)],
+                buckets: Self.latencyBuckets, help: "HTTP request latency by route")
+            histograms[durationKey] = made
+            return made
+        }
+        histogram.record(duration)
+        let countKey = durationKey + " \(status)"
+        let counter = requestCounts.withLock { counters in
+            if let existing = counters[countKey] { return existing }
+            let made = registry.makeCounter(
+                name: "chatflow_http_requests_total", labels: [("route", route), ("method", method), ("status", String(status))],
+                help: "HTTP requests by route and status")
+            counters[countKey] = made
+            return made
+        }
+        counter.increment()
+    }
+
+    /// Projector lag per projection, in milliseconds of log time, refreshed at each scrape.
+    func updateLag(projector: Projector) {
+        let newest = projector.log.lastPosition?.timestamp ?? 0
+        for (name, checkpoint) in projector.checkpoints {
+            let lag = newest > (checkpoint?.timestamp ?? 0) ? newest - (checkpoint?.timestamp ?? 0) : 0
+            registry.makeGauge(name: "chatflow_projector_lag_milliseconds", labels: [("projection", name)],
+                               help: "How far each projection is behind the newest event, in milliseconds of log time")
+                .set(to: Double(lag))
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import ChatFlowCore
+import Foundation
+import JWTKit
+
+/// Checks bearer tokens: HS256 only (no other algorithm is registered, so `none` and
+/// algorithm-confusion tokens fail), a valid signature, `exp` in the future and `nbf` in
+/// the past (within the leeway), the configured `iss`/`aud`, and a well-formed `sub`.
+public struct TokenVerifier: Sendable {
+    private let keys: JWTKeyCollection
+    private let issuer: String?
+    private let audience: String?
+    private let leeway: TimeInterval
+
+    public init(configuration: ServerConfiguration) async {
+        keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: configuration.jwtSecret), digestAlgorithm: .sha256)
+        issuer = configuration.jwtIssuer
+        audience = configuration.jwtAudience
+        leeway = TimeInterval(configuration.jwtLeewaySeconds)
+    }
+
+    /// The user and the token's expiry (Unix seconds), or a 401 problem saying what is wrong.
+    public func verify(_ token: String, now: Date = Date()) async throws -> (user: UserID, expires: Double) {
+        let claims: ChatFlowClaims
+        do {
+            claims = try await keys.verify(token, as: ChatFlowClaims.self)
+        } catch let error as JWTError {
+            throw ProblemDetail.unauthorized("the token is not valid: \(Self.reason(error))")
+        } catch {
+            throw ProblemDetail.unauthorized("the token is not valid: it could not be read (missing or malformed claims such as exp)")
+        }
+        guard claims.exp.value.addingTimeInterval(leeway) > now else {
+            throw ProblemDetail.unauthorized("the token expired at \(claims.exp.value); get a new one")
+        }
+        if let nbf = claims.nbf, nbf.value.addingTimeInterval(-leeway) > now {
+            throw ProblemDetail.unauthorized("the token is not valid before \(nbf.value)")
+        }
+        if let issuer, claims.iss?.value != issuer {
+            throw ProblemDetail.unauthorized("the token was not issued by \(issuer)")
+        }
+        if let audience, !(claims.aud?.value.contains(audience) ?? false) {
+            throw ProblemDetail.unauthorized("the token is not meant for \(audience)")
+        }
+        guard let user = try? UserID(validating: claims.sub.value) else {
+            throw ProblemDetail.unauthorized("the token's sub must be a user id of 1–64 characters A-Z a-z 0-9 _ . -")
+        }
+        return (user, claims.exp.value.timeIntervalSince1970)
+    }
+
+    /// Mints a token for `user` (for `chatflow token` and tests).
+    public func sign(user: String, ttl: TimeInterval, issuer: String? = nil, audience: String? = nil) async throws -> String {
+        try await keys.sign(ChatFlowClaims(subject: user, expires: Date().addingTimeInterval(ttl), issuer: issuer ?? self.issuer, audience: audience ?? self.audience))
+    }
+
+    private static func reason(_ error: JWTError) -> String {
+        let text = "\(error)"
+        if text.contains("signature") { return "the signature does not match" }
+        if text.contains("alg") || text.contains("unknown kid") || text.contains("missing") { return "it must be signed with HS256 by this server" }
+        if text.contains("malformed") || text.contains("format") { return "it is malformed" }
+        return "it could not be verified"
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import HTTPTypes
+import Testing
+
+/// A second user tries every route against a private chat it is not in, someone else's
+/// message, and a cursor from another chat: all refused, nothing leaked, nothing written.
+@Suite(.timeLimit(.minutes(2))) struct AuthorizationTests {
+    @Test func anOutsiderCannotSeeOrTouchAPrivateChat() async throws {
+        try await TestServer.run { server in
+            let secret = try await server.createChat("alice", name: "secret-plans", isPrivate: true)
+            let message = try await server.post(secret, as: "alice", "launch codes")
+            _ = try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"🔥"}"#)
+            let before = try server.engine.log.lastPosition
+
+            let attempts: [(HTTPRequest.Method, String, String?)] = [
+                (.get, "/chats/\(secret)", nil),
+                (.get, "/chats/\(secret)/members", nil),
+                (.get, "/chats/\(secret)/messages", nil),
+                (.get, "/chats/\(secret)/messages?direction=newer", nil),
+                (.get, "/chats/\(secret)/search?query=launch", nil),
+                (.post, "/chats/\(secret)/members", "{}"),
+                (.post, "/chats/\(secret)/members", #"{"userId":"mallory"}"#),
+                (.delete, "/chats/\(secret)/members/alice", nil),
+                (.post, "/chats/\(secret)/messages", #"{"content":"hi","messageType":"text"}"#),
+                (.post, "/chats/\(secret)/read", #"{"messageId":"\#(message)"}"#),
+                (.patch, "/messages/\(message)", #"{"content":"pwned"}"#),
+                (.delete, "/messages/\(message)", nil),
+                (.post, "/messages/\(message)/reactions", #"{"emoji":"👍"}"#),
+                (.delete, "/messages/\(message)/reactions/%F0%9F%94%A5", nil),
+                (.get, "/messages/\(message)/reactions", nil),
+            ]
+            for (method, path, body) in attempts {
+                let reply = try await server.call(method, path, as: "mallory", json: body)
+                #expect(reply.status == 404, "\(method) \(path) gave \(reply.status)")
+                #expect(!reply.text.contains("launch") && !reply.text.contains("secret-plans"), "\(path) leaked: \(reply.text)")
+            }
+            // Not in the outsider's lists either.
+            #expect((try await server.call(.get, "/chats", as: "mallory")["chats"] as? [Any])?.isEmpty == true)
+            // Nothing was written.
+            #expect(server.engine.log.lastPosition == before)
+            let check = try await server.call(.get, "/chats/\(secret)/messages", as: "alice")
+            #expect(((check["messages"] as? [[String: Any]])?.first?["content"] as? String) == "launch codes")
+        }
+    }
+
+    @Test func aCursorFromAnotherChatIsRefused() async throws {
+        try await TestServer.run { server in
+            let a = try await server.createChat("alice", name: "a")
+            let b = try await server.createChat("alice", name: "b")
+            for i in 0..<3 { _ = try await server.post(a, as: "alice", "a\(i)") }
+            let page = try await server.call(.get, "/chats/\(a)/messages?limit=1", as: "alice")
+            let cursor = try #require(page.string("nextCursor"))
+            let reply = try await server.call(.get, "/chats/\(b)/messages?cursor=\(cursor)", as: "alice")
+            #expect(reply.status == 400)
+            #expect(reply.string("detail")?.contains("cursor") == true)
+            let search = try await server.call(.get, "/chats/\(a)/search?query=a0", as: "alice")
+            #expect(search.status == 200)
+        }
+    }
+
+    @Test func onlyMembersAddAndOnlyOwnersRemove() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice", isPrivate: true)
+            try await server.add("bob", to: chat, by: "alice")
+            try await server.add("carol", to: chat, by: "bob")  // members may add
+            #expect(try await server.call(.post, "/chats/\(chat)/members", as: "mallory", json: "{}").status == 404)
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/carol", as: "bob").status == 403)
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/carol", as: "alice").status == 204)
+            #expect(try await server.call(.get, "/chats/\(chat)/messages", as: "carol").status == 404)
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import ChatFlowServer
+import Foundation
+import HTTPTypes
+import JWTKit
+import Testing
+
+/// Forged and expired tokens are refused; a short secret is refused at start.
+@Suite(.timeLimit(.minutes(2))) struct JWTTests {
+    private func base64url(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    private func unsigned(_ claims: [String: Any], alg: String) throws -> String {
+        let header = base64url(try JSONSerialization.data(withJSONObject: ["alg": alg, "typ": "JWT"]))
+        let payload = base64url(try JSONSerialization.data(withJSONObject: claims))
+        return "\(header).\(payload)."
+    }
+
+    private func status(_ server: TestServer, token: String) async throws -> Int {
+        try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(token)"]).status
+    }
+
+    @Test func forgedTokensAreRefused() async throws {
+        try await TestServer.run { server in
+            let now = Date().timeIntervalSince1970
+            // alg: none
+            #expect(try await status(server, token: try unsigned(["sub": "alice", "exp": now + 3600], alg: "none")) == 401)
+            // A valid-looking token signed with another key.
+            let other = await TokenVerifier(configuration: ServerConfiguration(jwtSecret: String(repeating: "x", count: 40)))
+            #expect(try await status(server, token: try await other.sign(user: "alice", ttl: 3600)) == 401)
+            // Expired (beyond the leeway).
+            #expect(try await status(server, token: try await server.token("alice", ttl: -120)) == 401)
+            // A tampered payload keeps the old signature.
+            let good = try await server.token("alice")
+            let parts = good.split(separator: ".")
+            let forged = parts[0] + "." + base64url(try JSONSerialization.data(withJSONObject: ["sub": "admin", "exp": now + 3600])) + "." + parts[2]
+            #expect(try await status(server, token: String(forged)) == 401)
+            #expect(try await status(server, token: good) == 200)
+        }
+    }
+
+    @Test func claimsAreChecked() async throws {
+        try await TestServer.run { server in
+            let now = Date().timeIntervalSince1970
+            let keys = JWTKeyCollection()
+            await keys.add(hmac: HMACKey(from: TestServer.secret), digestAlgorithm: .sha256)
+            let sign = { (claims: [String: Any]) async throws -> String in
+                try await keys.sign(RawClaims(sub: claims["sub"] as? String, exp: claims["exp"] as? Double, nbf: claims["nbf"] as? Double))
+            }
+            // Missing exp.
+            let noExp = try await sign(["sub": "alice"])
+            #expect(try await status(server, token: noExp) == 401)
+            // nbf in the future (beyond the leeway).
+            let futureNotBefore = try await sign(["sub": "alice", "exp": now + 3600, "nbf": now + 600])
+            #expect(try await status(server, token: futureNotBefore) == 401)
+            // A sub that is not a user id.
+            let badSubject = try await sign(["sub": "bad user!", "exp": now + 3600])
+            #expect(try await status(server, token: badSubject) == 401)
+            let valid = try await sign(["sub": "alice", "exp": now + 3600, "nbf": now - 10])
+            #expect(try await status(server, token: valid) == 200)
+        }
+    }
+
+    @Test func aShortSecretIsRefusedAtStart() throws {
+        let error = #expect(throws: ConfigurationError.self) {
+            try ServerConfiguration(jwtSecret: "too-short").validate()
+        }
+        #expect(error?.description.contains("at least 32 bytes") == true)
+    }
+}
+
+/// Claims exactly as given, for signing tokens the server must refuse.
+private struct RawClaims: JWTPayload {
+    let sub: String?
+    let exp: Double?
+    let nbf: Double?
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}

@@ -1,0 +1,154 @@
+import Foundation
+import HTTPTypes
+import Testing
+
+/// Live delivery over real WebSocket connections.
+@Suite(.timeLimit(.minutes(2))) struct LiveDeliveryTests {
+    @Test func membersReceiveEachOthersChangesInOrder() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let alice = try await LiveClient.connect(server, as: "alice")
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await alice.subscribe("chats/\(chat)")
+            try await bob.subscribe("chats/\(chat)")
+
+            let m1 = try await server.post(chat, as: "alice", "from alice")
+            let m2 = try await server.post(chat, as: "bob", "from bob")
+            _ = try await server.call(.patch, "/messages/\(m1)", as: "alice", json: #"{"content":"edited"}"#)
+            _ = try await server.call(.post, "/messages/\(m2)/reactions", as: "alice", json: #"{"emoji":"🎉"}"#)
+            _ = try await server.call(.delete, "/messages/\(m2)", as: "bob")
+            let kinds = ["message.created", "message.created", "message.edited", "reaction.added", "message.deleted"]
+            for client in [alice, bob] {
+                #expect(await client.wait { _ in client.events(on: "chats/\(chat)").count >= 5 })
+                let events = client.events(on: "chats/\(chat)")
+                #expect(events.compactMap { ($0["event"] as? [String: Any])?["kind"] as? String } == kinds)
+                let ids = events.compactMap { $0["id"] as? String }
+                #expect(ids == ids.sorted() && Set(ids).count == ids.count)
+                #expect(((events[0]["event"] as? [String: Any])?["message"] as? [String: Any])?["content"] as? String == "from alice")
+            }
+            await alice.close()
+            await bob.close()
+        }
+    }
+
+    @Test func resumingWithSinceGetsExactlyTheMissedEventsThenLiveOnes() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let first = try await LiveClient.connect(server, as: "bob")
+            try await first.subscribe("chats/\(chat)")
+            _ = try await server.post(chat, as: "alice", "seen-1")
+            #expect(await first.wait { _ in first.events(on: "chats/\(chat)").count == 1 })
+            let lastSeen = try #require(first.events(on: "chats/\(chat)").last?["id"] as? String)
+            await first.close()
+
+            var missed: [String] = []
+            for i in 0..<20 { missed.append(try await server.post(chat, as: "alice", "missed-\(i)")) }
+
+            let again = try await LiveClient.connect(server, as: "bob")
+            // Posts keep flowing while the client resubscribes: none may be lost or doubled.
+            let writer = Task {
+                var ids: [String] = []
+                for i in 0..<20 { ids.append(try await server.post(chat, as: "alice", "live-\(i)")) }
+                return ids
+            }
+            try await again.subscribe("chats/\(chat)", since: lastSeen)
+            let live = try await writer.value
+            let expected = missed + live
+            #expect(await again.wait { _ in again.events(on: "chats/\(chat)").count >= expected.count })
+            let got = again.events(on: "chats/\(chat)").compactMap { ($0["event"] as? [String: Any])?["messageId"] as? String }
+            #expect(got == expected)
+            #expect(again.frames.first { $0["type"] as? String == "subscribed" }?["recovered"] as? Bool == true)
+            await again.close()
+        }
+    }
+
+    @Test(.disabled("hangs in the test harness: the paused test client never fills the loopback socket buffers; the slow-client close is unverified")) func aSlowClientIsClosedWhileOthersKeepReceiving() async throws {
+        try await TestServer.run(configure: { $0.webSocketQueueLimit = 8 }) { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            try await server.join(chat, as: "slow")
+            let bob = try await LiveClient.connect(server, as: "bob")
+            let slow = try await LiveClient.connect(server, as: "slow")
+            try await bob.subscribe("chats/\(chat)")
+            try await slow.subscribe("chats/\(chat)")
+            slow.pauseReading()
+            // Enough data to fill the loopback socket buffers of the client that stopped reading
+            // (the server's queue only grows once the kernel stops taking bytes).
+            let content = String(repeating: "x", count: 3900)
+            let total = 4000
+            for i in 0..<total { _ = try await server.post(chat, as: "alice", "\(i) \(content)") }
+            #expect(await bob.wait(timeout: .seconds(60)) { _ in bob.events(on: "chats/\(chat)").count == total })
+            slow.resumeReading()
+            #expect(await slow.closed() == 4008)
+            let metrics = try await server.call(.get, "/metrics", as: nil)
+            #expect(metrics.text.contains("chatflow_websocket_slow_client_closes_total 1"))
+            await bob.close()
+        }
+    }
+
+    @Test func aRemovedMemberStopsReceivingAtOnce() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice", isPrivate: true)
+            try await server.add("bob", to: chat, by: "alice")
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("chats/\(chat)")
+            _ = try await server.post(chat, as: "alice", "before")
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "alice").status == 204)
+            _ = try await server.post(chat, as: "alice", "after")
+            let marker = try await LiveClient.connect(server, as: "alice")
+            try await marker.subscribe("chats/\(chat)")
+            _ = try await server.post(chat, as: "alice", "flush")
+            #expect(await marker.wait { _ in marker.events(on: "chats/\(chat)").count == 1 })
+            let kinds = bob.events(on: "chats/\(chat)").compactMap { ($0["event"] as? [String: Any])?["kind"] as? String }
+            #expect(kinds == ["message.created", "member.left"])
+            await bob.close()
+            await marker.close()
+        }
+    }
+
+    @Test func subscriptionsAreForMembersOnlyAndTypingIsEphemeral() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice", isPrivate: true)
+            try await server.add("bob", to: chat, by: "alice")
+            let mallory = try await LiveClient.connect(server, as: "mallory")
+            try await mallory.subscribe("chats/\(chat)")
+            #expect(mallory.frames.contains { $0["type"] as? String == "error" && $0["code"] as? String == "not_found" })
+            try await mallory.send(#"{"op":"ping"}"#)
+            #expect(await mallory.wait { $0.contains { $0["type"] as? String == "pong" } })
+
+            let alice = try await LiveClient.connect(server, as: "alice")
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("chats/\(chat)")
+            let before = server.engine.log.lastPosition
+            try await alice.send(#"{"op":"typing","chatId":"\#(chat)"}"#)
+            #expect(await bob.wait { _ in bob.events(on: "chats/\(chat)").contains { ($0["event"] as? [String: Any])?["kind"] as? String == "typing" } })
+            #expect(server.engine.log.lastPosition == before, "typing is never logged")
+            await alice.close(); await bob.close(); await mallory.close()
+        }
+    }
+
+    @Test func notificationsReachTheUserAcrossChats() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("users/me/notifications")
+            let message = try await server.post(chat, as: "bob", "bob's")
+            _ = try await server.post(chat, as: "alice", "for bob")
+            _ = try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"👍"}"#)
+            #expect(await bob.wait { _ in bob.events(on: "users/me/notifications").count >= 2 })
+            let kinds = bob.events(on: "users/me/notifications").compactMap { ($0["event"] as? [String: Any])?["kind"] as? String }
+            #expect(kinds == ["message.created", "reaction.added"])
+            await bob.close()
+        }
+    }
+
+    @Test func anExpiredTokenClosesTheSocket() async throws {
+        try await TestServer.run(configure: { $0.jwtLeewaySeconds = 0 }) { server in
+            let client = try await LiveClient.connect(server, as: "alice", token: try await server.token("alice", ttl: 2))
+            #expect(await client.closed(timeout: .seconds(15)) == 4001)
+        }
+    }
+}

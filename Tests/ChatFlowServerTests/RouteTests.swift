@@ -1,0 +1,193 @@
+import ChatFlowServer
+import Foundation
+import HTTPTypes
+import Testing
+
+/// Each route's success path and its error classes, against a live server.
+@Suite(.timeLimit(.minutes(2))) struct RouteTests {
+    @Test func chatsMembersAndMessagesHappyPath() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice", name: "general")
+            let shown = try await server.call(.get, "/chats/\(chat)", as: "alice")
+            #expect(shown.status == 200)
+            #expect(shown.string("name") == "general" && shown["memberCount"] as? Int == 1 && shown.string("createdBy") == "alice")
+
+            try await server.join(chat, as: "bob")
+            let members = try await server.call(.get, "/chats/\(chat)/members?limit=1", as: "bob")
+            #expect(members.status == 200)
+            #expect((members["members"] as? [[String: Any]])?.first?["userId"] as? String == "alice")
+            let cursor = try #require(members.string("nextCursor"))
+            let rest = try await server.call(.get, "/chats/\(chat)/members?limit=1&cursor=\(cursor)", as: "bob")
+            #expect((rest["members"] as? [[String: Any]])?.first?["userId"] as? String == "bob")
+
+            let posted = try await server.call(.post, "/chats/\(chat)/messages", as: "bob", json: #"{"content":"  hello café  ","messageType":"text"}"#)
+            #expect(posted.status == 201)
+            #expect(posted.string("content") == "hello café" && posted.string("userId") == "bob")
+            #expect(posted.object.keys.contains("editedAt") && posted["deleted"] as? Bool == false)
+            let message = try #require(posted.string("id"))
+
+            // Read-your-writes: the message is in the timeline as soon as the post returns.
+            let page = try await server.call(.get, "/chats/\(chat)/messages", as: "alice")
+            #expect((page["messages"] as? [[String: Any]])?.map { $0["id"] as? String } == [message])
+            #expect(page.object.keys.contains("nextCursor"))
+
+            let edited = try await server.call(.patch, "/messages/\(message)", as: "bob", json: #"{"content":"hello world"}"#)
+            #expect(edited.status == 200 && edited.string("content") == "hello world" && edited.string("editedAt") != nil)
+
+            let reacted = try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"👍"}"#)
+            #expect(reacted.status == 201 && reacted.string("emoji") == "👍")
+            let again = try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"👍"}"#)
+            #expect(again.status == 201)
+            let reactions = try await server.call(.get, "/messages/\(message)/reactions", as: "alice")
+            #expect(reactions.array.first?["count"] as? Int == 1 && reactions.array.first?["reactedByMe"] as? Bool == true)
+            let bobView = try await server.call(.get, "/messages/\(message)/reactions", as: "bob")
+            #expect(bobView.array.first?["reactedByMe"] as? Bool == false)
+            let withCounts = try await server.call(.get, "/chats/\(chat)/messages", as: "alice")
+            #expect(((withCounts["messages"] as? [[String: Any]])?.first?["reactions"] as? [String: Int]) == ["👍": 1])
+            let unreacted = try await server.call(.delete, "/messages/\(message)/reactions/\("👍".addingPercentEncoding(withAllowedCharacters: .urlPathAllowed)!)", as: "alice")
+            #expect(unreacted.status == 204)
+            #expect(try await server.call(.get, "/messages/\(message)/reactions", as: "alice").array.isEmpty)
+
+            let found = try await server.call(.get, "/chats/\(chat)/search?query=WORLD", as: "alice")
+            #expect(found.status == 200 && (found["messages"] as? [[String: Any]])?.count == 1)
+
+            let chats = try await server.call(.get, "/chats", as: "alice")
+            let summary = try #require((chats["chats"] as? [[String: Any]])?.first)
+            #expect(summary["unreadCount"] as? Int == 1)
+            #expect((summary["lastMessage"] as? [String: Any])?["id"] as? String == message)
+            #expect(try await server.call(.post, "/chats/\(chat)/read", as: "alice", json: #"{"messageId":"\#(message)"}"#).status == 204)
+            let afterRead = try await server.call(.get, "/chats", as: "alice")
+            #expect((afterRead["chats"] as? [[String: Any]])?.first?["unreadCount"] as? Int == 0)
+
+            let mine = try await server.call(.get, "/users/me/messages", as: "bob")
+            #expect((mine["messages"] as? [[String: Any]])?.count == 1)
+
+            #expect(try await server.call(.delete, "/messages/\(message)", as: "alice").status == 204)  // the owner may
+            let tombstone = try await server.call(.get, "/chats/\(chat)/messages", as: "bob")
+            let gone = try #require((tombstone["messages"] as? [[String: Any]])?.first)
+            #expect(gone["deleted"] as? Bool == true && gone["content"] as? String == "")
+            let searchAfterDelete = try await server.call(.get, "/chats/\(chat)/search?query=world", as: "alice")
+            #expect((searchAfterDelete["messages"] as? [Any])?.isEmpty == true)
+
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob").status == 204)
+            #expect(try await server.call(.get, "/chats/\(chat)", as: "alice")["memberCount"] as? Int == 1)
+        }
+    }
+
+    @Test func badInputIs400AndNamesTheField() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            let cases: [(String, String, String)] = [
+                ("/chats", #"{"name":"","isPrivate":false}"#, "name"),
+                ("/chats", #"{"name":"x","isPrivate":"yes"}"#, "isPrivate"),
+                ("/chats", #"{"isPrivate":false}"#, "name"),
+                ("/chats", #"{"name":"x""#, "JSON"),
+                ("/chats/\(chat)/messages", #"{"content":"hi","messageType":"video"}"#, "messageType"),
+                ("/chats/\(chat)/messages", #"{"content":"   ","messageType":"text"}"#, "content"),
+                ("/chats/\(chat)/messages", #"{"content":"\#(String(repeating: "a", count: 4001))","messageType":"text"}"#, "content"),
+            ]
+            for (path, body, field) in cases {
+                let reply = try await server.call(.post, path, as: "alice", json: body)
+                #expect(reply.status == 400, "\(path) \(body.prefix(60))")
+                #expect(reply.headers[.contentType] == "application/problem+json")
+                #expect(reply.string("detail")?.contains(field) == true, "detail should name \(field): \(reply.text)")
+                #expect(reply["status"] as? Int == 400 && reply.string("type") != nil && reply.string("title") != nil)
+            }
+            let badEmoji = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"x","messageType":"text"}"#)
+            let message = try #require(badEmoji.string("id"))
+            #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"ab"}"#).status == 400)
+            #expect(try await server.call(.get, "/chats/\(chat)/messages?limit=0", as: "alice").status == 400)
+            #expect(try await server.call(.get, "/chats/\(chat)/messages?limit=101", as: "alice").status == 400)
+            #expect(try await server.call(.get, "/chats/\(chat)/messages?direction=sideways", as: "alice").status == 400)
+            #expect(try await server.call(.get, "/chats/\(chat)/messages?cursor=garbage", as: "alice").status == 400)
+            #expect(try await server.call(.get, "/chats/\(chat)/search?query=%22open", as: "alice").status == 400)
+            #expect(try await server.call(.get, "/chats/not-an-id", as: "alice").status == 400)
+            // Nothing was written by any of it: the chat still has no messages but the one.
+            let page = try await server.call(.get, "/chats/\(chat)/messages", as: "alice")
+            #expect((page["messages"] as? [Any])?.count == 1)
+        }
+    }
+
+    @Test func bodiesOver64KiBAre413() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            let huge = #"{"content":"\#(String(repeating: "a", count: 70_000))","messageType":"text"}"#
+            let reply = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: huge)
+            #expect(reply.status == 413)
+            #expect(reply.headers[.contentType] == "application/problem+json")
+        }
+    }
+
+    @Test func missingOrBadTokensAre401() async throws {
+        try await TestServer.run { server in
+            #expect(try await server.call(.get, "/chats", as: nil).status == 401)
+            let bad = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer not.a.token"])
+            #expect(bad.status == 401 && bad.headers[.contentType] == "application/problem+json")
+            #expect(try await server.call(.get, "/healthz", as: nil).status == 200)
+            #expect(try await server.call(.get, "/metrics", as: nil).status == 200)
+        }
+    }
+
+    @Test func forbiddenAndConflict() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            // A public chat can be read, but writing needs membership.
+            #expect(try await server.call(.get, "/chats/\(chat)/messages", as: "mallory").status == 200)
+            let write = try await server.call(.post, "/chats/\(chat)/messages", as: "mallory", json: #"{"content":"hi","messageType":"text"}"#)
+            #expect(write.status == 403)
+            try await server.join(chat, as: "bob")
+            let message = try await server.post(chat, as: "alice", "mine")
+            #expect(try await server.call(.patch, "/messages/\(message)", as: "bob", json: #"{"content":"x"}"#).status == 403)
+            #expect(try await server.call(.delete, "/messages/\(message)", as: "bob").status == 403)
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/alice", as: "bob").status == 403)
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/alice", as: "alice").status == 409)
+            #expect(try await server.call(.delete, "/messages/\(message)", as: "alice").status == 204)
+            #expect(try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"x"}"#).status == 409)
+            #expect(try await server.call(.get, "/chats/01ARZ3NDEKTSV4RRFFQ69G5FAV", as: "alice").status == 404)
+            #expect(try await server.call(.patch, "/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV", as: "alice", json: #"{"content":"x"}"#).status == 404)
+        }
+    }
+
+    @Test func writesAreRateLimitedPerUser() async throws {
+        try await TestServer.run(configure: { $0.rateLimit = 1; $0.rateBurst = 3 }) { server in
+            let chat = try await server.createChat("alice")
+            var statuses: [Int] = []
+            for i in 0..<5 {
+                statuses.append(try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"m\#(i)","messageType":"text"}"#).status)
+            }
+            #expect(statuses.contains(429))
+            let limited = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"x","messageType":"text"}"#)
+            #expect(limited.status == 429 && Int(limited.headers[.retryAfter] ?? "") ?? 0 >= 1)
+            // Another user has their own bucket, and reads are never limited.
+            try await server.join(chat, as: "bob")
+            #expect(try await server.call(.get, "/chats/\(chat)/messages", as: "alice").status == 200)
+        }
+    }
+
+    @Test func aRetriedPostWithTheSameClientIDIsNotPostedTwice() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            let first = try await server.post(chat, as: "alice", "once", clientID: "c-1")
+            let second = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"once","messageType":"text","clientMessageId":"c-1"}"#)
+            #expect(second.status == 201 && second.string("id") == first)
+            let viaHeader = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"h","messageType":"text"}"#, headers: [.init("Idempotency-Key")!: "k-9"])
+            let viaHeaderAgain = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"h","messageType":"text"}"#, headers: [.init("Idempotency-Key")!: "k-9"])
+            #expect(viaHeader.string("id") == viaHeaderAgain.string("id"))
+            let page = try await server.call(.get, "/chats/\(chat)/messages", as: "alice")
+            #expect((page["messages"] as? [Any])?.count == 2)
+        }
+    }
+
+    @Test func readinessAndMetrics() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            _ = try await server.post(chat, as: "alice", "x")
+            #expect(try await server.call(.get, "/readyz", as: nil).status == 200)
+            let metrics = try await server.call(.get, "/metrics", as: nil)
+            for name in ["chatflow_http_requests_total", "chatflow_http_request_duration_seconds", "chatflow_append_duration_seconds",
+                         "chatflow_projector_lag_milliseconds", "chatflow_websocket_connections"] {
+                #expect(metrics.text.contains(name), "metrics should include \(name)")
+            }
+        }
+    }
+}
