@@ -66,15 +66,17 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
-        .testTarget(name: "ChatFlowStorageTests", dependencies: ["ChatFlowStorage"]),
-        .testTarget(name: "ChatFlowCoreTests", dependencies: ["ChatFlowCore", "ChatFlowStorage"]),
-        .testTarget(name: "ChatFlowCLITests", dependencies: ["ChatFlowCore", "ChatFlowStorage"]),
+        .target(name: "ChatFlowTestSupport", path: "Tests/ChatFlowTestSupport"),
+        .testTarget(name: "ChatFlowStorageTests", dependencies: ["ChatFlowStorage", "ChatFlowTestSupport"]),
+        .testTarget(name: "ChatFlowCoreTests", dependencies: ["ChatFlowCore", "ChatFlowStorage", "ChatFlowTestSupport"]),
+        .testTarget(name: "ChatFlowCLITests", dependencies: ["ChatFlowCore", "ChatFlowStorage", "ChatFlowTestSupport"]),
         .testTarget(
             name: "ChatFlowServerTests",
             dependencies: [
                 "ChatFlowServer",
                 "ChatFlowCore",
                 "ChatFlowStorage",
+                "ChatFlowTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

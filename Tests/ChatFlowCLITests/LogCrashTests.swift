@@ -2,6 +2,7 @@ import ChatFlowCore
 import ChatFlowStorage
 import Foundation
 import Testing
+import ChatFlowTestSupport
 
 /// SIGKILL a process that is appending, at random moments, and check the log afterwards.
 @Suite(.serialized) struct LogCrashTests {

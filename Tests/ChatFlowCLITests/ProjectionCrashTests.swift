@@ -2,6 +2,7 @@ import ChatFlowCore
 import ChatFlowStorage
 import Foundation
 import Testing
+import ChatFlowTestSupport
 
 /// SIGKILL `chatflow project` at random moments while it applies a log, then check that the
 /// projections still equal a rebuild and that no reaction was lost or counted twice.

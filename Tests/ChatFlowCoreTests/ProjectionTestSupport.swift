@@ -2,6 +2,7 @@ import ChatFlowCore
 import ChatFlowStorage
 import Synchronization
 import Testing
+import ChatFlowTestSupport
 
 /// Times the tests put on events, through the change log's clock.
 enum TestTime {

@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import ChatFlowTestSupport
 
 /// A live ChatFlow server on a loopback port over a fresh data directory, with helpers to
 /// call it as a user. Everything is real: RocksDB, HTTP, WebSocket.

@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 @testable import ChatFlowStorage
+import ChatFlowTestSupport
 
 @Suite struct ChangeLogTests {
     private func payload(_ n: Int) -> [UInt8] { Array("event-\(n)".utf8) }

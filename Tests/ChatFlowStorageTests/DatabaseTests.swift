@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ChatFlowStorage
+import ChatFlowTestSupport
 
 @Suite struct DatabaseTests {
     @Test func writesReadsAndIteratesAcrossFamilies() throws {

@@ -156,6 +156,14 @@ public final class Database: Sendable {
 
     public var isClosed: Bool { state.withLock { $0.closed } }
 
+    /// Throws the RocksDB error `error` points at, if any, in words, and frees it.
+    private func check(_ error: UnsafeMutablePointer<CChar>?, path: String? = nil) throws(StorageError) {
+        guard let error else { return }
+        let message = String(cString: error)
+        rocksdb_free(error)
+        throw StorageError.from(rocksMessage: message, path: path ?? self.path)
+    }
+
     // MARK: - Column families
 
     /// The names of the open column families, sorted.
@@ -178,11 +186,7 @@ public final class Database: Sendable {
             if let existing = state.families[name] { return existing }
             var error: UnsafeMutablePointer<CChar>?
             let created = rocksdb_create_column_family(handle, options, name, &error)
-            if let error {
-                let message = String(cString: error)
-                rocksdb_free(error)
-                throw StorageError.from(rocksMessage: message, path: path)
-            }
+            try check(error)
             let family = ColumnFamily(name: name, handle: created!)
             state.families[name] = family
             return family
@@ -197,11 +201,7 @@ public final class Database: Sendable {
             guard state.families[family.name] === family else { return }
             var error: UnsafeMutablePointer<CChar>?
             rocksdb_drop_column_family(handle, family.handle, &error)
-            if let error {
-                let message = String(cString: error)
-                rocksdb_free(error)
-                throw StorageError.from(rocksMessage: message, path: path)
-            }
+            try check(error)
             state.families[family.name] = nil
             state.retired.append(family)
         }
@@ -218,46 +218,10 @@ public final class Database: Sendable {
                 rocksdb_get_cf(handle, readOptions, family.handle, kc.baseAddress, k.count, &length, &error)
             }
         }
-        if let error {
-            let message = String(cString: error)
-            rocksdb_free(error)
-            throw StorageError.from(rocksMessage: message, path: path)
-        }
+        try check(error)
         guard let value else { return nil }
         defer { rocksdb_free(value) }
         return Array(UnsafeRawBufferPointer(start: value, count: length))
-    }
-
-    /// Reads `key` as `batch` would leave it.
-    func get(_ key: [UInt8], in family: ColumnFamily, through batch: IndexedWriteBatch) throws(StorageError) -> [UInt8]? {
-        var error: UnsafeMutablePointer<CChar>?
-        var length = 0
-        let value = key.withUnsafeBufferPointer { k in
-            k.withMemoryRebound(to: CChar.self) { kc in
-                rocksdb_writebatch_wi_get_from_batch_and_db_cf(
-                    batch.handle, handle, readOptions, family.handle, kc.baseAddress, k.count, &length, &error)
-            }
-        }
-        if let error {
-            let message = String(cString: error)
-            rocksdb_free(error)
-            throw StorageError.from(rocksMessage: message, path: path)
-        }
-        guard let value else { return nil }
-        defer { rocksdb_free(value) }
-        return Array(UnsafeRawBufferPointer(start: value, count: length))
-    }
-
-    /// Commits an indexed batch atomically, like `write(_:sync:)`.
-    public func write(_ batch: IndexedWriteBatch, sync: Bool) throws(StorageError) {
-        guard !isReadOnly else { throw .readOnly }
-        var error: UnsafeMutablePointer<CChar>?
-        rocksdb_write_writebatch_wi(handle, sync ? syncWriteOptions : bufferedWriteOptions, batch.handle, &error)
-        if let error {
-            let message = String(cString: error)
-            rocksdb_free(error)
-            throw StorageError.from(rocksMessage: message, path: path)
-        }
     }
 
     /// Commits every operation of `batch` atomically. With `sync`, returns only after the
@@ -266,11 +230,7 @@ public final class Database: Sendable {
         guard !isReadOnly else { throw .readOnly }
         var error: UnsafeMutablePointer<CChar>?
         rocksdb_write(handle, sync ? syncWriteOptions : bufferedWriteOptions, batch.handle, &error)
-        if let error {
-            let message = String(cString: error)
-            rocksdb_free(error)
-            throw StorageError.from(rocksMessage: message, path: path)
-        }
+        try check(error)
     }
 
     /// Makes every write so far durable: one fsync of the write-ahead log. Writes made with
@@ -279,11 +239,7 @@ public final class Database: Sendable {
         guard !isReadOnly else { throw .readOnly }
         var error: UnsafeMutablePointer<CChar>?
         rocksdb_flush_wal(handle, 1, &error)
-        if let error {
-            let message = String(cString: error)
-            rocksdb_free(error)
-            throw StorageError.from(rocksMessage: message, path: path)
-        }
+        try check(error)
     }
 
     /// An iterator over `family`, limited to `[lower, upper)` when given.
@@ -292,29 +248,17 @@ public final class Database: Sendable {
         KeyValueIterator(database: self, dbHandle: handle, family: family, lower: lower, upper: upper, fillCache: fillCache)
     }
 
-    func makeIterator(over family: ColumnFamily, lower: [UInt8]?, upper: [UInt8]?, through batch: IndexedWriteBatch) -> KeyValueIterator {
-        KeyValueIterator(database: self, dbHandle: handle, family: family, lower: lower, upper: upper, fillCache: true, batch: batch.handle)
-    }
-
     // MARK: - Maintenance
 
     /// A consistent on-disk copy (hard links where possible) at `directory`, which must not exist.
     public func checkpoint(to directory: String) throws(StorageError) {
         var error: UnsafeMutablePointer<CChar>?
         let checkpoint = rocksdb_checkpoint_object_create(handle, &error)
-        if let error {
-            let message = String(cString: error)
-            rocksdb_free(error)
-            throw StorageError.from(rocksMessage: message, path: path)
-        }
+        try check(error)
         defer { rocksdb_checkpoint_object_destroy(checkpoint) }
         // Flushing the memtables first keeps the checkpoint free of WAL replay work.
         rocksdb_checkpoint_create(checkpoint, directory, 0, &error)
-        if let error {
-            let message = String(cString: error)
-            rocksdb_free(error)
-            throw StorageError.from(rocksMessage: message, path: directory)
-        }
+        try check(error, path: directory)
     }
 
     /// A RocksDB property such as `rocksdb.estimate-num-keys`, as text.
@@ -343,11 +287,7 @@ public final class Database: Sendable {
         var error: UnsafeMutablePointer<CChar>?
         for family in state.withLock({ Array($0.families.values) }) {
             rocksdb_flush_cf(handle, flushOptions, family.handle, &error)
-            if let error {
-                let message = String(cString: error)
-                rocksdb_free(error)
-                throw StorageError.from(rocksMessage: message, path: path)
-            }
+            try check(error)
         }
     }
 }

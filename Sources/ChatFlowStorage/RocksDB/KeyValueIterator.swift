@@ -16,7 +16,7 @@ public final class KeyValueIterator {
     // Keeps the database open while the iterator is alive.
     private let database: Database
 
-    init(database: Database, dbHandle: OpaquePointer, family: ColumnFamily, lower: [UInt8]?, upper: [UInt8]?, fillCache: Bool, batch: OpaquePointer? = nil) {
+    init(database: Database, dbHandle: OpaquePointer, family: ColumnFamily, lower: [UInt8]?, upper: [UInt8]?, fillCache: Bool) {
         self.database = database
         readOptions = rocksdb_readoptions_create()
         rocksdb_readoptions_set_fill_cache(readOptions, fillCache ? 1 : 0)
@@ -30,9 +30,7 @@ public final class KeyValueIterator {
             rocksdb_readoptions_set_iterate_upper_bound(
                 readOptions, upperBound.baseAddress?.assumingMemoryBound(to: CChar.self), upperBound.count)
         }
-        let base = rocksdb_create_iterator_cf(dbHandle, readOptions, family.handle)!
-        // The batch iterator takes ownership of its base iterator.
-        handle = batch.map { rocksdb_writebatch_wi_create_iterator_with_base_cf($0, base, family.handle) } ?? base
+        handle = rocksdb_create_iterator_cf(dbHandle, readOptions, family.handle)
     }
 
     deinit {

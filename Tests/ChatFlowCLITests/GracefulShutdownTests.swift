@@ -1,0 +1,67 @@
+import ChatFlowCore
+import Foundation
+import Synchronization
+import Testing
+import ChatFlowTestSupport
+
+/// SIGTERM `chatflow serve` while posts are in flight: it exits 0 promptly and keeps every
+/// post it acknowledged, before or during the shutdown.
+@Suite(.timeLimit(.minutes(3))) struct GracefulShutdownTests {
+    @Test func sigtermDuringPostsExitsZeroAndKeepsAcknowledgedPosts() async throws {
+        let dir = TemporaryDirectory("chatflow-graceful")
+        defer { dir.remove() }
+        let data = dir.appending("data")
+        let workers = 8
+
+        let (server, port) = try await Serve.start(dataDirectory: data)
+        let token = try await Serve.token(user: "alice", dataDirectory: data)
+        let client = APIClient(port: port, token: token)
+        let chat = try await Serve.createChat(client, name: "graceful")
+
+        let load = PostLoad()
+        let loader = Task { await load.run(client, chat: chat, workers: workers, label: "term") }
+        let target = Int.random(in: 30...200)
+        let reached = await eventually(timeout: .seconds(90)) { load.ackCount >= target }
+        #expect(reached, "only \(load.ackCount) of \(target) posts were acknowledged before the deadline")
+        #expect(load.unexpected.isEmpty, "posts failed before SIGTERM: \(load.unexpected.prefix(5))")
+
+        // Wait for the exit on a separate task; poll it with a deadline.
+        let exit = Mutex<Int32?>(nil)
+        let waiter = Task { let status = await server.exitStatus(); exit.withLock { $0 = status } }
+        load.expectFailures()
+        let ackedBeforeSignal = load.ackCount
+        let signalled = ContinuousClock.now
+        kill(server.pid, SIGTERM)
+        let exited = await eventually(timeout: .seconds(20)) { exit.withLock { $0 } != nil }
+        let elapsed = ContinuousClock.now - signalled
+        if !exited { _ = server.kill() }
+        await waiter.value
+        load.stop()
+        await loader.value
+        client.invalidate()
+        #expect(exited, "serve was still running 20 s after SIGTERM")
+        #expect(exit.withLock { $0 } == 0, "serve exited with \(exit.withLock { $0 } ?? -1) after SIGTERM")
+        let acks = load.acks
+        print("graceful shutdown: \(acks.count) acknowledged (\(acks.count - ackedBeforeSignal) after SIGTERM), exit after \(elapsed)")
+
+        // Everything acknowledged is in the data directory, once.
+        let (status, output) = try await Serve.verify(dataDirectory: data)
+        #expect(status == 0, "chatflow verify: \(output)")
+        let engine = try ChatFlowEngine(dataDirectory: data)
+        defer { engine.close() }
+        var stored: [MessageView] = []
+        var cursor: String?
+        repeat {
+            let page = try engine.reader.messages(in: try ChatID(parsing: chat), cursor: cursor, limit: 100, direction: .newer)
+            stored += page.items
+            cursor = page.nextCursor
+        } while cursor != nil
+        var occurrences: [String: Int] = [:]
+        for message in stored { occurrences[message.id, default: 0] += 1 }
+        let missing = acks.filter { occurrences[$0.id] == nil }
+        #expect(missing.isEmpty, "\(missing.count) of \(acks.count) acknowledged posts are missing, e.g. \(missing.prefix(5))")
+        #expect(occurrences.allSatisfy { $0.value == 1 }, "a message was stored twice")
+        #expect(Set(stored.map(\.content)).count == stored.count, "a clientMessageId was stored twice")
+        #expect(stored.count <= acks.count + workers, "\(stored.count) stored, \(acks.count) acknowledged")
+    }
+}
