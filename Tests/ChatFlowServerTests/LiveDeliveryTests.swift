@@ -147,7 +147,7 @@ import Testing
 
     @Test func anExpiredTokenClosesTheSocket() async throws {
         try await TestServer.run(configure: { $0.jwtLeewaySeconds = 0 }) { server in
-            let client = try await LiveClient.connect(server, as: "alice", token: try await server.token("alice", ttl: 2))
+            let client = try await LiveClient.connect(server, as: "alice", token: try await server.token("alice", ttl: 5))
             #expect(await client.closed(timeout: .seconds(15)) == 4001)
         }
     }

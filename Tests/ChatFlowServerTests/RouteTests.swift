@@ -149,7 +149,8 @@ import Testing
     }
 
     @Test func writesAreRateLimitedPerUser() async throws {
-        try await TestServer.run(configure: { $0.rateLimit = 1; $0.rateBurst = 3 }) { server in
+        // A refill of one write per 100 s: the limit must bite however slowly the machine runs.
+        try await TestServer.run(configure: { $0.rateLimit = 0.01; $0.rateBurst = 3 }) { server in
             let chat = try await server.createChat("alice")
             var statuses: [Int] = []
             for i in 0..<5 {
