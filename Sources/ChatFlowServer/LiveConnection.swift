@@ -65,10 +65,6 @@ final class LiveConnection: Sendable {
 
     // MARK: - Subscriptions
 
-    func subscription(to chat: ChatID) -> Subscription? {
-        subscriptions.withLock { $0[chat] }
-    }
-
     func setSubscription(_ subscription: Subscription?, for chat: ChatID) {
         subscriptions.withLock { $0[chat] = subscription }
     }

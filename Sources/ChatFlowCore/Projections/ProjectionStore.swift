@@ -61,7 +61,7 @@ public final class ProjectionStore: Sendable {
     // MARK: - Rebuild support
 
     /// A new, empty family for the next generation of `name`, not yet active.
-    func makeNextGeneration(of name: String, label: String? = nil) throws -> (generation: UInt32, family: ColumnFamily) {
+    func makeNextGeneration(of name: String) throws -> (generation: UInt32, family: ColumnFamily) {
         let next = generation(of: name) + 1
         let familyName = ProjectionCatalog.familyName(name, generation: next)
         if let stale = try? database.family(familyName) { try database.dropFamily(stale) }

@@ -132,7 +132,7 @@ extension ChatFlowReader {
     }
 
     public func hasReacted(_ user: UserID, _ message: MessageID, _ emoji: String) throws -> Bool {
-        try database.get(ReactionsKeys.reaction(message, emoji, user), in: reactionRows) != nil
+        try reactedAt(user, message, emoji) != nil
     }
 
     /// When the user reacted with `emoji` (Unix ms), or nil if they have not.

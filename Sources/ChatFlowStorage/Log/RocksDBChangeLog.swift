@@ -128,11 +128,6 @@ public final class RocksDBChangeLog: ChangeLog {
         return records
     }
 
-    /// Reads one record by id.
-    public func record(_ id: ULID) throws -> LogRecord? {
-        try database.get(LogKeys.event(id), in: events).map { LogRecord(id: id, payload: $0) }
-    }
-
     public var lastPosition: ULID? { committed.position }
 
     public func waitForCommit(after position: ULID?) async {

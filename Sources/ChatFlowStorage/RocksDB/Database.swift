@@ -278,16 +278,4 @@ public final class Database: Sendable {
         var value: UInt64 = 0
         return rocksdb_property_int_cf(handle, family.handle, name, &value) == 0 ? value : nil
     }
-
-    /// Flushes the memtables and the WAL of every family to disk.
-    public func flush() throws(StorageError) {
-        let flushOptions = rocksdb_flushoptions_create()
-        defer { rocksdb_flushoptions_destroy(flushOptions) }
-        rocksdb_flushoptions_set_wait(flushOptions, 1)
-        var error: UnsafeMutablePointer<CChar>?
-        for family in state.withLock({ Array($0.families.values) }) {
-            rocksdb_flush_cf(handle, flushOptions, family.handle, &error)
-            try check(error)
-        }
-    }
 }
