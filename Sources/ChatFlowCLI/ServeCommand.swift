@@ -22,7 +22,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (default: $CHATFLOW_PORT or 8080).")
     var port: Int?
 
-    @Option(help: "Directory of the web client's static files, served at / (default: $CHATFLOW_PUBLIC_DIR, if set).")
+    @Option(help: "Directory of the web client's static files, served at / (default: $CHATFLOW_PUBLIC_DIR, else the built-in client).")
     var publicDir: String?
 
     func run() async throws {
@@ -65,7 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.jwtLeewaySeconds = try environment.integer("CHATFLOW_JWT_LEEWAY") ?? 30
         configuration.rateLimit = try environment.number("CHATFLOW_RATE_LIMIT") ?? 20
         configuration.rateBurst = try environment.number("CHATFLOW_RATE_BURST") ?? 40
-        configuration.publicDirectory = publicDir ?? environment["CHATFLOW_PUBLIC_DIR"]
+        configuration.publicDirectory = publicDir ?? environment["CHATFLOW_PUBLIC_DIR"] ?? ServerConfiguration.bundledWebClient
         try configuration.validate()
         return (configuration, created)
     }

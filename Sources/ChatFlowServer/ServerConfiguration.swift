@@ -1,3 +1,5 @@
+import Foundation
+
 /// How `chatflow serve` runs. The CLI fills it from flags and `CHATFLOW_*` variables:
 /// - `host` (`CHATFLOW_HOST`, default 127.0.0.1), `port` (`CHATFLOW_PORT`, default 8080)
 /// - `jwtSecret` (`CHATFLOW_JWT_SECRET`, at least 32 bytes; created in the data dir if unset)
@@ -20,8 +22,14 @@ public struct ServerConfiguration: Sendable {
     public var webSocketQueueLimit = 1024
     /// Seconds between pings on an idle WebSocket connection.
     public var webSocketPingSeconds = 30
-    /// The web client's static files, served at `/` when set.
-    public var publicDirectory: String?
+    /// The web client's static files, served at `/`: the client built into this module unless
+    /// another directory is given (`nil` serves none).
+    public var publicDirectory: String? = Self.bundledWebClient
+
+    /// The directory of the web client shipped with the server, if the resource bundle is present.
+    public static var bundledWebClient: String? {
+        Bundle.module.url(forResource: "Web", withExtension: nil)?.path
+    }
 
     public static let minimumSecretBytes = 32
 
