@@ -19,7 +19,8 @@ public func buildApplication(
     let readiness = Readiness()
     let hub = LiveHub(
         commands: commands, projector: engine.projector, metrics: metrics,
-        queueLimit: configuration.webSocketQueueLimit, logger: logger)
+        queueLimit: configuration.webSocketQueueLimit,
+        closeGrace: .milliseconds(Int64(configuration.webSocketCloseGraceSeconds * 1000)), logger: logger)
 
     let router = buildRouter(
         commands: commands, engine: engine, configuration: configuration, metrics: metrics,
@@ -28,10 +29,10 @@ public func buildApplication(
         router: router,
         server: .http1WebSocketUpgrade(
             webSocketRouter: router,
-            configuration: .init(
+            configuration: .init(ws: .init(
                 maxFrameSize: 64 * 1024,
                 autoPing: .enabled(timePeriod: .seconds(Double(configuration.webSocketPingSeconds))),
-                closeTimeout: .seconds(3))),
+                closeTimeout: .seconds(configuration.webSocketCloseGraceSeconds)))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "chatflow"),
         logger: logger)
     app.addServices(engine.projector, hub)

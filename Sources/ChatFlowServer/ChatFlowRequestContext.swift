@@ -1,6 +1,7 @@
 import ChatFlowCore
 import Hummingbird
 import HummingbirdWebSocket
+import NIOCore
 
 /// The request context of every route: who is asking (once authenticated) and the
 /// WebSocket handler slot that the upgrade route fills.
@@ -11,10 +12,13 @@ public struct ChatFlowRequestContext: RequestContext, WebSocketRequestContext {
     public var user: UserID?
     /// When the caller's token expires, in Unix seconds.
     public var tokenExpiry: Double?
+    /// The connection the request came on; a WebSocket that stops reading is closed through it.
+    public let channel: any Channel
 
     public init(source: Source) {
         coreContext = .init(source: source)
         webSocket = .init()
+        channel = source.channel
     }
 
     /// Bodies are read by `RequestBody`, which enforces the server's own limit.

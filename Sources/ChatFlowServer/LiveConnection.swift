@@ -1,6 +1,6 @@
 import ChatFlowCore
 import ChatFlowStorage
-import HummingbirdWebSocket
+import NIOCore
 import Synchronization
 
 /// One WebSocket client: its user, its bounded outbound queue and its subscriptions.
@@ -18,17 +18,20 @@ final class LiveConnection: Sendable {
 
     let id: Int
     let user: UserID
-    let outbound: WebSocketOutboundWriter
+    private let channel: any Channel
+    private let closeGrace: TimeAmount
     let outbox: AsyncStream<String>
     private let continuation: AsyncStream<String>.Continuation
     private let subscriptions = Mutex<[ChatID: Subscription]>([:])
     private let notificationsOn = Mutex(false)
     private let closed = Mutex(false)
+    private let closing = Mutex<(code: UInt16, reason: String)?>(nil)
 
-    init(id: Int, user: UserID, outbound: WebSocketOutboundWriter, queueLimit: Int) {
+    init(id: Int, user: UserID, channel: any Channel, queueLimit: Int, closeGrace: TimeAmount) {
         self.id = id
         self.user = user
-        self.outbound = outbound
+        self.channel = channel
+        self.closeGrace = closeGrace
         (outbox, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(queueLimit))
     }
 
@@ -45,17 +48,26 @@ final class LiveConnection: Sendable {
         }
     }
 
-    /// Stops the writer and closes the socket with `code`; idempotent.
+    /// Ends the queue so that the writer sends `code` after what is already queued;
+    /// idempotent.
+    ///
+    /// The close frame queues behind whatever the socket still holds, so a client that has
+    /// stopped reading would never see it and would keep its buffers forever: after
+    /// `closeGrace` the connection is dropped without the handshake.
     func close(code: UInt16, reason: String) {
         let first = closed.withLock { wasClosed in
             defer { wasClosed = true }
             return !wasClosed
         }
         guard first else { return }
+        closing.withLock { $0 = (code, reason) }
         continuation.finish()
-        let outbound = outbound
-        Task { try? await outbound.close(.init(codeNumber: Int(code)), reason: reason) }
+        let channel = channel
+        channel.eventLoop.scheduleTask(in: closeGrace) { channel.close(promise: nil) }
     }
+
+    /// The close frame the writer owes the client once the queue is drained, if any.
+    var pendingClose: (code: UInt16, reason: String)? { closing.withLock { $0 } }
 
     /// Ends the queue after the client went away.
     func finish() {

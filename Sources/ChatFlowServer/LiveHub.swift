@@ -3,6 +3,7 @@ import ChatFlowStorage
 import Foundation
 import HummingbirdWebSocket
 import Logging
+import NIOCore
 import ServiceLifecycle
 import Synchronization
 
@@ -27,13 +28,18 @@ final class LiveHub: Service, Sendable {
     private let projector: Projector
     private let metrics: ServerMetrics
     let queueLimit: Int
+    private let closeGrace: TimeAmount
     private let logger: Logger
 
-    init(commands: ChatFlowCommands, projector: Projector, metrics: ServerMetrics, queueLimit: Int, logger: Logger) {
+    init(
+        commands: ChatFlowCommands, projector: Projector, metrics: ServerMetrics,
+        queueLimit: Int, closeGrace: TimeAmount, logger: Logger
+    ) {
         self.commands = commands
         self.projector = projector
         self.metrics = metrics
         self.queueLimit = queueLimit
+        self.closeGrace = closeGrace
         self.logger = logger
     }
 
@@ -52,10 +58,12 @@ final class LiveHub: Service, Sendable {
 
     // MARK: - Connections
 
-    func connect(user: UserID, outbound: WebSocketOutboundWriter) -> LiveConnection {
+    func connect(user: UserID, channel: any Channel) -> LiveConnection {
         let connection = state.withLock { state in
             defer { state.nextID += 1 }
-            let connection = LiveConnection(id: state.nextID, user: user, outbound: outbound, queueLimit: queueLimit)
+            let connection = LiveConnection(
+                id: state.nextID, user: user, channel: channel,
+                queueLimit: queueLimit, closeGrace: closeGrace)
             state.connections[connection.id] = connection
             return connection
         }

@@ -20,6 +20,9 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes = 64 * 1024
     /// Frames a WebSocket connection may have queued before it counts as too slow and is closed.
     public var webSocketQueueLimit = 1024
+    /// Seconds a closing WebSocket client has to read what is queued and the close frame
+    /// (and to answer it) before its connection is dropped.
+    public var webSocketCloseGraceSeconds = 5.0
     /// Seconds between pings on an idle WebSocket connection.
     public var webSocketPingSeconds = 30
     /// The web client's static files, served at `/`: the client built into this module unless

@@ -1,3 +1,4 @@
+import ChatFlowTestSupport
 import Foundation
 import HTTPTypes
 import Testing
@@ -64,28 +65,61 @@ import Testing
         }
     }
 
-    @Test(.disabled("hangs in the test harness: the paused test client never fills the loopback socket buffers; the slow-client close is unverified")) func aSlowClientIsClosedWhileOthersKeepReceiving() async throws {
-        try await TestServer.run(configure: { $0.webSocketQueueLimit = 8 }) { server in
-            let chat = try await server.createChat("alice")
-            try await server.join(chat, as: "bob")
-            try await server.join(chat, as: "slow")
-            let bob = try await LiveClient.connect(server, as: "bob")
-            let slow = try await LiveClient.connect(server, as: "slow")
-            try await bob.subscribe("chats/\(chat)")
-            try await slow.subscribe("chats/\(chat)")
-            slow.pauseReading()
-            // Enough data to fill the loopback socket buffers of the client that stopped reading
-            // (the server's queue only grows once the kernel stops taking bytes).
-            let content = String(repeating: "x", count: 3900)
-            let total = 4000
-            for i in 0..<total { _ = try await server.post(chat, as: "alice", "\(i) \(content)") }
-            #expect(await bob.wait(timeout: .seconds(60)) { _ in bob.events(on: "chats/\(chat)").count == total })
-            slow.resumeReading()
-            #expect(await slow.closed() == 4008)
-            let metrics = try await server.call(.get, "/metrics", as: nil)
-            #expect(metrics.text.contains("chatflow_websocket_slow_client_closes_total 1"))
+    @Test func aSlowClientIsClosedWithACloseFrameWhileOthersKeepReceiving() async throws {
+        try await TestServer.run(configure: {
+            $0.webSocketQueueLimit = 8
+            $0.webSocketCloseGraceSeconds = 60
+        }) { server in
+            let (chat, bob) = try await Self.chatWithListener(server, members: ["slow"])
+            // "slow" stops reading, is closed, then reads again and finds the close frame
+            // behind everything that was queued before it.
+            let slow = try await StalledClient.connect(server, as: "slow", subscribingTo: chat)
+            let posted = try await Self.postUntil(server, chat) { $0.contains("chatflow_websocket_slow_client_closes_total 1") }
+            let closeCode = try await slow.readUntilClosed()
+            #expect(closeCode == 4008, "\(slow.framesRead) frames, then \(slow.ending)")
+            #expect(await bob.wait(timeout: .seconds(60)) { _ in bob.events(on: "chats/\(chat)").count == posted })
             await bob.close()
         }
+    }
+
+    @Test func aClientThatNeverReadsAgainIsDropped() async throws {
+        try await TestServer.run(configure: {
+            $0.webSocketQueueLimit = 8
+            $0.webSocketCloseGraceSeconds = 1
+        }) { server in
+            let (chat, bob) = try await Self.chatWithListener(server, members: ["stuck"])
+            let stuck = try await StalledClient.connect(server, as: "stuck", subscribingTo: chat)
+            let posted = try await Self.postUntil(server, chat) { $0.contains("chatflow_websocket_slow_client_closes_total 1") }
+            // Its close frame can never be written; the connection goes after the grace period.
+            #expect(try await eventually(timeout: .seconds(30)) {
+                try await server.call(.get, "/metrics", as: nil).text.contains("chatflow_websocket_connections 1")
+            })
+            #expect(await bob.wait(timeout: .seconds(60)) { _ in bob.events(on: "chats/\(chat)").count == posted })
+            withExtendedLifetime(stuck) {}
+            await bob.close()
+        }
+    }
+
+    /// A public chat of alice's with `members`, and bob listening to it.
+    private static func chatWithListener(_ server: TestServer, members: [String]) async throws -> (String, LiveClient) {
+        let chat = try await server.createChat("alice")
+        for user in ["bob"] + members { try await server.join(chat, as: user) }
+        let bob = try await LiveClient.connect(server, as: "bob")
+        try await bob.subscribe("chats/\(chat)")
+        return (chat, bob)
+    }
+
+    /// Posts large messages until `/metrics` satisfies `done` (the kernel buffers in front of
+    /// a client that stopped reading take a few MB before the server's queue grows); returns
+    /// how many were posted.
+    private static func postUntil(_ server: TestServer, _ chat: String, _ done: (String) -> Bool) async throws -> Int {
+        let content = String(repeating: "x", count: 3900)
+        var posted = 0
+        while try await !done(server.call(.get, "/metrics", as: nil).text) {
+            try #require(posted < 5000, "the client that stopped reading was never closed")
+            for _ in 0..<10 { _ = try await server.post(chat, as: "alice", "\(posted) \(content)"); posted += 1 }
+        }
+        return posted
     }
 
     @Test func aRemovedMemberStopsReceivingAtOnce() async throws {

@@ -65,7 +65,8 @@ import ChatFlowTestSupport
         let router = buildRouter(
             commands: commands, engine: engine, configuration: configuration, metrics: metrics,
             verifier: await TokenVerifier(configuration: configuration), readiness: Readiness(),
-            hub: LiveHub(commands: commands, projector: engine.projector, metrics: metrics, queueLimit: 16, logger: Logger(label: "openapi-test")))
+            hub: LiveHub(commands: commands, projector: engine.projector, metrics: metrics, queueLimit: 16,
+                closeGrace: .seconds(1), logger: Logger(label: "openapi-test")))
         return Set(router.routes.map { "\($0.method.rawValue) \(normalize($0.path.description))" })
     }
 

@@ -70,8 +70,11 @@ public final class PositionSignal: Sendable {
     /// Returns once the position is at or past `target`.
     public func wait(reaching target: ULID) async {
         while !isClosed && !Task.isCancelled {
-            if let position, position >= target { return }
-            await wait(after: position)
+            // Read the position once: waiting "after" a second, later reading would sleep
+            // through the very publish that reached the target.
+            let current = position
+            if let current, current >= target { return }
+            await wait(after: current)
         }
     }
 

@@ -1,0 +1,173 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A WebSocket client on a plain blocking socket that can stop reading altogether, so the
+/// kernel buffers between it and the server really fill up (an in-process client library
+/// keeps reading into its own memory). Its receive buffer is made small to fill quickly.
+/// Blocking calls run on a dispatch queue, never on the concurrency pool the server needs.
+final class StalledClient: @unchecked Sendable {
+    private let socket: Int32
+    /// Bytes read but not yet parsed into frames.
+    private var pending: [UInt8] = []
+    /// How the stream ended, and the frames read, for failure messages.
+    private(set) var ending = ""
+    private(set) var framesRead = 0
+
+    /// Connects to `127.0.0.1:port`, upgrades `/ws` with `token`, and sends `frames` (text).
+    static func connect(port: Int, token: String, frames: [String]) async throws -> StalledClient {
+        try await blocking { try StalledClient(port: port, token: token, frames: frames) }
+    }
+
+    /// Connects to `server` as `user`, subscribed to `chat`.
+    static func connect(_ server: TestServer, as user: String, subscribingTo chat: String) async throws -> StalledClient {
+        let client = try await connect(
+            port: server.port, token: try await server.token(user),
+            frames: [#"{"op":"subscribe","channel":"chats/\#(chat)"}"#])
+        try await client.waitForText(containing: "subscribed")
+        return client
+    }
+
+    private init(port: Int, token: String, frames: [String]) throws {
+        socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw TestFailure("socket: errno \(errno)") }
+        var size: Int32 = 4096
+        setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw TestFailure("connect: errno \(errno)") }
+
+        let request = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            + "Authorization: Bearer \(token)\r\n\r\n"
+        try write(Array(request.utf8))
+        var head: [UInt8] = []
+        while !head.ends(with: Array("\r\n\r\n".utf8)) {
+            guard let byte = try read(1).first else { throw TestFailure("connection closed during the upgrade") }
+            head.append(byte)
+        }
+        guard String(decoding: head, as: UTF8.self).hasPrefix("HTTP/1.1 101") else {
+            throw TestFailure("upgrade refused: \(String(decoding: head, as: UTF8.self))")
+        }
+        for frame in frames { try write(Self.maskedFrame(opcode: 0x1, Array(frame.utf8))) }
+    }
+
+    deinit { Glibc.close(socket) }
+
+    /// The next frame from the server: its opcode and payload; nil at end of stream.
+    private func nextFrame() throws -> (opcode: UInt8, payload: [UInt8])? {
+        while true {
+            if let (opcode, payload, length) = Self.frame(in: pending) {
+                pending.removeFirst(length)
+                framesRead += 1
+                return (opcode, Array(payload))
+            }
+            let chunk = try read(64 * 1024)
+            if chunk.isEmpty { return nil }
+            pending.append(contentsOf: chunk)
+        }
+    }
+
+    /// Reads frames until one is a text frame containing `text`.
+    func waitForText(containing text: String) async throws {
+        try await Self.blocking { try self.readText(containing: text) }
+    }
+
+    /// Reads frames until the server closes the connection; returns the close code it sent,
+    /// or nil if the connection ended without a close frame.
+    func readUntilClosed() async throws -> UInt16? {
+        try await Self.blocking { try self.readCloseCode() }
+    }
+
+    private static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    private func readText(containing text: String) throws {
+        while let frame = try nextFrame() {
+            if frame.opcode == 0x1, String(decoding: frame.payload, as: UTF8.self).contains(text) { return }
+        }
+        throw TestFailure("connection closed before a frame containing \(text)")
+    }
+
+    private func readCloseCode() throws -> UInt16? {
+        while let frame = try nextFrame() {
+            if frame.opcode == 0x8 {
+                // Answer it, as a well-behaved client does, so the server can let go at once.
+                try write(Self.maskedFrame(opcode: 0x8, Array(frame.payload.prefix(2))))
+                return frame.payload.count >= 2 ? UInt16(frame.payload[0]) << 8 | UInt16(frame.payload[1]) : nil
+            }
+        }
+        return nil
+    }
+
+    private func write(_ bytes: [UInt8]) throws {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw TestFailure("send: errno \(errno)") }
+            sent += n
+        }
+    }
+
+    /// Up to `count` bytes; empty at end of stream or on a reset.
+    private func read(_ count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = bytes.withUnsafeMutableBytes { recv(socket, $0.baseAddress, count, 0) }
+        if n < 0 && errno == ECONNRESET { ending = "reset"; return [] }
+        if n == 0 { ending = "end of stream" }
+        guard n >= 0 else { throw TestFailure("recv: errno \(errno)") }
+        return Array(bytes[..<n])
+    }
+
+    /// The server frame starting at `offset`: opcode, payload and its whole length.
+    private static func frame(in buffer: [UInt8]) -> (UInt8, ArraySlice<UInt8>, Int)? {
+        let offset = 0
+        guard buffer.count - offset >= 2 else { return nil }
+        let opcode = buffer[offset] & 0x0F
+        var length = Int(buffer[offset + 1] & 0x7F)
+        var header = 2
+        if length == 126 {
+            guard buffer.count - offset >= 4 else { return nil }
+            length = Int(buffer[offset + 2]) << 8 | Int(buffer[offset + 3])
+            header = 4
+        } else if length == 127 {
+            guard buffer.count - offset >= 10 else { return nil }
+            length = (0..<8).reduce(0) { $0 << 8 | Int(buffer[offset + 2 + $1]) }
+            header = 10
+        }
+        guard buffer.count - offset >= header + length else { return nil }
+        return (opcode, buffer[(offset + header)..<(offset + header + length)], header + length)
+    }
+
+    /// Client frames are masked (RFC 6455 §5.3).
+    private static func maskedFrame(opcode: UInt8, _ payload: [UInt8]) -> [UInt8] {
+        var frame: [UInt8] = [0x80 | opcode]
+        if payload.count < 126 {
+            frame.append(0x80 | UInt8(payload.count))
+        } else {
+            frame.append(0x80 | 126)
+            frame.append(contentsOf: [UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)])
+        }
+        let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
+        frame.append(contentsOf: mask)
+        frame.append(contentsOf: payload.enumerated().map { $0.element ^ mask[$0.offset % 4] })
+        return frame
+    }
+}
+
+extension Array where Element == UInt8 {
+    fileprivate func ends(with suffix: [UInt8]) -> Bool {
+        count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix
+    }
+}
