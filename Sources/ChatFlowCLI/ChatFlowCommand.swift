@@ -11,6 +11,7 @@ struct ChatFlowCommand: AsyncParsableCommand {
             RebuildCommand.self,
             VerifyCommand.self,
             BenchCommand.self,
+            LoadtestCommand.self,
             AppendLoopCommand.self,
             ProjectCommand.self,
         ]
