@@ -3,7 +3,7 @@
 # Safe to run repeatedly; waits for another apt/dpkg run to finish instead of failing.
 set -euo pipefail
 
-packages=(librocksdb-dev libsnappy-dev pkg-config rocksdb-tools)
+packages=(librocksdb-dev libsnappy-dev pkg-config rocksdb-tools chromium chromium-driver fonts-noto-color-emoji python3-venv python3-pip)
 
 missing=()
 for package in "${packages[@]}"; do

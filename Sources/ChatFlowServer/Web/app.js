@@ -1,0 +1,1530 @@
+// ChatFlow web client: plain JavaScript over the HTTP API and the WebSocket live protocol
+// (SPEC §3 and §4). No build step and no dependencies.
+//
+// Safety rule: text from the server or the user only ever reaches the page through
+// textContent / text nodes (see el() and ChatFlowHighlight.fragment) — never innerHTML.
+'use strict';
+
+(function () {
+  const TOKEN_KEY = 'chatflow.token';
+  const PAGE_SIZE = 50;
+  const API_TIMEOUT_MS = 20000;
+  const SEARCH_PAGE_SIZE = 20;
+  const NOTIFICATIONS = 'users/me/notifications';
+  const TYPING_SEND_EVERY_MS = 2500;
+  const TYPING_SHOW_MS = 4000;
+  const GROUP_WITHIN_MS = 5 * 60 * 1000;
+  const RECONNECT_BASE_MS = 500;
+  const RECONNECT_MAX_MS = 15000;
+  const PING_EVERY_MS = 25000;
+  const PONG_TIMEOUT_MS = 10000;
+  const REACTION_CHOICES = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '🔥'];
+
+  const $ = (id) => document.getElementById(id);
+
+  // MARK: - State
+
+  const state = {
+    token: null,
+    me: null,
+    chats: new Map(), // chat id → ChatSummary (GET /chats), kept current by live events
+    current: null, // the open chat, see newChatView()
+    ws: null,
+    connectedBefore: false, // a reconnect (not the first connect) refreshes the chat list
+    attempt: 0, // reconnect attempts since the last stable connection
+    reconnectTimer: null,
+    reconnectAt: 0,
+    statusTimer: null,
+    pingTimer: null,
+    offline: false, // test hook: behave as if the network were down
+    awaiting: [], // subscribe / unsubscribe frames sent and not yet answered
+    listRefresh: null,
+    errorTimer: null,
+    unsent: null, // {chatId, content, clientMessageId} of a send that failed, for its retry
+  };
+
+  function newChatView(id) {
+    return {
+      id,
+      chat: null,
+      messages: new Map(), // id → message, plus local fields: mine (Set of emoji), v (version)
+      nodes: new Map(), // id → <li>
+      days: new Map(), // day key → separator <li>
+      olderCursor: null,
+      reachedStart: false,
+      loaded: false,
+      loadingOlder: false,
+      lastEventId: null, // newest event id seen on chats/{id}: the `since` to resume from
+      subscription: 'none', // none | pending | live
+      typing: new Map(), // user → expiry time
+      typingTimer: null,
+      lastTypingSent: 0,
+      readPending: null,
+      editing: null, // id of the message being edited
+      search: { query: '', cursor: null },
+    };
+  }
+
+  // MARK: - DOM helpers
+
+  /** Builds an element; strings become text nodes, so nothing is parsed as HTML. */
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    if (props) {
+      for (const [key, value] of Object.entries(props)) {
+        if (value === undefined || value === null || value === false) continue;
+        if (key === 'class') node.className = value;
+        else if (key === 'text') node.textContent = value;
+        else if (key === 'dataset') Object.assign(node.dataset, value);
+        else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+        else node.setAttribute(key, value === true ? '' : String(value));
+      }
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  /** Makes `parent`'s children exactly `nodes`, in order, moving only what is out of place. */
+  function reconcile(parent, nodes) {
+    let child = parent.firstChild;
+    for (const node of nodes) {
+      if (node === child) { child = child.nextSibling; continue; }
+      parent.insertBefore(node, child);
+    }
+    while (child) {
+      const next = child.nextSibling;
+      child.remove();
+      child = next;
+    }
+  }
+
+  function uid() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+  const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric' });
+  const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+  const shortDayFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
+
+  function dayKey(iso) {
+    const d = new Date(iso);
+    return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
+  }
+
+  function dayLabel(iso) {
+    const d = new Date(iso);
+    const today = new Date();
+    const yesterday = new Date(Date.now() - 86400000);
+    if (dayKey(d) === dayKey(today)) return 'Today';
+    if (dayKey(d) === dayKey(yesterday)) return 'Yesterday';
+    return dayFormat.format(d);
+  }
+
+  function listTime(iso) {
+    const d = new Date(iso);
+    return dayKey(d) === dayKey(new Date()) ? timeFormat.format(d) : shortDayFormat.format(d);
+  }
+
+  function avatar(user) {
+    let hash = 0;
+    for (const ch of user) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
+    const node = el('span', { class: 'avatar', 'aria-hidden': 'true', text: Array.from(user)[0].toUpperCase() });
+    node.style.backgroundColor = `hsl(${hash % 360} 55% 42%)`;
+    return node;
+  }
+
+  // MARK: - Errors
+
+  class ApiError extends Error {
+    constructor(status, detail) {
+      super(detail);
+      this.status = status;
+      this.detail = detail;
+    }
+  }
+
+  function showError(error) {
+    const text = error instanceof ApiError ? error.detail : (error && error.message) || String(error);
+    $('error-text').textContent = text;
+    $('error-banner').hidden = false;
+    clearTimeout(state.errorTimer);
+    state.errorTimer = setTimeout(hideError, 10000);
+  }
+
+  function hideError() {
+    $('error-banner').hidden = true;
+  }
+
+  // MARK: - HTTP API
+
+  async function api(method, path, body) {
+    const token = state.token;
+    const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
+    const init = { method, headers };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), API_TIMEOUT_MS);
+    init.signal = timeout.signal;
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch {
+      throw new ApiError(0, timeout.signal.aborted
+        ? `The server did not answer within ${API_TIMEOUT_MS / 1000} s; try again.`
+        : 'Cannot reach the server. Check the connection and try again.');
+    } finally {
+      clearTimeout(timer);
+    }
+    if (response.status === 204) return null;
+    let data = null;
+    if ((response.headers.get('Content-Type') || '').includes('json')) {
+      try { data = await response.json(); } catch { data = null; }
+    }
+    if (response.ok) return data;
+
+    let detail = (data && data.detail) || `${response.status} ${response.statusText || 'error'}`;
+    const retry = response.headers.get('Retry-After');
+    if (response.status === 429 && retry) detail += ` (try again in ${retry} s)`;
+    if (response.status === 401 && token && token === state.token) {
+      signOut(`Signed out: ${detail}`);
+    }
+    throw new ApiError(response.status, detail);
+  }
+
+  const encode = encodeURIComponent;
+
+  // MARK: - Sign in and out
+
+  /** The claims of a JWT, or an Error saying what is wrong with it. */
+  function parseToken(token) {
+    const parts = token.split('.');
+    if (parts.length !== 3) throw new Error('That is not a token: a token has three parts separated by dots.');
+    let claims;
+    try {
+      const json = atob(parts[1].replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(parts[1].length / 4) * 4, '='));
+      claims = JSON.parse(decodeURIComponent(Array.from(json, (c) => '%' + c.charCodeAt(0).toString(16).padStart(2, '0')).join('')));
+    } catch {
+      throw new Error('That token could not be read; copy it again in full.');
+    }
+    if (typeof claims.sub !== 'string' || !claims.sub) throw new Error('That token names no user (no "sub" claim).');
+    if (typeof claims.exp === 'number' && claims.exp * 1000 < Date.now()) {
+      throw new Error('That token has expired; mint a new one with `chatflow token --user NAME`.');
+    }
+    return claims;
+  }
+
+  function showSignIn(message) {
+    $('app').hidden = true;
+    $('signin').hidden = false;
+    const error = $('signin-error');
+    error.textContent = message || '';
+    error.hidden = !message;
+    document.title = 'ChatFlow';
+    $('token-input').focus();
+  }
+
+  async function signIn(token, { remembered = false } = {}) {
+    token = token.trim();
+    let claims;
+    try {
+      claims = parseToken(token);
+    } catch (error) {
+      if (remembered) localStorage.removeItem(TOKEN_KEY);
+      showSignIn(error.message);
+      return;
+    }
+    state.token = token;
+    state.me = claims.sub;
+    const button = $('signin-button');
+    button.disabled = true;
+    try {
+      const data = await api('GET', '/chats');
+      setChats(data.chats);
+    } catch (error) {
+      if (state.token === token) state.token = null;
+      // A refused token is forgotten; one the server could not be asked about is kept.
+      if (error.status === 401) localStorage.removeItem(TOKEN_KEY);
+      showSignIn(error.detail || error.message);
+      if (error.status !== 401) $('token-input').value = token;
+      return;
+    } finally {
+      button.disabled = false;
+    }
+    localStorage.setItem(TOKEN_KEY, token);
+    $('token-input').value = '';
+    $('signin').hidden = true;
+    $('app').hidden = false;
+    $('current-user').textContent = state.me;
+    hideError();
+    connect();
+    route();
+  }
+
+  function signOut(message) {
+    localStorage.removeItem(TOKEN_KEY);
+    state.token = null;
+    state.me = null;
+    closeSocket();
+    closeChat();
+    state.chats.clear();
+    renderChats();
+    showSignIn(message);
+  }
+
+  // MARK: - Chat list
+
+  function setChats(chats) {
+    const viewing = state.current && state.current.loaded ? state.current : null;
+    state.chats = new Map(chats.map((chat) => [chat.id, chat]));
+    if (viewing && state.chats.has(viewing.id)) {
+      // The open chat is read up to what is on screen; the server hears of it shortly.
+      const summary = state.chats.get(viewing.id);
+      const newest = newestId(viewing);
+      if (newest && (!summary.lastMessage || summary.lastMessage.id <= newest)) summary.unreadCount = 0;
+    }
+    renderChats();
+  }
+
+  function refreshChatsSoon() {
+    clearTimeout(state.listRefresh);
+    state.listRefresh = setTimeout(refreshChats, 300);
+  }
+
+  async function refreshChats() {
+    if (!state.token) return;
+    try {
+      const data = await api('GET', '/chats');
+      setChats(data.chats);
+    } catch (error) {
+      showError(error);
+    }
+  }
+
+  function chatActivity(chat) {
+    return (chat.lastMessage && chat.lastMessage.createdAt) || chat.createdAt;
+  }
+
+  const chatNodes = new Map(); // chat id → <li>, reused so a click never lands on a replaced node
+
+  function renderChats() {
+    const chats = Array.from(state.chats.values()).sort((a, b) => chatActivity(b).localeCompare(chatActivity(a)));
+    const open = state.current && state.current.id;
+    const nodes = chats.map((chat) => {
+      let li = chatNodes.get(chat.id);
+      if (!li) {
+        li = el('li', null, el('a', { href: `#/chats/${chat.id}`, dataset: { testid: 'chat-item', chatId: chat.id } }));
+        chatNodes.set(chat.id, li);
+      }
+      const unread = chat.id === open ? 0 : chat.unreadCount || 0;
+      const last = chat.lastMessage;
+      let preview = chat.description || 'No messages yet';
+      if (last) {
+        const who = last.userId === state.me ? 'You' : last.userId;
+        preview = last.deleted ? `${who}: message deleted` : `${who}: ${last.content}`;
+      }
+      const link = li.firstChild;
+      link.className = 'chat-item' + (unread ? ' unread' : '');
+      link.dataset.unread = String(unread);
+      if (chat.id === open) link.setAttribute('aria-current', 'page'); else link.removeAttribute('aria-current');
+      link.replaceChildren(
+        el('span', { class: 'chat-item-top' },
+          el('span', { class: 'chat-item-name', 'data-testid': 'chat-item-name', text: chat.name }),
+          chat.isPrivate ? el('span', { class: 'tag', text: 'private' }) : null,
+          el('time', { class: 'chat-item-time', datetime: chatActivity(chat), text: listTime(chatActivity(chat)) })),
+        el('span', { class: 'chat-item-bottom' },
+          el('span', { class: 'chat-item-preview', text: preview }),
+          unread ? el('span', {
+            class: 'badge', 'data-testid': 'unread-badge', 'aria-label': `${unread} unread`,
+            text: unread > 99 ? '99+' : String(unread),
+          }) : null));
+      return li;
+    });
+    for (const id of chatNodes.keys()) if (!state.chats.has(id)) chatNodes.delete(id);
+    reconcile($('chat-list'), nodes);
+    $('chat-list-empty').hidden = chats.length > 0;
+    const total = chats.reduce((sum, chat) => sum + (chat.id === open ? 0 : chat.unreadCount || 0), 0);
+    document.title = total ? `(${total}) ChatFlow` : 'ChatFlow';
+  }
+
+  async function createChat(event) {
+    event.preventDefault();
+    const body = {
+      name: $('new-chat-name').value.trim(),
+      isPrivate: $('new-chat-private').checked,
+    };
+    const description = $('new-chat-description').value.trim();
+    if (description) body.description = description;
+    const submit = $('new-chat-submit');
+    submit.disabled = true;
+    try {
+      const chat = await api('POST', '/chats', body);
+      state.chats.set(chat.id, { ...chat, role: 'owner', unreadCount: 0, lastMessage: null, lastReadMessageId: null });
+      renderChats();
+      $('new-chat-form').reset();
+      toggleForm(null);
+      location.hash = `#/chats/${chat.id}`;
+    } catch (error) {
+      showError(error);
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  async function joinChat(event) {
+    event.preventDefault();
+    // Accept a pasted link (…/#/chats/ID) as well as the bare id.
+    const text = $('join-chat-id').value.trim();
+    const id = (text.match(/[0-9A-Za-z]{26}(?![0-9A-Za-z])/) || [text])[0].toUpperCase();
+    const submit = $('join-chat-submit');
+    submit.disabled = true;
+    try {
+      await api('POST', `/chats/${encode(id)}/members`, {});
+      await refreshChats();
+      $('join-chat-form').reset();
+      toggleForm(null);
+      location.hash = `#/chats/${id}`;
+    } catch (error) {
+      showError(error);
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  function toggleForm(form) {
+    for (const [id, toggle] of [['new-chat-form', 'new-chat-toggle'], ['join-chat-form', 'join-chat-toggle']]) {
+      const open = id === form && $(id).hidden;
+      $(id).hidden = !open;
+      $(toggle).setAttribute('aria-expanded', String(open));
+      if (open) $(id).querySelector('input').focus();
+    }
+  }
+
+  // MARK: - Routing and screens
+
+  /** `#/chats/{id}` opens a chat; anything else shows the list (the only screen on a phone). */
+  function route() {
+    if (!state.token) return;
+    const match = location.hash.match(/^#\/chats\/([0-9A-Za-z]{26})$/);
+    if (match) {
+      openChat(match[1].toUpperCase());
+      $('app').dataset.screen = 'chat';
+    } else {
+      closeChat();
+      $('app').dataset.screen = 'list';
+    }
+  }
+
+  function closeChat() {
+    const cur = state.current;
+    if (!cur) return;
+    unsubscribe(cur);
+    clearInterval(cur.typingTimer);
+    state.current = null;
+    $('chat-pane').hidden = true;
+    $('no-chat').hidden = false;
+    $('message-list').replaceChildren();
+    closePicker();
+    renderChats();
+  }
+
+  async function openChat(id) {
+    if (state.current && state.current.id === id) return;
+    closeChat();
+    const cur = newChatView(id);
+    state.current = cur;
+    $('no-chat').hidden = true;
+    $('chat-pane').hidden = false;
+    $('chat-pane').dataset.chatId = id;
+    $('chat-pane').dataset.subscribed = 'false';
+    const known = state.chats.get(id);
+    renderChatHeader(known || { id, name: '…' });
+    setMembership(cur, Boolean(known));
+    closeSearch();
+    $('typing-indicator').textContent = '';
+    $('new-messages').hidden = true;
+    $('composer-input').value = '';
+    autosize();
+    setHistoryStatus('loading');
+    renderChats();
+
+    try {
+      const [chat, page] = await Promise.all([
+        api('GET', `/chats/${id}`),
+        api('GET', `/chats/${id}/messages?limit=${PAGE_SIZE}`),
+      ]);
+      if (state.current !== cur) return;
+      cur.chat = chat;
+      renderChatHeader(chat);
+      for (const message of page.messages) addMessage(cur, message);
+      cur.olderCursor = page.nextCursor;
+      cur.reachedStart = !page.nextCursor;
+      setMembership(cur, state.chats.has(id));
+      // Resume the live stream right after what this page shows: the newest message's id is
+      // its event id, and an empty chat's id is the id of the event that created it.
+      cur.lastEventId = page.messages.length ? page.messages[0].id : chat.id;
+      cur.loaded = true;
+      renderTimeline({ toBottom: true });
+      setHistoryStatus();
+      loadReactionDetails(cur, page.messages);
+      subscribe(cur);
+      markReadSoon();
+      fillViewport();
+      if (!matchMedia('(max-width: 720px)').matches) $('composer-input').focus();
+    } catch (error) {
+      if (state.current !== cur) return;
+      showError(error);
+      if (error.status === 404 || error.status === 403 || error.status === 400) location.hash = '#/';
+    }
+  }
+
+  /** Members get the composer; anyone else looking at a public chat gets a Join button. */
+  function setMembership(cur, member) {
+    cur.member = member;
+    $('chat-pane').dataset.member = String(member);
+    $('composer').hidden = !member;
+    $('join-bar').hidden = member;
+    $('leave-chat').hidden = !member;
+  }
+
+  async function joinOpenChat() {
+    const cur = state.current;
+    if (!cur || cur.member) return;
+    const button = $('join-this-chat');
+    button.disabled = true;
+    try {
+      await api('POST', `/chats/${cur.id}/members`, {});
+      await refreshChats();
+      if (state.current !== cur) return;
+      setMembership(cur, state.chats.has(cur.id));
+      refreshChatHeader(cur);
+      subscribe(cur);
+      markReadSoon();
+      $('composer-input').focus();
+    } catch (error) {
+      showError(error);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function renderChatHeader(chat) {
+    $('chat-name').textContent = chat.name;
+    $('chat-members').textContent = typeof chat.memberCount !== 'number' ? ''
+      : chat.memberCount === 1 ? '1 member' : `${chat.memberCount} members`;
+    $('chat-id').textContent = chat.id;
+  }
+
+  async function refreshChatHeader(cur) {
+    try {
+      const chat = await api('GET', `/chats/${cur.id}`);
+      if (state.current !== cur) return;
+      cur.chat = chat;
+      renderChatHeader(chat);
+      const summary = state.chats.get(cur.id);
+      if (summary) Object.assign(summary, chat);
+      renderChats();
+    } catch (error) {
+      if (error.status !== 404) showError(error);
+    }
+  }
+
+  async function leaveChat() {
+    const cur = state.current;
+    const button = $('leave-chat');
+    if (!cur) return;
+    if (button.dataset.confirm !== 'true') {
+      button.dataset.confirm = 'true';
+      button.textContent = 'Really leave?';
+      setTimeout(() => { button.dataset.confirm = 'false'; button.textContent = 'Leave'; }, 4000);
+      return;
+    }
+    button.dataset.confirm = 'false';
+    button.textContent = 'Leave';
+    try {
+      await api('DELETE', `/chats/${cur.id}/members/${encode(state.me)}`);
+      state.chats.delete(cur.id);
+      location.hash = '#/';
+      refreshChatsSoon();
+    } catch (error) {
+      showError(error);
+    }
+  }
+
+  // MARK: - Timeline
+
+  function addMessage(cur, message) {
+    const existing = cur.messages.get(message.id);
+    if (existing) return existing;
+    const entry = { ...message, mine: new Set(), v: 1 };
+    cur.messages.set(message.id, entry);
+    return entry;
+  }
+
+  function newestId(cur) {
+    let newest = null;
+    for (const id of cur.messages.keys()) if (!newest || id > newest) newest = id;
+    return newest;
+  }
+
+  function setHistoryStatus(mode) {
+    const cur = state.current;
+    const status = $('history-status');
+    if (mode === 'loading') {
+      status.dataset.state = 'loading';
+      status.textContent = 'Loading messages…';
+    } else if (cur && cur.reachedStart) {
+      status.dataset.state = 'start';
+      status.textContent = cur.chat ? `This is the beginning of “${cur.chat.name}”.` : 'This is the beginning of the chat.';
+    } else {
+      status.dataset.state = 'more';
+      status.textContent = 'Scroll up for older messages';
+    }
+    status.setAttribute('data-testid', status.dataset.state === 'start' ? 'history-start' : 'history-status');
+  }
+
+  function isNearBottom() {
+    const tl = $('timeline');
+    return tl.scrollHeight - tl.scrollTop - tl.clientHeight < 80;
+  }
+
+  function scrollToBottom() {
+    const tl = $('timeline');
+    tl.scrollTop = tl.scrollHeight;
+    $('new-messages').hidden = true;
+  }
+
+  /**
+   * Brings the message list in line with the open chat's messages, reusing each message's
+   * node (so an open editor survives) and keeping what the reader looks at in place when
+   * older messages arrive above it.
+   */
+  function renderTimeline({ toBottom = false } = {}) {
+    const cur = state.current;
+    if (!cur) return;
+    const tl = $('timeline');
+    const list = $('message-list');
+    const stick = toBottom || isNearBottom();
+    let anchor = null;
+    if (!stick) {
+      const top = tl.getBoundingClientRect().top;
+      for (const node of list.querySelectorAll(':scope > .message')) {
+        const rect = node.getBoundingClientRect();
+        if (rect.bottom > top) { anchor = { node, offset: rect.top - top }; break; }
+      }
+    }
+
+    const desired = [];
+    let previous = null;
+    let previousDay = null;
+    for (const id of Array.from(cur.messages.keys()).sort()) {
+      const message = cur.messages.get(id);
+      const day = dayKey(message.createdAt);
+      if (day !== previousDay) {
+        let separator = cur.days.get(day);
+        if (!separator) {
+          separator = el('li', { class: 'day', role: 'separator' }, el('span', { text: dayLabel(message.createdAt) }));
+          cur.days.set(day, separator);
+        }
+        desired.push(separator);
+        previousDay = day;
+        previous = null;
+      }
+      const node = messageNode(cur, message);
+      const grouped = previous && previous.userId === message.userId &&
+        Date.parse(message.createdAt) - Date.parse(previous.createdAt) < GROUP_WITHIN_MS;
+      node.classList.toggle('grouped', Boolean(grouped));
+      desired.push(node);
+      previous = message;
+    }
+    reconcile(list, desired);
+    $('chat-pane').dataset.messageCount = String(cur.messages.size);
+
+    if (stick) {
+      scrollToBottom();
+    } else if (anchor && anchor.node.isConnected) {
+      const moved = anchor.node.getBoundingClientRect().top - tl.getBoundingClientRect().top - anchor.offset;
+      tl.scrollTop += moved;
+    }
+  }
+
+  function messageNode(cur, message) {
+    let node = cur.nodes.get(message.id);
+    if (!node) {
+      const mine = message.userId === state.me;
+      node = el('li', {
+        class: 'message' + (mine ? ' own' : ''),
+        dataset: { testid: 'message', messageId: message.id, author: message.userId },
+      },
+      avatar(message.userId),
+      el('time', { class: 'gutter-time', 'aria-hidden': 'true', text: timeFormat.format(new Date(message.createdAt)) }),
+      el('div', { class: 'bubble' },
+        el('div', { class: 'message-header' },
+          el('span', { class: 'author', 'data-testid': 'message-author', text: message.userId }),
+          el('time', {
+            class: 'time', datetime: message.createdAt,
+            title: fullFormat.format(new Date(message.createdAt)),
+            text: timeFormat.format(new Date(message.createdAt)),
+          })),
+        el('div', { class: 'text' },
+          el('div', { class: 'content', 'data-testid': 'message-content' }),
+          el('span', { class: 'edited', 'data-testid': 'message-edited', hidden: true, text: '(edited)' })),
+        el('div', { class: 'reactions', 'data-testid': 'reactions' })),
+      el('div', { class: 'actions', role: 'toolbar', 'aria-label': 'Message actions' },
+        el('button', { type: 'button', class: 'icon-button', 'data-action': 'react', 'data-testid': 'react-button', title: 'Add a reaction', 'aria-label': 'Add a reaction', text: '☺' }),
+        el('button', { type: 'button', class: 'icon-button', 'data-action': 'edit', 'data-testid': 'edit-button', title: 'Edit', 'aria-label': 'Edit', text: '✎' }),
+        el('button', { type: 'button', class: 'icon-button', 'data-action': 'delete', 'data-testid': 'delete-button', title: 'Delete', 'aria-label': 'Delete', text: '🗑' })));
+      node.v = 0;
+      cur.nodes.set(message.id, node);
+    }
+    if (node.v !== message.v) {
+      updateMessageNode(cur, node, message);
+      node.v = message.v;
+    }
+    return node;
+  }
+
+  function updateMessageNode(cur, node, message) {
+    const own = message.userId === state.me;
+    const owner = state.chats.get(cur.id)?.role === 'owner';
+    node.classList.toggle('deleted', message.deleted);
+    node.dataset.deleted = String(message.deleted);
+    if (cur.editing !== message.id) {
+      const content = node.querySelector('.content');
+      content.textContent = message.deleted ? 'This message was deleted.' : message.content;
+    }
+    const edited = node.querySelector('.edited');
+    edited.hidden = !message.editedAt || message.deleted || cur.editing === message.id;
+    if (message.editedAt) edited.title = `Edited ${fullFormat.format(new Date(message.editedAt))}`;
+    node.querySelector('[data-action=react]').hidden = message.deleted;
+    node.querySelector('[data-action=edit]').hidden = !own || message.deleted;
+    node.querySelector('[data-action=delete]').hidden = !(own || owner) || message.deleted;
+
+    const reactions = node.querySelector('.reactions');
+    const existing = new Map(Array.from(reactions.children, (chip) => [chip.dataset.emoji, chip]));
+    const chips = Object.entries(message.deleted ? {} : message.reactions || {})
+      .filter(([, count]) => count > 0)
+      .map(([emoji, count]) => {
+        const mine = message.mine.has(emoji);
+        const chip = existing.get(emoji) || el('button', {
+          type: 'button', dataset: { testid: 'reaction', action: 'toggle-reaction', emoji },
+        }, el('span', { class: 'emoji', text: emoji }), el('span', { class: 'count' }));
+        chip.className = 'reaction' + (mine ? ' mine' : '');
+        chip.setAttribute('aria-pressed', String(mine));
+        chip.title = mine ? 'Remove your reaction' : `React with ${emoji}`;
+        chip.dataset.count = String(count);
+        chip.dataset.mine = String(mine);
+        chip.lastChild.textContent = String(count);
+        return chip;
+      });
+    reconcile(reactions, chips);
+    reactions.hidden = chips.length === 0;
+  }
+
+  /** Re-renders one message if it is in the open chat. */
+  function touch(cur, message) {
+    message.v += 1;
+    if (state.current === cur) renderTimeline();
+  }
+
+  function fillViewport() {
+    const cur = state.current;
+    const tl = $('timeline');
+    if (cur && cur.loaded && !cur.reachedStart && tl.scrollHeight <= tl.clientHeight + 200) loadOlder();
+  }
+
+  async function loadOlder() {
+    const cur = state.current;
+    if (!cur || !cur.loaded || cur.loadingOlder || cur.reachedStart || !cur.olderCursor) return;
+    cur.loadingOlder = true;
+    const status = $('history-status');
+    status.dataset.state = 'loading';
+    status.textContent = 'Loading older messages…';
+    try {
+      const page = await api('GET', `/chats/${cur.id}/messages?limit=${PAGE_SIZE}&cursor=${encode(cur.olderCursor)}`);
+      if (state.current !== cur) return;
+      for (const message of page.messages) addMessage(cur, message);
+      cur.olderCursor = page.nextCursor;
+      cur.reachedStart = !page.nextCursor;
+      renderTimeline();
+      loadReactionDetails(cur, page.messages);
+    } catch (error) {
+      showError(error);
+    } finally {
+      cur.loadingOlder = false;
+      if (state.current === cur) {
+        setHistoryStatus();
+        // Still at the top (a short page, or the reader kept scrolling): keep going.
+        if ($('timeline').scrollTop < 300) requestAnimationFrame(() => loadOlder());
+        fillViewport();
+      }
+    }
+  }
+
+  // MARK: - Reactions
+
+  /**
+   * Messages carry reaction counts only; which of them are the reader's comes from each
+   * message's reaction summary, fetched for messages that have any reactions.
+   */
+  function loadReactionDetails(cur, messages) {
+    for (const message of messages) {
+      if (!message.deleted && Object.keys(message.reactions || {}).length) refreshReactions(cur, message.id);
+    }
+  }
+
+  const reactionQueue = [];
+  let reactionInFlight = 0;
+
+  function refreshReactions(cur, id) {
+    if (reactionQueue.some((item) => item.cur === cur && item.id === id)) return;
+    reactionQueue.push({ cur, id });
+    pumpReactions();
+  }
+
+  function pumpReactions() {
+    while (reactionInFlight < 4 && reactionQueue.length) {
+      const { cur, id } = reactionQueue.shift();
+      if (state.current !== cur) continue;
+      reactionInFlight += 1;
+      api('GET', `/messages/${id}/reactions`)
+        .then((summaries) => {
+          const message = cur.messages.get(id);
+          if (!message) return;
+          message.reactions = Object.fromEntries(summaries.map((s) => [s.emoji, s.count]));
+          message.mine = new Set(summaries.filter((s) => s.reactedByMe).map((s) => s.emoji));
+          touch(cur, message);
+        })
+        .catch((error) => { if (error.status !== 404) showError(error); })
+        .finally(() => { reactionInFlight -= 1; pumpReactions(); });
+    }
+  }
+
+  async function toggleReaction(cur, message, emoji) {
+    const mine = message.mine.has(emoji);
+    // Show it at once; the summary fetched afterwards is the truth.
+    message.reactions = { ...message.reactions, [emoji]: Math.max(0, (message.reactions[emoji] || 0) + (mine ? -1 : 1)) };
+    if (mine) message.mine.delete(emoji); else message.mine.add(emoji);
+    touch(cur, message);
+    try {
+      if (mine) await api('DELETE', `/messages/${message.id}/reactions/${encode(emoji)}`);
+      else await api('POST', `/messages/${message.id}/reactions`, { emoji });
+    } catch (error) {
+      showError(error);
+    }
+    refreshReactions(cur, message.id);
+  }
+
+  let picker = null;
+
+  function openPicker(cur, message, anchor) {
+    closePicker();
+    picker = el('div', { class: 'picker', role: 'menu', 'data-testid': 'emoji-picker', 'aria-label': 'Pick a reaction' },
+      REACTION_CHOICES.map((emoji) => el('button', {
+        type: 'button', role: 'menuitem', class: 'picker-choice', 'data-testid': 'emoji-choice', 'data-emoji': emoji,
+        'aria-label': `React with ${emoji}`, text: emoji,
+        onclick: () => {
+          closePicker();
+          if (!message.mine.has(emoji)) toggleReaction(cur, message, emoji);
+        },
+      })));
+    document.body.appendChild(picker);
+    const rect = anchor.getBoundingClientRect();
+    const width = picker.offsetWidth;
+    const left = Math.max(8, Math.min(window.innerWidth - width - 8, rect.right - width));
+    const top = rect.top - picker.offsetHeight - 6 > 8 ? rect.top - picker.offsetHeight - 6 : rect.bottom + 6;
+    picker.style.left = `${left}px`;
+    picker.style.top = `${top}px`;
+    picker.querySelector('button').focus();
+  }
+
+  function closePicker() {
+    if (picker) picker.remove();
+    picker = null;
+  }
+
+  // MARK: - Editing and deleting
+
+  function startEdit(cur, message) {
+    if (message.deleted || message.userId !== state.me) return;
+    if (cur.editing) cancelEdit(cur);
+    cur.editing = message.id;
+    const node = cur.nodes.get(message.id);
+    node.classList.add('editing');
+    const input = el('textarea', { class: 'edit-input', 'data-testid': 'edit-input', rows: 2, maxlength: 4000, 'aria-label': 'Edit message' });
+    input.value = message.content;
+    const form = el('form', { class: 'edit-form' }, input,
+      el('div', { class: 'form-row' },
+        el('button', { type: 'submit', class: 'button primary small', 'data-testid': 'edit-save', text: 'Save' }),
+        el('button', { type: 'button', class: 'button ghost small', 'data-testid': 'edit-cancel', text: 'Cancel', onclick: () => cancelEdit(cur) }),
+        el('span', { class: 'muted small edit-hint', text: 'Enter to save · Esc to cancel' })));
+    form.addEventListener('submit', (event) => { event.preventDefault(); saveEdit(cur, message, input.value); });
+    input.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) { event.preventDefault(); saveEdit(cur, message, input.value); }
+      if (event.key === 'Escape') { event.preventDefault(); cancelEdit(cur); }
+    });
+    node.querySelector('.content').replaceChildren(form);
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+  }
+
+  function cancelEdit(cur) {
+    const id = cur.editing;
+    if (!id) return;
+    cur.editing = null;
+    const node = cur.nodes.get(id);
+    const message = cur.messages.get(id);
+    node.classList.remove('editing');
+    node.v = -1; // re-render its content
+    messageNode(cur, message);
+    $('composer-input').focus();
+  }
+
+  async function saveEdit(cur, message, content) {
+    if (content === message.content) { cancelEdit(cur); return; }
+    try {
+      const updated = await api('PATCH', `/messages/${message.id}`, { content });
+      message.content = updated.content;
+      message.editedAt = updated.editedAt;
+      cancelEdit(cur);
+      touch(cur, message);
+      noteChangedMessage(cur.id, message);
+    } catch (error) {
+      showError(error);
+    }
+  }
+
+  function confirmDelete(cur, message) {
+    const node = cur.nodes.get(message.id);
+    if (node.querySelector('.confirm')) return;
+    const bar = el('div', { class: 'confirm', role: 'alertdialog', 'aria-label': 'Delete message' },
+      el('span', { text: 'Delete this message?' }),
+      el('button', {
+        type: 'button', class: 'button danger small', 'data-testid': 'confirm-delete', text: 'Delete',
+        onclick: async () => {
+          bar.remove();
+          try {
+            await api('DELETE', `/messages/${message.id}`);
+            markDeleted(cur, message);
+          } catch (error) {
+            showError(error);
+          }
+        },
+      }),
+      el('button', { type: 'button', class: 'button ghost small', 'data-testid': 'cancel-delete', text: 'Cancel', onclick: () => bar.remove() }));
+    node.querySelector('.bubble').appendChild(bar);
+    bar.querySelector('[data-testid=confirm-delete]').focus();
+  }
+
+  function markDeleted(cur, message) {
+    if (message.deleted) return;
+    if (cur.editing === message.id) cancelEdit(cur);
+    message.deleted = true;
+    message.content = '';
+    message.reactions = {};
+    message.mine = new Set();
+    touch(cur, message);
+    noteChangedMessage(cur.id, message);
+  }
+
+  function onMessageListClick(event) {
+    const cur = state.current;
+    const target = event.target.closest('[data-action]');
+    const node = event.target.closest('.message');
+    if (!cur || !node) return;
+    const message = cur.messages.get(node.dataset.messageId);
+    if (!message) return;
+    if (!target) {
+      // A tap shows the message's actions where there is no hover (touch screens).
+      if (!matchMedia('(hover: none)').matches) return;
+      for (const other of document.querySelectorAll('.message.show-actions')) if (other !== node) other.classList.remove('show-actions');
+      node.classList.toggle('show-actions');
+      return;
+    }
+    switch (target.dataset.action) {
+      case 'react': openPicker(cur, message, target); break;
+      case 'edit': startEdit(cur, message); break;
+      case 'delete': confirmDelete(cur, message); break;
+      case 'toggle-reaction': toggleReaction(cur, message, target.dataset.emoji); break;
+    }
+  }
+
+  // MARK: - Composer
+
+  function autosize() {
+    const input = $('composer-input');
+    input.style.height = 'auto';
+    input.style.height = `${Math.min(input.scrollHeight + 2, 160)}px`;
+    input.style.overflowY = input.scrollHeight + 2 > 160 ? 'auto' : 'hidden';
+  }
+
+  async function sendMessage(event) {
+    if (event) event.preventDefault();
+    const cur = state.current;
+    const input = $('composer-input');
+    const content = input.value;
+    if (!cur || !cur.loaded || !content.trim()) return;
+    // Sending the same text again after a failure reuses its id, so that if the first try
+    // did reach the server (an answer lost on the way back) the message is not posted twice.
+    const retry = state.unsent && state.unsent.chatId === cur.id && state.unsent.content === content;
+    const clientMessageId = retry ? state.unsent.clientMessageId : uid();
+    state.unsent = null;
+    input.value = '';
+    autosize();
+    try {
+      const message = await api('POST', `/chats/${cur.id}/messages`, { content, messageType: 'text', clientMessageId });
+      if (state.current !== cur) return;
+      addMessage(cur, message);
+      noteLastMessage(cur.id, message);
+      renderTimeline({ toBottom: true });
+      markReadSoon();
+    } catch (error) {
+      if (!input.value && state.current === cur) {
+        input.value = content;
+        autosize();
+        state.unsent = { chatId: cur.id, content, clientMessageId };
+      }
+      showError(error);
+    }
+  }
+
+  function onComposerKey(event) {
+    const input = $('composer-input');
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      sendMessage();
+    } else if (event.key === 'ArrowUp' && !input.value && state.current) {
+      const cur = state.current;
+      const ids = Array.from(cur.messages.keys()).sort().reverse();
+      const last = ids.map((id) => cur.messages.get(id)).find((m) => m.userId === state.me && !m.deleted);
+      if (last) { event.preventDefault(); startEdit(cur, last); }
+    }
+  }
+
+  function onComposerInput() {
+    autosize();
+    const cur = state.current;
+    if (!cur || !$('composer-input').value.trim()) return;
+    const now = Date.now();
+    if (now - cur.lastTypingSent > TYPING_SEND_EVERY_MS && sendFrame({ op: 'typing', chatId: cur.id })) {
+      cur.lastTypingSent = now;
+    }
+  }
+
+  // MARK: - Read marker
+
+  function viewing(cur) {
+    return cur && cur.loaded && state.current === cur && document.visibilityState === 'visible' &&
+      ($('app').dataset.screen === 'chat' || !matchMedia('(max-width: 720px)').matches);
+  }
+
+  function markReadSoon() {
+    const cur = state.current;
+    if (!cur || cur.readPending) return;
+    cur.readPending = setTimeout(() => { cur.readPending = null; markRead(cur); }, 400);
+  }
+
+  async function markRead(cur) {
+    if (!viewing(cur)) return;
+    const newest = newestId(cur);
+    const summary = state.chats.get(cur.id);
+    if (!newest || !summary) return;
+    // The server moves the marker wherever it is told, so only ever move it forward.
+    if (summary.lastReadMessageId && summary.lastReadMessageId >= newest) return;
+    const previous = summary.lastReadMessageId;
+    summary.lastReadMessageId = newest;
+    summary.unreadCount = 0;
+    renderChats();
+    try {
+      await api('POST', `/chats/${cur.id}/read`, { messageId: newest });
+      $('chat-pane').dataset.readUpTo = newest;
+    } catch (error) {
+      if (summary.lastReadMessageId === newest) summary.lastReadMessageId = previous;
+      if (error.status !== 404) showError(error);
+    }
+  }
+
+  /** An edit or delete of the chat's last message shows in the chat list too. */
+  function noteChangedMessage(chatId, message) {
+    const summary = state.chats.get(chatId);
+    if (!summary || !summary.lastMessage || summary.lastMessage.id !== message.id) return;
+    summary.lastMessage = { ...summary.lastMessage, content: message.content, editedAt: message.editedAt, deleted: message.deleted };
+    renderChats();
+  }
+
+  function noteLastMessage(chatId, message) {
+    const summary = state.chats.get(chatId);
+    if (!summary) return false;
+    if (!summary.lastMessage || summary.lastMessage.id <= message.id) summary.lastMessage = message;
+    renderChats();
+    return true;
+  }
+
+  // MARK: - Search
+
+  function toggleSearch() {
+    if ($('search-panel').hidden) openSearch(); else closeSearch();
+  }
+
+  function openSearch() {
+    $('search-panel').hidden = false;
+    $('search-toggle').setAttribute('aria-expanded', 'true');
+    $('search-input').focus();
+  }
+
+  function closeSearch() {
+    $('search-panel').hidden = true;
+    $('search-toggle').setAttribute('aria-expanded', 'false');
+    $('search-results').replaceChildren();
+    $('search-status').textContent = '';
+    $('search-more').hidden = true;
+    $('search-input').value = '';
+  }
+
+  async function runSearch(event, more = false) {
+    if (event) event.preventDefault();
+    const cur = state.current;
+    if (!cur) return;
+    const query = more ? cur.search.query : $('search-input').value.trim();
+    if (!query) return;
+    if (!more) {
+      cur.search = { query, cursor: null };
+      $('search-results').replaceChildren();
+    }
+    $('search-status').textContent = 'Searching…';
+    $('search-panel').dataset.state = 'searching';
+    let url = `/chats/${cur.id}/search?query=${encode(query)}&limit=${SEARCH_PAGE_SIZE}`;
+    if (more && cur.search.cursor) url += `&cursor=${encode(cur.search.cursor)}`;
+    try {
+      const page = await api('GET', url);
+      if (state.current !== cur || cur.search.query !== query) return;
+      cur.search.cursor = page.nextCursor;
+      const results = $('search-results');
+      for (const message of page.messages) {
+        results.appendChild(el('li', null,
+          el('button', {
+            type: 'button', class: 'search-result', dataset: { testid: 'search-result', messageId: message.id },
+            onclick: () => jumpTo(cur, message.id),
+          },
+          el('span', { class: 'search-result-meta' },
+            el('strong', { text: message.userId }),
+            el('time', { datetime: message.createdAt, text: fullFormat.format(new Date(message.createdAt)) })),
+          el('span', { class: 'search-result-text', 'data-testid': 'search-result-text' },
+            window.ChatFlowHighlight.fragment(message.content, query)))));
+      }
+      const count = results.children.length;
+      $('search-status').textContent = count === 0 ? `No messages match “${query}”.`
+        : `${count}${page.nextCursor ? '+' : ''} ${count === 1 ? 'message matches' : 'messages match'} “${query}”.`;
+      $('search-more').hidden = !page.nextCursor;
+      $('search-panel').dataset.state = 'done';
+    } catch (error) {
+      $('search-status').textContent = error.detail || error.message;
+      $('search-panel').dataset.state = 'error';
+      showError(error);
+    }
+  }
+
+  /** Scrolls to a message, loading older pages until it is there. */
+  async function jumpTo(cur, id) {
+    for (let pages = 0; !cur.messages.has(id) && !cur.reachedStart && pages < 100 && state.current === cur; pages++) {
+      if (cur.loadingOlder) { await new Promise((resolve) => setTimeout(resolve, 50)); pages--; continue; }
+      await loadOlder();
+    }
+    const node = cur.nodes.get(id);
+    if (!node || state.current !== cur) {
+      showError(new Error('That message is no longer in the chat.'));
+      return;
+    }
+    if (matchMedia('(max-width: 720px)').matches) closeSearch();
+    node.scrollIntoView({ block: 'center' });
+    node.classList.remove('flash');
+    void node.offsetWidth;
+    node.classList.add('flash');
+  }
+
+  // MARK: - Typing indicators
+
+  function noteTyping(cur, user) {
+    if (user === state.me) return;
+    cur.typing.set(user, Date.now() + TYPING_SHOW_MS);
+    renderTyping(cur);
+    if (!cur.typingTimer) cur.typingTimer = setInterval(() => renderTyping(cur), 500);
+  }
+
+  function renderTyping(cur) {
+    const now = Date.now();
+    for (const [user, until] of cur.typing) if (until <= now) cur.typing.delete(user);
+    if (!cur.typing.size) { clearInterval(cur.typingTimer); cur.typingTimer = null; }
+    if (state.current !== cur) return;
+    const users = Array.from(cur.typing.keys()).sort();
+    let text = '';
+    if (users.length === 1) text = `${users[0]} is typing…`;
+    else if (users.length === 2) text = `${users[0]} and ${users[1]} are typing…`;
+    else if (users.length > 2) text = `${users.length} people are typing…`;
+    const indicator = $('typing-indicator');
+    if (indicator.textContent !== text) indicator.textContent = text;
+    indicator.dataset.users = users.join(',');
+  }
+
+  // MARK: - WebSocket
+
+  function socketURL() {
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    return `${scheme}://${location.host}/ws?access_token=${encode(state.token)}`;
+  }
+
+  function socketOpen() {
+    return state.ws && state.ws.readyState === WebSocket.OPEN;
+  }
+
+  function sendFrame(frame) {
+    if (!socketOpen()) return false;
+    state.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  function connect() {
+    clearTimeout(state.reconnectTimer);
+    state.reconnectTimer = null;
+    if (!state.token || state.ws) return;
+    if (state.offline) { socketGone(null, 0); return; }
+    setStatus('connecting');
+    const ws = new WebSocket(socketURL());
+    state.ws = ws;
+    let openedAt = 0;
+    ws.onopen = () => {
+      if (state.ws !== ws) return;
+      openedAt = Date.now();
+      ws.lastFrameAt = openedAt;
+      setStatus('open');
+      state.awaiting = [];
+      sendControl({ op: 'subscribe', channel: NOTIFICATIONS });
+      if (state.current) subscribe(state.current);
+      // Anything that happened while we were away: unread counts, new chats.
+      if (state.connectedBefore) refreshChatsSoon();
+      state.connectedBefore = true;
+      startPings(ws);
+    };
+    ws.onmessage = (event) => {
+      if (state.ws !== ws) return;
+      ws.lastFrameAt = Date.now();
+      let frame;
+      try { frame = JSON.parse(event.data); } catch { return; }
+      handleFrame(frame);
+    };
+    ws.onclose = (event) => {
+      if (state.ws !== ws) return;
+      state.ws = null;
+      socketGone(event, openedAt);
+    };
+  }
+
+  function closeSocket() {
+    clearTimeout(state.reconnectTimer);
+    clearInterval(state.pingTimer);
+    state.reconnectTimer = null;
+    const ws = state.ws;
+    state.ws = null;
+    if (ws) ws.close(1000, 'signed out');
+    setStatus('closed');
+  }
+
+  /** The connection closed or could not open: resume with backoff (0.5 s doubling to 15 s). */
+  function socketGone(event, openedAt) {
+    clearInterval(state.pingTimer);
+    if (state.current) {
+      state.current.subscription = 'none';
+      $('chat-pane').dataset.subscribed = 'false';
+    }
+    if (!state.token) return;
+    if (event && event.code === 4001) {
+      signOut('Your token expired. Paste a new one to continue.');
+      return;
+    }
+    // Only a connection that stayed up a while resets the backoff, so a server that keeps
+    // accepting and dropping us is not hammered.
+    if (openedAt && Date.now() - openedAt > 5000) state.attempt = 0;
+    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** state.attempt) * (0.8 + Math.random() * 0.4);
+    state.attempt += 1;
+    // Repeated failures to even open may mean the token is no longer accepted: ask over HTTP,
+    // whose 401 carries a reason (a refused WebSocket upgrade does not) and signs us out.
+    if (!openedAt && state.attempt % 3 === 0 && !state.offline) api('GET', '/chats').then((data) => setChats(data.chats)).catch(() => {});
+    state.reconnectAt = Date.now() + delay;
+    state.reconnectTimer = setTimeout(connect, delay);
+    setStatus('reconnecting');
+  }
+
+  function startPings(ws) {
+    clearInterval(state.pingTimer);
+    state.pingTimer = setInterval(() => {
+      if (state.ws !== ws) return;
+      // No frame at all (not even the last pong) for too long: the connection is dead.
+      if (Date.now() - ws.lastFrameAt > PING_EVERY_MS + PONG_TIMEOUT_MS) { ws.close(4000, 'no pong'); return; }
+      sendFrame({ op: 'ping' });
+    }, PING_EVERY_MS);
+  }
+
+  function setStatus(mode) {
+    const status = $('connection-status');
+    clearInterval(state.statusTimer);
+    status.dataset.state = mode;
+    status.dataset.attempt = String(state.attempt);
+    const label = {
+      open: 'Live',
+      connecting: 'Connecting…',
+      closed: 'Offline',
+    }[mode];
+    if (label) { status.textContent = label; return; }
+    const tick = () => {
+      const seconds = Math.max(0, Math.ceil((state.reconnectAt - Date.now()) / 1000));
+      status.textContent = seconds > 0 ? `Reconnecting in ${seconds} s…` : 'Reconnecting…';
+    };
+    tick();
+    state.statusTimer = setInterval(tick, 1000);
+  }
+
+  function subscribe(cur) {
+    // The server streams a chat to its members only.
+    if (!cur.loaded || !cur.member || !socketOpen() || cur.subscription !== 'none') return;
+    const frame = { op: 'subscribe', channel: `chats/${cur.id}` };
+    if (cur.lastEventId) frame.since = cur.lastEventId;
+    sendControl(frame);
+    cur.subscription = 'pending';
+  }
+
+  function unsubscribe(cur) {
+    if (cur.subscription !== 'none') sendControl({ op: 'unsubscribe', channel: `chats/${cur.id}` });
+    cur.subscription = 'none';
+  }
+
+  /**
+   * Sends a subscribe or unsubscribe and remembers it: the server answers each, in order, so
+   * a reply can be told apart from an unasked-for `unsubscribed` (we were removed from the
+   * chat) and a stale reply from a subscription already given up.
+   */
+  function sendControl(frame) {
+    if (sendFrame(frame)) state.awaiting.push({ op: frame.op, channel: frame.channel });
+  }
+
+  function takeReply(op, channel) {
+    const index = state.awaiting.findIndex((item) => item.channel === channel);
+    if (index < 0 || state.awaiting[index].op !== op) return false;
+    state.awaiting.splice(index, 1);
+    return true;
+  }
+
+  function awaitingReply(channel) {
+    return state.awaiting.some((item) => item.channel === channel);
+  }
+
+  function handleFrame(frame) {
+    const cur = state.current;
+    const chatChannel = cur ? `chats/${cur.id}` : null;
+    switch (frame.type) {
+      case 'event':
+        if (frame.channel === NOTIFICATIONS) handleNotification(frame.event);
+        else if (frame.channel === chatChannel && cur.subscription === 'live') handleChatEvent(cur, frame);
+        break;
+      case 'subscribed':
+        takeReply('subscribe', frame.channel);
+        if (frame.channel === chatChannel && cur.subscription === 'pending' && !awaitingReply(chatChannel)) {
+          cur.subscription = 'live';
+          $('chat-pane').dataset.subscribed = 'true';
+          $('chat-pane').dataset.recovered = String(frame.recovered);
+        }
+        break;
+      case 'unsubscribed':
+        if (takeReply('unsubscribe', frame.channel)) break;
+        // Unasked for: we were removed from the chat.
+        if (frame.channel === chatChannel && cur.subscription === 'live') {
+          cur.subscription = 'none';
+          $('chat-pane').dataset.subscribed = 'false';
+          showError(new Error('You are no longer a member of this chat.'));
+          state.chats.delete(cur.id);
+          setMembership(cur, false);
+          refreshChatsSoon();
+        }
+        break;
+      case 'error':
+        if (frame.channel) {
+          // The answer to a subscribe that was refused.
+          takeReply('subscribe', frame.channel);
+          if (frame.channel !== chatChannel || awaitingReply(chatChannel)) break;
+          cur.subscription = 'none';
+          $('chat-pane').dataset.subscribed = 'false';
+        }
+        showError(new Error(frame.detail || frame.code || 'The live connection reported an error.'));
+        break;
+      default:
+        break; // pong, and anything newer than this client
+    }
+  }
+
+  function handleChatEvent(cur, frame) {
+    if (frame.id && (!cur.lastEventId || frame.id > cur.lastEventId)) cur.lastEventId = frame.id;
+    const event = frame.event;
+    const message = event.messageId ? cur.messages.get(event.messageId) : null;
+    switch (event.kind) {
+      case 'message.created': {
+        cur.typing.delete(event.userId);
+        renderTyping(cur);
+        if (cur.messages.has(event.message.id)) break;
+        const wasAtBottom = isNearBottom();
+        addMessage(cur, event.message);
+        noteLastMessage(cur.id, event.message);
+        renderTimeline();
+        if (!wasAtBottom && event.message.userId !== state.me) $('new-messages').hidden = false;
+        markReadSoon();
+        break;
+      }
+      case 'message.edited':
+        if (message && !message.deleted && (message.content !== event.content || message.editedAt !== event.editedAt)) {
+          message.content = event.content;
+          message.editedAt = event.editedAt;
+          touch(cur, message);
+          noteChangedMessage(cur.id, message);
+        }
+        break;
+      case 'message.deleted':
+        if (message) markDeleted(cur, message);
+        break;
+      case 'reaction.added':
+      case 'reaction.removed':
+        // Counts are not additive across a replay, so ask for the message's summary.
+        if (message) refreshReactions(cur, message.id);
+        break;
+      case 'member.joined':
+      case 'member.left':
+        refreshChatHeader(cur);
+        break;
+      case 'chat.updated':
+        refreshChatHeader(cur);
+        break;
+      case 'typing':
+        noteTyping(cur, event.userId);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function handleNotification(event) {
+    switch (event.kind) {
+      case 'message.created': {
+        const cur = state.current;
+        const here = cur && cur.id === event.chatId && viewing(cur);
+        const summary = state.chats.get(event.chatId);
+        if (!summary) { refreshChatsSoon(); break; }
+        if (!here && (!summary.lastMessage || summary.lastMessage.id < event.message.id)) summary.unreadCount = (summary.unreadCount || 0) + 1;
+        noteLastMessage(event.chatId, event.message);
+        break;
+      }
+      case 'member.joined':
+      case 'member.left':
+        refreshChatsSoon();
+        break;
+      default:
+        break;
+    }
+  }
+
+  // MARK: - Test hooks
+
+  // Lets the browser tests take the network away and give it back, to exercise reconnecting
+  // with backoff and resuming with `since`. Harmless in normal use.
+  window.chatflow = {
+    goOffline() {
+      state.offline = true;
+      if (state.ws) state.ws.close(4000, 'offline');
+    },
+    goOnline() {
+      state.offline = false;
+    },
+  };
+
+  // MARK: - Wiring
+
+  function init() {
+    $('signin-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const token = $('token-input').value.trim();
+      if (!token) { showSignIn('Paste a token first.'); return; }
+      signIn(token);
+    });
+    $('token-input').addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !event.shiftKey) { event.preventDefault(); $('signin-form').requestSubmit(); }
+    });
+    $('signout-button').addEventListener('click', () => signOut());
+    $('error-dismiss').addEventListener('click', hideError);
+
+    $('new-chat-toggle').addEventListener('click', () => toggleForm('new-chat-form'));
+    $('join-chat-toggle').addEventListener('click', () => toggleForm('join-chat-form'));
+    for (const button of document.querySelectorAll('[data-close-form]')) button.addEventListener('click', () => toggleForm(null));
+    $('new-chat-form').addEventListener('submit', createChat);
+    $('join-chat-form').addEventListener('submit', joinChat);
+
+    $('back-button').addEventListener('click', () => { location.hash = '#/'; });
+    $('leave-chat').addEventListener('click', leaveChat);
+    $('join-this-chat').addEventListener('click', joinOpenChat);
+    $('copy-chat-id').addEventListener('click', async () => {
+      const id = $('chat-id').textContent;
+      try {
+        await navigator.clipboard.writeText(id);
+        $('copy-chat-id').textContent = 'copied';
+      } catch {
+        getSelection().selectAllChildren($('chat-id'));
+        $('copy-chat-id').textContent = 'selected';
+      }
+      setTimeout(() => { $('copy-chat-id').textContent = 'copy id'; }, 1500);
+    });
+
+    $('search-toggle').addEventListener('click', toggleSearch);
+    $('search-close').addEventListener('click', closeSearch);
+    $('search-form').addEventListener('submit', (event) => runSearch(event));
+    $('search-more').addEventListener('click', () => runSearch(null, true));
+
+    $('message-list').addEventListener('click', onMessageListClick);
+    $('timeline').addEventListener('scroll', () => {
+      if ($('timeline').scrollTop < 300) loadOlder();
+      if (isNearBottom()) { $('new-messages').hidden = true; markReadSoon(); }
+    }, { passive: true });
+    $('new-messages').addEventListener('click', scrollToBottom);
+
+    $('composer').addEventListener('submit', sendMessage);
+    $('composer-input').addEventListener('keydown', onComposerKey);
+    $('composer-input').addEventListener('input', onComposerInput);
+
+    document.addEventListener('click', (event) => {
+      if (picker && !picker.contains(event.target) && !event.target.closest('[data-action=react]')) closePicker();
+      if (!event.target.closest('.message')) {
+        for (const node of document.querySelectorAll('.message.show-actions')) node.classList.remove('show-actions');
+      }
+    });
+    document.addEventListener('keydown', (event) => {
+      if (event.key !== 'Escape') return;
+      if (picker) closePicker();
+      else if (!$('search-panel').hidden) closeSearch();
+    });
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState !== 'visible') return;
+      markReadSoon();
+      if (state.token && !state.ws && state.reconnectTimer) connect();
+    });
+    window.addEventListener('online', () => { if (state.token && !state.ws) connect(); });
+    window.addEventListener('hashchange', route);
+
+    const saved = localStorage.getItem(TOKEN_KEY);
+    if (saved) signIn(saved, { remembered: true });
+    else showSignIn();
+  }
+
+  init();
+})();

@@ -1,0 +1,115 @@
+// Highlights the words of a search query in a message, the way the server matches them:
+// case- and accent-insensitive words, `word*` prefixes and "quoted phrases"; filters
+// (from:, before:, after:) match no text. Builds DOM nodes only — never HTML strings — so
+// a message's text can never become markup.
+'use strict';
+
+(function () {
+  const WORD_CHAR = '[\\p{L}\\p{N}]';
+  const FILTER = /^(from|before|after):/i;
+
+  /** One code point folded for matching: decomposed, marks dropped, lower-cased. */
+  function foldCodePoint(cp) {
+    return cp.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+  }
+
+  function fold(text) {
+    let out = '';
+    for (const cp of text) out += foldCodePoint(cp);
+    return out;
+  }
+
+  /**
+   * The folded text and, for each of its UTF-16 units, where the code point it came from
+   * starts and ends in the original text (folding can change lengths: "é" → "e").
+   */
+  function foldWithMap(text) {
+    let folded = '';
+    const starts = [];
+    const ends = [];
+    let offset = 0;
+    for (const cp of text) {
+      const f = foldCodePoint(cp);
+      for (let i = 0; i < f.length; i++) {
+        starts.push(offset);
+        ends.push(offset + cp.length);
+      }
+      folded += f;
+      offset += cp.length;
+    }
+    return { folded, starts, ends };
+  }
+
+  function escapeRegExp(s) {
+    return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+
+  function words(s) {
+    return fold(s).split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+  }
+
+  /** The patterns (as RegExp sources over folded text) a query highlights. */
+  function patterns(query) {
+    const result = [];
+    const tokens = query.match(/"[^"]*"?|\S+/g) || [];
+    for (const token of tokens) {
+      if (token.startsWith('"')) {
+        const parts = words(token.replace(/"/g, ''));
+        if (parts.length) {
+          result.push(`(?<!${WORD_CHAR})${parts.map(escapeRegExp).join('[^\\p{L}\\p{N}]+')}(?!${WORD_CHAR})`);
+        }
+        continue;
+      }
+      if (FILTER.test(token)) continue;
+      const prefix = token.endsWith('*');
+      const parts = words(prefix ? token.slice(0, -1) : token);
+      parts.forEach((part, index) => {
+        const last = index === parts.length - 1;
+        const tail = prefix && last ? `${WORD_CHAR}*` : `(?!${WORD_CHAR})`;
+        result.push(`(?<!${WORD_CHAR})${escapeRegExp(part)}${tail}`);
+      });
+    }
+    return result;
+  }
+
+  /** Ranges [start, end) of `text` that match, merged and sorted. */
+  function ranges(text, query) {
+    const sources = patterns(query);
+    if (!sources.length || !text) return [];
+    const { folded, starts, ends } = foldWithMap(text);
+    const found = [];
+    for (const source of sources) {
+      const re = new RegExp(source, 'gu');
+      let m;
+      while ((m = re.exec(folded)) !== null) {
+        if (m[0].length === 0) { re.lastIndex++; continue; }
+        found.push([starts[m.index], ends[m.index + m[0].length - 1]]);
+      }
+    }
+    found.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+    const merged = [];
+    for (const r of found) {
+      const last = merged[merged.length - 1];
+      if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
+      else merged.push([r[0], r[1]]);
+    }
+    return merged;
+  }
+
+  /** A fragment of text nodes with the matches wrapped in <mark>. */
+  function fragment(text, query) {
+    const frag = document.createDocumentFragment();
+    let at = 0;
+    for (const [start, end] of ranges(text, query)) {
+      if (start > at) frag.appendChild(document.createTextNode(text.slice(at, start)));
+      const mark = document.createElement('mark');
+      mark.textContent = text.slice(start, end);
+      frag.appendChild(mark);
+      at = end;
+    }
+    if (at < text.length) frag.appendChild(document.createTextNode(text.slice(at)));
+    return frag;
+  }
+
+  window.ChatFlowHighlight = { fold, ranges, fragment };
+})();

@@ -1,0 +1,351 @@
+"""Two people, alice and bob, each in their own headless Chromium, using the web client
+against a real `chatflow serve`.
+
+The tests run in file order and share the two signed-in browsers and one chat, "Launch
+room", which alice creates and bob joins through the UI (the `room` fixture). Each test
+brings its own messages, so any one of them also runs alone (ops/browser-test.sh -k NAME).
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from support import DESKTOP, PHONE, forged_token, set_viewport, wait_until
+
+DELETED_TEXT = "This message was deleted."
+
+IN_VIEW = """
+const timeline = document.getElementById('timeline').getBoundingClientRect();
+const node = document.querySelector(`#message-list [data-message-id='${arguments[0]}']`).getBoundingClientRect();
+return document.getElementById('timeline').scrollTop > 0 && node.top >= timeline.top - 1 && node.top < timeline.bottom;
+"""
+
+
+@pytest.fixture(scope="module")
+def signed_in(settings, alice, bob):
+    for page, token in ((alice, settings.alice_token), (bob, settings.bob_token)):
+        page.open()
+        page.sign_in(token)
+
+
+@pytest.fixture(scope="module")
+def room(signed_in, alice, bob):
+    chat_id = alice.create_chat("Launch room", "Where the launch happens")
+    bob.join_chat(chat_id)
+    return chat_id
+
+
+def test_sign_in_explains_a_refused_token(visitor, settings):
+    visitor.open()
+    visitor.visible("[data-testid=token-input]").send_keys("not a token")
+    visitor.find("[data-testid=signin-button]").click()
+    error = visitor.visible("[data-testid=signin-error]")
+    assert "three parts" in error.text
+
+    field = visitor.find("[data-testid=token-input]")
+    field.clear()
+    field.send_keys(forged_token("mallory"))
+    visitor.find("[data-testid=signin-button]").click()
+    # The server's problem detail, word for word.
+    visitor.until(lambda d: "signature does not match" in d.find_element(By.ID, "signin-error").text,
+                  "the server's reason for refusing the token was not shown")
+    assert not visitor.find("#app").is_displayed()
+    assert visitor.driver.execute_script("return localStorage.getItem('chatflow.token')") is None
+
+
+def test_alice_creates_a_chat_and_bob_joins_it(room, alice, bob, alice_api, bob_api):
+    for page in (alice, bob):
+        assert page.text_of("[data-testid=chat-name]") == "Launch room"
+        assert page.chat_item(room).find_element(By.CSS_SELECTOR, "[data-testid=chat-item-name]").text == "Launch room"
+    # Bob's joining reaches alice's open chat live.
+    alice.until(lambda d: d.find_element(By.ID, "chat-members").text == "2 members", "alice never saw bob join")
+    assert any(chat["id"] == room and chat["role"] == "member" for chat in bob_api.chats())
+    assert any(chat["id"] == room and chat["role"] == "owner" for chat in alice_api.chats())
+
+
+def test_a_message_typed_by_alice_appears_live_for_bob(room, alice, bob):
+    bob.driver.execute_script("window.notReloaded = true")
+    text = "Hello Bob, the build is green"
+    alice.type(text)
+    bob.until(lambda d: d.find_element(By.ID, "typing-indicator").text == "alice is typing…",
+              "bob never saw alice typing")
+    alice.find("[data-testid=composer-input]").send_keys(Keys.ENTER)
+    alice.wait_message(text)
+    bob.wait_message(text)
+    # The message arrived over the WebSocket: bob's page never reloaded.
+    assert bob.driver.execute_script("return window.notReloaded === true")
+    bob.until(lambda d: d.find_element(By.ID, "typing-indicator").text == "", "the typing indicator did not clear")
+    assert alice.find("[data-testid=composer-input]").get_attribute("value") == ""
+
+
+def test_message_text_is_never_markup(room, alice, bob):
+    text = '<img src=x onerror="window.pwned=1"> <b>bold</b> & "quotes"'
+    message_id = alice.send(text)
+    bob.wait_message(text)
+    for page in (alice, bob):
+        content = page.message(message_id).find_element(By.CSS_SELECTOR, "[data-testid=message-content]")
+        assert content.find_elements(By.CSS_SELECTOR, "*") == []
+        assert page.driver.execute_script("return window.pwned") is None
+
+
+def test_a_reaction_shows_in_both_browsers(room, alice, bob, alice_api):
+    message_id = alice.send("Ship it on Friday?")
+    bob.wait_message("Ship it on Friday?")
+
+    bob.message_action(message_id, "react-button").click()
+    bob.clickable("[data-testid=emoji-choice][data-emoji='👍']").click()
+    bob.wait_reaction(message_id, "👍", 1, mine=True)
+    alice.wait_reaction(message_id, "👍", 1, mine=False)
+
+    # Alice adds hers by clicking bob's chip.
+    alice.clickable(f"#message-list [data-message-id='{message_id}'] [data-testid=reaction][data-emoji='👍']").click()
+    alice.wait_reaction(message_id, "👍", 2, mine=True)
+    bob.wait_reaction(message_id, "👍", 2, mine=True)
+
+    # Bob takes his back.
+    bob.clickable(f"#message-list [data-message-id='{message_id}'] [data-testid=reaction][data-emoji='👍']").click()
+    bob.wait_reaction(message_id, "👍", 1, mine=False)
+    alice.wait_reaction(message_id, "👍", 1, mine=True)
+    assert alice_api.request("GET", f"/messages/{message_id}/reactions") == [
+        {"emoji": "👍", "count": 1, "users": ["alice"], "reactedByMe": True}]
+
+
+def test_alice_edits_and_deletes_her_messages(room, alice, bob, alice_api):
+    message_id = alice.send("Deploy at 5pm")
+    bob.wait_message("Deploy at 5pm")
+    # Only the author may edit.
+    bob.message_action(message_id, "react-button")
+    assert not bob.message(message_id).find_element(By.CSS_SELECTOR, "[data-testid=edit-button]").is_displayed()
+    assert not bob.message(message_id).find_element(By.CSS_SELECTOR, "[data-testid=delete-button]").is_displayed()
+
+    alice.message_action(message_id, "edit-button").click()
+    field = alice.visible("[data-testid=edit-input]")
+    assert field.get_attribute("value") == "Deploy at 5pm"
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("Deploy at 6pm", Keys.ENTER)
+    for page in (alice, bob):
+        page.until(lambda d: page.content(message_id) == "Deploy at 6pm", "the edit did not show")
+        page.until(lambda d: page.message(message_id).find_element(By.CSS_SELECTOR, "[data-testid=message-edited]").is_displayed(),
+                   "the message is not marked as edited")
+
+    doomed = alice.send("Oops, wrong chat")
+    bob.wait_message("Oops, wrong chat")
+    alice.message_action(doomed, "delete-button").click()
+    alice.clickable("[data-testid=confirm-delete]").click()
+    for page in (alice, bob):
+        page.until(lambda d: page.message(doomed).get_attribute("data-deleted") == "true", "the delete did not show")
+        assert page.content(doomed) == DELETED_TEXT
+        assert page.message_id("Oops, wrong chat") is None
+
+    stored = {m["id"]: m for m in alice_api.all_messages(room)}
+    assert stored[message_id]["content"] == "Deploy at 6pm" and stored[message_id]["editedAt"]
+    assert stored[doomed]["deleted"]
+
+
+def test_unread_counts_and_the_read_marker(room, alice, bob, alice_api, bob_api):
+    notes = bob.create_chat("Bob's notes")
+    assert bob.unread(room) == 0
+    alice_api.post(room, "Are you there, Bob?")
+    bob.until(lambda d: bob.unread(room) == 1, "bob's chat list never counted the unread message")
+    assert bob.chat_item(room).find_element(By.CSS_SELECTOR, "[data-testid=unread-badge]").text == "1"
+    assert bob.unread(notes) == 0
+
+    bob.open_chat(room)
+    bob.wait_message("Are you there, Bob?")
+    bob.until(lambda d: bob.unread(room) == 0, "the unread count did not clear on opening the chat")
+    # The read marker reached the server.
+    wait_until(lambda: next(c for c in bob_api.chats() if c["id"] == room)["unreadCount"] == 0,
+               "the server still counts unread messages for bob")
+
+
+def test_search_finds_and_highlights(room, alice, bob):
+    alice.send("Café at noon, anyone?")
+    alice.send('<i>Kiwi</i> & "lime" <script>window.pwned=1</script>')
+    target = alice.send("Pineapple pizza is controversial")
+    alice.clickable("[data-testid=search-toggle]").click()
+
+    def search(query: str) -> list[list[str]]:
+        field = alice.visible("[data-testid=search-input]")
+        field.clear()
+        field.send_keys(query, Keys.ENTER)
+        alice.until(lambda d: d.find_element(By.ID, "search-panel").get_attribute("data-state") == "done"
+                    and query in d.find_element(By.ID, "search-status").text, f"search for {query!r} did not finish")
+        return alice.driver.execute_script("""
+            return Array.from(document.querySelectorAll('[data-testid=search-result-text]'),
+                              (r) => [r.textContent, ...Array.from(r.querySelectorAll('mark'), (m) => m.textContent)]);""")
+
+    assert search("cafe") == [["Café at noon, anyone?", "Café"]]
+    assert search("pine*") == [["Pineapple pizza is controversial", "Pineapple"]]
+    assert search('"PINEAPPLE pizza"') == [["Pineapple pizza is controversial", "Pineapple pizza"]]
+    assert search("kiwi") == [['<i>Kiwi</i> & "lime" <script>window.pwned=1</script>', "Kiwi"]]
+    assert alice.driver.execute_script("return window.pwned") is None
+    assert search("zzyzx") == []
+    assert "No messages match" in alice.text_of("[data-testid=search-status]")
+
+    search("pineapple")
+    alice.clickable(f"[data-testid=search-result][data-message-id='{target}']").click()
+    alice.until(lambda d: "flash" in alice.message(target).get_attribute("class"), "the result was not shown in the timeline")
+    alice.find("[data-testid=search-close]").click()
+
+
+def test_bob_reconnects_and_resumes_where_he_left_off(room, alice, bob, alice_api):
+    reacted = alice.send("React to me while bob is away")
+    bob.wait_message("React to me while bob is away")
+
+    bob.driver.execute_script("window.chatflow.goOffline()")
+    bob.attribute_is("[data-testid=connection-status]", "data-state", "reconnecting")
+    text = "Sent while Bob was offline"
+    alice.send(text)
+    alice_api.react(reacted, "🎉")
+    # Retries back off while the network is down.
+    bob.until(lambda d: int(d.find_element(By.ID, "connection-status").get_attribute("data-attempt")) >= 2,
+              "no repeated reconnect attempts")
+    assert bob.message_id(text) is None
+
+    bob.driver.execute_script("window.chatflow.goOnline()")
+    bob.wait_live(seconds=20)
+    bob.attribute_is("#chat-pane", "data-recovered", "true")
+    bob.wait_message(text)
+    bob.wait_reaction(reacted, "🎉", 1, mine=False)
+    assert bob.message_texts().count(text) == 1
+    assert bob.message_texts() == alice.message_texts()
+
+
+def test_history_survives_a_reload_and_older_pages_load_on_scroll(room, alice_api, bob):
+    for number in range(1, 81):
+        alice_api.post(room, f"Paging message {number:03}")
+    bob.wait_message("Paging message 080", seconds=20)
+    expected = [DELETED_TEXT if m["deleted"] else m["content"] for m in alice_api.all_messages(room)]
+    assert len(expected) >= 80
+
+    bob.driver.refresh()
+    bob.wait_live()
+    bob.wait_subscribed(room)
+    first_page = bob.message_texts()
+    assert len(first_page) == 50
+    assert first_page == expected[-50:]
+    assert bob.find("#history-status").get_attribute("data-state") == "more"
+
+    reading = bob.message_id(first_page[0])
+    for attempt in range(10):
+        if bob.find("#history-status").get_attribute("data-state") == "start":
+            break
+        shown = len(bob.message_texts())
+        bob.scroll_timeline_to_top()
+        bob.until(lambda d: len(bob.message_texts()) > shown
+                  or d.find_element(By.ID, "history-status").get_attribute("data-state") == "start",
+                  "scrolling to the top loaded no older messages")
+        if attempt == 0:
+            # Older messages go in above without moving what the reader was looking at.
+            assert bob.driver.execute_script(IN_VIEW, reading), "loading older messages lost the reader's place"
+    bob.visible("[data-testid=history-start]")
+    assert bob.message_texts() == expected
+
+
+def test_api_errors_are_shown(signed_in, bob):
+    unknown = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+    bob.clickable("[data-testid=join-chat-toggle]").click()
+    bob.visible("[data-testid=join-chat-id]").send_keys(unknown)
+    bob.find("[data-testid=join-chat-submit]").click()
+    banner = bob.visible("[data-testid=error-banner]")
+    assert f"chat {unknown} not found" in banner.text
+    bob.find("#error-dismiss").click()
+    bob.until(lambda d: not d.find_element(By.ID, "error-banner").is_displayed(), "the error did not go away")
+    bob.find("#join-chat-form [data-close-form]").click()
+
+
+def test_layout_at_desktop_and_phone_widths_with_screenshots(signed_in, settings, alice, bob, alice_api, bob_api):
+    # A tidy chat to show off.
+    general = alice_api.create_chat("general", "Everything else")
+    bob_api.join(general["id"])
+    bob_api.post(general["id"], "Lunch at 12:30?")
+    bob_api.post(general["id"], "The café on the corner has a new menu")
+    review = alice_api.create_chat("Design review", "Web client, round two")
+    bob_api.join(review["id"])
+    said = [
+        (alice_api, "Morning! Timeline paging is in: scroll up in any long chat to load older messages."),
+        (bob_api, "Nice. Search highlights what it matched, accents and all (café = cafe)."),
+        (alice_api, "Reactions update live in every open window."),
+        (bob_api, "And the phone layout gets its own screens for the list and the chat."),
+        (alice_api, "Shipping the web client today. Last call for comments!"),
+    ]
+    ids = [api.post(review["id"], text)["id"] for api, text in said]
+    alice_api.edit(ids[4], "Shipping the web client this afternoon. Last call for comments!")
+    bob_api.react(ids[1], "👍")
+    alice_api.react(ids[1], "👍")
+    bob_api.react(ids[2], "🎉")
+    bob_api.react(ids[4], "❤️")
+    alice_api.react(ids[4], "❤️")
+    bob_api.react(ids[4], "🚀")
+
+    # Desktop: list and chat side by side.
+    alice.until(lambda d: alice.unread(general["id"]) == 2, "alice's list never showed the unread messages")
+    alice.open_chat(review["id"])
+    alice.wait_reaction(ids[4], "❤️", 2, mine=True)
+    alice.wait_reaction(ids[1], "👍", 2, mine=True)
+    alice.wait_reaction(ids[2], "🎉", 1, mine=False)
+    bob.open_chat(review["id"])
+    bob.type("Looks good")
+    alice.until(lambda d: d.find_element(By.ID, "typing-indicator").text == "bob is typing…", "no typing indicator")
+    assert alice.find("#sidebar").is_displayed() and alice.find("#chat-view").is_displayed()
+    assert not alice.find("[data-testid=back-button]").is_displayed()
+    desktop = alice.screenshot("desktop")
+
+    # Phone: the list and the chat are separate screens.
+    set_viewport(bob.driver, *PHONE)
+    assert bob.find("#chat-view").is_displayed() and not bob.find("#sidebar").is_displayed()
+    bob.clickable("[data-testid=back-button]").click()
+    bob.until(lambda d: d.find_element(By.ID, "sidebar").is_displayed() and not d.find_element(By.ID, "chat-view").is_displayed(),
+              "the back button did not show the chat list")
+    bob.screenshot("phone-list")
+    bob.open_chat(review["id"])
+    assert not bob.find("#sidebar").is_displayed()
+    bob.wait_reaction(ids[4], "❤️", 2, mine=True)
+    bob.find("[data-testid=composer-input]").send_keys("Looks good")
+    assert bob.driver.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
+    phone = bob.screenshot("phone")
+    set_viewport(bob.driver, *DESKTOP)
+
+    settings.committed_screenshots.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(desktop, settings.committed_screenshots / "desktop.png")
+    shutil.copyfile(phone, settings.committed_screenshots / "phone.png")
+
+
+def test_a_shared_link_previews_a_public_chat_until_bob_joins(signed_in, settings, alice_api, bob, bob_api):
+    chat = alice_api.create_chat("Open house", "Anyone may join")
+    alice_api.post(chat["id"], "Welcome, visitors!")
+    bob.driver.get(f"{settings.url}/#/chats/{chat['id']}")
+    bob.visible("[data-testid=join-bar]")
+    bob.wait_message("Welcome, visitors!")
+    assert not bob.find("[data-testid=composer]").is_displayed()
+    assert not any(c["id"] == chat["id"] for c in bob_api.chats())
+
+    bob.clickable("[data-testid=join-this-chat]").click()
+    bob.wait_subscribed(chat["id"])
+    bob.visible("[data-testid=composer-input]")
+    assert not bob.find("[data-testid=join-bar]").is_displayed()
+    bob.chat_item(chat["id"])
+    bob.send("Thanks, glad to be here")
+    assert [m["content"] for m in alice_api.all_messages(chat["id"])] == ["Welcome, visitors!", "Thanks, glad to be here"]
+
+    # Leaving takes a second click to confirm.
+    bob.clickable("[data-testid=leave-chat]").click()
+    bob.until(lambda d: d.find_element(By.ID, "leave-chat").text == "Really leave?", "leaving asked for no confirmation")
+    bob.find("[data-testid=leave-chat]").click()
+    bob.visible("[data-testid=no-chat]")
+    bob.until(lambda d: not d.find_elements(By.CSS_SELECTOR, f"[data-testid=chat-item][data-chat-id='{chat['id']}']"),
+              "the chat stayed in bob's list after leaving")
+    assert not any(c["id"] == chat["id"] for c in bob_api.chats())
+
+
+def test_sign_out_forgets_the_token(signed_in, alice):
+    alice.clickable("[data-testid=signout-button]").click()
+    alice.visible("[data-testid=token-input]")
+    assert alice.driver.execute_script("return localStorage.getItem('chatflow.token')") is None
+    alice.driver.refresh()
+    alice.visible("[data-testid=token-input]")
+    assert not alice.find("#app").is_displayed()
