@@ -10,6 +10,8 @@ struct ChatFlowCommand: AsyncParsableCommand {
             TokenCommand.self,
             RebuildCommand.self,
             VerifyCommand.self,
+            BackupCommand.self,
+            RestoreCommand.self,
             BenchCommand.self,
             LoadtestCommand.self,
             AppendLoopCommand.self,

@@ -29,7 +29,7 @@ struct Environment {
     /// (when `create` is set) a new random one written there with mode 0600.
     func jwtSecret(dataDirectory: String, create: Bool) throws -> (secret: String, created: Bool) {
         if let secret = self["CHATFLOW_JWT_SECRET"] { return (secret, false) }
-        let path = dataDirectory + "/jwt-secret"
+        let path = dataDirectory + "/" + ServerConfiguration.secretFileName
         if let stored = try? String(contentsOfFile: path, encoding: .utf8) {
             return (stored.trimmingCharacters(in: .whitespacesAndNewlines), false)
         }

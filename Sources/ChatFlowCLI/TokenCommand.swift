@@ -18,6 +18,9 @@ struct TokenCommand: AsyncParsableCommand {
     @Option(help: "Lifetime, e.g. 3600, 90m, 12h or 7d.")
     var ttl = "24h"
 
+    @Flag(help: "An operator's token, which may call /admin/… (such as online backups).")
+    var admin = false
+
     func run() async throws {
         let environment = Environment()
         do {
@@ -37,7 +40,7 @@ struct TokenCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        print(try await TokenVerifier(configuration: configuration).sign(user: user, ttl: seconds))
+        print(try await TokenVerifier(configuration: configuration).sign(user: user, ttl: seconds, admin: admin))
     }
 
     static func seconds(_ text: String) -> TimeInterval? {

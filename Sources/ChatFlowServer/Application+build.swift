@@ -54,6 +54,9 @@ func buildRouter(
         router.middlewares.add(FileMiddleware(directory, searchForIndexHtml: true))
     }
     OperationsController(projector: engine.projector, metrics: metrics, readiness: readiness).addRoutes(to: router)
+    AdminController(
+        engine: engine, verifier: verifier, maxBodyBytes: configuration.maxBodyBytes,
+        sidecarFiles: [ServerConfiguration.secretFileName]).addRoutes(to: router)
     ChatsController(commands: commands, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     MessagesController(commands: commands, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     WebSocketRoute(hub: hub).addRoutes(to: router)

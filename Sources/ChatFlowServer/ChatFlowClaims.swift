@@ -11,8 +11,11 @@ public struct ChatFlowClaims: JWTPayload, Equatable {
     public var iat: IssuedAtClaim?
     public var iss: IssuerClaim?
     public var aud: AudienceClaim?
+    /// `admin` for operators' tokens (`chatflow token --admin`), which may call `/admin/…`.
+    public var scope: String?
 
-    public init(subject: String, expires: Date, issuer: String? = nil, audience: String? = nil, issuedAt: Date = Date()) {
+    public init(subject: String, expires: Date, issuer: String? = nil, audience: String? = nil, issuedAt: Date = Date(), scope: String? = nil) {
+        self.scope = scope
         sub = SubjectClaim(value: subject)
         exp = ExpirationClaim(value: expires)
         iat = IssuedAtClaim(value: issuedAt)

@@ -48,3 +48,8 @@ struct ReactionBody: Decodable {
 struct ReadMarkerBody: Decodable {
     let messageId: String
 }
+
+/// `POST /admin/backup`: where the server writes the backup (a path on its machine).
+struct BackupBody: Decodable {
+    let to: String
+}

@@ -35,6 +35,8 @@ public struct ServerConfiguration: Sendable {
     }
 
     public static let minimumSecretBytes = 32
+    /// The file in the data directory holding the secret `serve` created, when none is configured.
+    public static let secretFileName = "jwt-secret"
 
     public init(jwtSecret: String) {
         self.jwtSecret = jwtSecret

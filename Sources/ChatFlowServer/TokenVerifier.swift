@@ -21,6 +21,20 @@ public struct TokenVerifier: Sendable {
 
     /// The user and the token's expiry (Unix seconds), or a 401 problem saying what is wrong.
     public func verify(_ token: String, now: Date = Date()) async throws -> (user: UserID, expires: Double) {
+        let claims = try await verifiedClaims(token, now: now)
+        return (try Self.user(in: claims), claims.exp.value.timeIntervalSince1970)
+    }
+
+    /// Passes only a valid token minted with `--admin`; 401 or 403 otherwise.
+    public func requireAdmin(_ token: String?, now: Date = Date()) async throws {
+        guard let token else { throw ProblemDetail.unauthorized("send an operator's token: chatflow token --admin") }
+        let claims = try await verifiedClaims(token, now: now)
+        guard claims.scope == "admin" else {
+            throw ProblemDetail(.forbidden, "this needs an operator's token (chatflow token --admin)")
+        }
+    }
+
+    private func verifiedClaims(_ token: String, now: Date) async throws -> ChatFlowClaims {
         let claims: ChatFlowClaims
         do {
             claims = try await keys.verify(token, as: ChatFlowClaims.self)
@@ -41,15 +55,22 @@ public struct TokenVerifier: Sendable {
         if let audience, !(claims.aud?.value.contains(audience) ?? false) {
             throw ProblemDetail.unauthorized("the token is not meant for \(audience)")
         }
+        _ = try Self.user(in: claims)
+        return claims
+    }
+
+    private static func user(in claims: ChatFlowClaims) throws -> UserID {
         guard let user = try? UserID(validating: claims.sub.value) else {
             throw ProblemDetail.unauthorized("the token's sub must be a user id of 1–64 characters A-Z a-z 0-9 _ . -")
         }
-        return (user, claims.exp.value.timeIntervalSince1970)
+        return user
     }
 
     /// Mints a token for `user` (for `chatflow token` and tests).
-    public func sign(user: String, ttl: TimeInterval, issuer: String? = nil, audience: String? = nil) async throws -> String {
-        try await keys.sign(ChatFlowClaims(subject: user, expires: Date().addingTimeInterval(ttl), issuer: issuer ?? self.issuer, audience: audience ?? self.audience))
+    public func sign(user: String, ttl: TimeInterval, issuer: String? = nil, audience: String? = nil, admin: Bool = false) async throws -> String {
+        try await keys.sign(ChatFlowClaims(
+            subject: user, expires: Date().addingTimeInterval(ttl), issuer: issuer ?? self.issuer,
+            audience: audience ?? self.audience, scope: admin ? "admin" : nil))
     }
 
     private static func reason(_ error: JWTError) -> String {

@@ -1,4 +1,5 @@
 import ChatFlowStorage
+import Foundation
 import Logging
 
 /// One open data directory: the database, the change log in it, the projections and the
@@ -9,8 +10,10 @@ public final class ChatFlowEngine: Sendable {
     public let store: ProjectionStore
     public let projector: Projector
     public let reader: ChatFlowReader
+    public let dataDirectory: String
 
     public init(dataDirectory: String, logOptions: ChangeLogOptions = ChangeLogOptions(), databaseOptions: DatabaseOptions = DatabaseOptions(), logger: Logger = Logger(label: "chatflow")) throws {
+        self.dataDirectory = dataDirectory
         database = try ProjectionStore.openDatabase(path: dataDirectory, options: databaseOptions)
         do {
             log = try RocksDBChangeLog(database: database, options: logOptions)
@@ -21,6 +24,21 @@ public final class ChatFlowEngine: Sendable {
             database.close()
             throw error
         }
+    }
+
+    /// A consistent copy of the data directory at `directory` (which must not exist), taken
+    /// while writes go on: a RocksDB checkpoint of the log and every projection as of one
+    /// moment, plus the directory's own `files` (such as the JWT secret). Returns the last
+    /// event the copy holds. Blocking: call it off the event loops.
+    @discardableResult
+    public func backup(to directory: String, alsoCopying files: [String] = []) throws -> ULID? {
+        // Everything acknowledged before this call is durable, so it is in the checkpoint.
+        let position = log.lastPosition
+        try database.checkpoint(to: directory)
+        for file in files where FileManager.default.fileExists(atPath: dataDirectory + "/" + file) {
+            try FileManager.default.copyItem(atPath: dataDirectory + "/" + file, toPath: directory + "/" + file)
+        }
+        return position
     }
 
     /// Stops the log's writer (after it commits what is queued) and closes the database.

@@ -1,0 +1,67 @@
+import ArgumentParser
+import ChatFlowCore
+import ChatFlowServer
+import ChatFlowStorage
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `chatflow backup --to DIR`: a consistent copy of the data directory. With the server
+/// stopped it checkpoints the directory itself; while `serve` runs (it holds the lock) it
+/// asks the server to checkpoint, with an operator's token minted from the same secret.
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Consistent online backup (RocksDB checkpoint) of the data directory into a new directory."
+    )
+
+    @OptionGroup var data: DataDirectoryOptions
+
+    @Option(help: "Directory to create for the backup (must not exist).")
+    var to: String
+
+    @Option(help: "The running server to ask when the data directory is in use (default: http://$CHATFLOW_HOST:$CHATFLOW_PORT).")
+    var url: String?
+
+    func run() async throws {
+        let target = URL(fileURLWithPath: to).standardizedFileURL.path
+        guard !FileManager.default.fileExists(atPath: target) else {
+            throw ValidationError("--to: \(target) already exists; backups go into a new directory")
+        }
+        let environment = Environment()
+        do {
+            let engine = try ChatFlowEngine(dataDirectory: data.path)
+            defer { engine.close() }
+            let last = try engine.backup(to: target, alsoCopying: [ServerConfiguration.secretFileName])
+            print("backup of \(data.path) written to \(target) (last event \(last?.description ?? "none"))")
+        } catch StorageError.locked {
+            try await askServer(target: target, environment: environment)
+        }
+    }
+
+    private func askServer(target: String, environment: Environment) async throws {
+        let base = url ?? "http://\(environment["CHATFLOW_HOST"] ?? "127.0.0.1"):\(environment["CHATFLOW_PORT"] ?? "8080")"
+        guard let endpoint = URL(string: base + "/admin/backup") else { throw ValidationError("--url: \(base) is not a URL") }
+        let (secret, _) = try environment.jwtSecret(dataDirectory: data.path, create: false)
+        var configuration = ServerConfiguration(jwtSecret: secret)
+        configuration.jwtIssuer = environment["CHATFLOW_JWT_ISSUER"]
+        configuration.jwtAudience = environment["CHATFLOW_JWT_AUDIENCE"]
+        let token = try await TokenVerifier(configuration: configuration).sign(user: "chatflow-backup", ttl: 300, admin: true)
+
+        var request = URLRequest(url: endpoint)
+        request.httpMethod = "POST"
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = try JSONEncoder().encode(["to": target])
+        request.timeoutInterval = 600
+        let (body, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let reply = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
+        guard status == 201 else {
+            print("backup failed: the server at \(base) answered \(status): \(reply["detail"] as? String ?? String(decoding: body, as: UTF8.self))")
+            throw ExitCode(1)
+        }
+        print("backup of the running server's data written to \(target) (last event \(reply["lastEventId"] as? String ?? "none"))")
+    }
+}

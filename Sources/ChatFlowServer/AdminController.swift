@@ -1,0 +1,42 @@
+import ChatFlowCore
+import Dispatch
+import Foundation
+import Hummingbird
+
+/// `/admin/…`: operations on the running server, for operators' tokens only
+/// (`chatflow token --admin`, minted with the server's secret).
+struct AdminController {
+    let engine: ChatFlowEngine
+    let verifier: TokenVerifier
+    let maxBodyBytes: Int
+    /// Files of the data directory a backup carries besides the database.
+    let sidecarFiles: [String]
+
+    private struct BackupView: Encodable {
+        let directory: String
+        let lastEventId: String?
+    }
+
+    func addRoutes(to router: some RouterMethods<ChatFlowRequestContext>) {
+        router.post("/admin/backup", use: backup)
+    }
+
+    /// A consistent online backup (RocksDB checkpoint) into a directory that must not exist yet.
+    @Sendable func backup(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        try await verifier.requireAdmin(AuthenticationMiddleware.token(in: request))
+        let body = try await RequestBody.decode(BackupBody.self, from: request, limit: maxBodyBytes)
+        guard body.to.hasPrefix("/") else { throw ProblemDetail.invalid("to: give an absolute path on the server's machine") }
+        guard !FileManager.default.fileExists(atPath: body.to) else {
+            throw ProblemDetail(.conflict, "to: \(body.to) already exists; backups go into a new directory")
+        }
+        let (engine, files) = (engine, sidecarFiles)
+        // The checkpoint flushes and hard-links files: blocking work, kept off the event loops.
+        let position = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try engine.backup(to: body.to, alsoCopying: files) })
+            }
+        }
+        context.logger.notice("backup written", metadata: ["directory": "\(body.to)"])
+        return try JSONResponse.make(BackupView(directory: body.to, lastEventId: position?.description), status: .created)
+    }
+}
