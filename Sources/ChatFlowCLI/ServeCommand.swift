@@ -38,6 +38,9 @@ struct ServeCommand: AsyncParsableCommand {
             let metrics = ServerMetrics(registry: registry)
             var logOptions = ChangeLogOptions()
             logOptions.onCommit = { metrics.recordCommit($0) }
+            let reserve = try environment.integer("CHATFLOW_DISK_RESERVE_MB") ?? 256
+            guard reserve >= 0 else { throw ConfigurationError("CHATFLOW_DISK_RESERVE_MB must be ≥ 0") }
+            logOptions.diskGuard = DiskSpaceGuard(path: data.path, reserveBytes: UInt64(reserve) << 20)
             let engine = try ChatFlowEngine(dataDirectory: data.path, logOptions: logOptions, logger: logger)
             defer { engine.close() }
             let app = try await buildApplication(engine: engine, configuration: configuration, metrics: metrics, logger: logger)

@@ -16,7 +16,7 @@ public func buildApplication(
     try configuration.validate()
     let verifier = await TokenVerifier(configuration: configuration)
     let commands = ChatFlowCommands(engine: engine)
-    let readiness = Readiness()
+    let readiness = Readiness(diskGuard: engine.log.diskGuard)
     let hub = LiveHub(
         commands: commands, projector: engine.projector, metrics: metrics,
         queueLimit: configuration.webSocketQueueLimit,

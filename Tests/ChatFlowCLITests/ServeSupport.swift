@@ -40,9 +40,11 @@ enum Serve {
     }
 
     /// Starts `chatflow serve` on a free port and waits until `/healthz` answers.
-    static func start(dataDirectory: String) async throws -> (ChildProcess, Int) {
+    static func start(dataDirectory: String, environment extra: [String: String] = [:]) async throws -> (ChildProcess, Int) {
         let port = try freePort()
-        let child = try ChildProcess(["serve", "--data-dir", dataDirectory, "--port", "\(port)"], environment: environment)
+        let child = try ChildProcess(
+            ["serve", "--data-dir", dataDirectory, "--port", "\(port)"],
+            environment: environment.merging(extra) { $1 })
         let client = APIClient(port: port, token: nil)
         defer { client.invalidate() }
         let up = await eventually(timeout: .seconds(60)) {

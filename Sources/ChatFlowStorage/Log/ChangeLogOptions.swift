@@ -11,6 +11,8 @@ public struct ChangeLogOptions: Sendable {
     public var clock: ULIDGenerator.Clock = ULIDGenerator.wallClockMilliseconds
     /// The random source for new ids.
     public var random: ULIDGenerator.Random = ULIDGenerator.systemRandom
+    /// Refuses appends while the disk is nearly full (nil: no check).
+    public var diskGuard: DiskSpaceGuard?
     /// Called on the writer thread after every group commit (for metrics).
     public var onCommit: (@Sendable (GroupCommitStatistics) -> Void)?
 

@@ -130,6 +130,9 @@ public final class RocksDBChangeLog: ChangeLog {
 
     public var lastPosition: ULID? { committed.position }
 
+    /// The free-space check appends go through, if configured.
+    public var diskGuard: DiskSpaceGuard? { options.diskGuard }
+
     public func waitForCommit(after position: ULID?) async {
         await committed.wait(after: position)
     }
@@ -191,6 +194,8 @@ public final class RocksDBChangeLog: ChangeLog {
         var eventCount = 0
         let now = options.clock()
         do {
+            // Refused before any id is taken: a full disk fails the appends, never the database.
+            try options.diskGuard?.check()
             for request in group {
                 if let key = request.key, let original = try keysInBatch[key] ?? rememberedIDs(for: key, now: now) {
                     results.append(AppendResult(ids: original, isReplay: true))

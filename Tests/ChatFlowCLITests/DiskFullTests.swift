@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+import ChatFlowTestSupport
+
+/// `chatflow serve` on a small tmpfs that fills up: writes get 503 and change nothing,
+/// reads go on, `/readyz` says why, and writes come back by themselves once space is freed.
+/// Mounting needs root (as on the CI machine).
+@Suite(.timeLimit(.minutes(2)), .enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
+struct DiskFullTests {
+    @Test func aFullDiskPausesWritesButNotReadsAndWritesResumeWhenSpaceIsFreed() async throws {
+        let dir = TemporaryDirectory("chatflow-diskfull")
+        defer { dir.remove() }
+        let mountPoint = dir.appending("small")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        try run("/bin/mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", mountPoint)
+        defer { try? run("/bin/umount", "-l", mountPoint) }
+        let data = mountPoint + "/data"
+
+        let (server, port) = try await Serve.start(dataDirectory: data, environment: ["CHATFLOW_DISK_RESERVE_MB": "16"])
+        defer { _ = server.kill() }
+        let token = try await Serve.token(user: "alice", dataDirectory: data)
+        let client = APIClient(port: port, token: token)
+        defer { client.invalidate() }
+        let chat = try await Serve.createChat(client, name: "full")
+        let before = try await client.call("POST", "/chats/\(chat)/messages", json: Serve.postBody("before"))
+        #expect(before.status == 201)
+
+        // Fill the disk to 8 MiB short of full: under the 16 MiB reserve.
+        let filler = mountPoint + "/filler"
+        let free = try freeBytes(mountPoint)
+        try Data(count: Int(free) - (8 << 20)).write(to: URL(fileURLWithPath: filler))
+        let lastBefore = try await client.call("GET", "/chats/\(chat)/messages?limit=50")
+
+        let refused = try await eventually(timeout: .seconds(10)) {
+            try await client.call("POST", "/chats/\(chat)/messages", json: Serve.postBody("during")).status == 503
+        }
+        #expect(refused, "posts kept succeeding on a full disk")
+        let problem = try await client.call("POST", "/chats/\(chat)/messages", json: Serve.postBody("during-2"))
+        #expect(problem.status == 503)
+        #expect(problem.text.contains("disk"), "problem detail: \(problem.text)")
+        // Reads go on and show nothing of the refused writes.
+        let during = try await client.call("GET", "/chats/\(chat)/messages?limit=50")
+        #expect(during.status == 200)
+        #expect(during.text == lastBefore.text)
+        let ready = try await client.call("GET", "/readyz")
+        #expect(ready.status == 503 && ready.text.contains("disk"), "readyz: \(ready.status) \(ready.text)")
+
+        // Free the space: writes come back without a restart.
+        try FileManager.default.removeItem(atPath: filler)
+        let resumed = try await eventually(timeout: .seconds(10)) {
+            try await client.call("POST", "/chats/\(chat)/messages", json: Serve.postBody("after")).status == 201
+        }
+        #expect(resumed, "writes did not resume after space was freed")
+        #expect(try await client.call("GET", "/readyz").status == 200)
+        let messages = try await Serve.allMessages(client, chat: chat).map(\.content)
+        #expect(messages.contains("before") && messages.contains("after"))
+        #expect(!messages.contains("during") && !messages.contains("during-2"))
+    }
+
+    private func run(_ tool: String, _ arguments: String...) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ServeTestFailure("\(tool) \(arguments) exited \(process.terminationStatus)") }
+    }
+
+    private func freeBytes(_ path: String) throws -> UInt64 {
+        let attributes = try FileManager.default.attributesOfFileSystem(forPath: path)
+        return (attributes[.systemFreeSize] as? NSNumber)?.uint64Value ?? 0
+    }
+}
