@@ -24,9 +24,8 @@ final class LiveConnection: Sendable {
     private let continuation: AsyncStream<String>.Continuation
     private let subscriptions = Mutex<[ChatID: Subscription]>([:])
     private let notificationsOn = Mutex(false)
-    /// Set once the queue has ended: the client went away (nil code) or the server is
-    /// closing it with a code the writer still has to send.
-    private let ended = Mutex<(code: UInt16, reason: String)??>(nil)
+    private let closed = Mutex(false)
+    private let closing = Mutex<(code: UInt16, reason: String)?>(nil)
 
     init(id: Int, user: UserID, channel: any Channel, queueLimit: Int, closeGrace: TimeAmount) {
         self.id = id
@@ -36,7 +35,7 @@ final class LiveConnection: Sendable {
         (outbox, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(queueLimit))
     }
 
-    var isClosed: Bool { ended.withLock { $0 != nil } }
+    var isClosed: Bool { closed.withLock { $0 } }
 
     /// Queues a frame; false when the queue is full (the caller closes the connection).
     func send(_ frame: String) -> Bool {
@@ -56,23 +55,23 @@ final class LiveConnection: Sendable {
     /// stopped reading would never see it and would keep its buffers forever: after
     /// `closeGrace` the connection is dropped without the handshake.
     func close(code: UInt16, reason: String) {
-        let first = ended.withLock { ended in
-            guard ended == nil else { return false }
-            ended = .some((code, reason))
-            return true
+        let first = closed.withLock { wasClosed in
+            defer { wasClosed = true }
+            return !wasClosed
         }
         guard first else { return }
+        closing.withLock { $0 = (code, reason) }
         continuation.finish()
         let channel = channel
         channel.eventLoop.scheduleTask(in: closeGrace) { channel.close(promise: nil) }
     }
 
     /// The close frame the writer owes the client once the queue is drained, if any.
-    var pendingClose: (code: UInt16, reason: String)? { ended.withLock { $0 ?? nil } }
+    var pendingClose: (code: UInt16, reason: String)? { closing.withLock { $0 } }
 
     /// Ends the queue after the client went away.
     func finish() {
-        ended.withLock { if $0 == nil { $0 = .some(nil) } }
+        _ = closed.withLock { $0 = true }
         continuation.finish()
     }
 
