@@ -68,6 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.jwtLeewaySeconds = try environment.integer("CHATFLOW_JWT_LEEWAY") ?? 30
         configuration.rateLimit = try environment.number("CHATFLOW_RATE_LIMIT") ?? 20
         configuration.rateBurst = try environment.number("CHATFLOW_RATE_BURST") ?? 40
+        configuration.retentionDays = try environment.integer("CHATFLOW_RETENTION_DAYS") ?? 1826
         configuration.publicDirectory = publicDir ?? environment["CHATFLOW_PUBLIC_DIR"] ?? ServerConfiguration.bundledWebClient
         try configuration.validate()
         return (configuration, created)

@@ -1,4 +1,5 @@
 import ChatFlowCore
+import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
@@ -36,6 +37,12 @@ public func buildApplication(
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "chatflow"),
         logger: logger)
     app.addServices(engine.projector, hub)
+    if configuration.retentionDays > 0 {
+        app.addServices(RetentionService(
+            retention: Retention(days: configuration.retentionDays, log: engine.log, store: engine.store, projector: engine.projector),
+            interval: .milliseconds(Int64(configuration.retentionIntervalSeconds * 1000)),
+            clock: { UInt64(Date().timeIntervalSince1970 * 1000) }, logger: logger))
+    }
     return app
 }
 

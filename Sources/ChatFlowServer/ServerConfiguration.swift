@@ -7,6 +7,7 @@ import Foundation
 /// - `jwtLeewaySeconds` (`CHATFLOW_JWT_LEEWAY`, default 30)
 /// - `rateLimit` writes per second per user (`CHATFLOW_RATE_LIMIT`, default 20, 0 = off)
 ///   and `rateBurst` (`CHATFLOW_RATE_BURST`, default 40)
+/// - `retentionDays` (`CHATFLOW_RETENTION_DAYS`, default 1826 = five years, 0 = keep forever)
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
@@ -16,6 +17,10 @@ public struct ServerConfiguration: Sendable {
     public var jwtLeewaySeconds = 30
     public var rateLimit = 20.0
     public var rateBurst = 40.0
+    /// History older than this many days is removed (0 keeps everything).
+    public var retentionDays = 1826
+    /// Seconds between retention passes.
+    public var retentionIntervalSeconds = 3600.0
     /// Largest request body accepted, in bytes.
     public var maxBodyBytes = 64 * 1024
     /// Frames a WebSocket connection may have queued before it counts as too slow and is closed.
@@ -50,6 +55,9 @@ public struct ServerConfiguration: Sendable {
         guard (0...65535).contains(port) else { throw ConfigurationError("port \(port) is not between 0 and 65535") }
         guard rateLimit >= 0, rateBurst >= 1 || rateLimit == 0 else {
             throw ConfigurationError("CHATFLOW_RATE_LIMIT must be ≥ 0 and CHATFLOW_RATE_BURST ≥ 1")
+        }
+        guard retentionDays >= 0, retentionDays <= 100 * 366 else {
+            throw ConfigurationError("CHATFLOW_RETENTION_DAYS must be 0 (keep forever) or a number of days up to 36600")
         }
         guard jwtLeewaySeconds >= 0, jwtLeewaySeconds <= 300 else {
             throw ConfigurationError("CHATFLOW_JWT_LEEWAY must be 0–300 seconds")

@@ -94,6 +94,12 @@ public final class Projector: Service, Sendable {
         return events.count
     }
 
+    /// Runs `body` while no batch is being applied, on the calling thread. Retention uses
+    /// it to prune rows the projector would otherwise write concurrently.
+    public func exclusively<T>(_ body: () throws -> T) throws -> T {
+        try applier.withLock { _ in try body() }
+    }
+
     private func onQueue<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async { continuation.resume(with: Result { try work() }) }

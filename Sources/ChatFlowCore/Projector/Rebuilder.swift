@@ -50,6 +50,16 @@ public struct Rebuilder {
         var applier = ProjectionApplier(database: store.database, targets: families.map {
             ProjectionApplier.Target(projection: $0.0, family: $0.1, checkpoint: nil)
         })
+        // After retention the log starts part-way through each chat's history: the
+        // projections start from its seed and end pruned at its horizon, as the live ones.
+        let retention = try RetentionState.load(from: store.database)
+        if let retention {
+            let seeds = ProjectionBatch(database: store.database)
+            for (projection, family) in families {
+                try projection.seed(retention, rows: ProjectionRows(batch: seeds, family: family))
+            }
+            try store.database.write(seeds.makeWriteBatch(), sync: false)
+        }
         let eventsFamily = try store.database.family(LogKeys.eventsFamily)
         let estimate = Int(store.database.integerProperty("rocksdb.estimate-num-keys", in: eventsFamily) ?? 0)
         var position: ULID?
@@ -65,6 +75,16 @@ public struct Rebuilder {
             if let progress, now - lastReport > 250_000_000 {
                 lastReport = now
                 progress(Progress(events: events, estimatedTotal: max(estimate, events), seconds: Double(now - started) / 1e9))
+            }
+        }
+        if let retention {
+            for (projection, family) in families {
+                let batch = WriteBatch()
+                if let through = retention.removedThrough, position.map({ $0 < through }) ?? true {
+                    batch.put(CheckpointKey.bytes, through.bytes, in: family)
+                }
+                try projection.prune(PruneContext(horizon: retention.horizon, database: store.database, family: family, batch: batch))
+                try store.database.write(batch, sync: false)
             }
         }
         return events

@@ -128,6 +128,47 @@ public final class RocksDBChangeLog: ChangeLog {
         return records
     }
 
+    // MARK: - Retention
+
+    /// Removes every record before `horizon` except those `keep` accepts, in one synced
+    /// batch with `alongWith`'s writes: one range delete over the old ids, and the kept
+    /// records put back above it (a put after a range delete in the same batch survives it).
+    /// Kept records keep their ids, so the log stays in id order. Returns how many records
+    /// were removed. The horizon must be at or before the last durable id; new appends are
+    /// never below it, so they are not affected.
+    @discardableResult
+    public func truncate(before horizon: ULID, keep: (LogRecord) throws -> Bool, alongWith: (WriteBatch) -> Void = { _ in }) throws -> Int {
+        guard !database.isReadOnly else { throw StorageError.readOnly }
+        let iterator = database.makeIterator(over: events, upper: horizon.bytes, fillCache: false)
+        iterator.seekToFirst()
+        var kept: [LogRecord] = []
+        var removed = 0
+        while iterator.isValid {
+            guard let id = iterator.withKey({ ULID(bytes: $0) }) else {
+                throw StorageError.malformed("log key of \(iterator.key.count) bytes, expected 16")
+            }
+            let record = LogRecord(id: id, payload: iterator.value)
+            if try keep(record) { kept.append(record) } else { removed += 1 }
+            iterator.next()
+        }
+        try iterator.checkError()
+        let batch = WriteBatch()
+        batch.deleteRange(from: ULID.zero.bytes, to: horizon.bytes, in: events)
+        for record in kept { batch.put(LogKeys.event(record.id), record.payload, in: events) }
+        alongWith(batch)
+        try database.write(batch, sync: true)
+        return removed
+    }
+
+    /// The id of the last record before `position`, if any.
+    public func lastID(before position: ULID) throws -> ULID? {
+        let iterator = database.makeIterator(over: events, upper: position.bytes, fillCache: false)
+        iterator.seekToLast()
+        let id = iterator.isValid ? iterator.withKey { ULID(bytes: $0) } : nil
+        try iterator.checkError()
+        return id
+    }
+
     public var lastPosition: ULID? { committed.position }
 
     /// The free-space check appends go through, if configured.

@@ -34,4 +34,11 @@ enum ReactionsKeys {
             return emoji
         }
     }
+
+    /// The key ranges holding the reactions and counts of every message before `message`.
+    static func rangesBefore(_ message: MessageID) -> [(lower: [UInt8], upper: [UInt8])] {
+        ([0x01, 0x02] as [UInt8]).map { tag in
+            (KeyWriter.build { $0.byte(tag); $0.message(MessageID(.zero)) }, KeyWriter.build { $0.byte(tag); $0.message(message) })
+        }
+    }
 }

@@ -4,6 +4,7 @@ import ChatFlowStorage
 /// - `0x01 ‖ chat(16) → sequence(8)` (messages posted in the chat so far)
 /// - `0x02 ‖ chat(16) ‖ message(16) → sequence(8) ‖ author` (each message's place in its chat)
 /// - `0x03 ‖ user ‖ 0x00 ‖ chat(16) → ReadMarker` (per member of the chat)
+/// - `0x04 → horizon(16)` (retention removed the positions of messages before it)
 ///
 /// unread = sequence(chat) − marker.sequence − marker.ownSince: messages after the marker
 /// minus the reader's own. Every message posted costs O(1) writes, whatever the chat's size.
@@ -22,5 +23,23 @@ enum ReadStateKeys {
 
     static func marker(_ user: UserID, _ chat: ChatID) -> [UInt8] {
         KeyWriter.build { $0.byte(0x03); $0.user(user); $0.chat(chat) }
+    }
+
+    static let sequencesPrefix: [UInt8] = [0x01]
+    static let markersPrefix: [UInt8] = [0x03]
+    static let horizon: [UInt8] = [0x04]
+
+    static func decodeSequence(_ key: [UInt8]) -> ChatID? {
+        KeyReader.read(key) { reader in
+            guard reader.byte() == 0x01, let chat = reader.chat(), reader.isAtEnd else { return nil }
+            return chat
+        }
+    }
+
+    static func decodeMarker(_ key: [UInt8]) -> (user: UserID, chat: ChatID)? {
+        KeyReader.read(key) { reader in
+            guard reader.byte() == 0x03, let user = reader.user(), let chat = reader.chat(), reader.isAtEnd else { return nil }
+            return (user, chat)
+        }
     }
 }

@@ -36,9 +36,11 @@ public struct ReadStateProjection: Projection {
 
         case .readMarkerMoved(let moved):
             let markerKey = ReadStateKeys.marker(event.actor, moved.chat)
-            guard try rows.contains(markerKey),
-                  let (sequence, _) = try rows.get(ReadStateKeys.position(moved.chat, moved.message)).map(decodePosition)
-            else { return }
+            guard try rows.contains(markerKey) else { return }
+            guard let (sequence, _) = try rows.get(ReadStateKeys.position(moved.chat, moved.message)).map(decodePosition) else {
+                try moveToRemovedMessage(moved, by: event.actor, markerKey, rows)
+                return
+            }
             // The reader's own messages after the new marker: usually few, as markers move
             // to the newest message.
             var own: UInt64 = 0
@@ -56,11 +58,11 @@ public struct ReadStateProjection: Projection {
         }
     }
 
-    private func position(_ sequence: UInt64, _ author: UserID) -> [UInt8] {
+    func position(_ sequence: UInt64, _ author: UserID) -> [UInt8] {
         KeyWriter.build { $0.uint64(sequence); $0.raw(author.rawValue.utf8) }
     }
 
-    private func decodePosition(_ bytes: [UInt8]) throws -> (UInt64, UserID) {
+    func decodePosition(_ bytes: [UInt8]) throws -> (UInt64, UserID) {
         guard bytes.count >= 8, let sequence = KeyReader.read(bytes, { $0.uint64() }) else {
             throw StorageError.malformed("read-state position of \(bytes.count) bytes")
         }

@@ -1,0 +1,85 @@
+import ChatFlowStorage
+
+extension ReadStateProjection {
+    /// Removes the positions of messages before the horizon (a range delete per chat) and
+    /// moves every marker left before the horizon to "read up to the horizon": the removed
+    /// messages no longer exist, so they cannot be unread. The chat's sequence numbers are
+    /// kept, so the markers after the horizon stay exact.
+    public func prune(_ context: PruneContext) throws {
+        context.put(ReadStateKeys.horizon, context.horizon.bytes)
+        let before = try messagesBefore(context.horizon, in: context)
+        // Per chat and author: the sequence numbers of the removed messages, ascending.
+        var removed: [ChatID: [UserID: [UInt64]]] = [:]
+        for (chat, count) in before where count > 0 {
+            let lower = ReadStateKeys.position(chat, MessageID(.zero))
+            let upper = ReadStateKeys.position(chat, MessageID(context.horizon))
+            try context.forEach(from: lower, to: upper) { _, value in
+                let (sequence, author) = try decodePosition(value)
+                removed[chat, default: [:]][author, default: []].append(sequence)
+            }
+            context.deleteRange(from: lower, to: upper)
+        }
+        try context.forEach(from: ReadStateKeys.markersPrefix, to: KeyWriter.prefixSuccessor(ReadStateKeys.markersPrefix)!) { key, value in
+            guard let (user, chat) = ReadStateKeys.decodeMarker(key), let base = before[chat], base > 0 else { return }
+            let marker = try ReadMarker(decoding: value)
+            let stale = marker.lastRead.map { $0.ulid < context.horizon } ?? (marker.sequence < base)
+            guard stale else { return }
+            // Own messages counted after the marker that are now gone.
+            let own = removed[chat]?[user].map { sequences in sequences.count - sequences.partitioningIndex { $0 > marker.sequence } } ?? 0
+            let ownSince = marker.ownSince > UInt64(own) ? marker.ownSince - UInt64(own) : 0
+            context.put(key, ReadMarker(lastRead: nil, sequence: base, ownSince: ownSince).encoded())
+        }
+    }
+
+    /// A rebuild from a shortened log numbers each chat's messages from where they started.
+    public func seed(_ retention: RetentionState, rows: ProjectionRows) throws {
+        guard let logHorizon = retention.logHorizon else { return }
+        rows.put(ReadStateKeys.horizon, logHorizon.bytes)
+        for (chat, count) in retention.messagesBefore {
+            rows.setCounter(ReadStateKeys.sequence(chat), count)
+        }
+    }
+
+    /// A marker moved to a message that retention removed (a rebuild replaying a move made
+    /// just before the pass) reads up to the horizon, as the pass left the live marker.
+    func moveToRemovedMessage(_ moved: ChangeEvent.ReadMarkerMoved, by reader: UserID, _ markerKey: [UInt8], _ rows: ProjectionRows) throws {
+        guard let horizon = try rows.get(ReadStateKeys.horizon).flatMap({ ULID(bytes: $0) }), moved.message.ulid < horizon else { return }
+        var base = try rows.counter(ReadStateKeys.sequence(moved.chat))
+        var own: UInt64 = 0
+        var first = true
+        try rows.scan(prefix: ReadStateKeys.positionsPrefix(moved.chat), from: ReadStateKeys.position(moved.chat, MessageID(horizon))) { _, value in
+            let (sequence, author) = try decodePosition(value)
+            if first { base = sequence - 1; first = false }
+            if author == reader { own += 1 }
+            return true
+        }
+        rows.put(markerKey, ReadMarker(lastRead: nil, sequence: base, ownSince: own).encoded())
+    }
+
+    /// Per chat with messages: how many were posted before `horizon` — one less than the
+    /// sequence number of its first message at or after the horizon, or all of them.
+    func messagesBefore(_ horizon: ULID, in context: PruneContext) throws -> [ChatID: UInt64] {
+        var counts: [ChatID: UInt64] = [:]
+        try context.forEach(from: ReadStateKeys.sequencesPrefix, to: KeyWriter.prefixSuccessor(ReadStateKeys.sequencesPrefix)!) { key, value in
+            guard let chat = ReadStateKeys.decodeSequence(key), let total = KeyReader.read(value, { $0.uint64() }) else { return }
+            let firstKept = try context.first(
+                from: ReadStateKeys.position(chat, MessageID(horizon)),
+                to: KeyWriter.prefixSuccessor(ReadStateKeys.positionsPrefix(chat))!)
+            counts[chat] = try firstKept.map { try decodePosition($0.value).0 - 1 } ?? total
+        }
+        return counts
+    }
+}
+
+extension Array where Element == UInt64 {
+    /// The index of the first element for which `predicate` holds, in an array where it
+    /// holds for a suffix.
+    fileprivate func partitioningIndex(where predicate: (UInt64) -> Bool) -> Int {
+        var low = 0, high = count
+        while low < high {
+            let middle = (low + high) / 2
+            if predicate(self[middle]) { high = middle } else { low = middle + 1 }
+        }
+        return low
+    }
+}

@@ -1,0 +1,55 @@
+import Dispatch
+import Logging
+import ServiceLifecycle
+
+/// Runs a retention pass soon after start and then every `interval`, as part of `serve`.
+/// A pass that finds the projector behind (still catching up after a start) is retried
+/// at the next tick.
+public final class RetentionService: Service, Sendable {
+    private let retention: Retention
+    private let interval: Duration
+    private let clock: @Sendable () -> UInt64
+    private let logger: Logger
+    // Passes read and write RocksDB: off the cooperative pool and the event loops.
+    private let queue = DispatchQueue(label: "chatflow.retention")
+
+    public init(retention: Retention, interval: Duration, clock: @escaping @Sendable () -> UInt64, logger: Logger) {
+        self.retention = retention
+        self.interval = interval
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var delay = Duration.seconds(5)
+            while !Task.isCancelled {
+                do {
+                    try await Task.sleep(for: delay)
+                } catch {
+                    return
+                }
+                delay = self.interval
+                await self.pass()
+            }
+        }
+    }
+
+    private func pass() async {
+        let retention = self.retention
+        let now = clock()
+        let result = await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: Result { try retention.run(now: now) }) }
+        }
+        switch result {
+        case .success(let report) where report.outcome == .pruned:
+            logger.notice("retention removed \(report.eventsRemoved) events older than \(retention.days) days", metadata: [
+                "horizon": "\(RFC3339.format(milliseconds: report.horizonMilliseconds))",
+            ])
+        case .success:
+            break
+        case .failure(let error):
+            logger.error("retention pass failed; it is retried at the next interval: \(error)")
+        }
+    }
+}

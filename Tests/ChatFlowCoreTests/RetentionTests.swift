@@ -1,0 +1,152 @@
+import ChatFlowCore
+import ChatFlowStorage
+import Testing
+
+/// Retention with a short window and the test clock: history before the horizon leaves the
+/// log and every projection, chats and memberships stay, and the projections still equal
+/// a rebuild from the shortened log.
+@Suite struct RetentionTests {
+    private func retention(_ world: TestWorld, days: Int) -> Retention {
+        Retention(days: days, log: world.engine.log, store: world.engine.store, projector: world.engine.projector)
+    }
+
+    private func timeline(_ world: TestWorld, _ chat: ChatID) throws -> [String] {
+        try world.reader.messages(in: chat, cursor: nil, limit: 1000, direction: .newer).items.map(\.content)
+    }
+
+    private func search(_ world: TestWorld, _ chat: ChatID, _ text: String) throws -> [String] {
+        try world.reader.search(in: chat, query: SearchQuery.parse(text), cursor: nil, limit: 100).items.map(\.content)
+    }
+
+    private func unread(_ world: TestWorld, _ user: String, _ chat: ChatID) throws -> Int {
+        try world.reader.readMarker(UserID(unchecked: user), chat).unread
+    }
+
+    private func kinds(_ world: TestWorld) throws -> [EventKind] {
+        try world.engine.log.read(after: nil, limit: .max).map { try EventCodec.decode($0.payload).event.kind }
+    }
+
+    @Test func historyBeforeTheHorizonLeavesTheLogAndEveryProjection() async throws {
+        let clock = TestClock()
+        try await withWorld(clock: clock) { world in
+            // Day 0: a chat, members, old messages with reactions, edits and read markers.
+            let chat = try await world.createChat("alice")
+            try await world.join("bob", chat)
+            try await world.join("carol", chat)
+            let old1 = try await world.post("alice", chat, "ancient walrus one")
+            let old2 = try await world.post("bob", chat, "ancient walrus two")
+            let old3 = try await world.post("bob", chat, "ancient three")
+            try await world.react("carol", chat, old1, "👍")
+            try await world.edit("bob", chat, old2, "ancient walrus two edited")
+            try await world.markRead("carol", chat, old2)
+            try await world.leave("carol", chat)
+
+            // Day 10: new history, some of it touching the old messages.
+            clock.set(TestTime.jan1 + 10 * TestTime.day)
+            try await world.join("dave", chat)
+            let new1 = try await world.post("alice", chat, "fresh walrus one")
+            try await world.react("bob", chat, old1, "🎉")          // a reaction to an old message
+            try await world.edit("bob", chat, old3, "ancient three edited late")
+            try await world.markRead("bob", chat, old3)             // a marker on an old message
+            let new2 = try await world.post("bob", chat, "fresh two")
+            try await world.react("alice", chat, new2, "👍")
+            try await world.markRead("alice", chat, new1)
+            try await world.markRead("alice", chat, old2)           // back to an old message
+            try world.catchUp()
+            #expect(try unread(world, "alice", chat) == 2)  // old3, new2
+            let eventsBefore = try kinds(world).count
+
+            // Day 12 with five days kept: the horizon is day 7.
+            let report = try retention(world, days: 5).run(now: TestTime.jan1 + 12 * TestTime.day)
+            #expect(report.outcome == .pruned)
+            #expect(report.horizonMilliseconds == TestTime.jan1 + 7 * TestTime.day)
+
+            #expect(try timeline(world, chat) == ["fresh walrus one", "fresh two"])
+            #expect(try search(world, chat, "walrus") == ["fresh walrus one"])
+            #expect(try search(world, chat, "ancient") == [])
+            #expect(try world.reader.reactionCounts(old1) == [:])
+            #expect(try world.reader.reactionCounts(new2) == ["👍": 1])
+            #expect(try world.reader.messages(by: UserID(unchecked: "bob"), cursor: nil, limit: 100).items.map(\.content) == ["fresh two"])
+            #expect(try world.reader.message(old1) == nil)
+            // Old messages no longer count as unread; new ones by others still do.
+            #expect(try unread(world, "alice", chat) == 1)  // new2
+            #expect(try unread(world, "bob", chat) == 1)    // new1
+            #expect(try unread(world, "dave", chat) == 2)   // joined after the horizon: new1, new2
+            // Chats and memberships stay, whatever their age.
+            #expect(try world.reader.chat(chat) != nil)
+            #expect(try Set(world.reader.memberIDs(of: chat).map(\.rawValue)) == ["alice", "bob", "dave"])
+
+            // The log kept the chat and the memberships from before the horizon, and
+            // everything after it.
+            let kept = try kinds(world)
+            #expect(kept.prefix(5) == [.chatCreated, .memberJoined, .memberJoined, .memberLeft, .memberJoined])
+            #expect(kept.count == eventsBefore - report.eventsRemoved)
+            #expect(report.eventsRemoved == 6)
+
+            try world.expectVerified()
+
+            // A second pass at the same time finds nothing to do; later writes carry on.
+            #expect(try retention(world, days: 5).run(now: TestTime.jan1 + 12 * TestTime.day).outcome == .upToDate)
+            let new3 = try await world.post("dave", chat, "fresh walrus three")
+            try await world.markRead("alice", chat, new3)
+            try world.catchUp()
+            #expect(try search(world, chat, "walrus") == ["fresh walrus three", "fresh walrus one"])
+            #expect(try unread(world, "bob", chat) == 2)  // new1, new3
+            try world.expectVerified()
+
+            // After a restart the projections are still those of the shortened log.
+            try world.reopen()
+            try world.catchUp()
+            try world.expectVerified()
+            #expect(try timeline(world, chat) == ["fresh walrus one", "fresh two", "fresh walrus three"])
+        }
+    }
+
+    @Test func aSecondHorizonRemovesTheNextSliceAndARebuildMatchesIt() async throws {
+        let clock = TestClock()
+        try await withWorld(clock: clock) { world in
+            let chat = try await world.createChat("alice")
+            try await world.join("bob", chat)
+            var posted: [(day: UInt64, id: MessageID)] = []
+            for day in 0..<6 as Range<UInt64> {
+                clock.set(TestTime.jan1 + day * TestTime.day)
+                posted.append((day, try await world.post(day % 2 == 0 ? "alice" : "bob", chat, "day \(day) walrus")))
+                if day == 2 { try await world.markRead("bob", chat, posted[1].id) }
+            }
+            try world.catchUp()
+
+            // Keep one day: at day 3 the horizon is day 2, then at day 5 it is day 4.
+            #expect(try retention(world, days: 1).run(now: TestTime.jan1 + 3 * TestTime.day).outcome == .pruned)
+            #expect(try timeline(world, chat) == ["day 2 walrus", "day 3 walrus", "day 4 walrus", "day 5 walrus"])
+            try world.expectVerified()
+            #expect(try retention(world, days: 1).run(now: TestTime.jan1 + 5 * TestTime.day).outcome == .pruned)
+            #expect(try timeline(world, chat) == ["day 4 walrus", "day 5 walrus"])
+            #expect(try unread(world, "bob", chat) == 1)    // day 4 by alice
+            #expect(try unread(world, "alice", chat) == 1)  // day 5 by bob
+            try world.expectVerified()
+
+            // A full rebuild from the shortened log gives the same answers.
+            _ = try Rebuilder(log: world.engine.log, store: world.engine.store).rebuild()
+            #expect(try timeline(world, chat) == ["day 4 walrus", "day 5 walrus"])
+            #expect(try unread(world, "bob", chat) == 1)
+            #expect(try search(world, chat, "walrus") == ["day 5 walrus", "day 4 walrus"])
+        }
+    }
+
+    @Test func aPassWaitsForTheProjectorToPassTheHorizon() async throws {
+        let clock = TestClock()
+        try await withWorld(clock: clock) { world in
+            let chat = try await world.createChat("alice")
+            try await world.post("alice", chat, "not yet projected")
+            // Nothing is projected yet: pruning now would lose events the projector never saw.
+            let report = try retention(world, days: 1).run(now: TestTime.jan1 + 5 * TestTime.day)
+            #expect(report.outcome == .projectorBehind)
+            #expect(try kinds(world) == [.chatCreated, .messagePosted])
+            try world.catchUp()
+            #expect(try retention(world, days: 1).run(now: TestTime.jan1 + 5 * TestTime.day).outcome == .pruned)
+            #expect(try kinds(world) == [.chatCreated])
+            try world.expectVerified()
+        }
+    }
+
+}
