@@ -29,9 +29,18 @@ struct ChatsController {
         return try JSONResponse.make(chat, status: .created, headers: [.location: "/chats/\(chat.id)"])
     }
 
+    /// The caller's chats; with `scope=public`, the directory of public chats anyone may join.
     @Sendable func list(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
-        return try JSONResponse.make(["chats": try reader.chats(of: user)])
+        switch request.uri.queryParameters.get("scope") {
+        case nil, "mine":
+            return try JSONResponse.make(["chats": try reader.chats(of: user)])
+        case "public":
+            let page = try reader.publicChats(cursor: request.cursor, limit: try request.limit(default: 50))
+            return try JSONResponse.make(ChatsPage(chats: page.items, nextCursor: page.nextCursor))
+        case let other?:
+            throw ProblemDetail.invalid("scope must be 'mine' (the default) or 'public' (got '\(other)')")
+        }
     }
 
     @Sendable func show(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {

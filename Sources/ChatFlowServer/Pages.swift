@@ -27,3 +27,17 @@ struct MembersPage: Encodable {
 
     enum CodingKeys: String, CodingKey { case members, nextCursor }
 }
+
+/// `{chats, nextCursor}` with `nextCursor: null` at the end.
+struct ChatsPage: Encodable {
+    let chats: [ChatView]
+    let nextCursor: String?
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(chats, forKey: .chats)
+        try c.encode(nextCursor, forKey: .nextCursor)
+    }
+
+    enum CodingKeys: String, CodingKey { case chats, nextCursor }
+}

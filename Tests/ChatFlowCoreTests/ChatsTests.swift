@@ -160,4 +160,29 @@ import Testing
             try world.expectVerified()
         }
     }
+
+    @Test func theDirectoryListsPublicChatsNewestFirstInPages() async throws {
+        try await withWorld { world in
+            var publicChats: [ChatID] = []
+            for i in 0..<7 {
+                publicChats.append(try await world.createChat("alice", name: "open \(i)"))
+                try await world.createChat("bob", name: "secret \(i)", isPrivate: true)
+            }
+            // A chat made private leaves the directory; a private chat made public enters it.
+            try await world.append("alice", .chatUpdated(.init(chat: publicChats[2], isPrivate: true)))
+            let opened = try await world.createChat("carol", name: "was private", isPrivate: true)
+            try await world.append("carol", .chatUpdated(.init(chat: opened, isPrivate: false)))
+            try world.catchUp()
+
+            let walked = try walkPages(limit: 3) { try world.reader.publicChats(cursor: $0, limit: 3) }
+            let expected = [opened] + publicChats.filter { $0 != publicChats[2] }.reversed()
+            #expect(walked.items.map(\.id) == expected.map(\.description))
+            #expect(walked.items.allSatisfy { !$0.isPrivate })
+            #expect(walked.pages == 3)
+            expectInvalid("a members cursor") {
+                try world.reader.publicChats(cursor: try world.reader.members(of: opened, cursor: nil, limit: 1).nextCursor ?? "x", limit: 3)
+            }
+            try world.expectVerified()
+        }
+    }
 }

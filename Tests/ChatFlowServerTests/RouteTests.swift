@@ -5,6 +5,25 @@ import Testing
 
 /// Each route's success path and its error classes, against a live server.
 @Suite(.timeLimit(.minutes(2))) struct RouteTests {
+    @Test func theDirectoryOfPublicChatsIsPagedAndHidesPrivateOnes() async throws {
+        try await TestServer.run { server in
+            let first = try await server.createChat("alice", name: "town square")
+            _ = try await server.call(.post, "/chats", as: "alice", json: #"{"name":"back office","isPrivate":true}"#)
+            let second = try await server.createChat("bob", name: "random")
+            let page = try await server.call(.get, "/chats?scope=public&limit=1", as: "carol")
+            #expect(page.status == 200)
+            #expect((page["chats"] as? [[String: Any]])?.map { $0["id"] as? String } == [second])
+            let cursor = try #require(page.string("nextCursor"))
+            let rest = try await server.call(.get, "/chats?scope=public&limit=1&cursor=\(cursor)", as: "carol")
+            #expect((rest["chats"] as? [[String: Any]])?.map { $0["id"] as? String } == [first])
+            // carol is in none of them: her own list stays empty.
+            let mine = try await server.call(.get, "/chats", as: "carol")
+            #expect((mine["chats"] as? [Any])?.isEmpty == true)
+            let bad = try await server.call(.get, "/chats?scope=everything", as: "carol")
+            #expect(bad.status == 400)
+        }
+    }
+
     @Test func chatsMembersAndMessagesHappyPath() async throws {
         try await TestServer.run { server in
             let chat = try await server.createChat("alice", name: "general")

@@ -60,6 +60,31 @@ public struct ChatFlowReader: Sendable {
         }
     }
 
+    /// The public chats anyone may join, newest first.
+    public func publicChats(cursor: String?, limit: Int) throws -> Page<ChatView> {
+        var upper = KeyWriter.prefixSuccessor(ChatsKeys.publicChatsPrefix)!
+        if let cursor {
+            guard case .message(let after) = try PageCursor.decode(cursor, kind: .publicChats, scope: .zero, allowTime: false).position else {
+                throw ChatFlowError.invalid("cursor is damaged")
+            }
+            upper = ChatsKeys.publicChat(ChatID(after))
+        }
+        let iterator = database.makeIterator(over: chats, lower: ChatsKeys.publicChatsPrefix, upper: upper)
+        iterator.seekToLast()
+        var found: [ChatView] = []
+        var more = false
+        while iterator.isValid {
+            if found.count == limit { more = true; break }
+            if let id = ChatsKeys.decodePublicChat(iterator.key), let record = try chatRecord(id) {
+                found.append(view(id, record))
+            }
+            iterator.previous()
+        }
+        try iterator.checkError()
+        let next = more ? found.last.flatMap { ULID($0.id) }.map { PageCursor(kind: .publicChats, scope: .zero, position: .message($0)).encoded } : nil
+        return Page(items: found, nextCursor: next)
+    }
+
     /// Every member's user id, for delivering notifications.
     public func memberIDs(of chat: ChatID) throws -> [UserID] {
         let prefix = ChatsKeys.membersPrefix(chat)

@@ -4,6 +4,7 @@ import ChatFlowStorage
 /// - `0x01 ‖ chat(16) → ChatRecord`
 /// - `0x02 ‖ chat(16) ‖ user ‖ 0x00 → MemberRecord` (members of a chat, by user id)
 /// - `0x03 ‖ user ‖ 0x00 ‖ chat(16) → ∅` (a user's chats, by chat id = creation order)
+/// - `0x04 ‖ chat(16) → ∅` (the public chats, by chat id = creation order)
 enum ChatsKeys {
     static func chat(_ chat: ChatID) -> [UInt8] {
         KeyWriter.build { $0.byte(0x01); $0.chat(chat) }
@@ -35,6 +36,19 @@ enum ChatsKeys {
     static func decodeUserChat(_ key: [UInt8]) -> ChatID? {
         KeyReader.read(key) { reader in
             guard reader.byte() == 0x03, reader.user() != nil, let chat = reader.chat(), reader.isAtEnd else { return nil }
+            return chat
+        }
+    }
+
+    static let publicChatsPrefix: [UInt8] = [0x04]
+
+    static func publicChat(_ chat: ChatID) -> [UInt8] {
+        KeyWriter.build { $0.byte(0x04); $0.chat(chat) }
+    }
+
+    static func decodePublicChat(_ key: [UInt8]) -> ChatID? {
+        KeyReader.read(key) { reader in
+            guard reader.byte() == 0x04, let chat = reader.chat(), reader.isAtEnd else { return nil }
             return chat
         }
     }

@@ -1,7 +1,7 @@
-/// Chats, their members and roles, and each user's chats.
+/// Chats, their members and roles, each user's chats, and the directory of public chats.
 public struct ChatsProjection: Projection {
     public static let name = "chats"
-    public static let version = 1
+    public static let version = 2
 
     public init() {}
 
@@ -14,12 +14,16 @@ public struct ChatsProjection: Projection {
                 createdBy: event.actor, memberCount: 1).encoded())
             rows.put(ChatsKeys.member(chat, event.actor), MemberRecord(role: .owner, joinedAt: event.timeMilliseconds).encoded())
             rows.put(ChatsKeys.userChat(event.actor, chat))
+            if !created.isPrivate { rows.put(ChatsKeys.publicChat(chat)) }
 
         case .chatUpdated(let update):
             guard var record = try rows.get(ChatsKeys.chat(update.chat)).map(ChatRecord.init(decoding:)) else { return }
             if let name = update.name { record.name = name }
             if let description = update.description { record.description = description }
-            if let isPrivate = update.isPrivate { record.isPrivate = isPrivate }
+            if let isPrivate = update.isPrivate {
+                record.isPrivate = isPrivate
+                if isPrivate { rows.delete(ChatsKeys.publicChat(update.chat)) } else { rows.put(ChatsKeys.publicChat(update.chat)) }
+            }
             rows.put(ChatsKeys.chat(update.chat), record.encoded())
 
         case .memberJoined(let joined):
