@@ -200,6 +200,20 @@ return Array.from(document.querySelectorAll('#message-list [data-testid=message]
                   (li) => li.querySelector('[data-testid=message-content]').textContent);
 """
 
+DIRECTORY_ENTRIES = """
+const text = (li, id) => { const node = li.querySelector(`[data-testid=${id}]`); return node ? node.textContent : null; };
+return Array.from(document.querySelectorAll('#directory-list [data-testid=directory-item]'), (li) => ({
+  id: li.dataset.chatId,
+  member: li.dataset.member === 'true',
+  name: text(li, 'directory-item-name'),
+  description: text(li, 'directory-item-description'),
+  members: text(li, 'directory-item-members'),
+  joined: text(li, 'directory-joined') === 'Joined',
+  join: text(li, 'directory-join'),
+  open: text(li, 'directory-open'),
+}));
+"""
+
 
 class ChatPage:
     """One user's browser on the web client."""
@@ -283,6 +297,28 @@ class ChatPage:
 
     def unread(self, chat_id: str) -> int:
         return int(self.chat_item(chat_id).get_attribute("data-unread"))
+
+    # MARK: Directory of public chats
+
+    def browse(self) -> None:
+        """Opens the directory from the chat list and waits for its first page."""
+        self.clickable("[data-testid=browse-chats]").click()
+        self.visible("[data-testid=directory]")
+        self.wait_directory()
+
+    def wait_directory(self, seconds: float = WAIT_SECONDS) -> str:
+        """Waits for the directory to finish loading and returns its state (more, end or empty)."""
+        state = self.until(lambda d: (s := d.find_element(By.ID, "directory-status").get_attribute("data-state"))
+                           not in ("idle", "loading") and s, "the directory never finished loading", seconds)
+        if state == "error":
+            raise AssertionError(f"[{self.user}] the directory could not load: {self.text_of('#error-text')!r}")
+        return state
+
+    def directory_entries(self) -> list[dict]:
+        return self.driver.execute_script(DIRECTORY_ENTRIES)
+
+    def directory_entry(self, chat_id: str):
+        return self.find(f"#directory-list [data-testid=directory-item][data-chat-id='{chat_id}']")
 
     # MARK: Messages
 

@@ -10,6 +10,7 @@
   const PAGE_SIZE = 50;
   const API_TIMEOUT_MS = 20000;
   const SEARCH_PAGE_SIZE = 20;
+  const DIRECTORY_PAGE_SIZE = 20;
   const NOTIFICATIONS = 'users/me/notifications';
   const TYPING_SEND_EVERY_MS = 2500;
   const TYPING_SHOW_MS = 4000;
@@ -29,6 +30,7 @@
     me: null,
     chats: new Map(), // chat id → ChatSummary (GET /chats), kept current by live events
     current: null, // the open chat, see newChatView()
+    directory: null, // the public chats on show at #/browse, see newDirectoryView()
     ws: null,
     connectedBefore: false, // a reconnect (not the first connect) refreshes the chat list
     attempt: 0, // reconnect attempts since the last stable connection
@@ -62,6 +64,17 @@
       readPending: null,
       editing: null, // id of the message being edited
       search: { query: '', cursor: null },
+    };
+  }
+
+  function newDirectoryView() {
+    return {
+      chats: new Map(), // id → Chat, in the server's order (newest first)
+      nodes: new Map(), // id → <li>
+      cursor: null,
+      reachedEnd: false,
+      loading: false,
+      failed: false,
     };
   }
 
@@ -275,6 +288,7 @@
     state.me = null;
     closeSocket();
     closeChat();
+    closeDirectory();
     state.chats.clear();
     renderChats();
     showSignIn(message);
@@ -353,6 +367,8 @@
     $('chat-list-empty').hidden = chats.length > 0;
     const total = chats.reduce((sum, chat) => sum + (chat.id === open ? 0 : chat.unreadCount || 0), 0);
     document.title = total ? `(${total}) ChatFlow` : 'ChatFlow';
+    // Joining or leaving elsewhere changes which directory entries read "Joined".
+    renderDirectory();
   }
 
   async function createChat(event) {
@@ -410,15 +426,24 @@
 
   // MARK: - Routing and screens
 
-  /** `#/chats/{id}` opens a chat; anything else shows the list (the only screen on a phone). */
+  /**
+   * `#/chats/{id}` opens a chat, `#/browse` the directory of public chats; anything else
+   * shows the list (the only screen on a phone).
+   */
   function route() {
     if (!state.token) return;
     const match = location.hash.match(/^#\/chats\/([0-9A-Za-z]{26})$/);
     if (match) {
+      closeDirectory();
       openChat(match[1].toUpperCase());
       $('app').dataset.screen = 'chat';
+    } else if (location.hash === '#/browse') {
+      closeChat();
+      openDirectory();
+      $('app').dataset.screen = 'directory';
     } else {
       closeChat();
+      closeDirectory();
       $('app').dataset.screen = 'list';
     }
   }
@@ -557,6 +582,157 @@
     } catch (error) {
       showError(error);
     }
+  }
+
+  // MARK: - Directory of public chats
+
+  function openDirectory() {
+    if (state.directory) return;
+    const dir = newDirectoryView();
+    state.directory = dir;
+    $('no-chat').hidden = true;
+    $('directory').hidden = false;
+    $('directory-list').replaceChildren();
+    $('directory-body').scrollTop = 0;
+    $('browse-chats').setAttribute('aria-current', 'page');
+    loadDirectory();
+  }
+
+  function reloadDirectory() {
+    closeDirectory();
+    openDirectory();
+  }
+
+  function closeDirectory() {
+    if (!state.directory) return;
+    state.directory = null;
+    $('directory').hidden = true;
+    $('directory-list').replaceChildren();
+    $('browse-chats').removeAttribute('aria-current');
+    $('no-chat').hidden = Boolean(state.current);
+  }
+
+  /** Loads the next page (or, after a failure, the same page again). */
+  async function loadDirectory() {
+    const dir = state.directory;
+    if (!dir || dir.loading || dir.reachedEnd) return;
+    dir.loading = true;
+    dir.failed = false;
+    renderDirectory();
+    let path = `/chats?scope=public&limit=${DIRECTORY_PAGE_SIZE}`;
+    if (dir.cursor) path += `&cursor=${encode(dir.cursor)}`;
+    try {
+      // The first page comes with a fresh list of the user's chats, which the "Joined" marks
+      // go by: chats joined elsewhere (another tab, the API) reach this page only on a refresh.
+      const [page] = await Promise.all([api('GET', path), dir.cursor ? null : refreshChats()]);
+      if (state.directory !== dir) return;
+      // A chat seen on an earlier page stays where it was.
+      for (const chat of page.chats) if (!dir.chats.has(chat.id)) dir.chats.set(chat.id, chat);
+      dir.cursor = page.nextCursor;
+      dir.reachedEnd = !page.nextCursor;
+    } catch (error) {
+      if (state.directory !== dir) return;
+      dir.failed = true;
+      showError(error);
+    }
+    dir.loading = false;
+    renderDirectory();
+  }
+
+  function renderDirectory() {
+    const dir = state.directory;
+    if (!dir) return;
+    reconcile($('directory-list'), Array.from(dir.chats.values(), (chat) => directoryNode(dir, chat)));
+
+    const count = dir.chats.size;
+    let mode = 'more';
+    let text = '';
+    if (dir.loading) {
+      mode = 'loading';
+      text = count ? 'Loading more…' : 'Loading public chats…';
+    } else if (dir.failed) {
+      mode = 'error';
+      text = 'The public chats could not be loaded.';
+    } else if (!count) {
+      mode = 'empty';
+      text = 'No public chats yet. Create one, leaving “Private” unticked, and it shows up here.';
+    } else if (dir.reachedEnd) {
+      mode = 'end';
+      text = count === 1 ? 'That is the only public chat.' : `That is all ${count} public chats.`;
+    }
+    const status = $('directory-status');
+    status.dataset.state = mode;
+    status.textContent = text;
+
+    const more = $('directory-more');
+    more.hidden = !(dir.failed || (count && !dir.reachedEnd));
+    more.disabled = dir.loading;
+    more.textContent = dir.failed ? 'Try again' : dir.loading ? 'Loading…' : 'Load more';
+  }
+
+  /** One directory entry; rebuilt only when the user joins or leaves, so clicks land on it. */
+  function directoryNode(dir, chat) {
+    const member = state.chats.has(chat.id);
+    const existing = dir.nodes.get(chat.id);
+    if (existing && existing.dataset.member === String(member)) return existing;
+    const link = `#/chats/${chat.id}`;
+    const icon = avatar(chat.name);
+    icon.classList.add('chat-avatar');
+    const node = el('li', {
+      class: 'directory-item' + (member ? ' member' : ''),
+      dataset: { testid: 'directory-item', chatId: chat.id, member: String(member) },
+    },
+    icon,
+    el('div', { class: 'directory-info' },
+      el('div', { class: 'directory-top' },
+        el('a', {
+          class: 'directory-name', href: link, 'data-testid': 'directory-item-name', text: chat.name,
+          title: member ? 'Open this chat' : 'Preview this chat',
+        }),
+        member ? el('span', { class: 'tag joined', 'data-testid': 'directory-joined', text: 'Joined' }) : null),
+      chat.description
+        ? el('p', { class: 'directory-description', 'data-testid': 'directory-item-description', text: chat.description })
+        : null,
+      el('div', { class: 'directory-meta muted small' },
+        el('span', {
+          'data-testid': 'directory-item-members',
+          text: chat.memberCount === 1 ? '1 member' : `${chat.memberCount} members`,
+        }),
+        el('span', { 'aria-hidden': 'true', text: '·' }),
+        el('span', { class: 'directory-creator', text: `started by ${chat.createdBy}` }))),
+    member
+      ? el('a', { class: 'button small', href: link, 'data-testid': 'directory-open', text: 'Open' })
+      : el('button', {
+        type: 'button', class: 'button primary small', 'data-testid': 'directory-join', 'data-action': 'join',
+        'aria-label': `Join ${chat.name}`, text: 'Join',
+      }));
+    dir.nodes.set(chat.id, node);
+    return node;
+  }
+
+  async function joinFromDirectory(button) {
+    const dir = state.directory;
+    const item = button.closest('[data-chat-id]');
+    const chat = dir && item && dir.chats.get(item.dataset.chatId);
+    if (!chat || button.disabled) return;
+    button.disabled = true;
+    button.textContent = 'Joining…';
+    try {
+      await api('POST', `/chats/${encode(chat.id)}/members`, {});
+    } catch (error) {
+      showError(error);
+      button.disabled = false;
+      button.textContent = 'Join';
+      return;
+    }
+    await refreshChats();
+    // Should the list not have come back, the chat still opens as one of ours.
+    if (!state.chats.has(chat.id)) {
+      state.chats.set(chat.id, { ...chat, role: 'member', unreadCount: 0, lastMessage: null, lastReadMessageId: null });
+      renderChats();
+      refreshChatsSoon();
+    }
+    if (state.directory === dir) location.hash = `#/chats/${chat.id}`;
   }
 
   // MARK: - Timeline
@@ -1470,6 +1646,17 @@
     for (const button of document.querySelectorAll('[data-close-form]')) button.addEventListener('click', () => toggleForm(null));
     $('new-chat-form').addEventListener('submit', createChat);
     $('join-chat-form').addEventListener('submit', joinChat);
+    $('browse-chats').addEventListener('click', (event) => {
+      toggleForm(null);
+      // Already browsing: the link changes nothing, so take it as "show me the latest".
+      if (location.hash === '#/browse') { event.preventDefault(); reloadDirectory(); }
+    });
+    $('directory-refresh').addEventListener('click', reloadDirectory);
+    $('directory-more').addEventListener('click', loadDirectory);
+    $('directory-list').addEventListener('click', (event) => {
+      const button = event.target.closest('[data-action=join]');
+      if (button) joinFromDirectory(button);
+    });
 
     $('back-button').addEventListener('click', () => { location.hash = '#/'; });
     $('leave-chat').addEventListener('click', leaveChat);
