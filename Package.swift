@@ -93,8 +93,12 @@ let package = Package(
             name: "ChatFlowBenchmarks",
             dependencies: [
                 "ChatFlowCore",
+                "ChatFlowServer",
                 "ChatFlowStorage",
                 .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             path: "Benchmarks/ChatFlowBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

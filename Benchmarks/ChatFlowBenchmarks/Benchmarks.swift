@@ -10,4 +10,7 @@ let benchmarks: @Sendable () -> Void = {
     ulidBenchmarks()
     codecBenchmarks()
     changeLogBenchmarks()
+    projectionBenchmarks()
+    historyBenchmarks()
+    liveBenchmarks()
 }

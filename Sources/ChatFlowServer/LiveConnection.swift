@@ -8,7 +8,7 @@ import Synchronization
 /// Frames are queued, never written inline by the hub, so one slow client cannot hold up
 /// delivery to the others; when its queue is full it is closed (code 4008) and reconnects
 /// with `since`.
-final class LiveConnection: Sendable {
+package final class LiveConnection: Sendable {
     enum Subscription: Sendable {
         /// Replaying history: live frames wait here until the replay is done.
         case replaying(pending: [(ULID?, String)])
@@ -20,7 +20,7 @@ final class LiveConnection: Sendable {
     let user: UserID
     private let channel: any Channel
     private let closeGrace: TimeAmount
-    let outbox: AsyncStream<String>
+    package let outbox: AsyncStream<String>
     private let continuation: AsyncStream<String>.Continuation
     private let subscriptions = Mutex<[ChatID: Subscription]>([:])
     private let notificationsOn = Mutex(false)

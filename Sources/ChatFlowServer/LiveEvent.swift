@@ -3,7 +3,7 @@ import ChatFlowStorage
 
 /// The `event` object of a live frame, built from the logged event alone, so that a replay
 /// from the log (`since`) and live delivery produce the same bytes for the same event.
-struct LiveEvent: Encodable {
+package struct LiveEvent: Encodable {
     let kind: String
     var chatId: String?
     var messageId: String?
@@ -22,7 +22,7 @@ struct LiveEvent: Encodable {
 
     /// The live form of a logged event and the chat it belongs to; nil for events that are
     /// not delivered live (chat.created has no subscribers yet; read markers are private).
-    static func from(_ logged: LoggedEvent) -> (chat: ChatID, event: LiveEvent)? {
+    package static func from(_ logged: LoggedEvent) -> (chat: ChatID, event: LiveEvent)? {
         let time = RFC3339.format(milliseconds: logged.timeMilliseconds)
         let actor = logged.actor.rawValue
         switch logged.event {

@@ -2,7 +2,7 @@ import Foundation
 
 /// Server → client frames (SPEC §4), encoded once per event and channel and shared by
 /// every connection that receives them.
-enum LiveFrame {
+package enum LiveFrame {
     private struct Event: Encodable {
         let type = "event"
         let channel: String
@@ -28,7 +28,7 @@ enum LiveFrame {
         let channel: String?
     }
 
-    static func event(channel: String, id: String?, event: LiveEvent) -> String {
+    package static func event(channel: String, id: String?, event: LiveEvent) -> String {
         encode(Event(channel: channel, id: id, event: event))
     }
 

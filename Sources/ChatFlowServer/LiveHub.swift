@@ -13,7 +13,7 @@ import Synchronization
 ///
 /// Channels: `chats/{chatId}` (members only) and `users/me/notifications` (messages in the
 /// user's chats, reactions to the user's messages, membership changes affecting the user).
-final class LiveHub: Service, Sendable {
+package final class LiveHub: Service, Sendable {
     static let notifications = "users/me/notifications"
 
     private struct State {
@@ -31,7 +31,7 @@ final class LiveHub: Service, Sendable {
     private let closeGrace: TimeAmount
     private let logger: Logger
 
-    init(
+    package init(
         commands: ChatFlowCommands, projector: Projector, metrics: ServerMetrics,
         queueLimit: Int, closeGrace: TimeAmount, logger: Logger
     ) {
@@ -43,7 +43,7 @@ final class LiveHub: Service, Sendable {
         self.logger = logger
     }
 
-    func run() async throws {
+    package func run() async throws {
         let batches = projector.subscribe()
         await cancelWhenGracefulShutdown {
             for await batch in batches {
@@ -58,7 +58,7 @@ final class LiveHub: Service, Sendable {
 
     // MARK: - Connections
 
-    func connect(user: UserID, channel: any Channel) -> LiveConnection {
+    package func connect(user: UserID, channel: any Channel) -> LiveConnection {
         let connection = state.withLock { state in
             defer { state.nextID += 1 }
             let connection = LiveConnection(
@@ -83,7 +83,7 @@ final class LiveHub: Service, Sendable {
 
     // MARK: - Client operations
 
-    func handle(_ text: String, from connection: LiveConnection) async {
+    package func handle(_ text: String, from connection: LiveConnection) async {
         guard let operation = try? JSONDecoder().decode(ClientOperation.self, from: Data(text.utf8)) else {
             send(LiveFrame.error("invalid", "frames are JSON objects with an op: subscribe, unsubscribe, typing or ping"), to: connection)
             return
@@ -199,7 +199,7 @@ final class LiveHub: Service, Sendable {
 
     // MARK: - Delivery
 
-    private func deliver(_ batch: [LoggedEvent]) {
+    package func deliver(_ batch: [LoggedEvent]) {
         for logged in batch {
             guard let (chat, event) = LiveEvent.from(logged) else { continue }
             let channel = "chats/\(chat)"
