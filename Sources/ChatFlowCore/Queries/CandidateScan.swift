@@ -1,35 +1,86 @@
 import ChatFlowStorage
 
 /// Newest-first candidates for a search, from whichever index drives it.
+///
+/// Every iterator move counts against the caller's budget; once it is spent the scan
+/// pauses at the newest id it has not settled, so the next page starts exactly there.
 enum CandidateScan {
-    case postings([PostingCursor])
+    /// Messages under every cursor: a leapfrog join of their postings.
+    case join([PostingCursor])
+    /// A user's own messages (user index, every chat), kept to one chat.
     case authored(KeyValueIterator, ChatID)
     case timeline(KeyValueIterator)
 
-    mutating func next() throws -> MessageID? {
+    enum Step {
+        case candidate(MessageID)
+        /// The budget ran out. Every candidate newer than `through` has been returned;
+        /// `through` itself and older ones have not been looked at.
+        case paused(through: ULID)
+        case end
+    }
+
+    /// The next candidate, or where the scan paused, or its end.
+    func next(budget: inout Int) throws -> Step {
         switch self {
-        case .postings(var cursors):
-            // The newest head among the cursors; equal heads (a message under two terms of
-            // the same prefix) are consumed together so it is returned once.
-            guard let newest = cursors.compactMap(\.head).max() else { return nil }
-            for index in cursors.indices where cursors[index].head == newest {
-                try cursors[index].advance()
-            }
-            self = .postings(cursors)
-            return MessageID(newest)
+        case .join(let cursors):
+            return try Self.join(cursors, budget: &budget)
         case .authored(let iterator, let chat):
             while iterator.isValid {
-                defer { iterator.previous() }
-                if let message = UserIndexKeys.decodeEntry(iterator.key), ULID(bytes: iterator.value) == chat.ulid {
-                    return message
+                guard let message = UserIndexKeys.decodeEntry(iterator.key) else {
+                    iterator.previous()
+                    continue
                 }
+                if budget <= 0 { return .paused(through: message.ulid) }
+                let inChat = iterator.withValue { ULID(bytes: $0) == chat.ulid }
+                iterator.previous()
+                budget -= 1
+                if inChat { return .candidate(message) }
             }
             try iterator.checkError()
-            return nil
+            return .end
         case .timeline(let iterator):
-            guard iterator.isValid else { try iterator.checkError(); return nil }
-            defer { iterator.previous() }
-            return TimelineKeys.decodeMessage(iterator.key)?.1
+            while iterator.isValid {
+                guard let (_, message) = TimelineKeys.decodeMessage(iterator.key) else {
+                    iterator.previous()
+                    continue
+                }
+                if budget <= 0 { return .paused(through: message.ulid) }
+                iterator.previous()
+                budget -= 1
+                return .candidate(message)
+            }
+            try iterator.checkError()
+            return .end
+        }
+    }
+
+    /// Leapfrog join, newest first. No message newer than the oldest head can still be under
+    /// every cursor (the cursor holding that head has passed it), so the oldest head is the
+    /// target: each cursor ahead of it moves back to it or older, lowering the target when it
+    /// lands older, until all heads agree on a candidate. Between calls every cursor is past
+    /// the last candidate, so every common id newer than the oldest head has been returned.
+    private static func join(_ cursors: [PostingCursor], budget: inout Int) throws -> Step {
+        guard !cursors.isEmpty else { return .end }
+        while true {
+            var target = ULID.max
+            for cursor in cursors {
+                guard let head = cursor.head else { return .end }
+                target = Swift.min(target, head)
+            }
+            var agreed = true
+            for cursor in cursors where cursor.head != target {
+                if budget <= 0 { return .paused(through: target) }
+                try cursor.seek(atMost: target, budget: &budget)
+                guard let head = cursor.head else { return .end }
+                if head != target {
+                    target = head
+                    agreed = false
+                }
+            }
+            if agreed {
+                for cursor in cursors { try cursor.advance(budget: &budget) }
+                return .candidate(MessageID(target))
+            }
         }
     }
 }

@@ -1,21 +1,28 @@
 import ChatFlowStorage
 
 extension ChatFlowReader {
-    /// Candidates examined per request at most; past it the page ends early with a cursor
-    /// that continues exactly where the scan stopped, so no match is skipped or repeated.
+    /// Index moves (steps and seeks) and candidates examined per request at most; past it the
+    /// page ends early with a cursor that continues exactly where the scan stopped, so no
+    /// match is skipped or repeated.
     static let searchScanBudget = 50_000
 
-    /// The most terms of one prefix whose postings a search merges.
+    /// The most terms whose postings one search merges, over all its prefixes.
     static let maxMergedTerms = 256
 
     /// One page of a chat's messages matching `query`, newest first.
     ///
-    /// The longest exact term drives the scan (its postings, newest first); the other terms
-    /// are point lookups on the postings, prefixes are checked against the message's indexed
-    /// terms, phrases against its text, and filters against its row. Without an exact term a
-    /// prefix drives (a merge of the postings of every term with that prefix, when there are
-    /// at most `maxMergedTerms`), and otherwise the author's own messages or the timeline do.
+    /// Postings drive, as a join (``CandidateScan``) of one cursor per exact term (the words
+    /// and the words of phrases), one per prefix (the postings of every term it expands to,
+    /// merged), and the author's own messages for `from:`: only a message under every cursor
+    /// is a candidate. A prefix left out of the join is checked against the message's indexed
+    /// terms, phrases against its text, and filters against its row. Without a term or a
+    /// joined prefix, the author's own messages or the timeline drive.
     public func search(in chat: ChatID, query: SearchQuery, cursor: String?, limit: Int) throws -> Page<MessageView> {
+        try search(in: chat, query: query, cursor: cursor, limit: limit, scanBudget: Self.searchScanBudget)
+    }
+
+    /// `search` with a scan budget of the caller's choosing, so tests can make pages pause.
+    func search(in chat: ChatID, query: SearchQuery, cursor: String?, limit: Int, scanBudget: Int) throws -> Page<MessageView> {
         var upper = ULID.max
         if let before = query.before { upper = .first(atMillisecond: before) }
         if let cursor {
@@ -26,40 +33,43 @@ extension ChatFlowReader {
             }
         }
         let lower = query.after.map { ULID.first(atMillisecond: $0) } ?? .zero
-        let required = query.requiredTerms
         let from = query.from.map(UserID.init(unchecked:))
 
-        var candidates = try candidateScan(chat, required: required, prefixes: query.prefixes, from: from, lower: lower, upper: upper)
+        var budget = scanBudget
+        let (candidates, unjoinedPrefixes) = try candidateScan(chat, query: query, from: from, lower: lower, upper: upper, budget: &budget)
         var matches: [MessageView] = []
-        var examined = 0
-        var lastExamined: ULID?
-        while let message = try candidates.next() {
-            if matches.count == limit {
-                return Page(items: matches, nextCursor: cursorAfter(matches.last!.id, chat))
-            }
-            examined += 1
-            lastExamined = message.ulid
-            if let view = try match(message, chat, query: query, required: required, from: from) {
-                matches.append(view)
-            }
-            if examined >= Self.searchScanBudget && matches.count < limit {
-                return Page(items: matches, nextCursor: PageCursor(kind: .search, scope: chat.ulid, position: .message(lastExamined!)).encoded)
+        var lastMatch = ULID.max
+        while true {
+            switch try candidates.next(budget: &budget) {
+            case .end:
+                return Page(items: matches, nextCursor: nil)
+            case .paused(let through):
+                // Nothing at or before `through` has been looked at: the next page starts with it.
+                return Page(items: matches, nextCursor: searchCursor(before: through.successor ?? .max, chat))
+            case .candidate(let message):
+                if matches.count == limit {
+                    return Page(items: matches, nextCursor: searchCursor(before: lastMatch, chat))
+                }
+                budget -= 1
+                if let view = try match(message, chat, query: query, prefixes: unjoinedPrefixes, from: from) {
+                    matches.append(view)
+                    lastMatch = message.ulid
+                }
             }
         }
-        return Page(items: matches, nextCursor: nil)
     }
 
-    private func cursorAfter(_ id: String, _ chat: ChatID) -> String? {
-        ULID(id).map { PageCursor(kind: .search, scope: chat.ulid, position: .message($0)).encoded }
+    /// A cursor for the page of matches older than `id`.
+    private func searchCursor(before id: ULID, _ chat: ChatID) -> String {
+        PageCursor(kind: .search, scope: chat.ulid, position: .message(id)).encoded
     }
 
-    private func match(_ message: MessageID, _ chat: ChatID, query: SearchQuery, required: [String], from: UserID?) throws -> MessageView? {
-        for term in required where try database.get(SearchKeys.posting(chat, term, message), in: searchRows) == nil {
-            return nil
-        }
-        if !query.prefixes.isEmpty {
+    /// Whether a candidate matches: every required term and joined prefix already does, by
+    /// construction of the scan.
+    private func match(_ message: MessageID, _ chat: ChatID, query: SearchQuery, prefixes: [String], from: UserID?) throws -> MessageView? {
+        if !prefixes.isEmpty {
             guard let document = try database.get(SearchKeys.document(message), in: searchRows).map(SearchDocument.init(decoding:)),
-                  query.prefixes.allSatisfy({ prefix in document.terms.contains { $0.hasPrefix(prefix) } })
+                  prefixes.allSatisfy({ prefix in document.terms.contains { $0.hasPrefix(prefix) } })
             else { return nil }
         }
         guard let record = try database.get(TimelineKeys.message(chat, message), in: timeline).map(MessageRecord.init(decoding:)),
@@ -71,38 +81,53 @@ extension ChatFlowReader {
         return try view(chat, message, record)
     }
 
-    private func candidateScan(_ chat: ChatID, required: [String], prefixes: [String], from: UserID?, lower: ULID, upper: ULID) throws -> CandidateScan {
-        if let driver = required.max(by: { $0.utf8.count < $1.utf8.count }) {
-            let prefix = SearchKeys.termPrefix(chat, driver)
-            return .postings([try PostingCursor(database.makeIterator(
-                over: searchRows, lower: prefix + lower.bytes, upper: prefix + upper.bytes))])
+    /// The scan that drives a search, and the prefixes it leaves out of its join for `match`
+    /// to check.
+    private func candidateScan(
+        _ chat: ChatID, query: SearchQuery, from: UserID?, lower: ULID, upper: ULID, budget: inout Int
+    ) throws -> (CandidateScan, unjoinedPrefixes: [String]) {
+        var cursors: [PostingCursor] = []
+        for term in query.requiredTerms {
+            cursors.append(try PostingCursor(
+                database, searchRows, prefixes: [SearchKeys.termPrefix(chat, term)], lower: lower, upper: upper, budget: &budget))
         }
-        if let prefix = prefixes.max(by: { $0.utf8.count < $1.utf8.count }) {
-            // Each term starting with the prefix has its own newest-first postings: merge them.
-            // Past `maxMergedTerms` terms (every ticket under `plt-*`) merging costs too much,
-            // and merging only some would skip matches: the scans below drive instead, and
-            // `match` checks the prefix against each message's terms.
-            let expansions = try terms(in: chat, startingWith: prefix, limit: Self.maxMergedTerms + 1)
-            if expansions.count <= Self.maxMergedTerms {
-                var cursors: [PostingCursor] = []
-                for term in expansions {
-                    let termPrefix = SearchKeys.termPrefix(chat, term)
-                    cursors.append(try PostingCursor(database.makeIterator(
-                        over: searchRows, lower: termPrefix + lower.bytes, upper: termPrefix + upper.bytes)))
-                }
-                return .postings(cursors)
+        // Each term starting with a prefix has its own newest-first postings: merged, they are
+        // one cursor of the join. Past `maxMergedTerms` terms in all (every ticket under
+        // `plt-*`) merging costs too much, and merging only some would skip matches: such a
+        // prefix stays out of the join for `match` to check. Longer prefixes expand to fewer
+        // terms, so they go first.
+        var unjoined: [String] = []
+        var mergeable = Self.maxMergedTerms
+        for prefix in query.prefixes.sorted(by: { $0.utf8.count > $1.utf8.count }) {
+            let expansions = try terms(in: chat, startingWith: prefix, limit: mergeable + 1)
+            guard expansions.count <= mergeable else {
+                unjoined.append(prefix)
+                continue
             }
+            mergeable -= expansions.count
+            cursors.append(try PostingCursor(
+                database, searchRows, prefixes: expansions.map { SearchKeys.termPrefix(chat, $0) },
+                lower: lower, upper: upper, budget: &budget))
+        }
+        if !cursors.isEmpty {
+            if let from {
+                // The author's messages in every chat: only those in this chat's postings meet
+                // the other cursors, and a quiet author lets the join skip most of a busy term.
+                cursors.append(try PostingCursor(
+                    database, userIndex, prefixes: [UserIndexKeys.userPrefix(from)], lower: lower, upper: upper, budget: &budget))
+            }
+            return (.join(cursors), unjoined)
         }
         if let from {
             let prefix = UserIndexKeys.userPrefix(from)
             let iterator = database.makeIterator(over: userIndex, lower: prefix + lower.bytes, upper: prefix + upper.bytes)
             iterator.seekToLast()
-            return .authored(iterator, chat)
+            return (.authored(iterator, chat), unjoined)
         }
         let iterator = database.makeIterator(
             over: timeline, lower: TimelineKeys.message(chat, MessageID(lower)), upper: TimelineKeys.message(chat, MessageID(upper)))
         iterator.seekToLast()
-        return .timeline(iterator)
+        return (.timeline(iterator), unjoined)
     }
 
     /// Distinct indexed terms of a chat that start with `prefix`, found by skipping from one
