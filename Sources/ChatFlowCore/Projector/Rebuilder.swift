@@ -1,10 +1,9 @@
 import ChatFlowStorage
 import Dispatch
-import Synchronization
 
 /// Replays the whole change log into fresh generations of some projections and switches
 /// over only when every one of them is complete. A failure leaves the live ones untouched.
-public struct Rebuilder: Sendable {
+public struct Rebuilder {
     public struct Progress: Sendable {
         public let events: Int
         /// RocksDB's estimate of the log's length (not exact).
@@ -47,62 +46,48 @@ public struct Rebuilder: Sendable {
     }
 
     /// Applies the whole log to empty `families` through the one apply path; returns the event count.
-    ///
-    /// Each projection replays on its own thread (as many at once as there are cores): they
-    /// share nothing but the log, which each reads for itself up to the same end.
     func replay(into families: [(any Projection, ColumnFamily)], progress: ((Progress) -> Void)?, started: UInt64) throws -> Int {
+        var applier = ProjectionApplier(database: store.database, targets: families.map {
+            ProjectionApplier.Target(projection: $0.0, family: $0.1, checkpoint: nil)
+        })
         // After retention the log starts part-way through each chat's history: the
         // projections start from its seed and end pruned at its horizon, as the live ones.
         let retention = try RetentionState.load(from: store.database)
-        let end = log.lastPosition
-        let eventsFamily = try store.database.family(LogKeys.eventsFamily)
-        let estimate = Int(store.database.integerProperty("rocksdb.estimate-num-keys", in: eventsFamily) ?? 0)
-        let shared = ReplayProgress(projections: families.count, started: started, report: progress)
-        let failures = Mutex<[any Error]>([])
-        let work = families.enumerated().map { ($0.offset, $0.element.0, $0.element.1) }
-        DispatchQueue.concurrentPerform(iterations: work.count) { index in
-            let (slot, projection, family) = work[index]
-            do {
-                try replay(projection, into: family, retention: retention, end: end) { events in
-                    shared.update(slot, events: events, estimate: estimate)
-                }
-            } catch {
-                failures.withLock { $0.append(error) }
-            }
-        }
-        if let failure = failures.withLock({ $0.first }) { throw failure }
-        return shared.total
-    }
-
-    private func replay(
-        _ projection: any Projection, into family: ColumnFamily, retention: RetentionState?, end: ULID?, progress: (Int) -> Void
-    ) throws {
-        var applier = ProjectionApplier(database: store.database, targets: [
-            ProjectionApplier.Target(projection: projection, family: family, checkpoint: nil),
-        ])
         if let retention {
             let seeds = ProjectionBatch(database: store.database)
-            try projection.seed(retention, rows: ProjectionRows(batch: seeds, family: family))
+            for (projection, family) in families {
+                try projection.seed(retention, rows: ProjectionRows(batch: seeds, family: family))
+            }
             try store.database.write(seeds.makeWriteBatch(), sync: false)
         }
+        let eventsFamily = try store.database.family(LogKeys.eventsFamily)
+        let estimate = Int(store.database.integerProperty("rocksdb.estimate-num-keys", in: eventsFamily) ?? 0)
         var position: ULID?
         var events = 0
-        while let end, position.map({ $0 < end }) ?? true {
-            let records = try log.read(after: position, limit: batchSize).filter { $0.id <= end }
+        var lastReport = started
+        while true {
+            let records = try log.read(after: position, limit: batchSize)
             guard let last = records.last else { break }
             try applier.apply(records)
             position = last.id
             events += records.count
-            progress(events)
+            let now = DispatchTime.now().uptimeNanoseconds
+            if let progress, now - lastReport > 250_000_000 {
+                lastReport = now
+                progress(Progress(events: events, estimatedTotal: max(estimate, events), seconds: Double(now - started) / 1e9))
+            }
         }
         if let retention {
-            let batch = WriteBatch()
-            if let through = retention.removedThrough, position.map({ $0 < through }) ?? true {
-                batch.put(CheckpointKey.bytes, through.bytes, in: family)
+            for (projection, family) in families {
+                let batch = WriteBatch()
+                if let through = retention.removedThrough, position.map({ $0 < through }) ?? true {
+                    batch.put(CheckpointKey.bytes, through.bytes, in: family)
+                }
+                try projection.prune(PruneContext(horizon: retention.horizon, database: store.database, family: family, batch: batch))
+                try store.database.write(batch, sync: false)
             }
-            try projection.prune(PruneContext(horizon: retention.horizon, database: store.database, family: family, batch: batch))
-            try store.database.write(batch, sync: false)
         }
+        return events
     }
 
     private func choose(_ names: [String]) throws -> [any Projection] {
