@@ -4,10 +4,7 @@ import Synchronization
 /// The change log on RocksDB, with group commit.
 ///
 /// Appends queue up for one dedicated writer thread. The writer takes everything queued,
-/// assigns ids in order and writes one batch; a second thread, the syncer, fsyncs the WAL
-/// and only then resumes the callers. The two overlap: while one fsync runs, the writer
-/// already writes the next groups, and the next fsync covers all of them at once, so the
-/// disk never waits for callers to come back.
+/// assigns ids in order, writes one batch with one WAL fsync, then resumes every caller.
 /// Ids are assigned at commit time by the only writer, so log order = id order = commit
 /// order: a reader that has seen id X can never later find a new record before X.
 /// Readers see only what is durable: reads stop at the last fsync'd id.
@@ -37,24 +34,7 @@ public final class RocksDBChangeLog: ChangeLog {
         var stopping = false
     }
 
-    /// A group written to the WAL but not yet fsync'd: its callers wait for the syncer.
-    private struct Written {
-        let group: [Request]
-        let results: [AppendResult]
-        let last: ULID?
-        let events: Int
-        let writeNanoseconds: UInt64
-    }
-
-    private struct SyncQueue {
-        var written: [Written] = []
-        var stopping = false
-    }
-
     private let queue = Mutex(Queue())
-    private let syncQueue = Mutex(SyncQueue())
-    private let wakeSyncer = DispatchSemaphore(value: 0)
-    private let syncerStopped = DispatchSemaphore(value: 0)
     /// The last durable id; tailers wait on it.
     public let committed: PositionSignal
     private let wakeWriter = DispatchSemaphore(value: 0)
@@ -80,9 +60,6 @@ public final class RocksDBChangeLog: ChangeLog {
             let thread = Thread { [unowned self] in self.runWriter() }
             thread.name = "chatflow-log-writer"
             thread.start()
-            let syncer = Thread { [unowned self] in self.runSyncer() }
-            syncer.name = "chatflow-log-syncer"
-            syncer.start()
         }
     }
 
@@ -102,9 +79,6 @@ public final class RocksDBChangeLog: ChangeLog {
         if wasRunning && !database.isReadOnly {
             wakeWriter.signal()
             writerStopped.wait()
-            syncQueue.withLock { $0.stopping = true }
-            wakeSyncer.signal()
-            syncerStopped.wait()
         }
         committed.close()
     }
@@ -286,61 +260,21 @@ public final class RocksDBChangeLog: ChangeLog {
                 results.append(AppendResult(ids: ids, isReplay: false))
             }
             try sweepExpiredKeys(now: now, into: batch, keeping: keysInBatch)
-            // Written, not yet synced: the records stay invisible to readers (they stop at
-            // the last synced id) until the syncer has fsync'd the WAL past them.
+            // One write, one fsync: the records become visible and durable together.
             let started = DispatchTime.now().uptimeNanoseconds
             if batch.count > 0 {
-                try database.write(batch, sync: false)
+                try database.write(batch, sync: true)
             }
-            let written = Written(
-                group: group, results: results, last: newLast, events: eventCount,
-                writeNanoseconds: DispatchTime.now().uptimeNanoseconds - started)
-            syncQueue.withLock { $0.written.append(written) }
-            wakeSyncer.signal()
+            options.onCommit?(GroupCommitStatistics(
+                appends: group.count, events: eventCount,
+                writeNanoseconds: DispatchTime.now().uptimeNanoseconds - started))
         } catch {
             for request in group { request.continuation.resume(throwing: error) }
-        }
-    }
-
-    // MARK: - The syncer
-
-    private func runSyncer() {
-        while true {
-            let (batches, stop) = syncQueue.withLock { queue -> ([Written], Bool) in
-                defer { queue.written.removeAll(keepingCapacity: true) }
-                return (queue.written, queue.stopping)
-            }
-            if batches.isEmpty {
-                if stop { break }
-                wakeSyncer.wait()
-                continue
-            }
-            sync(batches)
-        }
-        syncerStopped.signal()
-    }
-
-    /// One fsync for every group written since the last: then they are durable, visible
-    /// and acknowledged, in the order they were written.
-    private func sync(_ batches: [Written]) {
-        let started = DispatchTime.now().uptimeNanoseconds
-        do {
-            try database.syncWAL()
-        } catch {
-            for written in batches {
-                for request in written.group { request.continuation.resume(throwing: error) }
-            }
             return
         }
-        let syncNanoseconds = DispatchTime.now().uptimeNanoseconds - started
-        options.onCommit?(GroupCommitStatistics(
-            appends: batches.reduce(0) { $0 + $1.group.count }, events: batches.reduce(0) { $0 + $1.events },
-            writeNanoseconds: batches.reduce(syncNanoseconds) { $0 + $1.writeNanoseconds }))
-        if let last = batches.compactMap(\.last).last { committed.publish(last) }
-        for written in batches {
-            for (request, result) in zip(written.group, written.results) {
-                request.continuation.resume(returning: result)
-            }
+        if let newLast { committed.publish(newLast) }
+        for (request, result) in zip(group, results) {
+            request.continuation.resume(returning: result)
         }
     }
 
