@@ -16,14 +16,20 @@ final class ChildProcess: Sendable {
         return root.appendingPathComponent(".build/debug/chatflow").path
     }
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    /// Starts the binary; its standard error goes to `errorFile` when given, else nowhere.
+    init(_ arguments: [String], environment: [String: String] = [:], errorFile: String? = nil) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: ChildProcess.binary)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
+        if let errorFile {
+            FileManager.default.createFile(atPath: errorFile, contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: errorFile) ?? FileHandle.nullDevice
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         let handle = pipe.fileHandleForReading
         Thread.detachNewThread { [self] in

@@ -40,11 +40,11 @@ enum Serve {
     }
 
     /// Starts `chatflow serve` on a free port and waits until `/healthz` answers.
-    static func start(dataDirectory: String, environment extra: [String: String] = [:]) async throws -> (ChildProcess, Int) {
+    static func start(dataDirectory: String, environment extra: [String: String] = [:], errorFile: String? = nil) async throws -> (ChildProcess, Int) {
         let port = try freePort()
         let child = try ChildProcess(
             ["serve", "--data-dir", dataDirectory, "--port", "\(port)"],
-            environment: environment.merging(extra) { $1 })
+            environment: environment.merging(extra) { $1 }, errorFile: errorFile)
         let client = APIClient(port: port, token: nil)
         defer { client.invalidate() }
         let up = await eventually(timeout: .seconds(60)) {
@@ -123,6 +123,7 @@ final class APIClient: Sendable {
         let status: Int
         let data: Data
         let replayed: String?
+        var requestID: String? = nil
         var text: String { String(decoding: data, as: UTF8.self) }
         var object: [String: Any] { (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:] }
     }
@@ -150,7 +151,9 @@ final class APIClient: Sendable {
         }
         let (data, response) = try await session.data(for: request)
         guard let http = response as? HTTPURLResponse else { throw ServeTestFailure("not an HTTP response") }
-        return Reply(status: http.statusCode, data: data, replayed: http.value(forHTTPHeaderField: "Idempotent-Replayed"))
+        return Reply(
+            status: http.statusCode, data: data, replayed: http.value(forHTTPHeaderField: "Idempotent-Replayed"),
+            requestID: http.value(forHTTPHeaderField: "X-Request-Id"))
     }
 
     func invalidate() { session.invalidateAndCancel() }
