@@ -111,13 +111,19 @@ import Testing
 
     /// Posts large messages until `/metrics` satisfies `done` (the kernel buffers in front of
     /// a client that stopped reading take a few MB before the server's queue grows); returns
-    /// how many were posted.
+    /// how many were posted. Ten at a time, so a loaded machine still fills them quickly.
     private static func postUntil(_ server: TestServer, _ chat: String, _ done: (String) -> Bool) async throws -> Int {
         let content = String(repeating: "x", count: 3900)
         var posted = 0
         while try await !done(server.call(.get, "/metrics", as: nil).text) {
             try #require(posted < 5000, "the client that stopped reading was never closed")
-            for _ in 0..<10 { _ = try await server.post(chat, as: "alice", "\(posted) \(content)"); posted += 1 }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for n in posted..<(posted + 10) {
+                    group.addTask { _ = try await server.post(chat, as: "alice", "\(n) \(content)") }
+                }
+                try await group.waitForAll()
+            }
+            posted += 10
         }
         return posted
     }
