@@ -37,7 +37,7 @@ struct ChatsController {
             return try JSONResponse.make(["chats": try reader.chats(of: user)])
         case "public":
             let page = try reader.publicChats(cursor: request.cursor, limit: try request.limit(default: 50))
-            return try JSONResponse.make(ChatsPage(chats: page.items, nextCursor: page.nextCursor))
+            return try JSONResponse.make(ListPage("chats", page))
         case let other?:
             throw ProblemDetail.invalid("scope must be 'mine' (the default) or 'public' (got '\(other)')")
         }
@@ -74,7 +74,7 @@ struct ChatsController {
         let chat = try context.chatID()
         _ = try commands.readable(chat, by: user)
         let page = try reader.members(of: chat, cursor: request.cursor, limit: try request.limit(default: 50))
-        return try JSONResponse.make(MembersPage(members: page.items, nextCursor: page.nextCursor))
+        return try JSONResponse.make(ListPage("members", page))
     }
 
     @Sendable func post(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
@@ -97,7 +97,7 @@ struct ChatsController {
             throw ProblemDetail.invalid("direction must be 'older' or 'newer' (got '\(directionText)')")
         }
         let page = try reader.messages(in: chat, cursor: request.cursor, limit: try request.limit(default: 50), direction: direction)
-        return try JSONResponse.make(MessagesPage(messages: page.items, nextCursor: page.nextCursor))
+        return try JSONResponse.make(ListPage("messages", page))
     }
 
     @Sendable func search(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
@@ -114,7 +114,7 @@ struct ChatsController {
             throw ProblemDetail.invalid("query: \(error)")
         }
         let page = try reader.search(in: chat, query: query, cursor: request.cursor, limit: try request.limit(default: 20))
-        return try JSONResponse.make(MessagesPage(messages: page.items, nextCursor: page.nextCursor))
+        return try JSONResponse.make(ListPage("messages", page))
     }
 
     @Sendable func markRead(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {

@@ -50,6 +50,6 @@ struct MessagesController {
     @Sendable func mine(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let page = try commands.reader.messages(by: user, cursor: request.cursor, limit: try request.limit(default: 50))
-        return try JSONResponse.make(MessagesPage(messages: page.items, nextCursor: page.nextCursor))
+        return try JSONResponse.make(ListPage("messages", page))
     }
 }

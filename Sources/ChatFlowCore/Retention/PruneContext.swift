@@ -24,8 +24,26 @@ public struct PruneContext {
     func first(from lower: [UInt8], to upper: [UInt8]) throws -> (key: [UInt8], value: [UInt8])? {
         let iterator = database.makeIterator(over: family, lower: lower, upper: upper)
         iterator.seekToFirst()
-        defer { _ = try? iterator.checkError() }
-        return iterator.isValid ? (iterator.key, iterator.value) : nil
+        let row = iterator.isValid ? (iterator.key, iterator.value) : nil
+        try iterator.checkError()
+        return row
+    }
+
+    /// Removes the rows of an index from message to owner in `[lower, upper)` (the messages
+    /// before the horizon), and for every owner they name, the owner's rows in `ownRows`.
+    func removeOwned<Owner: Hashable>(
+        index lower: [UInt8], _ upper: [UInt8], owner: ([UInt8]) -> Owner?,
+        ownRows: (Owner) -> (lower: [UInt8], upper: [UInt8])
+    ) throws {
+        var owners = Set<Owner>()
+        try forEach(from: lower, to: upper) { _, value in
+            if let owner = owner(value) { owners.insert(owner) }
+        }
+        deleteRange(from: lower, to: upper)
+        for owner in owners {
+            let rows = ownRows(owner)
+            deleteRange(from: rows.lower, to: rows.upper)
+        }
     }
 
     func get(_ key: [UInt8]) throws -> [UInt8]? {

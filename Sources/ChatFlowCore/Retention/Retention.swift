@@ -83,13 +83,9 @@ public struct Retention: Sendable {
             state.messagesBefore = try readState.messagesBefore(horizon, in: PruneContext(
                 horizon: horizon, database: database, family: store.family(of: ReadStateProjection.name), batch: WriteBatch()))
                 .filter { $0.value > 0 }
-            let finalState = state
-            var failure: Error?
-            let removed = try log.truncate(before: horizon, keep: Self.isState) { batch in
-                do { try finalState.write(into: batch, database: database) } catch { failure = error }
+            return try log.truncate(before: horizon, keep: Self.isState) { batch in
+                try state.write(into: batch, database: database)
             }
-            if let failure { throw failure }
-            return removed
         }
         return report(.pruned, removed)
     }
@@ -97,9 +93,8 @@ public struct Retention: Sendable {
     /// Whether the log holds history (not chats or memberships) in `[from, before)`.
     private func hasHistory(from lower: ULID, before upper: ULID) throws -> Bool {
         guard lower < upper else { return false }
-        var position: ULID? = lower == .zero ? nil : lower
-        // Reading after a position: step back one so that `lower` itself is included.
-        if let start = position { position = try log.lastID(before: start) ?? nil }
+        // Reads go after a position: start from the record before `lower`, so it is included.
+        var position = lower == .zero ? nil : try log.lastID(before: lower)
         while true {
             let records = try log.read(after: position, limit: 256)
             guard let last = records.last else { return false }

@@ -137,7 +137,7 @@ public final class RocksDBChangeLog: ChangeLog {
     /// were removed. The horizon must be at or before the last durable id; new appends are
     /// never below it, so they are not affected.
     @discardableResult
-    public func truncate(before horizon: ULID, keep: (LogRecord) throws -> Bool, alongWith: (WriteBatch) -> Void = { _ in }) throws -> Int {
+    public func truncate(before horizon: ULID, keep: (LogRecord) throws -> Bool, alongWith: (WriteBatch) throws -> Void = { _ in }) throws -> Int {
         guard !database.isReadOnly else { throw StorageError.readOnly }
         let iterator = database.makeIterator(over: events, upper: horizon.bytes, fillCache: false)
         iterator.seekToFirst()
@@ -155,7 +155,7 @@ public final class RocksDBChangeLog: ChangeLog {
         let batch = WriteBatch()
         batch.deleteRange(from: ULID.zero.bytes, to: horizon.bytes, in: events)
         for record in kept { batch.put(LogKeys.event(record.id), record.payload, in: events) }
-        alongWith(batch)
+        try alongWith(batch)
         try database.write(batch, sync: true)
         return removed
     }

@@ -4,15 +4,10 @@ extension UserIndexProjection {
     /// Range deletes: the message → author rows before the horizon, and for each author
     /// they name, that author's entries before the horizon.
     public func prune(_ context: PruneContext) throws {
-        let lower = UserIndexKeys.author(MessageID(.zero))
-        let upper = UserIndexKeys.author(MessageID(context.horizon))
-        var authors = Set<String>()
-        try context.forEach(from: lower, to: upper) { _, value in
-            authors.insert(String(decoding: value, as: UTF8.self))
-        }
-        context.deleteRange(from: lower, to: upper)
-        for author in authors.map(UserID.init(unchecked:)) {
-            context.deleteRange(from: UserIndexKeys.entry(author, MessageID(.zero)), to: UserIndexKeys.entry(author, MessageID(context.horizon)))
-        }
+        let horizon = MessageID(context.horizon)
+        try context.removeOwned(
+            index: UserIndexKeys.author(MessageID(.zero)), UserIndexKeys.author(horizon),
+            owner: { UserID(unchecked: String(decoding: $0, as: UTF8.self)) },
+            ownRows: { (UserIndexKeys.entry($0, MessageID(.zero)), UserIndexKeys.entry($0, horizon)) })
     }
 }
