@@ -60,7 +60,10 @@ def test_sign_in_explains_a_refused_token(visitor, settings):
 def test_alice_creates_a_chat_and_bob_joins_it(room, alice, bob, alice_api, bob_api):
     for page in (alice, bob):
         assert page.text_of("[data-testid=chat-name]") == "Launch room"
-        assert page.chat_item(room).find_element(By.CSS_SELECTOR, "[data-testid=chat-item-name]").text == "Launch room"
+        # The list re-renders on live membership events: read it inside a wait that retries
+        # when the element it found was replaced.
+        page.until(lambda d: page.chat_item(room).find_element(By.CSS_SELECTOR, "[data-testid=chat-item-name]").text == "Launch room",
+                   "the chat list never showed the chat's name")
     # Bob's joining reaches alice's open chat live.
     alice.until(lambda d: d.find_element(By.ID, "chat-members").text == "2 members", "alice never saw bob join")
     assert any(chat["id"] == room and chat["role"] == "member" for chat in bob_api.chats())
@@ -151,7 +154,8 @@ def test_unread_counts_and_the_read_marker(room, alice, bob, alice_api, bob_api)
     assert bob.unread(room) == 0
     alice_api.post(room, "Are you there, Bob?")
     bob.until(lambda d: bob.unread(room) == 1, "bob's chat list never counted the unread message")
-    assert bob.chat_item(room).find_element(By.CSS_SELECTOR, "[data-testid=unread-badge]").text == "1"
+    bob.until(lambda d: bob.chat_item(room).find_element(By.CSS_SELECTOR, "[data-testid=unread-badge]").text == "1",
+              "bob's unread badge never read 1")
     assert bob.unread(notes) == 0
 
     bob.open_chat(room)

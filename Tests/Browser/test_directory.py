@@ -129,7 +129,8 @@ def test_bob_finds_a_public_chat_in_the_directory_joins_it_and_gets_messages_liv
     assert not bob.find("[data-testid=directory]").is_displayed()
     bob.visible("[data-testid=composer-input]")
     assert not bob.find("[data-testid=join-bar]").is_displayed()
-    assert bob.chat_item(release["id"]).find_element(By.CSS_SELECTOR, "[data-testid=chat-item-name]").text == "Release train"
+    bob.until(lambda d: bob.chat_item(release["id"]).find_element(By.CSS_SELECTOR, "[data-testid=chat-item-name]").text == "Release train",
+              "bob's chat list never showed the joined chat")
     assert any(c["id"] == release["id"] and c["role"] == "member" for c in bob_api.chats())
 
     # Alice's message reaches bob's open chat over the WebSocket. (Her page loads afresh: it
