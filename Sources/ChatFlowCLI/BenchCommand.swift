@@ -3,7 +3,7 @@ import ArgumentParser
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Load tests of the storage engine.",
-        subcommands: [BenchAppendCommand.self]
+        abstract: "Load tests of the storage engine and of reads over HTTP.",
+        subcommands: [BenchAppendCommand.self, BenchReadCommand.self]
     )
 }

@@ -10,9 +10,7 @@ struct LoadGenerator {
     struct Settings: Sendable {
         var url: String
         var target: LoadTarget
-        var jwtSecret: String
-        var jwtIssuer: String?
-        var jwtAudience: String?
+        var signer: TokenVerifier
         var users: Int
         var chats: Int
         var members: Int
@@ -74,7 +72,16 @@ struct LoadGenerator {
             let ledgers = eventLoops.map { _ in DeliveryLedger() }
             let sourceCount = settings.target.sourceAddressCount(connections: settings.connections, requested: settings.sourceAddresses)
             progress("opening \(settings.connections) WebSocket connections" + (sourceCount > 1 ? " from \(sourceCount) loopback addresses" : ""))
+            // The server's memory with its data written, then with every connection open and
+            // subscribed: the difference is what the connections cost it.
+            let residentBefore = await serverResidentBytes(http)
             sockets = try await openSockets(plan, chatIDs: chatIDs, bearers: bearers, tag: tag, sourceCount: sourceCount, eventLoops: eventLoops, ledgers: ledgers)
+            let residentWith = await serverResidentBytes(http)
+            if let residentBefore, let residentWith {
+                progress(String(format: "server resident memory %.1f MiB before the connections, %.1f MiB with them: %.1f KiB each",
+                                Double(residentBefore) / 1_048_576, Double(residentWith) / 1_048_576,
+                                Double(residentWith - residentBefore) / 1024 / Double(settings.connections)))
+            }
 
             let schedule = LoadSchedule(start: .now + .milliseconds(100), rate: settings.rate, count: messageCount)
             for ledger in ledgers { ledger.begin(schedule) }
@@ -94,7 +101,13 @@ struct LoadGenerator {
             for socket in sockets { await socket.close() }
             sockets = []
             await http.shutdown()
-            return report(schedule: schedule, posts: posts, ledgers: ledgers, plan: plan, sourceCount: sourceCount, drainSeconds: drained)
+            var result = report(schedule: schedule, posts: posts, ledgers: ledgers, plan: plan, sourceCount: sourceCount, drainSeconds: drained)
+            result.serverResidentBeforeConnectionsMiB = residentBefore.map { Double($0) / 1_048_576 }
+            result.serverResidentWithConnectionsMiB = residentWith.map { Double($0) / 1_048_576 }
+            if let residentBefore, let residentWith {
+                result.residentPerConnectionKiB = Double(residentWith - residentBefore) / 1024 / Double(settings.connections)
+            }
+            return result
         } catch {
             for socket in sockets { await socket.close() }
             await http.shutdown()
@@ -105,15 +118,7 @@ struct LoadGenerator {
     // MARK: - Setup
 
     private func mintTokens(for users: [String]) async throws -> [String] {
-        var configuration = ServerConfiguration(jwtSecret: settings.jwtSecret)
-        configuration.jwtIssuer = settings.jwtIssuer
-        configuration.jwtAudience = settings.jwtAudience
-        do {
-            try configuration.validate()
-        } catch {
-            throw LoadError("--jwt-secret: \(error.description)")
-        }
-        let signer = await TokenVerifier(configuration: configuration)
+        let signer = settings.signer
         // Long enough that no WebSocket connection is closed for an expired token mid-run.
         let ttl = settings.duration + 3600
         var bearers: [String] = []
@@ -267,6 +272,15 @@ struct LoadGenerator {
             previousDeliveries = d.deliveries
             tick += .seconds(1)
         }
+    }
+
+    /// The server's resident memory from its `/metrics`, if it reports it.
+    private func serverResidentBytes(_ http: LoadHTTPClient) async -> Int? {
+        guard let response = try? await http.send(.init(method: .GET, path: "/metrics")), response.status == 200 else { return nil }
+        let name = "process_resident_memory_bytes "
+        guard let line = response.text.split(separator: "\n").first(where: { $0.hasPrefix(name) }),
+              let value = Double(line.dropFirst(name.count).trimmingCharacters(in: .whitespaces)) else { return nil }
+        return Int(value)
     }
 
     // MARK: - Report

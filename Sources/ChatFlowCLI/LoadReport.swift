@@ -47,6 +47,12 @@ struct LoadReport: Encodable {
     /// How long the wait for the last deliveries took.
     var drainSeconds: Double
 
+    /// The server's resident memory (from its `/metrics`) once the chats were set up, and
+    /// again with every WebSocket connection open and subscribed; nil if it does not say.
+    var serverResidentBeforeConnectionsMiB: Double?
+    var serverResidentWithConnectionsMiB: Double?
+    var residentPerConnectionKiB: Double?
+
     var failed: Bool { errors > 0 || missingDeliveries > 0 || disconnects > 0 }
 
     func jsonLine() throws -> String {
@@ -67,6 +73,12 @@ struct LoadReport: Encodable {
           deliveries     \(deliveries) of \(expectedDeliveries) expected, \(missingDeliveries) missing, \(extraDeliveries) extra, \(disconnects) disconnects
           delivery rate  \(f(deliveriesPerSecond, 1))/s   (drained in \(f(drainSeconds)) s)
           delivery       p50 \(f(deliveryP50Ms)) ms   p99 \(f(deliveryP99Ms)) ms   p99.9 \(f(deliveryP999Ms)) ms   max \(f(deliveryMaxMs)) ms
-        """
+        """ + memory
+    }
+
+    private var memory: String {
+        guard let before = serverResidentBeforeConnectionsMiB, let with = serverResidentWithConnectionsMiB,
+              let each = residentPerConnectionKiB else { return "" }
+        return String(format: "\n  server memory  %.1f MiB resident before the connections, %.1f MiB with them: %.1f KiB per connection", before, with, each)
     }
 }

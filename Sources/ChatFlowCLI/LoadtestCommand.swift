@@ -26,11 +26,7 @@ struct LoadtestCommand: AsyncParsableCommand {
         """
     )
 
-    @Option(help: "The server, e.g. http://127.0.0.1:8080.")
-    var url: String
-
-    @Option(help: "The server's JWT secret (default $CHATFLOW_JWT_SECRET).")
-    var jwtSecret: String?
+    @OptionGroup var server: LoadServerOptions
 
     @Option(help: "Users taking part.")
     var users = 100
@@ -82,16 +78,8 @@ struct LoadtestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let environment = Environment()
-        guard let secret = jwtSecret ?? environment["CHATFLOW_JWT_SECRET"] else {
-            throw ValidationError("give the server's secret with --jwt-secret or CHATFLOW_JWT_SECRET")
-        }
-        let target: LoadTarget
-        do {
-            target = try LoadTarget(url: url)
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        let target = try server.target()
+        let signer = try await server.signer()
         let connectionCount = connections ?? users
 
         // Each WebSocket and HTTP connection is a descriptor, plus a margin for the runtime.
@@ -102,8 +90,7 @@ struct LoadtestCommand: AsyncParsableCommand {
         }
 
         let settings = LoadGenerator.Settings(
-            url: url, target: target, jwtSecret: secret,
-            jwtIssuer: environment["CHATFLOW_JWT_ISSUER"], jwtAudience: environment["CHATFLOW_JWT_AUDIENCE"],
+            url: server.url, target: target, signer: signer,
             users: users, chats: chats, members: members, connections: connectionCount, httpConnections: httpConnections,
             rate: rate, duration: TokenCommand.seconds(duration)!, contentBytes: contentBytes,
             sourceAddresses: sourceAddresses, drainSeconds: drainSeconds)

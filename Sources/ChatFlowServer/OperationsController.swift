@@ -20,6 +20,7 @@ struct OperationsController {
         }
         router.get("/metrics") { _, _ in
             metrics.updateLag(projector: projector)
+            metrics.updateProcess()
             var buffer: [UInt8] = []
             metrics.registry.emit(into: &buffer)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],

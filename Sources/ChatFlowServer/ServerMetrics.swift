@@ -63,6 +63,18 @@ public final class ServerMetrics: Sendable {
         counter.increment()
     }
 
+    /// The process's resident memory and open descriptors, refreshed at each scrape.
+    func updateProcess() {
+        if let resident = ProcessStatistics.residentBytes() {
+            registry.makeGauge(name: "process_resident_memory_bytes", help: "Resident memory size in bytes")
+                .set(to: Double(resident))
+        }
+        if let descriptors = ProcessStatistics.openDescriptors() {
+            registry.makeGauge(name: "process_open_fds", help: "Number of open file descriptors")
+                .set(to: Double(descriptors))
+        }
+    }
+
     /// Projector lag per projection, in milliseconds of log time, refreshed at each scrape.
     func updateLag(projector: Projector) {
         let newest = projector.log.lastPosition?.timestamp ?? 0

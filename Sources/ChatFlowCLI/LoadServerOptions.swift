@@ -1,0 +1,39 @@
+import ArgumentParser
+import ChatFlowServer
+
+/// The server a load runs against and how to sign its users in: the options `loadtest` and
+/// `bench read` share.
+struct LoadServerOptions: ParsableArguments {
+    @Option(help: "The server, e.g. http://127.0.0.1:8080.")
+    var url: String
+
+    @Option(help: "The server's JWT secret (default $CHATFLOW_JWT_SECRET).")
+    var jwtSecret: String?
+
+    /// The server's address, or a usage error.
+    func target() throws -> LoadTarget {
+        do {
+            return try LoadTarget(url: url)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    /// Signs tokens the server accepts: with the secret given or in the environment, and the
+    /// issuer and audience it checks (`CHATFLOW_JWT_ISSUER`, `CHATFLOW_JWT_AUDIENCE`).
+    func signer() async throws -> TokenVerifier {
+        let environment = Environment()
+        guard let secret = jwtSecret ?? environment["CHATFLOW_JWT_SECRET"] else {
+            throw ValidationError("give the server's secret with --jwt-secret or CHATFLOW_JWT_SECRET")
+        }
+        var configuration = ServerConfiguration(jwtSecret: secret)
+        configuration.jwtIssuer = environment["CHATFLOW_JWT_ISSUER"]
+        configuration.jwtAudience = environment["CHATFLOW_JWT_AUDIENCE"]
+        do {
+            try configuration.validate()
+        } catch {
+            throw ValidationError("--jwt-secret: \(error.description)")
+        }
+        return await TokenVerifier(configuration: configuration)
+    }
+}
