@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOEmbedded
+import NIOWebSocket
 
 /// Live delivery: the JSON frame of one event, and one event queued to 1,000 subscribers.
 func liveBenchmarks() {
@@ -73,7 +74,7 @@ final class FanOutFixture {
     private var directory: String?
     private var engine: ChatFlowEngine?
     private var chat: Chat?
-    private var outboxes: [AsyncStream<String>.Iterator] = []
+    private var channels: [EmbeddedChannel] = []
     private var sequence: UInt64 = 0
 
     init(subscribers: Int) {
@@ -98,9 +99,11 @@ final class FanOutFixture {
             queueLimit: 64, closeGrace: .seconds(5), logger: Logger(label: "chatflow.benchmark"))
         self.chat = Chat(hub: hub, id: chat, author: members[1])
         for member in members {
-            let connection = hub.connect(user: member, channel: EmbeddedChannel())
+            let channel = EmbeddedChannel()
+            try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+            let connection = hub.connect(user: member, channel: channel)
             await hub.handle(#"{"op":"subscribe","channel":"chats/\#(chat)"}"#, from: connection)
-            outboxes.append(connection.outbox.makeAsyncIterator())
+            channels.append(channel)
         }
         // Each queue now holds the answer to its subscribe.
         for frame in try await drain() where !frame.contains(#""type":"subscribed""#) {
@@ -120,24 +123,25 @@ final class FanOutFixture {
                 type: .text))))
     }
 
-    /// Takes one frame off every connection's queue; throws if a queue has ended (the hub
+    /// Takes one frame off every connection's socket; throws if one has none (the hub
     /// closed that connection).
     @discardableResult
     func drain() async throws -> [String] {
         var frames: [String] = []
-        frames.reserveCapacity(outboxes.count)
-        for index in outboxes.indices {
-            guard let frame = await outboxes[index].next() else {
-                throw Unexpected(description: "connection \(index) was closed")
+        frames.reserveCapacity(channels.count)
+        for (index, channel) in channels.enumerated() {
+            channel.embeddedEventLoop.run()
+            guard let frame = try channel.readOutbound(as: WebSocketFrame.self) else {
+                throw Unexpected(description: "connection \(index) wrote nothing")
             }
-            frames.append(frame)
+            frames.append(String(buffer: frame.data))
         }
         return frames
     }
 
     func tearDown() {
         chat = nil
-        outboxes = []
+        channels = []
         engine?.close()
         if let directory { try? FileManager.default.removeItem(atPath: directory) }
         engine = nil

@@ -1,7 +1,7 @@
 import ChatFlowCore
 import Foundation
 import Hummingbird
-import HummingbirdWebSocket
+import HummingbirdCore
 import Logging
 import ServiceLifecycle
 
@@ -25,15 +25,14 @@ public func buildApplication(
 
     let router = buildRouter(
         commands: commands, engine: engine, configuration: configuration, metrics: metrics,
-        verifier: verifier, readiness: readiness, hub: hub)
+        verifier: verifier, readiness: readiness)
     var app = Application(
         router: router,
-        server: .http1WebSocketUpgrade(
-            webSocketRouter: router,
-            configuration: .init(ws: .init(
+        server: HTTPServerBuilder { responder in
+            LiveServerChannel(responder: responder, hub: hub, verifier: verifier, settings: .init(
                 maxFrameSize: 64 * 1024,
-                autoPing: .enabled(timePeriod: .seconds(Double(configuration.webSocketPingSeconds))),
-                closeTimeout: .seconds(configuration.webSocketCloseGraceSeconds)))),
+                pingInterval: .milliseconds(Int64(configuration.webSocketPingSeconds * 1000))))
+        },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "chatflow"),
         logger: logger)
     app.addServices(engine.projector, hub)
@@ -49,7 +48,7 @@ public func buildApplication(
 /// The router alone: every route of the API with its middleware.
 func buildRouter(
     commands: ChatFlowCommands, engine: ChatFlowEngine, configuration: ServerConfiguration, metrics: ServerMetrics,
-    verifier: TokenVerifier, readiness: Readiness, hub: LiveHub
+    verifier: TokenVerifier, readiness: Readiness
 ) -> Router<ChatFlowRequestContext> {
     let router = Router(context: ChatFlowRequestContext.self)
     router.middlewares.add(RequestIDMiddleware())
@@ -66,6 +65,11 @@ func buildRouter(
         sidecarFiles: [ServerConfiguration.secretFileName]).addRoutes(to: router)
     ChatsController(commands: commands, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     MessagesController(commands: commands, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
-    WebSocketRoute(hub: hub).addRoutes(to: router)
+    // A WebSocket upgrade never reaches the router (`LiveServerChannel` takes it); a plain
+    // GET is told what to do instead.
+    router.get("/ws") { _, _ -> Response in
+        throw ProblemDetail(.upgradeRequired, "open a WebSocket here: GET /ws with Upgrade: websocket and a token",
+                            headers: [.upgrade: "websocket"])
+    }
     return router
 }

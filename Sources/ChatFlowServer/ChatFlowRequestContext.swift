@@ -1,13 +1,10 @@
 import ChatFlowCore
 import Hummingbird
-import HummingbirdWebSocket
 import NIOCore
 
-/// The request context of every route: who is asking (once authenticated) and the
-/// WebSocket handler slot that the upgrade route fills.
-public struct ChatFlowRequestContext: RequestContext, WebSocketRequestContext {
+/// The request context of every route: who is asking (once authenticated).
+public struct ChatFlowRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    public let webSocket: WebSocketHandlerReference<Self>
     /// The authenticated user; set by `AuthenticationMiddleware`.
     public var user: UserID?
     /// When the caller's token expires, in Unix seconds.
@@ -17,7 +14,6 @@ public struct ChatFlowRequestContext: RequestContext, WebSocketRequestContext {
 
     public init(source: Source) {
         coreContext = .init(source: source)
-        webSocket = .init()
         channel = source.channel
     }
 

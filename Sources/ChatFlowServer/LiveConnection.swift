@@ -1,13 +1,15 @@
 import ChatFlowCore
 import ChatFlowStorage
 import NIOCore
+import NIOWebSocket
 import Synchronization
 
-/// One WebSocket client: its user, its bounded outbound queue and its subscriptions.
+/// One WebSocket client: its user, its outbound frames and its subscriptions.
 ///
-/// Frames are queued, never written inline by the hub, so one slow client cannot hold up
-/// delivery to the others; when its queue is full it is closed (code 4008) and reconnects
-/// with `since`.
+/// Frames are handed to the socket's event loop, never written inline by the hub, so one
+/// slow client cannot hold up delivery to the others. At most `queueLimit` frames may wait
+/// to reach the socket; past that the client is closed (code 4008) and reconnects with
+/// `since`. Frames queued in one event-loop turn go out with one flush.
 package final class LiveConnection: Sendable {
     enum Subscription: Sendable {
         /// Replaying history: live frames wait here until the replay is done.
@@ -16,63 +18,166 @@ package final class LiveConnection: Sendable {
         case live(lastSent: ULID?)
     }
 
+    /// What the event loop knows of the connection (touched only on it).
+    private struct LoopState {
+        var flushScheduled = false
+        /// Our close frame is out: nothing may follow it.
+        var closeSent = false
+    }
+
+    /// Client messages waiting for the hub, handled one at a time in order.
+    private struct Inbound {
+        var queue: [String] = []
+        var head = 0
+        var running = false
+    }
+
     let id: Int
     let user: UserID
     private let channel: any Channel
+    private let queueLimit: Int
     private let closeGrace: TimeAmount
-    package let outbox: AsyncStream<String>
-    private let continuation: AsyncStream<String>.Continuation
+    private let queued = Atomic<Int>(0)
+    private let loop: NIOLoopBoundBox<LoopState>
+    private let inbound = Mutex(Inbound())
     private let subscriptions = Mutex<[ChatID: Subscription]>([:])
     private let notificationsOn = Mutex(false)
-    private let closed = Mutex(false)
-    private let closing = Mutex<(code: UInt16, reason: String)?>(nil)
+    private let closed = Atomic<Bool>(false)
+
+    /// Client messages a connection may have waiting before it is closed for flooding.
+    static let inboundLimit = 256
 
     init(id: Int, user: UserID, channel: any Channel, queueLimit: Int, closeGrace: TimeAmount) {
         self.id = id
         self.user = user
         self.channel = channel
+        self.queueLimit = queueLimit
         self.closeGrace = closeGrace
-        (outbox, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(queueLimit))
+        loop = NIOLoopBoundBox.makeBoxSendingValue(LoopState(), eventLoop: channel.eventLoop)
     }
 
-    var isClosed: Bool { closed.withLock { $0 } }
+    var isClosed: Bool { closed.load(ordering: .acquiring) }
 
-    /// Queues a frame; false when the queue is full (the caller closes the connection).
+    // MARK: - Outbound
+
+    /// Queues a text frame; false when the queue is full (the caller closes the connection).
     func send(_ frame: String) -> Bool {
         guard !isClosed else { return true }
-        switch continuation.yield(frame) {
-        case .enqueued: return true
-        case .dropped: return false
-        case .terminated: return true
-        @unknown default: return false
+        if queued.wrappingAdd(1, ordering: .relaxed).newValue > queueLimit {
+            queued.wrappingSubtract(1, ordering: .relaxed)
+            return false
+        }
+        channel.eventLoop.execute { [self] in
+            guard !loop.value.closeSent, channel.isActive else {
+                queued.wrappingSubtract(1, ordering: .relaxed)
+                return
+            }
+            let promise = channel.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.whenComplete { _ in self.queued.wrappingSubtract(1, ordering: .relaxed) }
+            channel.write(WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: frame)), promise: promise)
+            scheduleFlush()
+        }
+        return true
+    }
+
+    /// Writes a ping or pong now (on the event loop), ahead of nothing it must follow.
+    func sendControl(_ frame: WebSocketFrame) {
+        channel.eventLoop.assertInEventLoop()
+        guard !loop.value.closeSent else { return }
+        channel.writeAndFlush(frame, promise: nil)
+    }
+
+    /// Flushes once after every frame queued in this turn of the event loop.
+    private func scheduleFlush() {
+        guard !loop.value.flushScheduled else { return }
+        loop.value.flushScheduled = true
+        channel.eventLoop.execute { [self] in
+            loop.value.flushScheduled = false
+            channel.flush()
         }
     }
 
-    /// Ends the queue so that the writer sends `code` after what is already queued;
-    /// idempotent.
+    // MARK: - Closing
+
+    /// Sends a close frame with `code` after the frames already queued; idempotent.
     ///
     /// The close frame queues behind whatever the socket still holds, so a client that has
     /// stopped reading would never see it and would keep its buffers forever: after
     /// `closeGrace` the connection is dropped without the handshake.
     func close(code: UInt16, reason: String) {
-        let first = closed.withLock { wasClosed in
-            defer { wasClosed = true }
-            return !wasClosed
-        }
-        guard first else { return }
-        closing.withLock { $0 = (code, reason) }
-        continuation.finish()
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let channel = channel
+        channel.eventLoop.execute { [self] in
+            writeClose(code: code, reason: reason)
+        }
         channel.eventLoop.scheduleTask(in: closeGrace) { channel.close(promise: nil) }
     }
 
-    /// The close frame the writer owes the client once the queue is drained, if any.
-    var pendingClose: (code: UInt16, reason: String)? { closing.withLock { $0 } }
+    /// The client's close frame: the answer to ours ends the connection; a close the client
+    /// started is answered with its code, then the connection ends.
+    func closeReceived(_ payload: ByteBuffer) {
+        channel.eventLoop.assertInEventLoop()
+        closed.store(true, ordering: .releasing)
+        if loop.value.closeSent {
+            channel.close(promise: nil)
+            return
+        }
+        var payload = payload
+        let code = payload.readInteger(as: UInt16.self) ?? 1000
+        writeClose(code: code, reason: "").whenComplete { [channel] _ in channel.close(promise: nil) }
+    }
 
-    /// Ends the queue after the client went away.
+    @discardableResult
+    private func writeClose(code: UInt16, reason: String) -> EventLoopFuture<Void> {
+        guard !loop.value.closeSent else { return channel.eventLoop.makeSucceededVoidFuture() }
+        loop.value.closeSent = true
+        var data = channel.allocator.buffer(capacity: 2 + reason.utf8.count)
+        data.writeInteger(code)
+        data.writeString(reason)
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data), promise: promise)
+        return promise.futureResult
+    }
+
+    /// Marks the connection closed after the socket went away.
     func finish() {
-        _ = closed.withLock { $0 = true }
-        continuation.finish()
+        closed.store(true, ordering: .releasing)
+    }
+
+    // MARK: - Inbound
+
+    /// Queues a client message for `hub`; false when too many are already waiting.
+    func receive(_ text: String, hub: LiveHub) -> Bool {
+        let start: Bool? = inbound.withLock { inbound in
+            guard inbound.queue.count - inbound.head < Self.inboundLimit else { return nil }
+            inbound.queue.append(text)
+            if inbound.running { return false }
+            inbound.running = true
+            return true
+        }
+        guard let start else { return false }
+        // A task only while there is something to handle: an idle connection holds none.
+        if start { Task { await self.handleInbound(hub) } }
+        return true
+    }
+
+    private func handleInbound(_ hub: LiveHub) async {
+        while let text = nextInbound() {
+            await hub.handle(text, from: self)
+        }
+    }
+
+    private func nextInbound() -> String? {
+        inbound.withLock { inbound in
+            guard inbound.head < inbound.queue.count else {
+                inbound.queue.removeAll()
+                inbound.head = 0
+                inbound.running = false
+                return nil
+            }
+            defer { inbound.head += 1 }
+            return inbound.queue[inbound.head]
+        }
     }
 
     // MARK: - Subscriptions

@@ -1,7 +1,6 @@
 import ChatFlowCore
 import ChatFlowStorage
 import Foundation
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import ServiceLifecycle

@@ -25,7 +25,7 @@ final class ChildProcess: Sendable {
         let pipe = Pipe()
         process.standardOutput = pipe
         if let errorFile {
-            FileManager.default.createFile(atPath: errorFile, contents: nil)
+            _ = FileManager.default.createFile(atPath: errorFile, contents: nil)
             process.standardError = FileHandle(forWritingAtPath: errorFile) ?? FileHandle.nullDevice
         } else {
             process.standardError = FileHandle.nullDevice

@@ -5,8 +5,30 @@ import Testing
 import ChatFlowTestSupport
 
 /// SIGTERM `chatflow serve` while posts are in flight: it exits 0 promptly and keeps every
-/// post it acknowledged, before or during the shutdown.
+/// post it acknowledged, before or during the shutdown; WebSocket clients are closed first.
 @Suite(.timeLimit(.minutes(3))) struct GracefulShutdownTests {
+    /// WebSocket clients are told (close 1001) and, once they answer, the server exits.
+    @Test func sigtermClosesWebSocketsWith1001ThenExits() async throws {
+        let dir = TemporaryDirectory("chatflow-graceful-ws")
+        defer { dir.remove() }
+        let data = dir.appending("data")
+        let (server, port) = try await Serve.start(dataDirectory: data)
+        let token = try await Serve.token(user: "alice", dataDirectory: data)
+        let socket = try await StalledClient.connect(port: port, token: token, frames: [#"{"op":"ping"}"#])
+        try await socket.waitForText(containing: "pong")
+
+        let exit = Mutex<Int32?>(nil)
+        let waiter = Task { let status = await server.exitStatus(); exit.withLock { $0 = status } }
+        kill(server.pid, SIGTERM)
+        let code = try await socket.readUntilClosed()
+        let exited = await eventually(timeout: .seconds(20)) { exit.withLock { $0 } != nil }
+        if !exited { _ = server.kill() }
+        await waiter.value
+        #expect(code == 1001, "close code \(code.map(String.init) ?? "none"), after \(socket.framesRead) frames, then \(socket.ending)")
+        #expect(exited, "serve was still running 20 s after SIGTERM with a WebSocket client that answered the close")
+        #expect(exit.withLock { $0 } == 0, "serve exited with \(exit.withLock { $0 } ?? -1) after SIGTERM")
+    }
+
     @Test func sigtermDuringPostsExitsZeroAndKeepsAcknowledgedPosts() async throws {
         let dir = TemporaryDirectory("chatflow-graceful")
         defer { dir.remove() }

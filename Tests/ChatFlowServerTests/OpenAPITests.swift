@@ -64,9 +64,7 @@ import ChatFlowTestSupport
         let commands = ChatFlowCommands(engine: engine)
         let router = buildRouter(
             commands: commands, engine: engine, configuration: configuration, metrics: metrics,
-            verifier: await TokenVerifier(configuration: configuration), readiness: Readiness(),
-            hub: LiveHub(commands: commands, projector: engine.projector, metrics: metrics, queueLimit: 16,
-                closeGrace: .seconds(1), logger: Logger(label: "openapi-test")))
+            verifier: await TokenVerifier(configuration: configuration), readiness: Readiness())
         return Set(router.routes.map { "\($0.method.rawValue) \(normalize($0.path.description))" })
     }
 

@@ -7,31 +7,27 @@ import Glibc
 /// kernel buffers between it and the server really fill up (an in-process client library
 /// keeps reading into its own memory). Its receive buffer is made small to fill quickly.
 /// Blocking calls run on a dispatch queue, never on the concurrency pool the server needs.
-final class StalledClient: @unchecked Sendable {
+public final class StalledClient: @unchecked Sendable {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        init(_ description: String) { self.description = description }
+    }
+
     private let socket: Int32
     /// Bytes read but not yet parsed into frames.
     private var pending: [UInt8] = []
     /// How the stream ended, and the frames read, for failure messages.
-    private(set) var ending = ""
-    private(set) var framesRead = 0
+    public private(set) var ending = ""
+    public private(set) var framesRead = 0
 
     /// Connects to `127.0.0.1:port`, upgrades `/ws` with `token`, and sends `frames` (text).
-    static func connect(port: Int, token: String, frames: [String]) async throws -> StalledClient {
+    public static func connect(port: Int, token: String, frames: [String]) async throws -> StalledClient {
         try await blocking { try StalledClient(port: port, token: token, frames: frames) }
-    }
-
-    /// Connects to `server` as `user`, subscribed to `chat`.
-    static func connect(_ server: TestServer, as user: String, subscribingTo chat: String) async throws -> StalledClient {
-        let client = try await connect(
-            port: server.port, token: try await server.token(user),
-            frames: [#"{"op":"subscribe","channel":"chats/\#(chat)"}"#])
-        try await client.waitForText(containing: "subscribed")
-        return client
     }
 
     private init(port: Int, token: String, frames: [String]) throws {
         socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw TestFailure("socket: errno \(errno)") }
+        guard socket >= 0 else { throw Failure("socket: errno \(errno)") }
         var size: Int32 = 4096
         setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         var timeout = timeval(tv_sec: 30, tv_usec: 0)
@@ -43,7 +39,7 @@ final class StalledClient: @unchecked Sendable {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw TestFailure("connect: errno \(errno)") }
+        guard connected == 0 else { throw Failure("connect: errno \(errno)") }
 
         let request = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
@@ -51,11 +47,11 @@ final class StalledClient: @unchecked Sendable {
         try write(Array(request.utf8))
         var head: [UInt8] = []
         while !head.ends(with: Array("\r\n\r\n".utf8)) {
-            guard let byte = try read(1).first else { throw TestFailure("connection closed during the upgrade") }
+            guard let byte = try read(1).first else { throw Failure("connection closed during the upgrade") }
             head.append(byte)
         }
         guard String(decoding: head, as: UTF8.self).hasPrefix("HTTP/1.1 101") else {
-            throw TestFailure("upgrade refused: \(String(decoding: head, as: UTF8.self))")
+            throw Failure("upgrade refused: \(String(decoding: head, as: UTF8.self))")
         }
         for frame in frames { try write(Self.maskedFrame(opcode: 0x1, Array(frame.utf8))) }
     }
@@ -77,13 +73,13 @@ final class StalledClient: @unchecked Sendable {
     }
 
     /// Reads frames until one is a text frame containing `text`.
-    func waitForText(containing text: String) async throws {
+    public func waitForText(containing text: String) async throws {
         try await Self.blocking { try self.readText(containing: text) }
     }
 
     /// Reads frames until the server closes the connection; returns the close code it sent,
     /// or nil if the connection ended without a close frame.
-    func readUntilClosed() async throws -> UInt16? {
+    public func readUntilClosed() async throws -> UInt16? {
         try await Self.blocking { try self.readCloseCode() }
     }
 
@@ -97,7 +93,7 @@ final class StalledClient: @unchecked Sendable {
         while let frame = try nextFrame() {
             if frame.opcode == 0x1, String(decoding: frame.payload, as: UTF8.self).contains(text) { return }
         }
-        throw TestFailure("connection closed before a frame containing \(text)")
+        throw Failure("connection closed before a frame containing \(text)")
     }
 
     private func readCloseCode() throws -> UInt16? {
@@ -115,7 +111,7 @@ final class StalledClient: @unchecked Sendable {
         var sent = 0
         while sent < bytes.count {
             let n = bytes[sent...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw TestFailure("send: errno \(errno)") }
+            guard n > 0 else { throw Failure("send: errno \(errno)") }
             sent += n
         }
     }
@@ -126,7 +122,7 @@ final class StalledClient: @unchecked Sendable {
         let n = bytes.withUnsafeMutableBytes { recv(socket, $0.baseAddress, count, 0) }
         if n < 0 && errno == ECONNRESET { ending = "reset"; return [] }
         if n == 0 { ending = "end of stream" }
-        guard n >= 0 else { throw TestFailure("recv: errno \(errno)") }
+        guard n >= 0 else { throw Failure("recv: errno \(errno)") }
         return Array(bytes[..<n])
     }
 

@@ -1,0 +1,166 @@
+import ChatFlowCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import NIOWebSocket
+
+/// The server's connections: HTTP/1.1 answered by the router, and `GET /ws` upgraded to a
+/// WebSocket that `LiveSocketHandler` runs on the connection's event loop.
+///
+/// A WebSocket here is a few NIO objects and no task of its own while idle: Hummingbird's
+/// WebSocket channel runs each connection as several Swift tasks (handler, reader, writer,
+/// pinger), and a suspended task keeps the stack memory of its deepest call, which came to
+/// about 25 of the 39 KiB an idle connection cost. The one task left per connection is the
+/// server's, waiting for the socket to close so that a graceful shutdown waits for it too.
+struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
+    enum Upgrade: Sendable {
+        case webSocket(any Channel)
+        case notUpgraded(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+    }
+
+    struct Value: ServerChildChannelValue {
+        let upgrade: EventLoopFuture<Upgrade>
+        let channel: any Channel
+    }
+
+    struct Settings: Sendable {
+        var maxFrameSize: Int
+        var pingInterval: TimeAmount
+        var http1 = HTTP1Channel.Configuration()
+    }
+
+    let responder: Responder
+    let hub: LiveHub
+    let verifier: TokenVerifier
+    let settings: Settings
+
+    init(responder: @escaping Responder, hub: LiveHub, verifier: TokenVerifier, settings: Settings) {
+        self.responder = Self.redirectingUpgrades(responder)
+        self.hub = hub
+        self.verifier = verifier
+        self.settings = settings
+    }
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let attempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
+            let signedIn = NIOLoopBoundBox<(user: UserID, expires: Double)?>(nil, eventLoop: channel.eventLoop)
+            let upgrader = NIOTypedWebSocketServerUpgrader<Upgrade>(
+                maxFrameSize: settings.maxFrameSize,
+                shouldUpgrade: { channel, head in
+                    attempted.value = true
+                    return signIn(head, on: channel).map { session in
+                        signedIn.value = session
+                        return session == nil ? nil : HTTPHeaders()
+                    }
+                },
+                upgradePipelineHandler: { channel, _ in
+                    channel.eventLoop.makeCompletedFuture {
+                        guard let session = signedIn.value else { throw ChannelError.inappropriateOperationForState }
+                        try channel.pipeline.syncOperations.addHandler(NIOWebSocketFrameAggregator(
+                            minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,
+                            maxAccumulatedFrameSize: settings.maxFrameSize))
+                        try channel.pipeline.syncOperations.addHandler(LiveSocketHandler(
+                            hub: hub, user: session.user, expires: session.expires, pingInterval: settings.pingInterval))
+                        return Upgrade.webSocket(channel)
+                    }
+                })
+            let upgrades = NIOTypedHTTPServerUpgradeConfiguration(
+                upgraders: [upgrader],
+                notUpgradingCompletionHandler: { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                        try channel.pipeline.syncOperations.addHandlers(settings.http1.additionalChannelHandlers())
+                        try channel.pipeline.syncOperations.addHandler(
+                            HTTPConnectionStateHandler(idleTimeout: settings.http1.idleTimeout.map { .init($0) }, logger: logger))
+                        let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
+                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+                        return attempted.value ? Upgrade.refused(http) : Upgrade.notUpgraded(http)
+                    }
+                })
+            var configuration = NIOUpgradableHTTPServerPipelineConfiguration<Upgrade>(upgradeConfiguration: upgrades)
+            configuration.enablePipelining = false  // NIOAsyncChannel pipelines HTTP
+            configuration.enableErrorHandling = false  // Hummingbird answers errors
+            configuration.enableResponseHeaderValidation = false  // HTTPTypes validates them
+            let upgrade = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            return Value(upgrade: upgrade, channel: channel)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        do {
+            switch try await value.upgrade.get() {
+            case .notUpgraded(let http):
+                await handleHTTP(asyncChannel: http, logger: logger)
+            case .refused(let http):
+                await refuse(http, logger: logger)
+            case .webSocket(let channel):
+                try await channel.closeFuture.get()
+            }
+        } catch let error as ChannelError where error == .inputClosed {
+            logger.trace("connection closed before its first request")
+        } catch {
+            logger.debug("connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - Upgrading
+
+    /// The user and token expiry of an upgrade request to `/ws` with a valid token
+    /// (`Authorization: Bearer`, or `access_token` for browsers); nil refuses the upgrade.
+    private func signIn(_ head: HTTPRequestHead, on channel: any Channel) -> EventLoopFuture<(user: UserID, expires: Double)?> {
+        let components = URLComponents(string: head.uri)
+        guard components?.path == "/ws" else { return channel.eventLoop.makeSucceededFuture(nil) }
+        let token: String?
+        if let header = head.headers.first(name: "Authorization") {
+            let parts = header.split(separator: " ", maxSplits: 1)
+            token = parts.count == 2 && parts[0].lowercased() == "bearer" ? String(parts[1]) : header
+        } else {
+            token = components?.queryItems?.first { $0.name == "access_token" }?.value
+        }
+        guard let token else { return channel.eventLoop.makeSucceededFuture(nil) }
+        let verifier = verifier
+        return channel.eventLoop.makeFutureWithTask {
+            guard let (user, expires) = try? await verifier.verify(token) else { return nil }
+            return (user, expires)
+        }
+    }
+
+    /// A refused upgrade (no or bad token, another path) gets an empty 400, and the
+    /// connection is closed.
+    private func refuse(_ http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, logger: Logger) async {
+        do {
+            try await http.executeThenClose { _, outbound in
+                let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])
+                try await outbound.write(contentsOf: [.head(head), .end(nil)])
+            }
+        } catch {
+            logger.trace("could not answer a refused upgrade", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// NIO upgrades only a connection's first request: an upgrade asked for later on a
+    /// kept-alive connection is redirected to the same URI with the connection closed, so
+    /// that the client retries it on a new one.
+    private static func redirectingUpgrades(_ responder: @escaping Responder) -> Responder {
+        struct RedirectedUpgrade: Error {}
+        return { request, responseWriter, channel in
+            guard request.headers[.upgrade]?.lowercased() == "websocket" else {
+                try await responder(request, responseWriter, channel)
+                return
+            }
+            var path = request.uri.path
+            if let query = request.uri.query { path += "?\(query)" }
+            let response = HTTPResponse(status: .temporaryRedirect, headerFields: [.connection: "close", .location: path])
+            try await responseWriter.writeResponse(response)
+            throw RedirectedUpgrade()
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import ChatFlowCore
+import Foundation
+import NIOCore
+import NIOWebSocket
+
+/// One upgraded WebSocket, on its channel's event loop: client frames in (whole messages,
+/// joined by `NIOWebSocketFrameAggregator`), pings out, and the close handshake. What the
+/// client asks for goes to the hub through its `LiveConnection`, which also writes the
+/// frames the hub sends.
+final class LiveSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let hub: LiveHub
+    private let user: UserID
+    private let expires: Double?
+    private let pingInterval: TimeAmount
+    private var connection: LiveConnection?
+    private var expiry: Scheduled<Void>?
+    private var pinger: RepeatedTask?
+    /// A ping went out and no pong has come back since.
+    private var awaitingPong = false
+
+    init(hub: LiveHub, user: UserID, expires: Double?, pingInterval: TimeAmount) {
+        self.hub = hub
+        self.user = user
+        self.expires = expires
+        self.pingInterval = pingInterval
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let connection = hub.connect(user: user, channel: context.channel)
+        self.connection = connection
+        if let expires {
+            let remaining = max(0, expires - Date().timeIntervalSince1970)
+            expiry = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(remaining * 1e9))) {
+                connection.close(code: 4001, reason: "token expired: reconnect with a new token")
+            }
+        }
+        // The task holds the handler until `stop` cancels it.
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let channel = context.channel
+        pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: pingInterval, delay: pingInterval) { _ in
+            handler.value.ping(channel)
+        }
+    }
+
+    /// A peer that has not answered the previous ping by the next one is gone.
+    private func ping(_ channel: any Channel) {
+        guard let connection else { return }
+        if awaitingPong {
+            channel.close(promise: nil)
+            return
+        }
+        awaitingPong = true
+        connection.sendControl(WebSocketFrame(fin: true, opcode: .ping, data: channel.allocator.buffer(capacity: 0)))
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        stop()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        stop()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let connection else { return }
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text:
+            let text = String(buffer: frame.unmaskedData)
+            if !connection.receive(text, hub: hub) {
+                connection.close(code: 1008, reason: "too many requests in flight")
+            }
+        case .binary:
+            _ = connection.send(LiveFrame.error("invalid", "frames are JSON text"))
+        case .ping:
+            connection.sendControl(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData))
+        case .pong:
+            awaitingPong = false
+        case .connectionClose:
+            connection.closeReceived(frame.unmaskedData)
+        default:
+            break
+        }
+    }
+
+    /// The server is shutting down gracefully: it waits for every connection to close, so
+    /// tell the client (it reconnects to the next server).
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            connection?.close(code: 1001, reason: "server shutting down")
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    private func stop() {
+        expiry?.cancel()
+        expiry = nil
+        pinger?.cancel()
+        pinger = nil
+        if let connection {
+            self.connection = nil
+            hub.disconnect(connection)
+        }
+    }
+}
