@@ -1277,29 +1277,40 @@
     }
     $('search-status').textContent = 'Searching…';
     $('search-panel').dataset.state = 'searching';
-    let url = `/chats/${cur.id}/search?query=${encode(query)}&limit=${SEARCH_PAGE_SIZE}`;
-    if (more && cur.search.cursor) url += `&cursor=${encode(cur.search.cursor)}`;
     try {
-      const page = await api('GET', url);
-      if (state.current !== cur || cur.search.query !== query) return;
-      cur.search.cursor = page.nextCursor;
-      const results = $('search-results');
-      for (const message of page.messages) {
-        results.appendChild(el('li', null,
-          el('button', {
-            type: 'button', class: 'search-result', dataset: { testid: 'search-result', messageId: message.id },
-            onclick: () => jumpTo(cur, message.id),
-          },
-          el('span', { class: 'search-result-meta' },
-            el('strong', { text: message.userId }),
-            el('time', { datetime: message.createdAt, text: fullFormat.format(new Date(message.createdAt)) })),
-          el('span', { class: 'search-result-text', 'data-testid': 'search-result-text' },
-            window.ChatFlowHighlight.fragment(message.content, query)))));
+      // The server bounds the work of one search request: when the words rarely meet, a
+      // page may come back short with a cursor. Ask again (a few times) to fill it.
+      let cursor = more ? cur.search.cursor : null;
+      let added = 0;
+      for (let round = 0; round < 8; round++) {
+        let url = `/chats/${cur.id}/search?query=${encode(query)}&limit=${SEARCH_PAGE_SIZE - added}`;
+        if (cursor) url += `&cursor=${encode(cursor)}`;
+        const page = await api('GET', url);
+        if (state.current !== cur || cur.search.query !== query) return;
+        cur.search.cursor = page.nextCursor;
+        const results = $('search-results');
+        for (const message of page.messages) {
+          results.appendChild(el('li', null,
+            el('button', {
+              type: 'button', class: 'search-result', dataset: { testid: 'search-result', messageId: message.id },
+              onclick: () => jumpTo(cur, message.id),
+            },
+            el('span', { class: 'search-result-meta' },
+              el('strong', { text: message.userId }),
+              el('time', { datetime: message.createdAt, text: fullFormat.format(new Date(message.createdAt)) })),
+            el('span', { class: 'search-result-text', 'data-testid': 'search-result-text' },
+              window.ChatFlowHighlight.fragment(message.content, query)))));
+        }
+        added += page.messages.length;
+        cursor = page.nextCursor;
+        if (added >= SEARCH_PAGE_SIZE || !cursor) break;
       }
+      const results = $('search-results');
       const count = results.children.length;
-      $('search-status').textContent = count === 0 ? `No messages match “${query}”.`
-        : `${count}${page.nextCursor ? '+' : ''} ${count === 1 ? 'message matches' : 'messages match'} “${query}”.`;
-      $('search-more').hidden = !page.nextCursor;
+      $('search-status').textContent = count === 0
+        ? (cursor ? `No messages match “${query}” in the newest messages; look further with More results.` : `No messages match “${query}”.`)
+        : `${count}${cursor ? '+' : ''} ${count === 1 ? 'message matches' : 'messages match'} “${query}”.`;
+      $('search-more').hidden = !cursor;
       $('search-panel').dataset.state = 'done';
     } catch (error) {
       $('search-status').textContent = error.detail || error.message;
