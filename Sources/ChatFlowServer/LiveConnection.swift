@@ -9,7 +9,8 @@ import Synchronization
 /// Frames are handed to the socket's event loop, never written inline by the hub, so one
 /// slow client cannot hold up delivery to the others. At most `queueLimit` frames may wait
 /// to reach the socket; past that the client is closed (code 4008) and reconnects with
-/// `since`. Frames queued in one event-loop turn go out with one flush.
+/// `since`. The frames the hub hands over together (one batch of events) go out with one
+/// flush.
 package final class LiveConnection: Sendable {
     enum Subscription: Sendable {
         /// Replaying history: live frames wait here until the replay is done.
@@ -20,7 +21,6 @@ package final class LiveConnection: Sendable {
 
     /// What the event loop knows of the connection (touched only on it).
     private struct LoopState {
-        var flushScheduled = false
         /// Our close frame is out: nothing may follow it.
         var closeSent = false
     }
@@ -60,24 +60,31 @@ package final class LiveConnection: Sendable {
 
     // MARK: - Outbound
 
-    /// Queues a text frame; false when the queue is full (the caller closes the connection).
-    func send(_ frame: String) -> Bool {
-        guard !isClosed else { return true }
-        if queued.wrappingAdd(1, ordering: .relaxed).newValue > queueLimit {
-            queued.wrappingSubtract(1, ordering: .relaxed)
+    /// Queues text frames, written in order with one flush; false when the queue would
+    /// overflow (the caller closes the connection).
+    func send(_ frames: [String]) -> Bool {
+        guard !isClosed, !frames.isEmpty else { return true }
+        if queued.wrappingAdd(frames.count, ordering: .relaxed).newValue > queueLimit {
+            queued.wrappingSubtract(frames.count, ordering: .relaxed)
             return false
         }
         channel.eventLoop.execute { [self] in
             guard !loop.value.closeSent, channel.isActive else {
-                queued.wrappingSubtract(1, ordering: .relaxed)
+                queued.wrappingSubtract(frames.count, ordering: .relaxed)
                 return
             }
-            let promise = channel.eventLoop.makePromise(of: Void.self)
-            promise.futureResult.whenComplete { _ in self.queued.wrappingSubtract(1, ordering: .relaxed) }
-            channel.write(WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: frame)), promise: promise)
-            scheduleFlush()
+            for frame in frames {
+                let promise = channel.eventLoop.makePromise(of: Void.self)
+                promise.futureResult.whenComplete { _ in self.queued.wrappingSubtract(1, ordering: .relaxed) }
+                channel.write(WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: frame)), promise: promise)
+            }
+            channel.flush()
         }
         return true
+    }
+
+    func send(_ frame: String) -> Bool {
+        send([frame])
     }
 
     /// Writes a ping or pong now (on the event loop), ahead of nothing it must follow.
@@ -85,16 +92,6 @@ package final class LiveConnection: Sendable {
         channel.eventLoop.assertInEventLoop()
         guard !loop.value.closeSent else { return }
         channel.writeAndFlush(frame, promise: nil)
-    }
-
-    /// Flushes once after every frame queued in this turn of the event loop.
-    private func scheduleFlush() {
-        guard !loop.value.flushScheduled else { return }
-        loop.value.flushScheduled = true
-        channel.eventLoop.execute { [self] in
-            loop.value.flushScheduled = false
-            channel.flush()
-        }
     }
 
     // MARK: - Closing

@@ -191,30 +191,46 @@ package final class LiveHub: Service, Sendable {
         }
         let channel = "chats/\(chat)"
         let frame = LiveFrame.event(channel: channel, id: nil, event: .typing(chat: chat, user: connection.user))
+        var outgoing = Outgoing()
         for target in subscribers(of: chat) where target.id != connection.id {
-            deliver(frame, id: nil, chat: chat, to: target)
+            deliver(frame, id: nil, chat: chat, to: target, &outgoing)
         }
+        send(outgoing)
     }
 
     // MARK: - Delivery
 
+    /// Frames gathered while a batch is delivered, in order per connection, so that each
+    /// connection gets all of its frames in one hand-over to its event loop and one flush.
+    private struct Outgoing {
+        private(set) var connections: [LiveConnection] = []
+        private(set) var frames: [Int: [String]] = [:]
+
+        mutating func add(_ frame: String, to connection: LiveConnection) {
+            if frames[connection.id] == nil { connections.append(connection) }
+            frames[connection.id, default: []].append(frame)
+        }
+    }
+
     package func deliver(_ batch: [LoggedEvent]) {
+        var outgoing = Outgoing()
         for logged in batch {
             guard let (chat, event) = LiveEvent.from(logged) else { continue }
             let channel = "chats/\(chat)"
             let frame = LiveFrame.event(channel: channel, id: logged.id.description, event: event)
             for connection in subscribers(of: chat) {
-                deliver(frame, id: logged.id, chat: chat, to: connection)
+                deliver(frame, id: logged.id, chat: chat, to: connection, &outgoing)
             }
-            notify(logged, chat: chat, event: event)
+            notify(logged, chat: chat, event: event, &outgoing)
             // A member who left stops receiving the chat at once, after this last event.
             if case .memberLeft(let left) = logged.event {
-                dropSubscriptions(of: left.user, to: chat)
+                dropSubscriptions(of: left.user, to: chat, &outgoing)
             }
         }
+        send(outgoing)
     }
 
-    private func deliver(_ frame: String, id: ULID?, chat: ChatID, to connection: LiveConnection) {
+    private func deliver(_ frame: String, id: ULID?, chat: ChatID, to connection: LiveConnection, _ outgoing: inout Outgoing) {
         let ready = connection.withSubscription(chat) { subscription -> Bool in
             switch subscription {
             case .replaying(var pending)?:
@@ -228,10 +244,10 @@ package final class LiveHub: Service, Sendable {
                 return false
             }
         }
-        if ready { send(frame, to: connection) }
+        if ready { outgoing.add(frame, to: connection) }
     }
 
-    private func notify(_ logged: LoggedEvent, chat: ChatID, event: LiveEvent) {
+    private func notify(_ logged: LoggedEvent, chat: ChatID, event: LiveEvent, _ outgoing: inout Outgoing) {
         let hasListeners = state.withLock { !$0.notificationSubscribers.isEmpty }
         guard hasListeners else { return }
         var recipients: [UserID] = []
@@ -254,10 +270,10 @@ package final class LiveHub: Service, Sendable {
         let targets = state.withLock { state in
             recipients.flatMap { user in (state.notificationSubscribers[user] ?? []).compactMap { state.connections[$0] } }
         }
-        for connection in targets { send(frame, to: connection) }
+        for connection in targets { outgoing.add(frame, to: connection) }
     }
 
-    private func dropSubscriptions(of user: UserID, to chat: ChatID) {
+    private func dropSubscriptions(of user: UserID, to chat: ChatID, _ outgoing: inout Outgoing) {
         let affected = state.withLock { state -> [LiveConnection] in
             let ids = (state.chatSubscribers[chat] ?? []).filter { state.connections[$0]?.user == user }
             for id in ids { state.chatSubscribers[chat]?.remove(id) }
@@ -265,7 +281,7 @@ package final class LiveHub: Service, Sendable {
         }
         for connection in affected {
             connection.setSubscription(nil, for: chat)
-            send(LiveFrame.unsubscribed(channel: "chats/\(chat)"), to: connection)
+            outgoing.add(LiveFrame.unsubscribed(channel: "chats/\(chat)"), to: connection)
         }
     }
 
@@ -273,11 +289,22 @@ package final class LiveHub: Service, Sendable {
         state.withLock { state in (state.chatSubscribers[chat] ?? []).compactMap { state.connections[$0] } }
     }
 
-    /// Queues a frame; a connection whose queue is full is closed instead of slowing others.
+    private func send(_ outgoing: Outgoing) {
+        for connection in outgoing.connections {
+            send(outgoing.frames[connection.id] ?? [], to: connection)
+        }
+    }
+
     @discardableResult
     private func send(_ frame: String, to connection: LiveConnection) -> Bool {
-        if connection.send(frame) {
-            metrics.deliveries.increment()
+        send([frame], to: connection)
+    }
+
+    /// Queues frames; a connection whose queue is full is closed instead of slowing others.
+    @discardableResult
+    private func send(_ frames: [String], to connection: LiveConnection) -> Bool {
+        if connection.send(frames) {
+            metrics.deliveries.increment(by: Int64(frames.count))
             return true
         }
         metrics.slowClientCloses.increment()
