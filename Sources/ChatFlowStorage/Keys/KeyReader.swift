@@ -50,6 +50,7 @@ public struct KeyReader {
     }
 
     /// Runs `body` with a reader over `bytes`.
+    @inlinable
     public static func read<R>(_ bytes: [UInt8], _ body: (inout KeyReader) -> R) -> R {
         bytes.withUnsafeBytes { buffer in
             var reader = KeyReader(buffer)

@@ -76,6 +76,7 @@ extension ULID {
     }
 
     /// Reads the 16-byte key form; nil unless there are exactly 16 bytes.
+    @inlinable
     public init?<C: Collection>(bytes: C) where C.Element == UInt8, C.Index == Int {
         guard bytes.count == 16 else { return nil }
         var h: UInt64 = 0

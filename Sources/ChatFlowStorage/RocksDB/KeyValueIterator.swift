@@ -68,18 +68,32 @@ public final class KeyValueIterator {
         }
     }
 
+    // Inlinable, so that each caller gets a copy specialized for its result type: a
+    // generic call per key costs more than the key itself in tight index scans.
     /// The current key, without copying; valid only inside `body`.
+    @inlinable
     public func withKey<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        var length = 0
-        let pointer = rocksdb_iter_key(handle, &length)
-        return try body(UnsafeRawBufferPointer(start: pointer, count: length))
+        try body(keyBytes)
     }
 
     /// The current value, without copying; valid only inside `body`.
+    @inlinable
     public func withValue<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(valueBytes)
+    }
+
+    /// The current key's bytes, without copying: valid until the iterator moves.
+    public var keyBytes: UnsafeRawBufferPointer {
+        var length = 0
+        let pointer = rocksdb_iter_key(handle, &length)
+        return UnsafeRawBufferPointer(start: pointer, count: length)
+    }
+
+    /// The current value's bytes, without copying: valid until the iterator moves.
+    public var valueBytes: UnsafeRawBufferPointer {
         var length = 0
         let pointer = rocksdb_iter_value(handle, &length)
-        return try body(UnsafeRawBufferPointer(start: pointer, count: length))
+        return UnsafeRawBufferPointer(start: pointer, count: length)
     }
 
     public var key: [UInt8] { withKey { Array($0) } }
