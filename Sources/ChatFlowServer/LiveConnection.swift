@@ -7,10 +7,9 @@ import Synchronization
 /// One WebSocket client: its user, its outbound frames and its subscriptions.
 ///
 /// Frames are handed to the socket's event loop, never written inline by the hub, so one
-/// slow client cannot hold up delivery to the others. At most `queueLimit` frames may wait
-/// to reach the socket; past that the client is closed (code 4008) and reconnects with
-/// `since`. The frames the hub hands over together (one batch of events) go out with one
-/// flush.
+/// slow client cannot hold up delivery to the others. Once `queueLimit` frames are waiting
+/// to reach the socket, the client is closed (code 4008) and reconnects with `since`. The
+/// frames the hub hands over together (one batch of events) go out with one flush.
 package final class LiveConnection: Sendable {
     enum Subscription: Sendable {
         /// Replaying history: live frames wait here until the replay is done.
@@ -60,11 +59,13 @@ package final class LiveConnection: Sendable {
 
     // MARK: - Outbound
 
-    /// Queues text frames, written in order with one flush; false when the queue would
-    /// overflow (the caller closes the connection).
+    /// Queues text frames, written in order with one flush; false when `queueLimit` frames
+    /// are already waiting for the socket (the caller closes the connection). What waits
+    /// is what the socket has not taken yet, so a client that keeps up takes a batch of any
+    /// size; one that does not is caught at its next batch.
     func send(_ frames: [String]) -> Bool {
         guard !isClosed, !frames.isEmpty else { return true }
-        if queued.wrappingAdd(frames.count, ordering: .relaxed).newValue > queueLimit {
+        if queued.wrappingAdd(frames.count, ordering: .relaxed).oldValue >= queueLimit {
             queued.wrappingSubtract(frames.count, ordering: .relaxed)
             return false
         }

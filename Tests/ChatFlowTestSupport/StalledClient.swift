@@ -72,6 +72,17 @@ public final class StalledClient: @unchecked Sendable {
         }
     }
 
+    /// Sends one frame as a client does (masked); `fin: false` starts or continues a
+    /// fragmented message.
+    public func send(opcode: UInt8, _ payload: [UInt8], fin: Bool = true) async throws {
+        try await Self.blocking { try self.write(Self.maskedFrame(opcode: opcode, payload, fin: fin)) }
+    }
+
+    /// The next frame from the server, whatever it is; nil at end of stream.
+    public func readFrame() async throws -> (opcode: UInt8, payload: [UInt8])? {
+        try await Self.blocking { try self.nextFrame() }
+    }
+
     /// Reads frames until one is a text frame containing `text`.
     public func waitForText(containing text: String) async throws {
         try await Self.blocking { try self.readText(containing: text) }
@@ -110,7 +121,7 @@ public final class StalledClient: @unchecked Sendable {
     private func write(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard n > 0 else { throw Failure("send: errno \(errno)") }
             sent += n
         }
@@ -147,13 +158,16 @@ public final class StalledClient: @unchecked Sendable {
     }
 
     /// Client frames are masked (RFC 6455 §5.3).
-    private static func maskedFrame(opcode: UInt8, _ payload: [UInt8]) -> [UInt8] {
-        var frame: [UInt8] = [0x80 | opcode]
+    private static func maskedFrame(opcode: UInt8, _ payload: [UInt8], fin: Bool = true) -> [UInt8] {
+        var frame: [UInt8] = [(fin ? 0x80 : 0) | opcode]
         if payload.count < 126 {
             frame.append(0x80 | UInt8(payload.count))
-        } else {
+        } else if payload.count <= 0xFFFF {
             frame.append(0x80 | 126)
             frame.append(contentsOf: [UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)])
+        } else {
+            frame.append(0x80 | 127)
+            frame.append(contentsOf: (0..<8).reversed().map { UInt8((payload.count >> ($0 * 8)) & 0xFF) })
         }
         let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
         frame.append(contentsOf: mask)

@@ -1,0 +1,84 @@
+import ChatFlowTestSupport
+import Foundation
+import Testing
+
+/// The WebSocket protocol itself, spoken byte by byte by a raw client: pings, fragments,
+/// binary and oversized frames, the close handshake a client starts, and upgrades that
+/// must be refused.
+@Suite(.timeLimit(.minutes(2))) struct LiveProtocolTests {
+    private static let (text, binary, close, ping, pong, continuation): (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+        (0x1, 0x2, 0x8, 0x9, 0xA, 0x0)
+
+    private static func socket(_ server: TestServer, as user: String = "alice") async throws -> StalledClient {
+        try await StalledClient.connect(port: server.port, token: try await server.token(user), frames: [])
+    }
+
+    private static func closeCode(_ frame: (opcode: UInt8, payload: [UInt8])?) -> UInt16? {
+        guard let frame, frame.opcode == close, frame.payload.count >= 2 else { return nil }
+        return UInt16(frame.payload[0]) << 8 | UInt16(frame.payload[1])
+    }
+
+    @Test func aPingIsAnsweredWithItsPayloadAndBinaryIsRefused() async throws {
+        try await TestServer.run { server in
+            let client = try await Self.socket(server)
+            try await client.send(opcode: Self.ping, Array("are you there".utf8))
+            let pong = try await client.readFrame()
+            #expect(pong?.opcode == Self.pong && pong?.payload == Array("are you there".utf8), "\(String(describing: pong))")
+
+            try await client.send(opcode: Self.binary, [1, 2, 3])
+            let error = try await client.readFrame()
+            let errorText = String(decoding: error?.payload ?? [], as: UTF8.self)
+            #expect(error?.opcode == Self.text && errorText.contains("frames are JSON text"), "\(errorText)")
+        }
+    }
+
+    @Test func aFragmentedMessageIsHandledAsOne() async throws {
+        try await TestServer.run { server in
+            let client = try await Self.socket(server)
+            try await client.send(opcode: Self.text, Array(#"{"op":"#.utf8), fin: false)
+            // A control frame may come between the fragments of a message.
+            try await client.send(opcode: Self.ping, [7])
+            try await client.send(opcode: Self.continuation, Array(#""ping"}"#.utf8))
+            let first = try await client.readFrame()
+            let second = try await client.readFrame()
+            #expect(first?.opcode == Self.pong && first?.payload == [7], "\(String(describing: first))")
+            let secondText = String(decoding: second?.payload ?? [], as: UTF8.self)
+            #expect(second?.opcode == Self.text && secondText == #"{"type":"pong"}"#, "\(secondText)")
+        }
+    }
+
+    @Test func aCloseTheClientStartsIsAnsweredWithItsCodeThenTheSocketEnds() async throws {
+        try await TestServer.run { server in
+            let client = try await Self.socket(server)
+            try await client.send(opcode: Self.close, [0x10, 0xE1] + Array("bye".utf8))  // 4321
+            let answer = try await client.readFrame()
+            #expect(Self.closeCode(answer) == 4321, "\(String(describing: answer))")
+            #expect(try await client.readFrame() == nil, "the server should close the socket after the handshake")
+            #expect(try await eventually(timeout: .seconds(10)) {
+                try await server.call(.get, "/metrics", as: nil).text.contains("chatflow_websocket_connections 0")
+            })
+        }
+    }
+
+    @Test func aMessageOverTheLimitClosesWith1009() async throws {
+        try await TestServer.run { server in
+            let client = try await Self.socket(server)
+            try await client.send(opcode: Self.text, Array(repeating: UInt8(ascii: "a"), count: 70 * 1024))
+            var frame = try await client.readFrame()
+            while let current = frame, current.opcode != Self.close { frame = try await client.readFrame() }
+            #expect(Self.closeCode(frame) == 1009, "\(String(describing: frame))")
+        }
+    }
+
+    @Test func upgradesWithoutAValidTokenAreRefusedAndAPlainGetIsTold() async throws {
+        try await TestServer.run { server in
+            for token in ["", "not-a-token"] {
+                await #expect(throws: StalledClient.Failure.self, "token '\(token)'") {
+                    _ = try await StalledClient.connect(port: server.port, token: token, frames: [])
+                }
+            }
+            let plain = try await server.call(.get, "/ws", as: "alice")
+            #expect(plain.status == 426, "\(plain.status) \(plain.text)")
+        }
+    }
+}
