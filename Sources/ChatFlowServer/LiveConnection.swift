@@ -8,8 +8,9 @@ import Synchronization
 ///
 /// Frames are handed to the socket's event loop, never written inline by the hub, so one
 /// slow client cannot hold up delivery to the others. Once `queueLimit` frames are waiting
-/// to reach the socket, the client is closed (code 4008) and reconnects with `since`. The
-/// frames the hub hands over together (one batch of events) go out with one flush.
+/// for a socket that has stopped taking data, the client is closed (code 4008) and
+/// reconnects with `since`. The frames the hub hands over together (one batch of events)
+/// go out with one flush.
 package final class LiveConnection: Sendable {
     enum Subscription: Sendable {
         /// Replaying history: live frames wait here until the replay is done.
@@ -59,13 +60,14 @@ package final class LiveConnection: Sendable {
 
     // MARK: - Outbound
 
-    /// Queues text frames, written in order with one flush; false when `queueLimit` frames
-    /// are already waiting for the socket (the caller closes the connection). What waits
-    /// is what the socket has not taken yet, so a client that keeps up takes a batch of any
-    /// size; one that does not is caught at its next batch.
+    /// Queues text frames, written in order with one flush; false when the client has
+    /// stopped keeping up (the caller closes the connection): `queueLimit` frames already
+    /// wait for its socket and the socket is not writable (more than NIO's high-water mark
+    /// is buffered in front of it). A client that reads, even one briefly behind on a busy
+    /// machine, takes a batch of any size.
     func send(_ frames: [String]) -> Bool {
         guard !isClosed, !frames.isEmpty else { return true }
-        if queued.wrappingAdd(frames.count, ordering: .relaxed).oldValue >= queueLimit {
+        if queued.wrappingAdd(frames.count, ordering: .relaxed).oldValue >= queueLimit && !channel.isWritable {
             queued.wrappingSubtract(frames.count, ordering: .relaxed)
             return false
         }
