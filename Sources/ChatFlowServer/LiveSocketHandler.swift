@@ -88,10 +88,16 @@ final class LiveSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// The server is shutting down gracefully: it waits for every connection to close, so
-    /// tell the client (it reconnects to the next server).
+    /// tell the client (it reconnects to the next server). A client whose side of the
+    /// socket ended without a close frame is gone: the server accepts half-closed sockets,
+    /// so without this its side would stay open until the next unanswered ping.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
             connection?.close(code: 1001, reason: "server shutting down")
+            return
+        }
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            context.close(promise: nil)
             return
         }
         context.fireUserInboundEventTriggered(event)

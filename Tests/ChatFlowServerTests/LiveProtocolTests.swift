@@ -60,6 +60,23 @@ import Testing
         }
     }
 
+    /// Without this the server's side of the socket stayed open until the next unanswered
+    /// ping (30 s and more), and a storm of reconnects piled up connections.
+    @Test func aClientThatVanishesWithoutACloseFrameIsLetGoAtOnce() async throws {
+        try await TestServer.run { server in
+            // One at a time: each connect blocks a dispatch thread until the upgrade is done.
+            var clients: [StalledClient] = []
+            for _ in 0..<20 { clients.append(try await Self.socket(server)) }
+            #expect(try await eventually(timeout: .seconds(10)) {
+                try await server.call(.get, "/metrics", as: nil).text.contains("chatflow_websocket_connections 20")
+            })
+            for client in clients { client.drop() }
+            #expect(try await eventually(timeout: .seconds(10)) {
+                try await server.call(.get, "/metrics", as: nil).text.contains("chatflow_websocket_connections 0")
+            }, "connections still open after their clients went away")
+        }
+    }
+
     @Test func aMessageOverTheLimitClosesWith1009() async throws {
         try await TestServer.run { server in
             let client = try await Self.socket(server)

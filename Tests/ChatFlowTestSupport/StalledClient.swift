@@ -78,6 +78,12 @@ public final class StalledClient: @unchecked Sendable {
         try await Self.blocking { try self.write(Self.maskedFrame(opcode: opcode, payload, fin: fin)) }
     }
 
+    /// Ends the connection the way a client that vanishes does: the socket is shut down
+    /// without a close frame.
+    public func drop() {
+        shutdown(socket, Int32(SHUT_RDWR))
+    }
+
     /// The next frame from the server, whatever it is; nil at end of stream.
     public func readFrame() async throws -> (opcode: UInt8, payload: [UInt8])? {
         try await Self.blocking { try self.nextFrame() }
