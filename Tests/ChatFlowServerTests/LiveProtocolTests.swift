@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func aPingIsAnsweredWithItsPayloadAndBinaryIsRefused() async throws {
-        try await TestServer.run { server in
+        try await TestServer.run(configure: { $0.webSocketCloseGraceSeconds = 1 }) { server in
             let client = try await Self.socket(server)
             try await client.send(opcode: Self.ping, Array("are you there".utf8))
             let pong = try await client.readFrame()
@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test func aFragmentedMessageIsHandledAsOne() async throws {
-        try await TestServer.run { server in
+        try await TestServer.run(configure: { $0.webSocketCloseGraceSeconds = 1 }) { server in
             let client = try await Self.socket(server)
             try await client.send(opcode: Self.text, Array(#"{"op":"#.utf8), fin: false)
             // A control frame may come between the fragments of a message.
@@ -48,7 +48,7 @@ import Testing
     }
 
     @Test func aCloseTheClientStartsIsAnsweredWithItsCodeThenTheSocketEnds() async throws {
-        try await TestServer.run { server in
+        try await TestServer.run(configure: { $0.webSocketCloseGraceSeconds = 1 }) { server in
             let client = try await Self.socket(server)
             try await client.send(opcode: Self.close, [0x10, 0xE1] + Array("bye".utf8))  // 4321
             let answer = try await client.readFrame()
@@ -63,12 +63,12 @@ import Testing
     /// Without this the server's side of the socket stayed open until the next unanswered
     /// ping (30 s and more), and a storm of reconnects piled up connections.
     @Test func aClientThatVanishesWithoutACloseFrameIsLetGoAtOnce() async throws {
-        try await TestServer.run { server in
+        try await TestServer.run(configure: { $0.webSocketCloseGraceSeconds = 1 }) { server in
             // One at a time: each connect blocks a dispatch thread until the upgrade is done.
             var clients: [StalledClient] = []
-            for _ in 0..<20 { clients.append(try await Self.socket(server)) }
+            for _ in 0..<5 { clients.append(try await Self.socket(server)) }
             #expect(try await eventually(timeout: .seconds(10)) {
-                try await server.call(.get, "/metrics", as: nil).text.contains("chatflow_websocket_connections 20")
+                try await server.call(.get, "/metrics", as: nil).text.contains("chatflow_websocket_connections 5")
             })
             for client in clients { client.drop() }
             #expect(try await eventually(timeout: .seconds(10)) {
@@ -78,7 +78,7 @@ import Testing
     }
 
     @Test func aMessageOverTheLimitClosesWith1009() async throws {
-        try await TestServer.run { server in
+        try await TestServer.run(configure: { $0.webSocketCloseGraceSeconds = 1 }) { server in
             let client = try await Self.socket(server)
             try await client.send(opcode: Self.text, Array(repeating: UInt8(ascii: "a"), count: 70 * 1024))
             var frame = try await client.readFrame()
@@ -88,7 +88,7 @@ import Testing
     }
 
     @Test func upgradesWithoutAValidTokenAreRefusedAndAPlainGetIsTold() async throws {
-        try await TestServer.run { server in
+        try await TestServer.run(configure: { $0.webSocketCloseGraceSeconds = 1 }) { server in
             for token in ["", "not-a-token"] {
                 await #expect(throws: StalledClient.Failure.self, "token '\(token)'") {
                     _ = try await StalledClient.connect(port: server.port, token: token, frames: [])

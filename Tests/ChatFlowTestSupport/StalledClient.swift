@@ -6,7 +6,8 @@ import Glibc
 /// A WebSocket client on a plain blocking socket that can stop reading altogether, so the
 /// kernel buffers between it and the server really fill up (an in-process client library
 /// keeps reading into its own memory). Its receive buffer is made small to fill quickly.
-/// Blocking calls run on a dispatch queue, never on the concurrency pool the server needs.
+/// Blocking calls run on a private dispatch queue, never on the concurrency pool the server
+/// needs.
 public final class StalledClient: @unchecked Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -100,9 +101,14 @@ public final class StalledClient: @unchecked Sendable {
         try await Self.blocking { try self.readCloseCode() }
     }
 
+    /// A private queue: its threads are made as needed, while the global queue's are the
+    /// few the concurrency pool runs on, and a blocked read there would stall the server
+    /// under test (its token checks run as tasks).
+    private static let queue = DispatchQueue(label: "chatflow.test.raw-websocket", attributes: .concurrent)
+
     private static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+            queue.async { continuation.resume(with: Result { try body() }) }
         }
     }
 
