@@ -47,8 +47,8 @@ func liveBenchmarks() {
         benchmark.startMeasurement()
         hub.deliver([event])
         benchmark.stopMeasurement()
-        // Outside the measurement: each connection's writer takes the frame off its queue,
-        // so the queues never fill (a full queue closes the connection as too slow).
+        // Outside the measurement: each connection's event loop writes the frame it was
+        // handed, so nothing piles up (a client that falls behind is closed as too slow).
         try await fanOut.drain()
     } setup: {
         try await fanOut.setUp()
