@@ -98,8 +98,10 @@ final class FanOutFixture {
             commands: ChatFlowCommands(engine: engine), projector: engine.projector, metrics: ServerMetrics(),
             queueLimit: 64, closeGrace: .seconds(5), logger: Logger(label: "chatflow.benchmark"))
         self.chat = Chat(hub: hub, id: chat, author: members[1])
+        // One loop for every connection, as a server has a few loops for thousands.
+        let loop = EmbeddedEventLoop()
         for member in members {
-            let channel = EmbeddedChannel()
+            let channel = EmbeddedChannel(loop: loop)
             try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
             let connection = hub.connect(user: member, channel: channel)
             await hub.handle(#"{"op":"subscribe","channel":"chats/\#(chat)"}"#, from: connection)

@@ -61,29 +61,45 @@ package final class LiveConnection: Sendable {
     // MARK: - Outbound
 
     /// Queues text frames, written in order with one flush; false when the client has
-    /// stopped keeping up (the caller closes the connection): `queueLimit` frames already
-    /// wait for its socket and the socket is not writable (more than NIO's high-water mark
-    /// is buffered in front of it). A client that reads, even one briefly behind on a busy
-    /// machine, takes a batch of any size.
+    /// stopped keeping up (the caller closes the connection).
     func send(_ frames: [String]) -> Bool {
-        guard !isClosed, !frames.isEmpty else { return true }
-        if queued.wrappingAdd(frames.count, ordering: .relaxed).oldValue >= queueLimit && !channel.isWritable {
-            queued.wrappingSubtract(frames.count, ordering: .relaxed)
+        guard reserve(frames.count) else { return false }
+        channel.eventLoop.execute { [self] in write(frames) }
+        return true
+    }
+
+    /// The loop the connection's frames are written on; `LiveHub` hands a batch's frames to
+    /// each loop once, for all of its connections.
+    var eventLoop: any EventLoop { channel.eventLoop }
+
+    /// Counts `count` frames as waiting for the socket; false when the client has stopped
+    /// keeping up: `queueLimit` frames already wait and the socket is not writable (more
+    /// than NIO's high-water mark is buffered in front of it). A client that reads, even
+    /// one briefly behind on a busy machine, takes a batch of any size. A closed
+    /// connection takes anything, and drops it.
+    func reserve(_ count: Int) -> Bool {
+        guard !isClosed, count > 0 else { return true }
+        if queued.wrappingAdd(count, ordering: .relaxed).oldValue >= queueLimit && !channel.isWritable {
+            queued.wrappingSubtract(count, ordering: .relaxed)
             return false
         }
-        channel.eventLoop.execute { [self] in
-            guard !loop.value.closeSent, channel.isActive else {
-                queued.wrappingSubtract(frames.count, ordering: .relaxed)
-                return
-            }
-            for frame in frames {
-                let promise = channel.eventLoop.makePromise(of: Void.self)
-                promise.futureResult.whenComplete { _ in self.queued.wrappingSubtract(1, ordering: .relaxed) }
-                channel.write(WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: frame)), promise: promise)
-            }
-            channel.flush()
-        }
         return true
+    }
+
+    /// Writes frames counted by `reserve`, with one flush; on the event loop.
+    func write(_ frames: [String]) {
+        channel.eventLoop.assertInEventLoop()
+        guard !frames.isEmpty else { return }
+        guard !loop.value.closeSent, channel.isActive else {
+            queued.wrappingSubtract(frames.count, ordering: .relaxed)
+            return
+        }
+        for frame in frames {
+            let promise = channel.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.whenComplete { _ in self.queued.wrappingSubtract(1, ordering: .relaxed) }
+            channel.write(WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: frame)), promise: promise)
+        }
+        channel.flush()
     }
 
     func send(_ frame: String) -> Bool {

@@ -289,9 +289,24 @@ package final class LiveHub: Service, Sendable {
         state.withLock { state in (state.chatSubscribers[chat] ?? []).compactMap { state.connections[$0] } }
     }
 
+    /// Hands each event loop the frames of all its connections in one task: a batch costs
+    /// one hand-over per loop, not one per connection.
     private func send(_ outgoing: Outgoing) {
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, writes: [(LiveConnection, [String])])] = [:]
         for connection in outgoing.connections {
-            send(outgoing.frames[connection.id] ?? [], to: connection)
+            let frames = outgoing.frames[connection.id] ?? []
+            guard connection.reserve(frames.count) else {
+                closeSlow(connection)
+                continue
+            }
+            metrics.deliveries.increment(by: Int64(frames.count))
+            let loop = connection.eventLoop
+            byLoop[ObjectIdentifier(loop), default: (loop, [])].writes.append((connection, frames))
+        }
+        for (loop, writes) in byLoop.values {
+            loop.execute {
+                for (connection, frames) in writes { connection.write(frames) }
+            }
         }
     }
 
@@ -307,9 +322,13 @@ package final class LiveHub: Service, Sendable {
             metrics.deliveries.increment(by: Int64(frames.count))
             return true
         }
+        closeSlow(connection)
+        return false
+    }
+
+    private func closeSlow(_ connection: LiveConnection) {
         metrics.slowClientCloses.increment()
         logger.info("closing a slow WebSocket client", metadata: ["user": "\(connection.user)", "queue": "\(queueLimit)"])
         connection.close(code: 4008, reason: "too slow: outbound queue full; reconnect and resubscribe with since")
-        return false
     }
 }
