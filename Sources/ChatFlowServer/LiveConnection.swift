@@ -139,7 +139,9 @@ package final class LiveConnection: Sendable {
             return
         }
         var payload = payload
-        let code = payload.readInteger(as: UInt16.self) ?? 1000
+        var code = payload.readInteger(as: UInt16.self) ?? 1000
+        // Only codes a peer may send are echoed (RFC 6455 §7.4); anything else is answered 1000.
+        if !(1000...1003).contains(code) && !(1007...1014).contains(code) && !(3000...4999).contains(code) { code = 1000 }
         writeClose(code: code, reason: "").whenComplete { [channel] _ in channel.close(promise: nil) }
     }
 

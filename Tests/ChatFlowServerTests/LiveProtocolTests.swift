@@ -54,6 +54,12 @@ import Testing
             let answer = try await client.readFrame()
             #expect(Self.closeCode(answer) == 4321, "\(String(describing: answer))")
             #expect(try await client.readFrame() == nil, "the server should close the socket after the handshake")
+
+            // A code no peer may send (1005 means "none was given") is answered 1000.
+            let other = try await Self.socket(server)
+            try await other.send(opcode: Self.close, [0x03, 0xED])
+            let plain = try await other.readFrame()
+            #expect(Self.closeCode(plain) == 1000, "\(String(describing: plain))")
             #expect(try await eventually(timeout: .seconds(10)) {
                 try await server.call(.get, "/metrics", as: nil).text.contains("chatflow_websocket_connections 0")
             })
