@@ -10,6 +10,7 @@ public struct TokenVerifier: Sendable {
     private let issuer: String?
     private let audience: String?
     private let leeway: TimeInterval
+    private let verified = VerifiedTokens()
 
     public init(configuration: ServerConfiguration) async {
         keys = JWTKeyCollection()
@@ -21,8 +22,15 @@ public struct TokenVerifier: Sendable {
 
     /// The user and the token's expiry (Unix seconds), or a 401 problem saying what is wrong.
     public func verify(_ token: String, now: Date = Date()) async throws -> (user: UserID, expires: Double) {
+        if let entry = verified.lookup(token), entry.expires.addingTimeInterval(leeway) > now,
+           entry.notBefore.map({ $0.addingTimeInterval(-leeway) <= now }) ?? true {
+            return (entry.user, entry.expires.timeIntervalSince1970)
+        }
+        // Not remembered, or no longer (or not yet) valid: the full check says why.
         let claims = try await verifiedClaims(token, now: now)
-        return (try Self.user(in: claims), claims.exp.value.timeIntervalSince1970)
+        let user = try Self.user(in: claims)
+        verified.remember(token, .init(user: user, expires: claims.exp.value, notBefore: claims.nbf?.value))
+        return (user, claims.exp.value.timeIntervalSince1970)
     }
 
     /// Passes only a valid token minted with `--admin`; 401 or 403 otherwise.

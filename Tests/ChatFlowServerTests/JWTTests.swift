@@ -40,6 +40,31 @@ import Testing
         }
     }
 
+    /// A token verified once is remembered, but never past its `exp` or before its `nbf`.
+    @Test func aRememberedTokenStillExpires() async throws {
+        let verifier = await TokenVerifier(configuration: {
+            var configuration = ServerConfiguration(jwtSecret: TestServer.secret)
+            configuration.jwtLeewaySeconds = 0
+            return configuration
+        }())
+        let token = try await verifier.sign(user: "alice", ttl: 60)
+        let now = Date()
+        #expect(try await verifier.verify(token, now: now).user.rawValue == "alice")
+        #expect(try await verifier.verify(token, now: now.addingTimeInterval(30)).user.rawValue == "alice")
+        await #expect(throws: (any Error).self, "a remembered token was accepted after it expired") {
+            _ = try await verifier.verify(token, now: now.addingTimeInterval(61))
+        }
+
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: TestServer.secret), digestAlgorithm: .sha256)
+        let later = try await keys.sign(RawClaims(
+            sub: "bob", exp: now.timeIntervalSince1970 + 600, nbf: now.timeIntervalSince1970 + 300))
+        #expect(try await verifier.verify(later, now: now.addingTimeInterval(400)).user.rawValue == "bob")
+        await #expect(throws: (any Error).self, "a remembered token was accepted before its nbf") {
+            _ = try await verifier.verify(later, now: now)
+        }
+    }
+
     @Test func claimsAreChecked() async throws {
         try await TestServer.run { server in
             let now = Date().timeIntervalSince1970
