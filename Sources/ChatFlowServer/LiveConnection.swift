@@ -27,8 +27,8 @@ package final class LiveConnection: Sendable {
 
     /// Client messages waiting for the hub, handled one at a time in order.
     private struct Inbound {
-        var queue: [String] = []
-        var head = 0
+        var queue = CircularBuffer<String>()
+        var bytes = 0
         var running = false
     }
 
@@ -44,8 +44,10 @@ package final class LiveConnection: Sendable {
     private let notificationsOn = Mutex(false)
     private let closed = Atomic<Bool>(false)
 
-    /// Client messages a connection may have waiting before it is closed for flooding.
-    static let inboundLimit = 256
+    /// Client messages, and their bytes, a connection may have waiting before it is closed
+    /// for flooding (a client sends a few small operations; the hub answers each at once).
+    static let inboundLimit = 64
+    static let inboundByteLimit = 256 * 1024
 
     init(id: Int, user: UserID, channel: any Channel, queueLimit: Int, closeGrace: TimeAmount) {
         self.id = id
@@ -167,8 +169,9 @@ package final class LiveConnection: Sendable {
     /// Queues a client message for `hub`; false when too many are already waiting.
     func receive(_ text: String, hub: LiveHub) -> Bool {
         let start: Bool? = inbound.withLock { inbound in
-            guard inbound.queue.count - inbound.head < Self.inboundLimit else { return nil }
+            guard inbound.queue.count < Self.inboundLimit, inbound.bytes + text.utf8.count <= Self.inboundByteLimit else { return nil }
             inbound.queue.append(text)
+            inbound.bytes += text.utf8.count
             if inbound.running { return false }
             inbound.running = true
             return true
@@ -185,16 +188,18 @@ package final class LiveConnection: Sendable {
         }
     }
 
+    /// The next message to handle; nil (and the worker stops) when there is none, or when
+    /// the connection has closed and nobody would hear the answers.
     private func nextInbound() -> String? {
         inbound.withLock { inbound in
-            guard inbound.head < inbound.queue.count else {
+            guard !isClosed, let text = inbound.queue.popFirst() else {
                 inbound.queue.removeAll()
-                inbound.head = 0
+                inbound.bytes = 0
                 inbound.running = false
                 return nil
             }
-            defer { inbound.head += 1 }
-            return inbound.queue[inbound.head]
+            inbound.bytes -= text.utf8.count
+            return text
         }
     }
 

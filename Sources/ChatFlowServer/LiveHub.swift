@@ -20,6 +20,8 @@ package final class LiveHub: Service, Sendable {
         var chatSubscribers: [ChatID: Set<Int>] = [:]
         var notificationSubscribers: [UserID: Set<Int>] = [:]
         var nextID = 0
+        /// Set before the shutdown sweep: a socket upgraded after it is closed at once.
+        var stopping = false
     }
 
     private let state = Mutex(State())
@@ -50,7 +52,11 @@ package final class LiveHub: Service, Sendable {
             }
         }
         // Shutting down: tell every client, so it reconnects to the next server.
-        for connection in state.withLock({ Array($0.connections.values) }) {
+        let open = state.withLock { state in
+            state.stopping = true
+            return Array(state.connections.values)
+        }
+        for connection in open {
             connection.close(code: 1001, reason: "server shutting down")
         }
     }
@@ -58,15 +64,16 @@ package final class LiveHub: Service, Sendable {
     // MARK: - Connections
 
     package func connect(user: UserID, channel: any Channel) -> LiveConnection {
-        let connection = state.withLock { state in
+        let (connection, stopping) = state.withLock { state in
             defer { state.nextID += 1 }
             let connection = LiveConnection(
                 id: state.nextID, user: user, channel: channel,
                 queueLimit: queueLimit, closeGrace: closeGrace)
             state.connections[connection.id] = connection
-            return connection
+            return (connection, state.stopping)
         }
         metrics.openConnections.increment()
+        if stopping { connection.close(code: 1001, reason: "server shutting down") }
         return connection
     }
 
@@ -108,7 +115,12 @@ package final class LiveHub: Service, Sendable {
         }
         if channel == Self.notifications {
             connection.wantsNotifications = true
-            state.withLock { _ = $0.notificationSubscribers[connection.user, default: []].insert(connection.id) }
+            // A connection already gone (its client left while this waited) stays out.
+            state.withLock { state in
+                if state.connections[connection.id] != nil {
+                    state.notificationSubscribers[connection.user, default: []].insert(connection.id)
+                }
+            }
             send(LiveFrame.subscribed(channel: channel, recovered: false), to: connection)
             return
         }
@@ -138,7 +150,12 @@ package final class LiveHub: Service, Sendable {
         // Register first, holding live frames back, then replay history, then hand over:
         // whatever is applied meanwhile waits in `pending` and is de-duplicated by id.
         connection.setSubscription(position == nil ? .live(lastSent: nil) : .replaying(pending: []), for: chat)
-        state.withLock { _ = $0.chatSubscribers[chat, default: []].insert(connection.id) }
+        let registered = state.withLock { state in
+            guard state.connections[connection.id] != nil else { return false }
+            state.chatSubscribers[chat, default: []].insert(connection.id)
+            return true
+        }
+        guard registered else { return }
         send(LiveFrame.subscribed(channel: channel, recovered: position != nil), to: connection)
         guard let start = position else { return }
 
@@ -151,6 +168,8 @@ package final class LiveHub: Service, Sendable {
                 if records.isEmpty { break }
                 for record in records {
                     if record.id > upTo { break replay }
+                    // Nobody is listening any more: stop reading the log for them.
+                    if connection.isClosed { return }
                     cursor = record.id
                     let logged = LoggedEvent(id: record.id, envelope: try EventCodec.decode(record.payload))
                     guard let (eventChat, event) = LiveEvent.from(logged), eventChat == chat else { continue }

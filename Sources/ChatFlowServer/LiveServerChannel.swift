@@ -89,6 +89,9 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
             configuration.enablePipelining = false  // NIOAsyncChannel pipelines HTTP
             configuration.enableErrorHandling = false  // Hummingbird answers errors
             configuration.enableResponseHeaderValidation = false  // HTTPTypes validates them
+            configuration.decoderConfiguration.maxHeaderFieldSize = settings.http1.httpDecoder.maxHeaderFieldSize
+            configuration.decoderConfiguration.maxHeaderListSize = settings.http1.httpDecoder.maxHeaderListSize
+            configuration.decoderConfiguration.maxHeaderFieldCount = settings.http1.httpDecoder.maxHeaderFieldCount
             let upgrade = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
             return Value(upgrade: upgrade, channel: channel)
         }
@@ -102,7 +105,11 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
             case .refused(let http):
                 await refuse(http, logger: logger)
             case .webSocket(let channel):
-                try await channel.closeFuture.get()
+                try await withTaskCancellationHandler {
+                    try await channel.closeFuture.get()
+                } onCancel: {
+                    channel.close(promise: nil)
+                }
             }
         } catch let error as ChannelError where error == .inputClosed {
             logger.trace("connection closed before its first request")

@@ -32,7 +32,8 @@ final class LiveSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
         let connection = hub.connect(user: user, channel: context.channel)
         self.connection = connection
         if let expires {
-            let remaining = max(0, expires - Date().timeIntervalSince1970)
+            // Clamped: a token minted to last centuries would overflow the timer.
+            let remaining = min(max(0, expires - Date().timeIntervalSince1970), 366 * 86_400)
             expiry = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(remaining * 1e9))) {
                 connection.close(code: 4001, reason: "token expired: reconnect with a new token")
             }
@@ -103,8 +104,23 @@ final class LiveSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// A message over the size limit or split into too many fragments is refused with a
+    /// close frame (1009), a broken fragment sequence likewise (1002); the frame decoder's
+    /// own errors are answered by NIO's protocol error handler, which closes the socket.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
+        switch error {
+        case let error as NIOWebSocketFrameAggregator.Error:
+            switch error {
+            case .accumulatedFrameSizeIsTooLarge, .tooManyFragments, .nonFinalFragmentSizeIsTooSmall:
+                connection?.close(code: 1009, reason: "message too large or in too many fragments")
+            default:
+                connection?.close(code: 1002, reason: "fragments out of order")
+            }
+        case is NIOWebSocketError:
+            break
+        default:
+            context.close(promise: nil)
+        }
     }
 
     private func stop() {

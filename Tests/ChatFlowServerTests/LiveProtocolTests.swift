@@ -90,6 +90,14 @@ import Testing
             var frame = try await client.readFrame()
             while let current = frame, current.opcode != Self.close { frame = try await client.readFrame() }
             #expect(Self.closeCode(frame) == 1009, "\(String(describing: frame))")
+
+            // Small pieces add up the same way: more fragments than a message may have.
+            let fragmented = try await Self.socket(server)
+            try await fragmented.send(opcode: Self.text, Array("x".utf8), fin: false)
+            for _ in 0..<70 { try await fragmented.send(opcode: Self.continuation, Array("x".utf8), fin: false) }
+            var close = try await fragmented.readFrame()
+            while let current = close, current.opcode != Self.close { close = try await fragmented.readFrame() }
+            #expect(Self.closeCode(close) == 1009, "\(String(describing: close))")
         }
     }
 
