@@ -44,10 +44,7 @@ struct BackupCommand: AsyncParsableCommand {
         let base = url ?? "http://\(environment["CHATFLOW_HOST"] ?? "127.0.0.1"):\(environment["CHATFLOW_PORT"] ?? "8080")"
         guard let endpoint = URL(string: base + "/admin/backup") else { throw ValidationError("--url: \(base) is not a URL") }
         let (secret, _) = try environment.jwtSecret(dataDirectory: data.path, create: false)
-        var configuration = ServerConfiguration(jwtSecret: secret)
-        configuration.jwtIssuer = environment["CHATFLOW_JWT_ISSUER"]
-        configuration.jwtAudience = environment["CHATFLOW_JWT_AUDIENCE"]
-        let token = try await TokenVerifier(configuration: configuration).sign(user: "chatflow-backup", ttl: 300, admin: true)
+        let token = try await environment.tokenSigner(secret: secret).sign(user: "chatflow-backup", ttl: 300, admin: true)
 
         var request = URLRequest(url: endpoint)
         request.httpMethod = "POST"

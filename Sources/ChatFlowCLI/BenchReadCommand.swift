@@ -53,7 +53,7 @@ struct BenchReadCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = ReadBenchmark.Settings(
-            target: try server.target(), url: server.url, signer: try await server.signer(),
+            target: try server.target(), signer: try await server.signer(),
             user: user, chat: chat, requests: requests, connections: connections, pageSize: pageSize, seed: seed)
         let result: ReadBenchmark.Result
         do {

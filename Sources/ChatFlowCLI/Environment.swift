@@ -9,6 +9,16 @@ struct Environment {
         self.values = values
     }
 
+    /// Signs tokens the server accepts: with `secret`, and the issuer and audience it checks
+    /// (`CHATFLOW_JWT_ISSUER`, `CHATFLOW_JWT_AUDIENCE`).
+    func tokenSigner(secret: String) async throws(ConfigurationError) -> TokenVerifier {
+        var configuration = ServerConfiguration(jwtSecret: secret)
+        configuration.jwtIssuer = self["CHATFLOW_JWT_ISSUER"]
+        configuration.jwtAudience = self["CHATFLOW_JWT_AUDIENCE"]
+        try configuration.validate()
+        return await TokenVerifier(configuration: configuration)
+    }
+
     subscript(_ key: String) -> String? {
         values[key].flatMap { $0.isEmpty ? nil : $0 }
     }

@@ -77,10 +77,12 @@ struct LoadGenerator {
             let residentBefore = await serverResidentBytes(http)
             sockets = try await openSockets(plan, chatIDs: chatIDs, bearers: bearers, tag: tag, sourceCount: sourceCount, eventLoops: eventLoops, ledgers: ledgers)
             let residentWith = await serverResidentBytes(http)
-            if let residentBefore, let residentWith {
+            let perConnection = residentBefore.flatMap { before in
+                residentWith.map { Double($0 - before) / 1024 / Double(settings.connections) }
+            }
+            if let residentBefore, let residentWith, let perConnection {
                 progress(String(format: "server resident memory %.1f MiB before the connections, %.1f MiB with them: %.1f KiB each",
-                                Double(residentBefore) / 1_048_576, Double(residentWith) / 1_048_576,
-                                Double(residentWith - residentBefore) / 1024 / Double(settings.connections)))
+                                Double(residentBefore) / 1_048_576, Double(residentWith) / 1_048_576, perConnection))
             }
 
             let schedule = LoadSchedule(start: .now + .milliseconds(100), rate: settings.rate, count: messageCount)
@@ -104,9 +106,7 @@ struct LoadGenerator {
             var result = report(schedule: schedule, posts: posts, ledgers: ledgers, plan: plan, sourceCount: sourceCount, drainSeconds: drained)
             result.serverResidentBeforeConnectionsMiB = residentBefore.map { Double($0) / 1_048_576 }
             result.serverResidentWithConnectionsMiB = residentWith.map { Double($0) / 1_048_576 }
-            if let residentBefore, let residentWith {
-                result.residentPerConnectionKiB = Double(residentWith - residentBefore) / 1024 / Double(settings.connections)
-            }
+            result.residentPerConnectionKiB = perConnection
             return result
         } catch {
             for socket in sockets { await socket.close() }

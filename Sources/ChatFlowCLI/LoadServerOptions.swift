@@ -19,21 +19,16 @@ struct LoadServerOptions: ParsableArguments {
         }
     }
 
-    /// Signs tokens the server accepts: with the secret given or in the environment, and the
-    /// issuer and audience it checks (`CHATFLOW_JWT_ISSUER`, `CHATFLOW_JWT_AUDIENCE`).
+    /// Signs tokens the server accepts, with the secret given or in the environment.
     func signer() async throws -> TokenVerifier {
         let environment = Environment()
         guard let secret = jwtSecret ?? environment["CHATFLOW_JWT_SECRET"] else {
             throw ValidationError("give the server's secret with --jwt-secret or CHATFLOW_JWT_SECRET")
         }
-        var configuration = ServerConfiguration(jwtSecret: secret)
-        configuration.jwtIssuer = environment["CHATFLOW_JWT_ISSUER"]
-        configuration.jwtAudience = environment["CHATFLOW_JWT_AUDIENCE"]
         do {
-            try configuration.validate()
+            return try await environment.tokenSigner(secret: secret)
         } catch {
             throw ValidationError("--jwt-secret: \(error.description)")
         }
-        return await TokenVerifier(configuration: configuration)
     }
 }

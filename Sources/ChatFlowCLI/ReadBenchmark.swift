@@ -13,7 +13,6 @@ import NIOPosix
 struct ReadBenchmark {
     struct Settings {
         var target: LoadTarget
-        var url: String
         var signer: TokenVerifier
         var user: String
         var chat: String?
@@ -77,7 +76,7 @@ struct ReadBenchmark {
             await http.shutdown()
             try? await loops.shutdownGracefully()
             if error is LoadError { throw error }
-            throw LoadError("reading from \(settings.url) failed: \(error)")
+            throw LoadError("reading from http://\(settings.target.authority) failed: \(error)")
         }
     }
 
@@ -152,7 +151,7 @@ struct ReadBenchmark {
         var tally = Tally()
         var cursor: String?
         for _ in 0..<settings.requests {
-            let path = "\(base)/messages?limit=\(settings.pageSize)" + (cursor.map { "&cursor=\(Self.encode($0))" } ?? "")
+            let path = "\(base)/messages?limit=\(settings.pageSize)" + Self.cursorParameter(cursor)
             let answer = try await tally.time(Read(path: path, limit: settings.pageSize), http, bearer: bearer)
             cursor = answer?.nextCursor
         }
@@ -172,8 +171,7 @@ struct ReadBenchmark {
             var failed = false
             let started = ContinuousClock.now
             repeat {
-                let path = "\(base)/search?limit=\(settings.pageSize - items)&query=\(Self.encode(query))"
-                    + (cursor.map { "&cursor=\(Self.encode($0))" } ?? "")
+                let path = "\(base)/search?limit=\(settings.pageSize - items)&query=\(Self.encode(query))" + Self.cursorParameter(cursor)
                 var step = Tally()
                 guard let answer = try await step.time(Read(path: path, limit: settings.pageSize - items), http, bearer: bearer) else {
                     failed = true
@@ -196,7 +194,7 @@ struct ReadBenchmark {
         guard response.status == 200, let object = Self.json(response.body) else {
             throw LoadError("GET /chats failed: HTTP \(response.status) \(response.text)")
         }
-        let chats = (object["chats"] ?? object["items"]) as? [[String: Any]] ?? []
+        let chats = object["chats"] as? [[String: Any]] ?? []
         guard let id = chats.first?["id"] as? String else {
             throw LoadError("user '\(settings.user)' is in no chat; give one with --chat")
         }
@@ -226,6 +224,11 @@ struct ReadBenchmark {
         var allowed = CharacterSet.urlQueryAllowed
         allowed.remove(charactersIn: "+&=?#")
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+
+    /// `&cursor=…` to continue from `cursor`, or nothing for the first page.
+    static func cursorParameter(_ cursor: String?) -> String {
+        cursor.map { "&cursor=\(encode($0))" } ?? ""
     }
 
     static func json(_ body: ByteBuffer) -> [String: Any]? {

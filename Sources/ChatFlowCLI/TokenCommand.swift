@@ -32,15 +32,13 @@ struct TokenCommand: AsyncParsableCommand {
             throw ValidationError("--ttl must be a positive duration such as 3600, 90m, 12h or 7d")
         }
         let (secret, _) = try environment.jwtSecret(dataDirectory: data.path, create: true)
-        var configuration = ServerConfiguration(jwtSecret: secret)
-        configuration.jwtIssuer = environment["CHATFLOW_JWT_ISSUER"]
-        configuration.jwtAudience = environment["CHATFLOW_JWT_AUDIENCE"]
+        let signer: TokenVerifier
         do {
-            try configuration.validate()
+            signer = try await environment.tokenSigner(secret: secret)
         } catch {
             throw ValidationError(error.description)
         }
-        print(try await TokenVerifier(configuration: configuration).sign(user: user, ttl: seconds, admin: admin))
+        print(try await signer.sign(user: user, ttl: seconds, admin: admin))
     }
 
     static func seconds(_ text: String) -> TimeInterval? {
