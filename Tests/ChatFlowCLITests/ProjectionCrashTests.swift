@@ -34,14 +34,15 @@ import ChatFlowTestSupport
         defer { dir.remove() }
         let path = dir.appending("data")
 
-        let bench = try ChildProcess(["bench", "append", "--events", "20000", "--producers", "8", "--chats", "16", "--data-dir", path, "--json"])
+        // Large enough that the projector, at ~15k events/s here, takes several kills to finish.
+        let bench = try ChildProcess(["bench", "append", "--events", "40000", "--producers", "8", "--chats", "16", "--data-dir", path, "--json"])
         #expect(await bench.exitStatus() == 0, "bench append failed")
         let ids: [ULID] = try {
             let log = try RocksDBChangeLog.open(path: path, databaseOptions: DatabaseOptions(readOnly: true))
             defer { log.close(); log.database.close() }
             return try log.read(after: nil, limit: .max).map(\.id)
         }()
-        #expect(ids.count == 20_000)
+        #expect(ids.count == 40_000)
         // How many events the projections have applied.
         func applied() -> Int {
             guard let position = appliedPosition(path) else { return 0 }
