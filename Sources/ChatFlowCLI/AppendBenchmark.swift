@@ -21,6 +21,10 @@ struct AppendBenchmark {
         /// Group commits (one fsync each) and the mean events per commit.
         var groupCommits = 0
         var meanGroupSize = 0.0
+        /// Mean time of one commit's write and WAL fsync, and the share of the run spent
+        /// in them: the rest is waiting for producers to append again.
+        var writeMs = 0.0
+        var writeShare = 0.0
     }
 
     func run(on log: some ChangeLog) async throws -> Result {
@@ -74,6 +78,7 @@ extension AppendBenchmark.Result {
           events/s   \(f(eventsPerSecond, 0))
           latency    p50 \(f(p50Ms)) ms   p99 \(f(p99Ms)) ms   p99.9 \(f(p999Ms)) ms   max \(f(maxMs)) ms
           commits    \(groupCommits) group commits, \(f(meanGroupSize, 1)) events each on average
+          writing    \(f(writeMs)) ms per commit (write + fsync), \(f(writeShare * 100, 0))% of the run
         \(directory.map { "  data kept in \($0)" } ?? "")
         """
     }

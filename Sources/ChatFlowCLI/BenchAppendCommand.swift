@@ -51,6 +51,8 @@ struct BenchAppendCommand: AsyncParsableCommand {
         ).run(on: log)
         result.groupCommits = commits.commits
         result.meanGroupSize = Double(commits.events) / Double(max(commits.commits, 1))
+        result.writeMs = commits.writeSeconds * 1000 / Double(max(commits.commits, 1))
+        result.writeShare = commits.writeSeconds / result.seconds
 
         if json {
             print(try result.jsonLine())

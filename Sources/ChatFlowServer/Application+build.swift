@@ -65,11 +65,11 @@ func buildRouter(
         sidecarFiles: [ServerConfiguration.secretFileName]).addRoutes(to: router)
     ChatsController(commands: commands, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
     MessagesController(commands: commands, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
-    // A WebSocket upgrade never reaches the router (`LiveServerChannel` takes it); a plain
-    // GET is told what to do instead.
-    router.get("/ws") { _, _ -> Response in
-        throw ProblemDetail(.upgradeRequired, "open a WebSocket here: GET /ws with Upgrade: websocket and a token",
-                            headers: [.upgrade: "websocket"])
+    // A well-formed WebSocket upgrade never reaches the router (`LiveServerChannel` takes
+    // it); a plain GET or a malformed upgrade is told what to do instead.
+    router.get("/ws") { request, _ -> Response in
+        throw UpgradeRequestCheck.problem(in: request.headers)
+            ?? ProblemDetail(.upgradeRequired, "open the WebSocket on a new connection", headers: [.upgrade: "websocket"])
     }
     return router
 }

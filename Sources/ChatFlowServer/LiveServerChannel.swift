@@ -22,7 +22,7 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
     enum Upgrade: Sendable {
         case webSocket(any Channel)
         case notUpgraded(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
-        case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, ProblemDetail)
     }
 
     struct Value: ServerChildChannelValue {
@@ -50,20 +50,27 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            let attempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
+            // Why an upgrade was refused, for the answer; nil while none was.
+            let refusal = NIOLoopBoundBox<ProblemDetail?>(nil, eventLoop: channel.eventLoop)
             let signedIn = NIOLoopBoundBox<(user: UserID, expires: Double)?>(nil, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<Upgrade>(
                 maxFrameSize: settings.maxFrameSize,
                 shouldUpgrade: { channel, head in
-                    attempted.value = true
-                    return signIn(head, on: channel).map { session in
-                        signedIn.value = session
-                        return session == nil ? nil : HTTPHeaders()
+                    signIn(head, on: channel).map { outcome in
+                        switch outcome {
+                        case .success(let session):
+                            signedIn.value = session
+                            return HTTPHeaders()
+                        case .failure(let problem):
+                            refusal.value = problem
+                            return nil
+                        }
                     }
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
                         guard let session = signedIn.value else { throw ChannelError.inappropriateOperationForState }
+                        try channel.pipeline.syncOperations.addHandler(LiveMaskingCheck())
                         try channel.pipeline.syncOperations.addHandler(NIOWebSocketFrameAggregator(
                             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,
                             maxAccumulatedFrameSize: settings.maxFrameSize))
@@ -73,7 +80,7 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                     }
                 })
             let upgrades = NIOTypedHTTPServerUpgradeConfiguration(
-                upgraders: [upgrader],
+                upgraders: [CheckedWebSocketUpgrader(upgrader: upgrader, refusal: refusal)],
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
@@ -82,7 +89,7 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                             HTTPConnectionStateHandler(idleTimeout: settings.http1.idleTimeout.map { .init($0) }, logger: logger))
                         let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                             wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
-                        return attempted.value ? Upgrade.refused(http) : Upgrade.notUpgraded(http)
+                        return refusal.value.map { Upgrade.refused(http, $0) } ?? Upgrade.notUpgraded(http)
                     }
                 })
             var configuration = NIOUpgradableHTTPServerPipelineConfiguration<Upgrade>(upgradeConfiguration: upgrades)
@@ -102,8 +109,8 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
             switch try await value.upgrade.get() {
             case .notUpgraded(let http):
                 await handleHTTP(asyncChannel: http, logger: logger)
-            case .refused(let http):
-                await refuse(http, logger: logger)
+            case .refused(let http, let problem):
+                await refuse(http, with: problem, logger: logger)
             case .webSocket(let channel):
                 try await withTaskCancellationHandler {
                     try await channel.closeFuture.get()
@@ -120,11 +127,15 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
 
     // MARK: - Upgrading
 
+    typealias SignIn = Result<(user: UserID, expires: Double), ProblemDetail>
+
     /// The user and token expiry of an upgrade request to `/ws` with a valid token
-    /// (`Authorization: Bearer`, or `access_token` for browsers); nil refuses the upgrade.
-    private func signIn(_ head: HTTPRequestHead, on channel: any Channel) -> EventLoopFuture<(user: UserID, expires: Double)?> {
+    /// (`Authorization: Bearer`, or `access_token` for browsers), or why it is refused.
+    private func signIn(_ head: HTTPRequestHead, on channel: any Channel) -> EventLoopFuture<SignIn> {
         let components = URLComponents(string: head.uri)
-        guard components?.path == "/ws" else { return channel.eventLoop.makeSucceededFuture(nil) }
+        guard components?.path == "/ws" else {
+            return channel.eventLoop.makeSucceededFuture(.failure(ProblemDetail(.notFound, "WebSockets open at /ws")))
+        }
         let token: String?
         if let header = head.headers.first(name: "Authorization") {
             let parts = header.split(separator: " ", maxSplits: 1)
@@ -132,34 +143,47 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
         } else {
             token = components?.queryItems?.first { $0.name == "access_token" }?.value
         }
-        guard let token else { return channel.eventLoop.makeSucceededFuture(nil) }
+        guard let token, !token.isEmpty else {
+            return channel.eventLoop.makeSucceededFuture(.failure(.unauthorized(
+                "a WebSocket needs a token: Authorization: Bearer <token>, or access_token=<token> for browsers")))
+        }
         let verifier = verifier
         return channel.eventLoop.makeFutureWithTask {
-            guard let (user, expires) = try? await verifier.verify(token) else { return nil }
-            return (user, expires)
+            do {
+                let (user, expires) = try await verifier.verify(token)
+                return .success((user, expires))
+            } catch {
+                return .failure(ProblemDetail.from(error) ?? .unauthorized("the token is not valid"))
+            }
         }
     }
 
-    /// A refused upgrade (no or bad token, another path) gets an empty 400, and the
-    /// connection is closed.
-    private func refuse(_ http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, logger: Logger) async {
+    /// A refused upgrade is answered with its problem, and the connection is closed: the
+    /// request may not have been read to its end.
+    private func refuse(_ http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, with problem: ProblemDetail, logger: Logger) async {
         do {
             try await http.executeThenClose { _, outbound in
-                let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])
-                try await outbound.write(contentsOf: [.head(head), .end(nil)])
+                let body = try JSONEncoder().encode(problem)
+                var fields = problem.headers
+                fields[.connection] = "close"
+                fields[.contentType] = "application/problem+json"
+                fields[.contentLength] = String(body.count)
+                let head = HTTPResponse(status: problem.status, headerFields: fields)
+                try await outbound.write(contentsOf: [.head(head), .body(ByteBuffer(bytes: body)), .end(nil)])
             }
         } catch {
             logger.trace("could not answer a refused upgrade", metadata: ["error": "\(error)"])
         }
     }
 
-    /// NIO upgrades only a connection's first request: an upgrade asked for later on a
-    /// kept-alive connection is redirected to the same URI with the connection closed, so
-    /// that the client retries it on a new one.
+    /// NIO upgrades only a connection's first request: a well-formed upgrade asked for later
+    /// on a kept-alive connection is redirected to the same URI with the connection closed,
+    /// so that the client retries it on a new one. A malformed one goes to the router, whose
+    /// `/ws` route says what is wrong with it (a redirect would only bring it back).
     private static func redirectingUpgrades(_ responder: @escaping Responder) -> Responder {
         struct RedirectedUpgrade: Error {}
         return { request, responseWriter, channel in
-            guard request.headers[.upgrade]?.lowercased() == "websocket" else {
+            guard request.headers[.upgrade]?.lowercased() == "websocket", UpgradeRequestCheck.problem(in: request.headers) == nil else {
                 try await responder(request, responseWriter, channel)
                 return
             }

@@ -71,7 +71,10 @@ final class LiveSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
         case .text:
-            let text = String(buffer: frame.unmaskedData)
+            guard let text = String(validating: frame.unmaskedData.readableBytesView, as: UTF8.self) else {
+                connection.close(code: 1007, reason: "text frames must be valid UTF-8")
+                return
+            }
             if !connection.receive(text, hub: hub) {
                 connection.close(code: 1008, reason: "too many requests in flight")
             }
@@ -105,10 +108,13 @@ final class LiveSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// A message over the size limit or split into too many fragments is refused with a
-    /// close frame (1009), a broken fragment sequence likewise (1002); the frame decoder's
-    /// own errors are answered by NIO's protocol error handler, which closes the socket.
+    /// close frame (1009), a broken fragment sequence or an unmasked frame likewise (1002);
+    /// the frame decoder's own errors are answered by NIO's protocol error handler, which
+    /// closes the socket.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch error {
+        case is LiveMaskingCheck.UnmaskedFrame:
+            connection?.close(code: 1002, reason: "client frames must be masked")
         case let error as NIOWebSocketFrameAggregator.Error:
             switch error {
             case .accumulatedFrameSizeIsTooLarge, .tooManyFragments, .nonFinalFragmentSizeIsTooSmall:

@@ -101,6 +101,54 @@ import Testing
         }
     }
 
+    @Test func textThatIsNotUTF8GetsClose1007AndAnUnmaskedFrameClose1002() async throws {
+        try await TestServer.run(configure: { $0.webSocketCloseGraceSeconds = 1 }) { server in
+            let garbled = try await Self.socket(server)
+            try await garbled.send(opcode: Self.text, Array(#"{"op":"ping","x":""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8))
+            #expect(try await garbled.readUntilClosed() == 1007)
+
+            let unmasked = try await Self.socket(server)
+            try await unmasked.send(opcode: Self.text, Array(#"{"op":"ping"}"#.utf8), masked: false)
+            #expect(try await unmasked.readUntilClosed() == 1002)
+
+            // A well-behaved socket is unaffected.
+            let fine = try await Self.socket(server)
+            try await fine.send(opcode: Self.text, Array(#"{"op":"ping","note":"ünïcödé ✓"}"#.utf8))
+            let pong = try await fine.readFrame()
+            #expect(String(decoding: pong?.payload ?? [], as: UTF8.self) == #"{"type":"pong"}"#)
+        }
+    }
+
+    /// Requests NIO will not upgrade reach the router, which says what is wrong; none of them
+    /// is redirected (a redirect would only bring the client back with the same request).
+    @Test func malformedUpgradeRequestsAreToldWhatIsWrong() async throws {
+        try await TestServer.run { server in
+            let token = try await server.token("alice")
+            func upgrade(_ headers: String) async throws -> (head: String, body: String) {
+                try await StalledClient.exchange(port: server.port, request: "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    + "Authorization: Bearer \(token)\r\nUpgrade: websocket\r\n\(headers)\r\n")
+            }
+            let key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            let oldVersion = try await upgrade("Connection: Upgrade\r\n\(key)Sec-WebSocket-Version: 8\r\n")
+            #expect(oldVersion.head.hasPrefix("HTTP/1.1 426"), "\(oldVersion.head)")
+            #expect(oldVersion.head.lowercased().contains("sec-websocket-version: 13"), "\(oldVersion.head)")
+            #expect(oldVersion.body.contains("version 8 is not supported"), "\(oldVersion.body)")
+
+            let noKey = try await upgrade("Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n")
+            #expect(noKey.head.hasPrefix("HTTP/1.1 400"), "\(noKey.head)")
+            #expect(noKey.body.contains("Sec-WebSocket-Key"), "\(noKey.body)")
+
+            let noToken = try await StalledClient.exchange(port: server.port, request: "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Upgrade: websocket\r\nConnection: Upgrade\r\n\(key)Sec-WebSocket-Version: 13\r\n\r\n")
+            #expect(noToken.head.hasPrefix("HTTP/1.1 401"), "\(noToken.head)")
+            #expect(noToken.body.contains("a WebSocket needs a token"), "\(noToken.body)")
+
+            // The same request well formed is upgraded.
+            let good = try await upgrade("Connection: keep-alive, Upgrade\r\n\(key)Sec-WebSocket-Version: 13\r\n")
+            #expect(good.head.hasPrefix("HTTP/1.1 101"), "\(good.head)")
+        }
+    }
+
     @Test func upgradesWithoutAValidTokenAreRefusedAndAPlainGetIsTold() async throws {
         try await TestServer.run(configure: { $0.webSocketCloseGraceSeconds = 1 }) { server in
             for token in ["", "not-a-token"] {

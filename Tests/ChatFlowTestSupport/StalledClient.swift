@@ -26,7 +26,39 @@ public final class StalledClient: @unchecked Sendable {
         try await blocking { try StalledClient(port: port, token: token, frames: frames) }
     }
 
-    private init(port: Int, token: String, frames: [String]) throws {
+    /// Sends `request` (a whole HTTP/1.1 request) on a new connection and returns the
+    /// response: its head, and its body as long as `Content-Length` says.
+    public static func exchange(port: Int, request: String) async throws -> (head: String, body: String) {
+        try await blocking {
+            let client = try StalledClient(port: port)
+            try client.write(Array(request.utf8))
+            let head = try client.readHead()
+            let length = head.split(separator: "\r\n")
+                .first { $0.lowercased().hasPrefix("content-length:") }
+                .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+            var body: [UInt8] = []
+            while body.count < length {
+                let chunk = try client.read(length - body.count)
+                if chunk.isEmpty { break }
+                body += chunk
+            }
+            return (head, String(decoding: body, as: UTF8.self))
+        }
+    }
+
+    private convenience init(port: Int, token: String, frames: [String]) throws {
+        try self.init(port: port)
+        let request = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            + "Authorization: Bearer \(token)\r\n\r\n"
+        try write(Array(request.utf8))
+        let head = try readHead()
+        guard head.hasPrefix("HTTP/1.1 101") else { throw Failure("upgrade refused: \(head)") }
+        for frame in frames { try write(Self.maskedFrame(opcode: 0x1, Array(frame.utf8))) }
+    }
+
+    /// A connected socket, nothing sent yet.
+    private init(port: Int) throws {
         socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw Failure("socket: errno \(errno)") }
         var size: Int32 = 4096
@@ -41,20 +73,16 @@ public final class StalledClient: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw Failure("connect: errno \(errno)") }
+    }
 
-        let request = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-            + "Authorization: Bearer \(token)\r\n\r\n"
-        try write(Array(request.utf8))
+    /// A response head, byte by byte so that nothing after it is consumed.
+    private func readHead() throws -> String {
         var head: [UInt8] = []
         while !head.ends(with: Array("\r\n\r\n".utf8)) {
-            guard let byte = try read(1).first else { throw Failure("connection closed during the upgrade") }
+            guard let byte = try read(1).first else { throw Failure("connection closed before a whole response head") }
             head.append(byte)
         }
-        guard String(decoding: head, as: UTF8.self).hasPrefix("HTTP/1.1 101") else {
-            throw Failure("upgrade refused: \(String(decoding: head, as: UTF8.self))")
-        }
-        for frame in frames { try write(Self.maskedFrame(opcode: 0x1, Array(frame.utf8))) }
+        return String(decoding: head, as: UTF8.self)
     }
 
     deinit { Glibc.close(socket) }
@@ -73,10 +101,10 @@ public final class StalledClient: @unchecked Sendable {
         }
     }
 
-    /// Sends one frame as a client does (masked); `fin: false` starts or continues a
-    /// fragmented message.
-    public func send(opcode: UInt8, _ payload: [UInt8], fin: Bool = true) async throws {
-        try await Self.blocking { try self.write(Self.maskedFrame(opcode: opcode, payload, fin: fin)) }
+    /// Sends one frame as a client does (masked, unless `masked` is false, which a client
+    /// must never do); `fin: false` starts or continues a fragmented message.
+    public func send(opcode: UInt8, _ payload: [UInt8], fin: Bool = true, masked: Bool = true) async throws {
+        try await Self.blocking { try self.write(Self.maskedFrame(opcode: opcode, payload, fin: fin, masked: masked)) }
     }
 
     /// Ends the connection the way a client that vanishes does: the socket is shut down
@@ -170,17 +198,19 @@ public final class StalledClient: @unchecked Sendable {
     }
 
     /// Client frames are masked (RFC 6455 §5.3).
-    private static func maskedFrame(opcode: UInt8, _ payload: [UInt8], fin: Bool = true) -> [UInt8] {
+    private static func maskedFrame(opcode: UInt8, _ payload: [UInt8], fin: Bool = true, masked: Bool = true) -> [UInt8] {
         var frame: [UInt8] = [(fin ? 0x80 : 0) | opcode]
+        let maskBit: UInt8 = masked ? 0x80 : 0
         if payload.count < 126 {
-            frame.append(0x80 | UInt8(payload.count))
+            frame.append(maskBit | UInt8(payload.count))
         } else if payload.count <= 0xFFFF {
-            frame.append(0x80 | 126)
+            frame.append(maskBit | 126)
             frame.append(contentsOf: [UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)])
         } else {
-            frame.append(0x80 | 127)
+            frame.append(maskBit | 127)
             frame.append(contentsOf: (0..<8).reversed().map { UInt8((payload.count >> ($0 * 8)) & 0xFF) })
         }
+        guard masked else { return frame + payload }
         let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
         frame.append(contentsOf: mask)
         frame.append(contentsOf: payload.enumerated().map { $0.element ^ mask[$0.offset % 4] })

@@ -1,0 +1,33 @@
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+
+/// NIO's WebSocket upgrader, with the request's headers checked first. NIO fails a
+/// malformed upgrade (no `Sec-WebSocket-Key`, a version other than 13) without an answer,
+/// and the request is lost to the HTTP handlers behind it; here the problem is recorded in
+/// `refusal` instead, for the channel to answer before it closes the connection.
+struct CheckedWebSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServerProtocolUpgrader {
+    let upgrader: NIOTypedWebSocketServerUpgrader<UpgradeResult>
+    let refusal: NIOLoopBoundBox<ProblemDetail?>
+
+    var supportedProtocol: String { upgrader.supportedProtocol }
+    var requiredUpgradeHeaders: [String] { upgrader.requiredUpgradeHeaders }
+
+    struct Malformed: Error {}
+
+    func buildUpgradeResponse(channel: any Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
+        let headers = upgradeRequest.headers
+        if let problem = UpgradeRequestCheck.problem(
+            upgrade: headers.first(name: "Upgrade"), version: headers.first(name: "Sec-WebSocket-Version"),
+            key: headers.first(name: "Sec-WebSocket-Key"))
+        {
+            refusal.value = problem
+            return channel.eventLoop.makeFailedFuture(Malformed())
+        }
+        return upgrader.buildUpgradeResponse(channel: channel, upgradeRequest: upgradeRequest, initialResponseHeaders: initialResponseHeaders)
+    }
+
+    func upgrade(channel: any Channel, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<UpgradeResult> {
+        upgrader.upgrade(channel: channel, upgradeRequest: upgradeRequest)
+    }
+}
