@@ -43,7 +43,7 @@ struct LoadtestCommand: AsyncParsableCommand {
     @Option(help: "How long to post, e.g. 10, 90s or 2m.")
     var duration = "10"
 
-    @Option(help: "WebSocket connections (default: one per user); connection k signs in as user k mod users.")
+    @Option(help: "WebSocket connections (default: one per user); connection k signs in as user k mod users. The server allows CHATFLOW_WS_PER_USER (32) per user.")
     var connections: Int?
 
     @Option(help: "Keep-alive HTTP/1.1 connections the posts are sent over.")

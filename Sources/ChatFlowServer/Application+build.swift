@@ -20,7 +20,7 @@ public func buildApplication(
     let readiness = Readiness(diskGuard: engine.log.diskGuard)
     let hub = LiveHub(
         commands: commands, projector: engine.projector, metrics: metrics,
-        queueLimit: configuration.webSocketQueueLimit,
+        queueLimit: configuration.webSocketQueueLimit, perUserLimit: configuration.webSocketsPerUser,
         closeGrace: .milliseconds(Int64(configuration.webSocketCloseGraceSeconds * 1000)), logger: logger)
 
     let router = buildRouter(

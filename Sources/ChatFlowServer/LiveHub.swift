@@ -19,6 +19,7 @@ package final class LiveHub: Service, Sendable {
         var connections: [Int: LiveConnection] = [:]
         var chatSubscribers: [ChatID: Set<Int>] = [:]
         var notificationSubscribers: [UserID: Set<Int>] = [:]
+        var openPerUser: [UserID: Int] = [:]
         var nextID = 0
         /// Set before the shutdown sweep: a socket upgraded after it is closed at once.
         var stopping = false
@@ -29,13 +30,16 @@ package final class LiveHub: Service, Sendable {
     private let projector: Projector
     private let metrics: ServerMetrics
     let queueLimit: Int
+    /// Connections one user may have open (0: no limit).
+    private let perUserLimit: Int
     private let closeGrace: TimeAmount
     private let logger: Logger
 
     package init(
         commands: ChatFlowCommands, projector: Projector, metrics: ServerMetrics,
-        queueLimit: Int, closeGrace: TimeAmount, logger: Logger
+        queueLimit: Int, perUserLimit: Int = 0, closeGrace: TimeAmount, logger: Logger
     ) {
+        self.perUserLimit = perUserLimit
         self.commands = commands
         self.projector = projector
         self.metrics = metrics
@@ -63,17 +67,32 @@ package final class LiveHub: Service, Sendable {
 
     // MARK: - Connections
 
+    /// Whether `user` may open another connection. Upgrades are refused early with this;
+    /// `connect` decides for good, as upgrades run concurrently.
+    func hasRoom(for user: UserID) -> Bool {
+        perUserLimit == 0 || state.withLock { $0.openPerUser[user, default: 0] } < perUserLimit
+    }
+
+    /// The limit on one user's connections, for messages.
+    var connectionsPerUser: Int { perUserLimit }
+
     package func connect(user: UserID, channel: any Channel) -> LiveConnection {
-        let (connection, stopping) = state.withLock { state in
+        let (connection, stopping, overLimit) = state.withLock { state in
             defer { state.nextID += 1 }
             let connection = LiveConnection(
                 id: state.nextID, user: user, channel: channel,
                 queueLimit: queueLimit, closeGrace: closeGrace)
             state.connections[connection.id] = connection
-            return (connection, state.stopping)
+            let open = state.openPerUser[user, default: 0]
+            state.openPerUser[user] = open + 1
+            return (connection, state.stopping, perUserLimit > 0 && open >= perUserLimit)
         }
         metrics.openConnections.increment()
-        if stopping { connection.close(code: 1001, reason: "server shutting down") }
+        if stopping {
+            connection.close(code: 1001, reason: "server shutting down")
+        } else if overLimit {
+            connection.close(code: 1008, reason: "too many WebSockets open for this user (\(perUserLimit))")
+        }
         return connection
     }
 
@@ -81,6 +100,8 @@ package final class LiveHub: Service, Sendable {
         connection.finish()
         state.withLock { state in
             state.connections[connection.id] = nil
+            let open = state.openPerUser[connection.user, default: 1] - 1
+            state.openPerUser[connection.user] = open > 0 ? open : nil
             for chat in connection.subscribedChats { state.chatSubscribers[chat]?.remove(connection.id) }
             state.notificationSubscribers[connection.user]?.remove(connection.id)
         }

@@ -148,9 +148,15 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                 "a WebSocket needs a token: Authorization: Bearer <token>, or access_token=<token> for browsers")))
         }
         let verifier = verifier
+        let hub = hub
         return channel.eventLoop.makeFutureWithTask {
             do {
                 let (user, expires) = try await verifier.verify(token)
+                guard hub.hasRoom(for: user) else {
+                    return .failure(ProblemDetail(.tooManyRequests,
+                        "too many WebSockets open for this user (\(hub.connectionsPerUser)); close one first",
+                        headers: [.retryAfter: "5"]))
+                }
                 return .success((user, expires))
             } catch {
                 return .failure(ProblemDetail.from(error) ?? .unauthorized("the token is not valid"))

@@ -8,6 +8,7 @@ import Foundation
 /// - `rateLimit` writes per second per user (`CHATFLOW_RATE_LIMIT`, default 20, 0 = off)
 ///   and `rateBurst` (`CHATFLOW_RATE_BURST`, default 40)
 /// - `retentionDays` (`CHATFLOW_RETENTION_DAYS`, default 1826 = five years, 0 = keep forever)
+/// - `webSocketsPerUser` (`CHATFLOW_WS_PER_USER`, default 32, 0 = no limit)
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
@@ -30,6 +31,9 @@ public struct ServerConfiguration: Sendable {
     public var webSocketCloseGraceSeconds = 5.0
     /// Seconds between pings on an idle WebSocket connection.
     public var webSocketPingSeconds = 30
+    /// WebSockets one user may have open at once (0: no limit). Each costs the server memory
+    /// and a file descriptor, so one token must not be able to take them all.
+    public var webSocketsPerUser = 32
     /// The web client's static files, served at `/`: the client built into this module unless
     /// another directory is given (`nil` serves none).
     public var publicDirectory: String? = Self.bundledWebClient
@@ -58,6 +62,9 @@ public struct ServerConfiguration: Sendable {
         }
         guard retentionDays >= 0, retentionDays <= 100 * 366 else {
             throw ConfigurationError("CHATFLOW_RETENTION_DAYS must be 0 (keep forever) or a number of days up to 36600")
+        }
+        guard webSocketsPerUser >= 0 else {
+            throw ConfigurationError("CHATFLOW_WS_PER_USER must be 0 (no limit) or a positive number of connections")
         }
         guard jwtLeewaySeconds >= 0, jwtLeewaySeconds <= 300 else {
             throw ConfigurationError("CHATFLOW_JWT_LEEWAY must be 0–300 seconds")

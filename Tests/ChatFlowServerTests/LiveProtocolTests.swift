@@ -149,6 +149,37 @@ import Testing
         }
     }
 
+    @Test func aUserMayOpenOnlySoManySockets() async throws {
+        try await TestServer.run(configure: { $0.webSocketsPerUser = 2; $0.webSocketCloseGraceSeconds = 1 }) { server in
+            // Both are registered once they answer a ping.
+            let first = try await Self.socket(server)
+            let second = try await Self.socket(server)
+            for socket in [first, second] {
+                try await socket.send(opcode: Self.ping, [1])
+                #expect(try await socket.readFrame()?.opcode == Self.pong)
+            }
+            let token = try await server.token("alice")
+            let upgrade = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nUpgrade: websocket\r\n"
+                + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            let third = try await StalledClient.exchange(port: server.port, request: upgrade)
+            #expect(third.head.hasPrefix("HTTP/1.1 429"), "\(third.head)")
+            #expect(third.body.contains("too many WebSockets open for this user (2)"), "\(third.body)")
+            // Another user is not affected.
+            _ = try await Self.socket(server, as: "bob")
+
+            // Once one closes, there is room again (the server lets go of it asynchronously).
+            try await first.send(opcode: Self.close, [0x03, 0xE8])
+            _ = try await first.readUntilClosed()
+            let deadline = ContinuousClock.now + .seconds(10)
+            var reopened = try await StalledClient.exchange(port: server.port, request: upgrade)
+            while !reopened.head.hasPrefix("HTTP/1.1 101") && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+                reopened = try await StalledClient.exchange(port: server.port, request: upgrade)
+            }
+            #expect(reopened.head.hasPrefix("HTTP/1.1 101"), "\(reopened.head)")
+        }
+    }
+
     @Test func upgradesWithoutAValidTokenAreRefusedAndAPlainGetIsTold() async throws {
         try await TestServer.run(configure: { $0.webSocketCloseGraceSeconds = 1 }) { server in
             for token in ["", "not-a-token"] {
