@@ -6,8 +6,9 @@ import Testing
 /// log and every projection, chats and memberships stay, and the projections still equal
 /// a rebuild from the shortened log.
 @Suite struct RetentionTests {
-    private func retention(_ world: TestWorld, days: Int) -> Retention {
-        Retention(days: days, log: world.engine.log, store: world.engine.store, projector: world.engine.projector)
+    private func retention(_ world: TestWorld, days: Int, maxEventsPerPass: Int = 20_000) -> Retention {
+        Retention(days: days, log: world.engine.log, store: world.engine.store, projector: world.engine.projector,
+                  maxEventsPerPass: maxEventsPerPass)
     }
 
     private func timeline(_ world: TestWorld, _ chat: ChatID) throws -> [String] {
@@ -130,6 +131,54 @@ import Testing
             #expect(try timeline(world, chat) == ["day 4 walrus", "day 5 walrus"])
             #expect(try unread(world, "bob", chat) == 1)
             #expect(try search(world, chat, "walrus") == ["day 5 walrus", "day 4 walrus"])
+        }
+    }
+
+    @Test func aLongHistoryGoesInShortPassesThatEndWhereOnePassWould() async throws {
+        let clock = TestClock()
+        try await withWorld(clock: clock) { world in
+            let chat = try await world.createChat("alice")
+            try await world.join("bob", chat)
+            var old: [MessageID] = []
+            for day in 0..<4 as Range<UInt64> {
+                clock.set(TestTime.jan1 + day * TestTime.day)
+                for n in 0..<3 {
+                    old.append(try await world.post(n % 2 == 0 ? "alice" : "bob", chat, "day \(day) walrus \(n)"))
+                }
+                try await world.react("bob", chat, old[old.count - 1], "👍")
+            }
+            try await world.markRead("bob", chat, old[5])
+            try await world.join("carol", chat)  // a membership among the history: it stays
+            clock.set(TestTime.jan1 + 5 * TestTime.day)
+            let fresh = try await world.post("alice", chat, "day 5 walrus")
+            try await world.react("bob", chat, old[0], "🎉")  // a reaction to a message that goes
+            try world.catchUp()
+            let historyBefore = try kinds(world).count - 3  // all but the chat and the two joins
+
+            // Keep one day with at most 4 events a pass: the 20 events before the horizon
+            // (17 of them history) take 5 passes.
+            var passes: [Retention.Report] = []
+            repeat {
+                passes.append(try retention(world, days: 1, maxEventsPerPass: 4).run(now: TestTime.jan1 + 5 * TestTime.day))
+                try world.expectVerified()
+            } while passes.last?.more == true && passes.count < 20
+            #expect(passes.allSatisfy { $0.outcome == .pruned && $0.eventsRemoved <= 4 }, "\(passes)")
+            #expect(passes.count == 5, "\(passes)")
+            #expect(passes.map(\.eventsRemoved).reduce(0, +) == historyBefore - 2)  // the fresh post and its reaction stay
+            #expect(passes.last?.horizonMilliseconds == TestTime.jan1 + 4 * TestTime.day)
+
+            #expect(try timeline(world, chat) == ["day 5 walrus"])
+            #expect(try search(world, chat, "walrus") == ["day 5 walrus"])
+            #expect(try world.reader.reactionCounts(old[0]) == [:])
+            #expect(try unread(world, "bob", chat) == 1)
+            #expect(try kinds(world) == [.chatCreated, .memberJoined, .memberJoined, .messagePosted, .reactionAdded])
+            #expect(try retention(world, days: 1, maxEventsPerPass: 4).run(now: TestTime.jan1 + 5 * TestTime.day).outcome == .upToDate)
+
+            // A rebuild from the shortened log gives the same answers.
+            _ = try Rebuilder(log: world.engine.log, store: world.engine.store).rebuild()
+            try world.expectVerified()
+            #expect(try timeline(world, chat) == ["day 5 walrus"])
+            #expect(try world.reader.message(fresh)?.content == "day 5 walrus")
         }
     }
 

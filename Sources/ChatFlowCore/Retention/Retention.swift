@@ -9,6 +9,11 @@ import Dispatch
 /// A pass records the horizon first, prunes each projection while the projector pauses
 /// between batches, then shortens the log in one synced batch together with the numbers a
 /// rebuild needs; an interrupted pass is finished by the next. Appends never wait for it.
+///
+/// A pass removes at most `maxEventsPerPass` events of the log: a deployment that turns
+/// retention on over years of history gets there in many short passes (each a horizon of
+/// its own, a little further on), so the projector is never held for long and a pass's
+/// deletions stay small in memory. `Report.more` says when the horizon is not reached yet.
 public struct Retention: Sendable {
     public struct Report: Sendable, Encodable, Equatable {
         public enum Outcome: String, Sendable, Encodable {
@@ -23,15 +28,20 @@ public struct Retention: Sendable {
         /// The horizon's time in milliseconds (everything before it is gone).
         public let horizonMilliseconds: UInt64
         public let eventsRemoved: Int
+        /// The pass stopped short of the horizon: run again for the rest.
+        public var more = false
     }
 
     public let days: Int
+    public let maxEventsPerPass: Int
     let log: RocksDBChangeLog
     let store: ProjectionStore
     let projector: Projector
 
-    public init(days: Int, log: RocksDBChangeLog, store: ProjectionStore, projector: Projector) {
+    public init(days: Int, log: RocksDBChangeLog, store: ProjectionStore, projector: Projector, maxEventsPerPass: Int = 20_000) {
+        precondition(maxEventsPerPass > 0, "a pass must be allowed to remove something")
         self.days = days
+        self.maxEventsPerPass = maxEventsPerPass
         self.log = log
         self.store = store
         self.projector = projector
@@ -52,13 +62,23 @@ public struct Retention: Sendable {
         guard now > keep else { return Report(outcome: .upToDate, horizonMilliseconds: 0, eventsRemoved: 0) }
         let database = store.database
         let stored = try RetentionState.load(from: database)
-        // An interrupted pass (projections pruned further than the log) is finished first.
-        let horizon = Swift.max(ULID.first(atMillisecond: now - keep), stored?.horizon ?? .zero)
-        let report = { (outcome: Report.Outcome, removed: Int) in
-            Report(outcome: outcome, horizonMilliseconds: horizon.timestamp, eventsRemoved: removed)
+        let logHorizon = stored?.logHorizon ?? .zero
+        let target = ULID.first(atMillisecond: now - keep)
+        let horizon: ULID
+        var more = false
+        if let stored, stored.horizon != stored.logHorizon {
+            // An interrupted pass (projections pruned further than the log) is finished first.
+            horizon = stored.horizon
+            more = horizon < target
+        } else {
+            guard try hasHistory(from: logHorizon, before: target) else {
+                return Report(outcome: .upToDate, horizonMilliseconds: target.timestamp, eventsRemoved: 0)
+            }
+            horizon = try stepHorizon(from: logHorizon, toward: target)
+            more = horizon < target
         }
-        guard try hasHistory(from: stored?.logHorizon ?? .zero, before: horizon) || stored.map({ $0.horizon != $0.logHorizon }) ?? false else {
-            return report(.upToDate, 0)
+        let report = { (outcome: Report.Outcome, removed: Int) in
+            Report(outcome: outcome, horizonMilliseconds: horizon.timestamp, eventsRemoved: removed, more: outcome == .pruned && more)
         }
         let boundary = try log.lastID(before: horizon)
         if let boundary, (projector.applied.position ?? .zero) < boundary {
@@ -83,11 +103,20 @@ public struct Retention: Sendable {
             state.messagesBefore = try readState.messagesBefore(horizon, in: PruneContext(
                 horizon: horizon, database: database, family: store.family(of: ReadStateProjection.name), batch: WriteBatch()))
                 .filter { $0.value > 0 }
-            return try log.truncate(before: horizon, keep: Self.isState) { batch in
+            return try log.truncate(from: logHorizon, before: horizon, keep: Self.isState) { batch in
                 try state.write(into: batch, database: database)
             }
         }
         return report(.pruned, removed)
+    }
+
+    /// The horizon of this pass: `target`, or where `maxEventsPerPass` records from `lower`
+    /// end when there are more before it (the id of the first record left).
+    private func stepHorizon(from lower: ULID, toward target: ULID) throws -> ULID {
+        let position = lower == .zero ? nil : try log.lastID(before: lower)
+        let records = try log.read(after: position, limit: maxEventsPerPass + 1)
+        guard records.count > maxEventsPerPass else { return target }
+        return Swift.min(records[maxEventsPerPass].id, target)
     }
 
     /// Whether the log holds history (not chats or memberships) in `[from, before)`.

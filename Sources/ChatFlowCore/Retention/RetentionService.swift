@@ -35,21 +35,34 @@ public final class RetentionService: Service, Sendable {
         }
     }
 
+    /// Passes until the horizon is reached. Between two of them the projector runs, so
+    /// live delivery carries on while a long history is removed.
     private func pass() async {
         let retention = self.retention
         let now = clock()
-        let result = await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: Result { try retention.run(now: now) }) }
-        }
-        switch result {
-        case .success(let report) where report.outcome == .pruned:
-            logger.notice("retention removed \(report.eventsRemoved) events older than \(retention.days) days", metadata: [
-                "horizon": "\(RFC3339.format(milliseconds: report.horizonMilliseconds))",
-            ])
-        case .success:
-            break
-        case .failure(let error):
-            logger.error("retention pass failed; it is retried at the next interval: \(error)")
+        var removed = 0
+        while !Task.isCancelled {
+            let result = await withCheckedContinuation { continuation in
+                queue.async { continuation.resume(returning: Result { try retention.run(now: now) }) }
+            }
+            switch result {
+            case .success(let report) where report.outcome == .pruned:
+                removed += report.eventsRemoved
+                if report.more {
+                    logger.debug("retention removed \(report.eventsRemoved) events; more to go", metadata: [
+                        "horizon": "\(RFC3339.format(milliseconds: report.horizonMilliseconds))",
+                    ])
+                    continue
+                }
+                logger.notice("retention removed \(removed) events older than \(retention.days) days", metadata: [
+                    "horizon": "\(RFC3339.format(milliseconds: report.horizonMilliseconds))",
+                ])
+            case .success:
+                if removed > 0 { logger.notice("retention removed \(removed) events; the rest waits for the projector") }
+            case .failure(let error):
+                logger.error("retention pass failed; it is retried at the next interval: \(error)")
+            }
+            return
         }
     }
 }

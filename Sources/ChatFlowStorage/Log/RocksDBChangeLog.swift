@@ -130,16 +130,17 @@ public final class RocksDBChangeLog: ChangeLog {
 
     // MARK: - Retention
 
-    /// Removes every record before `horizon` except those `keep` accepts, in one synced
-    /// batch with `alongWith`'s writes: one range delete over the old ids, and the kept
+    /// Removes every record in `[lower, horizon)` except those `keep` accepts, in one synced
+    /// batch with `alongWith`'s writes: one range delete over those ids, and the kept
     /// records put back above it (a put after a range delete in the same batch survives it).
     /// Kept records keep their ids, so the log stays in id order. Returns how many records
     /// were removed. The horizon must be at or before the last durable id; new appends are
-    /// never below it, so they are not affected.
+    /// never below it, so they are not affected. Records before `lower` (those an earlier
+    /// truncation kept) are not read again.
     @discardableResult
-    public func truncate(before horizon: ULID, keep: (LogRecord) throws -> Bool, alongWith: (WriteBatch) throws -> Void = { _ in }) throws -> Int {
+    public func truncate(from lower: ULID = .zero, before horizon: ULID, keep: (LogRecord) throws -> Bool, alongWith: (WriteBatch) throws -> Void = { _ in }) throws -> Int {
         guard !database.isReadOnly else { throw StorageError.readOnly }
-        let iterator = database.makeIterator(over: events, upper: horizon.bytes, fillCache: false)
+        let iterator = database.makeIterator(over: events, lower: lower.bytes, upper: horizon.bytes, fillCache: false)
         iterator.seekToFirst()
         var kept: [LogRecord] = []
         var removed = 0
@@ -153,7 +154,7 @@ public final class RocksDBChangeLog: ChangeLog {
         }
         try iterator.checkError()
         let batch = WriteBatch()
-        batch.deleteRange(from: ULID.zero.bytes, to: horizon.bytes, in: events)
+        if lower < horizon { batch.deleteRange(from: lower.bytes, to: horizon.bytes, in: events) }
         for record in kept { batch.put(LogKeys.event(record.id), record.payload, in: events) }
         try alongWith(batch)
         try database.write(batch, sync: true)
