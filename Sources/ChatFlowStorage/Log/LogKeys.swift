@@ -14,6 +14,12 @@ public enum LogKeys {
 
     public static func event(_ id: ULID) -> [UInt8] { id.bytes }
 
+    /// `event(id)` in stack memory, for the append path, which writes one per event.
+    static func withEventKey<T>(_ id: ULID, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        var key = (id.high.bigEndian, id.low.bigEndian)
+        return try withUnsafeBytes(of: &key, body)
+    }
+
     static func idempotencyRecord(_ key: IdempotencyKey) -> [UInt8] {
         KeyWriter.build { $0.byte(recordTag); $0.terminatedString(key.scope); $0.terminatedString(key.key) }
     }

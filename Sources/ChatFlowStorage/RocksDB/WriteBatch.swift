@@ -29,6 +29,17 @@ public final class WriteBatch {
         }
     }
 
+    /// `put` with the key in memory the caller holds (no array for it).
+    public func put(_ key: UnsafeRawBufferPointer, _ value: [UInt8], in family: ColumnFamily) {
+        value.withUnsafeBufferPointer { v in
+            v.withMemoryRebound(to: CChar.self) { vc in
+                rocksdb_writebatch_put_cf(
+                    handle, family.handle, key.baseAddress?.assumingMemoryBound(to: CChar.self), key.count,
+                    vc.baseAddress, v.count)
+            }
+        }
+    }
+
     public func delete(_ key: [UInt8], in family: ColumnFamily) {
         key.withUnsafeBufferPointer { k in
             k.withMemoryRebound(to: CChar.self) { kc in
