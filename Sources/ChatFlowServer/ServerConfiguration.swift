@@ -9,6 +9,7 @@ import Foundation
 ///   and `rateBurst` (`CHATFLOW_RATE_BURST`, default 40)
 /// - `retentionDays` (`CHATFLOW_RETENTION_DAYS`, default 1826 = five years, 0 = keep forever)
 /// - `webSocketsPerUser` (`CHATFLOW_WS_PER_USER`, default 32, 0 = no limit)
+/// - `webSocketPingSeconds` (`CHATFLOW_WS_PING_SECONDS`, default 30)
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
@@ -62,6 +63,9 @@ public struct ServerConfiguration: Sendable {
         }
         guard retentionDays >= 0, retentionDays <= 100 * 366 else {
             throw ConfigurationError("CHATFLOW_RETENTION_DAYS must be 0 (keep forever) or a number of days up to 36600")
+        }
+        guard (1...3600).contains(webSocketPingSeconds) else {
+            throw ConfigurationError("CHATFLOW_WS_PING_SECONDS must be 1–3600 seconds (a peer silent for two intervals is dropped)")
         }
         guard webSocketsPerUser >= 0 else {
             throw ConfigurationError("CHATFLOW_WS_PER_USER must be 0 (no limit) or a positive number of connections")

@@ -1,3 +1,4 @@
+import ChatFlowServer
 import ChatFlowTestSupport
 import Foundation
 import Testing
@@ -178,6 +179,18 @@ import Testing
             }
             #expect(reopened.head.hasPrefix("HTTP/1.1 101"), "\(reopened.head)")
         }
+    }
+
+    @Test func webSocketSettingsOutOfRangeAreRefusedAtStart() throws {
+        var configuration = ServerConfiguration(jwtSecret: String(repeating: "s", count: 32))
+        configuration.webSocketPingSeconds = 0
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        configuration.webSocketPingSeconds = 30
+        configuration.webSocketsPerUser = -1
+        let error = #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        #expect(error?.description.contains("CHATFLOW_WS_PER_USER") == true)
+        configuration.webSocketsPerUser = 0
+        try configuration.validate()
     }
 
     @Test func upgradesWithoutAValidTokenAreRefusedAndAPlainGetIsTold() async throws {
