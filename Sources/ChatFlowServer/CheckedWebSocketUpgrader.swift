@@ -17,14 +17,22 @@ struct CheckedWebSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServerProt
 
     func buildUpgradeResponse(channel: any Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
         let headers = upgradeRequest.headers
+        func values(_ name: String) -> [String] { headers[name] }
         if let problem = UpgradeRequestCheck.problem(
-            upgrade: headers.first(name: "Upgrade"), version: headers.first(name: "Sec-WebSocket-Version"),
-            key: headers.first(name: "Sec-WebSocket-Key"))
+            upgrade: values("Upgrade"), versions: values("Sec-WebSocket-Version"), keys: values("Sec-WebSocket-Key"))
         {
             refusal.value = problem
             return channel.eventLoop.makeFailedFuture(Malformed())
         }
+        // Whatever else NIO refuses is still answered (this runs on the channel's loop).
+        let refusal = refusal
         return upgrader.buildUpgradeResponse(channel: channel, upgradeRequest: upgradeRequest, initialResponseHeaders: initialResponseHeaders)
+            .flatMapErrorThrowing { error in
+                if refusal.value == nil {
+                    refusal.value = ProblemDetail(.badRequest, "the WebSocket upgrade request was refused: \(error)")
+                }
+                throw error
+            }
     }
 
     func upgrade(channel: any Channel, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<UpgradeResult> {

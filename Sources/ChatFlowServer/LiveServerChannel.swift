@@ -120,8 +120,12 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
             }
         } catch let error as ChannelError where error == .inputClosed {
             logger.trace("connection closed before its first request")
+            value.channel.close(promise: nil)
         } catch {
+            // A failed upgrade leaves nothing to answer on this connection: close it rather
+            // than leave it open.
             logger.debug("connection ended", metadata: ["error": "\(error)"])
+            value.channel.close(promise: nil)
         }
     }
 

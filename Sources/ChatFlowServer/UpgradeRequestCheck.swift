@@ -1,27 +1,37 @@
+import Foundation
 import HTTPTypes
 
 /// What is wrong with a WebSocket upgrade request's headers, in words, so that a client
-/// can see what to fix.
+/// can see what to fix. The checks are NIO's: `Upgrade` lists `websocket`, and there is
+/// exactly one `Sec-WebSocket-Key` and one `Sec-WebSocket-Version`, which is 13 (a field
+/// given twice, or holding a comma-separated list, counts as several).
 enum UpgradeRequestCheck {
-    /// The problem with a request carrying these headers as an upgrade to a WebSocket; nil
-    /// when they are well formed.
-    static func problem(upgrade: String?, version: String?, key: String?) -> ProblemDetail? {
-        guard upgrade?.lowercased() == "websocket" else {
+    /// The problem with a request carrying these header values as an upgrade to a
+    /// WebSocket; nil when they are well formed.
+    static func problem(upgrade: [String], versions: [String], keys: [String]) -> ProblemDetail? {
+        let protocols = upgrade.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard protocols.contains("websocket") else {
             return ProblemDetail(.upgradeRequired, "open a WebSocket here: GET /ws with Upgrade: websocket and a token",
                                  headers: [.upgrade: "websocket"])
         }
-        guard version == "13" else {
-            let asked = version.map { "version \($0)" } ?? "a request without Sec-WebSocket-Version"
+        let versions = values(versions)
+        guard versions == ["13"] else {
+            let asked = versions.isEmpty ? "a request without Sec-WebSocket-Version" : "version \(versions.joined(separator: ", "))"
             return ProblemDetail(.upgradeRequired, "WebSocket \(asked) is not supported: send Sec-WebSocket-Version: 13",
                                  headers: [.upgrade: "websocket", .secWebSocketVersion: "13"])
         }
-        guard let key, !key.isEmpty else {
-            return ProblemDetail(.badRequest, "a WebSocket upgrade needs a Sec-WebSocket-Key header")
+        guard values(keys).count == 1 else {
+            return ProblemDetail(.badRequest, "a WebSocket upgrade needs exactly one Sec-WebSocket-Key")
         }
         return nil
     }
 
     static func problem(in fields: HTTPFields) -> ProblemDetail? {
-        problem(upgrade: fields[.upgrade], version: fields[.secWebSocketVersion], key: fields[.secWebSocketKey])
+        problem(upgrade: fields[values: .upgrade], versions: fields[values: .secWebSocketVersion], keys: fields[values: .secWebSocketKey])
+    }
+
+    /// The values of a header's fields, comma-separated lists split.
+    private static func values(_ fields: [String]) -> [String] {
+        fields.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 }

@@ -139,6 +139,10 @@ import Testing
             #expect(noKey.head.hasPrefix("HTTP/1.1 400"), "\(noKey.head)")
             #expect(noKey.body.contains("Sec-WebSocket-Key"), "\(noKey.body)")
 
+            let twoKeys = try await upgrade("Connection: Upgrade\r\n\(key)\(key)Sec-WebSocket-Version: 13\r\n")
+            #expect(twoKeys.head.hasPrefix("HTTP/1.1 400"), "\(twoKeys.head)")
+            #expect(twoKeys.body.contains("exactly one Sec-WebSocket-Key"), "\(twoKeys.body)")
+
             let noToken = try await StalledClient.exchange(port: server.port, request: "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 + "Upgrade: websocket\r\nConnection: Upgrade\r\n\(key)Sec-WebSocket-Version: 13\r\n\r\n")
             #expect(noToken.head.hasPrefix("HTTP/1.1 401"), "\(noToken.head)")

@@ -114,9 +114,8 @@ public struct Retention: Sendable {
     /// end when there are more before it (the id of the first record left).
     private func stepHorizon(from lower: ULID, toward target: ULID) throws -> ULID {
         let position = lower == .zero ? nil : try log.lastID(before: lower)
-        let records = try log.read(after: position, limit: maxEventsPerPass + 1)
-        guard records.count > maxEventsPerPass else { return target }
-        return Swift.min(records[maxEventsPerPass].id, target)
+        guard let end = try log.id(after: position, skipping: maxEventsPerPass) else { return target }
+        return Swift.min(end, target)
     }
 
     /// Whether the log holds history (not chats or memberships) in `[from, before)`.

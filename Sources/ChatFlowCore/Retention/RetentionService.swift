@@ -57,10 +57,13 @@ public final class RetentionService: Service, Sendable {
                 logger.notice("retention removed \(removed) events older than \(retention.days) days", metadata: [
                     "horizon": "\(RFC3339.format(milliseconds: report.horizonMilliseconds))",
                 ])
-            case .success:
-                if removed > 0 { logger.notice("retention removed \(removed) events; the rest waits for the projector") }
+            case .success(let report):
+                if removed > 0 {
+                    let rest = report.outcome == .projectorBehind ? "; the rest waits for the projector" : ""
+                    logger.notice("retention removed \(removed) events older than \(retention.days) days\(rest)")
+                }
             case .failure(let error):
-                logger.error("retention pass failed; it is retried at the next interval: \(error)")
+                logger.error("retention pass failed after removing \(removed) events; it is retried at the next interval: \(error)")
             }
             return
         }

@@ -166,6 +166,22 @@ public final class RocksDBChangeLog: ChangeLog {
         return removed
     }
 
+    /// The id of the record `count` records on from `position` (0: the first after it), or
+    /// nil when the log ends sooner. Reads keys only.
+    public func id(after position: ULID?, skipping count: Int) throws -> ULID? {
+        let lower = position.map { $0.successor?.bytes ?? ULID.max.bytes } ?? []
+        let iterator = database.makeIterator(over: events, lower: lower, upper: committed.position?.successor?.bytes, fillCache: false)
+        iterator.seekToFirst()
+        var skipped = 0
+        while iterator.isValid && skipped < count {
+            iterator.next()
+            skipped += 1
+        }
+        let id = iterator.isValid ? iterator.withKey { ULID(bytes: $0) } : nil
+        try iterator.checkError()
+        return id
+    }
+
     /// The id of the last record before `position`, if any.
     public func lastID(before position: ULID) throws -> ULID? {
         let iterator = database.makeIterator(over: events, upper: position.bytes, fillCache: false)

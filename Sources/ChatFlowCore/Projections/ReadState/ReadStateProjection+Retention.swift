@@ -1,7 +1,8 @@
 import ChatFlowStorage
 
 extension ReadStateProjection {
-    /// Removes the positions of messages before the horizon (a range delete per chat) and
+    /// Removes the positions of messages before the horizon (a range delete per chat that
+    /// still has some: a long history goes in many passes, each a horizon further on) and
     /// moves every marker left before the horizon to "read up to the horizon": the removed
     /// messages no longer exist, so they cannot be unread. The chat's sequence numbers are
     /// kept, so the markers after the horizon stay exact.
@@ -13,11 +14,13 @@ extension ReadStateProjection {
         for (chat, count) in before where count > 0 {
             let lower = ReadStateKeys.position(chat, MessageID(.zero))
             let upper = ReadStateKeys.position(chat, MessageID(context.horizon))
+            var found = false
             try context.forEach(from: lower, to: upper) { _, value in
                 let (sequence, author) = try decodePosition(value)
                 removed[chat, default: [:]][author, default: []].append(sequence)
+                found = true
             }
-            context.deleteRange(from: lower, to: upper)
+            if found { context.deleteRange(from: lower, to: upper) }
         }
         try context.forEach(from: ReadStateKeys.markersPrefix, to: KeyWriter.prefixSuccessor(ReadStateKeys.markersPrefix)!) { key, value in
             guard let (user, chat) = ReadStateKeys.decodeMarker(key), let base = before[chat], base > 0 else { return }
