@@ -90,6 +90,8 @@ struct LoadGenerator {
             let posts = PostLedger(schedule: schedule)
             progress("posting \(schedule.count) messages at \(settings.rate)/s for \(settings.duration) s")
             let reporter = Task { await reportProgress(posts: posts, ledgers: ledgers, http: http) }
+            // The server's CPU time over the posting: what each post cost it, deliveries included.
+            let cpuBefore = await serverMetric("process_cpu_seconds_total", http)
             await post(schedule: schedule, plan: plan, chatIDs: chatIDs, bearers: bearers, tag: tag, http: http, ledger: posts)
 
             let answerDeadline = schedule.end + Self.answerTimeout
@@ -99,6 +101,8 @@ struct LoadGenerator {
             reporter.cancel()
             let drained = try await drain(posts: posts, plan: plan, ledgers: ledgers)
             await reporter.value
+            let cpuAfter = await serverMetric("process_cpu_seconds_total", http)
+            let busySeconds = (ContinuousClock.now - schedule.start).seconds
 
             for socket in sockets { await socket.close() }
             sockets = []
@@ -107,6 +111,10 @@ struct LoadGenerator {
             result.serverResidentBeforeConnectionsMiB = residentBefore.map { Double($0) / 1_048_576 }
             result.serverResidentWithConnectionsMiB = residentWith.map { Double($0) / 1_048_576 }
             result.residentPerConnectionKiB = perConnection
+            if let cpuBefore, let cpuAfter, posts.answered > 0, busySeconds > 0 {
+                result.serverCores = (cpuAfter - cpuBefore) / busySeconds
+                result.serverCPUMicrosecondsPerPost = (cpuAfter - cpuBefore) * 1e6 / Double(posts.answered)
+            }
             return result
         } catch {
             for socket in sockets { await socket.close() }
@@ -276,11 +284,15 @@ struct LoadGenerator {
 
     /// The server's resident memory from its `/metrics`, if it reports it.
     private func serverResidentBytes(_ http: LoadHTTPClient) async -> Int? {
+        await serverMetric("process_resident_memory_bytes", http).map { Int($0) }
+    }
+
+    /// A metric without labels from the server's `/metrics`, if it reports it.
+    private func serverMetric(_ name: String, _ http: LoadHTTPClient) async -> Double? {
         guard let response = try? await http.send(.init(method: .GET, path: "/metrics")), response.status == 200 else { return nil }
-        let name = "process_resident_memory_bytes "
-        guard let line = response.text.split(separator: "\n").first(where: { $0.hasPrefix(name) }),
-              let value = Double(line.dropFirst(name.count).trimmingCharacters(in: .whitespaces)) else { return nil }
-        return Int(value)
+        let prefix = name + " "
+        guard let line = response.text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return nil }
+        return Double(line.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces))
     }
 
     // MARK: - Report

@@ -52,6 +52,10 @@ struct LoadReport: Encodable {
     var serverResidentBeforeConnectionsMiB: Double?
     var serverResidentWithConnectionsMiB: Double?
     var residentPerConnectionKiB: Double?
+    /// The server's CPU time (from its `/metrics`) from the first post until the last
+    /// delivery: as cores busy, and per post answered (its deliveries included).
+    var serverCores: Double?
+    var serverCPUMicrosecondsPerPost: Double?
 
     var failed: Bool { errors > 0 || missingDeliveries > 0 || disconnects > 0 }
 
@@ -73,7 +77,12 @@ struct LoadReport: Encodable {
           deliveries     \(deliveries) of \(expectedDeliveries) expected, \(missingDeliveries) missing, \(extraDeliveries) extra, \(disconnects) disconnects
           delivery rate  \(f(deliveriesPerSecond, 1))/s   (drained in \(f(drainSeconds)) s)
           delivery       p50 \(f(deliveryP50Ms)) ms   p99 \(f(deliveryP99Ms)) ms   p99.9 \(f(deliveryP999Ms)) ms   max \(f(deliveryMaxMs)) ms
-        """ + memory
+        """ + cpu + memory
+    }
+
+    private var cpu: String {
+        guard let serverCores, let serverCPUMicrosecondsPerPost else { return "" }
+        return String(format: "\n  server CPU     %.2f cores while posting: %.0f µs per post, its deliveries included", serverCores, serverCPUMicrosecondsPerPost)
     }
 
     private var memory: String {

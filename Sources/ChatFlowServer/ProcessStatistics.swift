@@ -12,6 +12,17 @@ enum ProcessStatistics {
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
+    /// CPU time used, user and system, in seconds: fields 14 and 15 of `/proc/self/stat`, in
+    /// clock ticks (counted after the command name, which is in parentheses and may hold spaces).
+    static func cpuSeconds() -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+              let end = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     /// Open file descriptors: the entries of `/proc/self/fd`.
     static func openDescriptors() -> Int? {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")).map(\.count)

@@ -63,8 +63,12 @@ public final class ServerMetrics: Sendable {
         counter.increment()
     }
 
-    /// The process's resident memory and open descriptors, refreshed at each scrape.
+    /// The process's CPU time, resident memory and open descriptors, refreshed at each scrape.
     func updateProcess() {
+        if let cpu = ProcessStatistics.cpuSeconds() {
+            registry.makeGauge(name: "process_cpu_seconds_total", help: "Total user and system CPU time spent in seconds")
+                .set(to: cpu)
+        }
         if let resident = ProcessStatistics.residentBytes() {
             registry.makeGauge(name: "process_resident_memory_bytes", help: "Resident memory size in bytes")
                 .set(to: Double(resident))

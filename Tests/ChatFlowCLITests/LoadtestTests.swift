@@ -46,5 +46,10 @@ import ChatFlowTestSupport
             #expect(p50 > 0, "\(prefix) p50 \(p50)")
             #expect(p50 <= p99 && p99 <= p999 && p999 <= max, "\(prefix): p50 \(p50) p99 \(p99) p99.9 \(p999) max \(max)")
         }
+        // The server's CPU over the run, read from its /metrics: some, and no more than the
+        // machine has.
+        let cores = number("serverCores")
+        #expect(cores > 0 && cores <= Double(ProcessInfo.processInfo.activeProcessorCount) + 0.5, "server cores \(cores)")
+        #expect(number("serverCPUMicrosecondsPerPost") > 0)
     }
 }
