@@ -29,7 +29,7 @@ public func buildApplication(
     var app = Application(
         router: router,
         server: HTTPServerBuilder { responder in
-            LiveServerChannel(responder: responder, hub: hub, verifier: verifier, settings: .init(
+            LiveServerChannel(responder: responder, hub: hub, verifier: verifier, metrics: metrics, settings: .init(
                 maxFrameSize: 64 * 1024,
                 pingInterval: .milliseconds(Int64(configuration.webSocketPingSeconds * 1000))))
         },

@@ -39,12 +39,14 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
     let responder: Responder
     let hub: LiveHub
     let verifier: TokenVerifier
+    let metrics: ServerMetrics
     let settings: Settings
 
-    init(responder: @escaping Responder, hub: LiveHub, verifier: TokenVerifier, settings: Settings) {
+    init(responder: @escaping Responder, hub: LiveHub, verifier: TokenVerifier, metrics: ServerMetrics, settings: Settings) {
         self.responder = Self.redirectingUpgrades(responder)
         self.hub = hub
         self.verifier = verifier
+        self.metrics = metrics
         self.settings = settings
     }
 
@@ -171,6 +173,7 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
     /// A refused upgrade is answered with its problem, and the connection is closed: the
     /// request may not have been read to its end.
     private func refuse(_ http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, with problem: ProblemDetail, logger: Logger) async {
+        metrics.recordRefusedUpgrade(status: problem.status.code)
         do {
             try await http.executeThenClose { _, outbound in
                 let body = try JSONEncoder().encode(problem)

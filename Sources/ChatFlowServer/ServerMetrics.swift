@@ -8,6 +8,7 @@ public final class ServerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let requestDurations = Mutex<[String: DurationHistogram]>([:])
     private let requestCounts = Mutex<[String: Counter]>([:])
+    private let refusedUpgrades = Mutex<[Int: Counter]>([:])
     let appendDuration: DurationHistogram
     let groupCommitEvents: ValueHistogram
     let openConnections: Gauge
@@ -38,6 +39,20 @@ public final class ServerMetrics: Sendable {
     public func recordCommit(_ statistics: GroupCommitStatistics) {
         appendDuration.recordNanoseconds(Int64(statistics.writeNanoseconds))
         groupCommitEvents.record(Double(statistics.events))
+    }
+
+    /// A WebSocket upgrade answered with `status` instead of being accepted (these never
+    /// reach the router, so `chatflow_http_requests_total` does not count them).
+    func recordRefusedUpgrade(status: Int) {
+        let counter = refusedUpgrades.withLock { counters in
+            if let existing = counters[status] { return existing }
+            let made = registry.makeCounter(
+                name: "chatflow_websocket_upgrades_refused_total", labels: [("status", String(status))],
+                help: "WebSocket upgrades refused, by the status they were answered with")
+            counters[status] = made
+            return made
+        }
+        counter.increment()
     }
 
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {

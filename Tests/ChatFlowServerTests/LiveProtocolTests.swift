@@ -148,6 +148,12 @@ import Testing
             #expect(noToken.head.hasPrefix("HTTP/1.1 401"), "\(noToken.head)")
             #expect(noToken.body.contains("a WebSocket needs a token"), "\(noToken.body)")
 
+            // Refusals never reach the router; they are counted on their own.
+            let metrics = try await server.call(.get, "/metrics", as: nil)
+            #expect(metrics.text.contains(#"chatflow_websocket_upgrades_refused_total{status="426"} 1"#), "\(metrics.text)")
+            #expect(metrics.text.contains(#"chatflow_websocket_upgrades_refused_total{status="400"} 2"#), "\(metrics.text)")
+            #expect(metrics.text.contains(#"chatflow_websocket_upgrades_refused_total{status="401"} 1"#), "\(metrics.text)")
+
             // The same request well formed is upgraded.
             let good = try await upgrade("Connection: keep-alive, Upgrade\r\n\(key)Sec-WebSocket-Version: 13\r\n")
             #expect(good.head.hasPrefix("HTTP/1.1 101"), "\(good.head)")
