@@ -79,7 +79,9 @@ let package = Package(
         ),
         .target(name: "ChatFlowTestSupport", path: "Tests/ChatFlowTestSupport"),
         .testTarget(name: "ChatFlowStorageTests", dependencies: ["ChatFlowStorage", "ChatFlowTestSupport"]),
-        .testTarget(name: "ChatFlowCoreTests", dependencies: ["ChatFlowCore", "ChatFlowStorage", "ChatFlowTestSupport"]),
+        .testTarget(
+            name: "ChatFlowCoreTests",
+            dependencies: ["ChatFlowCore", "ChatFlowStorage", "ChatFlowTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ChatFlowCLITests", dependencies: ["ChatFlowCore", "ChatFlowStorage", "ChatFlowTestSupport"]),
         .testTarget(
             name: "ChatFlowServerTests",

@@ -1,5 +1,6 @@
 import ChatFlowCore
 import ChatFlowStorage
+import Logging
 import Testing
 
 /// Retention with a short window and the test clock: history before the horizon leaves the
@@ -179,6 +180,32 @@ import Testing
             try world.expectVerified()
             #expect(try timeline(world, chat) == ["day 5 walrus"])
             #expect(try world.reader.message(fresh)?.content == "day 5 walrus")
+        }
+    }
+
+    @Test func theServiceRunsPassesUntilTheHorizonIsReached() async throws {
+        let clock = TestClock()
+        try await withWorld(clock: clock) { world in
+            let chat = try await world.createChat("alice")
+            for n in 0..<10 { try await world.post("alice", chat, "old walrus \(n)") }
+            clock.set(TestTime.jan1 + 5 * TestTime.day)
+            try await world.post("alice", chat, "fresh walrus")
+            try world.catchUp()
+
+            // Three events a pass: the ten old posts take four passes, all in one run.
+            let service = RetentionService(
+                retention: retention(world, days: 1, maxEventsPerPass: 3), interval: .seconds(3600), firstDelay: .zero,
+                clock: { TestTime.jan1 + 5 * TestTime.day }, logger: Logger(label: "retention-test"))
+            let running = Task { try await service.run() }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try kinds(world) != [.chatCreated, .messagePosted], ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            running.cancel()
+            _ = try? await running.value
+            #expect(try kinds(world) == [.chatCreated, .messagePosted])
+            #expect(try timeline(world, chat) == ["fresh walrus"])
+            try world.expectVerified()
         }
     }
 

@@ -8,21 +8,26 @@ import ServiceLifecycle
 public final class RetentionService: Service, Sendable {
     private let retention: Retention
     private let interval: Duration
+    private let firstDelay: Duration
     private let clock: @Sendable () -> UInt64
     private let logger: Logger
     // Passes read and write RocksDB: off the cooperative pool and the event loops.
     private let queue = DispatchQueue(label: "chatflow.retention")
 
-    public init(retention: Retention, interval: Duration, clock: @escaping @Sendable () -> UInt64, logger: Logger) {
+    public init(
+        retention: Retention, interval: Duration, firstDelay: Duration = .seconds(5),
+        clock: @escaping @Sendable () -> UInt64, logger: Logger
+    ) {
         self.retention = retention
         self.interval = interval
+        self.firstDelay = firstDelay
         self.clock = clock
         self.logger = logger
     }
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            var delay = Duration.seconds(5)
+            var delay = self.firstDelay
             while !Task.isCancelled {
                 do {
                     try await Task.sleep(for: delay)
