@@ -155,19 +155,26 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
         }
         let verifier = verifier
         let hub = hub
+        // A token seen before (a client reconnecting) is settled here on the loop; a new one
+        // is checked by a task.
+        if let (user, expires) = verifier.remembered(token) {
+            guard hub.hasRoom(for: user) else { return channel.eventLoop.makeSucceededFuture(.failure(Self.tooMany(hub))) }
+            return channel.eventLoop.makeSucceededFuture(.success((user, expires)))
+        }
         return channel.eventLoop.makeFutureWithTask {
             do {
                 let (user, expires) = try await verifier.verify(token)
-                guard hub.hasRoom(for: user) else {
-                    return .failure(ProblemDetail(.tooManyRequests,
-                        "too many WebSockets open for this user (\(hub.connectionsPerUser)); close one first",
-                        headers: [.retryAfter: "5"]))
-                }
+                guard hub.hasRoom(for: user) else { return .failure(Self.tooMany(hub)) }
                 return .success((user, expires))
             } catch {
                 return .failure(ProblemDetail.from(error) ?? .unauthorized("the token is not valid"))
             }
         }
+    }
+
+    private static func tooMany(_ hub: LiveHub) -> ProblemDetail {
+        ProblemDetail(.tooManyRequests, "too many WebSockets open for this user (\(hub.connectionsPerUser)); close one first",
+                      headers: [.retryAfter: "5"])
     }
 
     /// A refused upgrade is answered with its problem, and the connection is closed: the

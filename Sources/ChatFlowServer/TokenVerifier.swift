@@ -22,15 +22,20 @@ public struct TokenVerifier: Sendable {
 
     /// The user and the token's expiry (Unix seconds), or a 401 problem saying what is wrong.
     public func verify(_ token: String, now: Date = Date()) async throws -> (user: UserID, expires: Double) {
-        if let entry = verified.lookup(token), entry.expires.addingTimeInterval(leeway) > now,
-           entry.notBefore.map({ $0.addingTimeInterval(-leeway) <= now }) ?? true {
-            return (entry.user, entry.expires.timeIntervalSince1970)
-        }
+        if let remembered = remembered(token, now: now) { return remembered }
         // Not remembered, or no longer (or not yet) valid: the full check says why.
         let claims = try await verifiedClaims(token, now: now)
         let user = try Self.user(in: claims)
         verified.remember(token, .init(user: user, expires: claims.exp.value, notBefore: claims.nbf?.value))
         return (user, claims.exp.value.timeIntervalSince1970)
+    }
+
+    /// `verify` for a token that passed it before and is still within `exp` and `nbf`,
+    /// without suspending; nil otherwise (then `verify` decides).
+    func remembered(_ token: String, now: Date = Date()) -> (user: UserID, expires: Double)? {
+        guard let entry = verified.lookup(token), entry.expires.addingTimeInterval(leeway) > now,
+              entry.notBefore.map({ $0.addingTimeInterval(-leeway) <= now }) ?? true else { return nil }
+        return (entry.user, entry.expires.timeIntervalSince1970)
     }
 
     /// Passes only a valid token minted with `--admin`; 401 or 403 otherwise.

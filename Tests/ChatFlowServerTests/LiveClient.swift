@@ -36,7 +36,9 @@ final class LiveClient: Sendable {
             client.closeCode.withLock { $0 = frame.map { Int(UInt16(webSocketErrorCode: $0.closeCode)) } ?? 0 }
         }
         client.task.withLock { $0 = task }
-        guard await client.wait(timeout: .seconds(10), { _ in client.writer.withLock { $0 != nil } }) else {
+        // Generous: with the whole suite running in one process, the server's token check
+        // can wait seconds for a thread of the task pool.
+        guard await client.wait(timeout: .seconds(30), { _ in client.writer.withLock { $0 != nil } }) else {
             throw TestFailure("the WebSocket did not connect")
         }
         return client
