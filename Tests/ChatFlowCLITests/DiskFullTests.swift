@@ -31,10 +31,15 @@ struct DiskFullTests {
         try Data(count: Int(free) - (8 << 20)).write(to: URL(fileURLWithPath: filler))
         let lastBefore = try await client.call("GET", "/chats/\(chat)/messages?limit=50")
 
-        let refused = try await eventually(timeout: .seconds(10)) {
-            try await client.call("POST", "/chats/\(chat)/messages", json: Serve.postBody("during")).status == 503
+        // The server samples free space at most every 100 ms: once /readyz says the disk is
+        // full, every write is refused until space is freed.
+        let noticed = try await eventually(timeout: .seconds(10)) {
+            let ready = try await client.call("GET", "/readyz")
+            return ready.status == 503 && ready.text.contains("disk")
         }
-        #expect(refused, "posts kept succeeding on a full disk")
+        #expect(noticed, "/readyz never reported the full disk")
+        let refused = try await client.call("POST", "/chats/\(chat)/messages", json: Serve.postBody("during"))
+        #expect(refused.status == 503, "a post was accepted on a full disk: \(refused.status)")
         let problem = try await client.call("POST", "/chats/\(chat)/messages", json: Serve.postBody("during-2"))
         #expect(problem.status == 503)
         #expect(problem.text.contains("disk"), "problem detail: \(problem.text)")
@@ -42,8 +47,6 @@ struct DiskFullTests {
         let during = try await client.call("GET", "/chats/\(chat)/messages?limit=50")
         #expect(during.status == 200)
         #expect(during.text == lastBefore.text)
-        let ready = try await client.call("GET", "/readyz")
-        #expect(ready.status == 503 && ready.text.contains("disk"), "readyz: \(ready.status) \(ready.text)")
 
         // Free the space: writes come back without a restart.
         try FileManager.default.removeItem(atPath: filler)
