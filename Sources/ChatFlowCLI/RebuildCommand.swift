@@ -1,6 +1,5 @@
 import ArgumentParser
 import ChatFlowCore
-import ChatFlowStorage
 import Foundation
 
 /// `chatflow rebuild`: replays the log into fresh projections and switches over.
@@ -19,12 +18,7 @@ struct RebuildCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        // Smaller memtables than serving uses: a rebuild inserts millions of rows, and a
-        // shallower skip list takes them faster while flushes run on the other core
-        // (200k events: 15.3k–16.2k → 18.9k–19.5k events/s).
-        var databaseOptions = DatabaseOptions()
-        databaseOptions.writeBufferBytes = 8 << 20
-        let engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: databaseOptions)
+        let engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .replay)
         defer { engine.close() }
         let showProgress = !json && isatty(STDERR_FILENO) == 1
         let result = try Rebuilder(log: engine.log, store: engine.store).rebuild(projections) { progress in

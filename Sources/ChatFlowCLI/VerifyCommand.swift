@@ -20,7 +20,7 @@ struct VerifyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try ChatFlowEngine(dataDirectory: data.path)
+        let engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .replay)
         defer { engine.close() }
         let reports = try Verifier(log: engine.log, store: engine.store).verify(projector: engine.projector)
         let equal = reports.allSatisfy(\.equal)
