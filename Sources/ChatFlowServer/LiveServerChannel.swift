@@ -22,7 +22,9 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
     enum Upgrade: Sendable {
         case webSocket(any Channel)
         case notUpgraded(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
-        case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, ProblemDetail)
+        // Boxed: the connection's task keeps an `Upgrade` for as long as the socket is open,
+        // and a problem inline made every WebSocket ~1.3 KiB dearer.
+        indirect case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, ProblemDetail)
     }
 
     struct Value: ServerChildChannelValue {
