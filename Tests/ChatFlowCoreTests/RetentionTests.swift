@@ -1,4 +1,4 @@
-import ChatFlowCore
+@testable import ChatFlowCore
 import ChatFlowStorage
 import Logging
 import Testing
@@ -203,6 +203,48 @@ import Testing
             }
             running.cancel()
             _ = try? await running.value
+            #expect(try kinds(world) == [.chatCreated, .messagePosted])
+            #expect(try timeline(world, chat) == ["fresh walrus"])
+            try world.expectVerified()
+        }
+    }
+
+    @Test func aPassInterruptedBeforeTheLogIsShortenedIsFinishedFirst() async throws {
+        let clock = TestClock()
+        try await withWorld(clock: clock) { world in
+            let chat = try await world.createChat("alice")
+            var old: [MessageID] = []
+            for n in 0..<10 { old.append(try await world.post("alice", chat, "old walrus \(n)")) }
+            clock.set(TestTime.jan1 + 5 * TestTime.day)
+            try await world.post("alice", chat, "fresh walrus")
+            try world.catchUp()
+
+            // A pass that stopped after pruning the projections at the fifth old message, as
+            // a crash there would leave it: the horizon is recorded, the log still whole.
+            let interrupted = old[4].ulid
+            let database = world.engine.store.database
+            let record = WriteBatch()
+            try RetentionState(horizon: interrupted, logHorizon: nil).write(into: record, database: database)
+            try database.write(record, sync: true)
+            for projection in ProjectionCatalog.all {
+                let batch = WriteBatch()
+                try projection.prune(PruneContext(
+                    horizon: interrupted, database: database, family: world.engine.store.family(of: projection.name), batch: batch))
+                try database.write(batch, sync: false)
+            }
+
+            // The next pass finishes that horizon before going further.
+            let first = try retention(world, days: 1, maxEventsPerPass: 3).run(now: TestTime.jan1 + 5 * TestTime.day)
+            #expect(first.outcome == .pruned && first.more, "\(first)")
+            #expect(first.eventsRemoved == 4)  // the four posts before the interrupted horizon
+            #expect(try kinds(world).count == 1 + 6 + 1)
+            try world.expectVerified()
+
+            var passes = 1
+            while try retention(world, days: 1, maxEventsPerPass: 3).run(now: TestTime.jan1 + 5 * TestTime.day).more, passes < 20 {
+                passes += 1
+                try world.expectVerified()
+            }
             #expect(try kinds(world) == [.chatCreated, .messagePosted])
             #expect(try timeline(world, chat) == ["fresh walrus"])
             try world.expectVerified()
