@@ -31,7 +31,7 @@ package final class LiveHub: Service, Sendable {
     private let metrics: ServerMetrics
     let queueLimit: Int
     /// Connections one user may have open (0: no limit).
-    private let perUserLimit: Int
+    let perUserLimit: Int
     private let closeGrace: TimeAmount
     private let logger: Logger
 
@@ -72,9 +72,6 @@ package final class LiveHub: Service, Sendable {
     func hasRoom(for user: UserID) -> Bool {
         perUserLimit == 0 || state.withLock { $0.openPerUser[user, default: 0] } < perUserLimit
     }
-
-    /// The limit on one user's connections, for messages.
-    var connectionsPerUser: Int { perUserLimit }
 
     package func connect(user: UserID, channel: any Channel) -> LiveConnection {
         let (connection, stopping, overLimit) = state.withLock { state in

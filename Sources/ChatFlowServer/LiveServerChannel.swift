@@ -159,24 +159,25 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
         let hub = hub
         // A token seen before (a client reconnecting) is settled here on the loop; a new one
         // is checked by a task.
-        if let (user, expires) = verifier.remembered(token) {
-            guard hub.hasRoom(for: user) else { return channel.eventLoop.makeSucceededFuture(.failure(Self.tooMany(hub))) }
-            return channel.eventLoop.makeSucceededFuture(.success((user, expires)))
+        if let session = verifier.remembered(token) {
+            return channel.eventLoop.makeSucceededFuture(Self.admit(session, to: hub))
         }
         return channel.eventLoop.makeFutureWithTask {
             do {
-                let (user, expires) = try await verifier.verify(token)
-                guard hub.hasRoom(for: user) else { return .failure(Self.tooMany(hub)) }
-                return .success((user, expires))
+                return Self.admit(try await verifier.verify(token), to: hub)
             } catch {
                 return .failure(ProblemDetail.from(error) ?? .unauthorized("the token is not valid"))
             }
         }
     }
 
-    private static func tooMany(_ hub: LiveHub) -> ProblemDetail {
-        ProblemDetail(.tooManyRequests, "too many WebSockets open for this user (\(hub.connectionsPerUser)); close one first",
-                      headers: [.retryAfter: "5"])
+    /// A signed-in user, unless they already hold as many sockets as `hub` allows.
+    private static func admit(_ session: (user: UserID, expires: Double), to hub: LiveHub) -> SignIn {
+        guard hub.hasRoom(for: session.user) else {
+            return .failure(ProblemDetail(.tooManyRequests, "too many WebSockets open for this user (\(hub.perUserLimit)); close one first",
+                                          headers: [.retryAfter: "5"]))
+        }
+        return .success(session)
     }
 
     /// A refused upgrade is answered with its problem, and the connection is closed: the

@@ -65,18 +65,16 @@ public struct Retention: Sendable {
         let logHorizon = stored?.logHorizon ?? .zero
         let target = ULID.first(atMillisecond: now - keep)
         let horizon: ULID
-        var more = false
         if let stored, stored.horizon != stored.logHorizon {
             // An interrupted pass (projections pruned further than the log) is finished first.
             horizon = stored.horizon
-            more = horizon < target
         } else {
             guard try hasHistory(from: logHorizon, before: target) else {
                 return Report(outcome: .upToDate, horizonMilliseconds: target.timestamp, eventsRemoved: 0)
             }
             horizon = try stepHorizon(from: logHorizon, toward: target)
-            more = horizon < target
         }
+        let more = horizon < target
         let report = { (outcome: Report.Outcome, removed: Int) in
             Report(outcome: outcome, horizonMilliseconds: horizon.timestamp, eventsRemoved: removed, more: outcome == .pruned && more)
         }

@@ -114,12 +114,7 @@ public final class RocksDBChangeLog: ChangeLog {
     }
 
     public func read(after position: ULID?, limit: Int) throws -> [LogRecord] {
-        // Stop after the last acknowledged id: nothing is visible before it is durable.
-        guard let durable = lastPosition, position.map({ $0 < durable }) ?? true else { return [] }
-        let lower = position.map { $0.successor?.bytes ?? ULID.max.bytes } ?? []
-        let upper = durable.successor?.bytes
-        let iterator = database.makeIterator(over: events, lower: lower, upper: upper)
-        iterator.seekToFirst()
+        guard let iterator = durableRecords(after: position) else { return [] }
         var records: [LogRecord] = []
         records.reserveCapacity(Swift.min(limit, 1024))
         while iterator.isValid && records.count < limit {
@@ -169,9 +164,7 @@ public final class RocksDBChangeLog: ChangeLog {
     /// The id of the record `count` records on from `position` (0: the first after it), or
     /// nil when the log ends sooner. Reads keys only.
     public func id(after position: ULID?, skipping count: Int) throws -> ULID? {
-        let lower = position.map { $0.successor?.bytes ?? ULID.max.bytes } ?? []
-        let iterator = database.makeIterator(over: events, lower: lower, upper: committed.position?.successor?.bytes, fillCache: false)
-        iterator.seekToFirst()
+        guard let iterator = durableRecords(after: position, fillCache: false) else { return nil }
         var skipped = 0
         while iterator.isValid && skipped < count {
             iterator.next()
@@ -180,6 +173,16 @@ public final class RocksDBChangeLog: ChangeLog {
         let id = iterator.isValid ? iterator.withKey { ULID(bytes: $0) } : nil
         try iterator.checkError()
         return id
+    }
+
+    /// An iterator on the first record after `position`, bounded by the last durable id
+    /// (nothing is visible before it is durable); nil when there is no such record.
+    private func durableRecords(after position: ULID?, fillCache: Bool = true) -> KeyValueIterator? {
+        guard let durable = lastPosition, position.map({ $0 < durable }) ?? true else { return nil }
+        let lower = position.map { $0.successor?.bytes ?? ULID.max.bytes } ?? []
+        let iterator = database.makeIterator(over: events, lower: lower, upper: durable.successor?.bytes, fillCache: fillCache)
+        iterator.seekToFirst()
+        return iterator
     }
 
     /// The id of the last record before `position`, if any.
