@@ -25,6 +25,11 @@ struct AppendBenchmark {
         /// in them: the rest is waiting for producers to append again.
         var writeMs = 0.0
         var writeShare = 0.0
+        /// The rest of the writer's mean cycle: waiting for the group to form, assigning
+        /// ids and building the batch, resuming the callers.
+        var gatherMs = 0.0
+        var prepareMs = 0.0
+        var resumeMs = 0.0
     }
 
     func run(on log: some ChangeLog) async throws -> Result {
@@ -79,6 +84,7 @@ extension AppendBenchmark.Result {
           latency    p50 \(f(p50Ms)) ms   p99 \(f(p99Ms)) ms   p99.9 \(f(p999Ms)) ms   max \(f(maxMs)) ms
           commits    \(groupCommits) group commits, \(f(meanGroupSize, 1)) events each on average
           writing    \(f(writeMs)) ms per commit (write + fsync), \(f(writeShare * 100, 0))% of the run
+          the rest   \(f(gatherMs)) ms waiting for the group to form, \(f(prepareMs)) ms building it, \(f(resumeMs)) ms resuming its callers
         \(directory.map { "  data kept in \($0)" } ?? "")
         """
     }

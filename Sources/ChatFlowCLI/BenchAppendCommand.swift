@@ -49,10 +49,14 @@ struct BenchAppendCommand: AsyncParsableCommand {
         var result = try await AppendBenchmark(
             events: events, producers: producers, chats: chats, contentBytes: contentBytes
         ).run(on: log)
-        result.groupCommits = commits.commits
-        result.meanGroupSize = Double(commits.events) / Double(max(commits.commits, 1))
-        result.writeMs = commits.writeSeconds * 1000 / Double(max(commits.commits, 1))
-        result.writeShare = commits.writeSeconds / result.seconds
+        let totals = commits.totals
+        result.groupCommits = totals.commits
+        result.meanGroupSize = Double(totals.events) / Double(max(totals.commits, 1))
+        result.writeMs = totals.perCommit(totals.writeNanoseconds)
+        result.writeShare = Double(totals.writeNanoseconds) / 1e9 / result.seconds
+        result.gatherMs = totals.perCommit(totals.gatherNanoseconds)
+        result.prepareMs = totals.perCommit(totals.prepareNanoseconds)
+        result.resumeMs = totals.perCommit(totals.resumeNanoseconds)
 
         if json {
             print(try result.jsonLine())

@@ -13,13 +13,15 @@ public struct ChangeLogOptions: Sendable {
     public var random: ULIDGenerator.Random = ULIDGenerator.systemRandom
     /// Refuses appends while the disk is nearly full (nil: no check).
     public var diskGuard: DiskSpaceGuard?
-    /// Called on the writer thread after every group commit (for metrics).
+    /// Called on the writer thread after every group commit, once its callers are resumed
+    /// (for metrics).
     public var onCommit: (@Sendable (GroupCommitStatistics) -> Void)?
 
     public init() {}
 }
 
-/// What one group commit did.
+/// What one group commit did, and where the writer's time went: its cycle is the gather,
+/// the prepare, the write and the resume, one after another.
 public struct GroupCommitStatistics: Sendable {
     /// Append calls served by the commit (including idempotent replays).
     public let appends: Int
@@ -27,4 +29,12 @@ public struct GroupCommitStatistics: Sendable {
     public let events: Int
     /// Time spent writing and syncing the batch, in nanoseconds.
     public let writeNanoseconds: UInt64
+    /// Time from the end of the previous commit until this group was taken, idle time
+    /// included (0 for the first group). With closed-loop callers this is their round trip:
+    /// they cannot append again before the previous commit resumed them.
+    public let gatherNanoseconds: UInt64
+    /// Assigning ids and building the batch.
+    public let prepareNanoseconds: UInt64
+    /// Resuming the callers once the batch is durable.
+    public let resumeNanoseconds: UInt64
 }

@@ -207,6 +207,7 @@ public final class RocksDBChangeLog: ChangeLog {
 
     private func runWriter() {
         var lastGroup = 0
+        var previousCommitEnd: UInt64?
         while true {
             var (group, stop) = takeGroup(expecting: lastGroup)
             if group.isEmpty {
@@ -215,7 +216,7 @@ public final class RocksDBChangeLog: ChangeLog {
                 continue
             }
             lastGroup = group.count
-            commit(group)
+            previousCommitEnd = commit(group, gatheredSince: previousCommitEnd)
             swap(&spare, &group)
             spare.removeAll(keepingCapacity: true)
         }
@@ -254,13 +255,17 @@ public final class RocksDBChangeLog: ChangeLog {
         }
     }
 
-    private func commit(_ group: [Request]) {
+    /// Commits `group` and resumes its callers; returns when it finished. The group was
+    /// gathering since the previous commit ended (the first group: not at all).
+    private func commit(_ group: [Request], gatheredSince previousCommitEnd: UInt64?) -> UInt64 {
+        let taken = DispatchTime.now().uptimeNanoseconds
         batch.clear()
         var results: [AppendResult] = []
         results.reserveCapacity(group.count)
         var keysInBatch: [IdempotencyKey: [ULID]] = [:]
         var newLast: ULID?
         var eventCount = 0
+        var (prepared, written): (UInt64, UInt64) = (0, 0)
         let now = options.clock()
         do {
             // Refused before any id is taken: a full disk fails the appends, never the database.
@@ -289,21 +294,25 @@ public final class RocksDBChangeLog: ChangeLog {
             }
             try sweepExpiredKeys(now: now, into: batch, keeping: keysInBatch)
             // One write, one fsync: the records become visible and durable together.
-            let started = DispatchTime.now().uptimeNanoseconds
+            prepared = DispatchTime.now().uptimeNanoseconds
             if batch.count > 0 {
                 try database.write(batch, sync: true)
             }
-            options.onCommit?(GroupCommitStatistics(
-                appends: group.count, events: eventCount,
-                writeNanoseconds: DispatchTime.now().uptimeNanoseconds - started))
+            written = DispatchTime.now().uptimeNanoseconds
         } catch {
             for request in group { request.continuation.resume(throwing: error) }
-            return
+            return DispatchTime.now().uptimeNanoseconds
         }
         if let newLast { committed.publish(newLast) }
         for (request, result) in zip(group, results) {
             request.continuation.resume(returning: result)
         }
+        let finished = DispatchTime.now().uptimeNanoseconds
+        options.onCommit?(GroupCommitStatistics(
+            appends: group.count, events: eventCount, writeNanoseconds: written - prepared,
+            gatherNanoseconds: taken - (previousCommitEnd ?? taken), prepareNanoseconds: prepared - taken,
+            resumeNanoseconds: finished - written))
+        return finished
     }
 
     private func rememberedIDs(for key: IdempotencyKey, now: UInt64) throws -> [ULID]? {
