@@ -292,7 +292,10 @@ package final class LiveHub: Service, Sendable {
         case .messagePosted:
             recipients = ((try? commands.reader.memberIDs(of: chat)) ?? []).filter { $0 != logged.actor }
         case .reactionAdded:
-            if case .reactionAdded(let added) = logged.event, let author = try? commands.reader.messageFacts(added.message)?.author, author != logged.actor {
+            // Only while the author is still a member: who reacts in a chat is not told to
+            // someone who left it or was removed.
+            if case .reactionAdded(let added) = logged.event, let author = try? commands.reader.messageFacts(added.message)?.author,
+               author != logged.actor, (try? commands.reader.role(of: author, in: chat)) != nil {
                 recipients = [author]
             }
         case .memberJoined(let joined):

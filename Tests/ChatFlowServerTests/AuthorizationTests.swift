@@ -69,4 +69,32 @@ import Testing
             #expect(try await server.call(.get, "/chats/\(chat)/messages", as: "carol").status == 404)
         }
     }
+
+    /// A public chat stays readable after leaving it or being removed, but what was written
+    /// there can no longer be changed by its former author: writes are for members.
+    @Test func aFormerMemberCannotEditOrDeleteTheirMessages() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice", name: "town-square")
+            try await server.add("bob", to: chat, by: "alice")
+            try await server.add("carol", to: chat, by: "alice")
+            let fromBob = try await server.post(chat, as: "bob", "bob was here")
+            let fromCarol = try await server.post(chat, as: "carol", "carol was here")
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob").status == 204)  // leaves
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/carol", as: "alice").status == 204)  // removed
+            let before = server.engine.log.lastPosition
+
+            for (user, message) in [("bob", fromBob), ("carol", fromCarol)] {
+                let edit = try await server.call(.patch, "/messages/\(message)", as: user, json: #"{"content":"rewritten"}"#)
+                #expect(edit.status == 403, "\(user) edit gave \(edit.status) \(edit.text)")
+                let delete = try await server.call(.delete, "/messages/\(message)", as: user)
+                #expect(delete.status == 403, "\(user) delete gave \(delete.status) \(delete.text)")
+            }
+            #expect(server.engine.log.lastPosition == before)
+            let page = try await server.call(.get, "/chats/\(chat)/messages", as: "bob")
+            #expect(page.status == 200)
+            #expect(Set((page["messages"] as? [[String: Any]] ?? []).compactMap { $0["content"] as? String }) == ["bob was here", "carol was here"])
+            // The owner still moderates what former members left behind.
+            #expect(try await server.call(.delete, "/messages/\(fromBob)", as: "alice").status == 204)
+        }
+    }
 }

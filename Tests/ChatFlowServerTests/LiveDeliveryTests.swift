@@ -181,6 +181,15 @@ import Testing
             #expect(await bob.wait { _ in bob.events(on: "users/me/notifications").count >= 2 })
             let kinds = bob.events(on: "users/me/notifications").compactMap { ($0["event"] as? [String: Any])?["kind"] as? String }
             #expect(kinds == ["message.created", "reaction.added"])
+
+            // Once bob has left, reactions to what he wrote are not his to hear of. Being added
+            // back comes after that reaction in the log, so it arrives last either way.
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob").status == 204)
+            _ = try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"🎉"}"#)
+            try await server.add("bob", to: chat, by: "alice")
+            #expect(await bob.wait { _ in bob.events(on: "users/me/notifications").count >= 4 })
+            let later = bob.events(on: "users/me/notifications").compactMap { ($0["event"] as? [String: Any])?["kind"] as? String }
+            #expect(later == ["message.created", "reaction.added", "member.left", "member.joined"], "\(later)")
             await bob.close()
         }
     }

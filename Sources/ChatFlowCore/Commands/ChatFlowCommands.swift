@@ -86,6 +86,7 @@ public struct ChatFlowCommands: Sendable {
 
     public func edit(_ message: MessageID, by user: UserID, content: String) async throws -> MessageView {
         let facts = try visibleMessage(message, by: user)
+        try requireMember(facts.chat, user)
         guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted and can no longer be edited") }
         guard facts.author == user else { throw ChatFlowError.forbidden("only the author can edit a message") }
         let content = try Validation.content(content)
@@ -93,9 +94,11 @@ public struct ChatFlowCommands: Sendable {
         return try reader.message(message).orThrow(.unavailable("the message could not be read back"))
     }
 
-    /// Deletes a message (the author, or the chat's owner). Deleting it again is a no-op.
+    /// Deletes a message (the author while still a member, or the chat's owner). Deleting it
+    /// again is a no-op.
     public func delete(_ message: MessageID, by user: UserID) async throws {
         let facts = try visibleMessage(message, by: user)
+        try requireMember(facts.chat, user)
         if facts.deleted { return }
         if facts.author != user {
             guard try reader.role(of: user, in: facts.chat) == .owner else {
