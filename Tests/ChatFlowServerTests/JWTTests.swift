@@ -41,6 +41,28 @@ import Testing
     }
 
     /// A token verified once is remembered, but never past its `exp` or before its `nbf`.
+    /// Open routes answer whatever `Authorization` header a probe or a proxy sends; the
+    /// routes that need a user refuse the same header with the reason, and write nothing.
+    @Test func aBadTokenIsRefusedOnlyWhereAUserIsNeeded() async throws {
+        try await TestServer.run { server in
+            let before = server.engine.log.lastPosition
+            for header in ["Basic dXNlcjpwYXNz", "Bearer not-a-jwt", "garbage"] {
+                for path in ["/healthz", "/readyz", "/metrics", "/openapi.yaml"] {
+                    let reply = try await server.call(.get, path, as: nil, headers: [.authorization: header])
+                    #expect(reply.status == 200, "\(path) with \(header): \(reply.status) \(reply.text.prefix(200))")
+                }
+                let chats = try await server.call(.get, "/chats", as: nil, headers: [.authorization: header])
+                #expect(chats.status == 401)
+                #expect(chats.string("detail")?.contains("token is not valid") == true, "\(chats.text)")
+                let create = try await server.call(.post, "/chats", as: nil, json: #"{"name":"x"}"#, headers: [.authorization: header])
+                #expect(create.status == 401, "\(create.text)")
+            }
+            let expired = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(try await server.token("alice", ttl: -120))"])
+            #expect(expired.status == 401 && expired.string("detail")?.contains("expired") == true, "\(expired.text)")
+            #expect(server.engine.log.lastPosition == before)
+        }
+    }
+
     @Test func aRememberedTokenStillExpires() async throws {
         let verifier = await TokenVerifier(configuration: {
             var configuration = ServerConfiguration(jwtSecret: TestServer.secret)
