@@ -31,7 +31,13 @@ struct TokenCommand: AsyncParsableCommand {
         guard let seconds = Self.seconds(ttl), seconds > 0 else {
             throw ValidationError("--ttl must be a positive duration such as 3600, 90m, 12h or 7d")
         }
-        let (secret, _) = try environment.jwtSecret(dataDirectory: data.path, create: true)
+        let (secret, created) = try environment.jwtSecret(dataDirectory: data.path, create: true)
+        if created {
+            // Said once, on stderr, as `serve` would: the token is only good for a server
+            // started on this data directory.
+            FileHandle.standardError.write(Data(
+                "created a JWT secret in \(data.path)/jwt-secret (set CHATFLOW_JWT_SECRET to use your own); this token is accepted by `chatflow serve --data-dir \(data.path)`\n".utf8))
+        }
         let signer: TokenVerifier
         do {
             signer = try await environment.tokenSigner(secret: secret)

@@ -5,6 +5,19 @@ import Testing
 
 /// Each route's success path and its error classes, against a live server.
 @Suite(.timeLimit(.minutes(2))) struct RouteTests {
+    /// A chat with nothing in it yet is listed with every field, absent ones as `null`.
+    @Test func aNewChatIsListedWithNullsForWhatItLacks() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice", name: "empty")
+            let listed = try await server.call(.get, "/chats", as: "alice")
+            let summary = try #require((listed["chats"] as? [[String: Any]])?.first)
+            #expect(summary["id"] as? String == chat)
+            #expect(summary["lastMessage"] is NSNull, "\(listed.text)")
+            #expect(summary["lastReadMessageId"] is NSNull, "\(listed.text)")
+            #expect(summary["unreadCount"] as? Int == 0)
+        }
+    }
+
     @Test func theDirectoryOfPublicChatsIsPagedAndHidesPrivateOnes() async throws {
         try await TestServer.run { server in
             let first = try await server.createChat("alice", name: "town square")

@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+import ChatFlowTestSupport
+
+/// `chatflow token` on a data directory with no secret yet creates one, says so once on
+/// standard error, and a server started there accepts the token.
+@Suite(.timeLimit(.minutes(2))) struct TokenCommandTests {
+    @Test func aNewSecretIsAnnouncedOnceAndTheServerAcceptsItsTokens() async throws {
+        let dir = TemporaryDirectory("chatflow-token")
+        defer { dir.remove() }
+        let data = dir.appending("data")
+        var tokens: [String] = []
+        var notices: [String] = []
+        for run in 0..<2 {
+            let errors = dir.appending("token-\(run).err")
+            let minted = try ChildProcess(["token", "--user", "alice", "--data-dir", data], environment: ["CHATFLOW_JWT_SECRET": ""], errorFile: errors)
+            #expect(await minted.exitStatus() == 0)
+            tokens.append(try #require(minted.lines.last { !$0.isEmpty }))
+            notices.append(try String(contentsOfFile: errors, encoding: .utf8))
+        }
+        #expect(notices[0].contains("created a JWT secret in \(data)/jwt-secret"), "\(notices[0])")
+        #expect(notices[1].isEmpty, "only the run that created the secret says so: \(notices[1])")
+        let mode = try FileManager.default.attributesOfItem(atPath: data + "/jwt-secret")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+
+        let (server, port) = try await Serve.start(dataDirectory: data, environment: ["CHATFLOW_JWT_SECRET": ""])
+        defer { _ = server.stop(with: SIGTERM) }
+        for token in tokens {
+            let client = APIClient(port: port, token: token)
+            defer { client.invalidate() }
+            #expect(try await client.call("GET", "/chats").status == 200)
+        }
+    }
+}
