@@ -100,4 +100,36 @@ import Testing
             }
         }
     }
+    /// A projection whose version changed starts over from the beginning of the log while
+    /// the others carry on: the events it applies again are not news, and listeners (the
+    /// live hub) hear only of events no projection had applied before.
+    @Test func aProjectionStartingOverDoesNotReplayOldEventsToListeners() async throws {
+        let world = try TestWorld()
+        defer { world.close() }
+        let chat = try await world.createChat("alice")
+        for index in 0..<3 { _ = try await world.post("alice", chat, "older \(index)") }
+        try world.catchUp()
+
+        // As if the search projection's code had a new version: its stored one differs.
+        let generations = try world.engine.database.family(ProjectionCatalog.generationsFamily)
+        let batch = WriteBatch()
+        batch.put(Array(SearchProjection.name.utf8), KeyWriter.build { $0.uint32(world.engine.store.generation(of: SearchProjection.name)); $0.uint32(999) }, in: generations)
+        try world.engine.database.write(batch, sync: true)
+        try world.reopen()
+        #expect(try world.engine.store.checkpoint(of: SearchProjection.name) == nil, "search should start over")
+
+        let stream = world.engine.projector.subscribe()
+        let newest = try await world.post("alice", chat, "newest")
+        try world.catchUp()
+        var heard: [ULID] = []
+        for await events in stream {
+            heard += events.map(\.id)
+            if heard.contains(newest.ulid) { break }
+        }
+        #expect(heard == [newest.ulid], "listeners heard \(heard.count) events; only the new one is news")
+        // The projection that started over did apply the old events.
+        let found = try world.reader.search(in: chat, query: try SearchQuery.parse("older"), cursor: nil, limit: 10)
+        #expect(found.items.count == 3)
+        try world.expectVerified()
+    }
 }

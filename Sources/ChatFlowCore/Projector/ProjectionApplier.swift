@@ -31,6 +31,12 @@ struct ProjectionApplier {
         return targets.isEmpty ? nil : position
     }
 
+    /// The newest checkpoint: every event up to it had been applied by some projection
+    /// before (a projection given a fresh generation starts over while the others are there).
+    var furthestPosition: ULID? {
+        targets.compactMap(\.checkpoint).max()
+    }
+
     /// Applies `records` (consecutive, in log order) and commits them in one batch.
     /// Returns the decoded events, for whoever delivers them next.
     @discardableResult

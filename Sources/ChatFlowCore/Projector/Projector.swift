@@ -83,14 +83,21 @@ public final class Projector: Service, Sendable {
     }
 
     private func applyNextBatch() throws -> Int {
-        let events = try applier.withLock { applier -> [LoggedEvent] in
+        let (events, seenBefore) = try applier.withLock { applier -> ([LoggedEvent], ULID?) in
+            let seenBefore = applier.furthestPosition
             let records = try log.read(after: applier.resumePosition, limit: batchSize)
-            return try applier.apply(records)
+            return (try applier.apply(records), seenBefore)
         }
         guard let last = events.last else { return 0 }
         applied.publish(last.id)
-        let listeners = self.listeners.withLock { Array($0.values) }
-        for listener in listeners { listener.yield(events) }
+        // Listeners hear of each event once, as it first becomes visible. Events a
+        // projection catching up from the start applies again were applied (and delivered)
+        // long ago: a live client must not get them as new.
+        let fresh = seenBefore.map { seen in events.filter { $0.id > seen } } ?? events
+        if !fresh.isEmpty {
+            let listeners = self.listeners.withLock { Array($0.values) }
+            for listener in listeners { listener.yield(fresh) }
+        }
         return events.count
     }
 
