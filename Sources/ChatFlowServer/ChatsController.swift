@@ -25,8 +25,12 @@ struct ChatsController {
     @Sendable func create(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let body = try await RequestBody.decode(CreateChatBody.self, from: request, limit: maxBodyBytes)
-        let chat = try await commands.createChat(by: user, name: body.name, description: body.description, isPrivate: body.isPrivate)
-        return try JSONResponse.make(chat, status: .created, headers: [.location: "/chats/\(chat.id)"])
+        let (chat, replayed) = try await commands.createChat(
+            by: user, name: body.name, description: body.description, isPrivate: body.isPrivate,
+            idempotencyKey: request.headers[HTTPField.Name("Idempotency-Key")!])
+        var headers: HTTPFields = [.location: "/chats/\(chat.id)"]
+        if replayed { headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
+        return try JSONResponse.make(chat, status: .created, headers: headers)
     }
 
     /// The caller's chats; with `scope=public`, the directory of public chats anyone may join.

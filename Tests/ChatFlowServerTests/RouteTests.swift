@@ -211,6 +211,33 @@ import Testing
         }
     }
 
+    /// A chat created again with the same key (a retry after a lost response) is the first
+    /// chat, marked as a replay; the key is the caller's own and apart from message keys.
+    @Test func aRetriedChatCreationWithTheSameKeyCreatesOneChat() async throws {
+        try await TestServer.run { server in
+            let key: HTTPFields = [.init("Idempotency-Key")!: "new-chat-1"]
+            let first = try await server.call(.post, "/chats", as: "alice", json: #"{"name":"once","isPrivate":false}"#, headers: key)
+            #expect(first.status == 201 && first.headers[.init("Idempotent-Replayed")!] == nil)
+            let before = server.engine.log.lastPosition
+            let again = try await server.call(.post, "/chats", as: "alice", json: #"{"name":"once","isPrivate":false}"#, headers: key)
+            #expect(again.status == 201 && again.string("id") == first.string("id"))
+            #expect(again.headers[.init("Idempotent-Replayed")!] == "true")
+            #expect(again.headers[.location] == "/chats/\(first.string("id") ?? "")")
+            #expect(server.engine.log.lastPosition == before, "a replay appends nothing")
+            let mine = try await server.call(.get, "/chats", as: "alice")
+            #expect((mine["chats"] as? [Any])?.count == 1)
+
+            // Another user's same key is theirs; a message posted with it is a message.
+            let bobs = try await server.call(.post, "/chats", as: "bob", json: #"{"name":"bob's","isPrivate":false}"#, headers: key)
+            #expect(bobs.status == 201 && bobs.string("id") != first.string("id"))
+            let chat = try #require(first.string("id"))
+            let posted = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"hi","messageType":"text"}"#, headers: key)
+            #expect(posted.status == 201 && posted.string("content") == "hi" && posted.string("id") != chat)
+            let tooLong = try await server.call(.post, "/chats", as: "alice", json: #"{"name":"x","isPrivate":false}"#, headers: [.init("Idempotency-Key")!: String(repeating: "k", count: 129)])
+            #expect(tooLong.status == 400 && tooLong.string("detail")?.contains("Idempotency-Key") == true)
+        }
+    }
+
     @Test func readinessAndMetrics() async throws {
         try await TestServer.run { server in
             let chat = try await server.createChat("alice")

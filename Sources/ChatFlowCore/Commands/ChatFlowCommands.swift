@@ -20,11 +20,17 @@ public struct ChatFlowCommands: Sendable {
 
     // MARK: - Chats and members
 
-    public func createChat(by user: UserID, name: String, description: String?, isPrivate: Bool) async throws -> ChatView {
+    /// Creates a chat. With an idempotency key, a retry within 24 hours returns the chat the
+    /// first attempt created instead of creating another.
+    public func createChat(by user: UserID, name: String, description: String?, isPrivate: Bool, idempotencyKey: String? = nil) async throws -> (chat: ChatView, replayed: Bool) {
         let name = try Validation.chatName(name)
         let description = try Validation.chatDescription(description ?? "")
-        let id = try await append(user, .chatCreated(.init(name: name, description: description, isPrivate: isPrivate))).ids[0]
-        return try reader.chat(ChatID(id)).orThrow(.unavailable("the new chat could not be read back"))
+        // Keys for chats live apart from those for messages (user ids cannot hold a '/'), so a
+        // key reused across the two never returns the other kind of thing.
+        let key = try idempotencyKey.map { try Self.clientKey($0, field: "Idempotency-Key", scope: user.rawValue + "/chats") }
+        let result = try await append(user, .chatCreated(.init(name: name, description: description, isPrivate: isPrivate)), key: key)
+        let chat = try reader.chat(ChatID(result.ids[0])).orThrow(.unavailable("the new chat could not be read back"))
+        return (chat, result.isReplay)
     }
 
     /// Joins a public chat; joining one already joined returns the membership unchanged.
@@ -67,12 +73,7 @@ public struct ChatFlowCommands: Sendable {
     public func post(to chat: ChatID, by user: UserID, content: String, type: MessageType, clientMessageID: String?) async throws -> (message: MessageView, replayed: Bool) {
         try requireMember(chat, user)
         let content = try Validation.content(content)
-        let key = try clientMessageID.map { id -> IdempotencyKey in
-            guard (1...128).contains(id.count), !id.utf8.contains(0) else {
-                throw ChatFlowError.invalid("clientMessageId must be 1–128 characters")
-            }
-            return IdempotencyKey(scope: user.rawValue, key: id)
-        }
+        let key = try clientMessageID.map { try Self.clientKey($0, field: "clientMessageId", scope: user.rawValue) }
         let result = try await append(user, .messagePosted(.init(chat: chat, content: content, type: type, clientMessageID: clientMessageID)), key: key)
         let message = MessageID(result.ids[0])
         guard let view = try reader.message(message) else {
@@ -169,6 +170,14 @@ public struct ChatFlowCommands: Sendable {
     }
 
     // MARK: - Appending
+
+    /// A client's idempotency key, checked: 1–128 characters, no NUL.
+    static func clientKey(_ key: String, field: String, scope: String) throws -> IdempotencyKey {
+        guard (1...128).contains(key.count), !key.utf8.contains(0) else {
+            throw ChatFlowError.invalid("\(field) must be 1–128 characters")
+        }
+        return IdempotencyKey(scope: scope, key: key)
+    }
 
     @discardableResult
     func append(_ actor: UserID, _ event: ChangeEvent, key: IdempotencyKey? = nil) async throws -> AppendResult {
