@@ -33,12 +33,14 @@ struct ChatsController {
         return try JSONResponse.make(chat, status: .created, headers: headers)
     }
 
-    /// The caller's chats; with `scope=public`, the directory of public chats anyone may join.
+    /// The caller's chats, oldest first, 100 to a page unless `limit` says otherwise; with
+    /// `scope=public`, the directory of public chats anyone may join.
     @Sendable func list(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         switch request.uri.queryParameters.get("scope") {
         case nil, "mine":
-            return try JSONResponse.make(["chats": try reader.chats(of: user)])
+            let page = try reader.chats(of: user, cursor: request.cursor, limit: try request.limit(default: 100))
+            return try JSONResponse.make(ListPage("chats", page))
         case "public":
             let page = try reader.publicChats(cursor: request.cursor, limit: try request.limit(default: 50))
             return try JSONResponse.make(ListPage("chats", page))

@@ -18,6 +18,38 @@ import Testing
         }
     }
 
+    /// One's own chats come a page at a time, oldest first, each once, until a null cursor;
+    /// chats left on the way are not listed.
+    @Test func theCallersChatsArePaged() async throws {
+        try await TestServer.run { server in
+            var created: [String] = []
+            for index in 0..<5 { created.append(try await server.createChat("alice", name: "chat \(index)")) }
+            let other = try await server.createChat("bob", name: "not alice's")
+            try await server.join(other, as: "alice")
+            try await server.join(created[0], as: "bob")
+            #expect(try await server.call(.delete, "/chats/\(created[0])/members/bob", as: "bob").status == 204)
+
+            var seen: [String] = []
+            var cursor: String?
+            var pages = 0
+            repeat {
+                let page = try await server.call(.get, "/chats?limit=2" + (cursor.map { "&cursor=\($0)" } ?? ""), as: "alice")
+                #expect(page.status == 200, "\(page.text)")
+                seen += (page["chats"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+                cursor = page.string("nextCursor")
+                pages += 1
+            } while cursor != nil && pages < 10
+            #expect(seen == created + [other])
+            #expect(pages == 3)
+            let everything = try await server.call(.get, "/chats", as: "alice")
+            #expect((everything["chats"] as? [Any])?.count == 6 && everything["nextCursor"] is NSNull)
+            let bobs = try await server.call(.get, "/chats", as: "bob")
+            #expect((bobs["chats"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [other])
+            #expect(try await server.call(.get, "/chats?limit=0", as: "alice").status == 400)
+            #expect(try await server.call(.get, "/chats?cursor=garbage", as: "alice").status == 400)
+        }
+    }
+
     @Test func theDirectoryOfPublicChatsIsPagedAndHidesPrivateOnes() async throws {
         try await TestServer.run { server in
             let first = try await server.createChat("alice", name: "town square")

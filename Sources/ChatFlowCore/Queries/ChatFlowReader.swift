@@ -39,16 +39,39 @@ public struct ChatFlowReader: Sendable {
 
     /// The user's chats, oldest first, each with its unread count and newest message.
     public func chats(of user: UserID, limit: Int = 1000) throws -> [ChatSummaryView] {
+        try chats(of: user, after: nil, limit: limit).items
+    }
+
+    /// A page of the user's chats, oldest first, from a cursor of the previous page.
+    public func chats(of user: UserID, cursor: String?, limit: Int) throws -> Page<ChatSummaryView> {
+        var after: ChatID?
+        if let cursor {
+            guard case .message(let id) = try PageCursor.decode(cursor, kind: .myChats, scope: .zero, allowTime: false).position else {
+                throw ChatFlowError.invalid("cursor is damaged")
+            }
+            after = ChatID(id)
+        }
+        let (items, more) = try chats(of: user, after: after, limit: limit)
+        let next = more ? items.last.flatMap { ULID($0.id) }.map { PageCursor(kind: .myChats, scope: .zero, position: .message($0)).encoded } : nil
+        return Page(items: items, nextCursor: next)
+    }
+
+    private func chats(of user: UserID, after: ChatID?, limit: Int) throws -> (items: [ChatSummaryView], more: Bool) {
         let prefix = ChatsKeys.userChatsPrefix(user)
-        let iterator = database.makeIterator(over: chats, lower: prefix, upper: KeyWriter.prefixSuccessor(prefix))
+        let lower = after.map { ChatsKeys.userChat(user, $0) + [0] } ?? prefix
+        let iterator = database.makeIterator(over: chats, lower: lower, upper: KeyWriter.prefixSuccessor(prefix))
         iterator.seekToFirst()
         var ids: [ChatID] = []
-        while iterator.isValid && ids.count < limit {
-            if let chat = ChatsKeys.decodeUserChat(iterator.key) { ids.append(chat) }
+        var more = false
+        while iterator.isValid {
+            if let chat = ChatsKeys.decodeUserChat(iterator.key) {
+                if ids.count == limit { more = true; break }
+                ids.append(chat)
+            }
             iterator.next()
         }
         try iterator.checkError()
-        return try ids.compactMap { chat in
+        let items = try ids.compactMap { chat -> ChatSummaryView? in
             guard let record = try chatRecord(chat), let role = try role(of: user, in: chat) else { return nil }
             let base = view(chat, record)
             let read = try readMarker(user, chat)
@@ -58,6 +81,7 @@ public struct ChatFlowReader: Sendable {
                 role: role.rawValue, unreadCount: read.unread, lastReadMessageId: read.lastRead?.description,
                 lastMessage: try newestMessage(in: chat))
         }
+        return (items, more)
     }
 
     /// The public chats anyone may join, newest first.

@@ -7,7 +7,7 @@ import Foundation
 /// to jump to that moment in a time-ordered list.
 public struct PageCursor: Equatable, Sendable {
     public enum Kind: UInt8, Sendable {
-        case messagesOlder = 1, messagesNewer = 2, search = 3, members = 4, userMessages = 5, publicChats = 6
+        case messagesOlder = 1, messagesNewer = 2, search = 3, members = 4, userMessages = 5, publicChats = 6, myChats = 7
     }
 
     /// Where the next page starts.

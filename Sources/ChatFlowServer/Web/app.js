@@ -260,8 +260,7 @@
     const button = $('signin-button');
     button.disabled = true;
     try {
-      const data = await api('GET', '/chats');
-      setChats(data.chats);
+      setChats(await fetchAllChats());
     } catch (error) {
       if (state.token === token) state.token = null;
       // A refused token is forgotten; one the server could not be asked about is kept.
@@ -313,11 +312,22 @@
     state.listRefresh = setTimeout(refreshChats, 300);
   }
 
+  // Every one of the caller's chats: the list comes a page at a time.
+  async function fetchAllChats() {
+    let chats = [];
+    let cursor = null;
+    do {
+      const data = await api('GET', cursor ? `/chats?cursor=${encodeURIComponent(cursor)}` : '/chats');
+      chats = chats.concat(data.chats);
+      cursor = data.nextCursor;
+    } while (cursor);
+    return chats;
+  }
+
   async function refreshChats() {
     if (!state.token) return;
     try {
-      const data = await api('GET', '/chats');
-      setChats(data.chats);
+      setChats(await fetchAllChats());
     } catch (error) {
       showError(error);
     }
@@ -1443,7 +1453,7 @@
     state.attempt += 1;
     // Repeated failures to even open may mean the token is no longer accepted: ask over HTTP,
     // whose 401 carries a reason (a refused WebSocket upgrade does not) and signs us out.
-    if (!openedAt && state.attempt % 3 === 0 && !state.offline) api('GET', '/chats').then((data) => setChats(data.chats)).catch(() => {});
+    if (!openedAt && state.attempt % 3 === 0 && !state.offline) fetchAllChats().then(setChats).catch(() => {});
     state.reconnectAt = Date.now() + delay;
     state.reconnectTimer = setTimeout(connect, delay);
     setStatus('reconnecting');
