@@ -13,6 +13,7 @@ struct ChatsController {
         router.post("/chats", use: create)
         router.get("/chats", use: list)
         router.get("/chats/:chatId", use: show)
+        router.patch("/chats/:chatId", use: update)
         router.post("/chats/:chatId/members", use: addMember)
         router.delete("/chats/:chatId/members/:userId", use: removeMember)
         router.get("/chats/:chatId/members", use: members)
@@ -52,6 +53,14 @@ struct ChatsController {
     @Sendable func show(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let (chat, _) = try commands.readable(try context.chatID(), by: user)
+        return try JSONResponse.make(chat)
+    }
+
+    @Sendable func update(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let body = try await RequestBody.decode(UpdateChatBody.self, from: request, limit: maxBodyBytes)
+        let chat = try await commands.updateChat(
+            try context.chatID(), by: user, name: body.name, description: body.description, isPrivate: body.isPrivate)
         return try JSONResponse.make(chat)
     }
 

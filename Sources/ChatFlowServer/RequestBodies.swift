@@ -7,6 +7,13 @@ struct CreateChatBody: Decodable {
     let isPrivate: Bool
 }
 
+/// `PATCH /chats/{chatId}`: the fields to change.
+struct UpdateChatBody: Decodable {
+    let name: String?
+    let description: String?
+    let isPrivate: Bool?
+}
+
 /// `POST /chats/{chatId}/members`: `{}` to join, `{userId}` to add someone.
 struct AddMemberBody: Decodable {
     let userId: String?

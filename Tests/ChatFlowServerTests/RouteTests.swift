@@ -50,6 +50,37 @@ import Testing
         }
     }
 
+    /// The owner renames a chat and makes it private: members see the change (live too),
+    /// the directory drops it; anyone else is refused and nothing is written.
+    @Test func theOwnerChangesAChat() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice", name: "draft")
+            try await server.join(chat, as: "bob")
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("chats/\(chat)")
+
+            let before = server.engine.log.lastPosition
+            #expect(try await server.call(.patch, "/chats/\(chat)", as: "bob", json: #"{"name":"mine now"}"#).status == 403)
+            #expect(try await server.call(.patch, "/chats/\(chat)", as: "mallory", json: #"{"name":"mine now"}"#).status == 403)
+            #expect(try await server.call(.patch, "/chats/\(chat)", as: "alice", json: "{}").status == 400)
+            #expect(try await server.call(.patch, "/chats/\(chat)", as: "alice", json: #"{"name":""}"#).status == 400)
+            #expect(try await server.call(.patch, "/chats/\(chat)", as: "alice", json: #"{"name":"draft"}"#).status == 200)  // no change
+            #expect(server.engine.log.lastPosition == before, "refused or empty changes append nothing")
+
+            let changed = try await server.call(.patch, "/chats/\(chat)", as: "alice", json: #"{"name":"launch","isPrivate":true}"#)
+            #expect(changed.status == 200, "\(changed.text)")
+            #expect(changed.string("name") == "launch" && changed["isPrivate"] as? Bool == true && changed.string("description") == "")
+            #expect(try await server.call(.get, "/chats/\(chat)", as: "bob").string("name") == "launch")
+            #expect(try await server.call(.get, "/chats/\(chat)", as: "mallory").status == 404, "now private")
+            let directory = try await server.call(.get, "/chats?scope=public", as: "mallory")
+            #expect((directory["chats"] as? [Any])?.isEmpty == true)
+            #expect(await bob.wait { _ in
+                bob.events(on: "chats/\(chat)").contains { ($0["event"] as? [String: Any])?["kind"] as? String == "chat.updated" }
+            })
+            await bob.close()
+        }
+    }
+
     @Test func theDirectoryOfPublicChatsIsPagedAndHidesPrivateOnes() async throws {
         try await TestServer.run { server in
             let first = try await server.createChat("alice", name: "town square")

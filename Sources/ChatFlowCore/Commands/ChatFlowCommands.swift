@@ -33,6 +33,27 @@ public struct ChatFlowCommands: Sendable {
         return (chat, result.isReplay)
     }
 
+    /// The owner renames a chat, changes its description, or makes it private or public.
+    /// Only what differs is changed; a request that changes nothing appends nothing.
+    public func updateChat(_ chat: ChatID, by user: UserID, name: String?, description: String?, isPrivate: Bool?) async throws -> ChatView {
+        guard name != nil || description != nil || isPrivate != nil else {
+            throw ChatFlowError.invalid("give at least one of name, description and isPrivate")
+        }
+        let name = try name.map(Validation.chatName)
+        let description = try description.map(Validation.chatDescription)
+        let (current, role) = try readable(chat, by: user)
+        guard role != nil else { throw ChatFlowError.forbidden("join chat \(chat) first: only members can do this") }
+        guard role == .owner else { throw ChatFlowError.forbidden("only the chat's owner can change it") }
+        let update = ChangeEvent.ChatUpdated(
+            chat: chat,
+            name: name.flatMap { $0 == current.name ? nil : $0 },
+            description: description.flatMap { $0 == current.description ? nil : $0 },
+            isPrivate: isPrivate.flatMap { $0 == current.isPrivate ? nil : $0 })
+        guard update.name != nil || update.description != nil || update.isPrivate != nil else { return current }
+        try await append(user, .chatUpdated(update))
+        return try reader.chat(chat).orThrow(.unavailable("the chat could not be read back"))
+    }
+
     /// Joins a public chat; joining one already joined returns the membership unchanged.
     public func join(_ chat: ChatID, by user: UserID) async throws -> MemberView {
         let (view, role) = try readable(chat, by: user)
