@@ -21,7 +21,7 @@ public func buildApplication(
     let hub = LiveHub(
         commands: commands, projector: engine.projector, metrics: metrics,
         queueLimit: configuration.webSocketQueueLimit, perUserLimit: configuration.webSocketsPerUser,
-        closeGrace: .milliseconds(Int64(configuration.webSocketCloseGraceSeconds * 1000)), logger: logger)
+        replayLimit: configuration.webSocketReplayLimit, closeGrace: .milliseconds(Int64(configuration.webSocketCloseGraceSeconds * 1000)), logger: logger)
 
     let router = buildRouter(
         commands: commands, engine: engine, configuration: configuration, metrics: metrics,

@@ -32,14 +32,17 @@ package final class LiveHub: Service, Sendable {
     let queueLimit: Int
     /// Connections one user may have open (0: no limit).
     let perUserLimit: Int
+    /// Log events a resuming subscription may read through (`ServerConfiguration.webSocketReplayLimit`).
+    let replayLimit: Int
     private let closeGrace: TimeAmount
     private let logger: Logger
 
     package init(
         commands: ChatFlowCommands, projector: Projector, metrics: ServerMetrics,
-        queueLimit: Int, perUserLimit: Int = 0, closeGrace: TimeAmount, logger: Logger
+        queueLimit: Int, perUserLimit: Int = 0, replayLimit: Int = 100_000, closeGrace: TimeAmount, logger: Logger
     ) {
         self.perUserLimit = perUserLimit
+        self.replayLimit = replayLimit
         self.commands = commands
         self.projector = projector
         self.metrics = metrics
@@ -181,6 +184,7 @@ package final class LiveHub: Service, Sendable {
         do {
             let end = projector.applied.position
             var cursor: ULID? = start
+            var read = 0
             replay: while let upTo = end, cursor.map({ $0 < upTo }) ?? true {
                 let records = try projector.log.read(after: cursor, limit: 1024)
                 if records.isEmpty { break }
@@ -188,6 +192,14 @@ package final class LiveHub: Service, Sendable {
                     if record.id > upTo { break replay }
                     // Nobody is listening any more: stop reading the log for them.
                     if connection.isClosed { return }
+                    read += 1
+                    if read > replayLimit {
+                        endSubscription(connection, chat, channel, LiveFrame.error(
+                            "too_far_behind",
+                            "more than \(replayLimit) events happened since \(start): reload the chat over HTTP, then subscribe without since",
+                            channel: channel))
+                        return
+                    }
                     cursor = record.id
                     let logged = LoggedEvent(id: record.id, envelope: try EventCodec.decode(record.payload))
                     guard let (eventChat, event) = LiveEvent.from(logged), eventChat == chat else { continue }
@@ -196,7 +208,9 @@ package final class LiveHub: Service, Sendable {
                 }
             }
         } catch {
-            send(LiveFrame.error("unavailable", "history could not be read; resubscribe", channel: channel), to: connection)
+            // Going live after a failed replay would leave a gap the client cannot see.
+            endSubscription(connection, chat, channel, LiveFrame.error("unavailable", "history could not be read; resubscribe", channel: channel))
+            return
         }
         let pending = connection.withSubscription(chat) { subscription -> [(ULID?, String)] in
             guard case .replaying(let pending)? = subscription else { return [] }
@@ -206,6 +220,13 @@ package final class LiveHub: Service, Sendable {
         for (id, frame) in pending where id.map({ id in lastSent.map { id > $0 } ?? true }) ?? true {
             if !send(frame, to: connection) { return }
         }
+    }
+
+    /// Ends a chat subscription that could not be resumed, telling the client why.
+    private func endSubscription(_ connection: LiveConnection, _ chat: ChatID, _ channel: String, _ frame: String) {
+        connection.setSubscription(nil, for: chat)
+        state.withLock { _ = $0.chatSubscribers[chat]?.remove(connection.id) }
+        send(frame, to: connection)
     }
 
     private func unsubscribe(_ connection: LiveConnection, channel: String?) {

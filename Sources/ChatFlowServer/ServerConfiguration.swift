@@ -35,6 +35,10 @@ public struct ServerConfiguration: Sendable {
     /// WebSockets one user may have open at once (0: no limit). Each costs the server memory
     /// and a file descriptor, so one token must not be able to take them all.
     public var webSocketsPerUser = 32
+    /// Log events a subscription resuming with `since` may read through to catch up. The log
+    /// has no per-chat index, so a `since` further behind than this is refused (the client
+    /// reloads over HTTP and subscribes again) instead of scanning the log for one socket.
+    public var webSocketReplayLimit = 100_000
     /// The web client's static files, served at `/`: the client built into this module unless
     /// another directory is given (`nil` serves none).
     public var publicDirectory: String? = Self.bundledWebClient

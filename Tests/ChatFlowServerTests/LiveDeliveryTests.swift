@@ -169,6 +169,38 @@ import Testing
         }
     }
 
+    /// A `since` further behind than the replay limit is refused instead of scanning the log
+    /// for one socket: the client is told to reload, and its subscription ends (no silent
+    /// gap); subscribing again without `since` goes live.
+    @Test func aSinceTooFarBehindIsRefusedAndEndsTheSubscription() async throws {
+        try await TestServer.run(configure: { $0.webSocketReplayLimit = 5 }) { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let since = try await server.post(chat, as: "alice", "seen")
+            for i in 0..<6 { _ = try await server.post(chat, as: "alice", "missed-\(i)") }
+
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("chats/\(chat)", since: since)
+            #expect(await bob.wait { frames in frames.contains { $0["type"] as? String == "error" } })
+            let error = try #require(bob.frames.first { $0["type"] as? String == "error" })
+            #expect(error["code"] as? String == "too_far_behind" && error["channel"] as? String == "chats/\(chat)", "\(error)")
+            #expect(bob.events(on: "chats/\(chat)").count <= 5)
+
+            // Ended: a later post is not sent on it; after subscribing afresh, the next one is.
+            _ = try await server.post(chat, as: "alice", "while unsubscribed")
+            try await bob.subscribe("chats/\(chat)")
+            #expect(await bob.wait { frames in frames.filter { $0["type"] as? String == "subscribed" }.count == 2 })
+            let live = try await server.post(chat, as: "alice", "live")
+            #expect(await bob.wait { _ in bob.events(on: "chats/\(chat)").contains { ($0["event"] as? [String: Any])?["messageId"] as? String == live } })
+            // (The fresh subscription may still get it, if the hub handles that post after it.)
+            let frames = bob.frames
+            let resubscribed = try #require(frames.indices.filter { frames[$0]["type"] as? String == "subscribed" }.last)
+            let beforeIt = frames[..<resubscribed].compactMap { ($0["event"] as? [String: Any])?["content"] as? String }
+            #expect(!beforeIt.contains("while unsubscribed"), "\(beforeIt)")
+            await bob.close()
+        }
+    }
+
     @Test func notificationsReachTheUserAcrossChats() async throws {
         try await TestServer.run { server in
             let chat = try await server.createChat("alice")
