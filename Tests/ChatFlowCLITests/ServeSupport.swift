@@ -124,6 +124,7 @@ final class APIClient: Sendable {
         let data: Data
         let replayed: String?
         var requestID: String? = nil
+        var retryAfter: String? = nil
         var text: String { String(decoding: data, as: UTF8.self) }
         var object: [String: Any] { (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:] }
     }
@@ -153,7 +154,7 @@ final class APIClient: Sendable {
         guard let http = response as? HTTPURLResponse else { throw ServeTestFailure("not an HTTP response") }
         return Reply(
             status: http.statusCode, data: data, replayed: http.value(forHTTPHeaderField: "Idempotent-Replayed"),
-            requestID: http.value(forHTTPHeaderField: "X-Request-Id"))
+            requestID: http.value(forHTTPHeaderField: "X-Request-Id"), retryAfter: http.value(forHTTPHeaderField: "Retry-After"))
     }
 
     func invalidate() { session.invalidateAndCancel() }

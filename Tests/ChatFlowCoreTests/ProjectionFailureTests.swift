@@ -117,6 +117,7 @@ import Testing
         try world.engine.database.write(batch, sync: true)
         try world.reopen()
         #expect(try world.engine.store.checkpoint(of: SearchProjection.name) == nil, "search should start over")
+        #expect(!world.engine.projector.hasReachedStart, "reads must wait until search has the old events again")
 
         let stream = world.engine.projector.subscribe()
         let newest = try await world.post("alice", chat, "newest")
@@ -127,6 +128,9 @@ import Testing
             if heard.contains(newest.ulid) { break }
         }
         #expect(heard == [newest.ulid], "listeners heard \(heard.count) events; only the new one is news")
+        #expect(world.engine.projector.hasReachedStart)
+        _ = try await world.post("alice", chat, "not projected yet")
+        #expect(world.engine.projector.hasReachedStart, "lag after the start does not close the gate again")
         // The projection that started over did apply the old events.
         let found = try world.reader.search(in: chat, query: try SearchQuery.parse("older"), cursor: nil, limit: 10)
         #expect(found.items.count == 3)

@@ -34,6 +34,19 @@ public final class Projector: Service, Sendable {
         let applier = ProjectionApplier(database: store.database, targets: targets)
         applied = PositionSignal(applier.resumePosition)
         self.applier = Mutex(applier)
+        startPosition = log.lastPosition
+    }
+
+    /// The end of the log when the projector was opened. Until every projection reaches it,
+    /// they lack writes acknowledged before the start (a projection with a new version
+    /// starts over from the beginning of the log), and reads would answer from them.
+    public let startPosition: ULID?
+
+    /// Whether every projection has applied what was in the log at the start. Once true,
+    /// stays true: lag under load later is not a reason to refuse reads.
+    public var hasReachedStart: Bool {
+        guard let startPosition else { return true }
+        return applied.position.map { $0 >= startPosition } ?? false
     }
 
     /// How far each projection has applied, by name.
