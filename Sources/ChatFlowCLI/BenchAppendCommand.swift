@@ -45,10 +45,18 @@ struct BenchAppendCommand: AsyncParsableCommand {
         var options = ChangeLogOptions()
         options.onCommit = { commits.record($0) }
         let log = try RocksDBChangeLog.open(path: directory, options: options)
-        defer { log.close(); log.database.close() }
-        var result = try await AppendBenchmark(
-            events: events, producers: producers, chats: chats, contentBytes: contentBytes
-        ).run(on: log)
+        var result: AppendBenchmark.Result
+        do {
+            result = try await AppendBenchmark(
+                events: events, producers: producers, chats: chats, contentBytes: contentBytes
+            ).run(on: log)
+        } catch {
+            log.close(); log.database.close()
+            throw error
+        }
+        // The writer reports a commit once it has resumed the commit's callers, so the last
+        // report may come after the last caller returned: stopping the writer waits for it.
+        log.close(); log.database.close()
         let totals = commits.totals
         result.groupCommits = totals.commits
         result.meanGroupSize = Double(totals.events) / Double(max(totals.commits, 1))
