@@ -76,6 +76,8 @@ trap 'exit 143' TERM
 # The tests mint nothing themselves: the server makes its own secret in the fresh data dir.
 unset CHATFLOW_JWT_SECRET CHATFLOW_JWT_ISSUER CHATFLOW_JWT_AUDIENCE CHATFLOW_DATA_DIR CHATFLOW_PUBLIC_DIR
 export CHATFLOW_RATE_LIMIT=0
+# Small, so that a test can put a quiet chat further behind than the server replays.
+export CHATFLOW_WS_REPLAY_LIMIT=60
 
 free_port() {
     "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'

@@ -71,6 +71,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.retentionDays = try environment.integer("CHATFLOW_RETENTION_DAYS") ?? 1826
         configuration.webSocketsPerUser = try environment.integer("CHATFLOW_WS_PER_USER") ?? 32
         configuration.webSocketPingSeconds = try environment.integer("CHATFLOW_WS_PING_SECONDS") ?? 30
+        configuration.webSocketReplayLimit = try environment.integer("CHATFLOW_WS_REPLAY_LIMIT") ?? 100_000
         configuration.publicDirectory = publicDir ?? environment["CHATFLOW_PUBLIC_DIR"] ?? ServerConfiguration.bundledWebClient
         try configuration.validate()
         return (configuration, created)

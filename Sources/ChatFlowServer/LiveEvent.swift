@@ -2,7 +2,8 @@ import ChatFlowCore
 import ChatFlowStorage
 
 /// The `event` object of a live frame, built from the logged event alone, so that a replay
-/// from the log (`since`) and live delivery produce the same bytes for the same event.
+/// from the log (`since`) and live delivery produce the same frames for the same event
+/// (except that a replay gives message events the message's current text, see `LiveHub`).
 package struct LiveEvent: Encodable {
     let kind: String
     var chatId: String?

@@ -129,12 +129,12 @@ package final class LiveHub: Service, Sendable {
         }
     }
 
-    private func subscribe(_ connection: LiveConnection, channel: String?, since: String?) async {
-        guard let channel else {
+    private func subscribe(_ connection: LiveConnection, channel requested: String?, since: String?) async {
+        guard let requested else {
             send(LiveFrame.error("invalid", "subscribe needs a channel: chats/{chatId} or \(Self.notifications)"), to: connection)
             return
         }
-        if channel == Self.notifications {
+        if requested == Self.notifications {
             connection.wantsNotifications = true
             // A connection already gone (its client left while this waited) stays out.
             state.withLock { state in
@@ -142,13 +142,15 @@ package final class LiveHub: Service, Sendable {
                     state.notificationSubscribers[connection.user, default: []].insert(connection.id)
                 }
             }
-            send(LiveFrame.subscribed(channel: channel, recovered: false), to: connection)
+            send(LiveFrame.subscribed(channel: Self.notifications, recovered: false), to: connection)
             return
         }
-        guard channel.hasPrefix("chats/"), let chat = try? ChatID(parsing: String(channel.dropFirst(6))) else {
-            send(LiveFrame.error("invalid", "unknown channel '\(channel)'; use chats/{chatId} or \(Self.notifications)", channel: channel), to: connection)
+        guard requested.hasPrefix("chats/"), let chat = try? ChatID(parsing: String(requested.dropFirst(6))) else {
+            send(LiveFrame.error("invalid", "unknown channel '\(requested)'; use chats/{chatId} or \(Self.notifications)", channel: requested), to: connection)
             return
         }
+        // Every frame of the subscription names the channel one way (ids parse case-blind).
+        let channel = "chats/\(chat)"
         var position: ULID?
         if let since {
             guard let parsed = ULID(since) else {
@@ -157,88 +159,139 @@ package final class LiveHub: Service, Sendable {
             }
             position = parsed
         }
-        do {
-            try commands.requireMember(chat, connection.user)
-        } catch let error as ChatFlowError {
-            let code = if case .notFound = error { "not_found" } else { "forbidden" }
-            send(LiveFrame.error(code, ProblemDetail.from(error)?.detail ?? "\(error)", channel: channel), to: connection)
-            return
-        } catch {
-            send(LiveFrame.error("unavailable", "the subscription could not be checked; retry", channel: channel), to: connection)
+        if let refusal = membershipRefusal(chat, connection.user, channel: channel) {
+            send(refusal, to: connection)
             return
         }
 
-        // Register first, holding live frames back, then replay history, then hand over:
-        // whatever is applied meanwhile waits in `pending` and is de-duplicated by id.
-        connection.setSubscription(position == nil ? .live(lastSent: nil) : .replaying(pending: []), for: chat)
+        // Register first, holding live frames back, then confirm, replay history, and hand
+        // over: whatever is applied meanwhile waits in `pending`, de-duplicated by id, and
+        // goes out before any later frame, so the client sees one ordered stream.
+        connection.setSubscription(.replaying(pending: []), for: chat)
         let registered = state.withLock { state in
             guard state.connections[connection.id] != nil else { return false }
             state.chatSubscribers[chat, default: []].insert(connection.id)
             return true
         }
         guard registered else { return }
-        send(LiveFrame.subscribed(channel: channel, recovered: position != nil), to: connection)
-        guard let start = position else { return }
-
-        var lastSent: ULID? = start
-        do {
-            let end = projector.applied.position
-            var cursor: ULID? = start
-            var read = 0
-            replay: while let upTo = end, cursor.map({ $0 < upTo }) ?? true {
-                let records = try projector.log.read(after: cursor, limit: 1024)
-                if records.isEmpty { break }
-                for record in records {
-                    if record.id > upTo { break replay }
-                    // Nobody is listening any more: stop reading the log for them.
-                    if connection.isClosed { return }
-                    read += 1
-                    if read > replayLimit {
-                        endSubscription(connection, chat, channel, LiveFrame.error(
-                            "too_far_behind",
-                            "more than \(replayLimit) events happened since \(start): reload the chat over HTTP, then subscribe without since",
-                            channel: channel))
-                        return
-                    }
-                    cursor = record.id
-                    let logged = LoggedEvent(id: record.id, envelope: try EventCodec.decode(record.payload))
-                    guard let (eventChat, event) = LiveEvent.from(logged), eventChat == chat else { continue }
-                    if !send(LiveFrame.event(channel: channel, id: record.id.description, event: event), to: connection) { return }
-                    lastSent = record.id
-                }
-            }
-        } catch {
-            // Going live after a failed replay would leave a gap the client cannot see.
-            endSubscription(connection, chat, channel, LiveFrame.error("unavailable", "history could not be read; resubscribe", channel: channel))
+        // A removal applied between the check and the registration dropped nothing yet.
+        if let refusal = membershipRefusal(chat, connection.user, channel: channel) {
+            endSubscription(connection, chat, refusal)
             return
         }
-        let pending = connection.withSubscription(chat) { subscription -> [(ULID?, String)] in
-            guard case .replaying(let pending)? = subscription else { return [] }
-            subscription = .live(lastSent: lastSent)
-            return pending
+        send(LiveFrame.subscribed(channel: channel, recovered: position != nil), to: connection)
+
+        var lastSent = position
+        if let start = position {
+            do {
+                let end = projector.applied.position
+                var cursor: ULID? = start
+                var read = 0
+                replay: while let upTo = end, cursor.map({ $0 < upTo }) ?? true {
+                    let records = try projector.log.read(after: cursor, limit: 1024)
+                    if records.isEmpty { break }
+                    for record in records {
+                        if record.id > upTo { break replay }
+                        // Nobody is listening any more: stop reading the log for them.
+                        if connection.isClosed { return }
+                        read += 1
+                        if read > replayLimit {
+                            endSubscription(connection, chat, LiveFrame.error(
+                                "too_far_behind",
+                                "more than \(replayLimit) events happened since \(start): reload the chat over HTTP, then subscribe without since",
+                                channel: channel))
+                            return
+                        }
+                        cursor = record.id
+                        let logged = LoggedEvent(id: record.id, envelope: try EventCodec.decode(record.payload))
+                        guard let (eventChat, event) = LiveEvent.from(logged), eventChat == chat else { continue }
+                        // Removed from the chat meanwhile: the removal ended the subscription.
+                        guard connection.withSubscription(chat, { $0 != nil }) else { return }
+                        let frame = LiveFrame.event(channel: channel, id: record.id.description, event: try redacted(event))
+                        if !send(frame, to: connection) { return }
+                        lastSent = record.id
+                    }
+                }
+            } catch {
+                // Going live after a failed replay would leave a gap the client cannot see.
+                endSubscription(connection, chat, LiveFrame.error("unavailable", "history could not be read; resubscribe", channel: channel))
+                return
+            }
         }
-        for (id, frame) in pending where id.map({ id in lastSent.map { id > $0 } ?? true }) ?? true {
-            if !send(frame, to: connection) { return }
+        // Hand over: send what was held back, until nothing more is, then go live in the
+        // same step, so no later frame can overtake a held-back one.
+        while true {
+            let held = connection.withSubscription(chat) { subscription -> [(ULID?, String)]? in
+                guard case .replaying(let pending)? = subscription else { return nil }
+                if pending.isEmpty {
+                    subscription = .live(lastSent: lastSent)
+                    return nil
+                }
+                subscription = .replaying(pending: [])
+                return pending
+            }
+            guard let held else { return }
+            for (id, frame) in held where id.map({ id in lastSent.map { id > $0 } ?? true }) ?? true {
+                if !send(frame, to: connection) { return }
+                if let id { lastSent = id }
+            }
         }
     }
 
+    /// The error frame refusing `user` a subscription to `chat`, or nil when they are a member.
+    private func membershipRefusal(_ chat: ChatID, _ user: UserID, channel: String) -> String? {
+        do {
+            try commands.requireMember(chat, user)
+            return nil
+        } catch let error as ChatFlowError {
+            let code = if case .notFound = error { "not_found" } else { "forbidden" }
+            return LiveFrame.error(code, ProblemDetail.from(error)?.detail ?? "\(error)", channel: channel)
+        } catch {
+            return LiveFrame.error("unavailable", "the subscription could not be checked; retry", channel: channel)
+        }
+    }
+
+    /// A replayed message event with the message's text as it is now: a replay must not
+    /// give back what was deleted or edited away (live frames carried it when it was current).
+    private func redacted(_ event: LiveEvent) throws -> LiveEvent {
+        guard event.kind == "message.created" || event.kind == "message.edited",
+              let id = event.messageId.flatMap(ULID.init) else { return event }
+        let now = try commands.reader.message(MessageID(id))
+        let content = now.map { $0.deleted ? "" : $0.content } ?? ""
+        var event = event
+        if event.kind == "message.created", let message = event.message {
+            event.message = MessageView(
+                id: message.id, chatId: message.chatId, userId: message.userId, content: content,
+                messageType: message.messageType, createdAt: message.createdAt, editedAt: nil,
+                deleted: now?.deleted ?? true, reactions: [:])
+        } else {
+            event.content = content
+        }
+        return event
+    }
+
     /// Ends a chat subscription that could not be resumed, telling the client why.
-    private func endSubscription(_ connection: LiveConnection, _ chat: ChatID, _ channel: String, _ frame: String) {
+    private func endSubscription(_ connection: LiveConnection, _ chat: ChatID, _ frame: String) {
         connection.setSubscription(nil, for: chat)
         state.withLock { _ = $0.chatSubscribers[chat]?.remove(connection.id) }
         send(frame, to: connection)
     }
 
+    /// Ends a subscription; ending one that is not there is answered the same way (the
+    /// client's wish holds either way). Every request gets an answer.
     private func unsubscribe(_ connection: LiveConnection, channel: String?) {
-        guard let channel else { return }
         if channel == Self.notifications {
             connection.wantsNotifications = false
             state.withLock { _ = $0.notificationSubscribers[connection.user]?.remove(connection.id) }
-        } else if channel.hasPrefix("chats/"), let chat = try? ChatID(parsing: String(channel.dropFirst(6))) {
+            send(LiveFrame.unsubscribed(channel: Self.notifications), to: connection)
+        } else if let channel, channel.hasPrefix("chats/"), let chat = try? ChatID(parsing: String(channel.dropFirst(6))) {
             connection.setSubscription(nil, for: chat)
             state.withLock { _ = $0.chatSubscribers[chat]?.remove(connection.id) }
+            send(LiveFrame.unsubscribed(channel: "chats/\(chat)"), to: connection)
+        } else {
+            send(LiveFrame.error(
+                "invalid", "unsubscribe needs a channel: chats/{chatId} or \(Self.notifications)", channel: channel), to: connection)
         }
-        send(LiveFrame.unsubscribed(channel: channel), to: connection)
     }
 
     /// Typing indicators go to the chat's other subscribers and are never logged.

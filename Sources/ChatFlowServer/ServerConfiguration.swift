@@ -10,6 +10,7 @@ import Foundation
 /// - `retentionDays` (`CHATFLOW_RETENTION_DAYS`, default 1826 = five years, 0 = keep forever)
 /// - `webSocketsPerUser` (`CHATFLOW_WS_PER_USER`, default 32, 0 = no limit)
 /// - `webSocketPingSeconds` (`CHATFLOW_WS_PING_SECONDS`, default 30)
+/// - `webSocketReplayLimit` (`CHATFLOW_WS_REPLAY_LIMIT`, default 100,000)
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
@@ -73,6 +74,9 @@ public struct ServerConfiguration: Sendable {
         }
         guard webSocketsPerUser >= 0 else {
             throw ConfigurationError("CHATFLOW_WS_PER_USER must be 0 (no limit) or a positive number of connections")
+        }
+        guard (1...100_000_000).contains(webSocketReplayLimit) else {
+            throw ConfigurationError("CHATFLOW_WS_REPLAY_LIMIT must be 1–100000000 log events")
         }
         guard jwtLeewaySeconds >= 0, jwtLeewaySeconds <= 300 else {
             throw ConfigurationError("CHATFLOW_JWT_LEEWAY must be 0–300 seconds")

@@ -219,6 +219,26 @@ def test_bob_reconnects_and_resumes_where_he_left_off(room, alice, bob, alice_ap
     assert bob.message_texts() == alice.message_texts()
 
 
+def test_a_quiet_chat_goes_live_on_a_busy_server(room, alice_api, bob):
+    # The server replays at most CHATFLOW_WS_REPLAY_LIMIT (60 here) log events to a resuming
+    # client; the quiet chat's newest message is further back than that.
+    quiet = alice_api.create_chat("Quiet corner")["id"]
+    alice_api.post(quiet, "The last word in a while")
+    for i in range(70):
+        alice_api.post(room, f"Busy elsewhere {i}")
+    bob.join_chat(quiet)
+    bob.wait_message("The last word in a while")
+    # Told it was too far behind, the client went live without `since` and read the newest
+    # page over HTTP instead.
+    bob.attribute_is("#chat-pane", "data-recovered", "false")
+    bob.wait_subscribed(quiet)
+    alice_api.post(quiet, "Breaking the silence")
+    bob.wait_message("Breaking the silence")
+    assert bob.message_texts() == ["The last word in a while", "Breaking the silence"]
+    assert not bob.find("[data-testid=error-banner]").is_displayed()
+    bob.open_chat(room)  # the module's tests expect bob in the shared room
+
+
 def test_history_survives_a_reload_and_older_pages_load_on_scroll(room, alice_api, bob):
     for number in range(1, 81):
         alice_api.post(room, f"Paging message {number:03}")

@@ -201,6 +201,54 @@ import Testing
         }
     }
 
+    /// A replay from the log gives message events the message's text as it is now: what was
+    /// deleted or edited away is not handed out again, even to a member resuming from the
+    /// chat's very beginning.
+    @Test func aReplayDoesNotGiveBackDeletedOrEditedAwayText() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let edited = try await server.post(chat, as: "alice", "first draft")
+            #expect(try await server.call(.patch, "/messages/\(edited)", as: "alice", json: #"{"content":"final text"}"#).status == 200)
+            let deleted = try await server.post(chat, as: "alice", "regrettable")
+            #expect(try await server.call(.delete, "/messages/\(deleted)", as: "alice").status == 204)
+            let kept = try await server.post(chat, as: "alice", "plain")
+
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("chats/\(chat)", since: chat)
+            #expect(await bob.wait { _ in bob.events(on: "chats/\(chat)").contains { ($0["event"] as? [String: Any])?["messageId"] as? String == kept } })
+            let events = bob.events(on: "chats/\(chat)").compactMap { $0["event"] as? [String: Any] }
+            let text = String(decoding: try JSONSerialization.data(withJSONObject: events), as: UTF8.self)
+            #expect(!text.contains("first draft") && !text.contains("regrettable"), "\(text)")
+            #expect(events.map { $0["kind"] as? String ?? "?" } == ["member.joined", "message.created", "message.edited", "message.created", "message.deleted", "message.created"])
+            let created = events.filter { $0["kind"] as? String == "message.created" }.compactMap { $0["message"] as? [String: Any] }
+            #expect(created.map { $0["content"] as? String } == ["final text", "", "plain"])
+            #expect(created.map { $0["deleted"] as? Bool } == [false, true, false])
+            await bob.close()
+        }
+    }
+
+    /// Channels are named one way in every frame, however the client spelled the chat id;
+    /// every unsubscribe is answered.
+    @Test func channelsAreCanonicalAndUnsubscribeAlwaysAnswers() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            let bob = try await LiveClient.connect(server, as: "alice")
+            try await bob.send(#"{"op":"subscribe","channel":"chats/\#(chat.lowercased())"}"#)
+            #expect(await bob.wait { frames in frames.contains { $0["type"] as? String == "subscribed" } })
+            #expect(bob.frames.first { $0["type"] as? String == "subscribed" }?["channel"] as? String == "chats/\(chat)")
+            let message = try await server.post(chat, as: "alice", "hello")
+            #expect(await bob.wait { _ in bob.events(on: "chats/\(chat)").contains { ($0["event"] as? [String: Any])?["messageId"] as? String == message } })
+
+            try await bob.send(#"{"op":"unsubscribe"}"#)
+            try await bob.send(#"{"op":"unsubscribe","channel":"nonsense"}"#)
+            try await bob.send(#"{"op":"unsubscribe","channel":"chats/\#(chat.lowercased())"}"#)
+            #expect(await bob.wait { frames in frames.filter { $0["type"] as? String == "error" }.count == 2 && frames.contains { $0["type"] as? String == "unsubscribed" } })
+            #expect(bob.frames.first { $0["type"] as? String == "unsubscribed" }?["channel"] as? String == "chats/\(chat)")
+            await bob.close()
+        }
+    }
+
     @Test func notificationsReachTheUserAcrossChats() async throws {
         try await TestServer.run { server in
             let chat = try await server.createChat("alice")

@@ -201,6 +201,11 @@ import Testing
         #expect(error?.description.contains("CHATFLOW_WS_PER_USER") == true)
         configuration.webSocketsPerUser = 0
         try configuration.validate()
+        configuration.webSocketReplayLimit = 0
+        let replay = #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        #expect(replay?.description.contains("CHATFLOW_WS_REPLAY_LIMIT") == true)
+        configuration.webSocketReplayLimit = 1
+        try configuration.validate()
     }
 
     @Test func upgradesWithoutAValidTokenAreRefusedAndAPlainGetIsTold() async throws {

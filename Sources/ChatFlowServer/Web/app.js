@@ -58,6 +58,7 @@
       loadingOlder: false,
       lastEventId: null, // newest event id seen on chats/{id}: the `since` to resume from
       subscription: 'none', // none | pending | live
+      resync: false, // going live without `since`: then read the newest page over HTTP
       typing: new Map(), // user → expiry time
       typingTimer: null,
       lastTypingSent: 0,
@@ -1536,6 +1537,10 @@
           cur.subscription = 'live';
           $('chat-pane').dataset.subscribed = 'true';
           $('chat-pane').dataset.recovered = String(frame.recovered);
+          if (cur.resync) {
+            cur.resync = false;
+            resyncNewest(cur);
+          }
         }
         break;
       case 'unsubscribed':
@@ -1551,6 +1556,15 @@
         }
         break;
       case 'error':
+        if (frame.code === 'too_far_behind' && frame.channel === chatChannel && !awaitingReply(chatChannel)) {
+          // The server will not replay that far back (a quiet chat on a busy server): go live
+          // without `since`, then read the newest page over HTTP, so nothing falls between.
+          cur.subscription = 'none';
+          cur.lastEventId = null;
+          cur.resync = true;
+          subscribe(cur);
+          break;
+        }
         if (frame.channel) {
           // The answer to a subscribe that was refused.
           takeReply('subscribe', frame.channel);
@@ -1562,6 +1576,42 @@
         break;
       default:
         break; // pong, and anything newer than this client
+    }
+  }
+
+  /**
+   * After going live without `since`: the newest page over HTTP brings the view up to date
+   * (new messages, and edits and deletes among the newest). When the page does not reach
+   * back to what the view already shows, the history in between is unknown: open afresh.
+   */
+  async function resyncNewest(cur) {
+    try {
+      const page = await api('GET', `/chats/${cur.id}/messages?limit=${PAGE_SIZE}`);
+      if (state.current !== cur) return;
+      const knownNewest = newestId(cur);
+      const oldest = page.messages[page.messages.length - 1];
+      if (knownNewest && oldest && page.nextCursor && oldest.id > knownNewest) {
+        closeChat();
+        openChat(cur.id);
+        return;
+      }
+      for (const message of page.messages) {
+        const known = cur.messages.get(message.id);
+        if (!known) {
+          addMessage(cur, message);
+        } else if (message.deleted && !known.deleted) {
+          markDeleted(cur, known);
+        } else if (!message.deleted && (known.content !== message.content || known.editedAt !== message.editedAt)) {
+          known.content = message.content;
+          known.editedAt = message.editedAt;
+          touch(cur, known);
+        }
+      }
+      if (!cur.lastEventId && page.messages.length) cur.lastEventId = page.messages[0].id;
+      renderTimeline();
+      loadReactionDetails(cur, page.messages);
+    } catch (error) {
+      showError(error);
     }
   }
 
