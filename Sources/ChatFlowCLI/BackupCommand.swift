@@ -31,7 +31,7 @@ struct BackupCommand: AsyncParsableCommand {
         }
         let environment = Environment()
         do {
-            let engine = try ChatFlowEngine(dataDirectory: data.path)
+            let engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .existing)
             defer { engine.close() }
             let last = try engine.backup(to: target, alsoCopying: [ServerConfiguration.secretFileName])
             print("backup of \(data.path) written to \(target) (last event \(last?.description ?? "none"))")

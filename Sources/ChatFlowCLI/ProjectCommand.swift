@@ -14,7 +14,7 @@ struct ProjectCommand: AsyncParsableCommand {
     @OptionGroup var data: DataDirectoryOptions
 
     func run() async throws {
-        let engine = try ChatFlowEngine(dataDirectory: data.path)
+        let engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .existing)
         defer { engine.close() }
         let applied = try engine.projector.catchUp()
         print("caught-up \(applied)")

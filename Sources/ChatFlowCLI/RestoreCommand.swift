@@ -25,6 +25,10 @@ struct RestoreCommand: AsyncParsableCommand {
             throw ValidationError("--from: \(from) is not a ChatFlow backup (it has no RocksDB CURRENT file)")
         }
         let target = URL(fileURLWithPath: data.path).standardizedFileURL.path
+        var isDirectory: ObjCBool = false
+        if files.fileExists(atPath: target, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw ValidationError("\(target) exists but is not a directory; choose another --data-dir or remove the file")
+        }
         let existing = (try? files.contentsOfDirectory(atPath: target)) ?? []
         if !existing.isEmpty {
             guard force else {
@@ -32,23 +36,31 @@ struct RestoreCommand: AsyncParsableCommand {
             }
             // Opening it is how to learn whether a server still holds it.
             do {
-                try ChatFlowEngine(dataDirectory: target).close()
+                try ChatFlowEngine(dataDirectory: target, databaseOptions: .existing).close()
             } catch StorageError.locked {
                 throw ValidationError("\(target) is in use by a running server; stop it first")
             } catch {
                 // Unreadable data is exactly what a restore replaces.
             }
         }
-        // Copy next to the target, then swap, so a failed copy leaves the old directory whole.
+        // Copy next to the target and open the copy there (which finds missing or damaged
+        // files, and brings the projections up to date); only then swap, so that neither a
+        // failed copy nor a broken backup costs the data directory it would replace.
         let staging = target + ".restoring"
         try? files.removeItem(atPath: staging)
         try files.copyItem(atPath: from, toPath: staging)
+        let last: ULID?
+        do {
+            let engine = try ChatFlowEngine(dataDirectory: staging, databaseOptions: .existing)
+            defer { engine.close() }
+            try engine.projector.catchUp()
+            last = engine.log.lastPosition
+        } catch {
+            try? files.removeItem(atPath: staging)
+            throw ValidationError("the backup in \(from) cannot be opened (\(error)); \(target) was left as it was")
+        }
         if files.fileExists(atPath: target) { try files.removeItem(atPath: target) }
         try files.moveItem(atPath: staging, toPath: target)
-
-        let engine = try ChatFlowEngine(dataDirectory: target)
-        defer { engine.close() }
-        try engine.projector.catchUp()
-        print("restored \(from) into \(target) (last event \(engine.log.lastPosition?.description ?? "none")); run `chatflow verify` to check it")
+        print("restored \(from) into \(target) (last event \(last?.description ?? "none")); run `chatflow verify` to check it")
     }
 }

@@ -61,4 +61,50 @@ import ChatFlowTestSupport
         engine.close()
         #expect(await forced.exitStatus() == 0, "chatflow restore --force: \(forced.lines)")
     }
+    /// Nothing an operator mistypes or a damaged backup can cost data: a backup with files
+    /// missing is refused before the directory it would replace is touched, a file is not a
+    /// data directory, and a path with no data in it is not verified or backed up as empty.
+    @Test func restoreAndFriendsRefuseWhatWouldCostData() async throws {
+        let dir = TemporaryDirectory("chatflow-restore-refusals")
+        defer { dir.remove() }
+        let files = FileManager.default
+        let source = dir.appending("source")
+        let bench = try ChildProcess(["bench", "append", "--events", "3000", "--producers", "2", "--chats", "2", "--data-dir", source, "--json"])
+        #expect(await bench.exitStatus() == 0)
+        let good = dir.appending("good")
+        let backup = try ChildProcess(["backup", "--data-dir", source, "--to", good], environment: Serve.environment)
+        #expect(await backup.exitStatus() == 0, "\(backup.lines)")
+        let live = dir.appending("live")
+        #expect(await (try ChildProcess(["restore", "--from", good, "--data-dir", live])).exitStatus() == 0)
+
+        // A backup whose table files are gone.
+        let broken = dir.appending("broken")
+        try files.copyItem(atPath: good, toPath: broken)
+        let tables = try files.contentsOfDirectory(atPath: broken).filter { $0.hasSuffix(".sst") }
+        try #require(!tables.isEmpty, "the backup should hold table files")
+        for table in tables { try files.removeItem(atPath: broken + "/" + table) }
+        let errors = dir.appending("restore.err")
+        let refused = try ChildProcess(["restore", "--from", broken, "--data-dir", live, "--force"], errorFile: errors)
+        #expect(await refused.exitStatus() != 0)
+        #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("was left as it was"))
+        #expect(!files.fileExists(atPath: live + ".restoring"))
+        let (verified, output) = try await Serve.verify(dataDirectory: live)
+        #expect(verified == 0, "the data directory must be untouched: \(output)")
+
+        // A file where the data directory should be.
+        let file = dir.appending("notes.txt")
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: file))
+        #expect(await (try ChildProcess(["restore", "--from", good, "--data-dir", file])).exitStatus() != 0)
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "keep me")
+
+        // A path with no data: neither verified nor backed up, and not created either.
+        let typo = dir.appending("typo")
+        let verifyErrors = dir.appending("verify.err")
+        let verify = try ChildProcess(["verify", "--data-dir", typo], errorFile: verifyErrors)
+        #expect(await verify.exitStatus() != 0)
+        #expect(try String(contentsOfFile: verifyErrors, encoding: .utf8).contains("no ChatFlow data"))
+        let emptyBackup = try ChildProcess(["backup", "--data-dir", typo, "--to", dir.appending("empty-backup")], environment: Serve.environment)
+        #expect(await emptyBackup.exitStatus() != 0)
+        #expect(!files.fileExists(atPath: typo) && !files.fileExists(atPath: dir.appending("empty-backup")))
+    }
 }

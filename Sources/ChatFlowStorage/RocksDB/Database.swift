@@ -36,7 +36,7 @@ public final class Database: Sendable {
             throw .notADirectory(path: path)
         case .missing:
             guard !options.readOnly, options.createIfMissing else {
-                throw .rocksDB("no database at \(path)")
+                throw .noDatabase(path: path)
             }
             try Directory.create(path)
         case .directory:

@@ -19,9 +19,16 @@ public struct DatabaseOptions: Sendable {
     /// For replaying the whole log into fresh projections (`rebuild`, `verify`): smaller
     /// memtables than serving uses, as a shallower skip list takes millions of rows faster
     /// while flushes run on another core (200k events: 15.3k–16.2k → 18.9k–19.5k events/s).
+    /// The data is replayed, so it must already be there: a mistyped path is refused.
     public static var replay: DatabaseOptions {
-        var options = DatabaseOptions()
+        var options = DatabaseOptions.existing
         options.writeBufferBytes = 8 << 20
         return options
+    }
+
+    /// For commands that work on data `serve` made (backup, project): a missing database is
+    /// an error, never an empty one made on the spot.
+    public static var existing: DatabaseOptions {
+        DatabaseOptions(createIfMissing: false)
     }
 }

@@ -2,6 +2,8 @@
 public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The data directory path exists but is a regular file (or something else that is not a directory).
     case notADirectory(path: String)
+    /// There is no database at the path, and the caller did not ask for one to be created.
+    case noDatabase(path: String)
     /// The process may not create or write files at the path.
     case notWritable(path: String, detail: String)
     /// Another process (or another open handle in this one) holds the database lock.
@@ -25,6 +27,8 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .notADirectory(let path):
             "data directory \(path) exists but is not a directory; choose another path or remove the file"
+        case .noDatabase(let path):
+            "there is no ChatFlow data in \(path); check --data-dir (or CHATFLOW_DATA_DIR): `chatflow serve` creates it on its first start"
         case .notWritable(let path, let detail):
             "data directory \(path) is not writable by this process (\(detail)); fix its permissions or choose another path"
         case .locked(let path):
@@ -57,6 +61,9 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
         }
         if message.contains("No space left on device") {
             return .noSpace(detail: message)
+        }
+        if message.contains("does not exist (create_if_missing is false)") {
+            return .noDatabase(path: path)
         }
         if message.hasPrefix("Corruption") || message.contains("Corruption:") {
             return .corrupt(path: path, detail: message)
