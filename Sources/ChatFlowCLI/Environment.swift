@@ -40,8 +40,13 @@ struct Environment {
     func jwtSecret(dataDirectory: String, create: Bool) throws -> (secret: String, created: Bool) {
         if let secret = self["CHATFLOW_JWT_SECRET"] { return (secret, false) }
         let path = dataDirectory + "/" + ServerConfiguration.secretFileName
-        if let stored = try? String(contentsOfFile: path, encoding: .utf8) {
-            return (stored.trimmingCharacters(in: .whitespacesAndNewlines), false)
+        if FileManager.default.fileExists(atPath: path) {
+            // Never replaced when it cannot be read: a new secret would void every token.
+            do {
+                return (try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), false)
+            } catch {
+                throw ConfigurationError("cannot read the JWT secret in \(path) (\(error.localizedDescription)); fix its owner or permissions, or set CHATFLOW_JWT_SECRET")
+            }
         }
         guard create else {
             throw ConfigurationError("no JWT secret: set CHATFLOW_JWT_SECRET or start the server once with --data-dir \(dataDirectory) to create one")

@@ -27,9 +27,18 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = Environment()
-        let logger = LogSetup.configure(environment)
+        let logger: Logger
+        switch Result(catching: { () throws(ConfigurationError) -> Logger in try LogSetup.configure(environment) }) {
+        case .success(let configured):
+            logger = configured
+        case .failure(let error):
+            FileHandle.standardError.write(Data("cannot start: \(error.description)\n".utf8))
+            throw ExitCode(78)
+        }
+        var configuredPort = port ?? 8080
         do {
             let (configuration, createdSecret) = try serverConfiguration(environment)
+            configuredPort = configuration.port
             if createdSecret {
                 logger.notice("created a JWT secret in \(data.path)/jwt-secret (set CHATFLOW_JWT_SECRET to use your own)")
             }
@@ -43,8 +52,11 @@ struct ServeCommand: AsyncParsableCommand {
             logOptions.diskGuard = DiskSpaceGuard(path: data.path, reserveBytes: UInt64(reserve) << 20)
             let engine = try ChatFlowEngine(dataDirectory: data.path, logOptions: logOptions, logger: logger)
             defer { engine.close() }
-            let app = try await buildApplication(engine: engine, configuration: configuration, metrics: metrics, logger: logger)
-            logger.notice("serving on http://\(configuration.host):\(configuration.port) with data in \(data.path)")
+            let host = configuration.host
+            let app = try await buildApplication(engine: engine, configuration: configuration, metrics: metrics, logger: logger) { port in
+                // Said once the socket is bound, so that it means the server is up.
+                logger.notice("serving on http://\(host):\(port ?? configuration.port) with data in \(data.path)")
+            }
             try await app.runService()
         } catch let error as ConfigurationError {
             logger.critical("cannot start: \(error.description)")
@@ -53,8 +65,11 @@ struct ServeCommand: AsyncParsableCommand {
             logger.critical("cannot start: \(error.description)")
             throw ExitCode(74)
         } catch let error where "\(error)".contains("Address already in use") {
-            logger.critical("cannot start: port \(port ?? 8080) is already in use; stop the other process or choose --port")
+            logger.critical("cannot start: port \(configuredPort) is already in use; stop the other process or choose --port")
             throw ExitCode(75)
+        } catch let error where "\(error)".contains("UnknownHost") || "\(error)".contains("Cannot assign requested address") {
+            logger.critical("cannot start: cannot listen on CHATFLOW_HOST/--host: \(error)")
+            throw ExitCode(78)
         }
     }
 

@@ -12,7 +12,8 @@ public func buildApplication(
     engine: ChatFlowEngine,
     configuration: ServerConfiguration,
     metrics: ServerMetrics,
-    logger: Logger = Logger(label: "chatflow")
+    logger: Logger = Logger(label: "chatflow"),
+    onServerRunning: @escaping @Sendable (_ port: Int?) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     try configuration.validate()
     let verifier = await TokenVerifier(configuration: configuration)
@@ -34,6 +35,7 @@ public func buildApplication(
                 pingInterval: .milliseconds(Int64(configuration.webSocketPingSeconds * 1000))))
         },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "chatflow"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port) },
         logger: logger)
     app.addServices(engine.projector, hub)
     if configuration.retentionDays > 0 {

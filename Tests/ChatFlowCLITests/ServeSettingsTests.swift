@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+import ChatFlowTestSupport
+
+/// `serve` refuses settings it cannot honour with the exit codes `ops/chatflow.service`
+/// documents (78: configuration, 75: port taken), saying which setting and why, and never
+/// claims to be serving when it is not.
+@Suite(.timeLimit(.minutes(2))) struct ServeSettingsTests {
+    private func refusal(_ environment: [String: String], dataDirectory: String, errors: String, port: Int? = nil) async throws -> (Int32, String) {
+        var arguments = ["serve", "--data-dir", dataDirectory]
+        if let port { arguments += ["--port", "\(port)"] }
+        let child = try ChildProcess(arguments, environment: Serve.environment.merging(environment) { $1 }, errorFile: errors)
+        let status = await child.exitStatus()
+        return (status, (try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")
+    }
+
+    @Test func badLogSettingsAnUnreadableSecretAndATakenPortAreRefused() async throws {
+        let dir = TemporaryDirectory("chatflow-serve-settings")
+        defer { dir.remove() }
+        let data = dir.appending("data")
+
+        let (level, levelText) = try await refusal(["CHATFLOW_LOG_LEVEL": "verbose"], dataDirectory: data, errors: dir.appending("level.err"))
+        #expect(level == 78 && levelText.contains("CHATFLOW_LOG_LEVEL"), "\(level) \(levelText)")
+        let (format, formatText) = try await refusal(["CHATFLOW_LOG_FORMAT": "xml"], dataDirectory: data, errors: dir.appending("format.err"))
+        #expect(format == 78 && formatText.contains("CHATFLOW_LOG_FORMAT"), "\(format) \(formatText)")
+
+        // A secret file that cannot be read is reported, never replaced by a new secret.
+        let secretless = dir.appending("secretless")
+        try FileManager.default.createDirectory(atPath: secretless + "/jwt-secret", withIntermediateDirectories: true)
+        let (secret, secretText) = try await refusal(["CHATFLOW_JWT_SECRET": ""], dataDirectory: secretless, errors: dir.appending("secret.err"))
+        #expect(secret == 78 && secretText.contains("cannot read the JWT secret"), "\(secret) \(secretText)")
+        var isDirectory: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: secretless + "/jwt-secret", isDirectory: &isDirectory) && isDirectory.boolValue)
+
+        let (server, port) = try await Serve.start(dataDirectory: data)
+        defer { _ = server.stop(with: SIGTERM) }
+        let (taken, takenText) = try await refusal(["CHATFLOW_PORT": "\(port)"], dataDirectory: dir.appending("other"), errors: dir.appending("port.err"))
+        #expect(taken == 75 && takenText.contains("port \(port) is already in use"), "\(taken) \(takenText)")
+        #expect(!takenText.contains("serving on"), "a server that did not start must not say it is serving: \(takenText)")
+    }
+}
