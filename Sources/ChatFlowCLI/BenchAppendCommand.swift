@@ -23,7 +23,7 @@ struct BenchAppendCommand: AsyncParsableCommand {
     @Option(help: "Approximate message length in bytes.")
     var contentBytes = 120
 
-    @Option(help: "Keep the data here (for rebuild, verify or serve) instead of a temporary directory.")
+    @Option(help: "Keep the data here (for rebuild, verify or serve) instead of a temporary directory; it must be new or empty.")
     var dataDir: String?
 
     @Flag(help: "Print one JSON object instead of a table.")
@@ -34,6 +34,10 @@ struct BenchAppendCommand: AsyncParsableCommand {
         guard producers > 0 else { throw ValidationError("--producers must be positive") }
         guard chats >= producers else { throw ValidationError("--chats must be at least --producers (each producer owns its chats)") }
         guard contentBytes > 0 && contentBytes <= 4000 else { throw ValidationError("--content-bytes must be 1–4000") }
+        // Synthetic events in a real log could never be taken out again.
+        if let dataDir, let existing = try? FileManager.default.contentsOfDirectory(atPath: dataDir), !existing.isEmpty {
+            throw ValidationError("--data-dir \(dataDir) is not empty; the benchmark writes only into a new or empty directory")
+        }
     }
 
     func run() async throws {

@@ -39,5 +39,11 @@ import ChatFlowTestSupport
         let cycleSeconds = parts.reduce(0, +) * commits / 1000
         #expect(cycleSeconds <= seconds * 1.02, "the writer's cycle (\(cycleSeconds) s) cannot be longer than the run (\(seconds) s): \(report)")
         #expect(abs(number("writeShare") - number("writeMs") * commits / 1000 / seconds) < 0.01)
+
+        // Never into data that is already there: synthetic events could not be taken out.
+        let errors = dir.appending("again.err")
+        let again = try ChildProcess(["bench", "append", "--events", "10", "--data-dir", dir.appending("data")], errorFile: errors)
+        #expect(await again.exitStatus() != 0)
+        #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("is not empty"))
     }
 }
