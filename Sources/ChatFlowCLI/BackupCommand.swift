@@ -52,7 +52,13 @@ struct BackupCommand: AsyncParsableCommand {
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.httpBody = try JSONEncoder().encode(["to": target])
         request.timeoutInterval = 600
-        let (body, response) = try await URLSession.shared.data(for: request)
+        let body: Data, response: URLResponse
+        do {
+            (body, response) = try await URLSession.shared.data(for: request)
+        } catch {
+            print("backup failed: \(data.path) is in use, and no server answered at \(base) (\(error.localizedDescription)); pass --url, or set CHATFLOW_HOST/CHATFLOW_PORT as the server has them")
+            throw ExitCode(1)
+        }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         let reply = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
         guard status == 201 else {

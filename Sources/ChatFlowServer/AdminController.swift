@@ -1,4 +1,5 @@
 import ChatFlowCore
+import ChatFlowStorage
 import Dispatch
 import Foundation
 import Hummingbird
@@ -31,10 +32,16 @@ struct AdminController {
         }
         let (engine, files) = (engine, sidecarFiles)
         // The checkpoint flushes and hard-links files: blocking work, kept off the event loops.
-        let position = try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try engine.backup(to: body.to, alsoCopying: files) })
+        let position: ULID?
+        do {
+            position = try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result { try engine.backup(to: body.to, alsoCopying: files) })
+                }
             }
+        } catch StorageError.notWritable(_, let detail) {
+            // The server writes the backup itself: the directory must be writable to it.
+            throw ProblemDetail(.internalServerError, "the server cannot write \(body.to) (\(detail)); the directory must be writable by the server's user (under the systemd unit: add it to ReadWritePaths, as /var/backups/chatflow is)")
         }
         context.logger.notice("backup written", metadata: ["directory": "\(body.to)"])
         return try JSONResponse.make(BackupView(directory: body.to, lastEventId: position?.description), status: .created)
