@@ -24,11 +24,17 @@ server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server' INT TERM
 
 # Wait for the server to answer before printing how to reach it.
-for _ in $(seq 1 100); do
-    if curl -fsS "http://$host:$port/healthz" >/dev/null 2>&1; then break; fi
+up=""
+for _ in $(seq 1 300); do
+    if curl -fsS "http://$host:$port/healthz" >/dev/null 2>&1; then up=1; break; fi
     if ! kill -0 $server 2>/dev/null; then wait $server; exit $?; fi
     sleep 0.1
 done
+if [[ -z "$up" ]]; then
+    echo "error: the server did not answer on http://$host:$port/healthz within 30 s; see its log above" >&2
+    kill -TERM $server 2>/dev/null; wait $server
+    exit 1
+fi
 
 token="$("$binary" token --user alice --ttl 7d)"
 cat <<INFO

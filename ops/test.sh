@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
 
-./ops/install-deps.sh
+./ops/install-deps.sh --test
 
 swift build --build-tests
 # The crash, serve and load tests drive the real `chatflow` binary as a child process.
