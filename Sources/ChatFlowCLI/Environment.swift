@@ -1,4 +1,5 @@
 import ChatFlowServer
+import ChatFlowStorage
 import Foundation
 
 /// The `CHATFLOW_*` environment: the only code that reads it.
@@ -47,6 +48,10 @@ struct Environment {
             } catch {
                 throw ConfigurationError("cannot read the JWT secret in \(path) (\(error.localizedDescription)); fix its owner or permissions, or set CHATFLOW_JWT_SECRET")
             }
+        }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: dataDirectory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw StorageError.notADirectory(path: dataDirectory)
         }
         guard create else {
             throw ConfigurationError("no JWT secret: set CHATFLOW_JWT_SECRET or start the server once with --data-dir \(dataDirectory) to create one")

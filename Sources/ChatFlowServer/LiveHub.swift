@@ -363,7 +363,8 @@ package final class LiveHub: Service, Sendable {
         guard hasListeners else { return }
         var recipients: [UserID] = []
         switch logged.event {
-        case .messagePosted:
+        case .messagePosted, .messageEdited, .messageDeleted, .chatUpdated:
+            // What a chat list shows of each chat: its newest message, and its name.
             recipients = ((try? commands.reader.memberIDs(of: chat)) ?? []).filter { $0 != logged.actor }
         case .reactionAdded:
             // Only while the author is still a member: who reacts in a chat is not told to

@@ -32,6 +32,12 @@ import ChatFlowTestSupport
         var isDirectory: ObjCBool = false
         #expect(FileManager.default.fileExists(atPath: secretless + "/jwt-secret", isDirectory: &isDirectory) && isDirectory.boolValue)
 
+        // A file where the data directory should be, with no secret set: said in words (74).
+        let file = dir.appending("a-file")
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        let (notDirectory, notDirectoryText) = try await refusal(["CHATFLOW_JWT_SECRET": ""], dataDirectory: file, errors: dir.appending("file.err"))
+        #expect(notDirectory == 74 && notDirectoryText.contains("is not a directory"), "\(notDirectory) \(notDirectoryText)")
+
         let (server, port) = try await Serve.start(dataDirectory: data)
         defer { _ = server.stop(with: SIGTERM) }
         let (taken, takenText) = try await refusal(["CHATFLOW_PORT": "\(port)"], dataDirectory: dir.appending("other"), errors: dir.appending("port.err"))

@@ -156,7 +156,9 @@ import Testing
             case .changedValue: #expect(difference.hasPrefix("values differ"), "\(difference)")
             }
 
-            _ = try Rebuilder(log: world.engine.log, store: world.engine.store).rebuild([projection])
+            // Named twice (as `rebuild --projection x --projection x` would): rebuilt once.
+            let rebuilt = try Rebuilder(log: world.engine.log, store: world.engine.store).rebuild([projection, projection])
+            #expect(rebuilt.projections == [projection])
             for report in try verify(world) {
                 #expect(report.equal, "after the rebuild, \(report.projection): \(report.firstDifference ?? "")")
             }

@@ -274,6 +274,26 @@ import Testing
         }
     }
 
+    /// What a chat list shows of each chat (its newest message, its name) is kept current
+    /// through notifications: edits, deletes and renames reach the other members.
+    @Test func notificationsCarryEditsDeletesAndRenames() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("users/me/notifications")
+            let message = try await server.post(chat, as: "alice", "draft")
+            #expect(try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"final"}"#).status == 200)
+            #expect(try await server.call(.delete, "/messages/\(message)", as: "alice").status == 204)
+            #expect(try await server.call(.patch, "/chats/\(chat)", as: "alice", json: #"{"name":"renamed"}"#).status == 200)
+            #expect(await bob.wait { _ in bob.events(on: "users/me/notifications").count >= 4 })
+            let events = bob.events(on: "users/me/notifications").compactMap { $0["event"] as? [String: Any] }
+            #expect(events.map { $0["kind"] as? String ?? "?" } == ["message.created", "message.edited", "message.deleted", "chat.updated"])
+            #expect(events[1]["content"] as? String == "final" && events[3]["name"] as? String == "renamed")
+            await bob.close()
+        }
+    }
+
     @Test func anExpiredTokenClosesTheSocket() async throws {
         try await TestServer.run(configure: { $0.jwtLeewaySeconds = 0 }) { server in
             // Long enough to outlast the upgrade with the rest of the suite running in the same

@@ -92,7 +92,9 @@ public struct Rebuilder {
 
     private func choose(_ names: [String]) throws -> [any Projection] {
         if names.isEmpty { return ProjectionCatalog.all }
-        return try names.map { name in
+        var seen = Set<String>()
+        // A name given twice is one projection to rebuild, once.
+        return try names.filter { seen.insert($0).inserted }.map { name in
             guard let projection = ProjectionCatalog.projection(named: name) else {
                 throw ChatFlowError.invalid("unknown projection '\(name)'; known: \(ProjectionCatalog.names.joined(separator: ", "))")
             }

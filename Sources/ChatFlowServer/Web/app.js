@@ -1674,8 +1674,19 @@
         noteLastMessage(event.chatId, event.message);
         break;
       }
+      case 'message.edited': {
+        const last = state.chats.get(event.chatId)?.lastMessage;
+        if (last) noteChangedMessage(event.chatId, { ...last, id: event.messageId, content: event.content, editedAt: event.editedAt });
+        break;
+      }
+      case 'message.deleted': {
+        const last = state.chats.get(event.chatId)?.lastMessage;
+        if (last) noteChangedMessage(event.chatId, { ...last, id: event.messageId, content: '', deleted: true });
+        break;
+      }
       case 'member.joined':
       case 'member.left':
+      case 'chat.updated':
         refreshChatsSoon();
         break;
       default:
