@@ -134,6 +134,38 @@ import Testing
         }
     }
 
+    /// An owner who leaves hands the chat to the member there longest (the lower user id
+    /// on a tie), who may then remove others; the last member leaving leaves no owner.
+    /// A rebuild decides the same.
+    @Test func anOwnerWhoLeavesHandsTheChatToTheLongestMember() async throws {
+        let clock = TestClock()
+        try await withWorld(clock: clock) { world in
+            let chat = try await world.createChat("alice")
+            clock.set(TestTime.jan1 + 1000)
+            try await world.join("dave", chat)
+            try await world.join("carol", chat)  // the same millisecond as dave: carol < dave
+            clock.set(TestTime.jan1 + 2000)
+            try await world.join("bob", chat)
+            try world.catchUp()
+
+            try await world.leave("alice", chat)
+            try world.catchUp()
+            #expect(try world.reader.role(of: user("alice"), in: chat) == nil)
+            #expect(try world.reader.role(of: user("carol"), in: chat) == .owner)
+            #expect(try world.reader.role(of: user("dave"), in: chat) == .member)
+            #expect(try world.reader.chat(chat)?.memberCount == 3)
+
+            try await world.leave("carol", chat)
+            try world.catchUp()
+            #expect(try world.reader.role(of: user("dave"), in: chat) == .owner)
+            try await world.leave("bob", chat, by: "dave")
+            try await world.leave("dave", chat)
+            try world.catchUp()
+            #expect(try world.reader.chat(chat)?.memberCount == 0)
+            try world.expectVerified()
+        }
+    }
+
     @Test func leavingRemovesTheChatFromTheUsersList() async throws {
         try await withWorld { world in
             let c1 = try await world.createChat("alice")

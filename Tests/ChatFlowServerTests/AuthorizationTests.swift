@@ -95,6 +95,12 @@ import Testing
             #expect(Set((page["messages"] as? [[String: Any]] ?? []).compactMap { $0["content"] as? String }) == ["bob was here", "carol was here"])
             // The owner still moderates what former members left behind.
             #expect(try await server.call(.delete, "/messages/\(fromBob)", as: "alice").status == 204)
+            // And may leave: the chat goes to the member there longest, who moderates now.
+            try await server.join(chat, as: "dave")
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/alice", as: "alice").status == 204)
+            let members = try await server.call(.get, "/chats/\(chat)/members", as: "dave")
+            #expect((members["members"] as? [[String: Any]])?.first { $0["userId"] as? String == "dave" }?["role"] as? String == "owner")
+            #expect(try await server.call(.delete, "/messages/\(fromCarol)", as: "dave").status == 204)
         }
     }
 }

@@ -71,17 +71,14 @@ public struct ChatFlowCommands: Sendable {
         return try reader.member(target, of: chat).orThrow(.unavailable("the membership could not be read back"))
     }
 
-    /// A member leaves (target == user), or the owner removes someone.
+    /// A member leaves (target == user), or the owner removes someone. An owner who leaves
+    /// hands the chat to the member who has been in it longest.
     public func remove(_ target: UserID, from chat: ChatID, by user: UserID) async throws {
         let role = try requireMember(chat, user)
-        guard let targetRole = try reader.role(of: target, in: chat) else {
+        guard try reader.role(of: target, in: chat) != nil else {
             throw ChatFlowError.notFound("\(target) is not a member of chat \(chat)")
         }
-        if target == user {
-            guard targetRole != .owner else {
-                throw ChatFlowError.conflict("the owner cannot leave the chat they own")
-            }
-        } else {
+        if target != user {
             guard role == .owner else { throw ChatFlowError.forbidden("only the chat's owner can remove other members") }
         }
         try await append(user, .memberLeft(.init(chat: chat, user: target)))

@@ -36,14 +36,32 @@ public struct ChatsProjection: Projection {
 
         case .memberLeft(let left):
             guard var record = try rows.get(ChatsKeys.chat(left.chat)).map(ChatRecord.init(decoding:)),
-                  try rows.contains(ChatsKeys.member(left.chat, left.user)) else { return }
+                  let leaving = try rows.get(ChatsKeys.member(left.chat, left.user)).map(MemberRecord.init(decoding:)) else { return }
             record.memberCount -= 1
             rows.put(ChatsKeys.chat(left.chat), record.encoded())
             rows.delete(ChatsKeys.member(left.chat, left.user))
             rows.delete(ChatsKeys.userChat(left.user, left.chat))
+            if leaving.role == .owner { try handOver(left.chat, from: left.user, rows) }
 
         case .messagePosted, .messageEdited, .messageDeleted, .reactionAdded, .reactionRemoved, .readMarkerMoved:
             break
         }
+    }
+
+    /// An owner who leaves hands the chat to the member who has been in it longest (the
+    /// earliest join; the lower user id on a tie), so a chat with members always has an
+    /// owner. Decided from the rows alone, so a rebuild decides the same.
+    private func handOver(_ chat: ChatID, from owner: UserID, _ rows: ProjectionRows) throws {
+        var successor: (user: UserID, record: MemberRecord)?
+        try rows.scan(prefix: ChatsKeys.membersPrefix(chat)) { key, value in
+            guard let user = ChatsKeys.decodeMember(key), user != owner else { return true }
+            let record = try MemberRecord(decoding: value)
+            if let current = successor, (current.record.joinedAt, current.user.rawValue) <= (record.joinedAt, user.rawValue) { return true }
+            successor = (user, record)
+            return true
+        }
+        guard var (user, record) = successor else { return }
+        record.role = .owner
+        rows.put(ChatsKeys.member(chat, user), record.encoded())
     }
 }
