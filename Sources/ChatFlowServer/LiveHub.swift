@@ -134,6 +134,12 @@ package final class LiveHub: Service, Sendable {
             send(LiveFrame.error("invalid", "subscribe needs a channel: chats/{chatId} or \(Self.notifications)"), to: connection)
             return
         }
+        // Until the projections hold what the log held at the start, membership is not known
+        // (a projection may be starting over) and the events up to the start are not handed
+        // to the hub: answer once they are.
+        if !projector.hasReachedStart, let start = projector.startPosition {
+            await projector.applied.wait(reaching: start)
+        }
         if requested == Self.notifications {
             connection.wantsNotifications = true
             // A connection already gone (its client left while this waited) stays out.
@@ -183,38 +189,11 @@ package final class LiveHub: Service, Sendable {
 
         var lastSent = position
         if let start = position {
-            do {
-                let end = projector.applied.position
-                var cursor: ULID? = start
-                var read = 0
-                replay: while let upTo = end, cursor.map({ $0 < upTo }) ?? true {
-                    let records = try projector.log.read(after: cursor, limit: 1024)
-                    if records.isEmpty { break }
-                    for record in records {
-                        if record.id > upTo { break replay }
-                        // Nobody is listening any more: stop reading the log for them.
-                        if connection.isClosed { return }
-                        read += 1
-                        if read > replayLimit {
-                            endSubscription(connection, chat, LiveFrame.error(
-                                "too_far_behind",
-                                "more than \(replayLimit) events happened since \(start): reload the chat over HTTP, then subscribe without since",
-                                channel: channel))
-                            return
-                        }
-                        cursor = record.id
-                        let logged = LoggedEvent(id: record.id, envelope: try EventCodec.decode(record.payload))
-                        guard let (eventChat, event) = LiveEvent.from(logged), eventChat == chat else { continue }
-                        // Removed from the chat meanwhile: the removal ended the subscription.
-                        guard connection.withSubscription(chat, { $0 != nil }) else { return }
-                        let frame = LiveFrame.event(channel: channel, id: record.id.description, event: try redacted(event))
-                        if !send(frame, to: connection) { return }
-                        lastSent = record.id
-                    }
-                }
-            } catch {
-                // Going live after a failed replay would leave a gap the client cannot see.
-                endSubscription(connection, chat, LiveFrame.error("unavailable", "history could not be read; resubscribe", channel: channel))
+            switch await replay(chat, channel: channel, after: start, to: connection) {
+            case .replayed(let last): lastSent = last
+            case .ended: return
+            case .gone:
+                send(LiveFrame.unsubscribed(channel: channel), to: connection)
                 return
             }
         }
@@ -225,17 +204,83 @@ package final class LiveHub: Service, Sendable {
                 guard case .replaying(let pending)? = subscription else { return nil }
                 if pending.isEmpty {
                     subscription = .live(lastSent: lastSent)
-                    return nil
+                    return []
                 }
                 subscription = .replaying(pending: [])
                 return pending
             }
-            guard let held else { return }
+            guard let held else {
+                // Removed meanwhile: say so last, so the client does not count on `subscribed`.
+                send(LiveFrame.unsubscribed(channel: channel), to: connection)
+                return
+            }
+            if held.isEmpty { return }
             for (id, frame) in held where id.map({ id in lastSent.map { id > $0 } ?? true }) ?? true {
                 if !send(frame, to: connection) { return }
                 if let id { lastSent = id }
             }
         }
+    }
+
+    private enum ReplayOutcome {
+        /// Sent everything up to the projections' position; the last id sent, if any.
+        case replayed(last: ULID?)
+        /// Ended with an error frame (too far behind, unreadable) or a closed connection.
+        case ended
+        /// The subscription was dropped meanwhile (the user was removed from the chat).
+        case gone
+    }
+
+    /// Sends the chat's events after `start` up to what the projections have applied, read
+    /// from the log on a queue of its own: up to `replayLimit` reads and decodes must not
+    /// hold a thread of the task pool the event loops' requests need.
+    private func replay(_ chat: ChatID, channel: String, after start: ULID, to connection: LiveConnection) async -> ReplayOutcome {
+        await withCheckedContinuation { continuation in
+            Self.replayQueue.async {
+                continuation.resume(returning: self.replaySynchronously(chat, channel: channel, after: start, to: connection))
+            }
+        }
+    }
+
+    private static let replayQueue = DispatchQueue(label: "chatflow.live.replay", attributes: .concurrent)
+
+    private func replaySynchronously(_ chat: ChatID, channel: String, after start: ULID, to connection: LiveConnection) -> ReplayOutcome {
+        var lastSent: ULID?
+        do {
+            let end = projector.applied.position
+            var cursor: ULID? = start
+            var read = 0
+            while let upTo = end, cursor.map({ $0 < upTo }) ?? true {
+                let records = try projector.log.read(after: cursor, limit: 1024)
+                if records.isEmpty { break }
+                for record in records {
+                    if record.id > upTo { return .replayed(last: lastSent ?? start) }
+                    // Nobody is listening any more: stop reading the log for them.
+                    if connection.isClosed { return .ended }
+                    read += 1
+                    if read > replayLimit {
+                        endSubscription(connection, chat, LiveFrame.error(
+                            "too_far_behind",
+                            "more than \(replayLimit) events happened since \(start): reload the chat over HTTP, then subscribe without since",
+                            channel: channel))
+                        return .ended
+                    }
+                    cursor = record.id
+                    let logged = LoggedEvent(id: record.id, envelope: try EventCodec.decode(record.payload))
+                    guard let (eventChat, event) = LiveEvent.from(logged), eventChat == chat else { continue }
+                    // Removed from the chat meanwhile: the removal ended the subscription.
+                    guard connection.withSubscription(chat, { $0 != nil }) else { return .gone }
+                    let frame = LiveFrame.event(channel: channel, id: record.id.description, event: try redacted(event))
+                    if !send(frame, to: connection) { return .ended }
+                    lastSent = record.id
+                }
+            }
+        } catch {
+            // Going live after a failed replay would leave a gap the client cannot see.
+            endSubscription(connection, chat, LiveFrame.error("unavailable", "history could not be read; resubscribe", channel: channel))
+            return .ended
+        }
+        return .replayed(last: lastSent ?? start)
     }
 
     /// The error frame refusing `user` a subscription to `chat`, or nil when they are a member.

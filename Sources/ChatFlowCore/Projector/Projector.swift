@@ -105,8 +105,10 @@ public final class Projector: Service, Sendable {
         applied.publish(last.id)
         // Listeners hear of each event once, as it first becomes visible. Events a
         // projection catching up from the start applies again were applied (and delivered)
-        // long ago: a live client must not get them as new.
-        let fresh = seenBefore.map { seen in events.filter { $0.id > seen } } ?? events
+        // long ago, and events already in the log at the start are history that clients
+        // resume with `since`: a live client must not get them as new.
+        let seen = [seenBefore, startPosition].compactMap { $0 }.max()
+        let fresh = seen.map { seen in events.filter { $0.id > seen } } ?? events
         if !fresh.isEmpty {
             let listeners = self.listeners.withLock { Array($0.values) }
             for listener in listeners { listener.yield(fresh) }

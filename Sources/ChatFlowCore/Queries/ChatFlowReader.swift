@@ -51,12 +51,14 @@ public struct ChatFlowReader: Sendable {
             }
             after = ChatID(id)
         }
-        let (items, more) = try chats(of: user, after: after, limit: limit)
-        let next = more ? items.last.flatMap { ULID($0.id) }.map { PageCursor(kind: .myChats, scope: .zero, position: .message($0)).encoded } : nil
+        let (items, last, more) = try chats(of: user, after: after, limit: limit)
+        let next = more ? last.map { PageCursor(kind: .myChats, scope: .zero, position: .message($0.ulid)).encoded } : nil
         return Page(items: items, nextCursor: next)
     }
 
-    private func chats(of user: UserID, after: ChatID?, limit: Int) throws -> (items: [ChatSummaryView], more: Bool) {
+    /// Up to `limit` of the user's chats after `after`, the last one looked at (the next
+    /// page's start, even when a chat was left out), and whether more follow.
+    private func chats(of user: UserID, after: ChatID?, limit: Int) throws -> (items: [ChatSummaryView], last: ChatID?, more: Bool) {
         let prefix = ChatsKeys.userChatsPrefix(user)
         let lower = after.map { ChatsKeys.userChat(user, $0) + [0] } ?? prefix
         let iterator = database.makeIterator(over: chats, lower: lower, upper: KeyWriter.prefixSuccessor(prefix))
@@ -81,7 +83,7 @@ public struct ChatFlowReader: Sendable {
                 role: role.rawValue, unreadCount: read.unread, lastReadMessageId: read.lastRead?.description,
                 lastMessage: try newestMessage(in: chat))
         }
-        return (items, more)
+        return (items, ids.last, more)
     }
 
     /// The public chats anyone may join, newest first.

@@ -1601,7 +1601,8 @@
           addMessage(cur, message);
         } else if (message.deleted && !known.deleted) {
           markDeleted(cur, known);
-        } else if (!message.deleted && (known.content !== message.content || known.editedAt !== message.editedAt)) {
+        } else if (!message.deleted && !known.deleted && (message.editedAt || '') > (known.editedAt || '')) {
+          // Only a later edit: one that came live while the page was on its way is newer.
           known.content = message.content;
           known.editedAt = message.editedAt;
           touch(cur, known);
