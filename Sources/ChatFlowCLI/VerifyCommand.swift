@@ -1,8 +1,11 @@
 import ArgumentParser
 import ChatFlowCore
+import ChatFlowStorage
 import Foundation
 
-/// `chatflow verify`: exit 0 iff every projection equals a rebuild from the log.
+/// `chatflow verify`: exit 0 iff every projection equals a rebuild from the log; 1 when one
+/// differs, 74 when the data cannot be opened (none there, in use, damaged), so that a
+/// script can tell a mismatch from a mistake.
 struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
@@ -20,7 +23,13 @@ struct VerifyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .replay)
+        let engine: ChatFlowEngine
+        do {
+            engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .replay)
+        } catch let error as StorageError {
+            FileHandle.standardError.write(Data("verify: \(error.description)\n".utf8))
+            throw ExitCode(74)
+        }
         defer { engine.close() }
         let reports = try Verifier(log: engine.log, store: engine.store).verify(projector: engine.projector)
         let equal = reports.allSatisfy(\.equal)

@@ -101,7 +101,7 @@ import ChatFlowTestSupport
         let typo = dir.appending("typo")
         let verifyErrors = dir.appending("verify.err")
         let verify = try ChildProcess(["verify", "--data-dir", typo], errorFile: verifyErrors)
-        #expect(await verify.exitStatus() != 0)
+        #expect(await verify.exitStatus() == 74, "74: the data cannot be opened, unlike 1 for a mismatch")
         #expect(try String(contentsOfFile: verifyErrors, encoding: .utf8).contains("no ChatFlow data"))
         let emptyBackup = try ChildProcess(["backup", "--data-dir", typo, "--to", dir.appending("empty-backup")], environment: Serve.environment)
         #expect(await emptyBackup.exitStatus() != 0)
