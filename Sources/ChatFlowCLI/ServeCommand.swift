@@ -50,7 +50,11 @@ struct ServeCommand: AsyncParsableCommand {
             let reserve = try environment.integer("CHATFLOW_DISK_RESERVE_MB") ?? 256
             guard reserve >= 0 else { throw ConfigurationError("CHATFLOW_DISK_RESERVE_MB must be ≥ 0") }
             logOptions.diskGuard = DiskSpaceGuard(path: data.path, reserveBytes: UInt64(reserve) << 20)
-            let engine = try ChatFlowEngine(dataDirectory: data.path, logOptions: logOptions, logger: logger)
+            var databaseOptions = DatabaseOptions()
+            let cache = try environment.integer("CHATFLOW_CACHE_MB") ?? 256
+            guard (8...1_048_576).contains(cache) else { throw ConfigurationError("CHATFLOW_CACHE_MB must be 8–1048576 (MiB of block cache)") }
+            databaseOptions.blockCacheBytes = cache << 20
+            let engine = try ChatFlowEngine(dataDirectory: data.path, logOptions: logOptions, databaseOptions: databaseOptions, logger: logger)
             defer { engine.close() }
             let host = configuration.host
             let app = try await buildApplication(engine: engine, configuration: configuration, metrics: metrics, logger: logger) { port in

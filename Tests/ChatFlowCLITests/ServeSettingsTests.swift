@@ -23,6 +23,8 @@ import ChatFlowTestSupport
         #expect(level == 78 && levelText.contains("CHATFLOW_LOG_LEVEL"), "\(level) \(levelText)")
         let (format, formatText) = try await refusal(["CHATFLOW_LOG_FORMAT": "xml"], dataDirectory: data, errors: dir.appending("format.err"))
         #expect(format == 78 && formatText.contains("CHATFLOW_LOG_FORMAT"), "\(format) \(formatText)")
+        let (cache, cacheText) = try await refusal(["CHATFLOW_CACHE_MB": "4"], dataDirectory: data, errors: dir.appending("cache.err"))
+        #expect(cache == 78 && cacheText.contains("CHATFLOW_CACHE_MB"), "\(cache) \(cacheText)")
 
         // A secret file that cannot be read is reported, never replaced by a new secret.
         let secretless = dir.appending("secretless")
