@@ -1,4 +1,4 @@
-import ChatFlowCore
+@testable import ChatFlowCore
 import ChatFlowStorage
 import Testing
 
@@ -13,6 +13,82 @@ import Testing
         return try walkPages(limit: limit, sourceLocation: sourceLocation) {
             try world.reader.search(in: chat, query: query, cursor: $0, limit: limit)
         }.items
+    }
+
+    /// Postings are stored in runs whose ends depend on the postings alone. Posted, edited
+    /// (terms gained and lost, on old messages too) and deleted in a random order, projected
+    /// in small steps, then pruned by retention: the rows always equal a rebuild's, and every
+    /// search answers what a plain filter of the messages answers.
+    @Test(arguments: [1 as UInt64, 2, 3])
+    func postingRunsStayTheSameHoweverTheyWereBuilt(seed: UInt64) async throws {
+        let clock = TestClock()
+        try await withWorld(clock: clock) { world in
+            var random = SplitMix64(seed: seed)
+            let words = ["alpha", "beta", "gamma", "delta"]
+            func text() -> String {
+                let picked = words.filter { _ in random.next() & 1 == 0 }
+                return (picked.isEmpty ? ["omega"] : picked).joined(separator: " ")
+            }
+            let chat = try await world.createChat("alice")
+            var live: [MessageID: String] = [:]
+            var order: [MessageID] = []
+            for step in 0..<900 {
+                clock.set(TestTime.jan1 + UInt64(step) * 1000)
+                let roll = random.next() % 10
+                if roll < 7 || order.isEmpty {
+                    let content = text()
+                    let id = try await world.post("alice", chat, content)
+                    live[id] = content
+                    order.append(id)
+                } else {
+                    let id = order[Int(random.next() % UInt64(order.count))]
+                    guard live[id] != nil else { continue }
+                    if roll < 9 {
+                        let content = text()
+                        try await world.edit("alice", chat, id, content)
+                        live[id] = content
+                    } else {
+                        try await world.delete("alice", chat, id)
+                        live[id] = nil
+                    }
+                }
+                if step % 97 == 0 { try world.catchUp() }
+            }
+            try world.catchUp()
+            // The layout really has closed runs to get right.
+            let family = world.engine.store.family(of: SearchProjection.name)
+            var runs = 0
+            let iterator = world.engine.database.makeIterator(over: family, lower: [0x01], upper: [0x02])
+            iterator.seekToFirst()
+            while iterator.isValid { runs += 1; iterator.next() }
+            #expect(runs > 5, "\(runs) rows for 5 terms: some runs should have closed")
+
+            // Messages that end runs, deleted: their runs must join the next ones.
+            let boundaries = order.filter { live[$0] != nil && PostingBlock.isBoundary($0.ulid) }
+            #expect(!boundaries.isEmpty, "some of \(order.count) messages should end runs")
+            for id in boundaries.prefix(6) {
+                try await world.delete("alice", chat, id)
+                live[id] = nil
+            }
+            try world.catchUp()
+            try world.expectVerified()
+            func expected(_ required: [String], after horizon: MessageID? = nil) -> [String] {
+                order.reversed().filter { id in
+                    guard let content = live[id], horizon.map({ id.ulid >= $0.ulid }) ?? true else { return false }
+                    let terms = Set(content.split(separator: " ").map(String.init))
+                    return required.allSatisfy(terms.contains)
+                }.map { live[$0]! }
+            }
+            for query in [["alpha"], ["alpha", "beta"], ["gamma", "delta"], ["alpha", "beta", "gamma", "delta"]] {
+                #expect(try search(world, chat, query.joined(separator: " ")) == expected(query), "query \(query)")
+            }
+            // Retention to the middle of the history: again a rebuild's rows, and the rest found.
+            let horizon = order[order.count / 2]
+            let retention = Retention(days: 1, log: world.engine.log, store: world.engine.store, projector: world.engine.projector)
+            #expect(try retention.run(now: horizon.ulid.timestamp + TestTime.day).outcome == .pruned)
+            try world.expectVerified()
+            #expect(try search(world, chat, "alpha beta") == expected(["alpha", "beta"], after: horizon))
+        }
     }
 
     @Test func caseAndAccentsFold() async throws {

@@ -9,6 +9,10 @@ final class ProjectionBatch {
     let database: Database
     /// Per family: key → value written in this step, or nil for a delete.
     private var overlays: [ObjectIdentifier: (family: ColumnFamily, rows: [RowKey: [UInt8]?])] = [:]
+    /// Per family: the keys written in this step under each group (a prefix that keys of one
+    /// kind share, such as one term's runs), so `first(in:from:)` finds them without
+    /// looking at every row of the step.
+    private var groups: [ObjectIdentifier: [RowKey: [RowKey]]] = [:]
 
     init(database: Database) {
         self.database = database
@@ -20,6 +24,40 @@ final class ProjectionBatch {
 
     func delete(_ key: [UInt8], in family: ColumnFamily) {
         overlays[ObjectIdentifier(family), default: (family, [:])].rows[RowKey(key)] = .some(nil)
+    }
+
+    func put(_ key: [UInt8], _ value: [UInt8], in family: ColumnFamily, group: [UInt8]) {
+        put(key, value, in: family)
+        groups[ObjectIdentifier(family), default: [:]][RowKey(group), default: []].append(RowKey(key))
+    }
+
+    /// The first row of `group` at or after `start`, as the step would leave it.
+    func first(in family: ColumnFamily, group: [UInt8], from start: [UInt8]) throws -> (key: [UInt8], value: [UInt8])? {
+        let rows = overlays[ObjectIdentifier(family)]?.rows ?? [:]
+        let from = RowKey(start)
+        var written: (key: RowKey, value: [UInt8])?
+        for key in groups[ObjectIdentifier(family)]?[RowKey(group)] ?? [] where !(key < from) {
+            if case .some(.some(let value)) = rows[key], written.map({ key < $0.key }) ?? true {
+                written = (key, value)
+            }
+        }
+        let iterator = database.makeIterator(over: family, lower: start, upper: KeyWriter.prefixSuccessor(group))
+        iterator.seekToFirst()
+        while iterator.isValid {
+            let key = RowKey(iterator.key)
+            if let written, !(key < written.key) { break }
+            switch rows[key] {
+            case .some(.none):  // deleted in this step
+                iterator.next()
+                continue
+            case .some(.some(let value)):
+                return (key.bytes, value)
+            case .none:
+                return (key.bytes, iterator.value)
+            }
+        }
+        try iterator.checkError()
+        return written.map { ($0.key.bytes, $0.value) }
     }
 
     func get(_ key: [UInt8], in family: ColumnFamily) throws -> [UInt8]? {

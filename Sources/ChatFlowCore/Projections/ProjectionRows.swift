@@ -22,6 +22,17 @@ public struct ProjectionRows {
         batch.delete(key, in: family)
     }
 
+    /// `put`, noting the key under `group` (a prefix it shares with keys of its kind) for
+    /// `first(in:from:)`. Keys of a group must all be written this way.
+    public func put(_ key: [UInt8], _ value: [UInt8], group: [UInt8]) {
+        batch.put(key, value, in: family, group: group)
+    }
+
+    /// The first row of `group` at or after `start`, as the batch would leave it.
+    public func first(in group: [UInt8], from start: [UInt8]) throws -> (key: [UInt8], value: [UInt8])? {
+        try batch.first(in: family, group: group, from: start)
+    }
+
     /// Visits the rows whose keys start with `prefix`, in key order, until `body` returns false.
     public func scan(prefix: [UInt8], from start: [UInt8]? = nil, _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool) throws {
         try batch.scan(family, prefix: prefix, from: start ?? prefix, body)

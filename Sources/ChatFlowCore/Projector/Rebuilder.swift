@@ -20,7 +20,10 @@ public struct Rebuilder {
 
     let log: RocksDBChangeLog
     let store: ProjectionStore
-    var batchSize = 4096
+    /// Events per batch. Each batch rewrites the open run of every term it touches, so
+    /// bigger batches rewrite less (200k events: 4,096 → 8.5k–9.0k events/s, 16,384 →
+    /// 11.4k–12.8k, 65,536 → no faster).
+    var batchSize = 16384
 
     public init(log: RocksDBChangeLog, store: ProjectionStore) {
         self.log = log

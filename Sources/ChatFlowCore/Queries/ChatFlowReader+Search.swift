@@ -89,7 +89,7 @@ extension ChatFlowReader {
         var cursors: [PostingCursor] = []
         for term in query.requiredTerms {
             cursors.append(try PostingCursor(
-                database, searchRows, prefixes: [SearchKeys.termPrefix(chat, term)], lower: lower, upper: upper, budget: &budget))
+                database, searchRows, prefixes: [SearchKeys.termPrefix(chat, term)], runs: true, lower: lower, upper: upper, budget: &budget))
         }
         // Each term starting with a prefix has its own newest-first postings: merged, they are
         // one cursor of the join. Past `maxMergedTerms` terms in all (every ticket under
@@ -106,7 +106,7 @@ extension ChatFlowReader {
             }
             mergeable -= expansions.count
             cursors.append(try PostingCursor(
-                database, searchRows, prefixes: expansions.map { SearchKeys.termPrefix(chat, $0) },
+                database, searchRows, prefixes: expansions.map { SearchKeys.termPrefix(chat, $0) }, runs: true,
                 lower: lower, upper: upper, budget: &budget))
         }
         if !cursors.isEmpty {
@@ -114,7 +114,7 @@ extension ChatFlowReader {
                 // The author's messages in every chat: only those in this chat's postings meet
                 // the other cursors, and a quiet author lets the join skip most of a busy term.
                 cursors.append(try PostingCursor(
-                    database, userIndex, prefixes: [UserIndexKeys.userPrefix(from)], lower: lower, upper: upper, budget: &budget))
+                    database, userIndex, prefixes: [UserIndexKeys.userPrefix(from)], runs: false, lower: lower, upper: upper, budget: &budget))
             }
             return (.join(cursors), unjoined)
         }
@@ -138,7 +138,7 @@ extension ChatFlowReader {
         iterator.seekToFirst()
         var terms: [String] = []
         while iterator.isValid && terms.count < limit {
-            guard let (term, _) = SearchKeys.decodePosting(iterator.key) else { break }
+            guard let (term, _) = SearchKeys.decodeBlock(iterator.key) else { break }
             terms.append(term)
             // Past every posting of this term: term ‖ 0x01 sorts after term ‖ 0x00 ‖ any id.
             iterator.seek(SearchKeys.termPrefix(chat, term).dropLast() + [0x01])

@@ -1,91 +1,192 @@
 import ChatFlowStorage
 
-/// A newest-first scan over keys laid out as `prefix ‖ message(16)`, one iterator per prefix
-/// (the postings of one term, of every term a search prefix expands to, or a user's own
-/// messages), merged: `head` is the newest message id any of them has not yet passed.
+/// A newest-first scan over postings, one stream per prefix (the runs of one term, of every
+/// term a search prefix expands to, or a user's own messages), merged: `head` is the newest
+/// message id any of them has not yet passed.
 ///
-/// Every iterator move (a step or a seek) takes one from the `budget` the caller passes, a
-/// search's scan budget. A class, so that a join can move the cursors it holds in place.
+/// A term's postings come in runs (`PostingBlock`, keys `prefix ‖ run end`): a stream reads
+/// a run at a time and steps through it in memory. A user's messages are one row each
+/// (`prefix ‖ message`): a stream steps the iterator. Every move (a step, a seek, a run
+/// read) takes one from the `budget` the caller passes, a search's scan budget. A class, so
+/// that a join can move the cursors it holds in place.
 final class PostingCursor {
-    private let iterators: [KeyValueIterator]
-    private let prefixes: [[UInt8]]
-    /// Each iterator's current message id; nil once it has run out.
-    private var heads: [ULID?]
-    /// The newest of `heads`; nil once every iterator has run out.
+    private let streams: [Stream]
+    /// The newest of the streams' heads; nil once every stream has run out.
     private(set) var head: ULID?
 
-    /// Steps each iterator tries before it seeks, between 1 and `maxSteps`. A step costs far
-    /// less than a seek (which descends every level of the LSM tree again), so when the target
-    /// is usually a few postings away (two common terms) stepping wins, and when it is usually
-    /// far (a common term against a rare one) the steps are wasted: double the allowance when
-    /// stepping reached the target, halve it when a seek was needed.
-    private var stepAllowance: [Int]
-    private static let maxSteps = 8
-
-    /// A cursor on the newest key of each prefix with a message id in `[lower, upper)`.
-    init(_ database: Database, _ family: ColumnFamily, prefixes: [[UInt8]], lower: ULID, upper: ULID, budget: inout Int) throws {
-        self.prefixes = prefixes
-        iterators = prefixes.map { database.makeIterator(over: family, lower: $0 + lower.bytes, upper: $0 + upper.bytes) }
-        stepAllowance = Array(repeating: 2, count: prefixes.count)
-        heads = []
-        heads.reserveCapacity(iterators.count)
-        for iterator in iterators {
-            iterator.seekToLast()
-            budget -= 1
-            heads.append(try Self.read(iterator))
+    /// A cursor on the newest posting of each prefix with a message id in `[lower, upper)`;
+    /// `runs` says whether the prefixes hold runs of postings or one row per posting.
+    init(_ database: Database, _ family: ColumnFamily, prefixes: [[UInt8]], runs: Bool, lower: ULID, upper: ULID, budget: inout Int) throws {
+        streams = try prefixes.map { prefix in
+            runs ? try RunStream(database, family, prefix: prefix, lower: lower, upper: upper, budget: &budget)
+                : try RowStream(database, family, prefix: prefix, lower: lower, upper: upper, budget: &budget)
         }
-        head = Self.newest(heads)
+        head = Self.newest(streams)
     }
 
-    /// Moves past `head`: each iterator on it steps back once.
+    /// Moves past `head`: each stream on it steps back once.
     func advance(budget: inout Int) throws {
         guard let current = head else { return }
-        for index in iterators.indices where heads[index] == current {
-            iterators[index].previous()
-            budget -= 1
-            heads[index] = try Self.read(iterators[index])
+        for stream in streams where stream.head == current {
+            try stream.previous(budget: &budget)
         }
-        head = Self.newest(heads)
+        head = Self.newest(streams)
     }
 
-    /// Moves to the newest id at or before `target`: each iterator ahead of it steps back up
-    /// to its allowance, then seeks if still ahead.
+    /// Moves to the newest id at or before `target`.
     func seek(atMost target: ULID, budget: inout Int) throws {
-        for index in iterators.indices {
-            guard let current = heads[index], current > target else { continue }
-            let iterator = iterators[index]
-            var steps = 0
-            while let current = heads[index], current > target, steps < stepAllowance[index] {
-                iterator.previous()
-                steps += 1
-                budget -= 1
-                heads[index] = try Self.read(iterator)
-            }
-            if let current = heads[index], current > target {
-                stepAllowance[index] = Swift.max(1, stepAllowance[index] / 2)
-                var key = prefixes[index]
-                target.append(to: &key)
-                iterator.seekForPrevious(key)
-                budget -= 1
-                heads[index] = try Self.read(iterator)
-            } else {
-                stepAllowance[index] = Swift.min(Self.maxSteps, stepAllowance[index] * 2)
-            }
+        for stream in streams {
+            guard let current = stream.head, current > target else { continue }
+            try stream.seek(atMost: target, budget: &budget)
         }
-        head = Self.newest(heads)
+        head = Self.newest(streams)
     }
 
-    private static func newest(_ heads: [ULID?]) -> ULID? {
+    private static func newest(_ streams: [Stream]) -> ULID? {
         var newest: ULID?
-        for case let head? in heads where newest.map({ head > $0 }) ?? true {
-            newest = head
+        for stream in streams {
+            if let head = stream.head, newest.map({ head > $0 }) ?? true { newest = head }
         }
         return newest
     }
+}
 
-    private static func read(_ iterator: KeyValueIterator) throws -> ULID? {
-        guard iterator.isValid else { try iterator.checkError(); return nil }
-        // The message id is the key's last 16 bytes.
-        return iterator.withKey { key in key.count >= 16 ? ULID(bytes: key[(key.count - 16)...]) : nil }
+extension PostingCursor {
+    /// One prefix's postings, newest first.
+    class Stream {
+        /// The current message id; nil once the stream has run out.
+        var head: ULID?
+        func previous(budget: inout Int) throws { fatalError("a stream steps back") }
+        func seek(atMost target: ULID, budget: inout Int) throws { fatalError("a stream seeks") }
+    }
+
+    /// Postings one row each, `prefix ‖ message(16)`.
+    final class RowStream: Stream {
+        private let iterator: KeyValueIterator
+        private let prefix: [UInt8]
+        /// Steps tried before seeking, between 1 and `maxSteps`. A step costs far less than a
+        /// seek (which descends every level of the LSM tree again), so when the target is
+        /// usually a few postings away stepping wins, and when it is usually far the steps are
+        /// wasted: double the allowance when stepping reached the target, halve it otherwise.
+        private var stepAllowance = 2
+        private static let maxSteps = 8
+
+        init(_ database: Database, _ family: ColumnFamily, prefix: [UInt8], lower: ULID, upper: ULID, budget: inout Int) throws {
+            self.prefix = prefix
+            iterator = database.makeIterator(over: family, lower: prefix + lower.bytes, upper: prefix + upper.bytes)
+            super.init()
+            iterator.seekToLast()
+            budget -= 1
+            head = try read()
+        }
+
+        override func previous(budget: inout Int) throws {
+            iterator.previous()
+            budget -= 1
+            head = try read()
+        }
+
+        override func seek(atMost target: ULID, budget: inout Int) throws {
+            var steps = 0
+            while let current = head, current > target, steps < stepAllowance {
+                iterator.previous()
+                steps += 1
+                budget -= 1
+                head = try read()
+            }
+            if let current = head, current > target {
+                stepAllowance = Swift.max(1, stepAllowance / 2)
+                var key = prefix
+                target.append(to: &key)
+                iterator.seekForPrevious(key)
+                budget -= 1
+                head = try read()
+            } else {
+                stepAllowance = Swift.min(Self.maxSteps, stepAllowance * 2)
+            }
+        }
+
+        private func read() throws -> ULID? {
+            guard iterator.isValid else { try iterator.checkError(); return nil }
+            // The message id is the key's last 16 bytes.
+            return iterator.withKey { key in key.count >= 16 ? ULID(bytes: key[(key.count - 16)...]) : nil }
+        }
+    }
+
+    /// Postings in runs, `prefix ‖ run end(16) → PostingBlock`: a run ends at its largest id
+    /// (the open run at `ULID.max`), so the run holding an id is the first at or after it.
+    final class RunStream: Stream {
+        private let iterator: KeyValueIterator
+        private let prefix: [UInt8]
+        private let lower: ULID
+        private var run: [ULID] = []
+        private var index = -1
+
+        init(_ database: Database, _ family: ColumnFamily, prefix: [UInt8], lower: ULID, upper: ULID, budget: inout Int) throws {
+            self.prefix = prefix
+            self.lower = lower
+            // Runs ending before `lower` hold nothing at or above it; any run may hold ids below `upper`.
+            iterator = database.makeIterator(over: family, lower: prefix + lower.bytes, upper: KeyWriter.prefixSuccessor(prefix))
+            super.init()
+            if let newest = upper == .zero ? nil : ULID(high: upper.low == 0 ? upper.high &- 1 : upper.high, low: upper.low &- 1) {
+                try position(atMost: newest, budget: &budget)
+            }
+        }
+
+        override func previous(budget: inout Int) throws {
+            index -= 1
+            budget -= 1
+            try settle(budget: &budget)
+        }
+
+        override func seek(atMost target: ULID, budget: inout Int) throws {
+            budget -= 1
+            if let first = run.first, first <= target {
+                index = PostingBlock.index(of: target.successor ?? .max, in: run) - 1
+                try settle(budget: &budget)
+                return
+            }
+            // Usually the target is in the run just before: a step back is cheaper than a seek.
+            iterator.previous()
+            budget -= 1
+            if try load(), let first = run.first, first <= target {
+                index = PostingBlock.index(of: target.successor ?? .max, in: run) - 1
+                try settle(budget: &budget)
+            } else {
+                try position(atMost: target, budget: &budget)
+            }
+        }
+
+        /// Reads the run that holds `target` or would, and stands on its newest id at or before it.
+        private func position(atMost target: ULID, budget: inout Int) throws {
+            var key = prefix
+            target.append(to: &key)
+            iterator.seek(key)
+            budget -= 1
+            guard try load() else { head = nil; return }
+            index = PostingBlock.index(of: target.successor ?? .max, in: run) - 1
+            try settle(budget: &budget)
+        }
+
+        /// Steps back through earlier runs while the index is before the current run's start.
+        private func settle(budget: inout Int) throws {
+            while index < 0 {
+                iterator.previous()
+                budget -= 1
+                guard try load() else { head = nil; return }
+                index = run.count - 1
+            }
+            head = run[index] >= lower ? run[index] : nil
+        }
+
+        private func load() throws -> Bool {
+            guard iterator.isValid else {
+                try iterator.checkError()
+                run = []
+                return false
+            }
+            run = iterator.withValue { PostingBlock.decodeIDs($0) }
+            return true
+        }
     }
 }

@@ -1,24 +1,27 @@
+import ChatFlowStorage
+
 /// Per chat postings from term to message. An edit replaces the message's postings with
 /// those of its new text; a delete removes them.
 public struct SearchProjection: Projection {
     public static let name = "search"
-    public static let version = 1
+    /// 2: postings in runs (`PostingBlock`) instead of one row each.
+    public static let version = 2
 
     public init() {}
 
     public func apply(_ event: LoggedEvent, to rows: ProjectionRows) throws {
         switch event.event {
         case .messagePosted(let posted):
-            index(MessageID(event.id), SearchDocument(chat: posted.chat, terms: SearchDocument.terms(of: posted.content)), rows)
+            try index(MessageID(event.id), SearchDocument(chat: posted.chat, terms: SearchDocument.terms(of: posted.content)), rows)
 
         case .messageEdited(let edit):
             guard let old = try rows.get(SearchKeys.document(edit.message)).map(SearchDocument.init(decoding:)) else { return }
-            unindex(edit.message, old, rows)
-            index(edit.message, SearchDocument(chat: old.chat, terms: SearchDocument.terms(of: edit.content)), rows)
+            try unindex(edit.message, old, rows)
+            try index(edit.message, SearchDocument(chat: old.chat, terms: SearchDocument.terms(of: edit.content)), rows)
 
         case .messageDeleted(let deletion):
             guard let old = try rows.get(SearchKeys.document(deletion.message)).map(SearchDocument.init(decoding:)) else { return }
-            unindex(deletion.message, old, rows)
+            try unindex(deletion.message, old, rows)
             rows.delete(SearchKeys.document(deletion.message))
 
         case .chatCreated, .chatUpdated, .memberJoined, .memberLeft, .reactionAdded, .reactionRemoved, .readMarkerMoved:
@@ -26,16 +29,55 @@ public struct SearchProjection: Projection {
         }
     }
 
-    private func index(_ message: MessageID, _ document: SearchDocument, _ rows: ProjectionRows) {
+    private func index(_ message: MessageID, _ document: SearchDocument, _ rows: ProjectionRows) throws {
         for term in document.terms {
-            rows.put(SearchKeys.posting(document.chat, term, message))
+            try add(message.ulid, to: SearchKeys.termPrefix(document.chat, term), rows)
         }
         rows.put(SearchKeys.document(message), document.encoded())
     }
 
-    private func unindex(_ message: MessageID, _ document: SearchDocument, _ rows: ProjectionRows) {
+    private func unindex(_ message: MessageID, _ document: SearchDocument, _ rows: ProjectionRows) throws {
         for term in document.terms {
-            rows.delete(SearchKeys.posting(document.chat, term, message))
+            try remove(message.ulid, from: SearchKeys.termPrefix(document.chat, term), rows)
+        }
+    }
+
+    // MARK: - Runs of postings
+
+    /// The run `id` belongs in: the open run when `id` is above its floor (a new message,
+    /// nearly always), else the first run ending at or after `id`.
+    private func run(for id: ULID, _ term: [UInt8], _ rows: ProjectionRows) throws -> (key: ULID, block: PostingBlock)? {
+        guard let open = try rows.get(SearchKeys.block(term, PostingBlock.openKey)).map(PostingBlock.init(decoding:)) else { return nil }
+        if id > open.floor { return (PostingBlock.openKey, open) }
+        guard let (key, value) = try rows.first(in: term, from: SearchKeys.block(term, id)),
+              let run = ULID(bytes: key[(key.count - 16)...]) else { return nil }
+        return (run, try PostingBlock(decoding: value))
+    }
+
+    private func add(_ id: ULID, to term: [UInt8], _ rows: ProjectionRows) throws {
+        var (key, block) = try run(for: id, term, rows) ?? (PostingBlock.openKey, PostingBlock())
+        guard block.insert(id) else { return }
+        if PostingBlock.isBoundary(id) && id != key {
+            // `id` ends a run: the postings up to it become one.
+            let (upTo, after) = block.split(at: id)
+            rows.put(SearchKeys.block(term, id), upTo.encoded(), group: term)
+            block = after
+        }
+        rows.put(SearchKeys.block(term, key), block.encoded(), group: term)
+    }
+
+    private func remove(_ id: ULID, from term: [UInt8], _ rows: ProjectionRows) throws {
+        guard var (key, block) = try run(for: id, term, rows), block.remove(id) else { return }
+        if id == key {
+            // The run's boundary is gone: what is left of it joins the next run.
+            rows.delete(SearchKeys.block(term, key))
+            guard let next = key.successor, let (nextKey, nextBlock) = try run(for: next, term, rows) else { return }
+            (key, block) = (nextKey, PostingBlock(floor: block.floor, ids: block.ids + nextBlock.ids))
+        }
+        if key == PostingBlock.openKey && block.ids.isEmpty && block.floor == .zero {
+            rows.delete(SearchKeys.block(term, key))  // the term's last posting
+        } else {
+            rows.put(SearchKeys.block(term, key), block.encoded(), group: term)
         }
     }
 }
