@@ -63,6 +63,34 @@ import Testing
             while iterator.isValid { runs += 1; iterator.next() }
             #expect(runs > 5, "\(runs) rows for 5 terms: some runs should have closed")
 
+            // The rows are exactly the runs of the current postings, however they came about.
+            func expectCanonicalRuns(after horizon: MessageID? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws {
+                var postings: [String: [ULID]] = [:]
+                for (id, content) in live where horizon.map({ id.ulid >= $0.ulid }) ?? true {
+                    for term in SearchDocument.terms(of: content) { postings[term, default: []].append(id.ulid) }
+                }
+                var expected: [([UInt8], [UInt8])] = []
+                for (term, ids) in postings {
+                    var (floor, run) = (ULID.zero, [ULID]())
+                    for id in ids.sorted() {
+                        run.append(id)
+                        if PostingBlock.isBoundary(id) {
+                            expected.append((SearchKeys.block(chat, term, id), PostingBlock(floor: floor, ids: run).encoded()))
+                            (floor, run) = (id, [])
+                        }
+                    }
+                    expected.append((SearchKeys.block(chat, term, PostingBlock.openKey), PostingBlock(floor: floor, ids: run).encoded()))
+                }
+                expected.sort { $0.0.lexicographicallyPrecedes($1.0) }
+                var stored: [([UInt8], [UInt8])] = []
+                let rows = world.engine.database.makeIterator(over: world.engine.store.family(of: SearchProjection.name), lower: [0x01], upper: [0x02])
+                rows.seekToFirst()
+                while rows.isValid { stored.append((rows.key, rows.value)); rows.next() }
+                #expect(stored.map(\.0) == expected.map(\.0), "run keys", sourceLocation: sourceLocation)
+                #expect(stored.map(\.1) == expected.map(\.1), "run contents", sourceLocation: sourceLocation)
+            }
+            try expectCanonicalRuns()
+
             // Messages that end runs, deleted: their runs must join the next ones.
             let boundaries = order.filter { live[$0] != nil && PostingBlock.isBoundary($0.ulid) }
             #expect(!boundaries.isEmpty, "some of \(order.count) messages should end runs")
@@ -72,6 +100,7 @@ import Testing
             }
             try world.catchUp()
             try world.expectVerified()
+            try expectCanonicalRuns()
             func expected(_ required: [String], after horizon: MessageID? = nil) -> [String] {
                 order.reversed().filter { id in
                     guard let content = live[id], horizon.map({ id.ulid >= $0.ulid }) ?? true else { return false }
@@ -87,6 +116,7 @@ import Testing
             let retention = Retention(days: 1, log: world.engine.log, store: world.engine.store, projector: world.engine.projector)
             #expect(try retention.run(now: horizon.ulid.timestamp + TestTime.day).outcome == .pruned)
             try world.expectVerified()
+            try expectCanonicalRuns(after: horizon)
             #expect(try search(world, chat, "alpha beta") == expected(["alpha", "beta"], after: horizon))
         }
     }

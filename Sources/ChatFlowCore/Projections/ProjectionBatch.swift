@@ -12,7 +12,7 @@ final class ProjectionBatch {
     /// Per family: the keys written in this step under each group (a prefix that keys of one
     /// kind share, such as one term's runs), so `first(in:from:)` finds them without
     /// looking at every row of the step.
-    private var groups: [ObjectIdentifier: [RowKey: [RowKey]]] = [:]
+    private var groups: [ObjectIdentifier: [RowKey: Set<RowKey>]] = [:]
 
     init(database: Database) {
         self.database = database
@@ -28,7 +28,7 @@ final class ProjectionBatch {
 
     func put(_ key: [UInt8], _ value: [UInt8], in family: ColumnFamily, group: [UInt8]) {
         put(key, value, in: family)
-        groups[ObjectIdentifier(family), default: [:]][RowKey(group), default: []].append(RowKey(key))
+        groups[ObjectIdentifier(family), default: [:]][RowKey(group), default: []].insert(RowKey(key))
     }
 
     /// The first row of `group` at or after `start`, as the step would leave it.

@@ -49,8 +49,11 @@ public struct SearchProjection: Projection {
     private func run(for id: ULID, _ term: [UInt8], _ rows: ProjectionRows) throws -> (key: ULID, block: PostingBlock)? {
         guard let open = try rows.get(SearchKeys.block(term, PostingBlock.openKey)).map(PostingBlock.init(decoding:)) else { return nil }
         if id > open.floor { return (PostingBlock.openKey, open) }
+        // At or below the open run's floor there is always the run ending at that floor.
         guard let (key, value) = try rows.first(in: term, from: SearchKeys.block(term, id)),
-              let run = ULID(bytes: key[(key.count - 16)...]) else { return nil }
+              let run = ULID(bytes: key[(key.count - 16)...]) else {
+            throw StorageError.malformed("search runs: no run at or after \(id) below the open run's floor \(open.floor)")
+        }
         return (run, try PostingBlock(decoding: value))
     }
 
@@ -71,7 +74,10 @@ public struct SearchProjection: Projection {
         if id == key {
             // The run's boundary is gone: what is left of it joins the next run.
             rows.delete(SearchKeys.block(term, key))
-            guard let next = key.successor, let (nextKey, nextBlock) = try run(for: next, term, rows) else { return }
+            // The open run is always there while postings are: a boundary has one after it.
+            guard let next = key.successor, let (nextKey, nextBlock) = try run(for: next, term, rows) else {
+                throw StorageError.malformed("search runs: no run after the boundary \(key)")
+            }
             (key, block) = (nextKey, PostingBlock(floor: block.floor, ids: block.ids + nextBlock.ids))
         }
         if key == PostingBlock.openKey && block.ids.isEmpty && block.floor == .zero {
