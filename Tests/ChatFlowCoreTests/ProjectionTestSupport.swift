@@ -36,15 +36,23 @@ final class TestWorld {
     let clock: TestClock
     private(set) var engine: ChatFlowEngine
 
-    init(clock: TestClock = TestClock()) throws {
+    /// With `seed`, ids come from a generator seeded with it, so a run repeats exactly.
+    init(clock: TestClock = TestClock(), seed: UInt64? = nil) throws {
         directory = TemporaryDirectory("chatflow-core")
         self.clock = clock
-        engine = try Self.open(directory.appending("data"), clock: clock)
+        random = seed.map { seed in
+            let state = Mutex(SplitMix64(seed: seed))
+            return { state.withLock { generator in (UInt16(truncatingIfNeeded: generator.next()), generator.next()) } }
+        } ?? ULIDGenerator.systemRandom
+        engine = try Self.open(directory.appending("data"), clock: clock, random: random)
     }
 
-    private static func open(_ path: String, clock: TestClock) throws -> ChatFlowEngine {
+    private let random: ULIDGenerator.Random
+
+    private static func open(_ path: String, clock: TestClock, random: @escaping ULIDGenerator.Random) throws -> ChatFlowEngine {
         var options = ChangeLogOptions()
         options.clock = { clock.milliseconds }
+        options.random = random
         return try ChatFlowEngine(dataDirectory: path, logOptions: options)
     }
 
@@ -53,7 +61,7 @@ final class TestWorld {
     /// Closes the engine and opens the data directory again, as a restart would.
     func reopen() throws {
         engine.close()
-        engine = try Self.open(directory.appending("data"), clock: clock)
+        engine = try Self.open(directory.appending("data"), clock: clock, random: random)
     }
 
     func close() {
@@ -122,8 +130,8 @@ final class TestWorld {
 
 /// Runs `body` with a fresh world and closes it (engine first, then the directory) however
 /// the body ends.
-func withWorld<R>(clock: TestClock = TestClock(), _ body: (TestWorld) async throws -> R) async throws -> R {
-    let world = try TestWorld(clock: clock)
+func withWorld<R>(clock: TestClock = TestClock(), seed: UInt64? = nil, _ body: (TestWorld) async throws -> R) async throws -> R {
+    let world = try TestWorld(clock: clock, seed: seed)
     defer { world.close() }
     return try await body(world)
 }

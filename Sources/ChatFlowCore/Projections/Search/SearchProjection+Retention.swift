@@ -14,7 +14,10 @@ extension SearchProjection {
             for term in document.terms { terms.insert(SearchKeys.termPrefix(document.chat, term)) }
         }
         for term in terms {
-            context.deleteRange(from: SearchKeys.block(term, .zero), to: SearchKeys.block(term, context.horizon))
+            // Most terms have no run ending before the horizon: no range tombstone for them.
+            if try context.first(from: SearchKeys.block(term, .zero), to: SearchKeys.block(term, context.horizon)) != nil {
+                context.deleteRange(from: SearchKeys.block(term, .zero), to: SearchKeys.block(term, context.horizon))
+            }
             guard let (key, value) = try context.first(from: SearchKeys.block(term, context.horizon), to: KeyWriter.prefixSuccessor(term)!) else { continue }
             var block = try PostingBlock(decoding: value)
             block.ids.removeFirst(block.index(of: context.horizon))
