@@ -114,6 +114,13 @@ struct ULIDTests {
         #expect(ULID.max.successor == nil)
     }
 
+    @Test func predecessorBorrowsAndStopsAtZero() {
+        #expect(ULID(high: 5, low: 7).predecessor == ULID(high: 5, low: 6))
+        #expect(ULID(high: 6, low: 0).predecessor == ULID(high: 5, low: .max))
+        #expect(ULID.zero.predecessor == nil)
+        #expect(ULID(high: 9, low: 0).predecessor?.successor == ULID(high: 9, low: 0))
+    }
+
     @Test func firstAtMillisecondIsTheLowerBoundOfThatMillisecond() {
         let first = ULID.first(atMillisecond: 1_000)
         #expect(first.timestamp == 1_000)

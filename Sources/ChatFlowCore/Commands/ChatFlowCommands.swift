@@ -42,7 +42,7 @@ public struct ChatFlowCommands: Sendable {
         let name = try name.map(Validation.chatName)
         let description = try description.map(Validation.chatDescription)
         let (current, role) = try readable(chat, by: user)
-        guard role != nil else { throw ChatFlowError.forbidden("join chat \(chat) first: only members can do this") }
+        guard role != nil else { throw Self.notAMember(chat) }
         guard role == .owner else { throw ChatFlowError.forbidden("only the chat's owner can change it") }
         let update = ChangeEvent.ChatUpdated(
             chat: chat,
@@ -172,8 +172,12 @@ public struct ChatFlowCommands: Sendable {
     @discardableResult
     public func requireMember(_ chat: ChatID, _ user: UserID) throws -> MemberRole {
         let (_, role) = try readable(chat, by: user)
-        guard let role else { throw ChatFlowError.forbidden("join chat \(chat) first: only members can do this") }
+        guard let role else { throw Self.notAMember(chat) }
         return role
+    }
+
+    private static func notAMember(_ chat: ChatID) -> ChatFlowError {
+        .forbidden("join chat \(chat) first: only members can do this")
     }
 
     /// The message's facts, if the user may read its chat.

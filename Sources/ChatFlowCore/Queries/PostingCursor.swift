@@ -10,16 +10,16 @@ import ChatFlowStorage
 /// read) takes one from the `budget` the caller passes, a search's scan budget. A class, so
 /// that a join can move the cursors it holds in place.
 final class PostingCursor {
-    private let streams: [Stream]
+    private let streams: [any Stream]
     /// The newest of the streams' heads; nil once every stream has run out.
     private(set) var head: ULID?
 
     /// A cursor on the newest posting of each prefix with a message id in `[lower, upper)`;
     /// `runs` says whether the prefixes hold runs of postings or one row per posting.
     init(_ database: Database, _ family: ColumnFamily, prefixes: [[UInt8]], runs: Bool, lower: ULID, upper: ULID, budget: inout Int) throws {
-        streams = try prefixes.map { prefix in
-            runs ? try RunStream(database, family, prefix: prefix, lower: lower, upper: upper, budget: &budget)
-                : try RowStream(database, family, prefix: prefix, lower: lower, upper: upper, budget: &budget)
+        streams = try prefixes.map { prefix -> any Stream in
+            if runs { return try RunStream(database, family, prefix: prefix, lower: lower, upper: upper, budget: &budget) }
+            return try RowStream(database, family, prefix: prefix, lower: lower, upper: upper, budget: &budget)
         }
         head = Self.newest(streams)
     }
@@ -42,7 +42,7 @@ final class PostingCursor {
         head = Self.newest(streams)
     }
 
-    private static func newest(_ streams: [Stream]) -> ULID? {
+    private static func newest(_ streams: [any Stream]) -> ULID? {
         var newest: ULID?
         for stream in streams {
             if let head = stream.head, newest.map({ head > $0 }) ?? true { newest = head }
@@ -53,15 +53,18 @@ final class PostingCursor {
 
 extension PostingCursor {
     /// One prefix's postings, newest first.
-    class Stream {
+    protocol Stream: AnyObject {
         /// The current message id; nil once the stream has run out.
-        var head: ULID?
-        func previous(budget: inout Int) throws { fatalError("a stream steps back") }
-        func seek(atMost target: ULID, budget: inout Int) throws { fatalError("a stream seeks") }
+        var head: ULID? { get }
+        /// Steps past `head`.
+        func previous(budget: inout Int) throws
+        /// Moves to the newest id at or before `target`.
+        func seek(atMost target: ULID, budget: inout Int) throws
     }
 
     /// Postings one row each, `prefix ‖ message(16)`.
     final class RowStream: Stream {
+        private(set) var head: ULID?
         private let iterator: KeyValueIterator
         private let prefix: [UInt8]
         /// Steps tried before seeking, between 1 and `maxSteps`. A step costs far less than a
@@ -74,19 +77,18 @@ extension PostingCursor {
         init(_ database: Database, _ family: ColumnFamily, prefix: [UInt8], lower: ULID, upper: ULID, budget: inout Int) throws {
             self.prefix = prefix
             iterator = database.makeIterator(over: family, lower: prefix + lower.bytes, upper: prefix + upper.bytes)
-            super.init()
             iterator.seekToLast()
             budget -= 1
             head = try read()
         }
 
-        override func previous(budget: inout Int) throws {
+        func previous(budget: inout Int) throws {
             iterator.previous()
             budget -= 1
             head = try read()
         }
 
-        override func seek(atMost target: ULID, budget: inout Int) throws {
+        func seek(atMost target: ULID, budget: inout Int) throws {
             var steps = 0
             while let current = head, current > target, steps < stepAllowance {
                 iterator.previous()
@@ -116,6 +118,7 @@ extension PostingCursor {
     /// Postings in runs, `prefix ‖ run end(16) → PostingBlock`: a run ends at its largest id
     /// (the open run at `ULID.max`), so the run holding an id is the first at or after it.
     final class RunStream: Stream {
+        private(set) var head: ULID?
         private let iterator: KeyValueIterator
         private let prefix: [UInt8]
         private let lower: ULID
@@ -127,19 +130,18 @@ extension PostingCursor {
             self.lower = lower
             // Runs ending before `lower` hold nothing at or above it; any run may hold ids below `upper`.
             iterator = database.makeIterator(over: family, lower: prefix + lower.bytes, upper: KeyWriter.prefixSuccessor(prefix))
-            super.init()
-            if let newest = upper == .zero ? nil : ULID(high: upper.low == 0 ? upper.high &- 1 : upper.high, low: upper.low &- 1) {
+            if let newest = upper.predecessor {
                 try position(atMost: newest, budget: &budget)
             }
         }
 
-        override func previous(budget: inout Int) throws {
+        func previous(budget: inout Int) throws {
             index -= 1
             budget -= 1
             try settle(budget: &budget)
         }
 
-        override func seek(atMost target: ULID, budget: inout Int) throws {
+        func seek(atMost target: ULID, budget: inout Int) throws {
             budget -= 1
             if let first = run.first, first <= target {
                 index = PostingBlock.index(of: target.successor ?? .max, in: run) - 1

@@ -46,6 +46,13 @@ public struct ULID: Hashable, Comparable, Sendable {
         return nil
     }
 
+    /// The previous id in order, or nil at `ULID.zero`.
+    public var predecessor: ULID? {
+        if low != 0 { return ULID(high: high, low: low - 1) }
+        if high != 0 { return ULID(high: high - 1, low: .max) }
+        return nil
+    }
+
     /// The smallest id with the given timestamp: useful as a lower bound for "from time T".
     public static func first(atMillisecond ms: UInt64) -> ULID {
         ULID(timestamp: Swift.min(ms, maxTimestamp), randomHigh: 0, randomLow: 0)

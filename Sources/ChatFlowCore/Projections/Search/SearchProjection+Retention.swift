@@ -22,7 +22,7 @@ extension SearchProjection {
             var block = try PostingBlock(decoding: value)
             block.ids.removeFirst(block.index(of: context.horizon))
             block.floor = .zero
-            if block.ids.isEmpty && key.suffix(16).allSatisfy({ $0 == 0xFF }) {
+            if block.ids.isEmpty && key == SearchKeys.block(term, PostingBlock.openKey) {
                 context.delete(key)
             } else {
                 context.put(key, block.encoded())
