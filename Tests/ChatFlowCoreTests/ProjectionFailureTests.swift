@@ -44,7 +44,7 @@ import Testing
             // The engine's projector has not applied anything; drive the live families with
             // an applier of our own, as the projector does, failing some of its writes.
             let store = world.engine.store
-            var applier = ProjectionApplier(database: store.database, targets: try ProjectionCatalog.all.map {
+            var applier = ProjectionApplier(database: store.database, salt: store.salt, targets: try ProjectionCatalog.all.map {
                 ProjectionApplier.Target(projection: $0, family: store.family(of: $0.name), checkpoint: try store.checkpoint(of: $0.name))
             })
             #expect(applier.resumePosition == nil)

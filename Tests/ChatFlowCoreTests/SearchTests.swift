@@ -65,6 +65,7 @@ import Testing
             #expect(runs > 5, "\(runs) rows for 5 terms: some runs should have closed")
 
             // The rows are exactly the runs of the current postings, however they came about.
+            let salt = world.engine.store.salt
             func expectCanonicalRuns(after horizon: MessageID? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws {
                 var postings: [String: [ULID]] = [:]
                 for (id, content) in live where horizon.map({ id.ulid >= $0.ulid }) ?? true {
@@ -75,7 +76,7 @@ import Testing
                     var (floor, run) = (ULID.zero, [ULID]())
                     for id in ids.sorted() {
                         run.append(id)
-                        if PostingBlock.isBoundary(id) {
+                        if PostingBlock.isBoundary(id, salt: salt) {
                             expected.append((SearchKeys.block(chat, term, id), PostingBlock(floor: floor, ids: run).encoded()))
                             (floor, run) = (id, [])
                         }
@@ -93,7 +94,7 @@ import Testing
             try expectCanonicalRuns()
 
             // Messages that end runs, deleted: their runs must join the next ones.
-            let boundaries = order.filter { live[$0] != nil && PostingBlock.isBoundary($0.ulid) }
+            let boundaries = order.filter { live[$0] != nil && PostingBlock.isBoundary($0.ulid, salt: salt) }
             #expect(!boundaries.isEmpty, "some of \(order.count) messages should end runs")
             for id in boundaries.prefix(6) {
                 try await world.delete("alice", chat, id)
@@ -119,6 +120,28 @@ import Testing
             try world.expectVerified()
             try expectCanonicalRuns(after: horizon)
             #expect(try search(world, chat, "alpha beta") == expected(["alpha", "beta"], after: horizon))
+        }
+    }
+
+    /// Which messages end runs depends on a salt made once per data directory: it is kept
+    /// across restarts (a rebuild must lay runs out as before), and another directory's salt
+    /// picks other messages, so knowing the code does not tell a user which of theirs to delete
+    /// to make one run grow without bound.
+    @Test func runEndsDependOnTheDataDirectorysSalt() async throws {
+        try await withWorld { world in
+            let salt = world.engine.store.salt
+            let chat = try await world.createChat("alice")
+            for index in 0..<300 { try await world.post("alice", chat, "same words \(index)") }
+            try world.catchUp()
+            try world.reopen()
+            #expect(world.engine.store.salt == salt, "the salt is kept with the data")
+            try world.expectVerified()
+
+            let ids = (0..<4096).map { ULID(high: UInt64($0) << 16, low: UInt64($0) &* 0x9E37_79B9_7F4A_7C15) }
+            let ends = ids.filter { PostingBlock.isBoundary($0, salt: salt) }
+            let otherEnds = ids.filter { PostingBlock.isBoundary($0, salt: salt ^ 1) }
+            #expect((32...128).contains(ends.count), "about 1 in 64 of \(ids.count) ids end runs: \(ends.count)")
+            #expect(Set(ends).intersection(otherEnds).count < ends.count / 4, "another salt picks other ids")
         }
     }
 

@@ -17,7 +17,7 @@ public final class ChatFlowEngine: Sendable {
         database = try ProjectionStore.openDatabase(path: dataDirectory, options: databaseOptions)
         do {
             log = try RocksDBChangeLog(database: database, options: logOptions)
-            store = try ProjectionStore(database: database)
+            store = try ProjectionStore(database: database, random: { logOptions.random().1 })
             projector = try Projector(log: log, store: store, logger: logger)
             reader = ChatFlowReader(store: store)
         } catch {

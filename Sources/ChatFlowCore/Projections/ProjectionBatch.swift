@@ -7,6 +7,8 @@ import ChatFlowStorage
 /// (RocksDB's indexed batch gives the same reads but costs several times more per row.)
 final class ProjectionBatch {
     let database: Database
+    /// The data directory's `ProjectionStore.salt`.
+    let salt: UInt64
     /// Per family: key → value written in this step, or nil for a delete.
     private var overlays: [ObjectIdentifier: (family: ColumnFamily, rows: [RowKey: [UInt8]?])] = [:]
     /// Per family: the keys written in this step under each group (a prefix that keys of one
@@ -14,8 +16,9 @@ final class ProjectionBatch {
     /// looking at every row of the step.
     private var groups: [ObjectIdentifier: [RowKey: Set<RowKey>]] = [:]
 
-    init(database: Database) {
+    init(database: Database, salt: UInt64) {
         self.database = database
+        self.salt = salt
     }
 
     func put(_ key: [UInt8], _ value: [UInt8], in family: ColumnFamily) {

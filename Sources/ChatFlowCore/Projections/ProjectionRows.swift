@@ -6,6 +6,11 @@ public struct ProjectionRows {
     let batch: ProjectionBatch
     let family: ColumnFamily
 
+    /// A random value fixed for the data directory, the same in every generation: for
+    /// layouts that must be a pure function of the events (so a rebuild matches) but that
+    /// a user who knows the code must not be able to predict.
+    public var salt: UInt64 { batch.salt }
+
     public func get(_ key: [UInt8]) throws -> [UInt8]? {
         try batch.get(key, in: family)
     }

@@ -7,14 +7,21 @@ public final class ProjectionStore: Sendable {
     public let database: Database
     private let generations: ColumnFamily
     private let active: Mutex<[String: (generation: UInt32, family: ColumnFamily)]>
+    /// A random value made once per data directory and kept with it (backups included), which
+    /// projections mix into row layouts that users must not be able to steer: see
+    /// `ProjectionRows.salt`. Every generation of a projection sees the same salt, so a
+    /// rebuild lays rows out exactly as the projection it replaces.
+    public let salt: UInt64
 
     /// Opens the projections of `database`. A projection seen for the first time, or whose
     /// stored version differs from the code's, gets a fresh empty generation that the
     /// projector fills from the start of the log. Generations no longer referenced (left by
-    /// a rebuild that did not finish) are dropped.
-    public init(database: Database) throws {
+    /// a rebuild that did not finish) are dropped. A data directory without a salt gets one
+    /// from `random`.
+    public init(database: Database, random: () -> UInt64 = { var system = SystemRandomNumberGenerator(); return system.next() }) throws {
         self.database = database
         generations = try database.family(ProjectionCatalog.generationsFamily)
+        salt = try Self.loadSalt(database: database, generations: generations, random: random)
         var active: [String: (UInt32, ColumnFamily)] = [:]
         for projection in ProjectionCatalog.all {
             let stored = try database.get(Array(projection.name.utf8), in: generations).flatMap(Self.decodeGeneration)
@@ -93,6 +100,27 @@ public final class ProjectionStore: Sendable {
                   ProjectionCatalog.projection(named: projection) != nil, !live.contains(name) else { continue }
             try database.dropFamily(database.family(name))
         }
+    }
+
+    /// `0x00 0x03 → salt(8)` in the generations family (keys starting 0x00 are never
+    /// projection names; `RetentionState` uses `0x00 0x01` and `0x00 0x02`).
+    private static let saltKey: [UInt8] = [0x00, 0x03]
+
+    private static func loadSalt(database: Database, generations: ColumnFamily, random: () -> UInt64) throws -> UInt64 {
+        if let stored = try database.get(saltKey, in: generations) {
+            guard let salt = KeyReader.read(stored, { reader -> UInt64? in
+                guard let salt = reader.uint64(), reader.isAtEnd else { return nil }
+                return salt
+            }) else { throw StorageError.malformed("projection salt of \(stored.count) bytes") }
+            return salt
+        }
+        // Read-only, a directory without a salt has no generation built with one either.
+        guard !database.isReadOnly else { return 0 }
+        let salt = random()
+        let batch = WriteBatch()
+        batch.put(saltKey, KeyWriter.build { $0.uint64(salt) }, in: generations)
+        try database.write(batch, sync: true)
+        return salt
     }
 
     private static func encodeGeneration(_ generation: UInt32, version: Int) -> [UInt8] {

@@ -11,13 +11,16 @@ struct ProjectionApplier {
     }
 
     let database: Database
+    /// The data directory's `ProjectionStore.salt`.
+    let salt: UInt64
     private(set) var targets: [Target]
     /// Called after a batch is built and before it is written; a test makes it throw to
     /// prove that a failure there leaves no partial projection behind.
     var beforeWrite: (() throws -> Void)?
 
-    init(database: Database, targets: [Target]) {
+    init(database: Database, salt: UInt64, targets: [Target]) {
         self.database = database
+        self.salt = salt
         self.targets = targets
     }
 
@@ -45,7 +48,7 @@ struct ProjectionApplier {
         let events = try records.map { record in
             LoggedEvent(id: record.id, envelope: try EventCodec.decode(record.payload))
         }
-        let batch = ProjectionBatch(database: database)
+        let batch = ProjectionBatch(database: database, salt: salt)
         for target in targets {
             let rows = ProjectionRows(batch: batch, family: target.family)
             for event in events where target.checkpoint.map({ event.id > $0 }) ?? true {

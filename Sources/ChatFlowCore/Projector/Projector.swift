@@ -31,7 +31,7 @@ public final class Projector: Service, Sendable {
                 projection: projection, family: store.family(of: projection.name),
                 checkpoint: try store.checkpoint(of: projection.name))
         }
-        let applier = ProjectionApplier(database: store.database, targets: targets)
+        let applier = ProjectionApplier(database: store.database, salt: store.salt, targets: targets)
         applied = PositionSignal(applier.resumePosition)
         self.applier = Mutex(applier)
         startPosition = log.lastPosition

@@ -50,14 +50,14 @@ public struct Rebuilder {
 
     /// Applies the whole log to empty `families` through the one apply path; returns the event count.
     func replay(into families: [(any Projection, ColumnFamily)], progress: ((Progress) -> Void)?, started: UInt64) throws -> Int {
-        var applier = ProjectionApplier(database: store.database, targets: families.map {
+        var applier = ProjectionApplier(database: store.database, salt: store.salt, targets: families.map {
             ProjectionApplier.Target(projection: $0.0, family: $0.1, checkpoint: nil)
         })
         // After retention the log starts part-way through each chat's history: the
         // projections start from its seed and end pruned at its horizon, as the live ones.
         let retention = try RetentionState.load(from: store.database)
         if let retention {
-            let seeds = ProjectionBatch(database: store.database)
+            let seeds = ProjectionBatch(database: store.database, salt: store.salt)
             for (projection, family) in families {
                 try projection.seed(retention, rows: ProjectionRows(batch: seeds, family: family))
             }

@@ -19,15 +19,21 @@ struct PostingBlock: Equatable {
     /// The key of the open run, after the last boundary.
     static let openKey = ULID.max
 
-    /// Whether `id` ends a run: its bits mixed (SplitMix64's finalizer) have the low six
-    /// bits clear, so runs hold 64 postings on average whatever the ids look like (ids
-    /// made in one millisecond differ only in their last bits).
-    static func isBoundary(_ id: ULID) -> Bool {
-        var z = id.high ^ (id.low &* 0x9E37_79B9_7F4A_7C15)
+    /// Whether `id` ends a run: its bits, mixed with the data directory's salt, have the
+    /// low six bits clear, so runs hold 64 postings on average whatever the ids look like
+    /// (ids made in one millisecond differ only in their last bits). The salt keeps users
+    /// from telling which of their messages end runs: one who could would delete exactly
+    /// those, and one run of a term would grow without bound, each new posting rewriting it.
+    static func isBoundary(_ id: ULID, salt: UInt64) -> Bool {
+        mix(mix(id.high ^ salt) ^ id.low) & 63 == 0
+    }
+
+    /// SplitMix64's finalizer: every input bit reaches every output bit.
+    private static func mix(_ value: UInt64) -> UInt64 {
+        var z = value
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return z & 63 == 0
+        return z ^ (z >> 31)
     }
 
     init(floor: ULID = .zero, ids: [ULID] = []) {

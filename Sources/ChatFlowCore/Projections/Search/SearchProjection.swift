@@ -5,7 +5,8 @@ import ChatFlowStorage
 public struct SearchProjection: Projection {
     public static let name = "search"
     /// 2: postings in runs (`PostingBlock`) instead of one row each.
-    public static let version = 2
+    /// 3: run ends salted with the data directory's salt.
+    public static let version = 3
 
     public init() {}
 
@@ -60,7 +61,7 @@ public struct SearchProjection: Projection {
     private func add(_ id: ULID, to term: [UInt8], _ rows: ProjectionRows) throws {
         var (key, block) = try run(for: id, term, rows) ?? (PostingBlock.openKey, PostingBlock())
         guard block.insert(id) else { return }
-        if PostingBlock.isBoundary(id) && id != key {
+        if PostingBlock.isBoundary(id, salt: rows.salt) && id != key {
             // `id` ends a run: the postings up to it become one.
             let (upTo, after) = block.split(at: id)
             rows.put(SearchKeys.block(term, id), upTo.encoded(), group: term)
