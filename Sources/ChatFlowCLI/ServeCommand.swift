@@ -91,6 +91,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.webSocketsPerUser = try environment.integer("CHATFLOW_WS_PER_USER") ?? 32
         configuration.webSocketPingSeconds = try environment.integer("CHATFLOW_WS_PING_SECONDS") ?? 30
         configuration.webSocketReplayLimit = try environment.integer("CHATFLOW_WS_REPLAY_LIMIT") ?? 100_000
+        configuration.httpIdleSeconds = try environment.integer("CHATFLOW_HTTP_IDLE_SECONDS") ?? 60
         configuration.publicDirectory = publicDir ?? environment["CHATFLOW_PUBLIC_DIR"] ?? ServerConfiguration.bundledWebClient
         try configuration.validate()
         return (configuration, created)

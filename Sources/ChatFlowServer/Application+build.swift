@@ -32,7 +32,8 @@ public func buildApplication(
         server: HTTPServerBuilder { responder in
             LiveServerChannel(responder: responder, hub: hub, verifier: verifier, metrics: metrics, settings: .init(
                 maxFrameSize: 64 * 1024,
-                pingInterval: .milliseconds(Int64(configuration.webSocketPingSeconds * 1000))))
+                pingInterval: .milliseconds(Int64(configuration.webSocketPingSeconds * 1000)),
+                http1: .init(idleTimeout: .seconds(Int64(configuration.httpIdleSeconds)))))
         },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "chatflow"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port) },

@@ -98,12 +98,22 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                 })
             var configuration = NIOUpgradableHTTPServerPipelineConfiguration<Upgrade>(upgradeConfiguration: upgrades)
             configuration.enablePipelining = false  // NIOAsyncChannel pipelines HTTP
-            configuration.enableErrorHandling = false  // Hummingbird answers errors
+            // A request NIO cannot parse never reaches Hummingbird (nor the upgrader, whose
+            // future would then never complete, leaving the connection open and unanswered):
+            // NIO's handler answers it 400 and closes the connection.
+            configuration.enableErrorHandling = true
             configuration.enableResponseHeaderValidation = false  // HTTPTypes validates them
             configuration.decoderConfiguration.maxHeaderFieldSize = settings.http1.httpDecoder.maxHeaderFieldSize
             configuration.decoderConfiguration.maxHeaderListSize = settings.http1.httpDecoder.maxHeaderListSize
             configuration.decoderConfiguration.maxHeaderFieldCount = settings.http1.httpDecoder.maxHeaderFieldCount
             let upgrade = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            // Until its first request head arrives a connection belongs to no handler that
+            // would time it out (the HTTP one idles it out between requests, a WebSocket
+            // pings): one that sends nothing, or a head a byte at a time, is closed here.
+            if let idleTimeout = settings.http1.idleTimeout {
+                let close = channel.eventLoop.scheduleTask(in: idleTimeout) { channel.close(promise: nil) }
+                upgrade.whenComplete { _ in close.cancel() }
+            }
             return Value(upgrade: upgrade, channel: channel)
         }
     }

@@ -11,6 +11,7 @@ import Foundation
 /// - `webSocketsPerUser` (`CHATFLOW_WS_PER_USER`, default 32, 0 = no limit)
 /// - `webSocketPingSeconds` (`CHATFLOW_WS_PING_SECONDS`, default 30)
 /// - `webSocketReplayLimit` (`CHATFLOW_WS_REPLAY_LIMIT`, default 100,000)
+/// - `httpIdleSeconds` (`CHATFLOW_HTTP_IDLE_SECONDS`, default 60)
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
@@ -40,6 +41,10 @@ public struct ServerConfiguration: Sendable {
     /// has no per-chat index, so a `since` further behind than this is refused (the client
     /// reloads over HTTP and subscribes again) instead of scanning the log for one socket.
     public var webSocketReplayLimit = 100_000
+    /// Seconds an HTTP connection may go without a request (before its first one, or between
+    /// keep-alive requests) before it is closed, so connections that never ask for anything
+    /// do not hold file descriptors forever. WebSockets are kept alive by pings instead.
+    public var httpIdleSeconds = 60
     /// The web client's static files, served at `/`: the client built into this module unless
     /// another directory is given (`nil` serves none).
     public var publicDirectory: String? = Self.bundledWebClient
@@ -77,6 +82,9 @@ public struct ServerConfiguration: Sendable {
         }
         guard (1...100_000_000).contains(webSocketReplayLimit) else {
             throw ConfigurationError("CHATFLOW_WS_REPLAY_LIMIT must be 1–100000000 log events")
+        }
+        guard (1...3600).contains(httpIdleSeconds) else {
+            throw ConfigurationError("CHATFLOW_HTTP_IDLE_SECONDS must be 1–3600 seconds")
         }
         guard jwtLeewaySeconds >= 0, jwtLeewaySeconds <= 300 else {
             throw ConfigurationError("CHATFLOW_JWT_LEEWAY must be 0–300 seconds")

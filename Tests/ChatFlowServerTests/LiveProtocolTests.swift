@@ -120,6 +120,50 @@ import Testing
         }
     }
 
+    /// A request that cannot be parsed (bytes a request line may not hold, or no request line
+    /// at all) is answered 400 and its connection closed, instead of being left open with no
+    /// answer; the server goes on answering everyone else.
+    @Test func unparsableRequestsAreAnsweredAndClosed() async throws {
+        try await TestServer.run { server in
+            for request in ["GET /healthz?q=café HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                            "GET /heal\u{1}thz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                            "HELLO\r\n\r\n"] {
+                let answer = try await StalledClient.exchange(port: server.port, request: request)
+                #expect(answer.head.hasPrefix("HTTP/1.1 400"), "\(request.debugDescription): \(answer.head)")
+                #expect(answer.head.lowercased().contains("connection: close"), "\(answer.head)")
+            }
+            let encoded = try await StalledClient.exchange(port: server.port, request: "GET /healthz?q=caf%C3%A9 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            #expect(encoded.head.hasPrefix("HTTP/1.1 200"), "\(encoded.head)")
+        }
+    }
+
+    /// An HTTP connection that asks for nothing is closed after the idle time: one that never
+    /// sends a request, one that stops half way through its head, and a keep-alive connection
+    /// after its last answer. A WebSocket is not: its pings keep it.
+    @Test func idleConnectionsAreClosed() async throws {
+        try await TestServer.run(configure: { $0.httpIdleSeconds = 1 }) { server in
+            let chat = try await server.createChat("alice")
+            let socket = try await StalledClient.connect(server, as: "alice", subscribingTo: chat)
+
+            let silent = try await StalledClient.secondsUntilClosed(port: server.port)
+            #expect(silent >= 0.5, "closed after \(silent) s, before the idle time")
+            let halfHead = try await StalledClient.secondsUntilClosed(port: server.port, sending: "GET /healthz HTTP/1.1\r\nHost: 127.")
+            #expect(halfHead >= 0.5, "closed after \(halfHead) s, before the idle time")
+            let keptAlive = try await StalledClient.secondsUntilClosed(
+                port: server.port, sending: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", answered: true)
+            #expect(keptAlive >= 0.5, "closed after \(keptAlive) s, before the idle time")
+
+            // Three idle times later, the WebSocket still delivers. (The test's own keep-alive
+            // connection has been closed meanwhile: the post goes on a new one.)
+            let body = #"{"content":"after the idle time","messageType":"text"}"#
+            let posted = try await StalledClient.exchange(port: server.port, request: "POST /chats/\(chat)/messages HTTP/1.1\r\n"
+                + "Host: 127.0.0.1\r\nAuthorization: Bearer \(try await server.token("alice"))\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            #expect(posted.head.hasPrefix("HTTP/1.1 201"), "\(posted.head)")
+            try await socket.waitForText(containing: "after the idle time")
+        }
+    }
+
     /// Requests NIO will not upgrade reach the router, which says what is wrong; none of them
     /// is redirected (a redirect would only bring the client back with the same request).
     @Test func malformedUpgradeRequestsAreToldWhatIsWrong() async throws {

@@ -46,6 +46,20 @@ public final class StalledClient: @unchecked Sendable {
         }
     }
 
+    /// Opens a connection, sends `bytes` (reading the answer's head when `answered`), then
+    /// reads until the server closes the connection: the seconds that took. Throws when the
+    /// server keeps the connection open past the socket's 30-second receive timeout.
+    public static func secondsUntilClosed(port: Int, sending bytes: String = "", answered: Bool = false) async throws -> Double {
+        try await blocking {
+            let client = try StalledClient(port: port)
+            if !bytes.isEmpty { try client.write(Array(bytes.utf8)) }
+            if answered { _ = try client.readHead() }
+            let start = ContinuousClock.now
+            while try !client.read(4096).isEmpty {}
+            return (ContinuousClock.now - start) / .seconds(1)
+        }
+    }
+
     private convenience init(port: Int, token: String, frames: [String]) throws {
         try self.init(port: port)
         let request = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
