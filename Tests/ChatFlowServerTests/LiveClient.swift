@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NIOWebSocket
 import HTTPTypes
 import HummingbirdWSTesting
@@ -56,6 +57,12 @@ final class LiveClient: Sendable {
     func send(_ json: String) async throws {
         guard let outbound = writer.withLock({ $0 }) else { throw TestFailure("not connected") }
         try await outbound.write(.text(json))
+    }
+
+    /// A binary frame: the server's socket handler answers it itself, not through the hub.
+    func sendBinary(_ bytes: [UInt8]) async throws {
+        guard let outbound = writer.withLock({ $0 }) else { throw TestFailure("not connected") }
+        try await outbound.write(.binary(ByteBuffer(bytes: bytes)))
     }
 
     func subscribe(_ channel: String, since: String? = nil) async throws {

@@ -1,6 +1,9 @@
+import ChatFlowCore
+import ChatFlowStorage
 import ChatFlowTestSupport
 import Foundation
 import HTTPTypes
+import Synchronization
 import Testing
 
 /// Live delivery over real WebSocket connections.
@@ -62,6 +65,82 @@ import Testing
             #expect(got == expected)
             #expect(again.frames.first { $0["type"] as? String == "subscribed" }?["recovered"] as? Bool == true)
             await again.close()
+        }
+    }
+
+    /// A resume with `since` while several writers keep posting: the replay from the log
+    /// and the live frames applied meanwhile (held back, then handed over) meet with no gap
+    /// and no repeat, so the client sees each of the chat's events once, in log order.
+    @Test func aResumeUnderConcurrentPostsHandsOverFromReplayToLiveWithoutGapOrRepeat() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let channel = "chats/\(chat)"
+            let since = try await server.post(chat, as: "alice", "seen")
+            // A backlog long enough that the replay is still reading it while posts go on.
+            let backlog = 1000
+            try await Self.appendMessages(server, chat, count: backlog)
+
+            let bob = try await LiveClient.connect(server, as: "bob")
+            let stop = StopFlag()
+            // Writers post from before the subscribe until bob has had the backlog and then
+            // live posts, so their posts span the replay and the hand-over.
+            let writers = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for writer in 0..<4 {
+                        group.addTask {
+                            for n in 0..<2000 where !stop.isSet {
+                                _ = try await server.post(chat, as: "alice", "live-\(writer)-\(n)")
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            try await bob.subscribe(channel, since: since)
+            let handedOver = await bob.wait(timeout: .seconds(60)) { _ in bob.events(on: channel).count >= backlog + 40 }
+            stop.set()
+            try await writers.value
+            #expect(handedOver, "\(bob.events(on: channel).count) events")
+
+            // Every post is acknowledged, so the log says what bob must have had.
+            let expected = try Self.eventIDs(of: chat, after: since, in: server.engine)
+            #expect(expected.count >= backlog + 40)
+            #expect(await bob.wait { _ in bob.events(on: channel).count >= expected.count })
+            let got = bob.events(on: channel).compactMap { $0["id"] as? String }
+            let firstDifference = got.indices.first { $0 >= expected.count || got[$0] != expected[$0] }
+            #expect(got == expected, "\(got.count) events for \(expected.count); first difference at \(firstDifference.map(String.init) ?? "the end")")
+            #expect(bob.frames.first { $0["type"] as? String == "subscribed" }?["recovered"] as? Bool == true)
+            await bob.close()
+        }
+    }
+
+    /// Appends `count` messages of alice's to the chat straight to the log, many at once (so
+    /// in few group commits), and waits until the projections have applied them.
+    private static func appendMessages(_ server: TestServer, _ chat: String, count: Int) async throws {
+        let chatID = try ChatID(parsing: chat)
+        let payloads = (0..<count).map { n in
+            EventCodec.encode(EventEnvelope(actor: UserID(unchecked: "alice"), event: .messagePosted(.init(chat: chatID, content: "missed-\(n)", type: .text))))
+        }
+        let last = try await withThrowingTaskGroup(of: ULID.self) { group in
+            for payload in payloads { group.addTask { try await server.engine.log.append(payload).ids[0] } }
+            return try await group.reduce(ULID.zero) { max($0, $1) }
+        }
+        try await server.engine.projector.waitUntilApplied(last)
+    }
+
+    /// The ids of the chat's events after `since`, in log order, read from the log.
+    private static func eventIDs(of chat: String, after since: String, in engine: ChatFlowEngine) throws -> [String] {
+        let chatID = try ChatID(parsing: chat)
+        var ids: [String] = []
+        var cursor = ULID(since)
+        while true {
+            let records = try engine.log.read(after: cursor, limit: 1024)
+            guard let last = records.last else { return ids }
+            for record in records {
+                if try EventCodec.decode(record.payload).event.chat == chatID { ids.append(record.id.description) }
+            }
+            cursor = last.id
         }
     }
 
@@ -308,4 +387,11 @@ import Testing
             #expect(await client.closed(timeout: .seconds(60)) == 4001)
         }
     }
+}
+
+/// Set once, read by many tasks: tells writers to stop after the post in hand.
+private final class StopFlag: Sendable {
+    private let flag = Atomic(false)
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+    func set() { flag.store(true, ordering: .releasing) }
 }

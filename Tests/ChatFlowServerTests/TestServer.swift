@@ -30,8 +30,13 @@ struct TestServer: Sendable {
     }
 
     /// Runs `body` against a live server; the data directory is removed afterwards.
+    ///
+    /// With `dataDirectory`, the server opens that directory (the caller's to remove)
+    /// instead of a fresh one; `beforeStart` sees the engine before any service runs.
     static func run(
         configure: (inout ServerConfiguration) -> Void = { _ in },
+        dataDirectory: String? = nil,
+        beforeStart: (ChatFlowEngine) throws -> Void = { _ in },
         _ body: @Sendable (TestServer) async throws -> Void
     ) async throws {
         let dir = TemporaryDirectory("chatflow-server")
@@ -40,7 +45,13 @@ struct TestServer: Sendable {
         configuration.port = 0
         configuration.rateLimit = 0
         configure(&configuration)
-        let engine = try ChatFlowEngine(dataDirectory: dir.appending("data"))
+        let engine = try ChatFlowEngine(dataDirectory: dataDirectory ?? dir.appending("data"))
+        do {
+            try beforeStart(engine)
+        } catch {
+            engine.close()
+            throw error
+        }
         var logger = Logger(label: "chatflow-test")
         logger.logLevel = .warning
         let app = try await buildApplication(engine: engine, configuration: configuration, metrics: ServerMetrics(), logger: logger)
