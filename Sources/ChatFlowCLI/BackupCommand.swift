@@ -37,6 +37,10 @@ struct BackupCommand: AsyncParsableCommand {
             print("backup of \(data.path) written to \(target) (last event \(last?.description ?? "none"))")
         } catch StorageError.locked {
             try await askServer(target: target, environment: environment)
+        } catch StorageError.notWritable(let path, let detail) where path == target {
+            // The checkpoint's target, not the data directory, is what cannot be written.
+            print("backup failed: cannot write \(target) (\(detail)); choose a directory this user can write")
+            throw ExitCode(1)
         }
     }
 

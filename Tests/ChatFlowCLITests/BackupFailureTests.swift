@@ -43,6 +43,15 @@ import Glibc
         let client = APIClient(port: port, token: nil)
         defer { client.invalidate() }
         #expect(try await client.call("GET", "/readyz").status == 200, "the server goes on")
+
+        // With the server stopped the command writes the backup itself, and names the target.
+        _ = server.kill()
+        let offline = try ChildProcess(["backup", "--data-dir", data, "--to", target], environment: Serve.environment)
+        #expect(await offline.exitStatus() == 1)
+        let offlineOutput = offline.lines.joined(separator: "\n")
+        #expect(offlineOutput.contains("backup failed: cannot write \(target)"), "\(offlineOutput)")
+        #expect(!offlineOutput.contains("data directory"), "\(offlineOutput)")
+        #expect(!FileManager.default.fileExists(atPath: target))
     }
 
     /// With the data directory in use, the command asks the server; when none answers where

@@ -62,11 +62,12 @@ final class ChildProcess: Sendable {
         return false
     }
 
-    /// SIGKILL, then everything the child wrote before it died.
+    /// SIGKILL, then everything the child wrote before it died. Again later, it only reads.
     func kill() -> [String] {
         Foundation.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         finishedReading.wait()
+        finishedReading.signal()  // leave it signalled for a later call
         return lines
     }
 

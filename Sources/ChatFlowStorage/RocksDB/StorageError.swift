@@ -56,7 +56,8 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
             || message.contains("Resource temporarily unavailable") && message.contains("LOCK") {
             return .locked(path: path)
         }
-        if message.contains("Permission denied") || message.contains("Read-only file system") {
+        if message.contains("Permission denied") || message.contains("Read-only file system")
+            || message.contains("Operation not permitted") {
             return .notWritable(path: path, detail: message)
         }
         if message.contains("No space left on device") {
