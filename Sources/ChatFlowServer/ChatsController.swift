@@ -119,7 +119,7 @@ struct ChatsController {
         let user = try context.requireUser()
         let chat = try context.chatID()
         _ = try commands.readable(chat, by: user)
-        guard let text = request.uri.queryParameters.get("query"), !text.isEmpty else {
+        guard let text = try request.formText("query"), !text.isEmpty else {
             throw ProblemDetail.invalid("query is required, e.g. ?query=deploy%20from:alice")
         }
         let query: SearchQuery

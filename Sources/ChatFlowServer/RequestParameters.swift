@@ -1,3 +1,4 @@
+import Foundation
 import ChatFlowCore
 import Hummingbird
 
@@ -20,6 +21,22 @@ extension Request {
             throw ProblemDetail.invalid("limit must be a whole number from 1 to \(max) (got '\(text)')")
         }
         return limit
+    }
+
+    /// A free-text parameter decoded as an HTML form (and `URLSearchParams`) encodes it: `+` is
+    /// a space and `%2B` a plus. Nil when absent; a malformed percent-escape is refused.
+    func formText(_ name: String) throws -> String? {
+        guard let query = uri.query else { return nil }
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts[0] == name else { continue }
+            let raw = parts.count == 2 ? parts[1] : ""
+            guard let text = raw.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+                throw ProblemDetail.invalid("\(name) is not valid percent-encoding (write % as %25)")
+            }
+            return text
+        }
+        return nil
     }
 
     var cursor: String? {

@@ -6,6 +6,27 @@ import Testing
 /// Each route's success path and its error classes, against a live server.
 @Suite(.timeLimit(.minutes(2))) struct RouteTests {
     /// A chat with nothing in it yet is listed with every field, absent ones as `null`.
+    /// Search text arrives as forms and `URLSearchParams` encode it: `+` is a space, `%20`
+    /// too, and `%2B` a plus; a broken percent-escape is refused.
+    @Test func searchTextIsFormDecoded() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            _ = try await server.post(chat, as: "alice", "deploy the hotfix")
+            _ = try await server.post(chat, as: "alice", "deploy later")
+            _ = try await server.post(chat, as: "alice", "c++ hotfix")
+            func contents(_ query: String) async throws -> [String] {
+                let reply = try await server.call(.get, "/chats/\(chat)/search?query=\(query)", as: "alice")
+                #expect(reply.status == 200, "\(query): \(reply.status) \(reply.text)")
+                return (reply["messages"] as? [[String: Any]])?.compactMap { $0["content"] as? String } ?? []
+            }
+            #expect(try await contents("deploy+hotfix") == ["deploy the hotfix"])
+            #expect(try await contents("deploy%20hotfix") == ["deploy the hotfix"])
+            #expect(try await contents("%22c%2B%2B%22") == ["c++ hotfix"])
+            let broken = try await server.call(.get, "/chats/\(chat)/search?query=deploy%2", as: "alice")
+            #expect(broken.status == 400 && broken.string("detail")?.contains("percent-encoding") == true, "\(broken.text)")
+        }
+    }
+
     @Test func aNewChatIsListedWithNullsForWhatItLacks() async throws {
         try await TestServer.run { server in
             let chat = try await server.createChat("alice", name: "empty")
