@@ -191,4 +191,23 @@ import Testing
             #expect(try Self.walk(world, chat, "ping pong", limit: 10, budget: 100).ids == [both.description])
         }
     }
+
+    /// A run's galloping search from the head agrees with a plain scan, for every target and
+    /// head position, at a run's edges too.
+    @Test func gallopingWithinARunFindsWhatAScanFinds() {
+        var random = SplitMix64(seed: 7)
+        for count in [0, 1, 2, 3, 5, 64, 130] {
+            var ids = Set<ULID>()
+            while ids.count < count { ids.insert(ULID(high: random.next() % 1000, low: random.next() % 4)) }
+            let run = ids.sorted()
+            for end in -1...run.count {
+                for _ in 0..<20 {
+                    let target = ULID(high: random.next() % 1002, low: random.next() % 4)
+                    let scanned = run.indices.last { $0 < end && run[$0] <= target }
+                    #expect(PostingCursor.RunStream.newest(in: run, atMost: target, before: end) == scanned,
+                            "\(count) ids, before \(end), target \(target)")
+                }
+            }
+        }
+    }
 }

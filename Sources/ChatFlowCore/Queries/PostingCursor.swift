@@ -143,8 +143,10 @@ extension PostingCursor {
 
         func seek(atMost target: ULID, budget: inout Int) throws {
             budget -= 1
-            if let first = run.first, first <= target {
-                index = PostingBlock.index(of: target.successor ?? .max, in: run) - 1
+            // Newest first, the target is mostly a few postings below the head in the same
+            // run: galloping back from the head finds it in a few comparisons.
+            if let found = Self.newest(in: run, atMost: target, before: index) {
+                index = found
                 try settle(budget: &budget)
                 return
             }
@@ -179,6 +181,28 @@ extension PostingCursor {
                 index = run.count - 1
             }
             head = run[index] >= lower ? run[index] : nil
+        }
+
+        /// The index of the newest of `ids[..<end]` at or before `target`; nil when all are
+        /// newer. Probes 1, 2, 4… back from `end`, then halves the last gap.
+        static func newest(in ids: [ULID], atMost target: ULID, before end: Int) -> Int? {
+            ids.withUnsafeBufferPointer { ids in
+                // ids[upper..<end] are all newer than the target.
+                var (upper, step, lower) = (Swift.min(end, ids.count), 1, 0)
+                while upper - step >= 0 {
+                    if ids[upper - step] <= target {
+                        lower = upper - step
+                        break
+                    }
+                    upper -= step
+                    step *= 2
+                }
+                while lower < upper {
+                    let middle = (lower + upper) / 2
+                    if ids[middle] <= target { lower = middle + 1 } else { upper = middle }
+                }
+                return lower > 0 ? lower - 1 : nil
+            }
         }
 
         private func load() throws -> Bool {
