@@ -11,6 +11,9 @@ import ChatFlowStorage
 /// that a join can move the cursors it holds in place.
 final class PostingCursor {
     private let streams: [any Stream]
+    /// The only stream when there is one (a term's runs, the commonest case), moved directly:
+    /// going through the list costs a join more than its comparisons do.
+    private let only: RunStream?
     /// The newest of the streams' heads; nil once every stream has run out.
     private(set) var head: ULID?
 
@@ -21,12 +24,18 @@ final class PostingCursor {
             if runs { return try RunStream(database, family, prefix: prefix, lower: lower, upper: upper, budget: &budget) }
             return try RowStream(database, family, prefix: prefix, lower: lower, upper: upper, budget: &budget)
         }
+        only = streams.count == 1 ? streams[0] as? RunStream : nil
         head = Self.newest(streams)
     }
 
     /// Moves past `head`: each stream on it steps back once.
     func advance(budget: inout Int) throws {
         guard let current = head else { return }
+        if let only {
+            try only.previous(budget: &budget)
+            head = only.head
+            return
+        }
         for stream in streams where stream.head == current {
             try stream.previous(budget: &budget)
         }
@@ -35,6 +44,11 @@ final class PostingCursor {
 
     /// Moves to the newest id at or before `target`.
     func seek(atMost target: ULID, budget: inout Int) throws {
+        if let only {
+            if let current = only.head, current > target { try only.seek(atMost: target, budget: &budget) }
+            head = only.head
+            return
+        }
         for stream in streams {
             guard let current = stream.head, current > target else { continue }
             try stream.seek(atMost: target, budget: &budget)
