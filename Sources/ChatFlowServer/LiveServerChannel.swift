@@ -87,6 +87,11 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                 upgraders: [CheckedWebSocketUpgrader(upgrader: upgrader, refusal: refusal)],
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        // From the first request on, Hummingbird answers one it cannot parse,
+                        // in order after the answers before it; NIO's handler would answer
+                        // too, and ahead of an answer still being written.
+                        let nioErrors = try channel.pipeline.syncOperations.handler(type: HTTPServerProtocolErrorHandler.self)
+                        channel.pipeline.syncOperations.removeHandler(nioErrors, promise: nil)
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try channel.pipeline.syncOperations.addHandlers(settings.http1.additionalChannelHandlers())
                         try channel.pipeline.syncOperations.addHandler(
@@ -98,9 +103,9 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                 })
             var configuration = NIOUpgradableHTTPServerPipelineConfiguration<Upgrade>(upgradeConfiguration: upgrades)
             configuration.enablePipelining = false  // NIOAsyncChannel pipelines HTTP
-            // A request NIO cannot parse never reaches Hummingbird (nor the upgrader, whose
-            // future would then never complete, leaving the connection open and unanswered):
-            // NIO's handler answers it 400 and closes the connection.
+            // A first request NIO cannot parse never reaches Hummingbird (nor the upgrader,
+            // whose future then never completes): NIO's handler answers it 400, and
+            // `FirstRequestDeadline` closes the connection.
             configuration.enableErrorHandling = true
             configuration.enableResponseHeaderValidation = false  // HTTPTypes validates them
             configuration.decoderConfiguration.maxHeaderFieldSize = settings.http1.httpDecoder.maxHeaderFieldSize
@@ -108,12 +113,10 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
             configuration.decoderConfiguration.maxHeaderFieldCount = settings.http1.httpDecoder.maxHeaderFieldCount
             let upgrade = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
             // Until its first request head arrives a connection belongs to no handler that
-            // would time it out (the HTTP one idles it out between requests, a WebSocket
-            // pings): one that sends nothing, or a head a byte at a time, is closed here.
-            if let idleTimeout = settings.http1.idleTimeout {
-                let close = channel.eventLoop.scheduleTask(in: idleTimeout) { channel.close(promise: nil) }
-                upgrade.whenComplete { _ in close.cancel() }
-            }
+            // would time it out or end it at shutdown.
+            try channel.pipeline.syncOperations.addHandler(
+                FirstRequestDeadline(timeout: settings.http1.idleTimeout ?? .seconds(60)), name: FirstRequestDeadline.name, position: .last)
+            upgrade.whenComplete { _ in channel.pipeline.removeHandler(name: FirstRequestDeadline.name, promise: nil) }
             return Value(upgrade: upgrade, channel: channel)
         }
     }

@@ -26,13 +26,17 @@ extension Request {
     /// A free-text parameter decoded as an HTML form (and `URLSearchParams`) encodes it: `+` is
     /// a space and `%2B` a plus. Nil when absent; a malformed percent-escape is refused.
     func formText(_ name: String) throws -> String? {
-        guard let query = uri.query else { return nil }
+        try Self.formText(name, inQuery: uri.query ?? "")
+    }
+
+    /// `formText` of a raw query string (the part after `?`): the first `name=value` pair wins.
+    static func formText(_ name: String, inQuery query: String) throws -> String? {
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard parts[0] == name else { continue }
             let raw = parts.count == 2 ? parts[1] : ""
             guard let text = raw.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
-                throw ProblemDetail.invalid("\(name) is not valid percent-encoding (write % as %25)")
+                throw ProblemDetail.invalid("\(name) is not valid percent-encoded UTF-8 (write % as %25)")
             }
             return text
         }

@@ -64,7 +64,8 @@ final class ChildProcess: Sendable {
 
     /// SIGKILL, then everything the child wrote before it died. Again later, it only reads.
     func kill() -> [String] {
-        Foundation.kill(process.processIdentifier, SIGKILL)
+        // A child already reaped may have left its pid to another process.
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         finishedReading.wait()
         finishedReading.signal()  // leave it signalled for a later call

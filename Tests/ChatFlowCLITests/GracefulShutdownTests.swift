@@ -29,6 +29,32 @@ import ChatFlowTestSupport
         #expect(exit.withLock { $0 } == 0, "serve exited with \(exit.withLock { $0 } ?? -1) after SIGTERM")
     }
 
+    /// Connections that have not sent a whole request yet (nothing at all, or half a head)
+    /// are closed at once by a graceful shutdown instead of holding it up until they idle out.
+    @Test func sigtermDoesNotWaitForConnectionsThatSentNoRequest() async throws {
+        let dir = TemporaryDirectory("chatflow-graceful-idle")
+        defer { dir.remove() }
+        let (server, port) = try await Serve.start(dataDirectory: dir.appending("data"), environment: ["CHATFLOW_HTTP_IDLE_SECONDS": "3600"])
+        let silent = try await StalledClient.open(port: port)
+        let halfHead = try await StalledClient.open(port: port, sending: "GET /healthz HTTP/1.1\r\nHost: 127.")
+        // Connections are accepted in the order they were made: once a later one is answered,
+        // the server holds these two.
+        let client = APIClient(port: port, token: nil)
+        defer { client.invalidate() }
+        #expect(try await client.call("GET", "/healthz").status == 200)
+
+        let exit = Mutex<Int32?>(nil)
+        let waiter = Task { let status = await server.exitStatus(); exit.withLock { $0 = status } }
+        kill(server.pid, SIGTERM)
+        let exited = await eventually(timeout: .seconds(20)) { exit.withLock { $0 } != nil }
+        if !exited { _ = server.kill() }
+        await waiter.value
+        #expect(exited, "serve was still running 20 s after SIGTERM, held by connections that never sent a request")
+        #expect(exit.withLock { $0 } == 0)
+        _ = try await silent.secondsUntilClosed()
+        _ = try await halfHead.secondsUntilClosed()
+    }
+
     @Test func sigtermDuringPostsExitsZeroAndKeepsAcknowledgedPosts() async throws {
         let dir = TemporaryDirectory("chatflow-graceful")
         defer { dir.remove() }

@@ -131,7 +131,16 @@ import Testing
                 let answer = try await StalledClient.exchange(port: server.port, request: request)
                 #expect(answer.head.hasPrefix("HTTP/1.1 400"), "\(request.debugDescription): \(answer.head)")
                 #expect(answer.head.lowercased().contains("connection: close"), "\(answer.head)")
+                // Closed at once, not when the connection idles out (60 s by default).
+                let closedAfter = try await StalledClient.secondsUntilClosed(port: server.port, sending: request, answered: true)
+                #expect(closedAfter < 10, "\(request.debugDescription): closed after \(closedAfter) s")
             }
+            // On a kept-alive connection, after a good request: one 400, after the first answer.
+            let pipelined = try await StalledClient.open(
+                port: server.port, sending: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /heal\u{1}thz HTTP/1.1\r\n\r\n")
+            let answers = try await pipelined.readUntilEnd()
+            #expect(answers.hasPrefix("HTTP/1.1 200"), "\(answers)")
+            #expect(answers.components(separatedBy: "HTTP/1.1 400").count == 2, "one 400 after the 200: \(answers)")
             let encoded = try await StalledClient.exchange(port: server.port, request: "GET /healthz?q=caf%C3%A9 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             #expect(encoded.head.hasPrefix("HTTP/1.1 200"), "\(encoded.head)")
         }
@@ -142,7 +151,15 @@ import Testing
     /// after its last answer. A WebSocket is not: its pings keep it.
     @Test func idleConnectionsAreClosed() async throws {
         try await TestServer.run(configure: { $0.httpIdleSeconds = 1 }) { server in
-            let chat = try await server.createChat("alice")
+            // Every request on a new connection: the test client's own keep-alive connection
+            // idles out too, as soon as a second after it opened.
+            let token = try await server.token("alice")
+            func post(_ path: String, _ body: String) async throws -> (head: String, body: String) {
+                try await StalledClient.exchange(port: server.port, request: "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    + "Authorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            }
+            let created = try await post("/chats", #"{"name":"general","isPrivate":false}"#)
+            let chat = try #require((try JSONSerialization.jsonObject(with: Data(created.body.utf8)) as? [String: Any])?["id"] as? String, "\(created)")
             let socket = try await StalledClient.connect(server, as: "alice", subscribingTo: chat)
 
             let silent = try await StalledClient.secondsUntilClosed(port: server.port)
@@ -153,12 +170,8 @@ import Testing
                 port: server.port, sending: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", answered: true)
             #expect(keptAlive >= 0.5, "closed after \(keptAlive) s, before the idle time")
 
-            // Three idle times later, the WebSocket still delivers. (The test's own keep-alive
-            // connection has been closed meanwhile: the post goes on a new one.)
-            let body = #"{"content":"after the idle time","messageType":"text"}"#
-            let posted = try await StalledClient.exchange(port: server.port, request: "POST /chats/\(chat)/messages HTTP/1.1\r\n"
-                + "Host: 127.0.0.1\r\nAuthorization: Bearer \(try await server.token("alice"))\r\n"
-                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            // Three idle times later, the WebSocket still delivers.
+            let posted = try await post("/chats/\(chat)/messages", #"{"content":"after the idle time","messageType":"text"}"#)
             #expect(posted.head.hasPrefix("HTTP/1.1 201"), "\(posted.head)")
             try await socket.waitForText(containing: "after the idle time")
         }

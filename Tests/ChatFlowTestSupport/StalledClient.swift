@@ -50,12 +50,39 @@ public final class StalledClient: @unchecked Sendable {
     /// reads until the server closes the connection: the seconds that took. Throws when the
     /// server keeps the connection open past the socket's 30-second receive timeout.
     public static func secondsUntilClosed(port: Int, sending bytes: String = "", answered: Bool = false) async throws -> Double {
+        let client = try await open(port: port, sending: bytes)
+        return try await client.secondsUntilClosed(afterAnswer: answered)
+    }
+
+    /// A connection that has sent `bytes` (a request, part of one, or nothing) and no more.
+    public static func open(port: Int, sending bytes: String = "") async throws -> StalledClient {
         try await blocking {
             let client = try StalledClient(port: port)
             if !bytes.isEmpty { try client.write(Array(bytes.utf8)) }
-            if answered { _ = try client.readHead() }
+            return client
+        }
+    }
+
+    /// Everything the server sends until it closes the connection, as text.
+    public func readUntilEnd() async throws -> String {
+        try await Self.blocking { [self] in
+            var bytes: [UInt8] = []
+            while true {
+                let chunk = try read(4096)
+                if chunk.isEmpty { break }
+                bytes += chunk
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    /// Reads (past an answer's head first, when `afterAnswer`) until the server closes the
+    /// connection; the seconds that took.
+    public func secondsUntilClosed(afterAnswer: Bool = false) async throws -> Double {
+        try await Self.blocking { [self] in
+            if afterAnswer { _ = try readHead() }
             let start = ContinuousClock.now
-            while try !client.read(4096).isEmpty {}
+            while try !read(4096).isEmpty {}
             return (ContinuousClock.now - start) / .seconds(1)
         }
     }
