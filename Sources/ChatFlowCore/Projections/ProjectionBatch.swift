@@ -30,8 +30,12 @@ final class ProjectionBatch {
     }
 
     func put(_ key: [UInt8], _ value: [UInt8], in family: ColumnFamily, group: [UInt8]) {
-        put(key, value, in: family)
-        groups[ObjectIdentifier(family), default: [:]][RowKey(group), default: []].insert(RowKey(key))
+        let row = RowKey(key)
+        let earlier = overlays[ObjectIdentifier(family), default: (family, [:])].rows.updateValue(.some(value), forKey: row)
+        // A row put before in this step (a term's open run, rewritten for every posting
+        // added to it) is in its group already; one only deleted so far is not.
+        if case .some(.some) = earlier { return }
+        groups[ObjectIdentifier(family), default: [:]][RowKey(group), default: []].insert(row)
     }
 
     /// The first row of `group` at or after `start`, as the step would leave it.

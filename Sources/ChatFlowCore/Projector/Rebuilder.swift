@@ -1,9 +1,10 @@
 import ChatFlowStorage
 import Dispatch
+import Synchronization
 
 /// Replays the whole change log into fresh generations of some projections and switches
 /// over only when every one of them is complete. A failure leaves the live ones untouched.
-public struct Rebuilder {
+public struct Rebuilder: Sendable {
     public struct Progress: Sendable {
         public let events: Int
         /// RocksDB's estimate of the log's length (not exact).
@@ -50,9 +51,6 @@ public struct Rebuilder {
 
     /// Applies the whole log to empty `families` through the one apply path; returns the event count.
     func replay(into families: [(any Projection, ColumnFamily)], progress: ((Progress) -> Void)?, started: UInt64) throws -> Int {
-        var applier = ProjectionApplier(database: store.database, salt: store.salt, targets: families.map {
-            ProjectionApplier.Target(projection: $0.0, family: $0.1, checkpoint: nil)
-        })
         // After retention the log starts part-way through each chat's history: the
         // projections start from its seed and end pruned at its horizon, as the live ones.
         let retention = try RetentionState.load(from: store.database)
@@ -63,6 +61,43 @@ public struct Rebuilder {
             }
             try store.database.write(seeds.makeWriteBatch(), sync: false)
         }
+        // Search costs several times all the others together: it replays on a thread of its
+        // own and the others on another, so a rebuild of all six takes about as long as
+        // search alone. Each lane reads the log itself and writes only its own families.
+        let lanes = Self.lanes(families)
+        let outcomes = Mutex<[Int: Swift.Result<(events: Int, last: ULID?), any Error>]>([:])
+        nonisolated(unsafe) let progress = progress
+        DispatchQueue.concurrentPerform(iterations: lanes.count) { lane in
+            let outcome = Swift.Result { try apply(into: lanes[lane], progress: lane == 0 ? progress : nil, started: started) }
+            outcomes.withLock { $0[lane] = outcome }
+        }
+        let replayed = try outcomes.withLock { outcomes in try (0..<lanes.count).map { try outcomes[$0]!.get() } }
+        let (events, position) = replayed.first ?? (0, nil)
+        if let retention {
+            for (projection, family) in families {
+                let batch = WriteBatch()
+                if let through = retention.removedThrough, position.map({ $0 < through }) ?? true {
+                    batch.put(CheckpointKey.bytes, through.bytes, in: family)
+                }
+                try projection.prune(PruneContext(horizon: retention.horizon, database: store.database, family: family, batch: batch))
+                try store.database.write(batch, sync: false)
+            }
+        }
+        return events
+    }
+
+    /// The projections to replay side by side: search apart from the rest, when there are both.
+    private static func lanes(_ families: [(any Projection, ColumnFamily)]) -> [[(any Projection, ColumnFamily)]] {
+        let search = families.filter { $0.0.name == SearchProjection.name }
+        let rest = families.filter { $0.0.name != SearchProjection.name }
+        return search.isEmpty || rest.isEmpty ? [families] : [search, rest]
+    }
+
+    /// Applies the whole log to `families` in batches; the events read and the last one's id.
+    private func apply(into families: [(any Projection, ColumnFamily)], progress: ((Progress) -> Void)?, started: UInt64) throws -> (events: Int, last: ULID?) {
+        var applier = ProjectionApplier(database: store.database, salt: store.salt, targets: families.map {
+            ProjectionApplier.Target(projection: $0.0, family: $0.1, checkpoint: nil)
+        })
         let eventsFamily = try store.database.family(LogKeys.eventsFamily)
         let estimate = Int(store.database.integerProperty("rocksdb.estimate-num-keys", in: eventsFamily) ?? 0)
         var position: ULID?
@@ -80,17 +115,7 @@ public struct Rebuilder {
                 progress(Progress(events: events, estimatedTotal: max(estimate, events), seconds: Double(now - started) / 1e9))
             }
         }
-        if let retention {
-            for (projection, family) in families {
-                let batch = WriteBatch()
-                if let through = retention.removedThrough, position.map({ $0 < through }) ?? true {
-                    batch.put(CheckpointKey.bytes, through.bytes, in: family)
-                }
-                try projection.prune(PruneContext(horizon: retention.horizon, database: store.database, family: family, batch: batch))
-                try store.database.write(batch, sync: false)
-            }
-        }
-        return events
+        return (events, position)
     }
 
     private func choose(_ names: [String]) throws -> [any Projection] {
