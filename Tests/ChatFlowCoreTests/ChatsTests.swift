@@ -135,8 +135,8 @@ import Testing
     }
 
     /// An owner who leaves hands the chat to the member there longest (the lower user id
-    /// on a tie), who may then remove others; the last member leaving leaves no owner.
-    /// A rebuild decides the same.
+    /// on a tie), who may then remove others; the last member leaving leaves no owner, and
+    /// the first to join the empty chat takes it over. A rebuild decides the same.
     @Test func anOwnerWhoLeavesHandsTheChatToTheLongestMember() async throws {
         let clock = TestClock()
         try await withWorld(clock: clock) { world in
@@ -162,6 +162,12 @@ import Testing
             try await world.leave("dave", chat)
             try world.catchUp()
             #expect(try world.reader.chat(chat)?.memberCount == 0)
+
+            try await world.join("erin", chat)
+            try await world.join("frank", chat)
+            try world.catchUp()
+            #expect(try world.reader.role(of: user("erin"), in: chat) == .owner)
+            #expect(try world.reader.role(of: user("frank"), in: chat) == .member)
             try world.expectVerified()
         }
     }

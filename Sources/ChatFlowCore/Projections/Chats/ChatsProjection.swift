@@ -1,7 +1,8 @@
 /// Chats, their members and roles, each user's chats, and the directory of public chats.
 public struct ChatsProjection: Projection {
     public static let name = "chats"
-    public static let version = 2
+    /// 3: the first to join a chat everyone has left becomes its owner.
+    public static let version = 3
 
     public init() {}
 
@@ -29,9 +30,12 @@ public struct ChatsProjection: Projection {
         case .memberJoined(let joined):
             guard var record = try rows.get(ChatsKeys.chat(joined.chat)).map(ChatRecord.init(decoding:)),
                   try !rows.contains(ChatsKeys.member(joined.chat, joined.user)) else { return }
+            // Everyone has left: the first to join again takes the chat over, so a chat with
+            // members always has an owner.
+            let role = record.memberCount == 0 ? MemberRole.owner : joined.role
             record.memberCount += 1
             rows.put(ChatsKeys.chat(joined.chat), record.encoded())
-            rows.put(ChatsKeys.member(joined.chat, joined.user), MemberRecord(role: joined.role, joinedAt: event.timeMilliseconds).encoded())
+            rows.put(ChatsKeys.member(joined.chat, joined.user), MemberRecord(role: role, joinedAt: event.timeMilliseconds).encoded())
             rows.put(ChatsKeys.userChat(joined.user, joined.chat))
 
         case .memberLeft(let left):
