@@ -2,6 +2,7 @@ import ChatFlowCore
 import ChatFlowStorage
 import Foundation
 import Hummingbird
+import NIOHTTP1
 
 /// An RFC 9457 problem: `application/problem+json` with `type`, `title`, `status`, `detail`.
 public struct ProblemDetail: HTTPResponseError, Encodable, Sendable {
@@ -64,6 +65,10 @@ public struct ProblemDetail: HTTPResponseError, Encodable, Sendable {
             return nil
         case let http as HTTPError:
             return ProblemDetail(http.status, http.body ?? http.status.reasonPhrase)
+        case let parsing as HTTPParserError:
+            // A body that breaks HTTP (a bad chunk size, one cut short) fails the route that
+            // reads it: the client's mistake, not the server's.
+            return ProblemDetail(.badRequest, "the request could not be parsed: \(parsing.debugDescription)", headers: [.connection: "close"])
         default:
             return nil
         }

@@ -1,3 +1,4 @@
+import ChatFlowCore
 import ChatFlowServer
 import ChatFlowTestSupport
 import Foundation
@@ -141,6 +142,13 @@ import Testing
             let answers = try await pipelined.readUntilEnd()
             #expect(answers.hasPrefix("HTTP/1.1 200"), "\(answers)")
             #expect(answers.components(separatedBy: "HTTP/1.1 400").count == 2, "one 400 after the 200: \(answers)")
+            // A head that parses with a body that does not: the route reading it answers 400.
+            let badChunk = try await StalledClient.exchange(port: server.port, request: "POST /chats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Authorization: Bearer \(try await server.token("alice"))\r\nContent-Type: application/json\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
+            #expect(badChunk.head.hasPrefix("HTTP/1.1 400"), "\(badChunk.head)")
+            #expect(badChunk.body.contains("could not be parsed"), "\(badChunk.body)")
+            #expect(try server.engine.reader.chats(of: UserID(unchecked: "alice")).isEmpty, "nothing was created")
             let encoded = try await StalledClient.exchange(port: server.port, request: "GET /healthz?q=caf%C3%A9 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             #expect(encoded.head.hasPrefix("HTTP/1.1 200"), "\(encoded.head)")
         }
