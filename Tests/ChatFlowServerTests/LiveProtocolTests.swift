@@ -155,8 +155,8 @@ import Testing
     }
 
     /// An HTTP connection that asks for nothing is closed after the idle time: one that never
-    /// sends a request, one that stops half way through its head, and a keep-alive connection
-    /// after its last answer. A WebSocket is not: its pings keep it.
+    /// sends a request, one that stops half way through its head or its body, and a
+    /// keep-alive connection after its last answer. A WebSocket is not: its pings keep it.
     @Test func idleConnectionsAreClosed() async throws {
         try await TestServer.run(configure: { $0.httpIdleSeconds = 1 }) { server in
             // Every request on a new connection: the test client's own keep-alive connection
@@ -177,6 +177,10 @@ import Testing
             let keptAlive = try await StalledClient.secondsUntilClosed(
                 port: server.port, sending: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", answered: true)
             #expect(keptAlive >= 0.5, "closed after \(keptAlive) s, before the idle time")
+            // A body that stops part way: nothing more for the idle time, and it is closed.
+            let halfBody = try await StalledClient.secondsUntilClosed(port: server.port, sending: "POST /chats HTTP/1.1\r\n"
+                + "Host: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":")
+            #expect(halfBody >= 0.5, "closed after \(halfBody) s, before the idle time")
 
             // Three idle times later, the WebSocket still delivers.
             let posted = try await post("/chats/\(chat)/messages", #"{"content":"after the idle time","messageType":"text"}"#)
