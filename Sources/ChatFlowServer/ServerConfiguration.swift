@@ -41,9 +41,10 @@ public struct ServerConfiguration: Sendable {
     /// has no per-chat index, so a `since` further behind than this is refused (the client
     /// reloads over HTTP and subscribes again) instead of scanning the log for one socket.
     public var webSocketReplayLimit = 100_000
-    /// Seconds an HTTP connection may go without a request (before its first one, or between
-    /// keep-alive requests) before it is closed, so connections that never ask for anything
-    /// do not hold file descriptors forever. WebSockets are kept alive by pings instead.
+    /// Seconds an HTTP connection may send nothing (before its first request, between
+    /// keep-alive requests, or part way through a request's head or body) before it is
+    /// closed, so connections that never finish asking do not hold file descriptors forever.
+    /// WebSockets are kept alive by pings instead.
     public var httpIdleSeconds = 60
     /// The web client's static files, served at `/`: the client built into this module unless
     /// another directory is given (`nil` serves none).
