@@ -3,6 +3,7 @@ import ChatFlowStorage
 import ChatFlowTestSupport
 import Foundation
 import HTTPTypes
+import Synchronization
 import Testing
 
 /// Live delivery while the server is starting: until the projections hold what the log
@@ -47,6 +48,27 @@ import Testing
             let onChannel = bob.frames.filter { $0["channel"] as? String == channel }.compactMap { $0["type"] as? String }
             #expect(onChannel == ["subscribed", "event"], "\(onChannel)")
             await bob.close()
+        }
+    }
+
+    /// A metrics scrape answers while the projector is busy (here: held, as retention holds
+    /// it while it prunes): the checkpoints it reports are those of the last batch.
+    @Test func metricsAnswerWhileTheProjectorIsBusy() async throws {
+        let dir = TemporaryDirectory("chatflow-metrics-busy")
+        defer { dir.remove() }
+        let data = dir.appending("data")
+        _ = try await Self.logOnly(data)
+        let hold = CatchUpHold()
+        defer { hold.release() }
+        try await TestServer.run(dataDirectory: data, beforeStart: { hold.engage($0.projector) }) { server in
+            defer { hold.release() }
+            let status = Mutex<Int?>(nil)
+            let scrape = Task { let reply = try await server.call(.get, "/metrics", as: nil); status.withLock { $0 = reply.status } }
+            let answered = await eventually(timeout: .seconds(10)) { status.withLock { $0 } != nil }
+            hold.release()
+            try await scrape.value
+            #expect(answered, "/metrics waited for the projector")
+            #expect(status.withLock { $0 } == 200)
         }
     }
 

@@ -17,6 +17,10 @@ public final class Projector: Service, Sendable {
     private let batchSize: Int
     private let logger: Logger
     private let applier: Mutex<ProjectionApplier>
+    /// Each projection's checkpoint as of the last batch, kept apart from the applier: its
+    /// lock is held while a batch is applied or retention prunes (seconds, at times), and a
+    /// metrics scrape must not wait that long on a thread of the server's pool.
+    private let published: Mutex<[String: ULID?]>
     // RocksDB work runs here, off the cooperative pool and off any event loop.
     private let queue = DispatchQueue(label: "chatflow.projector")
     private let listeners = Mutex<[UUID: AsyncStream<[LoggedEvent]>.Continuation]>([:])
@@ -33,6 +37,7 @@ public final class Projector: Service, Sendable {
         }
         let applier = ProjectionApplier(database: store.database, salt: store.salt, targets: targets)
         applied = PositionSignal(applier.resumePosition)
+        published = Mutex(Self.checkpoints(of: applier))
         self.applier = Mutex(applier)
         startPosition = log.lastPosition
     }
@@ -49,11 +54,14 @@ public final class Projector: Service, Sendable {
         return applied.position.map { $0 >= startPosition } ?? false
     }
 
-    /// How far each projection has applied, by name.
+    /// How far each projection has applied, by name, as of the last batch; never waits for
+    /// the one being applied.
     public var checkpoints: [String: ULID?] {
-        applier.withLock { applier in
-            Dictionary(uniqueKeysWithValues: applier.targets.map { ($0.projection.name, $0.checkpoint) })
-        }
+        published.withLock { $0 }
+    }
+
+    private static func checkpoints(of applier: ProjectionApplier) -> [String: ULID?] {
+        Dictionary(uniqueKeysWithValues: applier.targets.map { ($0.projection.name, $0.checkpoint) })
     }
 
     /// True when every projection has applied the whole log.
@@ -99,7 +107,9 @@ public final class Projector: Service, Sendable {
         let (events, seenBefore) = try applier.withLock { applier -> ([LoggedEvent], ULID?) in
             let seenBefore = applier.furthestPosition
             let records = try log.read(after: applier.resumePosition, limit: batchSize)
-            return (try applier.apply(records), seenBefore)
+            let events = try applier.apply(records)
+            if !events.isEmpty { published.withLock { $0 = Self.checkpoints(of: applier) } }
+            return (events, seenBefore)
         }
         guard let last = events.last else { return 0 }
         applied.publish(last.id)
