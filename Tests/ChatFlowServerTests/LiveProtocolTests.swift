@@ -103,6 +103,22 @@ import Testing
         }
     }
 
+    /// A client that sends requests far faster than they are answered is closed with 1008
+    /// once 64 wait, instead of queueing without bound; others are unaffected.
+    @Test func aFloodOfRequestsGetsClose1008() async throws {
+        try await TestServer.run(configure: { $0.webSocketCloseGraceSeconds = 1 }) { server in
+            let chat = try await server.createChat("alice")
+            let subscribe = #"{"op":"subscribe","channel":"chats/\#(chat)"}"#
+            let flood = try await StalledClient.connect(
+                port: server.port, token: try await server.token("alice"), frames: Array(repeating: subscribe, count: 2000))
+            #expect(try await flood.readUntilClosed() == 1008)
+
+            let fine = try await Self.socket(server)
+            try await fine.send(opcode: Self.text, Array(#"{"op":"ping"}"#.utf8))
+            try await fine.waitForText(containing: "pong")
+        }
+    }
+
     @Test func textThatIsNotUTF8GetsClose1007AndAnUnmaskedFrameClose1002() async throws {
         try await TestServer.run(configure: { $0.webSocketCloseGraceSeconds = 1 }) { server in
             let garbled = try await Self.socket(server)
