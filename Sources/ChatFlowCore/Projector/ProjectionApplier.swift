@@ -8,6 +8,9 @@ struct ProjectionApplier {
         let projection: any Projection
         let family: ColumnFamily
         var checkpoint: ULID?
+        /// For a rebuild that splits a projection whose rows never span chats: the share of
+        /// chats this target applies (nil: every event).
+        var partition: ChatPartition? = nil
     }
 
     let database: Database
@@ -51,7 +54,7 @@ struct ProjectionApplier {
         let batch = ProjectionBatch(database: database, salt: salt)
         for target in targets {
             let rows = ProjectionRows(batch: batch, family: target.family)
-            for event in events where target.checkpoint.map({ event.id > $0 }) ?? true {
+            for event in events where target.checkpoint.map({ event.id > $0 }) ?? true && target.partition?.holds(event) ?? true {
                 try target.projection.apply(event, to: rows)
             }
             if target.checkpoint.map({ last.id > $0 }) ?? true {

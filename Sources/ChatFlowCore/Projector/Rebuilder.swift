@@ -1,5 +1,6 @@
 import ChatFlowStorage
 import Dispatch
+import Foundation
 import Synchronization
 
 /// Replays the whole change log into fresh generations of some projections and switches
@@ -61,16 +62,23 @@ public struct Rebuilder: Sendable {
             }
             try store.database.write(seeds.makeWriteBatch(), sync: false)
         }
-        // Search costs several times all the others together: it replays on a thread of its
-        // own and the others on another, so a rebuild of all six takes about as long as
-        // search alone. Each lane reads the log itself and writes only its own families.
+        // Search costs several times all the others together. Its rows never span chats, so
+        // it replays as two halves of the chats, each on a thread of its own, beside a third
+        // thread for the rest: on two cores a rebuild takes about half the time of one
+        // thread. Each lane reads the log itself and writes only its own rows.
         let lanes = Self.lanes(families)
         let outcomes = Mutex<[Int: Swift.Result<(events: Int, last: ULID?), any Error>]>([:])
         nonisolated(unsafe) let progress = progress
-        DispatchQueue.concurrentPerform(iterations: lanes.count) { lane in
-            let outcome = Swift.Result { try apply(into: lanes[lane], progress: lane == 0 ? progress : nil, started: started) }
-            outcomes.withLock { $0[lane] = outcome }
+        let done = DispatchGroup()
+        for (index, lane) in lanes.enumerated() {
+            done.enter()
+            Thread.detachNewThread { [self] in
+                let outcome = Swift.Result { try apply(lane, progress: index == 0 ? progress : nil, started: started) }
+                outcomes.withLock { $0[index] = outcome }
+                done.leave()
+            }
         }
+        done.wait()
         let replayed = try outcomes.withLock { outcomes in try (0..<lanes.count).map { try outcomes[$0]!.get() } }
         let (events, position) = replayed.first ?? (0, nil)
         if let retention {
@@ -86,18 +94,20 @@ public struct Rebuilder: Sendable {
         return events
     }
 
-    /// The projections to replay side by side: search apart from the rest, when there are both.
-    private static func lanes(_ families: [(any Projection, ColumnFamily)]) -> [[(any Projection, ColumnFamily)]] {
+    /// The targets to replay side by side: search as two halves of the chats, and the rest.
+    private static func lanes(_ families: [(any Projection, ColumnFamily)]) -> [[ProjectionApplier.Target]] {
+        func target(_ entry: (any Projection, ColumnFamily), _ partition: ChatPartition? = nil) -> ProjectionApplier.Target {
+            ProjectionApplier.Target(projection: entry.0, family: entry.1, checkpoint: nil, partition: partition)
+        }
         let search = families.filter { $0.0.name == SearchProjection.name }
-        let rest = families.filter { $0.0.name != SearchProjection.name }
-        return search.isEmpty || rest.isEmpty ? [families] : [search, rest]
+        let rest = families.filter { $0.0.name != SearchProjection.name }.map { target($0) }
+        let halves = (0..<2).map { index in search.map { target($0, ChatPartition(index: index, count: 2)) } }
+        return (halves + [rest]).filter { !$0.isEmpty }
     }
 
-    /// Applies the whole log to `families` in batches; the events read and the last one's id.
-    private func apply(into families: [(any Projection, ColumnFamily)], progress: ((Progress) -> Void)?, started: UInt64) throws -> (events: Int, last: ULID?) {
-        var applier = ProjectionApplier(database: store.database, salt: store.salt, targets: families.map {
-            ProjectionApplier.Target(projection: $0.0, family: $0.1, checkpoint: nil)
-        })
+    /// Applies the whole log to `targets` in batches; the events read and the last one's id.
+    private func apply(_ targets: [ProjectionApplier.Target], progress: ((Progress) -> Void)?, started: UInt64) throws -> (events: Int, last: ULID?) {
+        var applier = ProjectionApplier(database: store.database, salt: store.salt, targets: targets)
         let eventsFamily = try store.database.family(LogKeys.eventsFamily)
         let estimate = Int(store.database.integerProperty("rocksdb.estimate-num-keys", in: eventsFamily) ?? 0)
         var position: ULID?
