@@ -222,6 +222,11 @@ import Testing
             let badEmoji = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"x","messageType":"text"}"#)
             let message = try #require(badEmoji.string("id"))
             #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"ab"}"#).status == 400)
+            for emoji in ["%00", "ab", "%FF", ""] {
+                let removed = try await server.call(.delete, "/messages/\(message)/reactions/\(emoji)", as: "alice")
+                #expect(removed.status == 400 || (emoji.isEmpty && removed.status == 404), "\(emoji): \(removed.status) \(removed.text)")
+            }
+            #expect(try await server.call(.get, "/healthz", as: nil).status == 200, "the server is still up")
             #expect(try await server.call(.get, "/chats/\(chat)/messages?limit=0", as: "alice").status == 400)
             #expect(try await server.call(.get, "/chats/\(chat)/messages?limit=101", as: "alice").status == 400)
             #expect(try await server.call(.get, "/chats/\(chat)/messages?direction=sideways", as: "alice").status == 400)

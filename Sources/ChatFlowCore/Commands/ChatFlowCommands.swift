@@ -144,6 +144,8 @@ public struct ChatFlowCommands: Sendable {
 
     /// Removes the caller's reaction; removing one that is not there is a no-op.
     public func unreact(to message: MessageID, with emoji: String, by user: UserID) async throws {
+        // Checked like a new reaction: the text goes into a key (a NUL in it stopped the server).
+        let emoji = try Validation.emoji(emoji)
         let facts = try visibleMessage(message, by: user)
         try requireMember(facts.chat, user)
         guard try reader.reactedAt(user, message, emoji) != nil else { return }
