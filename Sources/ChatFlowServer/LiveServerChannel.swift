@@ -112,6 +112,8 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
             configuration.decoderConfiguration.maxHeaderListSize = settings.http1.httpDecoder.maxHeaderListSize
             configuration.decoderConfiguration.maxHeaderFieldCount = settings.http1.httpDecoder.maxHeaderFieldCount
             let upgrade = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<Upgrade>.self)
+            try channel.pipeline.syncOperations.addHandler(ForeignUpgradeFilter(), position: .before(upgradeHandler))
             // Until its first request head arrives a connection belongs to no handler that
             // would time it out or end it at shutdown.
             try channel.pipeline.syncOperations.addHandler(

@@ -165,6 +165,10 @@ import Testing
             #expect(badChunk.head.hasPrefix("HTTP/1.1 400"), "\(badChunk.head)")
             #expect(badChunk.body.contains("could not be parsed"), "\(badChunk.body)")
             #expect(try server.engine.reader.chats(of: UserID(unchecked: "alice")).isEmpty, "nothing was created")
+            // An upgrade to something else (`curl --http2` asks for h2c) is answered over HTTP/1.1.
+            let h2c = try await StalledClient.exchange(port: server.port, request: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n")
+            #expect(h2c.head.hasPrefix("HTTP/1.1 200"), "\(h2c.head)")
             let encoded = try await StalledClient.exchange(port: server.port, request: "GET /healthz?q=caf%C3%A9 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             #expect(encoded.head.hasPrefix("HTTP/1.1 200"), "\(encoded.head)")
         }

@@ -1,0 +1,32 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Takes an `Upgrade` to anything but WebSocket (`h2c`, as `curl --http2` asks for) out of a
+/// connection's first request head, so that it is answered as the plain HTTP/1.1 request it
+/// also is. NIO's upgrade handler, finding no upgrader for such a request, loses its head, and
+/// the connection ended with no answer at all. Removes itself after the first head: only the
+/// first request of a connection can upgrade it.
+final class ForeignUpgradeFilter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(var head) = unwrapInboundIn(data) else {
+            context.fireChannelRead(data)
+            return
+        }
+        let protocols = head.headers["Upgrade"].flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        if !protocols.isEmpty && !protocols.contains("websocket") {
+            head.headers.remove(name: "Upgrade")
+            let connection = head.headers["Connection"].flatMap { $0.split(separator: ",") }
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { $0.lowercased() != "upgrade" }
+            head.headers.remove(name: "Connection")
+            if !connection.isEmpty { head.headers.add(name: "Connection", value: connection.joined(separator: ", ")) }
+        }
+        context.fireChannelRead(wrapInboundOut(.head(head)))
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
