@@ -27,6 +27,15 @@ struct AdminController {
         try await verifier.requireAdmin(AuthenticationMiddleware.token(in: request))
         let body = try await RequestBody.decode(BackupBody.self, from: request, limit: maxBodyBytes)
         guard body.to.hasPrefix("/") else { throw ProblemDetail.invalid("to: give an absolute path on the server's machine") }
+        // A NUL would end the path early for the file system: the backup would go elsewhere.
+        guard !body.to.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw ProblemDetail.invalid("to: a path with control characters")
+        }
+        let parent = (body.to as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ProblemDetail.invalid("to: \(parent) is not an existing directory; the backup directory is made inside one")
+        }
         guard !FileManager.default.fileExists(atPath: body.to) else {
             throw ProblemDetail(.conflict, "to: \(body.to) already exists; backups go into a new directory")
         }

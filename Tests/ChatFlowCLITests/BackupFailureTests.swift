@@ -55,6 +55,27 @@ import Glibc
         #expect(!FileManager.default.fileExists(atPath: target))
     }
 
+    /// An online backup into a path that cannot be one is refused (400), and nothing is written.
+    @Test func anOnlineBackupIntoABadPathIsRefused() async throws {
+        let dir = TemporaryDirectory("chatflow-backup-bad-path")
+        defer { dir.remove() }
+        let data = dir.appending("data")
+        let (server, port) = try await Serve.start(dataDirectory: data)
+        defer { _ = server.kill() }
+        let minted = try ChildProcess(["token", "--user", "ops", "--admin", "--data-dir", data], environment: Serve.environment)
+        #expect(await minted.exitStatus() == 0)
+        let admin = APIClient(port: port, token: try #require(minted.lines.last { !$0.isEmpty }))
+        defer { admin.invalidate() }
+        for (to, words) in [(dir.appending("missing/deeper/backup"), "is not an existing directory"),
+                            (dir.appending("backup\\u0000x"), "control characters"),
+                            ("relative/backup", "absolute path")] {
+            let reply = try await admin.call("POST", "/admin/backup", json: #"{"to":"\#(to)"}"#)
+            #expect(reply.status == 400 && reply.text.contains(words), "\(to): \(reply.status) \(reply.text)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.appending("backup")), "a backup was written")
+        #expect(!FileManager.default.fileExists(atPath: dir.appending("missing")))
+    }
+
     /// With the data directory in use, the command asks the server; when none answers where
     /// it looked, it says where that was and which settings point it elsewhere.
     @Test func aBackupWithNoServerAnsweringSaysWhatToSet() async throws {
