@@ -43,7 +43,8 @@ struct MessagesController {
     @Sendable func reactions(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let message = try context.messageID()
-        _ = try commands.visibleMessage(message, by: user)
+        // A deleted message shows no reactions, as its tombstone in the timeline shows none.
+        if try commands.visibleMessage(message, by: user).deleted { return try JSONResponse.make([ReactionSummaryView]()) }
         return try JSONResponse.make(try commands.reader.reactions(message, viewer: user))
     }
 

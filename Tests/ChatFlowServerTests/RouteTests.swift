@@ -188,7 +188,10 @@ import Testing
             let mine = try await server.call(.get, "/users/me/messages", as: "bob")
             #expect((mine["messages"] as? [[String: Any]])?.count == 1)
 
+            #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "bob", json: #"{"emoji":"🎉"}"#).status == 201)
             #expect(try await server.call(.delete, "/messages/\(message)", as: "alice").status == 204)  // the owner may
+            let reactionsAfterDelete = try await server.call(.get, "/messages/\(message)/reactions", as: "bob")
+            #expect(reactionsAfterDelete.status == 200 && reactionsAfterDelete.array.isEmpty, "\(reactionsAfterDelete.text)")
             let tombstone = try await server.call(.get, "/chats/\(chat)/messages", as: "bob")
             let gone = try #require((tombstone["messages"] as? [[String: Any]])?.first)
             #expect(gone["deleted"] as? Bool == true && gone["content"] as? String == "")
