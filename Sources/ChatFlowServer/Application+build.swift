@@ -57,6 +57,7 @@ func buildRouter(
     router.middlewares.add(RequestIDMiddleware())
     router.middlewares.add(MetricsMiddleware(metrics: metrics))
     router.middlewares.add(ProblemMiddleware())
+    router.middlewares.add(PathCheckMiddleware())
     router.middlewares.add(StartupGateMiddleware(projector: engine.projector))
     router.middlewares.add(AuthenticationMiddleware(verifier: verifier))
     router.middlewares.add(RateLimitMiddleware(limiter: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst)))

@@ -1,0 +1,15 @@
+import Foundation
+import Hummingbird
+
+/// Refuses a path that decodes to control characters (400). Files are served by name, and
+/// the file system ends a name at a NUL: `/app.js%00.html` was served as `app.js` with the
+/// type of an HTML page. No route or file of ours has such a path.
+struct PathCheckMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path.removingPercentEncoding ?? request.uri.path
+        if path.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw ProblemDetail.invalid("the path holds control characters")
+        }
+        return try await next(request, context)
+    }
+}
