@@ -38,6 +38,26 @@ public struct TokenVerifier: Sendable {
         return (entry.user, entry.expires.timeIntervalSince1970)
     }
 
+    /// The header must name HS256 and ask for nothing more. The one key checks the signature
+    /// as HS256 whatever the header says, so a token claiming another algorithm could not be
+    /// forged, but it is not what it says it is; and a `crit` extension this server does not
+    /// know must be refused (RFC 7515 §4.1.11).
+    private static func checkHeader(_ token: String) throws {
+        let encoded = token.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        var base64 = encoded.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64),
+              let header = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ProblemDetail.unauthorized("the token is not valid: its header is not base64url-encoded JSON")
+        }
+        guard header["alg"] as? String == "HS256" else {
+            throw ProblemDetail.unauthorized("the token is not valid: it must be signed with HS256 by this server")
+        }
+        guard header["crit"] == nil else {
+            throw ProblemDetail.unauthorized("the token is not valid: it has critical header parameters (crit) this server does not know")
+        }
+    }
+
     /// Passes only a valid token minted with `--admin`; 401 or 403 otherwise.
     public func requireAdmin(_ token: String?, now: Date = Date()) async throws {
         guard let token else { throw ProblemDetail.unauthorized("send an operator's token: chatflow token --admin") }
@@ -48,6 +68,7 @@ public struct TokenVerifier: Sendable {
     }
 
     private func verifiedClaims(_ token: String, now: Date) async throws -> ChatFlowClaims {
+        try Self.checkHeader(token)
         let claims: ChatFlowClaims
         do {
             claims = try await keys.verify(token, as: ChatFlowClaims.self)

@@ -106,6 +106,12 @@ import Testing
             #expect(try await status(server, token: badSubject) == 401)
             let valid = try await sign(["sub": "alice", "exp": now + 3600, "nbf": now - 10])
             #expect(try await status(server, token: valid) == 200)
+            // Signed as HS256, but the header says otherwise or asks for an unknown extension.
+            let claims = RawClaims(sub: "alice", exp: now + 3600, nbf: nil)
+            for header: JWTHeader in [["alg": "HS512"], ["alg": "none"], ["alg": "HS256", "crit": ["exp"]]] {
+                let token = try await keys.sign(claims, header: header)
+                #expect(try await status(server, token: token) == 401, "\(header)")
+            }
         }
     }
 
