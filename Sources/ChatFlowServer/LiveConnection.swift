@@ -141,9 +141,19 @@ package final class LiveConnection: Sendable {
             return
         }
         var payload = payload
-        var code = payload.readInteger(as: UInt16.self) ?? 1000
-        // Only codes a peer may send are echoed (RFC 6455 §7.4); anything else is answered 1000.
-        if !(1000...1003).contains(code) && !(1007...1014).contains(code) && !(3000...4999).contains(code) { code = 1000 }
+        // No payload is a close without a code (answered 1000); otherwise a code a peer may
+        // send (RFC 6455 §7.4) is echoed, and a one-byte payload, any other code or a reason
+        // that is not UTF-8 is a protocol error (§5.5.1, §7.1.6): answered 1002.
+        let code: UInt16
+        if payload.readableBytes == 0 {
+            code = 1000
+        } else if let sent = payload.readInteger(as: UInt16.self),
+                  (1000...1003).contains(sent) || (1007...1014).contains(sent) || (3000...4999).contains(sent),
+                  String(validating: payload.readableBytesView, as: UTF8.self) != nil {
+            code = sent
+        } else {
+            code = 1002
+        }
         writeClose(code: code, reason: "").whenComplete { [channel] _ in channel.close(promise: nil) }
     }
 

@@ -74,7 +74,7 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
                         guard let session = signedIn.value else { throw ChannelError.inappropriateOperationForState }
-                        try channel.pipeline.syncOperations.addHandler(LiveMaskingCheck())
+                        try channel.pipeline.syncOperations.addHandler(LiveFrameCheck())
                         try channel.pipeline.syncOperations.addHandler(NIOWebSocketFrameAggregator(
                             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,
                             maxAccumulatedFrameSize: settings.maxFrameSize))

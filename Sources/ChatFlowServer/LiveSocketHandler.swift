@@ -108,13 +108,13 @@ final class LiveSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// A message over the size limit or split into too many fragments is refused with a
-    /// close frame (1009), a broken fragment sequence or an unmasked frame likewise (1002);
+    /// close frame (1009), a broken fragment sequence or a frame `LiveFrameCheck` refuses likewise (1002);
     /// the frame decoder's own errors are answered by NIO's protocol error handler, which
     /// closes the socket.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch error {
-        case is LiveMaskingCheck.UnmaskedFrame:
-            connection?.close(code: 1002, reason: "client frames must be masked")
+        case let violation as LiveFrameCheck.Violation:
+            connection?.close(code: 1002, reason: violation.reason)
         case let error as NIOWebSocketFrameAggregator.Error:
             switch error {
             case .accumulatedFrameSizeIsTooLarge, .tooManyFragments, .nonFinalFragmentSizeIsTooSmall:

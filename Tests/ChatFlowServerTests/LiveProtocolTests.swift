@@ -57,11 +57,11 @@ import Testing
             #expect(Self.closeCode(answer) == 4321, "\(String(describing: answer))")
             #expect(try await client.readFrame() == nil, "the server should close the socket after the handshake")
 
-            // A code no peer may send (1005 means "none was given") is answered 1000.
+            // A code no peer may send (1005 means "none was given") is a protocol error: 1002.
             let other = try await Self.socket(server)
             try await other.send(opcode: Self.close, [0x03, 0xED])
             let plain = try await other.readFrame()
-            #expect(Self.closeCode(plain) == 1000, "\(String(describing: plain))")
+            #expect(Self.closeCode(plain) == 1002, "\(String(describing: plain))")
             #expect(try await eventually(timeout: .seconds(10)) {
                 try await server.call(.get, "/metrics", as: nil).text.contains("chatflow_websocket_connections 0")
             })
@@ -116,6 +116,29 @@ import Testing
             let fine = try await Self.socket(server)
             try await fine.send(opcode: Self.text, Array(#"{"op":"ping"}"#.utf8))
             try await fine.waitForText(containing: "pong")
+        }
+    }
+
+    /// Frames a server must fail the connection on get 1002: reserved bits set with no
+    /// extension agreed, a reserved opcode (RFC 6455 §5.2), and a close with a one-byte
+    /// payload, a code no peer may send or a reason that is not UTF-8 (§5.5.1, §7.4). A close
+    /// with a proper code is answered with that code.
+    @Test func framesAgainstTheProtocolGetClose1002() async throws {
+        try await TestServer.run(configure: { $0.webSocketCloseGraceSeconds = 1 }) { server in
+            let reservedBit = try await Self.socket(server)
+            try await reservedBit.send(opcode: 0x40 | Self.text, Array(#"{"op":"ping"}"#.utf8))
+            #expect(try await reservedBit.readUntilClosed() == 1002)
+            let reservedOpcode = try await Self.socket(server)
+            try await reservedOpcode.send(opcode: 0x3, Array("x".utf8))
+            #expect(try await reservedOpcode.readUntilClosed() == 1002)
+            for payload: [UInt8] in [[0x03], [0x03, 0xE7], [0x03, 0xED], [0x03, 0xE8, 0xC3, 0x28]] {
+                let closing = try await Self.socket(server)
+                try await closing.send(opcode: Self.close, payload)
+                #expect(try await closing.readUntilClosed() == 1002, "close payload \(payload)")
+            }
+            let proper = try await Self.socket(server)
+            try await proper.send(opcode: Self.close, [0x0F, 0xA0] + Array("bye".utf8))  // 4000
+            #expect(try await proper.readUntilClosed() == 4000)
         }
     }
 
