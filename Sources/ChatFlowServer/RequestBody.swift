@@ -36,8 +36,10 @@ enum RequestBody {
             let parent = path(context.codingPath)
             return "missing required field '\(parent.isEmpty ? key.stringValue : parent + "." + key.stringValue)'"
         case .typeMismatch(let type, let context):
+            if context.codingPath.isEmpty { return "the body must be a JSON object" }
             return "field '\(path(context.codingPath))' must be \(typeName(type))"
         case .valueNotFound(let type, let context):
+            if context.codingPath.isEmpty { return "the body must be a JSON object" }
             return "field '\(path(context.codingPath))' must be \(typeName(type)), not null"
         case .dataCorrupted(let context):
             let field = path(context.codingPath)

@@ -64,7 +64,8 @@ import Glibc
         defer { _ = server.kill() }
         let minted = try ChildProcess(["token", "--user", "ops", "--admin", "--data-dir", data], environment: Serve.environment)
         #expect(await minted.exitStatus() == 0)
-        let admin = APIClient(port: port, token: try #require(minted.lines.last { !$0.isEmpty }))
+        let adminToken = try #require(minted.lines.last { !$0.isEmpty })
+        let admin = APIClient(port: port, token: adminToken)
         defer { admin.invalidate() }
         for (to, words) in [(dir.appending("missing/deeper/backup"), "is not an existing directory"),
                             (dir.appending("backup\\u0000x"), "control characters"),

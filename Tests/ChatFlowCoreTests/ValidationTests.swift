@@ -21,6 +21,23 @@ struct ValidationTests {
         }
     }
 
+    /// Text nobody can see, or that holds control characters, is refused; emoji sequences
+    /// (joined by zero-width joiners) and line breaks are fine.
+    @Test func contentAndNamesMustBeVisibleText() throws {
+        for invisible in ["\u{200B}", "\u{200B}\u{200B}", "\u{202E}\u{200F}", "\u{FEFF}"] {
+            #expect(throws: ChatFlowError.invalid("content must have something visible, not only invisible or formatting characters")) {
+                try Validation.content(invisible)
+            }
+            #expect(throws: ChatFlowError.self) { try Validation.chatName(invisible) }
+        }
+        #expect(throws: ChatFlowError.invalid("content must not hold control characters (got U+0)")) { try Validation.content("a\u{0}b") }
+        #expect(throws: ChatFlowError.invalid("content must not hold control characters (got U+1B)")) { try Validation.content("\u{1B}[31mred") }
+        #expect(throws: ChatFlowError.invalid("name must not hold control characters (got U+A)")) { try Validation.chatName("two\nlines") }
+        #expect(try Validation.content("line one\n\tline two") == "line one\n\tline two")
+        #expect(try Validation.content("👨‍👩‍👧") == "👨‍👩‍👧")
+        #expect(try Validation.chatName("‏שלום") == "‏שלום")
+    }
+
     @Test func contentLengthBoundaries() throws {
         #expect(try Validation.content(String(repeating: "a", count: 4000)).count == 4000)
         #expect(throws: ChatFlowError.invalid("content must be 1–4000 characters after trimming (got 4001)")) {

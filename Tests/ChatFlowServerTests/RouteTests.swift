@@ -230,6 +230,10 @@ import Testing
                 #expect(removed.status == 400 || (emoji.isEmpty && removed.status == 404), "\(emoji): \(removed.status) \(removed.text)")
             }
             #expect(try await server.call(.get, "/healthz", as: nil).status == 200, "the server is still up")
+            for body in ["null", "[]", "42"] {
+                let notAnObject = try await server.call(.post, "/chats", as: "alice", json: body)
+                #expect(notAnObject.status == 400 && notAnObject.string("detail") == "the body must be a JSON object", "\(body): \(notAnObject.text)")
+            }
             #expect(try await server.call(.get, "/chats/\(chat)/messages?limit=0", as: "alice").status == 400)
             #expect(try await server.call(.get, "/chats/\(chat)/messages?limit=101", as: "alice").status == 400)
             #expect(try await server.call(.get, "/chats/\(chat)/messages?direction=sideways", as: "alice").status == 400)

@@ -15,6 +15,7 @@ public enum Validation {
         guard contentLimit.contains(count) else {
             throw .invalid("content must be 1–4000 characters after trimming (got \(count))")
         }
+        try requireVisible(trimmed, field: "content", allowingLineBreaks: true)
         return trimmed
     }
 
@@ -25,6 +26,7 @@ public enum Validation {
         guard chatNameLimit.contains(count) else {
             throw .invalid("name must be 1–100 characters after trimming (got \(count))")
         }
+        try requireVisible(trimmed, field: "name", allowingLineBreaks: false)
         return trimmed
     }
 
@@ -92,6 +94,19 @@ public enum Validation {
 
     /// Drops leading and trailing characters whose scalars are all White_Space
     /// (spaces, tabs, newlines, CRLF, NBSP, …) without Foundation.
+    /// Text people will see: no control characters (a NUL, an escape; tabs and line breaks
+    /// only where `allowingLineBreaks`), and something visible, not only formatting characters
+    /// such as zero-width spaces or direction marks, which trimming leaves in place.
+    static func requireVisible(_ text: String, field: String, allowingLineBreaks: Bool) throws(ChatFlowError) {
+        let allowed: Set<Unicode.Scalar> = allowingLineBreaks ? ["\n", "\r", "\t"] : []
+        if let control = text.unicodeScalars.first(where: { $0.properties.generalCategory == .control && !allowed.contains($0) }) {
+            throw .invalid("\(field) must not hold control characters (got U+\(String(control.value, radix: 16, uppercase: true)))")
+        }
+        guard text.unicodeScalars.contains(where: { !$0.properties.isWhitespace && $0.properties.generalCategory != .format }) else {
+            throw .invalid("\(field) must have something visible, not only invisible or formatting characters")
+        }
+    }
+
     static func trimmingWhitespace(_ text: String) -> String {
         guard let start = text.firstIndex(where: { !$0.isWhitespace }),
               let last = text.lastIndex(where: { !$0.isWhitespace })

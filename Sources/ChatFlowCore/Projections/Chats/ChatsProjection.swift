@@ -64,7 +64,8 @@ public struct ChatsProjection: Projection {
             successor = (user, record)
             return true
         }
-        guard var (user, record) = successor else { return }
+        guard let (user, member) = successor else { return }
+        var record = member
         record.role = .owner
         rows.put(ChatsKeys.member(chat, user), record.encoded())
     }
