@@ -6,7 +6,11 @@ import Hummingbird
 /// type of an HTML page. No route or file of ours has such a path.
 struct PathCheckMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let path = request.uri.path.removingPercentEncoding ?? request.uri.path
+        // Escapes that do not decode to UTF-8 are refused too: the file middleware decodes
+        // them its own way, keeping a NUL next to them (`/app.js%00%FF.html`).
+        guard let path = request.uri.path.removingPercentEncoding else {
+            throw ProblemDetail.invalid("the path is not valid percent-encoded UTF-8")
+        }
         if path.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
             throw ProblemDetail.invalid("the path holds control characters")
         }

@@ -136,4 +136,20 @@ import Testing
         #expect(found.items.count == 3)
         try world.expectVerified()
     }
+
+    /// A rebuild that fails part way (here: a record no codec can read, met by every lane)
+    /// throws, keeps the live generations as they were, and leaves none of the half-built ones.
+    @Test func aFailedRebuildKeepsTheLiveProjections() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            for index in 0..<50 { try await world.post("alice", chat, "message \(index)") }
+            try world.catchUp()
+            let generations = ProjectionCatalog.names.map { world.engine.store.generation(of: $0) }
+            let families = Set(world.engine.database.familyNames)
+            _ = try await world.engine.log.append([0xFF, 0xFF, 0xFF])
+            #expect(throws: (any Error).self) { try Rebuilder(log: world.engine.log, store: world.engine.store).rebuild() }
+            #expect(ProjectionCatalog.names.map { world.engine.store.generation(of: $0) } == generations)
+            #expect(Set(world.engine.database.familyNames) == families)
+        }
+    }
 }

@@ -33,7 +33,10 @@ struct ValidationTests {
         #expect(throws: ChatFlowError.invalid("content must not hold control characters (got U+0)")) { try Validation.content("a\u{0}b") }
         #expect(throws: ChatFlowError.invalid("content must not hold control characters (got U+1B)")) { try Validation.content("\u{1B}[31mred") }
         #expect(throws: ChatFlowError.invalid("name must not hold control characters (got U+A)")) { try Validation.chatName("two\nlines") }
+        #expect(throws: ChatFlowError.invalid("name must not hold control characters (got U+2028)")) { try Validation.chatName("a\u{2028}b") }
+        #expect(throws: ChatFlowError.invalid("description must not hold control characters (got U+0)")) { try Validation.chatDescription("a\u{0}b") }
         #expect(try Validation.content("line one\n\tline two") == "line one\n\tline two")
+        #expect(try Validation.content("page\u{0C}break\u{2028}here") == "page\u{0C}break\u{2028}here")
         #expect(try Validation.content("👨‍👩‍👧") == "👨‍👩‍👧")
         #expect(try Validation.chatName("‏שלום") == "‏שלום")
     }

@@ -59,7 +59,9 @@ public struct ChatFlowCommands: Sendable {
         let (view, role) = try readable(chat, by: user)
         if role != nil { return try reader.member(user, of: chat).orThrow(.notFound("membership")) }
         guard !view.isPrivate else { throw ChatFlowError.notFound("chat \(chat) not found") }
-        try await append(user, .memberJoined(.init(chat: chat, user: user, role: .member)))
+        // The first to join a chat everyone has left becomes its owner (the chats projection
+        // decides, should two race); the event says so for live clients.
+        try await append(user, .memberJoined(.init(chat: chat, user: user, role: view.memberCount == 0 ? .owner : .member)))
         return try reader.member(user, of: chat).orThrow(.unavailable("the membership could not be read back"))
     }
 

@@ -37,6 +37,7 @@ public enum Validation {
         guard count <= chatDescriptionMaxLength else {
             throw .invalid("description must be at most 1000 characters after trimming (got \(count))")
         }
+        try requireNoControls(trimmed, field: "description", allowingLineBreaks: true)
         return trimmed
     }
 
@@ -92,21 +93,34 @@ public enum Validation {
         }
     }
 
-    /// Drops leading and trailing characters whose scalars are all White_Space
-    /// (spaces, tabs, newlines, CRLF, NBSP, …) without Foundation.
-    /// Text people will see: no control characters (a NUL, an escape; tabs and line breaks
-    /// only where `allowingLineBreaks`), and something visible, not only formatting characters
-    /// such as zero-width spaces or direction marks, which trimming leaves in place.
+    /// Text people will see: no control characters (a NUL, an escape; where
+    /// `allowingLineBreaks`, the whitespace ones such as tabs, line breaks and form feeds are
+    /// fine, and elsewhere line and paragraph separators are refused too), and something
+    /// visible, not only formatting characters such as zero-width spaces or direction marks,
+    /// which trimming leaves in place.
     static func requireVisible(_ text: String, field: String, allowingLineBreaks: Bool) throws(ChatFlowError) {
-        let allowed: Set<Unicode.Scalar> = allowingLineBreaks ? ["\n", "\r", "\t"] : []
-        if let control = text.unicodeScalars.first(where: { $0.properties.generalCategory == .control && !allowed.contains($0) }) {
-            throw .invalid("\(field) must not hold control characters (got U+\(String(control.value, radix: 16, uppercase: true)))")
-        }
+        try requireNoControls(text, field: field, allowingLineBreaks: allowingLineBreaks)
         guard text.unicodeScalars.contains(where: { !$0.properties.isWhitespace && $0.properties.generalCategory != .format }) else {
             throw .invalid("\(field) must have something visible, not only invisible or formatting characters")
         }
     }
 
+    /// `requireVisible`'s check for control characters alone (for text that may be empty).
+    static func requireNoControls(_ text: String, field: String, allowingLineBreaks: Bool) throws(ChatFlowError) {
+        let refused = text.unicodeScalars.first { scalar in
+            switch scalar.properties.generalCategory {
+            case .control: !(allowingLineBreaks && scalar.properties.isWhitespace)
+            case .lineSeparator, .paragraphSeparator: !allowingLineBreaks
+            default: false
+            }
+        }
+        if let refused {
+            throw .invalid("\(field) must not hold control characters (got U+\(String(refused.value, radix: 16, uppercase: true)))")
+        }
+    }
+
+    /// Drops leading and trailing characters whose scalars are all White_Space
+    /// (spaces, tabs, newlines, CRLF, NBSP, …) without Foundation.
     static func trimmingWhitespace(_ text: String) -> String {
         guard let start = text.firstIndex(where: { !$0.isWhitespace }),
               let last = text.lastIndex(where: { !$0.isWhitespace })

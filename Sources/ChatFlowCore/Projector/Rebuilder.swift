@@ -65,21 +65,32 @@ public struct Rebuilder: Sendable {
         // Search costs several times all the others together. Its rows never span chats, so
         // it replays as two halves of the chats, each on a thread of its own, beside a third
         // thread for the rest: on two cores a rebuild takes about half the time of one
-        // thread. Each lane reads the log itself and writes only its own rows.
+        // thread. Each lane reads the log itself and writes only its own rows, except the
+        // search checkpoint, which both halves write with the same ids (nothing appends
+        // while a rebuild or verify holds the data directory). A lane that fails stops the
+        // others at their next batch.
         let lanes = Self.lanes(families)
         let outcomes = Mutex<[Int: Swift.Result<(events: Int, last: ULID?), any Error>]>([:])
+        let failed = Atomic(false)
+        // Called from the first lane's thread, while this one waits.
         nonisolated(unsafe) let progress = progress
         let done = DispatchGroup()
         for (index, lane) in lanes.enumerated() {
             done.enter()
             Thread.detachNewThread { [self] in
-                let outcome = Swift.Result { try apply(lane, progress: index == 0 ? progress : nil, started: started) }
+                let outcome = Swift.Result {
+                    try apply(lane, progress: index == 0 ? progress : nil, started: started, stopping: { failed.load(ordering: .relaxed) })
+                }
+                if case .failure = outcome { failed.store(true, ordering: .relaxed) }
                 outcomes.withLock { $0[index] = outcome }
                 done.leave()
             }
         }
         done.wait()
-        let replayed = try outcomes.withLock { outcomes in try (0..<lanes.count).map { try outcomes[$0]!.get() } }
+        let results = outcomes.withLock { outcomes in (0..<lanes.count).map { outcomes[$0]! } }
+        // The lane that failed first says why; the others only stopped for it.
+        for case .failure(let error) in results where !(error is CancellationError) { throw error }
+        let replayed = try results.map { try $0.get() }
         let (events, position) = replayed.first ?? (0, nil)
         if let retention {
             for (projection, family) in families {
@@ -106,7 +117,7 @@ public struct Rebuilder: Sendable {
     }
 
     /// Applies the whole log to `targets` in batches; the events read and the last one's id.
-    private func apply(_ targets: [ProjectionApplier.Target], progress: ((Progress) -> Void)?, started: UInt64) throws -> (events: Int, last: ULID?) {
+    private func apply(_ targets: [ProjectionApplier.Target], progress: ((Progress) -> Void)?, started: UInt64, stopping: () -> Bool) throws -> (events: Int, last: ULID?) {
         var applier = ProjectionApplier(database: store.database, salt: store.salt, targets: targets)
         let eventsFamily = try store.database.family(LogKeys.eventsFamily)
         let estimate = Int(store.database.integerProperty("rocksdb.estimate-num-keys", in: eventsFamily) ?? 0)
@@ -114,6 +125,7 @@ public struct Rebuilder: Sendable {
         var events = 0
         var lastReport = started
         while true {
+            guard !stopping() else { throw CancellationError() }
             let records = try log.read(after: position, limit: batchSize)
             guard let last = records.last else { break }
             try applier.apply(records)

@@ -32,7 +32,8 @@ public struct ChatsProjection: Projection {
                   try !rows.contains(ChatsKeys.member(joined.chat, joined.user)) else { return }
             // Everyone has left: the first to join again takes the chat over, so a chat with
             // members always has an owner.
-            let role = record.memberCount == 0 ? MemberRole.owner : joined.role
+            // (A join that raced another into the empty chat and lost is a member.)
+            let role = record.memberCount == 0 ? MemberRole.owner : joined.role == .owner ? .member : joined.role
             record.memberCount += 1
             rows.put(ChatsKeys.chat(joined.chat), record.encoded())
             rows.put(ChatsKeys.member(joined.chat, joined.user), MemberRecord(role: role, joinedAt: event.timeMilliseconds).encoded())
