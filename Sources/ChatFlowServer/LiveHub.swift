@@ -163,6 +163,17 @@ package final class LiveHub: Service, Sendable {
                 send(LiveFrame.error("invalid", "since must be an event id (26 characters)", channel: channel), to: connection)
                 return
             }
+            // Every id a client is given is in the log, so one after its end was never given
+            // out by this log: the client saw a history the server no longer has (restored
+            // from an older backup). Going on from there would leave it showing events that
+            // are gone, so it is told to reload.
+            if parsed > projector.log.lastPosition ?? .zero {
+                send(LiveFrame.error(
+                    "unknown_since",
+                    "since \(parsed) is after the last event this server has (it may have been restored from a backup): reload the chat over HTTP, then subscribe without since",
+                    channel: channel), to: connection)
+                return
+            }
             position = parsed
         }
         if let refusal = membershipRefusal(chat, connection.user, channel: channel) {

@@ -248,6 +248,29 @@ import Testing
         }
     }
 
+    /// A `since` after the end of the log (a client that saw a history the server no longer
+    /// has, as after a restore from an older backup) is refused with `unknown_since`, not
+    /// answered as recovered; subscribing without `since` goes live.
+    @Test func aSinceAfterTheEndOfTheLogIsRefused() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            let last = try await server.post(chat, as: "alice", "the last one here")
+            let client = try await LiveClient.connect(server, as: "alice")
+            try await client.subscribe("chats/\(chat)", since: last)
+            #expect(await client.wait { $0.contains { $0["type"] as? String == "subscribed" && $0["recovered"] as? Bool == true } }, "the last id is known")
+            try await client.send(#"{"op":"unsubscribe","channel":"chats/\#(chat)"}"#)
+            #expect(await client.wait { $0.contains { $0["type"] as? String == "unsubscribed" } })
+
+            let future = ULID(timestamp: ULID(last)!.timestamp + 60_000, randomHigh: 0, randomLow: 0).description
+            try await client.subscribe("chats/\(chat)", since: future)
+            #expect(await client.wait { $0.contains { $0["type"] as? String == "error" } })
+            let error = try #require(client.frames.first { $0["type"] as? String == "error" })
+            #expect(error["code"] as? String == "unknown_since" && error["channel"] as? String == "chats/\(chat)", "\(error)")
+            #expect(client.frames.filter { $0["type"] as? String == "subscribed" }.count == 1, "not answered as recovered")
+            await client.close()
+        }
+    }
+
     /// A `since` further behind than the replay limit is refused instead of scanning the log
     /// for one socket: the client is told to reload, and its subscription ends (no silent
     /// gap); subscribing again without `since` goes live.

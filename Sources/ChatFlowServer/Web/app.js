@@ -1556,9 +1556,10 @@
         }
         break;
       case 'error':
-        if (frame.code === 'too_far_behind' && frame.channel === chatChannel && !awaitingReply(chatChannel)) {
-          // The server will not replay that far back (a quiet chat on a busy server): go live
-          // without `since`, then read the newest page over HTTP, so nothing falls between.
+        if ((frame.code === 'too_far_behind' || frame.code === 'unknown_since') && frame.channel === chatChannel && !awaitingReply(chatChannel)) {
+          // The server will not replay that far back (a quiet chat on a busy server), or no
+          // longer has what this client saw (restored from a backup): go live without
+          // `since`, then read the newest page over HTTP, so nothing falls between.
           cur.subscription = 'none';
           cur.lastEventId = null;
           cur.resync = true;
