@@ -1,5 +1,6 @@
 import ChatFlowCore
 import ChatFlowStorage
+import Dispatch
 import NIOCore
 import NIOWebSocket
 import Synchronization
@@ -43,6 +44,8 @@ package final class LiveConnection: Sendable {
     private let subscriptions = Mutex<[ChatID: Subscription]>([:])
     private let notificationsOn = Mutex(false)
     private let closed = Atomic<Bool>(false)
+    /// When this connection's last typing indicator was passed on, per chat (uptime ns).
+    private let typingPassedOn = Mutex<[ChatID: UInt64]>([:])
 
     /// Client messages, and their bytes, a connection may have waiting before it is closed
     /// for flooding (a client sends a few small operations; the hub answers each at once).
@@ -59,6 +62,17 @@ package final class LiveConnection: Sendable {
     }
 
     var isClosed: Bool { closed.load(ordering: .acquiring) }
+
+    /// Typing indicators passed on per chat at most once per `interval`: a client sends one
+    /// every few seconds while its user types, and each goes to every subscriber of the chat,
+    /// so one sent in a loop would flood them all. True when this one may go.
+    func mayPassOnTyping(in chat: ChatID, now: UInt64 = DispatchTime.now().uptimeNanoseconds, interval: UInt64 = 1_000_000_000) -> Bool {
+        typingPassedOn.withLock { passedOn in
+            if let last = passedOn[chat], now - last < interval { return false }
+            passedOn[chat] = now
+            return true
+        }
+    }
 
     // MARK: - Outbound
 

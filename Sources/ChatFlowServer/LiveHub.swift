@@ -350,12 +350,14 @@ package final class LiveHub: Service, Sendable {
         }
     }
 
-    /// Typing indicators go to the chat's other subscribers and are never logged.
+    /// Typing indicators go to the chat's other subscribers and are never logged; more than
+    /// one a second per connection and chat are dropped.
     private func typing(_ connection: LiveConnection, chatID: String?) {
         guard let chatID, let chat = try? ChatID(parsing: chatID), (try? commands.requireMember(chat, connection.user)) != nil else {
             send(LiveFrame.error("invalid", "typing needs the chatId of a chat you are a member of"), to: connection)
             return
         }
+        guard connection.mayPassOnTyping(in: chat) else { return }
         let channel = "chats/\(chat)"
         let frame = LiveFrame.event(channel: channel, id: nil, event: .typing(chat: chat, user: connection.user))
         var outgoing = Outgoing()

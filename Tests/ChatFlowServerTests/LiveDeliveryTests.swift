@@ -248,6 +248,29 @@ import Testing
         }
     }
 
+    /// Typing indicators sent in a loop reach the others once a second at most, not each time.
+    @Test func typingInALoopIsPassedOnOnce() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let alice = try await LiveClient.connect(server, as: "alice")
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("chats/\(chat)")
+            #expect(await bob.wait { $0.contains { $0["type"] as? String == "subscribed" } })
+            for _ in 0..<20 { try await alice.send(#"{"op":"typing","chatId":"\#(chat)"}"#) }
+            // Alice's operations are handled in order: once her ping is answered, every typing
+            // indicator has been passed on or dropped, ahead of the message on bob's socket.
+            try await alice.send(#"{"op":"ping"}"#)
+            #expect(await alice.wait { $0.contains { $0["type"] as? String == "pong" } })
+            let message = try await server.post(chat, as: "alice", "done typing")
+            #expect(await bob.wait { _ in bob.events(on: "chats/\(chat)").contains { ($0["event"] as? [String: Any])?["messageId"] as? String == message } })
+            let typing = bob.events(on: "chats/\(chat)").filter { ($0["event"] as? [String: Any])?["kind"] as? String == "typing" }
+            // One, or two should the twenty straddle a second on a slow machine.
+            #expect((1...2).contains(typing.count), "\(typing.count) typing indicators passed on for 20 sent back to back")
+            await alice.close(); await bob.close()
+        }
+    }
+
     /// A `since` after the end of the log (a client that saw a history the server no longer
     /// has, as after a restore from an older backup) is refused with `unknown_since`, not
     /// answered as recovered; subscribing without `since` goes live.
