@@ -2,11 +2,11 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
-/// Takes an `Upgrade` to anything but WebSocket (`h2c`, as `curl --http2` asks for) out of a
-/// connection's first request head, so that it is answered as the plain HTTP/1.1 request it
-/// also is. NIO's upgrade handler, finding no upgrader for such a request, loses its head, and
-/// the connection ended with no answer at all. Removes itself after the first head: only the
-/// first request of a connection can upgrade it.
+/// Takes an `Upgrade` to anything but WebSocket (`h2c`, as `curl --http2` asks for), or one
+/// on a request other than a GET, out of a connection's first request head, so that it is
+/// answered as the plain HTTP/1.1 request it also is. NIO's upgrade handler loses the head of
+/// a request it finds no upgrader for, and the connection ended with no answer at all.
+/// Removes itself after the first head: only the first request of a connection can upgrade it.
 final class ForeignUpgradeFilter: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -18,7 +18,9 @@ final class ForeignUpgradeFilter: ChannelInboundHandler, RemovableChannelHandler
         }
         let protocols = head.headers["Upgrade"].flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        if !protocols.isEmpty && !protocols.contains("websocket") {
+        // Only a GET opens a WebSocket (RFC 6455 §4.1); NIO's upgrader meets the body of any
+        // other request asking for one as a protocol error and answers nothing.
+        if !protocols.isEmpty && (!protocols.contains("websocket") || head.method != .GET) {
             head.headers.remove(name: "Upgrade")
             let connection = head.headers["Connection"].flatMap { $0.split(separator: ",") }
                 .map { $0.trimmingCharacters(in: .whitespaces) }

@@ -197,6 +197,13 @@ import Testing
             let h2c = try await StalledClient.exchange(port: server.port, request: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 + "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n")
             #expect(h2c.head.hasPrefix("HTTP/1.1 200"), "\(h2c.head)")
+            // Only a GET opens a WebSocket: a POST asking for one is answered as a POST.
+            let body = #"{"name":"upgraded?","isPrivate":false}"#
+            let post = try await StalledClient.exchange(port: server.port, request: "POST /chats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Authorization: Bearer \(try await server.token("alice"))\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            #expect(post.head.hasPrefix("HTTP/1.1 201"), "\(post.head)")
             let encoded = try await StalledClient.exchange(port: server.port, request: "GET /healthz?q=caf%C3%A9 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             #expect(encoded.head.hasPrefix("HTTP/1.1 200"), "\(encoded.head)")
         }
