@@ -19,7 +19,7 @@ struct CheckedWebSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServerProt
         let headers = upgradeRequest.headers
         func values(_ name: String) -> [String] { headers[name] }
         if let problem = UpgradeRequestCheck.problem(
-            upgrade: values("Upgrade"), versions: values("Sec-WebSocket-Version"), keys: values("Sec-WebSocket-Key"))
+            upgrade: values("Upgrade"), connection: values("Connection"), versions: values("Sec-WebSocket-Version"), keys: values("Sec-WebSocket-Key"))
         {
             refusal.value = problem
             return channel.eventLoop.makeFailedFuture(Malformed())

@@ -267,6 +267,10 @@ import Testing
             #expect(twoKeys.head.hasPrefix("HTTP/1.1 400"), "\(twoKeys.head)")
             #expect(twoKeys.body.contains("exactly one Sec-WebSocket-Key"), "\(twoKeys.body)")
 
+            let shortKey = try await upgrade("Connection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n")
+            #expect(shortKey.head.hasPrefix("HTTP/1.1 400"), "\(shortKey.head)")
+            #expect(shortKey.body.contains("16 random bytes in base64"), "\(shortKey.body)")
+
             let noToken = try await StalledClient.exchange(port: server.port, request: "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 + "Upgrade: websocket\r\nConnection: Upgrade\r\n\(key)Sec-WebSocket-Version: 13\r\n\r\n")
             #expect(noToken.head.hasPrefix("HTTP/1.1 401"), "\(noToken.head)")
@@ -275,8 +279,12 @@ import Testing
             // Refusals never reach the router; they are counted on their own.
             let metrics = try await server.call(.get, "/metrics", as: nil)
             #expect(metrics.text.contains(#"chatflow_websocket_upgrades_refused_total{status="426"} 1"#), "\(metrics.text)")
-            #expect(metrics.text.contains(#"chatflow_websocket_upgrades_refused_total{status="400"} 2"#), "\(metrics.text)")
+            #expect(metrics.text.contains(#"chatflow_websocket_upgrades_refused_total{status="400"} 3"#), "\(metrics.text)")
             #expect(metrics.text.contains(#"chatflow_websocket_upgrades_refused_total{status="401"} 1"#), "\(metrics.text)")
+
+            let noConnection = try await upgrade("\(key)Sec-WebSocket-Version: 13\r\n")
+            #expect(noConnection.head.hasPrefix("HTTP/1.1 400"), "\(noConnection.head)")
+            #expect(noConnection.body.contains("Connection: Upgrade"), "\(noConnection.body)")
 
             // The same request well formed is upgraded.
             let good = try await upgrade("Connection: keep-alive, Upgrade\r\n\(key)Sec-WebSocket-Version: 13\r\n")
