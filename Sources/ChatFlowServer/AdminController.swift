@@ -28,9 +28,7 @@ struct AdminController {
         let body = try await RequestBody.decode(BackupBody.self, from: request, limit: maxBodyBytes)
         guard body.to.hasPrefix("/") else { throw ProblemDetail.invalid("to: give an absolute path on the server's machine") }
         // A NUL would end the path early for the file system: the backup would go elsewhere.
-        guard !body.to.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw ProblemDetail.invalid("to: a path with control characters")
-        }
+        try Validation.requireNoControls(body.to, field: "to", allowingLineBreaks: false)
         let parent = (body.to as NSString).deletingLastPathComponent
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {

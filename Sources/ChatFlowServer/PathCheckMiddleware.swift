@@ -1,3 +1,4 @@
+import ChatFlowCore
 import Foundation
 import Hummingbird
 
@@ -11,9 +12,7 @@ struct PathCheckMiddleware<Context: RequestContext>: RouterMiddleware {
         guard let path = request.uri.path.removingPercentEncoding else {
             throw ProblemDetail.invalid("the path is not valid percent-encoded UTF-8")
         }
-        if path.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            throw ProblemDetail.invalid("the path holds control characters")
-        }
+        try Validation.requireNoControls(path, field: "the path", allowingLineBreaks: false)
         return try await next(request, context)
     }
 }

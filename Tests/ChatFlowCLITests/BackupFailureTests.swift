@@ -22,11 +22,11 @@ import Glibc
         let asRoot = getuid() == 0
         if asRoot {
             // Root not allowed to mount (an unprivileged container) has no way to make one.
-            guard (try? Self.run("/bin/mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", shut)) != nil else { return }
+            guard (try? Serve.runTool("/bin/mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", shut)) != nil else { return }
         } else {
             #expect(chmod(shut, 0o555) == 0)
         }
-        defer { if asRoot { try? Self.run("/bin/umount", "-l", shut) } else { chmod(shut, 0o755) } }
+        defer { if asRoot { try? Serve.runTool("/bin/umount", "-l", shut) } else { chmod(shut, 0o755) } }
 
         let (server, port) = try await Serve.start(dataDirectory: data)
         defer { _ = server.kill() }
@@ -110,15 +110,6 @@ import Glibc
         #expect(fromURL.lines.joined().contains("no server answered at http://127.0.0.1:\(port.number)"), "\(fromURL.lines)")
         #expect(!FileManager.default.fileExists(atPath: target))
     }
-
-    private static func run(_ tool: String, _ arguments: String...) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw ServeTestFailure("\(tool) \(arguments) exited \(process.terminationStatus)") }
-    }
 }
 
 /// A loopback port bound but never listened on: connecting to it is refused at once.
@@ -127,24 +118,7 @@ private struct RefusingPort {
     private let socket: Int32
 
     init() throws {
-        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ServeTestFailure("socket() failed: \(errno)") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-                bind(fd, socketAddress, length) == 0 && getsockname(fd, socketAddress, &length) == 0
-            }
-        }
-        guard bound else {
-            Glibc.close(fd)
-            throw ServeTestFailure("bind/getsockname failed: \(errno)")
-        }
-        socket = fd
-        number = Int(UInt16(bigEndian: address.sin_port))
+        (socket, number) = try Serve.boundLoopbackSocket()
     }
 
     func close() { Glibc.close(socket) }

@@ -12,8 +12,8 @@ struct DiskFullTests {
         defer { dir.remove() }
         let mountPoint = dir.appending("small")
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        try run("/bin/mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", mountPoint)
-        defer { try? run("/bin/umount", "-l", mountPoint) }
+        try Serve.runTool("/bin/mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", mountPoint)
+        defer { try? Serve.runTool("/bin/umount", "-l", mountPoint) }
         let data = mountPoint + "/data"
 
         let (server, port) = try await Serve.start(dataDirectory: data, environment: ["CHATFLOW_DISK_RESERVE_MB": "16"])
@@ -58,15 +58,6 @@ struct DiskFullTests {
         let messages = try await Serve.allMessages(client, chat: chat).map(\.content)
         #expect(messages.contains("before") && messages.contains("after"))
         #expect(!messages.contains("during") && !messages.contains("during-2"))
-    }
-
-    private func run(_ tool: String, _ arguments: String...) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw ServeTestFailure("\(tool) \(arguments) exited \(process.terminationStatus)") }
     }
 
     private func freeBytes(_ path: String) throws -> UInt64 {

@@ -22,9 +22,16 @@ enum Serve {
 
     /// A port nobody listens on right now: bind port 0 on loopback, read it back, close.
     static func freePort() throws -> Int {
+        let (fd, port) = try boundLoopbackSocket()
+        close(fd)
+        return port
+    }
+
+    /// A TCP socket bound to a port of the kernel's choosing on 127.0.0.1, not listening;
+    /// the caller closes it.
+    static func boundLoopbackSocket() throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ServeTestFailure("socket() failed: \(errno)") }
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0
@@ -35,8 +42,21 @@ enum Serve {
                 bind(fd, socketAddress, length) == 0 && getsockname(fd, socketAddress, &length) == 0
             }
         }
-        guard bound else { throw ServeTestFailure("bind/getsockname failed: \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard bound else {
+            close(fd)
+            throw ServeTestFailure("bind/getsockname failed: \(errno)")
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    /// Runs a system tool (mount, umount) and waits; throws unless it exits 0.
+    static func runTool(_ tool: String, _ arguments: String...) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ServeTestFailure("\(tool) \(arguments) exited \(process.terminationStatus)") }
     }
 
     /// Starts `chatflow serve` on a free port and waits until `/healthz` answers.

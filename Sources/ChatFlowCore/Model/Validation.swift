@@ -106,7 +106,7 @@ public enum Validation {
     }
 
     /// `requireVisible`'s check for control characters alone (for text that may be empty).
-    static func requireNoControls(_ text: String, field: String, allowingLineBreaks: Bool) throws(ChatFlowError) {
+    public static func requireNoControls(_ text: String, field: String, allowingLineBreaks: Bool) throws(ChatFlowError) {
         let refused = text.unicodeScalars.first { scalar in
             switch scalar.properties.generalCategory {
             case .control: !(allowingLineBreaks && scalar.properties.isWhitespace)
