@@ -24,7 +24,7 @@ struct AdminController {
 
     /// A consistent online backup (RocksDB checkpoint) into a directory that must not exist yet.
     @Sendable func backup(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
-        try await verifier.requireAdmin(AuthenticationMiddleware.token(in: request))
+        try await verifier.requireAdmin(try AuthenticationMiddleware.token(in: request))
         let body = try await RequestBody.decode(BackupBody.self, from: request, limit: maxBodyBytes)
         guard body.to.hasPrefix("/") else { throw ProblemDetail.invalid("to: give an absolute path on the server's machine") }
         // A NUL would end the path early for the file system: the backup would go elsewhere.

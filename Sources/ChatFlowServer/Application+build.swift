@@ -53,7 +53,8 @@ func buildRouter(
     commands: ChatFlowCommands, engine: ChatFlowEngine, configuration: ServerConfiguration, metrics: ServerMetrics,
     verifier: TokenVerifier, readiness: Readiness
 ) -> Router<ChatFlowRequestContext> {
-    let router = Router(context: ChatFlowRequestContext.self)
+    // A GET route answers HEAD too (RFC 9110 §9.3.2), without its body.
+    let router = Router(context: ChatFlowRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.middlewares.add(RequestIDMiddleware())
     router.middlewares.add(MetricsMiddleware(metrics: metrics))
     router.middlewares.add(ProblemMiddleware())
@@ -76,5 +77,9 @@ func buildRouter(
         throw UpgradeRequestCheck.problem(in: request.headers)
             ?? ProblemDetail(.upgradeRequired, "open the WebSocket on a new connection", headers: [.upgrade: "websocket"])
     }
+    // Last, after every route: it then wraps only the not-found answer, inside the file
+    // middleware, and sees the whole route table. Like a 404, a 405 needs no token: the
+    // method is wrong whoever asks, and the routes are public (`/openapi.yaml`).
+    router.middlewares.add(MethodCheckMiddleware(routes: router.routes))
     return router
 }

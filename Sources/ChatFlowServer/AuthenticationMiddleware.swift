@@ -11,24 +11,24 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        if let token = Self.token(in: request) {
-            do {
+        do {
+            if let token = try Self.token(in: request) {
                 let (user, expires) = try await verifier.verify(token)
                 context.user = user
                 context.tokenExpiry = expires
                 context.logger[metadataKey: "user"] = .string(user.rawValue)
-            } catch let problem as ProblemDetail {
-                context.refusedToken = problem
             }
+        } catch let problem as ProblemDetail {
+            context.refusedToken = problem
         }
         return try await next(request, context)
     }
 
-    static func token(in request: Request) -> String? {
+    /// The request's token, nil when it sends none; throws when its `Authorization` header
+    /// is not `Bearer <token>`.
+    static func token(in request: Request) throws -> String? {
         if let header = request.headers[.authorization] {
-            let parts = header.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" { return String(parts[1]) }
-            return String(header)
+            return try BearerToken.from(authorization: header)
         }
         if request.uri.path == "/ws", let token = request.uri.queryParameters.get("access_token") {
             return token

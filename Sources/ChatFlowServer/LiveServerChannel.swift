@@ -92,6 +92,7 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                         // too, and ahead of an answer still being written.
                         let nioErrors = try channel.pipeline.syncOperations.handler(type: HTTPServerProtocolErrorHandler.self)
                         channel.pipeline.syncOperations.removeHandler(nioErrors, promise: nil)
+                        try channel.pipeline.syncOperations.addHandler(ConnectionPersistence())
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try channel.pipeline.syncOperations.addHandlers(settings.http1.additionalChannelHandlers())
                         try channel.pipeline.syncOperations.addHandler(
@@ -161,8 +162,11 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
         }
         let token: String?
         if let header = head.headers.first(name: "Authorization") {
-            let parts = header.split(separator: " ", maxSplits: 1)
-            token = parts.count == 2 && parts[0].lowercased() == "bearer" ? String(parts[1]) : header
+            do {
+                token = try BearerToken.from(authorization: header)
+            } catch {
+                return channel.eventLoop.makeSucceededFuture(.failure(error))
+            }
         } else {
             token = components?.queryItems?.first { $0.name == "access_token" }?.value
         }

@@ -10,8 +10,17 @@ struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         let started = ContinuousClock.now
         let response = try await next(request, context)
         metrics.recordRequest(
-            route: context.endpointPath ?? "unmatched", method: request.method.rawValue,
+            route: context.endpointPath ?? "unmatched", method: Self.label(request.method),
             status: Int(response.status.code), duration: ContinuousClock.now - started)
         return response
+    }
+
+    /// The standard methods are labelled; the others NIO's parser lets through (WebDAV's
+    /// and more, some thirty) are `other`, so a client probing methods adds few series.
+    static func label(_ method: HTTPRequest.Method) -> String {
+        switch method {
+        case .get, .head, .post, .put, .delete, .patch, .options, .connect, .trace: method.rawValue
+        default: "other"
+        }
     }
 }

@@ -1,4 +1,5 @@
 import ChatFlowServer
+import ChatFlowTestSupport
 import Foundation
 import HTTPTypes
 import JWTKit
@@ -53,13 +54,33 @@ import Testing
                 }
                 let chats = try await server.call(.get, "/chats", as: nil, headers: [.authorization: header])
                 #expect(chats.status == 401)
-                #expect(chats.string("detail")?.contains("token is not valid") == true, "\(chats.text)")
+                let reason = header.hasPrefix("Bearer") ? "token is not valid" : "Authorization: Bearer <token>"
+                #expect(chats.string("detail")?.contains(reason) == true, "\(chats.text)")
                 let create = try await server.call(.post, "/chats", as: nil, json: #"{"name":"x"}"#, headers: [.authorization: header])
                 #expect(create.status == 401, "\(create.text)")
             }
             let expired = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(try await server.token("alice", ttl: -120))"])
             #expect(expired.status == 401 && expired.string("detail")?.contains("expired") == true, "\(expired.text)")
             #expect(server.engine.log.lastPosition == before)
+        }
+    }
+
+    /// A good token sent without the Bearer scheme, or in another scheme, is refused with
+    /// what to send, over HTTP and for a WebSocket alike; `bearer` in any case is accepted.
+    @Test func aTokenMustComeAsBearer() async throws {
+        try await TestServer.run { server in
+            let token = try await server.token("alice")
+            for header in [token, "Token \(token)", "Basic \(token)", "Bearer", "Bearer   "] {
+                let reply = try await server.call(.get, "/chats", as: nil, headers: [.authorization: header])
+                #expect(reply.status == 401, "\(header.prefix(12)): \(reply.status)")
+                #expect(reply.text.contains("Bearer"), "\(reply.text)")
+            }
+            #expect(try await server.call(.get, "/chats", as: nil, headers: [.authorization: "bearer \(token)"]).status == 200)
+            let upgrade = try await StalledClient.exchange(port: server.port, request:
+                "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: \(token)\r\n\r\n")
+            #expect(upgrade.head.hasPrefix("HTTP/1.1 401"), "\(upgrade.head)")
+            #expect(upgrade.body.contains("Authorization: Bearer <token>"), "\(upgrade.body)")
         }
     }
 

@@ -209,6 +209,31 @@ import Testing
         }
     }
 
+    /// A connection ends after the answer when its request says so: HTTP/1.0 without
+    /// keep-alive, or `Connection: close` in any case; the answer says `close`. An HTTP/1.0
+    /// keep-alive request is told `keep-alive` and its connection serves the next request.
+    @Test func connectionsEndWhenTheRequestSaysSo() async throws {
+        try await TestServer.run { server in
+            for request in ["GET /healthz HTTP/1.0\r\n\r\n",
+                            "GET /healthz HTTP/1.0\r\nConnection: TE\r\n\r\n",
+                            "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Close, TE\r\n\r\n"] {
+                let started = ContinuousClock.now
+                let client = try await StalledClient.open(port: server.port, sending: request)
+                // Reading to the end throws if the server keeps the connection for 30 s.
+                let answer = try await client.readUntilEnd()
+                #expect(ContinuousClock.now - started < .seconds(10), "\(request.debugDescription)")
+                #expect(answer.hasPrefix("HTTP/1.1 200"), "\(request.debugDescription): \(answer)")
+                #expect(answer.lowercased().contains("connection: close"), "\(answer)")
+            }
+            let kept = try await StalledClient.open(port: server.port, sending:
+                "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /readyz HTTP/1.0\r\n\r\n")
+            let answers = try await kept.readUntilEnd().components(separatedBy: "HTTP/1.1 200").dropFirst()
+            #expect(answers.count == 2, "\(answers)")
+            #expect(answers.first?.lowercased().contains("connection: keep-alive") == true, "\(answers)")
+            #expect(answers.last?.lowercased().contains("connection: close") == true, "\(answers)")
+        }
+    }
+
     /// An HTTP connection that asks for nothing is closed after the idle time: one that never
     /// sends a request, one that stops half way through its head or its body, and a
     /// keep-alive connection after its last answer. A WebSocket is not: its pings keep it.

@@ -227,7 +227,8 @@ import Testing
             #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"ab"}"#).status == 400)
             for emoji in ["%00", "ab", "%FF", ""] {
                 let removed = try await server.call(.delete, "/messages/\(message)/reactions/\(emoji)", as: "alice")
-                #expect(removed.status == 400 || (emoji.isEmpty && removed.status == 404), "\(emoji): \(removed.status) \(removed.text)")
+                // No emoji leaves the path of the reactions themselves, which take no DELETE.
+                #expect(removed.status == (emoji.isEmpty ? 405 : 400), "\(emoji): \(removed.status) \(removed.text)")
             }
             #expect(try await server.call(.get, "/healthz", as: nil).status == 200, "the server is still up")
             for body in ["null", "[]", "42"] {
@@ -282,6 +283,60 @@ import Testing
             #expect(try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"x"}"#).status == 409)
             #expect(try await server.call(.get, "/chats/01ARZ3NDEKTSV4RRFFQ69G5FAV", as: "alice").status == 404)
             #expect(try await server.call(.patch, "/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV", as: "alice", json: #"{"content":"x"}"#).status == 404)
+        }
+    }
+
+    /// A path the API has, asked with a method it does not take, is 405 with `Allow` (RFC
+    /// 9110 §15.5.6), as a problem, whoever asks; a path it does not have stays 404, and an
+    /// unknown id on a real route stays the domain's 404.
+    @Test func aMethodAPathDoesNotTakeIs405WithAllow() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            let cases: [(HTTPRequest.Method, String, String)] = [
+                (.put, "/chats/01ARZ3NDEKTSV4RRFFQ69G5FAV", "GET, HEAD, PATCH"),
+                (.delete, "/chats/", "GET, HEAD, POST"),
+                (.get, "/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV", "DELETE, PATCH"),
+                (.head, "/admin/backup", "POST"),
+                (.post, "/healthz", "GET, HEAD"),
+                (.options, "/chats/\(chat)/messages", "GET, HEAD, POST"),
+            ]
+            for (method, path, allow) in cases {
+                for user in ["alice", nil] {
+                    let reply = try await server.call(method, path, as: user)
+                    #expect(reply.status == 405, "\(method) \(path): \(reply.status) \(reply.text)")
+                    #expect(reply.headers[.allow] == allow, "\(method) \(path)")
+                    #expect(reply.headers[.contentType] == "application/problem+json")
+                    if method == .head { continue }  // no body: only its headers
+                    #expect(reply["status"] as? Int == 405 && reply.string("title") == "Method Not Allowed")
+                    #expect(reply.string("detail")?.hasPrefix("\(method.rawValue) is not allowed on ") == true, "\(reply.text)")
+                }
+            }
+            let put = try await server.call(.put, "/chats/\(chat)", as: "alice")
+            #expect(put.string("detail") == "PUT is not allowed on /chats/{chatId}; use GET, HEAD or PATCH", "\(put.text)")
+            let metrics = try await server.call(.get, "/metrics", as: nil).text.split(separator: "\n")
+            #expect(metrics.contains { $0.hasPrefix("chatflow_http_requests_total") && $0.contains(#"route="/chats/{chatId}""#) && $0.contains(#"status="405""#) },
+                    "a 405 is counted under its route's template")
+            // Methods beyond the standard ones (WebDAV's, here) are counted as `other`.
+            #expect(try await server.call(HTTPRequest.Method("PROPFIND")!, "/chats/\(chat)", as: "alice").status == 405)
+            let counted = try await server.call(.get, "/metrics", as: nil).text
+            #expect(!counted.contains("PROPFIND") && counted.contains(#"method="other""#), "only the standard methods are labels")
+            // HEAD is a GET without the body, wherever there is a GET.
+            let head = try await server.call(.head, "/chats/\(chat)", as: "alice")
+            #expect(head.status == 200 && head.text.isEmpty && head.headers[.contentType]?.hasPrefix("application/json") == true, "\(head.headers)")
+            #expect(try await server.call(.head, "/healthz", as: nil).status == 200)
+            #expect(try await server.call(.head, "/chats/\(chat)", as: nil).status == 401)
+
+            let unknown = try await server.call(.put, "/nowhere/at/all", as: "alice")
+            #expect(unknown.status == 404 && unknown.headers[.allow] == nil && unknown.headers[.contentType] == "application/problem+json")
+            #expect(try await server.call(.get, "/chats/\(chat)/nothing", as: "alice").status == 404)
+            let noChat = try await server.call(.get, "/chats/01ARZ3NDEKTSV4RRFFQ69G5FAV", as: "alice")
+            #expect(noChat.status == 404 && noChat.headers[.allow] == nil && noChat.headers[.contentType] == "application/problem+json")
+            #expect(noChat.string("detail") != "Not Found", "the domain's own 404, not the router's: \(noChat.text)")
+            // The web client is still served, and only for reading.
+            let page = try await server.call(.get, "/index.html", as: nil)
+            #expect(page.status == 200 && page.headers[.contentType]?.hasPrefix("text/html") == true)
+            #expect(try await server.call(.head, "/app.js", as: nil).status == 200)
+            #expect(try await server.call(.post, "/index.html", as: nil).status == 404)
         }
     }
 

@@ -1,0 +1,65 @@
+import NIOCore
+import NIOHTTP1
+
+/// Decides for each request whether its connection stays open (RFC 9112 §9.3), which the
+/// request loop cannot see for itself: it closes only on a `Connection` header that is
+/// exactly `close`, and the HTTP version is gone by the time a request reaches it. So an
+/// HTTP/1.0 client that did not ask for keep-alive (ApacheBench, scripts speaking plain
+/// 1.0) was left waiting for a close that came only with the idle timeout, and
+/// `Connection: Close, TE` kept the connection open.
+///
+/// A request whose connection is to end has its `Connection` header set to `close`, and
+/// its answer says so; an HTTP/1.0 keep-alive request has its answer say `keep-alive`, as
+/// such clients need to hear to keep using the connection.
+final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum Persistence { case unchanged, close, keepAliveOn10 }
+
+    /// One entry per request not yet answered, oldest first.
+    private var pending: [Persistence] = []
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(var head) = unwrapInboundIn(data) else {
+            context.fireChannelRead(data)
+            return
+        }
+        let tokens = head.headers["Connection"].flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let persistence: Persistence
+        if tokens.contains("close") || (head.version < .http1_1 && !tokens.contains("keep-alive")) {
+            head.headers.replaceOrAdd(name: "Connection", value: "close")
+            persistence = .close
+        } else {
+            persistence = head.version < .http1_1 ? .keepAliveOn10 : .unchanged
+        }
+        pending.append(persistence)
+        context.fireChannelRead(wrapInboundOut(.head(head)))
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // An interim answer (100 Continue) is not the request's answer.
+        guard case .head(var head) = unwrapOutboundIn(data), head.status.code >= 200, !pending.isEmpty else {
+            context.write(data, promise: promise)
+            return
+        }
+        switch pending.removeFirst() {
+        case .unchanged:
+            break
+        case .close:
+            head.headers.replaceOrAdd(name: "Connection", value: "close")
+        case .keepAliveOn10:
+            if !head.headers.contains(name: "Connection") { head.headers.add(name: "Connection", value: "keep-alive") }
+        }
+        context.write(wrapOutboundOut(.head(head)), promise: promise)
+    }
+}
+
+private extension HTTPVersion {
+    static func < (lhs: HTTPVersion, rhs: HTTPVersion) -> Bool {
+        (lhs.major, lhs.minor) < (rhs.major, rhs.minor)
+    }
+}
