@@ -41,8 +41,7 @@ package final class LiveConnection: Sendable {
     private let queued = Atomic<Int>(0)
     private let loop: NIOLoopBoundBox<LoopState>
     private let inbound = Mutex(Inbound())
-    private let subscriptions = Mutex<[ChatID: Subscription]>([:])
-    private let notificationsOn = Mutex(false)
+    private let subscriptions = Mutex<[LiveChannel: Subscription]>([:])
     private let closed = Atomic<Bool>(false)
     /// When this connection's last typing indicator was passed on, per chat (uptime ns).
     private let typingPassedOn = Mutex<[ChatID: UInt64]>([:])
@@ -229,20 +228,19 @@ package final class LiveConnection: Sendable {
 
     // MARK: - Subscriptions
 
-    func setSubscription(_ subscription: Subscription?, for chat: ChatID) {
-        subscriptions.withLock { $0[chat] = subscription }
+    func setSubscription(_ subscription: Subscription?, for channel: LiveChannel) {
+        subscriptions.withLock { $0[channel] = subscription }
     }
 
-    /// Runs `body` on one chat's subscription atomically (the hub's delivery and a replay's
-    /// hand-over to live both go through here, so no frame is lost or sent twice).
-    func withSubscription<R>(_ chat: ChatID, _ body: (inout Subscription?) -> R) -> R {
-        subscriptions.withLock { body(&$0[chat]) }
+    /// Runs `body` on one channel's subscription atomically (the hub's delivery and a
+    /// replay's hand-over to live both go through here, so no frame is lost or sent twice).
+    func withSubscription<R>(_ channel: LiveChannel, _ body: (inout Subscription?) -> R) -> R {
+        subscriptions.withLock { body(&$0[channel]) }
     }
 
-    var subscribedChats: [ChatID] { subscriptions.withLock { Array($0.keys) } }
-
-    var wantsNotifications: Bool {
-        get { notificationsOn.withLock { $0 } }
-        set { notificationsOn.withLock { $0 = newValue } }
+    var subscribedChats: [ChatID] {
+        subscriptions.withLock { subscriptions in
+            subscriptions.keys.compactMap { if case .chat(let chat) = $0 { chat } else { nil } }
+        }
     }
 }

@@ -13,8 +13,6 @@ import Synchronization
 /// Channels: `chats/{chatId}` (members only) and `users/me/notifications` (messages in the
 /// user's chats, reactions to the user's messages, membership changes affecting the user).
 package final class LiveHub: Service, Sendable {
-    static let notifications = "users/me/notifications"
-
     private struct State {
         var connections: [Int: LiveConnection] = [:]
         var chatSubscribers: [ChatID: Set<Int>] = [:]
@@ -131,7 +129,7 @@ package final class LiveHub: Service, Sendable {
 
     private func subscribe(_ connection: LiveConnection, channel requested: String?, since: String?) async {
         guard let requested else {
-            send(LiveFrame.error("invalid", "subscribe needs a channel: chats/{chatId} or \(Self.notifications)"), to: connection)
+            send(LiveFrame.error("invalid", "subscribe needs a channel: chats/{chatId} or \(LiveChannel.notificationsName)"), to: connection)
             return
         }
         // Until the projections hold what the log held at the start, membership is not known
@@ -140,27 +138,15 @@ package final class LiveHub: Service, Sendable {
         if !projector.hasReachedStart, let start = projector.startPosition {
             await projector.applied.wait(reaching: start)
         }
-        if requested == Self.notifications {
-            connection.wantsNotifications = true
-            // A connection already gone (its client left while this waited) stays out.
-            state.withLock { state in
-                if state.connections[connection.id] != nil {
-                    state.notificationSubscribers[connection.user, default: []].insert(connection.id)
-                }
-            }
-            send(LiveFrame.subscribed(channel: Self.notifications, recovered: false), to: connection)
+        guard let channel = LiveChannel(name: requested) else {
+            send(LiveFrame.error(
+                "invalid", "unknown channel '\(requested)'; use chats/{chatId} or \(LiveChannel.notificationsName)", channel: requested), to: connection)
             return
         }
-        guard requested.hasPrefix("chats/"), let chat = try? ChatID(parsing: String(requested.dropFirst(6))) else {
-            send(LiveFrame.error("invalid", "unknown channel '\(requested)'; use chats/{chatId} or \(Self.notifications)", channel: requested), to: connection)
-            return
-        }
-        // Every frame of the subscription names the channel one way (ids parse case-blind).
-        let channel = "chats/\(chat)"
         var position: ULID?
         if let since {
             guard let parsed = ULID(since) else {
-                send(LiveFrame.error("invalid", "since must be an event id (26 characters)", channel: channel), to: connection)
+                send(LiveFrame.error("invalid", "since must be an event id (26 characters)", channel: channel.description), to: connection)
                 return
             }
             // Every id a client is given is in the log, so one after its end was never given
@@ -170,13 +156,14 @@ package final class LiveHub: Service, Sendable {
             if parsed > projector.log.lastPosition ?? .zero {
                 send(LiveFrame.error(
                     "unknown_since",
-                    "since \(parsed) is after the last event this server has (it may have been restored from a backup): reload the chat over HTTP, then subscribe without since",
-                    channel: channel), to: connection)
+                    "since \(parsed) is after the last event this server has (it may have been restored from a backup): "
+                        + "reload over HTTP, then subscribe without since",
+                    channel: channel.description), to: connection)
                 return
             }
             position = parsed
         }
-        if let refusal = membershipRefusal(chat, connection.user, channel: channel) {
+        if let refusal = membershipRefusal(channel, connection.user) {
             send(refusal, to: connection)
             return
         }
@@ -184,34 +171,37 @@ package final class LiveHub: Service, Sendable {
         // Register first, holding live frames back, then confirm, replay history, and hand
         // over: whatever is applied meanwhile waits in `pending`, de-duplicated by id, and
         // goes out before any later frame, so the client sees one ordered stream.
-        connection.setSubscription(.replaying(pending: []), for: chat)
+        connection.setSubscription(.replaying(pending: []), for: channel)
         let registered = state.withLock { state in
             guard state.connections[connection.id] != nil else { return false }
-            state.chatSubscribers[chat, default: []].insert(connection.id)
+            switch channel {
+            case .chat(let chat): state.chatSubscribers[chat, default: []].insert(connection.id)
+            case .notifications: state.notificationSubscribers[connection.user, default: []].insert(connection.id)
+            }
             return true
         }
         guard registered else { return }
         // A removal applied between the check and the registration dropped nothing yet.
-        if let refusal = membershipRefusal(chat, connection.user, channel: channel) {
-            endSubscription(connection, chat, refusal)
+        if let refusal = membershipRefusal(channel, connection.user) {
+            endSubscription(connection, channel, refusal)
             return
         }
-        send(LiveFrame.subscribed(channel: channel, recovered: position != nil), to: connection)
+        send(LiveFrame.subscribed(channel: channel.description, recovered: position != nil), to: connection)
 
         var lastSent = position
         if let start = position {
-            switch await replay(chat, channel: channel, after: start, to: connection) {
+            switch await replay(channel, after: start, to: connection) {
             case .replayed(let last): lastSent = last
             case .ended: return
             case .gone:
-                send(LiveFrame.unsubscribed(channel: channel), to: connection)
+                send(LiveFrame.unsubscribed(channel: channel.description), to: connection)
                 return
             }
         }
         // Hand over: send what was held back, until nothing more is, then go live in the
         // same step, so no later frame can overtake a held-back one.
         while true {
-            let held = connection.withSubscription(chat) { subscription -> [(ULID?, String)]? in
+            let held = connection.withSubscription(channel) { subscription -> [(ULID?, String)]? in
                 guard case .replaying(let pending)? = subscription else { return nil }
                 if pending.isEmpty {
                     subscription = .live(lastSent: lastSent)
@@ -222,7 +212,7 @@ package final class LiveHub: Service, Sendable {
             }
             guard let held else {
                 // Removed meanwhile: say so last, so the client does not count on `subscribed`.
-                send(LiveFrame.unsubscribed(channel: channel), to: connection)
+                send(LiveFrame.unsubscribed(channel: channel.description), to: connection)
                 return
             }
             if held.isEmpty { return }
@@ -242,21 +232,23 @@ package final class LiveHub: Service, Sendable {
         case gone
     }
 
-    /// Sends the chat's events after `start` up to what the projections have applied, read
-    /// from the log on a queue of its own: up to `replayLimit` reads and decodes must not
-    /// hold a thread of the task pool the event loops' requests need.
-    private func replay(_ chat: ChatID, channel: String, after start: ULID, to connection: LiveConnection) async -> ReplayOutcome {
+    /// Sends the channel's events after `start` up to what the projections have applied,
+    /// read from the log on a queue of its own: up to `replayLimit` reads and decodes must
+    /// not hold a thread of the task pool the event loops' requests need.
+    private func replay(_ channel: LiveChannel, after start: ULID, to connection: LiveConnection) async -> ReplayOutcome {
         await withCheckedContinuation { continuation in
             Self.replayQueue.async {
-                continuation.resume(returning: self.replaySynchronously(chat, channel: channel, after: start, to: connection))
+                continuation.resume(returning: self.replaySynchronously(channel, after: start, to: connection))
             }
         }
     }
 
     private static let replayQueue = DispatchQueue(label: "chatflow.live.replay", attributes: .concurrent)
 
-    private func replaySynchronously(_ chat: ChatID, channel: String, after start: ULID, to connection: LiveConnection) -> ReplayOutcome {
+    private func replaySynchronously(_ channel: LiveChannel, after start: ULID, to connection: LiveConnection) -> ReplayOutcome {
         var lastSent: ULID?
+        // Notifications: whether the user is a member of each chat met, as of now.
+        var memberships: [ChatID: Bool] = [:]
         do {
             let end = projector.applied.position
             var cursor: ULID? = start
@@ -270,40 +262,92 @@ package final class LiveHub: Service, Sendable {
                     if connection.isClosed { return .ended }
                     read += 1
                     if read > replayLimit {
-                        endSubscription(connection, chat, LiveFrame.error(
+                        endSubscription(connection, channel, LiveFrame.error(
                             "too_far_behind",
-                            "more than \(replayLimit) events happened since \(start): reload the chat over HTTP, then subscribe without since",
-                            channel: channel))
+                            "more than \(replayLimit) events happened since \(start): reload over HTTP, then subscribe without since",
+                            channel: channel.description))
                         return .ended
                     }
                     cursor = record.id
                     let logged = LoggedEvent(id: record.id, envelope: try EventCodec.decode(record.payload))
-                    guard let (eventChat, event) = LiveEvent.from(logged), eventChat == chat else { continue }
+                    guard let (eventChat, event) = LiveEvent.from(logged) else { continue }
+                    switch channel {
+                    case .chat(let chat):
+                        guard eventChat == chat else { continue }
+                    case .notifications:
+                        guard try notifies(connection.user, of: logged, in: eventChat, memberships: &memberships) else { continue }
+                    }
                     // Removed from the chat meanwhile: the removal ended the subscription.
-                    guard connection.withSubscription(chat, { $0 != nil }) else { return .gone }
-                    let frame = LiveFrame.event(channel: channel, id: record.id.description, event: try redacted(event))
+                    guard connection.withSubscription(channel, { $0 != nil }) else { return .gone }
+                    let frame = LiveFrame.event(channel: channel.description, id: record.id.description, event: try redacted(event))
                     if !send(frame, to: connection) { return .ended }
                     lastSent = record.id
                 }
             }
         } catch {
             // Going live after a failed replay would leave a gap the client cannot see.
-            endSubscription(connection, chat, LiveFrame.error("unavailable", "history could not be read; resubscribe", channel: channel))
+            endSubscription(connection, channel, LiveFrame.error("unavailable", "history could not be read; resubscribe", channel: channel.description))
             return .ended
         }
         return .replayed(last: lastSent ?? start)
     }
 
-    /// The error frame refusing `user` a subscription to `chat`, or nil when they are a member.
-    private func membershipRefusal(_ chat: ChatID, _ user: UserID, channel: String) -> String? {
+    /// Whether `user` hears of `logged` on the notifications channel, judged by the chats
+    /// they are in now (as a live notification is by the chats they were in then).
+    private func notifies(_ user: UserID, of logged: LoggedEvent, in chat: ChatID, memberships: inout [ChatID: Bool]) throws -> Bool {
+        switch try audience(of: logged, in: chat) {
+        case .membersExcept(let actor)?:
+            guard user != actor else { return false }
+            if let known = memberships[chat] { return known }
+            let member = try commands.reader.role(of: user, in: chat) != nil
+            memberships[chat] = member
+            return member
+        case .user(let recipient)?:
+            return recipient == user
+        case nil:
+            return false
+        }
+    }
+
+    /// Who hears of an event on the notifications channel.
+    private enum Audience {
+        /// The chat's members but the one who acted: what a chat list shows of each chat,
+        /// its newest message and its name.
+        case membersExcept(UserID)
+        case user(UserID)
+    }
+
+    private func audience(of logged: LoggedEvent, in chat: ChatID) throws -> Audience? {
+        switch logged.event {
+        case .messagePosted, .messageEdited, .messageDeleted, .chatUpdated:
+            return .membersExcept(logged.actor)
+        case .reactionAdded(let added):
+            // Only while the author is still a member: who reacts in a chat is not told to
+            // someone who left it or was removed.
+            guard let author = try commands.reader.messageFacts(added.message)?.author, author != logged.actor,
+                  try commands.reader.role(of: author, in: chat) != nil else { return nil }
+            return .user(author)
+        case .memberJoined(let joined):
+            return .user(joined.user)
+        case .memberLeft(let left):
+            return .user(left.user)
+        default:
+            return nil
+        }
+    }
+
+    /// The error frame refusing `user` a subscription to `channel`, or nil when they may
+    /// have it: a chat's to its members, the notifications to everyone.
+    private func membershipRefusal(_ channel: LiveChannel, _ user: UserID) -> String? {
+        guard case .chat(let chat) = channel else { return nil }
         do {
             try commands.requireMember(chat, user)
             return nil
         } catch let error as ChatFlowError {
             let code = if case .notFound = error { "not_found" } else { "forbidden" }
-            return LiveFrame.error(code, ProblemDetail.from(error)?.detail ?? "\(error)", channel: channel)
+            return LiveFrame.error(code, ProblemDetail.from(error)?.detail ?? "\(error)", channel: channel.description)
         } catch {
-            return LiveFrame.error("unavailable", "the subscription could not be checked; retry", channel: channel)
+            return LiveFrame.error("unavailable", "the subscription could not be checked; retry", channel: channel.description)
         }
     }
 
@@ -326,28 +370,32 @@ package final class LiveHub: Service, Sendable {
         return event
     }
 
-    /// Ends a chat subscription that could not be resumed, telling the client why.
-    private func endSubscription(_ connection: LiveConnection, _ chat: ChatID, _ frame: String) {
-        connection.setSubscription(nil, for: chat)
-        state.withLock { _ = $0.chatSubscribers[chat]?.remove(connection.id) }
+    /// Ends a subscription that could not be resumed, telling the client why.
+    private func endSubscription(_ connection: LiveConnection, _ channel: LiveChannel, _ frame: String) {
+        stopDelivering(channel, to: connection)
         send(frame, to: connection)
+    }
+
+    private func stopDelivering(_ channel: LiveChannel, to connection: LiveConnection) {
+        connection.setSubscription(nil, for: channel)
+        state.withLock { state in
+            switch channel {
+            case .chat(let chat): _ = state.chatSubscribers[chat]?.remove(connection.id)
+            case .notifications: _ = state.notificationSubscribers[connection.user]?.remove(connection.id)
+            }
+        }
     }
 
     /// Ends a subscription; ending one that is not there is answered the same way (the
     /// client's wish holds either way). Every request gets an answer.
-    private func unsubscribe(_ connection: LiveConnection, channel: String?) {
-        if channel == Self.notifications {
-            connection.wantsNotifications = false
-            state.withLock { _ = $0.notificationSubscribers[connection.user]?.remove(connection.id) }
-            send(LiveFrame.unsubscribed(channel: Self.notifications), to: connection)
-        } else if let channel, channel.hasPrefix("chats/"), let chat = try? ChatID(parsing: String(channel.dropFirst(6))) {
-            connection.setSubscription(nil, for: chat)
-            state.withLock { _ = $0.chatSubscribers[chat]?.remove(connection.id) }
-            send(LiveFrame.unsubscribed(channel: "chats/\(chat)"), to: connection)
-        } else {
+    private func unsubscribe(_ connection: LiveConnection, channel name: String?) {
+        guard let channel = name.flatMap(LiveChannel.init(name:)) else {
             send(LiveFrame.error(
-                "invalid", "unsubscribe needs a channel: chats/{chatId} or \(Self.notifications)", channel: channel), to: connection)
+                "invalid", "unsubscribe needs a channel: chats/{chatId} or \(LiveChannel.notificationsName)", channel: name), to: connection)
+            return
         }
+        stopDelivering(channel, to: connection)
+        send(LiveFrame.unsubscribed(channel: channel.description), to: connection)
     }
 
     /// Typing indicators go to the chat's other subscribers and are never logged; more than
@@ -358,11 +406,11 @@ package final class LiveHub: Service, Sendable {
             return
         }
         guard connection.mayPassOnTyping(in: chat) else { return }
-        let channel = "chats/\(chat)"
-        let frame = LiveFrame.event(channel: channel, id: nil, event: .typing(chat: chat, user: connection.user))
+        let channel = LiveChannel.chat(chat)
+        let frame = LiveFrame.event(channel: channel.description, id: nil, event: .typing(chat: chat, user: connection.user))
         var outgoing = Outgoing()
         for target in subscribers(of: chat) where target.id != connection.id {
-            deliver(frame, id: nil, chat: chat, to: target, &outgoing)
+            deliver(frame, id: nil, on: channel, to: target, &outgoing)
         }
         send(outgoing)
     }
@@ -385,10 +433,10 @@ package final class LiveHub: Service, Sendable {
         var outgoing = Outgoing()
         for logged in batch {
             guard let (chat, event) = LiveEvent.from(logged) else { continue }
-            let channel = "chats/\(chat)"
-            let frame = LiveFrame.event(channel: channel, id: logged.id.description, event: event)
+            let channel = LiveChannel.chat(chat)
+            let frame = LiveFrame.event(channel: channel.description, id: logged.id.description, event: event)
             for connection in subscribers(of: chat) {
-                deliver(frame, id: logged.id, chat: chat, to: connection, &outgoing)
+                deliver(frame, id: logged.id, on: channel, to: connection, &outgoing)
             }
             notify(logged, chat: chat, event: event, &outgoing)
             // A member who left stops receiving the chat at once, after this last event.
@@ -399,8 +447,8 @@ package final class LiveHub: Service, Sendable {
         send(outgoing)
     }
 
-    private func deliver(_ frame: String, id: ULID?, chat: ChatID, to connection: LiveConnection, _ outgoing: inout Outgoing) {
-        let ready = connection.withSubscription(chat) { subscription -> Bool in
+    private func deliver(_ frame: String, id: ULID?, on channel: LiveChannel, to connection: LiveConnection, _ outgoing: inout Outgoing) {
+        let ready = connection.withSubscription(channel) { subscription -> Bool in
             switch subscription {
             case .replaying(var pending)?:
                 pending.append((id, frame))
@@ -418,32 +466,17 @@ package final class LiveHub: Service, Sendable {
 
     private func notify(_ logged: LoggedEvent, chat: ChatID, event: LiveEvent, _ outgoing: inout Outgoing) {
         let hasListeners = state.withLock { !$0.notificationSubscribers.isEmpty }
-        guard hasListeners else { return }
-        var recipients: [UserID] = []
-        switch logged.event {
-        case .messagePosted, .messageEdited, .messageDeleted, .chatUpdated:
-            // What a chat list shows of each chat: its newest message, and its name.
-            recipients = ((try? commands.reader.memberIDs(of: chat)) ?? []).filter { $0 != logged.actor }
-        case .reactionAdded:
-            // Only while the author is still a member: who reacts in a chat is not told to
-            // someone who left it or was removed.
-            if case .reactionAdded(let added) = logged.event, let author = try? commands.reader.messageFacts(added.message)?.author,
-               author != logged.actor, (try? commands.reader.role(of: author, in: chat)) != nil {
-                recipients = [author]
-            }
-        case .memberJoined(let joined):
-            recipients = [joined.user]
-        case .memberLeft(let left):
-            recipients = [left.user]
-        default:
-            return
+        guard hasListeners, let audience = (try? audience(of: logged, in: chat)) ?? nil else { return }
+        let recipients = switch audience {
+        case .membersExcept(let actor): ((try? commands.reader.memberIDs(of: chat)) ?? []).filter { $0 != actor }
+        case .user(let user): [user]
         }
         guard !recipients.isEmpty else { return }
-        let frame = LiveFrame.event(channel: Self.notifications, id: logged.id.description, event: event)
+        let frame = LiveFrame.event(channel: LiveChannel.notificationsName, id: logged.id.description, event: event)
         let targets = state.withLock { state in
             recipients.flatMap { user in (state.notificationSubscribers[user] ?? []).compactMap { state.connections[$0] } }
         }
-        for connection in targets { outgoing.add(frame, to: connection) }
+        for connection in targets { deliver(frame, id: logged.id, on: .notifications, to: connection, &outgoing) }
     }
 
     private func dropSubscriptions(of user: UserID, to chat: ChatID, _ outgoing: inout Outgoing) {
@@ -453,8 +486,8 @@ package final class LiveHub: Service, Sendable {
             return ids.compactMap { state.connections[$0] }
         }
         for connection in affected {
-            connection.setSubscription(nil, for: chat)
-            outgoing.add(LiveFrame.unsubscribed(channel: "chats/\(chat)"), to: connection)
+            connection.setSubscription(nil, for: .chat(chat))
+            outgoing.add(LiveFrame.unsubscribed(channel: LiveChannel.chat(chat).description), to: connection)
         }
     }
 

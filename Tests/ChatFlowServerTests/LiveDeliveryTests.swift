@@ -404,6 +404,59 @@ import Testing
         }
     }
 
+    /// Notifications resume with `since` as a chat does: what the user would have heard of
+    /// while away (posts in their chats, reactions to their messages, being added), none of
+    /// what they would not (their own posts, chats they are not in), then live, with no gap
+    /// and no repeat while posts keep flowing.
+    @Test func notificationsResumeWithSince() async throws {
+        try await TestServer.run { server in
+            let channel = "users/me/notifications"
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let elsewhere = try await server.createChat("carol", name: "elsewhere")
+            let first = try await LiveClient.connect(server, as: "bob")
+            try await first.subscribe(channel)
+            let bobs = try await server.post(chat, as: "bob", "bob's")
+            _ = try await server.post(chat, as: "alice", "seen")
+            #expect(await first.wait { _ in first.events(on: channel).count == 1 })
+            let lastSeen = try #require(first.events(on: channel).last?["id"] as? String)
+            await first.close()
+
+            let missed = try await server.post(chat, as: "alice", "missed")
+            #expect(try await server.call(.post, "/messages/\(bobs)/reactions", as: "alice", json: #"{"emoji":"👍"}"#).status == 201)
+            _ = try await server.post(elsewhere, as: "carol", "not bob's to hear")
+            let secret = try await server.createChat("alice", name: "secret", isPrivate: true)
+            try await server.add("bob", to: secret, by: "alice")
+            let inSecret = try await server.post(secret, as: "alice", "welcome")
+            _ = try await server.post(chat, as: "bob", "bob's own")
+
+            let again = try await LiveClient.connect(server, as: "bob")
+            let writer = Task {
+                var ids: [String] = []
+                for i in 0..<15 { ids.append(try await server.post(chat, as: "alice", "live-\(i)")) }
+                return ids
+            }
+            try await again.subscribe(channel, since: lastSeen)
+            let live = try await writer.value
+            #expect(await again.wait { _ in again.events(on: channel).count >= 4 + live.count })
+            let events = again.events(on: channel)
+            let kinds = events.compactMap { ($0["event"] as? [String: Any])?["kind"] as? String }
+            #expect(kinds == ["message.created", "reaction.added", "member.joined", "message.created"] + live.map { _ in "message.created" }, "\(kinds)")
+            let messages = events.compactMap { ($0["event"] as? [String: Any])?["messageId"] as? String }
+            #expect(messages == [missed, bobs, inSecret] + live, "\(messages)")
+            let ids = events.compactMap { $0["id"] as? String }
+            #expect(ids == ids.sorted() && Set(ids).count == ids.count && ids.allSatisfy { $0 > lastSeen })
+            #expect(again.frames.first { $0["type"] as? String == "subscribed" }?["recovered"] as? Bool == true)
+
+            // A since this server never gave out is refused here too.
+            let restored = try await LiveClient.connect(server, as: "bob")
+            try await restored.subscribe(channel, since: "7ZZZZZZZZZZZZZZZZZZZZZZZZZ")
+            #expect(restored.frames.contains { $0["type"] as? String == "error" && $0["code"] as? String == "unknown_since" }, "\(restored.frames)")
+            await again.close()
+            await restored.close()
+        }
+    }
+
     /// What a chat list shows of each chat (its newest message, its name) is kept current
     /// through notifications: edits, deletes and renames reach the other members.
     @Test func notificationsCarryEditsDeletesAndRenames() async throws {
