@@ -368,6 +368,17 @@ import Testing
             #expect(viaHeader.string("id") == viaHeaderAgain.string("id"))
             let page = try await server.call(.get, "/chats/\(chat)/messages", as: "alice")
             #expect((page["messages"] as? [Any])?.count == 2)
+
+            // The same id with other text is a reused id, not a retry: the new message is
+            // not silently dropped as if it had been posted.
+            let before = server.engine.log.lastPosition
+            for json in [#"{"content":"twice?","messageType":"text","clientMessageId":"c-1"}"#,
+                         #"{"content":"once","messageType":"image","clientMessageId":"c-1"}"#] {
+                let reused = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: json)
+                #expect(reused.status == 409, "\(json): \(reused.status)")
+                #expect(reused.string("detail")?.contains("already used for a different message") == true, "\(reused.text)")
+            }
+            #expect(server.engine.log.lastPosition == before, "a reused id appends nothing")
         }
     }
 
@@ -393,6 +404,9 @@ import Testing
             let chat = try #require(first.string("id"))
             let posted = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"hi","messageType":"text"}"#, headers: key)
             #expect(posted.status == 201 && posted.string("content") == "hi" && posted.string("id") != chat)
+            // The same key for another chat is refused, not answered with the first chat.
+            let other = try await server.call(.post, "/chats", as: "alice", json: #"{"name":"once","isPrivate":true}"#, headers: key)
+            #expect(other.status == 409 && other.string("detail")?.contains("different chat") == true, "\(other.text)")
             let tooLong = try await server.call(.post, "/chats", as: "alice", json: #"{"name":"x","isPrivate":false}"#, headers: [.init("Idempotency-Key")!: String(repeating: "k", count: 129)])
             #expect(tooLong.status == 400 && tooLong.string("detail")?.contains("Idempotency-Key") == true)
         }

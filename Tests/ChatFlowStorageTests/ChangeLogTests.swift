@@ -88,6 +88,44 @@ import ChatFlowTestSupport
         #expect(try log.read(after: nil, limit: 100).count == 3)
     }
 
+    /// A key sent again with another request is a reuse, not a retry: the first result comes
+    /// back marked so, and nothing is written. A key without a fingerprint, or a record
+    /// written before fingerprints (its value ends after the ids), replays as before.
+    @Test func aKeyReusedForAnotherRequestIsToldApartFromARetry() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try RocksDBChangeLog.open(path: dir.path)
+        defer { log.close(); log.database.close() }
+        func key(_ request: String?) -> IdempotencyKey {
+            IdempotencyKey(scope: "alice", key: "msg-1", request: request.map { Array($0.utf8) })
+        }
+        let first = try await log.append(payload(1), idempotencyKey: key("hello"))
+        let retry = try await log.append(payload(2), idempotencyKey: key("hello"))
+        #expect(retry.isReplay && !retry.isReusedKey && retry.ids == first.ids)
+        let reuse = try await log.append(payload(3), idempotencyKey: key("something else"))
+        #expect(reuse.isReplay && reuse.isReusedKey && reuse.ids == first.ids)
+        #expect(try await log.append(payload(4), idempotencyKey: key(nil)).isReusedKey == false)
+        // Within one group commit too: the second of two racing requests is the reuse.
+        let racing = try await withThrowingTaskGroup(of: AppendResult.self) { group in
+            for text in ["a", "b"] {
+                group.addTask { try await log.append(self.payload(5), idempotencyKey: IdempotencyKey(scope: "alice", key: "msg-2", request: Array(text.utf8))) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(racing.filter { !$0.isReplay }.count == 1 && racing.filter(\.isReusedKey).count == 1)
+        #expect(try log.read(after: nil, limit: 100).count == 2)
+
+        // A record in the format without a fingerprint.
+        let old = IdempotencyKey(scope: "alice", key: "from-before")
+        let original = try await log.append(payload(6)).ids
+        let batch = WriteBatch()
+        batch.put(LogKeys.idempotencyRecord(old), LogKeys.encodeIdempotencyValue(expiresAt: .max, ids: original),
+                  in: try log.database.family(LogKeys.idempotencyFamily))
+        try log.database.write(batch, sync: true)
+        let replayed = try await log.append(payload(7), idempotencyKey: IdempotencyKey(scope: "alice", key: "from-before", request: [1]))
+        #expect(replayed.isReplay && !replayed.isReusedKey && replayed.ids == original)
+    }
+
     @Test func idempotencyKeysExpireAfterTheWindow() async throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }

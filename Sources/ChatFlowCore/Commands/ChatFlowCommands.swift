@@ -27,8 +27,13 @@ public struct ChatFlowCommands: Sendable {
         let description = try Validation.chatDescription(description ?? "")
         // Keys for chats live apart from those for messages (user ids cannot hold a '/'), so a
         // key reused across the two never returns the other kind of thing.
-        let key = try idempotencyKey.map { try Self.clientKey($0, field: "Idempotency-Key", scope: user.rawValue + "/chats") }
+        let key = try idempotencyKey.map {
+            try Self.clientKey($0, field: "Idempotency-Key", scope: user.rawValue + "/chats", request: [name, description, isPrivate ? "private" : "public"])
+        }
         let result = try await append(user, .chatCreated(.init(name: name, description: description, isPrivate: isPrivate)), key: key)
+        guard !result.isReusedKey else {
+            throw ChatFlowError.conflict("Idempotency-Key \(idempotencyKey ?? "") was already used to create a different chat; send a new key for a new chat")
+        }
         let chat = try reader.chat(ChatID(result.ids[0])).orThrow(.unavailable("the new chat could not be read back"))
         return (chat, result.isReplay)
     }
@@ -93,8 +98,13 @@ public struct ChatFlowCommands: Sendable {
     public func post(to chat: ChatID, by user: UserID, content: String, type: MessageType, clientMessageID: String?) async throws -> (message: MessageView, replayed: Bool) {
         try requireMember(chat, user)
         let content = try Validation.content(content)
-        let key = try clientMessageID.map { try Self.clientKey($0, field: "clientMessageId", scope: user.rawValue) }
+        let key = try clientMessageID.map {
+            try Self.clientKey($0, field: "clientMessageId", scope: user.rawValue, request: [chat.description, type.rawValue, content])
+        }
         let result = try await append(user, .messagePosted(.init(chat: chat, content: content, type: type, clientMessageID: clientMessageID)), key: key)
+        guard !result.isReusedKey else {
+            throw ChatFlowError.conflict("clientMessageId \(clientMessageID ?? "") was already used for a different message; send a new id for a new message")
+        }
         let message = MessageID(result.ids[0])
         guard let view = try reader.message(message) else {
             throw ChatFlowError.unavailable("the message could not be read back")
@@ -197,12 +207,15 @@ public struct ChatFlowCommands: Sendable {
 
     // MARK: - Appending
 
-    /// A client's idempotency key, checked: 1–128 characters, no NUL.
-    static func clientKey(_ key: String, field: String, scope: String) throws -> IdempotencyKey {
+    /// A client's idempotency key, checked: 1–128 characters, no NUL. `request` lists what a
+    /// retry repeats, so that a key reused for another request is told from a retry.
+    static func clientKey(_ key: String, field: String, scope: String, request: [String]) throws -> IdempotencyKey {
         guard (1...128).contains(key.count), !key.utf8.contains(0) else {
             throw ChatFlowError.invalid("\(field) must be 1–128 characters")
         }
-        return IdempotencyKey(scope: scope, key: key)
+        // Each part is followed by a NUL (which validated text cannot hold), so parts never
+        // run into each other.
+        return IdempotencyKey(scope: scope, key: key, request: request.flatMap { Array($0.utf8) + [0] })
     }
 
     @discardableResult

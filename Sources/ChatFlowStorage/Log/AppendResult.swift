@@ -5,9 +5,13 @@ public struct AppendResult: Equatable, Sendable {
     /// True when the idempotency key had been seen: `ids` are the original append's and
     /// nothing new was written.
     public let isReplay: Bool
+    /// True for a replay whose key came with a request other than the first one's (their
+    /// fingerprints differ): the key was reused, not retried.
+    public let isReusedKey: Bool
 
-    public init(ids: [ULID], isReplay: Bool) {
+    public init(ids: [ULID], isReplay: Bool, isReusedKey: Bool = false) {
         self.ids = ids
         self.isReplay = isReplay
+        self.isReusedKey = isReusedKey
     }
 }

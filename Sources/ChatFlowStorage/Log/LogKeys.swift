@@ -43,22 +43,26 @@ public enum LogKeys {
         }
     }
 
-    static func encodeIdempotencyValue(expiresAt: UInt64, ids: [ULID]) -> [UInt8] {
-        KeyWriter.build(capacity: 12 + 16 * ids.count) { writer in
+    /// The ids a key's first append got, when the key expires, and the fingerprint of the
+    /// request it came with, if any (records written before fingerprints have none).
+    static func encodeIdempotencyValue(expiresAt: UInt64, ids: [ULID], fingerprint: UInt64? = nil) -> [UInt8] {
+        KeyWriter.build(capacity: 20 + 16 * ids.count) { writer in
             writer.uint64(expiresAt)
             writer.uint32(UInt32(ids.count))
             for id in ids { writer.ulid(id) }
+            if let fingerprint { writer.uint64(fingerprint) }
         }
     }
 
-    static func decodeIdempotencyValue(_ bytes: [UInt8]) -> (expiresAt: UInt64, ids: [ULID])? {
+    static func decodeIdempotencyValue(_ bytes: [UInt8]) -> (expiresAt: UInt64, ids: [ULID], fingerprint: UInt64?)? {
         KeyReader.read(bytes) { reader in
             guard let expiresAt = reader.uint64(), let count = reader.uint32(),
-                  reader.remaining == Int(count) * 16 else { return nil }
+                  [Int(count) * 16, Int(count) * 16 + 8].contains(reader.remaining) else { return nil }
             var ids: [ULID] = []
             ids.reserveCapacity(Int(count))
             for _ in 0..<count { ids.append(reader.ulid()!) }
-            return (expiresAt, ids)
+            let fingerprint = reader.isAtEnd ? nil : reader.uint64()
+            return (expiresAt, ids, fingerprint)
         }
     }
 }

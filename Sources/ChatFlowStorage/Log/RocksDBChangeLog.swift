@@ -262,7 +262,7 @@ public final class RocksDBChangeLog: ChangeLog {
         batch.clear()
         var results: [AppendResult] = []
         results.reserveCapacity(group.count)
-        var keysInBatch: [IdempotencyKey: [ULID]] = [:]
+        var keysInBatch: [IdempotencyKey: (ids: [ULID], fingerprint: UInt64?)] = [:]
         var newLast: ULID?
         var eventCount = 0
         var (prepared, written): (UInt64, UInt64) = (0, 0)
@@ -271,8 +271,10 @@ public final class RocksDBChangeLog: ChangeLog {
             // Refused before any id is taken: a full disk fails the appends, never the database.
             try options.diskGuard?.check()
             for request in group {
-                if let key = request.key, let original = try keysInBatch[key] ?? rememberedIDs(for: key, now: now) {
-                    results.append(AppendResult(ids: original, isReplay: true))
+                if let key = request.key, let original = try keysInBatch[key] ?? remembered(key, now: now) {
+                    // Told apart only when both requests were fingerprinted.
+                    let reused = original.fingerprint.map { stored in key.fingerprint.map { $0 != stored } ?? false } ?? false
+                    results.append(AppendResult(ids: original.ids, isReplay: true, isReusedKey: reused))
                     continue
                 }
                 var ids: [ULID] = []
@@ -286,9 +288,11 @@ public final class RocksDBChangeLog: ChangeLog {
                 newLast = ids.last
                 if let key = request.key {
                     let expiresAt = now + options.idempotencyWindowMilliseconds
-                    batch.put(LogKeys.idempotencyRecord(key), LogKeys.encodeIdempotencyValue(expiresAt: expiresAt, ids: ids), in: idempotency)
+                    batch.put(
+                        LogKeys.idempotencyRecord(key),
+                        LogKeys.encodeIdempotencyValue(expiresAt: expiresAt, ids: ids, fingerprint: key.fingerprint), in: idempotency)
                     batch.put(LogKeys.idempotencyExpiry(key, expiresAt: expiresAt), [], in: idempotency)
-                    keysInBatch[key] = ids
+                    keysInBatch[key] = (ids, key.fingerprint)
                 }
                 results.append(AppendResult(ids: ids, isReplay: false))
             }
@@ -315,17 +319,17 @@ public final class RocksDBChangeLog: ChangeLog {
         return finished
     }
 
-    private func rememberedIDs(for key: IdempotencyKey, now: UInt64) throws -> [ULID]? {
+    private func remembered(_ key: IdempotencyKey, now: UInt64) throws -> (ids: [ULID], fingerprint: UInt64?)? {
         guard let value = try database.get(LogKeys.idempotencyRecord(key), in: idempotency) else { return nil }
-        guard let (expiresAt, ids) = LogKeys.decodeIdempotencyValue(value) else {
+        guard let (expiresAt, ids, fingerprint) = LogKeys.decodeIdempotencyValue(value) else {
             throw StorageError.malformed("idempotency record for \(key.scope)")
         }
-        return expiresAt > now ? ids : nil
+        return expiresAt > now ? (ids, fingerprint) : nil
     }
 
     /// Deletes expired idempotency keys, at most once a minute and a bounded number at a
     /// time, in the same batch as the commit so the sweep never needs its own fsync.
-    private func sweepExpiredKeys(now: UInt64, into batch: WriteBatch, keeping fresh: [IdempotencyKey: [ULID]]) throws {
+    private func sweepExpiredKeys(now: UInt64, into batch: WriteBatch, keeping fresh: [IdempotencyKey: (ids: [ULID], fingerprint: UInt64?)]) throws {
         guard now >= lastSweep + 60_000 else { return }
         lastSweep = now
         let upper = KeyWriter.build { $0.byte(LogKeys.expiryTag); $0.uint64(now) }
