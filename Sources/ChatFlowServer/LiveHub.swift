@@ -247,15 +247,20 @@ package final class LiveHub: Service, Sendable {
 
     private func replaySynchronously(_ channel: LiveChannel, after start: ULID, to connection: LiveConnection) -> ReplayOutcome {
         var lastSent: ULID?
-        // Notifications: whether the user is a member of each chat met, as of now.
-        var memberships: [ChatID: Bool] = [:]
         do {
             let end = projector.applied.position
+            var notifications: NotificationReplayFilter?
+            if channel == .notifications, let end {
+                notifications = NotificationReplayFilter(
+                    user: connection.user, reader: commands.reader,
+                    membershipBefore: try membershipBefore(of: connection.user, after: start, upTo: end))
+            }
             var cursor: ULID? = start
             var read = 0
             while let upTo = end, cursor.map({ $0 < upTo }) ?? true {
                 let records = try projector.log.read(after: cursor, limit: 1024)
                 if records.isEmpty { break }
+                notifications?.refresh()
                 for record in records {
                     if record.id > upTo { return .replayed(last: lastSent ?? start) }
                     // Nobody is listening any more: stop reading the log for them.
@@ -275,7 +280,7 @@ package final class LiveHub: Service, Sendable {
                     case .chat(let chat):
                         guard eventChat == chat else { continue }
                     case .notifications:
-                        guard try notifies(connection.user, of: logged, in: eventChat, memberships: &memberships) else { continue }
+                        guard try notifications?.admits(logged, in: eventChat) == true else { continue }
                     }
                     // Removed from the chat meanwhile: the removal ended the subscription.
                     guard connection.withSubscription(channel, { $0 != nil }) else { return .gone }
@@ -292,21 +297,24 @@ package final class LiveHub: Service, Sendable {
         return .replayed(last: lastSent ?? start)
     }
 
-    /// Whether `user` hears of `logged` on the notifications channel, judged by the chats
-    /// they are in now (as a live notification is by the chats they were in then).
-    private func notifies(_ user: UserID, of logged: LoggedEvent, in chat: ChatID, memberships: inout [ChatID: Bool]) throws -> Bool {
-        switch try audience(of: logged, in: chat) {
-        case .membersExcept(let actor)?:
-            guard user != actor else { return false }
-            if let known = memberships[chat] { return known }
-            let member = try commands.reader.role(of: user, in: chat) != nil
-            memberships[chat] = member
-            return member
-        case .user(let recipient)?:
-            return recipient == user
-        case nil:
-            return false
+    /// For each chat `user` joined or left in `(start, end]`: whether they were a member
+    /// before. Reads the range ahead of the replay (as far as the replay may go), because a
+    /// message comes before the join that tells it was posted while the user was out.
+    private func membershipBefore(of user: UserID, after start: ULID, upTo end: ULID) throws -> [ChatID: Bool] {
+        var before: [ChatID: Bool] = [:]
+        var cursor = start
+        var read = 0
+        while cursor < end && read < replayLimit {
+            let records = try projector.log.read(after: cursor, limit: 1024)
+            guard let last = records.last else { break }
+            for record in records where record.id <= end {
+                NotificationReplayFilter.noteMembershipBefore(
+                    LoggedEvent(id: record.id, envelope: try EventCodec.decode(record.payload)), of: user, in: &before)
+            }
+            read += records.count
+            cursor = last.id
         }
+        return before
     }
 
     /// Who hears of an event on the notifications channel.

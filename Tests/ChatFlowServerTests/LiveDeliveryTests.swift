@@ -405,15 +405,18 @@ import Testing
     }
 
     /// Notifications resume with `since` as a chat does: what the user would have heard of
-    /// while away (posts in their chats, reactions to their messages, being added), none of
-    /// what they would not (their own posts, chats they are not in), then live, with no gap
-    /// and no repeat while posts keep flowing.
+    /// while away (posts in their chats, reactions to their messages, being added or
+    /// removed), none of what they would not (their own posts, chats they are not in, a post
+    /// from before they were added, anything of a chat they were removed from), then live,
+    /// with no gap and no repeat while posts keep flowing.
     @Test func notificationsResumeWithSince() async throws {
         try await TestServer.run { server in
             let channel = "users/me/notifications"
             let chat = try await server.createChat("alice")
             try await server.join(chat, as: "bob")
             let elsewhere = try await server.createChat("carol", name: "elsewhere")
+            let club = try await server.createChat("alice", name: "club")
+            try await server.join(club, as: "bob")
             let first = try await LiveClient.connect(server, as: "bob")
             try await first.subscribe(channel)
             let bobs = try await server.post(chat, as: "bob", "bob's")
@@ -426,9 +429,12 @@ import Testing
             #expect(try await server.call(.post, "/messages/\(bobs)/reactions", as: "alice", json: #"{"emoji":"👍"}"#).status == 201)
             _ = try await server.post(elsewhere, as: "carol", "not bob's to hear")
             let secret = try await server.createChat("alice", name: "secret", isPrivate: true)
+            _ = try await server.post(secret, as: "alice", "before bob is added")
             try await server.add("bob", to: secret, by: "alice")
             let inSecret = try await server.post(secret, as: "alice", "welcome")
             _ = try await server.post(chat, as: "bob", "bob's own")
+            _ = try await server.post(club, as: "alice", "before bob is removed")
+            #expect(try await server.call(.delete, "/chats/\(club)/members/bob", as: "alice").status == 204)
 
             let again = try await LiveClient.connect(server, as: "bob")
             let writer = Task {
@@ -438,10 +444,11 @@ import Testing
             }
             try await again.subscribe(channel, since: lastSeen)
             let live = try await writer.value
-            #expect(await again.wait { _ in again.events(on: channel).count >= 4 + live.count })
+            #expect(await again.wait { _ in again.events(on: channel).count >= 5 + live.count })
             let events = again.events(on: channel)
             let kinds = events.compactMap { ($0["event"] as? [String: Any])?["kind"] as? String }
-            #expect(kinds == ["message.created", "reaction.added", "member.joined", "message.created"] + live.map { _ in "message.created" }, "\(kinds)")
+            #expect(kinds == ["message.created", "reaction.added", "member.joined", "message.created", "member.left"]
+                + live.map { _ in "message.created" }, "\(kinds)")
             let messages = events.compactMap { ($0["event"] as? [String: Any])?["messageId"] as? String }
             #expect(messages == [missed, bobs, inSecret] + live, "\(messages)")
             let ids = events.compactMap { $0["id"] as? String }
