@@ -100,11 +100,23 @@ import ChatFlowTestSupport
             IdempotencyKey(scope: "alice", key: "msg-1", request: request.map { Array($0.utf8) })
         }
         let first = try await log.append(payload(1), idempotencyKey: key("hello"))
+        // The record keeps the layout servers before fingerprints read (a downgrade works).
+        let family = try log.database.family(LogKeys.idempotencyFamily)
+        let stored = try #require(try log.database.get(LogKeys.idempotencyRecord(key(nil)), in: family))
+        #expect(stored.count == 12 + 16 && LogKeys.decodeIdempotencyValue(stored)?.ids == first.ids)
         let retry = try await log.append(payload(2), idempotencyKey: key("hello"))
         #expect(retry.isReplay && !retry.isReusedKey && retry.ids == first.ids)
         let reuse = try await log.append(payload(3), idempotencyKey: key("something else"))
         #expect(reuse.isReplay && reuse.isReusedKey && reuse.ids == first.ids)
         #expect(try await log.append(payload(4), idempotencyKey: key(nil)).isReusedKey == false)
+        // A key used again after it expired, without a fingerprint, leaves none of the old
+        // use behind to judge the next retry by.
+        let batch0 = WriteBatch()
+        batch0.delete(LogKeys.idempotencyRecord(key(nil)), in: family)
+        try log.database.write(batch0, sync: true)
+        let unmarked = try await log.append(payload(8), idempotencyKey: key(nil))
+        #expect(!unmarked.isReplay)
+        #expect(try await log.append(payload(9), idempotencyKey: key("anything")).isReusedKey == false)
         // Within one group commit too: the second of two racing requests is the reuse.
         let racing = try await withThrowingTaskGroup(of: AppendResult.self) { group in
             for text in ["a", "b"] {
@@ -113,14 +125,13 @@ import ChatFlowTestSupport
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(racing.filter { !$0.isReplay }.count == 1 && racing.filter(\.isReusedKey).count == 1)
-        #expect(try log.read(after: nil, limit: 100).count == 2)
+        #expect(try log.read(after: nil, limit: 100).count == 3)
 
-        // A record in the format without a fingerprint.
+        // A record without a fingerprint.
         let old = IdempotencyKey(scope: "alice", key: "from-before")
         let original = try await log.append(payload(6)).ids
         let batch = WriteBatch()
-        batch.put(LogKeys.idempotencyRecord(old), LogKeys.encodeIdempotencyValue(expiresAt: .max, ids: original),
-                  in: try log.database.family(LogKeys.idempotencyFamily))
+        batch.put(LogKeys.idempotencyRecord(old), LogKeys.encodeIdempotencyValue(expiresAt: .max, ids: original), in: family)
         try log.database.write(batch, sync: true)
         let replayed = try await log.append(payload(7), idempotencyKey: IdempotencyKey(scope: "alice", key: "from-before", request: [1]))
         #expect(replayed.isReplay && !replayed.isReusedKey && replayed.ids == original)

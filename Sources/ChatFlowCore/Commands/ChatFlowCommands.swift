@@ -103,12 +103,13 @@ public struct ChatFlowCommands: Sendable {
         }
         let result = try await append(user, .messagePosted(.init(chat: chat, content: content, type: type, clientMessageID: clientMessageID)), key: key)
         guard !result.isReusedKey else {
-            throw ChatFlowError.conflict("clientMessageId \(clientMessageID ?? "") was already used for a different message; send a new id for a new message")
+            throw ChatFlowError.conflict("the key \(clientMessageID ?? "") (clientMessageId or Idempotency-Key) was already used for a different message; send a new key for a new message")
         }
         let message = MessageID(result.ids[0])
         guard let view = try reader.message(message) else {
             throw ChatFlowError.unavailable("the message could not be read back")
         }
+        // A record from before fingerprints cannot tell a reuse; this catches the worst case.
         guard view.chatId == chat.description else {
             throw ChatFlowError.conflict("clientMessageId \(clientMessageID ?? "") was already used for a message in another chat")
         }
@@ -214,8 +215,9 @@ public struct ChatFlowCommands: Sendable {
             throw ChatFlowError.invalid("\(field) must be 1–128 characters")
         }
         // Each part is followed by a NUL (which validated text cannot hold), so parts never
-        // run into each other.
-        return IdempotencyKey(scope: scope, key: key, request: request.flatMap { Array($0.utf8) + [0] })
+        // run into each other; text is compared as Swift compares it, by canonical
+        // equivalence, so a retry spelling an accent in decomposed form is still a retry.
+        return IdempotencyKey(scope: scope, key: key, request: request.flatMap { Array($0.precomposedStringWithCanonicalMapping.utf8) + [0] })
     }
 
     @discardableResult

@@ -11,6 +11,7 @@ public enum LogKeys {
 
     static let recordTag: UInt8 = 0x01
     static let expiryTag: UInt8 = 0x02
+    static let fingerprintTag: UInt8 = 0x03
 
     public static func event(_ id: ULID) -> [UInt8] { id.bytes }
 
@@ -43,26 +44,40 @@ public enum LogKeys {
         }
     }
 
-    /// The ids a key's first append got, when the key expires, and the fingerprint of the
-    /// request it came with, if any (records written before fingerprints have none).
-    static func encodeIdempotencyValue(expiresAt: UInt64, ids: [ULID], fingerprint: UInt64? = nil) -> [UInt8] {
-        KeyWriter.build(capacity: 20 + 16 * ids.count) { writer in
+    static func encodeIdempotencyValue(expiresAt: UInt64, ids: [ULID]) -> [UInt8] {
+        KeyWriter.build(capacity: 12 + 16 * ids.count) { writer in
             writer.uint64(expiresAt)
             writer.uint32(UInt32(ids.count))
             for id in ids { writer.ulid(id) }
-            if let fingerprint { writer.uint64(fingerprint) }
         }
     }
 
-    static func decodeIdempotencyValue(_ bytes: [UInt8]) -> (expiresAt: UInt64, ids: [ULID], fingerprint: UInt64?)? {
+    static func decodeIdempotencyValue(_ bytes: [UInt8]) -> (expiresAt: UInt64, ids: [ULID])? {
         KeyReader.read(bytes) { reader in
             guard let expiresAt = reader.uint64(), let count = reader.uint32(),
-                  [Int(count) * 16, Int(count) * 16 + 8].contains(reader.remaining) else { return nil }
+                  reader.remaining == Int(count) * 16 else { return nil }
             var ids: [ULID] = []
             ids.reserveCapacity(Int(count))
             for _ in 0..<count { ids.append(reader.ulid()!) }
-            let fingerprint = reader.isAtEnd ? nil : reader.uint64()
-            return (expiresAt, ids, fingerprint)
+            return (expiresAt, ids)
+        }
+    }
+
+    /// The fingerprint of the request a key's record came with, in a row of its own beside
+    /// the record rather than in it: a server of a version before fingerprints reads the
+    /// record as it always did, and passes over this row.
+    static func idempotencyFingerprint(_ key: IdempotencyKey) -> [UInt8] {
+        KeyWriter.build { $0.byte(fingerprintTag); $0.terminatedString(key.scope); $0.terminatedString(key.key) }
+    }
+
+    static func encodeFingerprint(_ fingerprint: UInt64) -> [UInt8] {
+        KeyWriter.build { $0.uint64(fingerprint) }
+    }
+
+    static func decodeFingerprint(_ bytes: [UInt8]) -> UInt64? {
+        KeyReader.read(bytes) { reader in
+            guard let fingerprint = reader.uint64(), reader.isAtEnd else { return nil }
+            return fingerprint
         }
     }
 }

@@ -288,10 +288,14 @@ public final class RocksDBChangeLog: ChangeLog {
                 newLast = ids.last
                 if let key = request.key {
                     let expiresAt = now + options.idempotencyWindowMilliseconds
-                    batch.put(
-                        LogKeys.idempotencyRecord(key),
-                        LogKeys.encodeIdempotencyValue(expiresAt: expiresAt, ids: ids, fingerprint: key.fingerprint), in: idempotency)
+                    batch.put(LogKeys.idempotencyRecord(key), LogKeys.encodeIdempotencyValue(expiresAt: expiresAt, ids: ids), in: idempotency)
                     batch.put(LogKeys.idempotencyExpiry(key, expiresAt: expiresAt), [], in: idempotency)
+                    // Put or cleared: a row left by the key's last use must not judge this one.
+                    if let fingerprint = key.fingerprint {
+                        batch.put(LogKeys.idempotencyFingerprint(key), LogKeys.encodeFingerprint(fingerprint), in: idempotency)
+                    } else {
+                        batch.delete(LogKeys.idempotencyFingerprint(key), in: idempotency)
+                    }
                     keysInBatch[key] = (ids, key.fingerprint)
                 }
                 results.append(AppendResult(ids: ids, isReplay: false))
@@ -321,10 +325,18 @@ public final class RocksDBChangeLog: ChangeLog {
 
     private func remembered(_ key: IdempotencyKey, now: UInt64) throws -> (ids: [ULID], fingerprint: UInt64?)? {
         guard let value = try database.get(LogKeys.idempotencyRecord(key), in: idempotency) else { return nil }
-        guard let (expiresAt, ids, fingerprint) = LogKeys.decodeIdempotencyValue(value) else {
+        guard let (expiresAt, ids) = LogKeys.decodeIdempotencyValue(value) else {
             throw StorageError.malformed("idempotency record for \(key.scope)")
         }
-        return expiresAt > now ? (ids, fingerprint) : nil
+        guard expiresAt > now else { return nil }
+        // Only a fingerprinted request needs the first one's to compare with.
+        guard key.fingerprint != nil, let stored = try database.get(LogKeys.idempotencyFingerprint(key), in: idempotency) else {
+            return (ids, nil)
+        }
+        guard let fingerprint = LogKeys.decodeFingerprint(stored) else {
+            throw StorageError.malformed("idempotency fingerprint for \(key.scope)")
+        }
+        return (ids, fingerprint)
     }
 
     /// Deletes expired idempotency keys, at most once a minute and a bounded number at a
@@ -345,6 +357,7 @@ public final class RocksDBChangeLog: ChangeLog {
                     .flatMap(LogKeys.decodeIdempotencyValue)
                 if fresh[key] == nil, record?.expiresAt == expiresAt {
                     batch.delete(LogKeys.idempotencyRecord(key), in: idempotency)
+                    batch.delete(LogKeys.idempotencyFingerprint(key), in: idempotency)
                 }
                 batch.delete(expiryKey, in: idempotency)
             }
