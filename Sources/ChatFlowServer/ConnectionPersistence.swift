@@ -30,7 +30,11 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
         let tokens = head.headers["Connection"].flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         let persistence: Persistence
-        if tokens.contains("close") || (head.version < .http1_1 && !tokens.contains("keep-alive")) {
+        if tokens.contains("upgrade") {
+            // Left whole for `/ws`, which tells what is wrong with an upgrade by its tokens
+            // (and closes the connection after a redirect anyway).
+            persistence = .unchanged
+        } else if tokens.contains("close") || (head.version < .http1_1 && !tokens.contains("keep-alive")) {
             head.headers.replaceOrAdd(name: "Connection", value: "close")
             persistence = .close
         } else {

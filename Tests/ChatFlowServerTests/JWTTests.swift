@@ -81,6 +81,11 @@ import Testing
                     + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: \(token)\r\n\r\n")
             #expect(upgrade.head.hasPrefix("HTTP/1.1 401"), "\(upgrade.head)")
             #expect(upgrade.body.contains("Authorization: Bearer <token>"), "\(upgrade.body)")
+            // A browser behind a proxy's Basic login sends that beside the query's token.
+            let behindProxy = try await StalledClient.exchange(port: server.port, request:
+                "GET /ws?access_token=\(token) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                    + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Basic dXNlcjpwYXNz\r\n\r\n")
+            #expect(behindProxy.head.hasPrefix("HTTP/1.1 101"), "\(behindProxy.head)")
         }
     }
 
