@@ -464,6 +464,25 @@ import Testing
         }
     }
 
+    /// The first to join a chat everyone has left becomes its owner, and the live event of
+    /// the join says so, as the member list does.
+    @Test func whoRejoinsAnEmptyChatIsToldTheyOwnIt() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/alice", as: "alice").status == 204)
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("users/me/notifications")
+            try await server.join(chat, as: "bob")
+            #expect(await bob.wait { _ in !bob.events(on: "users/me/notifications").isEmpty })
+            let joined = try #require(bob.events(on: "users/me/notifications").first?["event"] as? [String: Any])
+            #expect(joined["kind"] as? String == "member.joined" && joined["role"] as? String == "owner", "\(joined)")
+            let members = try await server.call(.get, "/chats/\(chat)/members", as: "bob")
+            let roles = (members["members"] as? [[String: Any]])?.map { "\($0["userId"] ?? "?"):\($0["role"] ?? "?")" }
+            #expect(roles == ["bob:owner"], "\(members.text)")
+            await bob.close()
+        }
+    }
+
     /// What a chat list shows of each chat (its newest message, its name) is kept current
     /// through notifications: edits, deletes and renames reach the other members.
     @Test func notificationsCarryEditsDeletesAndRenames() async throws {

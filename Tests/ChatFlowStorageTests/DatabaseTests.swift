@@ -133,6 +133,34 @@ import ChatFlowTestSupport
         #expect(error!.description.contains("not writable"))
     }
 
+    /// An immutable data directory (`chattr +i`) refuses even root (EPERM, not EACCES), and
+    /// is refused as not writable, before RocksDB tries to create its files there.
+    @Test func anImmutableDirectoryIsRefusedInWords() throws {
+        // Only root may set the flag.
+        guard getuid() == 0 else { return }
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let shut = dir.appending("db")
+        try FileManager.default.createDirectory(atPath: shut, withIntermediateDirectories: true)
+        func chattr(_ flag: String) throws -> Int32 {
+            let tool = Process()
+            tool.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+            tool.arguments = [flag, shut]
+            try tool.run()
+            tool.waitUntilExit()
+            return tool.terminationStatus
+        }
+        // A file system without the flag (tmpfs, overlay) cannot show this.
+        guard (try? chattr("+i")) == 0 else { return }
+        defer { _ = try? chattr("-i") }
+        let error = #expect(throws: StorageError.self) { try Database.open(path: shut, columnFamilies: []) }
+        guard case .notWritable = error else {
+            Issue.record("expected notWritable, got \(String(describing: error))")
+            return
+        }
+        #expect(error!.description.contains("not writable"))
+    }
+
     @Test func aCorruptDatabaseSaysSo() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
