@@ -12,6 +12,8 @@ import Synchronization
 ///
 /// Channels: `chats/{chatId}` (members only) and `users/me/notifications` (messages in the
 /// user's chats, reactions to the user's messages, membership changes affecting the user).
+/// Both resume with `since`: the missed events are replayed from the log, then the channel
+/// goes live with no gap and no repeat.
 package final class LiveHub: Service, Sendable {
     private struct State {
         var connections: [Int: LiveConnection] = [:]
@@ -282,7 +284,7 @@ package final class LiveHub: Service, Sendable {
                     case .notifications:
                         guard try notifications?.admits(logged, in: eventChat) == true else { continue }
                     }
-                    // Removed from the chat meanwhile: the removal ended the subscription.
+                    // Removed from the chat, or unsubscribed, meanwhile: the subscription ended.
                     guard connection.withSubscription(channel, { $0 != nil }) else { return .gone }
                     let frame = LiveFrame.event(channel: channel.description, id: record.id.description, event: try redacted(event))
                     if !send(frame, to: connection) { return .ended }
