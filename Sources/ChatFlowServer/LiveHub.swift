@@ -238,7 +238,9 @@ package final class LiveHub: Service, Sendable {
     /// read from the log on a queue of its own: up to `replayLimit` reads and decodes must
     /// not hold a thread of the task pool the event loops' requests need.
     private func replay(_ channel: LiveChannel, after start: ULID, to connection: LiveConnection) async -> ReplayOutcome {
-        await withCheckedContinuation { continuation in
+        await replayGate.enter(connection.user)
+        defer { replayGate.leave(connection.user) }
+        return await withCheckedContinuation { continuation in
             Self.replayQueue.async {
                 continuation.resume(returning: self.replaySynchronously(channel, after: start, to: connection))
             }
@@ -246,6 +248,8 @@ package final class LiveHub: Service, Sendable {
     }
 
     private static let replayQueue = DispatchQueue(label: "chatflow.live.replay", attributes: .concurrent)
+    /// Replays run one per user and on all cores but one: the last keeps serving requests.
+    let replayGate = ReplayGate(limit: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
 
     private func replaySynchronously(_ channel: LiveChannel, after start: ULID, to connection: LiveConnection) -> ReplayOutcome {
         var lastSent: ULID?
