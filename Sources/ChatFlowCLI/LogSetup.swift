@@ -19,9 +19,10 @@ enum LogSetup {
             throw ConfigurationError("CHATFLOW_LOG_FORMAT must be text or json (got '\(environment["CHATFLOW_LOG_FORMAT"] ?? "")')")
         }
         let json = format == "json"
+        let chosen = level
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
+            handler.logLevel = chosen
             return handler
         }
         return Logger(label: "chatflow")

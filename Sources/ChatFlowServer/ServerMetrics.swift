@@ -24,15 +24,15 @@ public final class ServerMetrics: Sendable {
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         appendDuration = registry.makeDurationHistogram(
-            name: "chatflow_append_duration_seconds", buckets: Self.latencyBuckets,
-            help: "Time to write and fsync one group commit of the change log")
+            descriptor: Self.named("chatflow_append_duration_seconds", "Time to write and fsync one group commit of the change log"),
+            buckets: Self.latencyBuckets)
         groupCommitEvents = registry.makeValueHistogram(
-            name: "chatflow_group_commit_events", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
-            help: "Events written per group commit")
-        openConnections = registry.makeGauge(name: "chatflow_websocket_connections", help: "Open WebSocket connections")
-        deliveries = registry.makeCounter(name: "chatflow_websocket_deliveries_total", help: "Event frames queued to WebSocket clients")
-        slowClientCloses = registry.makeCounter(
-            name: "chatflow_websocket_slow_client_closes_total", help: "Connections closed because their outbound queue was full")
+            descriptor: Self.named("chatflow_group_commit_events", "Events written per group commit"),
+            buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096])
+        openConnections = registry.makeGauge(descriptor: Self.named("chatflow_websocket_connections", "Open WebSocket connections"))
+        deliveries = registry.makeCounter(descriptor: Self.named("chatflow_websocket_deliveries_total", "Event frames queued to WebSocket clients"))
+        slowClientCloses = registry.makeCounter(descriptor: Self.named(
+            "chatflow_websocket_slow_client_closes_total", "Connections closed because their outbound queue was full"))
     }
 
     /// For `ChangeLogOptions.onCommit`.
@@ -47,8 +47,8 @@ public final class ServerMetrics: Sendable {
         let counter = refusedUpgrades.withLock { counters in
             if let existing = counters[status] { return existing }
             let made = registry.makeCounter(
-                name: "chatflow_websocket_upgrades_refused_total", labels: [("status", String(status))],
-                help: "WebSocket upgrades refused, by the status they were answered with")
+                descriptor: Self.named("chatflow_websocket_upgrades_refused_total", "WebSocket upgrades refused, by the status they were answered with"),
+                labels: [("status", String(status))])
             counters[status] = made
             return made
         }
@@ -60,8 +60,8 @@ public final class ServerMetrics: Sendable {
         let histogram = requestDurations.withLock { histograms in
             if let existing = histograms[durationKey] { return existing }
             let made = registry.makeDurationHistogram(
-                name: "chatflow_http_request_duration_seconds", labels: [("route", route), ("method", method)],
-                buckets: Self.latencyBuckets, help: "HTTP request latency by route")
+                descriptor: Self.named("chatflow_http_request_duration_seconds", "HTTP request latency by route"),
+                labels: [("route", route), ("method", method)], buckets: Self.latencyBuckets)
             histograms[durationKey] = made
             return made
         }
@@ -70,8 +70,8 @@ public final class ServerMetrics: Sendable {
         let counter = requestCounts.withLock { counters in
             if let existing = counters[countKey] { return existing }
             let made = registry.makeCounter(
-                name: "chatflow_http_requests_total", labels: [("route", route), ("method", method), ("status", String(status))],
-                help: "HTTP requests by route and status")
+                descriptor: Self.named("chatflow_http_requests_total", "HTTP requests by route and status"),
+                labels: [("route", route), ("method", method), ("status", String(status))])
             counters[countKey] = made
             return made
         }
@@ -81,15 +81,15 @@ public final class ServerMetrics: Sendable {
     /// The process's CPU time, resident memory and open descriptors, refreshed at each scrape.
     func updateProcess() {
         if let cpu = ProcessStatistics.cpuSeconds() {
-            registry.makeGauge(name: "process_cpu_seconds_total", help: "Total user and system CPU time spent in seconds")
+            registry.makeGauge(descriptor: Self.named("process_cpu_seconds_total", "Total user and system CPU time spent in seconds"))
                 .set(to: cpu)
         }
         if let resident = ProcessStatistics.residentBytes() {
-            registry.makeGauge(name: "process_resident_memory_bytes", help: "Resident memory size in bytes")
+            registry.makeGauge(descriptor: Self.named("process_resident_memory_bytes", "Resident memory size in bytes"))
                 .set(to: Double(resident))
         }
         if let descriptors = ProcessStatistics.openDescriptors() {
-            registry.makeGauge(name: "process_open_fds", help: "Number of open file descriptors")
+            registry.makeGauge(descriptor: Self.named("process_open_fds", "Number of open file descriptors"))
                 .set(to: Double(descriptors))
         }
     }
@@ -99,9 +99,15 @@ public final class ServerMetrics: Sendable {
         let newest = projector.log.lastPosition?.timestamp ?? 0
         for (name, checkpoint) in projector.checkpoints {
             let lag = newest > (checkpoint?.timestamp ?? 0) ? newest - (checkpoint?.timestamp ?? 0) : 0
-            registry.makeGauge(name: "chatflow_projector_lag_milliseconds", labels: [("projection", name)],
-                               help: "How far each projection is behind the newest event, in milliseconds of log time")
+            registry.makeGauge(
+                descriptor: Self.named("chatflow_projector_lag_milliseconds", "How far each projection is behind the newest event, in milliseconds of log time"),
+                labels: [("projection", name)])
                 .set(to: Double(lag))
         }
+    }
+
+    /// A metric's whole name (no unit suffix added) and its help text, as the registry takes them.
+    private static func named(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 }
