@@ -238,8 +238,14 @@ package final class LiveHub: Service, Sendable {
     /// read from the log on a queue of its own: up to `replayLimit` reads and decodes must
     /// not hold a thread of the task pool the event loops' requests need.
     private func replay(_ channel: LiveChannel, after start: ULID, to connection: LiveConnection) async -> ReplayOutcome {
+        metrics.replaysWaiting.increment()
         await replayGate.enter(connection.user)
-        defer { replayGate.leave(connection.user) }
+        metrics.replaysWaiting.decrement()
+        metrics.replaysRunning.increment()
+        defer {
+            replayGate.leave(connection.user)
+            metrics.replaysRunning.decrement()
+        }
         return await withCheckedContinuation { continuation in
             Self.replayQueue.async {
                 continuation.resume(returning: self.replaySynchronously(channel, after: start, to: connection))

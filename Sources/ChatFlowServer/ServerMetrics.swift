@@ -14,6 +14,10 @@ public final class ServerMetrics: Sendable {
     let openConnections: Gauge
     let deliveries: Counter
     let slowClientCloses: Counter
+    /// Replays of missed events (subscribes with `since`) reading the log, and waiting their
+    /// turn at the `ReplayGate`.
+    let replaysRunning: Gauge
+    let replaysWaiting: Gauge
 
     static let latencyBuckets: [Duration] = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
@@ -33,6 +37,10 @@ public final class ServerMetrics: Sendable {
         deliveries = registry.makeCounter(descriptor: Self.named("chatflow_websocket_deliveries_total", "Event frames queued to WebSocket clients"))
         slowClientCloses = registry.makeCounter(descriptor: Self.named(
             "chatflow_websocket_slow_client_closes_total", "Connections closed because their outbound queue was full"))
+        replaysRunning = registry.makeGauge(descriptor: Self.named(
+            "chatflow_websocket_replays_running", "Subscriptions with since reading the events they missed from the log"))
+        replaysWaiting = registry.makeGauge(descriptor: Self.named(
+            "chatflow_websocket_replays_waiting", "Subscriptions with since waiting for their turn to read the log"))
     }
 
     /// For `ChangeLogOptions.onCommit`.

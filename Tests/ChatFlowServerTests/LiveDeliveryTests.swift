@@ -64,6 +64,15 @@ import Testing
             let got = again.events(on: "chats/\(chat)").compactMap { ($0["event"] as? [String: Any])?["messageId"] as? String }
             #expect(got == expected)
             #expect(again.frames.first { $0["type"] as? String == "subscribed" }?["recovered"] as? Bool == true)
+            // The replay is counted while it runs; once over (its last frames may arrive a
+            // moment before it is), the gauges are back at zero.
+            var metrics = ""
+            let deadline = ContinuousClock.now + .seconds(10)
+            repeat {
+                metrics = try await server.call(.get, "/metrics", as: nil).text
+            } while !(metrics.contains("chatflow_websocket_replays_running 0") && metrics.contains("chatflow_websocket_replays_waiting 0"))
+                && ContinuousClock.now < deadline
+            #expect(metrics.contains("chatflow_websocket_replays_running 0") && metrics.contains("chatflow_websocket_replays_waiting 0"), "\(metrics)")
             await again.close()
         }
     }
