@@ -27,12 +27,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     /// The request's token, nil when it sends none; throws when its `Authorization` header
     /// is not `Bearer <token>`.
     static func token(in request: Request) throws -> String? {
-        if let header = request.headers[.authorization] {
-            return try BearerToken.from(authorization: header)
-        }
-        if request.uri.path == "/ws", let token = request.uri.queryParameters.get("access_token") {
-            return token
-        }
-        return nil
+        let accessToken = request.uri.path == "/ws" ? request.uri.queryParameters.get("access_token") : nil
+        return try BearerToken.of(authorization: request.headers[.authorization], accessToken: accessToken)
     }
 }

@@ -27,8 +27,7 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
             context.fireChannelRead(data)
             return
         }
-        let tokens = head.headers["Connection"].flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let tokens = head.headers[canonicalForm: "Connection"].map { $0.lowercased() }
         let persistence: Persistence
         if tokens.contains("upgrade") {
             // Left whole for `/ws`, which tells what is wrong with an upgrade by its tokens

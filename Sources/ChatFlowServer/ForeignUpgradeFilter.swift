@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import NIOHTTP1
 
@@ -16,15 +15,12 @@ final class ForeignUpgradeFilter: ChannelInboundHandler, RemovableChannelHandler
             context.fireChannelRead(data)
             return
         }
-        let protocols = head.headers["Upgrade"].flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let protocols = head.headers[canonicalForm: "Upgrade"].map { $0.lowercased() }
         // Only a GET opens a WebSocket (RFC 6455 §4.1); NIO's upgrader meets the body of any
         // other request asking for one as a protocol error and answers nothing.
         if !protocols.isEmpty && (!protocols.contains("websocket") || head.method != .GET) {
             head.headers.remove(name: "Upgrade")
-            let connection = head.headers["Connection"].flatMap { $0.split(separator: ",") }
-                .map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { $0.lowercased() != "upgrade" }
+            let connection = head.headers[canonicalForm: "Connection"].filter { $0.lowercased() != "upgrade" }
             head.headers.remove(name: "Connection")
             if !connection.isEmpty { head.headers.add(name: "Connection", value: connection.joined(separator: ", ")) }
         }

@@ -160,18 +160,13 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
         guard components?.path == "/ws" else {
             return channel.eventLoop.makeSucceededFuture(.failure(ProblemDetail(.notFound, "WebSockets open at /ws")))
         }
-        // A Bearer header first, then the query's token, and only then is a header in another
-        // scheme refused: a browser cannot set headers on a WebSocket, but sends a site's
-        // Basic credentials (a proxy's login) by itself, beside the token meant for us.
-        let header = head.headers.first(name: "Authorization")
-        let queryToken = components?.queryItems?.first { $0.name == "access_token" }?.value
-        var token = header.flatMap { try? BearerToken.from(authorization: $0) } ?? queryToken
-        if token == nil, let header {
-            do {
-                token = try BearerToken.from(authorization: header)
-            } catch {
-                return channel.eventLoop.makeSucceededFuture(.failure(error))
-            }
+        let token: String?
+        do {
+            token = try BearerToken.of(
+                authorization: head.headers.first(name: "Authorization"),
+                accessToken: components?.queryItems?.first { $0.name == "access_token" }?.value)
+        } catch {
+            return channel.eventLoop.makeSucceededFuture(.failure(error))
         }
         guard let token, !token.isEmpty else {
             return channel.eventLoop.makeSucceededFuture(.failure(.unauthorized(
