@@ -18,7 +18,8 @@ struct BenchReadCommand: AsyncParsableCommand {
         Exits 1 if any request failed.
 
         A chat to read: `chatflow bench append --events 1000000 --producers 1 --chats 1 \
-        --data-dir D`, then `chatflow serve --data-dir D` and `--user p0u0-0`.
+        --data-dir D`, then `CHATFLOW_READ_RATE_LIMIT=0 chatflow serve --data-dir D` (one user \
+        reading flat out is over the default read limit) and `--user p0u0-0`.
         """
     )
 

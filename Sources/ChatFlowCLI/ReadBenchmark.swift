@@ -260,6 +260,10 @@ extension ReadBenchmark {
                 return nil
             }
             latencies.record(microseconds: UInt64(max(0, (ContinuousClock.now - sent).nanoseconds / 1000)))
+            // Every later read would be refused too, and timed as if it were an answer.
+            if response.status == 429 {
+                throw LoadError("the server limits reads per user (HTTP 429: \(response.text)); start it with CHATFLOW_READ_RATE_LIMIT=0 to measure reads")
+            }
             guard response.status == 200, let object = ReadBenchmark.json(response.body),
                   let messages = object["messages"] as? [Any] else {
                 errors += 1

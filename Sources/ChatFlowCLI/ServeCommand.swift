@@ -87,6 +87,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.jwtLeewaySeconds = try environment.integer("CHATFLOW_JWT_LEEWAY") ?? 30
         configuration.rateLimit = try environment.number("CHATFLOW_RATE_LIMIT") ?? 20
         configuration.rateBurst = try environment.number("CHATFLOW_RATE_BURST") ?? 40
+        configuration.readRateLimit = try environment.number("CHATFLOW_READ_RATE_LIMIT") ?? configuration.readRateLimit
+        configuration.readRateBurst = try environment.number("CHATFLOW_READ_RATE_BURST") ?? configuration.readRateBurst
         configuration.retentionDays = try environment.integer("CHATFLOW_RETENTION_DAYS") ?? 1826
         configuration.webSocketsPerUser = try environment.integer("CHATFLOW_WS_PER_USER") ?? 32
         configuration.webSocketPingSeconds = try environment.integer("CHATFLOW_WS_PING_SECONDS") ?? 30

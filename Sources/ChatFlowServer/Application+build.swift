@@ -61,7 +61,9 @@ func buildRouter(
     router.middlewares.add(PathCheckMiddleware())
     router.middlewares.add(StartupGateMiddleware(projector: engine.projector))
     router.middlewares.add(AuthenticationMiddleware(verifier: verifier))
-    router.middlewares.add(RateLimitMiddleware(limiter: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst)))
+    router.middlewares.add(RateLimitMiddleware(
+        writes: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst),
+        reads: RateLimiter(rate: configuration.readRateLimit, burst: configuration.readRateBurst)))
     if let directory = configuration.publicDirectory {
         router.middlewares.add(FileMiddleware(directory, searchForIndexHtml: true))
     }

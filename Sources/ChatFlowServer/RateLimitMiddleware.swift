@@ -1,14 +1,20 @@
 import Hummingbird
 
-/// Applies the per-user write limit to every write (POST, PATCH, DELETE): 429 with `Retry-After`.
+/// Applies the per-user limits: writes (POST, PATCH, DELETE) and reads (GET, HEAD) each
+/// have their own bucket, so a client reading in a loop cannot take a user's writes, nor
+/// a client writing in a loop their reads. Over the limit: 429 with `Retry-After`.
+/// Requests without a user (health, metrics, the web client's files) are not limited here.
 struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = ChatFlowRequestContext
-    let limiter: RateLimiter
+    let writes: RateLimiter
+    let reads: RateLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.method != .get && request.method != .head, let user = context.user, let wait = limiter.take(user) {
+        guard let user = context.user else { return try await next(request, context) }
+        let reading = request.method == .get || request.method == .head
+        if let wait = (reading ? reads : writes).take(user) {
             let seconds = max(1, Int(wait.rounded(.up)))
-            throw ProblemDetail(.tooManyRequests, "too many writes; retry in \(seconds) s", headers: [.retryAfter: String(seconds)])
+            throw ProblemDetail(.tooManyRequests, "too many \(reading ? "reads" : "writes"); retry in \(seconds) s", headers: [.retryAfter: String(seconds)])
         }
         return try await next(request, context)
     }

@@ -2,7 +2,7 @@ import ChatFlowCore
 import Foundation
 import Synchronization
 
-/// Per-user token buckets for writes: `rate` tokens a second up to `burst`. Off when rate is 0.
+/// Per-user token buckets: `rate` tokens a second up to `burst`. Off when rate is 0.
 final class RateLimiter: Sendable {
     private let rate: Double
     private let burst: Double
@@ -13,7 +13,7 @@ final class RateLimiter: Sendable {
         self.burst = max(burst, 1)
     }
 
-    /// nil when the write may go ahead; otherwise the seconds until it may.
+    /// nil when the request may go ahead; otherwise the seconds until it may.
     func take(_ user: UserID, now: Double = Date().timeIntervalSince1970) -> Double? {
         guard rate > 0 else { return nil }
         return buckets.withLock { buckets in

@@ -7,6 +7,8 @@ import Foundation
 /// - `jwtLeewaySeconds` (`CHATFLOW_JWT_LEEWAY`, default 30)
 /// - `rateLimit` writes per second per user (`CHATFLOW_RATE_LIMIT`, default 20, 0 = off)
 ///   and `rateBurst` (`CHATFLOW_RATE_BURST`, default 40)
+/// - `readRateLimit` reads per second per user (`CHATFLOW_READ_RATE_LIMIT`, default 50, 0 = off)
+///   and `readRateBurst` (`CHATFLOW_READ_RATE_BURST`, default 200)
 /// - `retentionDays` (`CHATFLOW_RETENTION_DAYS`, default 1826 = five years, 0 = keep forever)
 /// - `webSocketsPerUser` (`CHATFLOW_WS_PER_USER`, default 32, 0 = no limit)
 /// - `webSocketPingSeconds` (`CHATFLOW_WS_PING_SECONDS`, default 30)
@@ -21,6 +23,11 @@ public struct ServerConfiguration: Sendable {
     public var jwtLeewaySeconds = 30
     public var rateLimit = 20.0
     public var rateBurst = 40.0
+    /// Reads (GET, HEAD) per second per user, in a bucket of their own. A person reading
+    /// makes a few a second and a page load a few dozen at once; a search in a large chat
+    /// costs milliseconds of a core, so one token reading in a loop must not take them all.
+    public var readRateLimit = 50.0
+    public var readRateBurst = 200.0
     /// History older than this many days is removed (0 keeps everything).
     public var retentionDays = 1826
     /// Seconds between retention passes.
@@ -71,6 +78,9 @@ public struct ServerConfiguration: Sendable {
         guard (0...65535).contains(port) else { throw ConfigurationError("port \(port) is not between 0 and 65535") }
         guard rateLimit >= 0, rateBurst >= 1 || rateLimit == 0 else {
             throw ConfigurationError("CHATFLOW_RATE_LIMIT must be ≥ 0 and CHATFLOW_RATE_BURST ≥ 1")
+        }
+        guard readRateLimit >= 0, readRateBurst >= 1 || readRateLimit == 0 else {
+            throw ConfigurationError("CHATFLOW_READ_RATE_LIMIT must be ≥ 0 and CHATFLOW_READ_RATE_BURST ≥ 1")
         }
         guard retentionDays >= 0, retentionDays <= 100 * 366 else {
             throw ConfigurationError("CHATFLOW_RETENTION_DAYS must be 0 (keep forever) or a number of days up to 36600")

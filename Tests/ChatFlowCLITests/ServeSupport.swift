@@ -18,6 +18,7 @@ enum Serve {
     static let environment = [
         "CHATFLOW_JWT_SECRET": "serve-test-secret-0123456789abcdef012345",  // 40 characters
         "CHATFLOW_RATE_LIMIT": "0",
+        "CHATFLOW_READ_RATE_LIMIT": "0",
     ]
 
     /// A port nobody listens on right now: bind port 0 on loopback, read it back, close.

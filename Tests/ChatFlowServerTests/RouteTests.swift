@@ -342,7 +342,7 @@ import Testing
 
     @Test func writesAreRateLimitedPerUser() async throws {
         // A refill of one write per 100 s: the limit must bite however slowly the machine runs.
-        try await TestServer.run(configure: { $0.rateLimit = 0.01; $0.rateBurst = 3 }) { server in
+        try await TestServer.run(configure: { $0.rateLimit = 0.01; $0.rateBurst = 3; $0.readRateLimit = 0.01; $0.readRateBurst = 3 }) { server in
             let chat = try await server.createChat("alice")
             var statuses: [Int] = []
             for i in 0..<5 {
@@ -351,9 +351,31 @@ import Testing
             #expect(statuses.contains(429))
             let limited = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"x","messageType":"text"}"#)
             #expect(limited.status == 429 && Int(limited.headers[.retryAfter] ?? "") ?? 0 >= 1)
-            // Another user has their own bucket, and reads are never limited.
+            // Another user has their own bucket, and reads have a bucket of their own.
             try await server.join(chat, as: "bob")
             #expect(try await server.call(.get, "/chats/\(chat)/messages", as: "alice").status == 200)
+        }
+    }
+
+    @Test func readsAreRateLimitedPerUserApartFromWrites() async throws {
+        try await TestServer.run(configure: { $0.readRateLimit = 0.01; $0.readRateBurst = 3 }) { server in
+            let chat = try await server.createChat("alice")
+            var statuses: [Int] = []
+            for _ in 0..<3 {
+                statuses.append(try await server.call(.get, "/chats/\(chat)/messages", as: "alice").status)
+            }
+            #expect(statuses == [200, 200, 200])
+            for (method, path) in [(HTTPRequest.Method.get, "/chats/\(chat)/search?query=x"), (.head, "/chats/\(chat)"), (.get, "/chats")] {
+                let limited = try await server.call(method, path, as: "alice")
+                #expect(limited.status == 429, "\(method) \(path): \(limited.status)")
+                #expect(Int(limited.headers[.retryAfter] ?? "") ?? 0 >= 1)
+                if method != .head { #expect(limited.string("detail")?.hasPrefix("too many reads; retry in") == true, "\(limited.text)") }
+            }
+            // Writing, another user's reads and requests without a user go on.
+            #expect(try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"still","messageType":"text"}"#).status == 201)
+            try await server.join(chat, as: "bob")
+            #expect(try await server.call(.get, "/chats/\(chat)/messages", as: "bob").status == 200)
+            #expect(try await server.call(.get, "/healthz", as: nil).status == 200)
         }
     }
 

@@ -44,6 +44,7 @@ struct TestServer: Sendable {
         var configuration = ServerConfiguration(jwtSecret: secret)
         configuration.port = 0
         configuration.rateLimit = 0
+        configuration.readRateLimit = 0
         configure(&configuration)
         let engine = try ChatFlowEngine(dataDirectory: dataDirectory ?? dir.appending("data"))
         do {
