@@ -152,4 +152,43 @@ import Testing
             #expect(Set(world.engine.database.familyNames) == families)
         }
     }
+
+    /// A rebuild writes its new generations without the write-ahead log, so they must be in
+    /// table files before they go live. Opened read-only beside the running engine, the data
+    /// directory reads as a restart after a crash right after the rebuild would find it: the
+    /// live generations there must hold every row the engine has.
+    @Test func aRebuildIsOnDiskBeforeItGoesLive() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            for index in 0..<200 {
+                let message = try await world.post("alice", chat, "message \(index) about the release")
+                if index % 10 == 0 { try await world.react("alice", chat, message, "👍") }
+            }
+            try world.catchUp()
+            let before = ProjectionCatalog.names.map { world.engine.store.generation(of: $0) }
+            _ = try Rebuilder(log: world.engine.log, store: world.engine.store).rebuild()
+            #expect(ProjectionCatalog.names.map { world.engine.store.generation(of: $0) } == before.map { $0 + 1 })
+
+            let image = try ProjectionStore.openDatabase(path: world.directory.appending("data"), options: DatabaseOptions(readOnly: true))
+            defer { image.close() }
+            let restarted = try ProjectionStore(database: image)
+            func rows(_ database: Database, _ family: ColumnFamily) throws -> [[UInt8]] {
+                let iterator = database.makeIterator(over: family)
+                var rows: [[UInt8]] = []
+                iterator.seekToFirst()
+                while iterator.isValid {
+                    rows.append(iterator.key + [0xFF] + iterator.value)
+                    iterator.next()
+                }
+                try iterator.checkError()
+                return rows
+            }
+            for name in ProjectionCatalog.names {
+                #expect(restarted.generation(of: name) == world.engine.store.generation(of: name), "\(name)")
+                let live = try rows(world.engine.database, world.engine.store.family(of: name))
+                #expect(live.count > 1, "\(name) has no rows")
+                #expect(try rows(image, restarted.family(of: name)) == live, "\(name): the rebuilt rows are not all on disk")
+            }
+        }
+    }
 }

@@ -20,6 +20,9 @@ struct ProjectionApplier {
     /// Called after a batch is built and before it is written; a test makes it throw to
     /// prove that a failure there leaves no partial projection behind.
     var beforeWrite: (() throws -> Void)?
+    /// False for families that nothing reads until they are flushed (a rebuild's new
+    /// generations): their rows skip the write-ahead log.
+    var logged = true
 
     init(database: Database, salt: UInt64, targets: [Target]) {
         self.database = database
@@ -64,7 +67,11 @@ struct ProjectionApplier {
         try beforeWrite?()
         // Not synced: the log is the durable copy. After a crash the checkpoint and the
         // rows it covers are either both on disk or both gone, and replay fills the gap.
-        try database.write(batch.makeWriteBatch(), sync: false)
+        if logged {
+            try database.write(batch.makeWriteBatch(), sync: false)
+        } else {
+            try database.writeWithoutLog(batch.makeWriteBatch())
+        }
         for index in targets.indices where targets[index].checkpoint.map({ last.id > $0 }) ?? true {
             targets[index].checkpoint = last.id
         }

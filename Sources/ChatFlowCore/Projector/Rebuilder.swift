@@ -39,6 +39,8 @@ public struct Rebuilder: Sendable {
         let fresh = try chosen.map { ($0, try store.makeNextGeneration(of: $0.name)) }
         do {
             let events = try replay(into: fresh.map { ($0.0, $0.1.family) }, progress: progress, started: started)
+            // The new generations were written without the write-ahead log: on disk before live.
+            try store.database.flush(fresh.map(\.1.family))
             for (projection, next) in fresh {
                 try store.activate(projection.name, generation: next.generation, family: next.family)
             }
@@ -51,6 +53,10 @@ public struct Rebuilder: Sendable {
     }
 
     /// Applies the whole log to empty `families` through the one apply path; returns the event count.
+    ///
+    /// The rows skip the write-ahead log (they would be written twice, and a rebuild only
+    /// writes): nothing reads `families` until the caller has flushed them, and a crash
+    /// before that leaves generations that were never made live, dropped at the next open.
     func replay(into families: [(any Projection, ColumnFamily)], progress: ((Progress) -> Void)?, started: UInt64) throws -> Int {
         // After retention the log starts part-way through each chat's history: the
         // projections start from its seed and end pruned at its horizon, as the live ones.
@@ -60,7 +66,7 @@ public struct Rebuilder: Sendable {
             for (projection, family) in families {
                 try projection.seed(retention, rows: ProjectionRows(batch: seeds, family: family))
             }
-            try store.database.write(seeds.makeWriteBatch(), sync: false)
+            try store.database.writeWithoutLog(seeds.makeWriteBatch())
         }
         // Search costs several times all the others together. Its rows never span chats, so
         // it replays as two halves of the chats, each on a thread of its own, beside a third
@@ -99,7 +105,7 @@ public struct Rebuilder: Sendable {
                     batch.put(CheckpointKey.bytes, through.bytes, in: family)
                 }
                 try projection.prune(PruneContext(horizon: retention.horizon, database: store.database, family: family, batch: batch))
-                try store.database.write(batch, sync: false)
+                try store.database.writeWithoutLog(batch)
             }
         }
         return events
@@ -119,6 +125,7 @@ public struct Rebuilder: Sendable {
     /// Applies the whole log to `targets` in batches; the events read and the last one's id.
     private func apply(_ targets: [ProjectionApplier.Target], progress: ((Progress) -> Void)?, started: UInt64, stopping: () -> Bool) throws -> (events: Int, last: ULID?) {
         var applier = ProjectionApplier(database: store.database, salt: store.salt, targets: targets)
+        applier.logged = false
         let eventsFamily = try store.database.family(LogKeys.eventsFamily)
         let estimate = Int(store.database.integerProperty("rocksdb.estimate-num-keys", in: eventsFamily) ?? 0)
         var position: ULID?

@@ -19,6 +19,8 @@ public final class Database: Sendable {
     nonisolated(unsafe) private let readOptions: OpaquePointer
     nonisolated(unsafe) private let syncWriteOptions: OpaquePointer
     nonisolated(unsafe) private let bufferedWriteOptions: OpaquePointer
+    nonisolated(unsafe) private let unloggedWriteOptions: OpaquePointer
+    nonisolated(unsafe) private let flushOptions: OpaquePointer
 
     private struct State {
         var families: [String: ColumnFamily] = [:]
@@ -77,6 +79,10 @@ public final class Database: Sendable {
         syncWriteOptions = rocksdb_writeoptions_create()
         rocksdb_writeoptions_set_sync(syncWriteOptions, 1)
         bufferedWriteOptions = rocksdb_writeoptions_create()
+        unloggedWriteOptions = rocksdb_writeoptions_create()
+        rocksdb_writeoptions_disable_WAL(unloggedWriteOptions, 1)
+        flushOptions = rocksdb_flushoptions_create()
+        rocksdb_flushoptions_set_wait(flushOptions, 1)
 
         let options = options
         var names = ["default"]
@@ -113,7 +119,7 @@ public final class Database: Sendable {
         if let error {
             let message = String(cString: error)
             rocksdb_free(error)
-            Database.destroyOptions(options, tableOptions, cache, readOptions, syncWriteOptions, bufferedWriteOptions)
+            Database.destroyOptions(options, tableOptions, cache, readOptions, syncWriteOptions, bufferedWriteOptions, unloggedWriteOptions, flushOptions)
             throw StorageError.from(rocksMessage: message, path: path)
         }
         handle = opened!
@@ -131,6 +137,8 @@ public final class Database: Sendable {
         rocksdb_readoptions_destroy(pointers[3])
         rocksdb_writeoptions_destroy(pointers[4])
         rocksdb_writeoptions_destroy(pointers[5])
+        rocksdb_writeoptions_destroy(pointers[6])
+        rocksdb_flushoptions_destroy(pointers[7])
     }
 
     deinit {
@@ -151,7 +159,7 @@ public final class Database: Sendable {
         guard let toDestroy else { return }
         for family in toDestroy { rocksdb_column_family_handle_destroy(family.handle) }
         rocksdb_close(handle)
-        Database.destroyOptions(options, tableOptions, cache, readOptions, syncWriteOptions, bufferedWriteOptions)
+        Database.destroyOptions(options, tableOptions, cache, readOptions, syncWriteOptions, bufferedWriteOptions, unloggedWriteOptions, flushOptions)
     }
 
     public var isClosed: Bool { state.withLock { $0.closed } }
@@ -231,6 +239,28 @@ public final class Database: Sendable {
         var error: UnsafeMutablePointer<CChar>?
         rocksdb_write(handle, sync ? syncWriteOptions : bufferedWriteOptions, batch.handle, &error)
         try check(error)
+    }
+
+    /// Commits `batch` atomically without the write-ahead log: a crash loses its rows until
+    /// `flush(_:)` has put their families' memtables in table files. For rows that can be
+    /// made again and that nothing refers to before they are flushed (a rebuild's new
+    /// generation, which goes live only afterwards); it spares writing them twice.
+    public func writeWithoutLog(_ batch: WriteBatch) throws(StorageError) {
+        guard !isReadOnly else { throw .readOnly }
+        var error: UnsafeMutablePointer<CChar>?
+        rocksdb_write(handle, unloggedWriteOptions, batch.handle, &error)
+        try check(error)
+    }
+
+    /// Writes the memtables of `families` to table files and waits for it: every row
+    /// written to them so far is durable, including those written without the log.
+    public func flush(_ families: [ColumnFamily]) throws(StorageError) {
+        guard !isReadOnly else { throw .readOnly }
+        for family in families {
+            var error: UnsafeMutablePointer<CChar>?
+            rocksdb_flush_cf(handle, flushOptions, family.handle, &error)
+            try check(error)
+        }
     }
 
     /// Makes every write so far durable: one fsync of the write-ahead log. Writes made with
