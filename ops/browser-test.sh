@@ -88,6 +88,9 @@ started=""
 for _ in 1 2 3; do
     port="$(free_port)"
     url="http://127.0.0.1:$port"
+    # The same server under another host name is another origin: test_cross_origin.py
+    # loads its pages from there and calls the API at $url, as a client hosted elsewhere.
+    export CHATFLOW_CORS_ORIGINS="http://localhost:$port"
     "$binary" serve --data-dir "$data" --host 127.0.0.1 --port "$port" \
         --public-dir "$repo/Sources/ChatFlowServer/Web" >"$log" 2>&1 &
     server=$!

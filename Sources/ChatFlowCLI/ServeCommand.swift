@@ -94,6 +94,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.webSocketPingSeconds = try environment.integer("CHATFLOW_WS_PING_SECONDS") ?? 30
         configuration.webSocketReplayLimit = try environment.integer("CHATFLOW_WS_REPLAY_LIMIT") ?? 100_000
         configuration.httpIdleSeconds = try environment.integer("CHATFLOW_HTTP_IDLE_SECONDS") ?? 60
+        configuration.corsOrigins = (environment["CHATFLOW_CORS_ORIGINS"] ?? "")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         configuration.publicDirectory = publicDir ?? environment["CHATFLOW_PUBLIC_DIR"] ?? ServerConfiguration.bundledWebClient
         try configuration.validate()
         return (configuration, created)

@@ -57,6 +57,10 @@ func buildRouter(
     let router = Router(context: ChatFlowRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.middlewares.add(RequestIDMiddleware())
     router.middlewares.add(MetricsMiddleware(metrics: metrics))
+    // Outside the problem middleware, so that error answers are marked for the origin too.
+    if !configuration.corsOrigins.isEmpty {
+        router.middlewares.add(CrossOriginMiddleware(origins: configuration.corsOrigins))
+    }
     router.middlewares.add(ProblemMiddleware())
     router.middlewares.add(PathCheckMiddleware())
     router.middlewares.add(StartupGateMiddleware(projector: engine.projector))

@@ -14,6 +14,7 @@ import Foundation
 /// - `webSocketPingSeconds` (`CHATFLOW_WS_PING_SECONDS`, default 30)
 /// - `webSocketReplayLimit` (`CHATFLOW_WS_REPLAY_LIMIT`, default 100,000)
 /// - `httpIdleSeconds` (`CHATFLOW_HTTP_IDLE_SECONDS`, default 60)
+/// - `corsOrigins` (`CHATFLOW_CORS_ORIGINS`, comma-separated, default none)
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
@@ -53,6 +54,10 @@ public struct ServerConfiguration: Sendable {
     /// closed, so connections that never finish asking do not hold file descriptors forever.
     /// WebSockets are kept alive by pings instead.
     public var httpIdleSeconds = 60
+    /// Origins of web clients served elsewhere that may call the API from a browser
+    /// (`https://app.example.com`; `*` for any). None by default: only the web client
+    /// served here, which is same-origin, can.
+    public var corsOrigins: [String] = []
     /// The web client's static files, served at `/`: the client built into this module unless
     /// another directory is given (`nil` serves none).
     public var publicDirectory: String? = Self.bundledWebClient
@@ -96,6 +101,9 @@ public struct ServerConfiguration: Sendable {
         }
         guard (1...3600).contains(httpIdleSeconds) else {
             throw ConfigurationError("CHATFLOW_HTTP_IDLE_SECONDS must be 1–3600 seconds")
+        }
+        if let bad = corsOrigins.first(where: { !CrossOriginMiddleware.isOrigin($0) }) {
+            throw ConfigurationError("CHATFLOW_CORS_ORIGINS: '\(bad)' is not an origin; give scheme, host and port as a browser sends them, without a path or trailing slash (https://app.example.com), or * for any")
         }
         guard jwtLeewaySeconds >= 0, jwtLeewaySeconds <= 300 else {
             throw ConfigurationError("CHATFLOW_JWT_LEEWAY must be 0–300 seconds")

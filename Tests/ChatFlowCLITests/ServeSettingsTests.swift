@@ -25,6 +25,8 @@ import ChatFlowTestSupport
         #expect(format == 78 && formatText.contains("CHATFLOW_LOG_FORMAT"), "\(format) \(formatText)")
         let (cache, cacheText) = try await refusal(["CHATFLOW_CACHE_MB": "4"], dataDirectory: data, errors: dir.appending("cache.err"))
         #expect(cache == 78 && cacheText.contains("CHATFLOW_CACHE_MB"), "\(cache) \(cacheText)")
+        let (cors, corsText) = try await refusal(["CHATFLOW_CORS_ORIGINS": "https://app.example.com, app.example.com"], dataDirectory: data, errors: dir.appending("cors.err"))
+        #expect(cors == 78 && corsText.contains("'app.example.com' is not an origin"), "\(cors) \(corsText)")
 
         // A secret file that cannot be read is reported, never replaced by a new secret.
         let secretless = dir.appending("secretless")

@@ -357,6 +357,59 @@ import Testing
         }
     }
 
+    @Test func browsersOnAllowedOriginsMayCallTheAPI() async throws {
+        let app = "https://app.example.com"
+        let origin = HTTPField.Name("Origin")!
+        try await TestServer.run(configure: { $0.corsOrigins = [app, "http://localhost:3000"]; $0.rateLimit = 0.01; $0.rateBurst = 1 }) { server in
+            // The preflight of a POST with a token and an idempotency key.
+            let preflight = try await server.call(.options, "/chats", as: nil, headers: [
+                origin: app, HTTPField.Name("Access-Control-Request-Method")!: "POST",
+                HTTPField.Name("Access-Control-Request-Headers")!: "authorization, content-type, idempotency-key",
+            ])
+            #expect(preflight.status == 204, "\(preflight.status) \(preflight.text)")
+            #expect(preflight.headers[.accessControlAllowOrigin] == app)
+            let methods = preflight.headers[.accessControlAllowMethods] ?? ""
+            let headers = (preflight.headers[.accessControlAllowHeaders] ?? "").lowercased()
+            for method in ["GET", "POST", "PATCH", "DELETE"] { #expect(methods.contains(method), "\(methods)") }
+            for header in ["authorization", "content-type", "idempotency-key"] { #expect(headers.contains(header), "\(headers)") }
+            #expect(preflight.headers[.vary]?.contains("Origin") == true)
+
+            // Answers, errors included, are marked for the origin, with the headers a client reads.
+            let created = try await server.call(.post, "/chats", as: "alice", json: #"{"name":"x","isPrivate":false}"#, headers: [origin: app])
+            #expect(created.status == 201 && created.headers[.accessControlAllowOrigin] == app)
+            #expect(created.headers[.accessControlExposeHeaders]?.contains("Location") == true)
+            let limited = try await server.call(.post, "/chats", as: "alice", json: #"{"name":"y","isPrivate":false}"#, headers: [origin: app])
+            #expect(limited.status == 429 && limited.headers[.accessControlAllowOrigin] == app)
+            #expect(limited.headers[.accessControlExposeHeaders]?.contains("Retry-After") == true)
+            let unauthorized = try await server.call(.get, "/chats", as: nil, headers: [origin: "http://localhost:3000"])
+            #expect(unauthorized.status == 401 && unauthorized.headers[.accessControlAllowOrigin] == "http://localhost:3000")
+
+            // Another origin gets no mark, so its page cannot read the answer; nor a preflight.
+            let other = try await server.call(.get, "/chats", as: "alice", headers: [origin: "https://evil.example"])
+            #expect(other.status == 200 && other.headers[.accessControlAllowOrigin] == nil)
+            let otherPreflight = try await server.call(.options, "/chats", as: nil, headers: [
+                origin: "https://evil.example", HTTPField.Name("Access-Control-Request-Method")!: "POST",
+            ])
+            #expect(otherPreflight.headers[.accessControlAllowOrigin] == nil && otherPreflight.status != 204)
+        }
+        // By default no origin but the server's own.
+        try await TestServer.run { server in
+            let answer = try await server.call(.get, "/chats", as: "alice", headers: [origin: app])
+            #expect(answer.status == 200 && answer.headers[.accessControlAllowOrigin] == nil)
+        }
+    }
+
+    @Test func corsOriginsMustBeOrigins() throws {
+        for bad in ["app.example.com", "https://app.example.com/", "https://app.example.com/path", "ftp://x", "https://"] {
+            var configuration = ServerConfiguration(jwtSecret: TestServer.secret)
+            configuration.corsOrigins = [bad]
+            #expect(throws: ConfigurationError.self, "\(bad)") { try configuration.validate() }
+        }
+        var configuration = ServerConfiguration(jwtSecret: TestServer.secret)
+        configuration.corsOrigins = ["https://app.example.com", "http://localhost:3000", "*"]
+        try configuration.validate()
+    }
+
     @Test func readsAreRateLimitedPerUserApartFromWrites() async throws {
         try await TestServer.run(configure: { $0.readRateLimit = 0.01; $0.readRateBurst = 3 }) { server in
             let chat = try await server.createChat("alice")
