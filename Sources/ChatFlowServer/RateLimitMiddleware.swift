@@ -13,9 +13,18 @@ struct RateLimitMiddleware: RouterMiddleware {
         guard let user = context.user else { return try await next(request, context) }
         let reading = request.method == .get || request.method == .head
         if let wait = (reading ? reads : writes).take(user) {
-            let seconds = max(1, Int(wait.rounded(.up)))
+            let seconds = Self.retryAfterSeconds(wait)
             throw ProblemDetail(.tooManyRequests, "too many \(reading ? "reads" : "writes"); retry in \(seconds) s", headers: [.retryAfter: String(seconds)])
         }
         return try await next(request, context)
+    }
+
+    /// A day: a wait longer than this (a rate set tiny) is said as a day, not overflowed.
+    static let longestRetryAfter = 86_400
+
+    /// Whole seconds for `Retry-After`, at least 1.
+    static func retryAfterSeconds(_ wait: Double) -> Int {
+        guard wait < Double(longestRetryAfter) else { return longestRetryAfter }
+        return max(1, Int(wait.rounded(.up)))
     }
 }

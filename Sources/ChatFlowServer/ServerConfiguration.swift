@@ -102,8 +102,8 @@ public struct ServerConfiguration: Sendable {
         guard (1...3600).contains(httpIdleSeconds) else {
             throw ConfigurationError("CHATFLOW_HTTP_IDLE_SECONDS must be 1–3600 seconds")
         }
-        if let bad = corsOrigins.first(where: { !CrossOriginMiddleware.isOrigin($0) }) {
-            throw ConfigurationError("CHATFLOW_CORS_ORIGINS: '\(bad)' is not an origin; give scheme, host and port as a browser sends them, without a path or trailing slash (https://app.example.com), or * for any")
+        if let bad = corsOrigins.first(where: { CrossOriginMiddleware.canonical($0) == nil }) {
+            throw ConfigurationError("CHATFLOW_CORS_ORIGINS: '\(bad)' is not an origin; give http or https, the host and any port, without a path, trailing slash, query or user (https://app.example.com, http://localhost:3000), or * for any")
         }
         guard jwtLeewaySeconds >= 0, jwtLeewaySeconds <= 300 else {
             throw ConfigurationError("CHATFLOW_JWT_LEEWAY must be 0–300 seconds")

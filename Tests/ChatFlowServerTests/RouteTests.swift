@@ -360,7 +360,8 @@ import Testing
     @Test func browsersOnAllowedOriginsMayCallTheAPI() async throws {
         let app = "https://app.example.com"
         let origin = HTTPField.Name("Origin")!
-        try await TestServer.run(configure: { $0.corsOrigins = [app, "http://localhost:3000"]; $0.rateLimit = 0.01; $0.rateBurst = 1 }) { server in
+        // Configured as written by hand: the browser's lowercase host and no default port match.
+        try await TestServer.run(configure: { $0.corsOrigins = ["https://App.Example.com:443", "http://localhost:3000"]; $0.rateLimit = 0.01; $0.rateBurst = 1 }) { server in
             // The preflight of a POST with a token and an idempotency key.
             let preflight = try await server.call(.options, "/chats", as: nil, headers: [
                 origin: app, HTTPField.Name("Access-Control-Request-Method")!: "POST",
@@ -391,6 +392,15 @@ import Testing
                 origin: "https://evil.example", HTTPField.Name("Access-Control-Request-Method")!: "POST",
             ])
             #expect(otherPreflight.headers[.accessControlAllowOrigin] == nil && otherPreflight.status != 204)
+            let opaque = try await server.call(.get, "/chats", as: "alice", headers: [origin: "null"])
+            #expect(opaque.headers[.accessControlAllowOrigin] == nil, "a page of origin null (a file, a sandbox) is no allowed origin")
+            // An OPTIONS that asks for no method is no preflight: the API has no OPTIONS.
+            let plainOptions = try await server.call(.options, "/chats", as: nil, headers: [origin: app])
+            #expect(plainOptions.status != 204 && plainOptions.headers[.accessControlAllowMethods] == nil, "\(plainOptions.status) \(plainOptions.headers)")
+            // Whatever the origin, answers vary by it, so no cache serves one origin's to another.
+            for answer in [other, opaque, try await server.call(.get, "/chats", as: "alice")] {
+                #expect(answer.headers[values: .vary].contains("Origin"), "\(answer.headers)")
+            }
         }
         // By default no origin but the server's own.
         try await TestServer.run { server in
@@ -400,14 +410,20 @@ import Testing
     }
 
     @Test func corsOriginsMustBeOrigins() throws {
-        for bad in ["app.example.com", "https://app.example.com/", "https://app.example.com/path", "ftp://x", "https://"] {
+        for bad in ["app.example.com", "https://app.example.com/", "https://app.example.com/path", "ftp://x", "https://",
+                    "https://a.example?x", "https://a.example#x", "http://:8080", "https://a.example:port", "https://me@a.example",
+                    "https:a.example", "https://a.example:0"] {
             var configuration = ServerConfiguration(jwtSecret: TestServer.secret)
             configuration.corsOrigins = [bad]
             #expect(throws: ConfigurationError.self, "\(bad)") { try configuration.validate() }
         }
         var configuration = ServerConfiguration(jwtSecret: TestServer.secret)
-        configuration.corsOrigins = ["https://app.example.com", "http://localhost:3000", "*"]
+        configuration.corsOrigins = ["https://app.example.com", "http://localhost:3000", "*", "HTTPS://App.Example.COM", "http://[::1]:8080"]
         try configuration.validate()
+        #expect(CrossOriginMiddleware.canonical("HTTPS://App.Example.COM:443") == "https://app.example.com")
+        #expect(CrossOriginMiddleware.canonical("http://a.example:80") == "http://a.example")
+        #expect(CrossOriginMiddleware.canonical("http://a.example:8443") == "http://a.example:8443")
+        #expect(CrossOriginMiddleware.canonical("http://[::1]:8080") == "http://[::1]:8080")
     }
 
     @Test func readsAreRateLimitedPerUserApartFromWrites() async throws {

@@ -20,8 +20,8 @@ struct ProjectionApplier {
     /// Called after a batch is built and before it is written; a test makes it throw to
     /// prove that a failure there leaves no partial projection behind.
     var beforeWrite: (() throws -> Void)?
-    /// False for families that nothing reads until they are flushed (a rebuild's new
-    /// generations): their rows skip the write-ahead log.
+    /// False for families that need not survive a crash until they are flushed (a
+    /// rebuild's new generations, live only afterwards): their rows skip the write-ahead log.
     var logged = true
 
     init(database: Database, salt: UInt64, targets: [Target]) {

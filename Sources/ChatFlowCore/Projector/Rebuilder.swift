@@ -37,26 +37,29 @@ public struct Rebuilder: Sendable {
         let chosen = try choose(names)
         let started = DispatchTime.now().uptimeNanoseconds
         let fresh = try chosen.map { ($0, try store.makeNextGeneration(of: $0.name)) }
+        var activated = 0
         do {
             let events = try replay(into: fresh.map { ($0.0, $0.1.family) }, progress: progress, started: started)
             // The new generations were written without the write-ahead log: on disk before live.
             try store.database.flush(fresh.map(\.1.family))
             for (projection, next) in fresh {
                 try store.activate(projection.name, generation: next.generation, family: next.family)
+                activated += 1
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             return Result(events: events, seconds: seconds, eventsPerSecond: Double(events) / max(seconds, 1e-9), projections: chosen.map(\.name))
         } catch {
-            for (_, next) in fresh { try? store.discard(next.family) }
+            // Those already live stay: they are complete. The rest were never live.
+            for (_, next) in fresh.dropFirst(activated) { try? store.discard(next.family) }
             throw error
         }
     }
 
     /// Applies the whole log to empty `families` through the one apply path; returns the event count.
     ///
-    /// The rows skip the write-ahead log (they would be written twice, and a rebuild only
-    /// writes): nothing reads `families` until the caller has flushed them, and a crash
-    /// before that leaves generations that were never made live, dropped at the next open.
+    /// The rows skip the write-ahead log (it would write them twice): nothing needs them to
+    /// survive a crash until the caller has flushed them and made them live. A crash before
+    /// that leaves generations that were never live, dropped at the next open.
     func replay(into families: [(any Projection, ColumnFamily)], progress: ((Progress) -> Void)?, started: UInt64) throws -> Int {
         // After retention the log starts part-way through each chat's history: the
         // projections start from its seed and end pruned at its horizon, as the live ones.
