@@ -15,6 +15,21 @@ public func buildApplication(
     logger: Logger = Logger(label: "chatflow"),
     onServerRunning: @escaping @Sendable (_ port: Int?) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
+    try await buildApplication(
+        engine: engine, configuration: configuration, metrics: metrics, logger: logger,
+        replayGate: nil, onServerRunning: onServerRunning)
+}
+
+/// The same, with the gate replays pass (`nil`: one sized to the machine), so that a test
+/// can hold replays back while it arranges what they will meet.
+func buildApplication(
+    engine: ChatFlowEngine,
+    configuration: ServerConfiguration,
+    metrics: ServerMetrics,
+    logger: Logger,
+    replayGate: ReplayGate?,
+    onServerRunning: @escaping @Sendable (_ port: Int?) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
     try configuration.validate()
     let verifier = await TokenVerifier(configuration: configuration)
     let commands = ChatFlowCommands(engine: engine)
@@ -22,7 +37,8 @@ public func buildApplication(
     let hub = LiveHub(
         commands: commands, projector: engine.projector, metrics: metrics,
         queueLimit: configuration.webSocketQueueLimit, perUserLimit: configuration.webSocketsPerUser,
-        replayLimit: configuration.webSocketReplayLimit, closeGrace: .milliseconds(Int64(configuration.webSocketCloseGraceSeconds * 1000)), logger: logger)
+        replayLimit: configuration.webSocketReplayLimit, closeGrace: .milliseconds(Int64(configuration.webSocketCloseGraceSeconds * 1000)), logger: logger,
+        replayGate: replayGate ?? ReplayGate(limit: max(1, ProcessInfo.processInfo.activeProcessorCount - 1)))
 
     let router = buildRouter(
         commands: commands, engine: engine, configuration: configuration, metrics: metrics,

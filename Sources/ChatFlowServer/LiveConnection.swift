@@ -14,8 +14,10 @@ import Synchronization
 /// go out with one flush.
 package final class LiveConnection: Sendable {
     enum Subscription: Sendable {
-        /// Replaying history: live frames wait here until the replay is done.
-        case replaying(pending: [(ULID?, String)])
+        /// Replaying history: live frames wait here until the replay is done. `leaving`: the
+        /// user left the chat (their `member.left` is the last frame held); nothing more is
+        /// held, and the subscription ends once the replay or the hand-over has sent it.
+        case replaying(pending: [(ULID?, String)], leaving: Bool)
         /// Live: frames for ids up to `lastSent` were already sent by the replay.
         case live(lastSent: ULID?)
     }

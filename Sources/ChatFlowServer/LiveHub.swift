@@ -23,6 +23,20 @@ package final class LiveHub: Service, Sendable {
         var nextID = 0
         /// Set before the shutdown sweep: a socket upgraded after it is closed at once.
         var stopping = false
+
+        /// Takes a connection off a channel, and the channel off the table with its last
+        /// subscriber (a table of empty sets would only grow, and would keep the
+        /// notifications work going for nobody).
+        mutating func unsubscribe(_ id: Int, from channel: LiveChannel, of user: UserID) {
+            switch channel {
+            case .chat(let chat):
+                chatSubscribers[chat]?.remove(id)
+                if chatSubscribers[chat]?.isEmpty == true { chatSubscribers[chat] = nil }
+            case .notifications:
+                notificationSubscribers[user]?.remove(id)
+                if notificationSubscribers[user]?.isEmpty == true { notificationSubscribers[user] = nil }
+            }
+        }
     }
 
     private let state = Mutex(State())
@@ -39,8 +53,10 @@ package final class LiveHub: Service, Sendable {
 
     package init(
         commands: ChatFlowCommands, projector: Projector, metrics: ServerMetrics,
-        queueLimit: Int, perUserLimit: Int = 0, replayLimit: Int = 100_000, closeGrace: TimeAmount, logger: Logger
+        queueLimit: Int, perUserLimit: Int = 0, replayLimit: Int = 100_000, closeGrace: TimeAmount, logger: Logger,
+        replayGate: ReplayGate = ReplayGate(limit: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
     ) {
+        self.replayGate = replayGate
         self.perUserLimit = perUserLimit
         self.replayLimit = replayLimit
         self.commands = commands
@@ -102,9 +118,10 @@ package final class LiveHub: Service, Sendable {
             state.connections[connection.id] = nil
             let open = state.openPerUser[connection.user, default: 1] - 1
             state.openPerUser[connection.user] = open > 0 ? open : nil
-            for chat in connection.subscribedChats { state.chatSubscribers[chat]?.remove(connection.id) }
-            state.notificationSubscribers[connection.user]?.remove(connection.id)
+            for chat in connection.subscribedChats { state.unsubscribe(connection.id, from: .chat(chat), of: connection.user) }
+            state.unsubscribe(connection.id, from: .notifications, of: connection.user)
         }
+        replayGate.cancel(connection: connection.id)
         metrics.openConnections.decrement()
     }
 
@@ -173,7 +190,7 @@ package final class LiveHub: Service, Sendable {
         // Register first, holding live frames back, then confirm, replay history, and hand
         // over: whatever is applied meanwhile waits in `pending`, de-duplicated by id, and
         // goes out before any later frame, so the client sees one ordered stream.
-        connection.setSubscription(.replaying(pending: []), for: channel)
+        connection.setSubscription(.replaying(pending: [], leaving: false), for: channel)
         let registered = state.withLock { state in
             guard state.connections[connection.id] != nil else { return false }
             switch channel {
@@ -195,43 +212,46 @@ package final class LiveHub: Service, Sendable {
             switch await replay(channel, after: start, to: connection) {
             case .replayed(let last): lastSent = last
             case .ended: return
-            case .gone:
-                send(LiveFrame.unsubscribed(channel: channel.description), to: connection)
-                return
             }
         }
         // Hand over: send what was held back, until nothing more is, then go live in the
-        // same step, so no later frame can overtake a held-back one.
+        // same step, so no later frame can overtake a held-back one. A user who left while
+        // the replay ran gets the held frames up to their `member.left`, then `unsubscribed`.
         while true {
-            let held = connection.withSubscription(channel) { subscription -> [(ULID?, String)]? in
-                guard case .replaying(let pending)? = subscription else { return nil }
+            let held = connection.withSubscription(channel) { subscription -> (frames: [(ULID?, String)], leaving: Bool)? in
+                guard case .replaying(let pending, let leaving)? = subscription else { return nil }
                 if pending.isEmpty {
-                    subscription = .live(lastSent: lastSent)
-                    return []
+                    subscription = leaving ? nil : .live(lastSent: lastSent)
+                    return ([], leaving)
                 }
-                subscription = .replaying(pending: [])
-                return pending
+                subscription = .replaying(pending: [], leaving: leaving)
+                return (pending, leaving)
             }
-            guard let held else {
-                // Removed meanwhile: say so last, so the client does not count on `subscribed`.
-                send(LiveFrame.unsubscribed(channel: channel.description), to: connection)
+            // Ended by the replay, which told the client.
+            guard let held else { return }
+            if held.frames.isEmpty {
+                if held.leaving { endLeft(connection, channel) }
                 return
             }
-            if held.isEmpty { return }
-            for (id, frame) in held where id.map({ id in lastSent.map { id > $0 } ?? true }) ?? true {
+            for (id, frame) in held.frames where id.map({ id in lastSent.map { id > $0 } ?? true }) ?? true {
                 if !send(frame, to: connection) { return }
                 if let id { lastSent = id }
             }
         }
     }
 
+    /// Ends the subscription of a user who left the chat, after their `member.left`.
+    private func endLeft(_ connection: LiveConnection, _ channel: LiveChannel) {
+        stopDelivering(channel, to: connection)
+        send(LiveFrame.unsubscribed(channel: channel.description), to: connection)
+    }
+
     private enum ReplayOutcome {
         /// Sent everything up to the projections' position; the last id sent, if any.
         case replayed(last: ULID?)
-        /// Ended with an error frame (too far behind, unreadable) or a closed connection.
+        /// Ended with an error frame (too far behind, unreadable), at the user's own
+        /// `member.left` (with `unsubscribed`), or on a closed connection.
         case ended
-        /// The subscription was dropped meanwhile (the user was removed from the chat).
-        case gone
     }
 
     /// Sends the channel's events after `start` up to what the projections have applied,
@@ -239,13 +259,16 @@ package final class LiveHub: Service, Sendable {
     /// not hold a thread of the task pool the event loops' requests need.
     private func replay(_ channel: LiveChannel, after start: ULID, to connection: LiveConnection) async -> ReplayOutcome {
         metrics.replaysWaiting.increment()
-        await replayGate.enter(connection.user)
+        let admitted = await replayGate.enter(connection.user, connection: connection.id)
         metrics.replaysWaiting.decrement()
+        // Closed while it waited: nobody to replay for.
+        guard admitted else { return .ended }
         metrics.replaysRunning.increment()
         defer {
             replayGate.leave(connection.user)
             metrics.replaysRunning.decrement()
         }
+        if connection.isClosed { return .ended }
         return await withCheckedContinuation { continuation in
             Self.replayQueue.async {
                 continuation.resume(returning: self.replaySynchronously(channel, after: start, to: connection))
@@ -255,7 +278,7 @@ package final class LiveHub: Service, Sendable {
 
     private static let replayQueue = DispatchQueue(label: "chatflow.live.replay", attributes: .concurrent)
     /// Replays run one per user and on all cores but one: the last keeps serving requests.
-    let replayGate = ReplayGate(limit: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
+    let replayGate: ReplayGate
 
     private func replaySynchronously(_ channel: LiveChannel, after start: ULID, to connection: LiveConnection) -> ReplayOutcome {
         var lastSent: ULID?
@@ -263,9 +286,8 @@ package final class LiveHub: Service, Sendable {
             let end = projector.applied.position
             var notifications: NotificationReplayFilter?
             if channel == .notifications, let end {
-                notifications = NotificationReplayFilter(
-                    user: connection.user, reader: commands.reader,
-                    membershipBefore: try membershipBefore(of: connection.user, after: start, upTo: end))
+                guard let before = try membershipBefore(of: connection.user, after: start, upTo: end, for: connection) else { return .ended }
+                notifications = NotificationReplayFilter(user: connection.user, reader: commands.reader, membershipBefore: before)
             }
             var cursor: ULID? = start
             var read = 0
@@ -294,11 +316,15 @@ package final class LiveHub: Service, Sendable {
                     case .notifications:
                         guard try notifications?.admits(logged, in: eventChat) == true else { continue }
                     }
-                    // Removed from the chat, or unsubscribed, meanwhile: the subscription ended.
-                    guard connection.withSubscription(channel, { $0 != nil }) else { return .gone }
                     let frame = LiveFrame.event(channel: channel.description, id: record.id.description, event: try redacted(event))
                     if !send(frame, to: connection) { return .ended }
                     lastSent = record.id
+                    // The user's own leaving is the last they hear of the chat, as live; the
+                    // hub, which may be behind the projections, would end it only later.
+                    if case .chat = channel, case .memberLeft(let left) = logged.event, left.user == connection.user {
+                        endLeft(connection, channel)
+                        return .ended
+                    }
                 }
             }
         } catch {
@@ -312,11 +338,12 @@ package final class LiveHub: Service, Sendable {
     /// For each chat `user` joined or left in `(start, end]`: whether they were a member
     /// before. Reads the range ahead of the replay (as far as the replay may go), because a
     /// message comes before the join that tells it was posted while the user was out.
-    private func membershipBefore(of user: UserID, after start: ULID, upTo end: ULID) throws -> [ChatID: Bool] {
+    private func membershipBefore(of user: UserID, after start: ULID, upTo end: ULID, for connection: LiveConnection) throws -> [ChatID: Bool]? {
         var before: [ChatID: Bool] = [:]
         var cursor = start
         var read = 0
         while cursor < end && read < replayLimit {
+            if connection.isClosed { return nil }
             let records = try projector.log.read(after: cursor, limit: 1024)
             guard let last = records.last else { break }
             for record in records where record.id <= end {
@@ -398,12 +425,7 @@ package final class LiveHub: Service, Sendable {
 
     private func stopDelivering(_ channel: LiveChannel, to connection: LiveConnection) {
         connection.setSubscription(nil, for: channel)
-        state.withLock { state in
-            switch channel {
-            case .chat(let chat): _ = state.chatSubscribers[chat]?.remove(connection.id)
-            case .notifications: _ = state.notificationSubscribers[connection.user]?.remove(connection.id)
-            }
-        }
+        state.withLock { $0.unsubscribe(connection.id, from: channel, of: connection.user) }
     }
 
     /// Ends a subscription; ending one that is not there is answered the same way (the
@@ -468,20 +490,32 @@ package final class LiveHub: Service, Sendable {
     }
 
     private func deliver(_ frame: String, id: ULID?, on channel: LiveChannel, to connection: LiveConnection, _ outgoing: inout Outgoing) {
-        let ready = connection.withSubscription(channel) { subscription -> Bool in
+        enum Step { case send, hold, overflow, skip }
+        let step = connection.withSubscription(channel) { subscription -> Step in
             switch subscription {
-            case .replaying(var pending)?:
+            case .replaying(var pending, let leaving)?:
+                if leaving { return .skip }
+                // Held frames count against the same limit as queued ones: a replay waiting
+                // its turn must not gather a busy chat's traffic without bound.
+                if pending.count >= queueLimit {
+                    subscription = nil
+                    return .overflow
+                }
                 pending.append((id, frame))
-                subscription = .replaying(pending: pending)
-                return false
+                subscription = .replaying(pending: pending, leaving: false)
+                return .hold
             case .live(let lastSent)?:
-                if let id, let lastSent, id <= lastSent { return false }
-                return true
+                if let id, let lastSent, id <= lastSent { return .skip }
+                return .send
             case nil:
-                return false
+                return .skip
             }
         }
-        if ready { outgoing.add(frame, to: connection) }
+        switch step {
+        case .send: outgoing.add(frame, to: connection)
+        case .overflow: closeSlow(connection)
+        case .hold, .skip: break
+        }
     }
 
     private func notify(_ logged: LoggedEvent, chat: ChatID, event: LiveEvent, _ outgoing: inout Outgoing) {
@@ -502,12 +536,22 @@ package final class LiveHub: Service, Sendable {
     private func dropSubscriptions(of user: UserID, to chat: ChatID, _ outgoing: inout Outgoing) {
         let affected = state.withLock { state -> [LiveConnection] in
             let ids = (state.chatSubscribers[chat] ?? []).filter { state.connections[$0]?.user == user }
-            for id in ids { state.chatSubscribers[chat]?.remove(id) }
+            for id in ids { state.unsubscribe(id, from: .chat(chat), of: user) }
             return ids.compactMap { state.connections[$0] }
         }
         for connection in affected {
-            connection.setSubscription(nil, for: .chat(chat))
-            outgoing.add(LiveFrame.unsubscribed(channel: LiveChannel.chat(chat).description), to: connection)
+            // A replaying subscription ends after its replay or hand-over sends the held
+            // `member.left`; a live one here, after the `member.left` just queued.
+            let live = connection.withSubscription(.chat(chat)) { subscription -> Bool in
+                if case .replaying(let pending, _)? = subscription {
+                    subscription = .replaying(pending: pending, leaving: true)
+                    return false
+                }
+                let wasSubscribed = subscription != nil
+                subscription = nil
+                return wasSubscribed
+            }
+            if live { outgoing.add(LiveFrame.unsubscribed(channel: LiveChannel.chat(chat).description), to: connection) }
         }
     }
 

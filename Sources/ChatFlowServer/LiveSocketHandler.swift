@@ -81,7 +81,12 @@ final class LiveSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .binary:
             _ = connection.send(LiveFrame.error("invalid", "frames are JSON text"))
         case .ping:
-            connection.sendControl(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData))
+            // Answered only while the socket takes data: a client that pings without reading
+            // would have its pongs pile up unsent. RFC 6455 §5.5.3 lets a pong answer only
+            // the latest ping.
+            if context.channel.isWritable {
+                connection.sendControl(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData))
+            }
         case .pong:
             awaitingPong = false
         case .connectionClose:

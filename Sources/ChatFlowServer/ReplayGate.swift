@@ -6,10 +6,12 @@ import Synchronization
 /// member subscribing with an old `since` in a loop, on every socket they may open, would
 /// keep every core reading the log while everyone else's requests waited. With it, such a
 /// member waits their turn behind others', and the cores beyond `limit` keep serving.
-final class ReplayGate: Sendable {
+package final class ReplayGate: Sendable {
     private struct Waiter {
         let user: UserID
-        let continuation: CheckedContinuation<Void, Never>
+        /// The connection it replays for, to drop it when that closes.
+        let connection: Int
+        let continuation: CheckedContinuation<Bool, Never>
     }
 
     private struct State {
@@ -18,16 +20,18 @@ final class ReplayGate: Sendable {
         var waiting: [Waiter] = []
     }
 
-    let limit: Int
+    package let limit: Int
     private let state = Mutex(State())
 
-    init(limit: Int) {
+    package init(limit: Int) {
         precondition(limit > 0)
         self.limit = limit
     }
 
-    /// Returns once `user` may replay; pair with `leave`.
-    func enter(_ user: UserID) async {
+    /// Returns true once `user` may replay (pair it with `leave`), or false when
+    /// `cancel(connection:)` dropped the wait first.
+    @discardableResult
+    package func enter(_ user: UserID, connection: Int = 0) async -> Bool {
         await withCheckedContinuation { continuation in
             let admitted = state.withLock { state in
                 // Each `leave` admits every waiter that may run, so when there is room now,
@@ -37,14 +41,25 @@ final class ReplayGate: Sendable {
                     state.runningTotal += 1
                     return true
                 }
-                state.waiting.append(Waiter(user: user, continuation: continuation))
+                state.waiting.append(Waiter(user: user, connection: connection, continuation: continuation))
                 return false
             }
-            if admitted { continuation.resume() }
+            if admitted { continuation.resume(returning: true) }
         }
     }
 
-    func leave(_ user: UserID) {
+    /// Drops the waits of a connection that closed: a client opening sockets, asking for a
+    /// replay and closing them again must not leave waiters piling up.
+    package func cancel(connection: Int) {
+        let dropped = state.withLock { state -> [Waiter] in
+            let dropped = state.waiting.filter { $0.connection == connection }
+            state.waiting.removeAll { $0.connection == connection }
+            return dropped
+        }
+        for waiter in dropped { waiter.continuation.resume(returning: false) }
+    }
+
+    package func leave(_ user: UserID) {
         let admitted = state.withLock { state -> [Waiter] in
             let mine = state.running[user, default: 1] - 1
             state.running[user] = mine > 0 ? mine : nil
@@ -55,7 +70,7 @@ final class ReplayGate: Sendable {
             admitted += Self.admit(from: &state, limit: limit) { _ in true }
             return admitted
         }
-        for waiter in admitted { waiter.continuation.resume() }
+        for waiter in admitted { waiter.continuation.resume(returning: true) }
     }
 
     private static func admit(from state: inout State, limit: Int, where eligible: (UserID) -> Bool) -> [Waiter] {
@@ -76,7 +91,7 @@ final class ReplayGate: Sendable {
     }
 
     /// Replays running now, and waiting (for tests and metrics).
-    var counts: (running: Int, waiting: Int) {
+    package var counts: (running: Int, waiting: Int) {
         state.withLock { ($0.runningTotal, $0.waiting.count) }
     }
 

@@ -1,3 +1,4 @@
+@testable import ChatFlowServer
 import ChatFlowCore
 import ChatFlowStorage
 import ChatFlowTestSupport
@@ -233,6 +234,84 @@ import Testing
             #expect(kinds == ["message.created", "member.left"])
             await bob.close()
             await marker.close()
+        }
+    }
+
+    /// A member removed from a private chat while their resume waits for its replay hears
+    /// what came before their leaving, the leaving itself, then `unsubscribed` once, and
+    /// nothing posted after it, whichever of the hub and the replay meets the leaving first.
+    @Test func aMemberRemovedDuringTheirReplayHearsUpToTheirLeavingAndNothingAfter() async throws {
+        let gate = ReplayGate(limit: 1)
+        let holder = UserID(unchecked: "holder")
+        try await TestServer.run(replayGate: gate) { server in
+            let chat = try await server.createChat("alice", isPrivate: true)
+            try await server.add("bob", to: chat, by: "alice")
+            let seen = try await server.post(chat, as: "alice", "seen")
+            let watcher = try await LiveClient.connect(server, as: "alice")
+            try await watcher.subscribe("chats/\(chat)")
+            // Every replay waits while the gate's one place is held here.
+            await gate.enter(holder)
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("chats/\(chat)", since: seen)
+            let missed = try await server.post(chat, as: "alice", "missed")
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "alice").status == 204)
+            let secret = try await server.post(chat, as: "alice", "secret")
+            // Once alice hears of the message after it, the hub has handled bob's leaving.
+            func messageIDs(_ client: LiveClient) -> [String] {
+                client.events(on: "chats/\(chat)").compactMap { ($0["event"] as? [String: Any])?["messageId"] as? String }
+            }
+            #expect(await watcher.wait { _ in messageIDs(watcher).contains(secret) })
+            gate.leave(holder)
+
+            #expect(await bob.wait { frames in frames.contains { $0["type"] as? String == "unsubscribed" } })
+            // Frames go out in order: whatever else came, came before the answer to this ping.
+            try await bob.send(#"{"op":"ping"}"#)
+            #expect(await bob.wait { frames in frames.contains { $0["type"] as? String == "pong" } })
+            let kinds = bob.events(on: "chats/\(chat)").compactMap { ($0["event"] as? [String: Any])?["kind"] as? String }
+            #expect(kinds == ["message.created", "member.left"], "\(bob.frames)")
+            #expect(messageIDs(bob) == [missed])
+            #expect(bob.frames.filter { $0["type"] as? String == "unsubscribed" }.count == 1, "\(bob.frames)")
+            await bob.close()
+            await watcher.close()
+        }
+    }
+
+    /// While a resume waits for its replay, a busy chat's live frames are held for it, up to
+    /// the queue limit; past it the client is closed as too slow (and resumes with `since`),
+    /// instead of the server holding frames without bound.
+    @Test func framesHeldForAWaitingReplayAreBounded() async throws {
+        let gate = ReplayGate(limit: 1)
+        let holder = UserID(unchecked: "holder")
+        try await TestServer.run(configure: { $0.webSocketQueueLimit = 5 }, replayGate: gate) { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let seen = try await server.post(chat, as: "alice", "seen")
+            await gate.enter(holder)
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("chats/\(chat)", since: seen)
+            for index in 0..<8 { _ = try await server.post(chat, as: "alice", "busy \(index)") }
+            #expect(await bob.closed() == 4008)
+            gate.leave(holder)
+        }
+    }
+
+    /// A replay waiting its turn on a socket that then closes gives up its place in line.
+    @Test func aClosedSocketStopsWaitingForItsReplay() async throws {
+        let gate = ReplayGate(limit: 1)
+        let holder = UserID(unchecked: "holder")
+        try await TestServer.run(replayGate: gate) { server in
+            let chat = try await server.createChat("alice")
+            let seen = try await server.post(chat, as: "alice", "seen")
+            await gate.enter(holder)
+            let alice = try await LiveClient.connect(server, as: "alice")
+            try await alice.subscribe("chats/\(chat)", since: seen)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while gate.counts.waiting == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(gate.counts.waiting == 1)
+            await alice.close()
+            while gate.counts.waiting > 0 && ContinuousClock.now < deadline + .seconds(10) { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(gate.counts.waiting == 0, "the closed socket's replay still waits")
+            gate.leave(holder)
         }
     }
 

@@ -1,5 +1,5 @@
 import ChatFlowCore
-import ChatFlowServer
+@testable import ChatFlowServer
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -35,6 +35,7 @@ struct TestServer: Sendable {
     /// instead of a fresh one; `beforeStart` sees the engine before any service runs.
     static func run(
         configure: (inout ServerConfiguration) -> Void = { _ in },
+        replayGate: ReplayGate? = nil,
         dataDirectory: String? = nil,
         beforeStart: (ChatFlowEngine) throws -> Void = { _ in },
         _ body: @Sendable (TestServer) async throws -> Void
@@ -55,7 +56,7 @@ struct TestServer: Sendable {
         }
         var logger = Logger(label: "chatflow-test")
         logger.logLevel = .warning
-        let app = try await buildApplication(engine: engine, configuration: configuration, metrics: ServerMetrics(), logger: logger)
+        let app = try await buildApplication(engine: engine, configuration: configuration, metrics: ServerMetrics(), logger: logger, replayGate: replayGate)
         let verifier = await TokenVerifier(configuration: configuration)
         let frozen = configuration
         do {
