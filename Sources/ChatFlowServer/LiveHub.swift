@@ -292,6 +292,10 @@ package final class LiveHub: Service, Sendable {
             var cursor: ULID? = start
             var read = 0
             while let upTo = end, cursor.map({ $0 < upTo }) ?? true {
+                // The frames of the page before have reached the socket's buffer: whether it
+                // takes more is known (a slow reader is closed), and no more than a page of
+                // frames waits to be written however far behind the client is.
+                if lastSent != nil { try connection.eventLoop.submit {}.wait() }
                 let records = try projector.log.read(after: cursor, limit: 1024)
                 if records.isEmpty { break }
                 notifications?.refresh()
@@ -494,7 +498,8 @@ package final class LiveHub: Service, Sendable {
         let step = connection.withSubscription(channel) { subscription -> Step in
             switch subscription {
             case .replaying(var pending, let leaving)?:
-                if leaving { return .skip }
+                // Typing (no id) is of the moment: held until the replay ends, it would be stale.
+                if leaving || id == nil { return .skip }
                 // Held frames count against the same limit as queued ones: a replay waiting
                 // its turn must not gather a busy chat's traffic without bound.
                 if pending.count >= queueLimit {

@@ -295,6 +295,34 @@ import Testing
         }
     }
 
+    /// Typing is of the moment: one sent while a resume waits for its replay is not held
+    /// for it and delivered stale afterwards; the events are.
+    @Test func typingIsNotHeldForAWaitingReplay() async throws {
+        let gate = ReplayGate(limit: 1)
+        let holder = UserID(unchecked: "holder")
+        try await TestServer.run(replayGate: gate) { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let seen = try await server.post(chat, as: "alice", "seen")
+            let alice = try await LiveClient.connect(server, as: "alice")
+            try await alice.subscribe("chats/\(chat)")
+            await gate.enter(holder)
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("chats/\(chat)", since: seen)
+            try await alice.send(#"{"op":"typing","chatId":"\#(chat)"}"#)
+            // Alice's operations are handled in order: after the pong, her typing has been passed on.
+            try await alice.send(#"{"op":"ping"}"#)
+            #expect(await alice.wait { frames in frames.contains { $0["type"] as? String == "pong" } })
+            let after = try await server.post(chat, as: "alice", "after")
+            gate.leave(holder)
+            #expect(await bob.wait { _ in bob.events(on: "chats/\(chat)").contains { ($0["event"] as? [String: Any])?["messageId"] as? String == after } })
+            try await bob.send(#"{"op":"ping"}"#)
+            #expect(await bob.wait { frames in frames.contains { $0["type"] as? String == "pong" } })
+            let kinds = bob.events(on: "chats/\(chat)").compactMap { ($0["event"] as? [String: Any])?["kind"] as? String }
+            #expect(kinds == ["message.created"], "\(bob.frames)")
+        }
+    }
+
     /// A replay waiting its turn on a socket that then closes gives up its place in line.
     @Test func aClosedSocketStopsWaitingForItsReplay() async throws {
         let gate = ReplayGate(limit: 1)
