@@ -40,13 +40,16 @@ func buildApplication(
         replayLimit: configuration.webSocketReplayLimit, closeGrace: .milliseconds(Int64(configuration.webSocketCloseGraceSeconds * 1000)), logger: logger,
         replayGate: replayGate ?? ReplayGate(limit: max(1, ProcessInfo.processInfo.activeProcessorCount - 1)))
 
+    let limits = RateLimitMiddleware(
+        writes: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst),
+        reads: RateLimiter(rate: configuration.readRateLimit, burst: configuration.readRateBurst))
     let router = buildRouter(
         commands: commands, engine: engine, configuration: configuration, metrics: metrics,
-        verifier: verifier, readiness: readiness)
+        verifier: verifier, readiness: readiness, limits: limits)
     var app = Application(
         router: router,
         server: HTTPServerBuilder { responder in
-            LiveServerChannel(responder: responder, hub: hub, verifier: verifier, metrics: metrics, settings: .init(
+            LiveServerChannel(responder: responder, hub: hub, verifier: verifier, reads: limits.reads, metrics: metrics, settings: .init(
                 maxFrameSize: 64 * 1024,
                 pingInterval: .milliseconds(Int64(configuration.webSocketPingSeconds * 1000)),
                 http1: .init(idleTimeout: .seconds(Int64(configuration.httpIdleSeconds)))))
@@ -67,7 +70,7 @@ func buildApplication(
 /// The router alone: every route of the API with its middleware.
 func buildRouter(
     commands: ChatFlowCommands, engine: ChatFlowEngine, configuration: ServerConfiguration, metrics: ServerMetrics,
-    verifier: TokenVerifier, readiness: Readiness
+    verifier: TokenVerifier, readiness: Readiness, limits: RateLimitMiddleware
 ) -> Router<ChatFlowRequestContext> {
     // A GET route answers HEAD too (RFC 9110 §9.3.2), without its body.
     let router = Router(context: ChatFlowRequestContext.self, options: .autoGenerateHeadEndpoints)
@@ -81,9 +84,7 @@ func buildRouter(
     router.middlewares.add(PathCheckMiddleware())
     router.middlewares.add(StartupGateMiddleware(projector: engine.projector))
     router.middlewares.add(AuthenticationMiddleware(verifier: verifier))
-    router.middlewares.add(RateLimitMiddleware(
-        writes: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst),
-        reads: RateLimiter(rate: configuration.readRateLimit, burst: configuration.readRateBurst)))
+    router.middlewares.add(limits)
     if let directory = configuration.publicDirectory {
         router.middlewares.add(FileMiddleware(directory, searchForIndexHtml: true))
     }

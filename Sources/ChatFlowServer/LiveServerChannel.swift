@@ -41,13 +41,18 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
     let responder: Responder
     let hub: LiveHub
     let verifier: TokenVerifier
+    /// The per-user read limit the router applies: an upgrade is a GET, and a client
+    /// opening and closing sockets in a loop must not go unlimited because it never
+    /// reaches the router.
+    let reads: RateLimiter
     let metrics: ServerMetrics
     let settings: Settings
 
-    init(responder: @escaping Responder, hub: LiveHub, verifier: TokenVerifier, metrics: ServerMetrics, settings: Settings) {
+    init(responder: @escaping Responder, hub: LiveHub, verifier: TokenVerifier, reads: RateLimiter, metrics: ServerMetrics, settings: Settings) {
         self.responder = Self.redirectingUpgrades(responder)
         self.hub = hub
         self.verifier = verifier
+        self.reads = reads
         self.metrics = metrics
         self.settings = settings
     }
@@ -174,25 +179,31 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
         }
         let verifier = verifier
         let hub = hub
+        let reads = reads
         // A token seen before (a client reconnecting) is settled here on the loop; a new one
         // is checked by a task.
         if let session = verifier.remembered(token) {
-            return channel.eventLoop.makeSucceededFuture(Self.admit(session, to: hub))
+            return channel.eventLoop.makeSucceededFuture(Self.admit(session, to: hub, reads: reads))
         }
         return channel.eventLoop.makeFutureWithTask {
             do {
-                return Self.admit(try await verifier.verify(token), to: hub)
+                return Self.admit(try await verifier.verify(token), to: hub, reads: reads)
             } catch {
                 return .failure(ProblemDetail.from(error) ?? .unauthorized("the token is not valid"))
             }
         }
     }
 
-    /// A signed-in user, unless they already hold as many sockets as `hub` allows.
-    private static func admit(_ session: (user: UserID, expires: Double), to hub: LiveHub) -> SignIn {
+    /// A signed-in user, unless they already hold as many sockets as `hub` allows or are
+    /// past their read limit.
+    private static func admit(_ session: (user: UserID, expires: Double), to hub: LiveHub, reads: RateLimiter) -> SignIn {
         guard hub.hasRoom(for: session.user) else {
             return .failure(ProblemDetail(.tooManyRequests, "too many WebSockets open for this user (\(hub.perUserLimit)); close one first",
                                           headers: [.retryAfter: "5"]))
+        }
+        if let wait = reads.take(session.user) {
+            let seconds = RateLimitMiddleware.retryAfterSeconds(wait)
+            return .failure(ProblemDetail(.tooManyRequests, "too many reads; retry in \(seconds) s", headers: [.retryAfter: String(seconds)]))
         }
         return .success(session)
     }

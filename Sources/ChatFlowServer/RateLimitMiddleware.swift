@@ -4,6 +4,8 @@ import Hummingbird
 /// have their own bucket, so a client reading in a loop cannot take a user's writes, nor
 /// a client writing in a loop their reads. Over the limit: 429 with `Retry-After`.
 /// Requests without a user (health, metrics, the web client's files) are not limited here.
+/// WebSocket upgrades, which never reach the router, take from the same read buckets
+/// (`LiveServerChannel`).
 struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = ChatFlowRequestContext
     let writes: RateLimiter

@@ -24,7 +24,7 @@ public struct ServerConfiguration: Sendable {
     public var jwtLeewaySeconds = 30
     public var rateLimit = 20.0
     public var rateBurst = 40.0
-    /// Reads (GET, HEAD) per second per user, in a bucket of their own. A person reading
+    /// Reads (GET, HEAD, WebSocket upgrades) per second per user, in a bucket of their own. A person reading
     /// makes a few a second and a page load a few dozen at once; a search in a large chat
     /// costs milliseconds of a core, so one token reading in a loop must not take them all.
     public var readRateLimit = 50.0

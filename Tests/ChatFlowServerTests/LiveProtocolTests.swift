@@ -354,6 +354,27 @@ import Testing
         }
     }
 
+    /// An upgrade is a read: a client opening and closing sockets in a loop meets the read
+    /// limit like one reading over HTTP, with `Retry-After`.
+    @Test func upgradesCountAgainstTheReadLimit() async throws {
+        try await TestServer.run(configure: { $0.readRateLimit = 0.01; $0.readRateBurst = 2 }) { server in
+            let token = try await server.token("alice")
+            let upgrade = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nUpgrade: websocket\r\n"
+                + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            for _ in 0..<2 {
+                let opened = try await StalledClient.exchange(port: server.port, request: upgrade)
+                #expect(opened.head.hasPrefix("HTTP/1.1 101"), "\(opened.head)")
+            }
+            let third = try await StalledClient.exchange(port: server.port, request: upgrade)
+            #expect(third.head.hasPrefix("HTTP/1.1 429"), "\(third.head)")
+            #expect(third.head.lowercased().contains("retry-after:"), "\(third.head)")
+            #expect(third.body.contains("too many reads"), "\(third.body)")
+            // The same bucket as reads over HTTP: alice has none left there either; bob has his.
+            #expect(try await server.call(.get, "/chats", as: "alice").status == 429)
+            _ = try await Self.socket(server, as: "bob")
+        }
+    }
+
     @Test func webSocketSettingsOutOfRangeAreRefusedAtStart() throws {
         var configuration = ServerConfiguration(jwtSecret: String(repeating: "s", count: 32))
         configuration.webSocketPingSeconds = 0
