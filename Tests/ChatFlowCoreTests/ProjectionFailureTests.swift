@@ -191,4 +191,19 @@ import Testing
             }
         }
     }
+
+    /// A projector that stops ends its listeners' streams. Ending one runs its termination
+    /// handler at once, which forgets the listener under the projector's lock: ended while
+    /// holding that lock, a listener not being read at that moment crashed the process.
+    @Test func aStoppingProjectorEndsItsListenersStreams() async throws {
+        try await withWorld { world in
+            let projector = world.engine.projector
+            let stream = projector.subscribe()
+            let running = Task { try await projector.run() }
+            running.cancel()
+            _ = try? await running.value
+            var iterator = stream.makeAsyncIterator()
+            #expect(await iterator.next() == nil, "the stream should have ended")
+        }
+    }
 }

@@ -77,9 +77,13 @@ public final class Projector: Service, Sendable {
             try await self.tail()
         }
         applied.close()
-        listeners.withLock { listeners in
-            for continuation in listeners.values { continuation.finish() }
+        // Finished outside the lock: finishing may run a stream's termination handler at
+        // once, and that handler takes the same lock to forget its listener.
+        let listening = listeners.withLock { listeners in
+            defer { listeners = [:] }
+            return Array(listeners.values)
         }
+        for continuation in listening { continuation.finish() }
     }
 
     private func tail() async throws {
