@@ -43,6 +43,8 @@ package final class LiveConnection: Sendable {
     private let queued = Atomic<Int>(0)
     private let loop: NIOLoopBoundBox<LoopState>
     private let inbound = Mutex(Inbound())
+    /// The task handling client messages, while there is one.
+    private let inboundTask = Mutex<Task<Void, Never>?>(nil)
     private let subscriptions = Mutex<[LiveChannel: Subscription]>([:])
     private let closed = Atomic<Bool>(false)
     /// When this connection's last typing indicator was passed on, per chat (uptime ns).
@@ -139,6 +141,7 @@ package final class LiveConnection: Sendable {
     /// `closeGrace` the connection is dropped without the handshake.
     func close(code: UInt16, reason: String) {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        cancelInbound()
         let channel = channel
         channel.eventLoop.execute { [self] in
             writeClose(code: code, reason: reason)
@@ -151,6 +154,7 @@ package final class LiveConnection: Sendable {
     func closeReceived(_ payload: ByteBuffer) {
         channel.eventLoop.assertInEventLoop()
         closed.store(true, ordering: .releasing)
+        cancelInbound()
         if loop.value.closeSent {
             channel.close(promise: nil)
             return
@@ -187,6 +191,7 @@ package final class LiveConnection: Sendable {
     /// Marks the connection closed after the socket went away.
     func finish() {
         closed.store(true, ordering: .releasing)
+        cancelInbound()
     }
 
     // MARK: - Inbound
@@ -203,7 +208,16 @@ package final class LiveConnection: Sendable {
         }
         guard let start else { return false }
         // A task only while there is something to handle: an idle connection holds none.
-        if start { Task { await self.handleInbound(hub) } }
+        // The hub counts it, and waits for it when stopping; closing cancels its waits.
+        if start {
+            hub.inboundWork.begin()
+            let task = Task {
+                await self.handleInbound(hub)
+                hub.inboundWork.end()
+            }
+            inboundTask.withLock { $0 = task }
+            if isClosed { task.cancel() }
+        }
         return true
     }
 
@@ -211,6 +225,12 @@ package final class LiveConnection: Sendable {
         while let text = nextInbound() {
             await hub.handle(text, from: self)
         }
+    }
+
+    /// Ends the waits of the operation being handled (such as a subscribe waiting for the
+    /// projections at start): nobody would hear its answer.
+    private func cancelInbound() {
+        inboundTask.withLock { $0 }?.cancel()
     }
 
     /// The next message to handle; nil (and the worker stops) when there is none, or when

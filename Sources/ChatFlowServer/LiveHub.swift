@@ -81,7 +81,11 @@ package final class LiveHub: Service, Sendable {
         }
         for connection in open {
             connection.close(code: 1001, reason: "server shutting down")
+            replayGate.cancel(connection: connection.id)
         }
+        // Operations still being handled end soon (their connections are closed, their
+        // waits cancelled); the projector and the database stop after this returns.
+        await inboundWork.waitUntilIdle()
     }
 
     // MARK: - Connections
@@ -156,6 +160,8 @@ package final class LiveHub: Service, Sendable {
         // to the hub: answer once they are.
         if !projector.hasReachedStart, let start = projector.startPosition {
             await projector.applied.wait(reaching: start)
+            // Closed, or the server stopping: the projections may never get there.
+            guard !connection.isClosed, projector.hasReachedStart else { return }
         }
         guard let channel = LiveChannel(name: requested) else {
             send(LiveFrame.error(
@@ -279,6 +285,8 @@ package final class LiveHub: Service, Sendable {
     private static let replayQueue = DispatchQueue(label: "chatflow.live.replay", attributes: .concurrent)
     /// Replays run one per user and on all cores but one: the last keeps serving requests.
     let replayGate: ReplayGate
+    /// Client operations being handled, which `run` waits for when stopping.
+    let inboundWork = WorkCounter()
 
     private func replaySynchronously(_ channel: LiveChannel, after start: ULID, to connection: LiveConnection) -> ReplayOutcome {
         var lastSent: ULID?

@@ -206,4 +206,18 @@ import Testing
             #expect(await iterator.next() == nil, "the stream should have ended")
         }
     }
+
+    /// A projector that stops on an error (here a record no codec reads) still lets go of
+    /// whoever waits on its position or listens, instead of leaving them waiting forever.
+    @Test(.timeLimit(.minutes(1))) func aProjectorFailingLetsGoOfWaitersAndListeners() async throws {
+        try await withWorld { world in
+            let projector = world.engine.projector
+            let stream = projector.subscribe()
+            _ = try await world.engine.log.append([0xFF, 0xFF, 0xFF])
+            await #expect(throws: (any Error).self) { try await projector.run() }
+            #expect(projector.applied.isClosed)
+            var iterator = stream.makeAsyncIterator()
+            #expect(await iterator.next() == nil, "the stream should have ended")
+        }
+    }
 }

@@ -15,12 +15,17 @@ public final class ChatFlowEngine: Sendable {
     public init(dataDirectory: String, logOptions: ChangeLogOptions = ChangeLogOptions(), databaseOptions: DatabaseOptions = DatabaseOptions(), logger: Logger = Logger(label: "chatflow")) throws {
         self.dataDirectory = dataDirectory
         database = try ProjectionStore.openDatabase(path: dataDirectory, options: databaseOptions)
+        // The log starts its writer thread: stopped again if what follows fails.
+        var opened: RocksDBChangeLog?
         do {
-            log = try RocksDBChangeLog(database: database, options: logOptions)
+            let log = try RocksDBChangeLog(database: database, options: logOptions)
+            opened = log
+            self.log = log
             store = try ProjectionStore(database: database, random: { logOptions.random().1 })
             projector = try Projector(log: log, store: store, logger: logger)
             reader = ChatFlowReader(store: store)
         } catch {
+            opened?.close()
             database.close()
             throw error
         }

@@ -73,9 +73,14 @@ public final class Projector: Service, Sendable {
     // MARK: - Running
 
     public func run() async throws {
+        // Also when tailing fails: whoever waits on the position or listens is let go.
+        defer { stopped() }
         try await cancelWhenGracefulShutdown {
             try await self.tail()
         }
+    }
+
+    private func stopped() {
         applied.close()
         // Finished outside the lock: finishing may run a stream's termination handler at
         // once, and that handler takes the same lock to forget its listener.
