@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import ChatFlowStorage
 import ChatFlowTestSupport
@@ -40,6 +41,51 @@ import ChatFlowTestSupport
         #expect(rest.isValid && rest.key == [8, 0])
         rest.next()
         #expect(!rest.isValid)
+    }
+
+    /// Work still running when the database closes (a request or a replay at shutdown) is
+    /// refused with `.closed`, not let loose on freed handles; calls already in progress
+    /// finish first.
+    @Test func callsDuringAndAfterCloseAreRefusedInWords() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let db = try Database.open(path: dir.appending("db"), columnFamilies: ["a"])
+        let a = try db.family("a")
+        let batch = WriteBatch()
+        batch.put([1], [42], in: a)
+        try db.write(batch, sync: true)
+
+        // Readers hammer the database while it closes under them.
+        let outcomes = Mutex<[String: Int]>([:])
+        let readers = DispatchGroup()
+        for _ in 0..<4 {
+            readers.enter()
+            Thread.detachNewThread {
+                defer { readers.leave() }
+                for _ in 0..<20_000 {
+                    let outcome: String
+                    do {
+                        outcome = try db.get([1], in: a) == [42] ? "read" : "wrong"
+                    } catch StorageError.closed {
+                        outcome = "closed"
+                    } catch {
+                        outcome = "\(error)"
+                    }
+                    outcomes.withLock { $0[outcome, default: 0] += 1 }
+                    if outcome != "read" { return }
+                }
+            }
+        }
+        while outcomes.withLock({ $0["read", default: 0] }) < 100 { Thread.sleep(forTimeInterval: 0.001) }
+        db.close()
+        readers.wait()
+        let seen = outcomes.withLock { $0 }
+        #expect(Set(seen.keys).isSubset(of: ["read", "closed"]), "\(seen)")
+
+        #expect(throws: StorageError.closed) { try db.get([1], in: a) }
+        #expect(throws: StorageError.closed) { try db.write(batch, sync: true) }
+        #expect(throws: StorageError.closed) { try db.syncWAL() }
+        #expect(db.property("rocksdb.estimate-num-keys", in: a) == nil)
     }
 
     @Test func reopensWithExistingFamiliesAndAddsMissingOnes() throws {

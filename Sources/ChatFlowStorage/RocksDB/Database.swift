@@ -29,6 +29,11 @@ public final class Database: Sendable {
         var closed = false
     }
     private let state: Mutex<State>
+    /// Calls into RocksDB in progress, and whether `close()` has begun: a call made late (by
+    /// work still running at shutdown) is refused with `StorageError.closed` instead of
+    /// using freed handles, and `close()` waits for the calls already in progress.
+    private let callsInProgress = Atomic<Int>(0)
+    private let closing = Atomic<Bool>(false)
 
     /// Opens (and, unless read-only, creates) the database at `path` with at least the
     /// given column families; families already on disk are opened too.
@@ -148,6 +153,9 @@ public final class Database: Sendable {
     /// Closes the database: column family handles first (RocksDB asserts on the reverse),
     /// then the database, then the options. Idempotent.
     public func close() {
+        closing.store(true, ordering: .sequentiallyConsistent)
+        // Calls in progress are short (a synced write, a flush at worst): wait them out.
+        while callsInProgress.load(ordering: .sequentiallyConsistent) > 0 { usleep(100) }
         let toDestroy: [ColumnFamily]? = state.withLock { state in
             guard !state.closed else { return nil }
             state.closed = true
@@ -215,30 +223,44 @@ public final class Database: Sendable {
         }
     }
 
+    /// Runs `body`, which uses the database's handles, unless the database is closing.
+    private func whileOpen<R>(_ body: () throws(StorageError) -> R) throws(StorageError) -> R {
+        // Counted before `closing` is read, and `close()` sets `closing` before it reads the
+        // count (both sequentially consistent): one of the two sees the other.
+        callsInProgress.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        defer { callsInProgress.wrappingSubtract(1, ordering: .sequentiallyConsistent) }
+        guard !closing.load(ordering: .sequentiallyConsistent) else { throw .closed }
+        return try body()
+    }
+
     // MARK: - Reads and writes
 
     /// The value stored under `key`, or nil.
     public func get(_ key: [UInt8], in family: ColumnFamily) throws(StorageError) -> [UInt8]? {
-        var error: UnsafeMutablePointer<CChar>?
-        var length = 0
-        let value = key.withUnsafeBufferPointer { k in
-            k.withMemoryRebound(to: CChar.self) { kc in
-                rocksdb_get_cf(handle, readOptions, family.handle, kc.baseAddress, k.count, &length, &error)
+        try whileOpen { () throws(StorageError) -> [UInt8]? in
+            var error: UnsafeMutablePointer<CChar>?
+            var length = 0
+            let value = key.withUnsafeBufferPointer { k in
+                k.withMemoryRebound(to: CChar.self) { kc in
+                    rocksdb_get_cf(handle, readOptions, family.handle, kc.baseAddress, k.count, &length, &error)
+                }
             }
+            try check(error)
+            guard let value else { return nil }
+            defer { rocksdb_free(value) }
+            return Array(UnsafeRawBufferPointer(start: value, count: length))
         }
-        try check(error)
-        guard let value else { return nil }
-        defer { rocksdb_free(value) }
-        return Array(UnsafeRawBufferPointer(start: value, count: length))
     }
 
     /// Commits every operation of `batch` atomically. With `sync`, returns only after the
     /// write-ahead log is fsync'd, and everything written before is durable too.
     public func write(_ batch: WriteBatch, sync: Bool) throws(StorageError) {
         guard !isReadOnly else { throw .readOnly }
-        var error: UnsafeMutablePointer<CChar>?
-        rocksdb_write(handle, sync ? syncWriteOptions : bufferedWriteOptions, batch.handle, &error)
-        try check(error)
+        try whileOpen { () throws(StorageError) in
+            var error: UnsafeMutablePointer<CChar>?
+            rocksdb_write(handle, sync ? syncWriteOptions : bufferedWriteOptions, batch.handle, &error)
+            try check(error)
+        }
     }
 
     /// Commits `batch` atomically without the write-ahead log: a crash loses its rows until
@@ -247,19 +269,23 @@ public final class Database: Sendable {
     /// generation, which goes live only afterwards); it spares writing them twice.
     public func writeWithoutLog(_ batch: WriteBatch) throws(StorageError) {
         guard !isReadOnly else { throw .readOnly }
-        var error: UnsafeMutablePointer<CChar>?
-        rocksdb_write(handle, unloggedWriteOptions, batch.handle, &error)
-        try check(error)
+        try whileOpen { () throws(StorageError) in
+            var error: UnsafeMutablePointer<CChar>?
+            rocksdb_write(handle, unloggedWriteOptions, batch.handle, &error)
+            try check(error)
+        }
     }
 
     /// Writes the memtables of `families` to table files and waits for it: every row
     /// written to them so far is durable, including those written without the log.
     public func flush(_ families: [ColumnFamily]) throws(StorageError) {
         guard !isReadOnly else { throw .readOnly }
-        for family in families {
-            var error: UnsafeMutablePointer<CChar>?
-            rocksdb_flush_cf(handle, flushOptions, family.handle, &error)
-            try check(error)
+        try whileOpen { () throws(StorageError) in
+            for family in families {
+                var error: UnsafeMutablePointer<CChar>?
+                rocksdb_flush_cf(handle, flushOptions, family.handle, &error)
+                try check(error)
+            }
         }
     }
 
@@ -267,9 +293,11 @@ public final class Database: Sendable {
     /// `sync: false` before this call are durable when it returns; writes may run concurrently.
     public func syncWAL() throws(StorageError) {
         guard !isReadOnly else { throw .readOnly }
-        var error: UnsafeMutablePointer<CChar>?
-        rocksdb_flush_wal(handle, 1, &error)
-        try check(error)
+        try whileOpen { () throws(StorageError) in
+            var error: UnsafeMutablePointer<CChar>?
+            rocksdb_flush_wal(handle, 1, &error)
+            try check(error)
+        }
     }
 
     /// An iterator over `family`, limited to `[lower, upper)` when given.
@@ -282,30 +310,36 @@ public final class Database: Sendable {
 
     /// A consistent on-disk copy (hard links where possible) at `directory`, which must not exist.
     public func checkpoint(to directory: String) throws(StorageError) {
-        var error: UnsafeMutablePointer<CChar>?
-        let checkpoint = rocksdb_checkpoint_object_create(handle, &error)
-        try check(error)
-        defer { rocksdb_checkpoint_object_destroy(checkpoint) }
-        // Flushing the memtables first keeps the checkpoint free of WAL replay work.
-        rocksdb_checkpoint_create(checkpoint, directory, 0, &error)
-        try check(error, path: directory)
+        try whileOpen { () throws(StorageError) in
+            var error: UnsafeMutablePointer<CChar>?
+            let checkpoint = rocksdb_checkpoint_object_create(handle, &error)
+            try check(error)
+            defer { rocksdb_checkpoint_object_destroy(checkpoint) }
+            // Flushing the memtables first keeps the checkpoint free of WAL replay work.
+            rocksdb_checkpoint_create(checkpoint, directory, 0, &error)
+            try check(error, path: directory)
+        }
     }
 
     /// A RocksDB property such as `rocksdb.estimate-num-keys`, as text.
     public func property(_ name: String, in family: ColumnFamily? = nil) -> String? {
-        let value: UnsafeMutablePointer<CChar>? = if let family {
-            rocksdb_property_value_cf(handle, family.handle, name)
-        } else {
-            rocksdb_property_value(handle, name)
+        try? whileOpen { () throws(StorageError) -> String? in
+            let value: UnsafeMutablePointer<CChar>? = if let family {
+                rocksdb_property_value_cf(handle, family.handle, name)
+            } else {
+                rocksdb_property_value(handle, name)
+            }
+            guard let value else { return nil }
+            defer { rocksdb_free(value) }
+            return String(cString: value)
         }
-        guard let value else { return nil }
-        defer { rocksdb_free(value) }
-        return String(cString: value)
     }
 
     /// A numeric RocksDB property, such as `rocksdb.estimate-num-keys`.
     public func integerProperty(_ name: String, in family: ColumnFamily) -> UInt64? {
-        var value: UInt64 = 0
-        return rocksdb_property_int_cf(handle, family.handle, name, &value) == 0 ? value : nil
+        try? whileOpen { () throws(StorageError) -> UInt64? in
+            var value: UInt64 = 0
+            return rocksdb_property_int_cf(handle, family.handle, name, &value) == 0 ? value : nil
+        }
     }
 }
