@@ -38,7 +38,7 @@ func buildApplication(
         commands: commands, projector: engine.projector, metrics: metrics,
         queueLimit: configuration.webSocketQueueLimit, perUserLimit: configuration.webSocketsPerUser,
         replayLimit: configuration.webSocketReplayLimit, closeGrace: .milliseconds(Int64(configuration.webSocketCloseGraceSeconds * 1000)), logger: logger,
-        replayGate: replayGate ?? ReplayGate(limit: max(1, ProcessInfo.processInfo.activeProcessorCount - 1)))
+        replayGate: replayGate)
 
     let limits = RateLimitMiddleware(
         writes: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst),

@@ -54,6 +54,20 @@ final class LiveClient: Sendable {
         frames.filter { $0["type"] as? String == "event" && $0["channel"] as? String == channel }
     }
 
+    /// The kinds of a channel's events, in arrival order.
+    func eventKinds(on channel: String) -> [String] {
+        events(on: channel).compactMap { ($0["event"] as? [String: Any])?["kind"] as? String }
+    }
+
+    /// Pings and waits for the answer: the server handles a connection's operations in
+    /// order and writes its frames in order, so whatever it queued before has arrived.
+    func roundTrip() async throws -> Bool {
+        func pongs(_ frames: [[String: Any]]) -> Int { frames.filter { $0["type"] as? String == "pong" }.count }
+        let before = pongs(frames)
+        try await send(#"{"op":"ping"}"#)
+        return await wait { pongs($0) > before }
+    }
+
     func send(_ json: String) async throws {
         guard let outbound = writer.withLock({ $0 }) else { throw TestFailure("not connected") }
         try await outbound.write(.text(json))
