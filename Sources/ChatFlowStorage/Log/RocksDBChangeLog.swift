@@ -62,11 +62,18 @@ public final class RocksDBChangeLog: ChangeLog {
         generator = ULIDGenerator(clock: options.clock, random: options.random)
         generator.resume(after: last)
         if !database.isReadOnly {
-            let thread = Thread { [unowned self] in self.runWriter() }
-            thread.name = "chatflow-log-writer"
+            let thread = Thread { [unowned self] in
+                // Set from the thread itself, the name reaches the OS (`top -H`, `perf`,
+                // /proc): at most 15 bytes there.
+                Thread.current.name = Self.writerThreadName
+                self.runWriter()
+            }
             thread.start()
         }
     }
+
+    /// The writer thread's name, as the OS shows it.
+    package static let writerThreadName = "chatflow-log"
 
     /// Opens (creating if needed) a database at `path` holding just the log.
     public static func open(path: String, options: ChangeLogOptions = ChangeLogOptions(), databaseOptions: DatabaseOptions = DatabaseOptions()) throws(StorageError) -> RocksDBChangeLog {
