@@ -2,7 +2,9 @@ import ChatFlowStorage
 
 /// Every write a client can make: validate, check who may do it against the projections,
 /// append the events, and return once they are durable and every projection has applied
-/// them — so a read after the response sees the write.
+/// them — so a read after the response sees the write. From the checks to that point a
+/// command holds its chat's lock (`ChatLocks`), so what it checked still holds when its
+/// events are committed.
 ///
 /// Authorization rules: a private chat the caller is not in does not exist for them (not
 /// found), and neither do its messages; a public chat can be read by anyone signed in but
@@ -10,11 +12,13 @@ import ChatFlowStorage
 public struct ChatFlowCommands: Sendable {
     let log: RocksDBChangeLog
     let projector: Projector
+    let locks: ChatLocks
     public let reader: ChatFlowReader
 
     public init(engine: ChatFlowEngine) {
         log = engine.log
         projector = engine.projector
+        locks = engine.chatLocks
         reader = engine.reader
     }
 
@@ -46,49 +50,57 @@ public struct ChatFlowCommands: Sendable {
         }
         let name = try name.map(Validation.chatName)
         let description = try description.map(Validation.chatDescription)
-        let (current, role) = try readable(chat, by: user)
-        guard role != nil else { throw Self.notAMember(chat) }
-        guard role == .owner else { throw ChatFlowError.forbidden("only the chat's owner can change it") }
-        let update = ChangeEvent.ChatUpdated(
-            chat: chat,
-            name: name.flatMap { $0 == current.name ? nil : $0 },
-            description: description.flatMap { $0 == current.description ? nil : $0 },
-            isPrivate: isPrivate.flatMap { $0 == current.isPrivate ? nil : $0 })
-        guard update.name != nil || update.description != nil || update.isPrivate != nil else { return current }
-        try await append(user, .chatUpdated(update))
-        return try reader.chat(chat).orThrow(.unavailable("the chat could not be read back"))
+        return try await locks.withLock(chat, .exclusive) {
+            let (current, role) = try readable(chat, by: user)
+            guard role != nil else { throw Self.notAMember(chat) }
+            guard role == .owner else { throw ChatFlowError.forbidden("only the chat's owner can change it") }
+            let update = ChangeEvent.ChatUpdated(
+                chat: chat,
+                name: name.flatMap { $0 == current.name ? nil : $0 },
+                description: description.flatMap { $0 == current.description ? nil : $0 },
+                isPrivate: isPrivate.flatMap { $0 == current.isPrivate ? nil : $0 })
+            guard update.name != nil || update.description != nil || update.isPrivate != nil else { return current }
+            try await append(user, .chatUpdated(update))
+            return try reader.chat(chat).orThrow(.unavailable("the chat could not be read back"))
+        }
     }
 
     /// Joins a public chat; joining one already joined returns the membership unchanged.
     public func join(_ chat: ChatID, by user: UserID) async throws -> MemberView {
-        let (view, role) = try readable(chat, by: user)
-        if role != nil { return try reader.member(user, of: chat).orThrow(.notFound("membership")) }
-        guard !view.isPrivate else { throw ChatFlowError.notFound("chat \(chat) not found") }
-        // The first to join a chat everyone has left becomes its owner (the chats projection
-        // decides, should two race); the event says so for live clients.
-        try await append(user, .memberJoined(.init(chat: chat, user: user, role: view.memberCount == 0 ? .owner : .member)))
-        return try reader.member(user, of: chat).orThrow(.unavailable("the membership could not be read back"))
+        try await locks.withLock(chat, .exclusive) {
+            let (view, role) = try readable(chat, by: user)
+            if role != nil { return try reader.member(user, of: chat).orThrow(.unavailable("the membership could not be read back")) }
+            guard !view.isPrivate else { throw ChatFlowError.notFound("chat \(chat) not found") }
+            // The first to join a chat everyone has left becomes its owner; the event says so
+            // for live clients.
+            try await append(user, .memberJoined(.init(chat: chat, user: user, role: view.memberCount == 0 ? .owner : .member)))
+            return try reader.member(user, of: chat).orThrow(.unavailable("the membership could not be read back"))
+        }
     }
 
     /// A member adds someone; the only way into a private chat. Adding a member again is a no-op.
     public func add(_ target: UserID, to chat: ChatID, by user: UserID) async throws -> MemberView {
-        try requireMember(chat, user)
-        if let existing = try reader.member(target, of: chat) { return existing }
-        try await append(user, .memberJoined(.init(chat: chat, user: target, role: .member)))
-        return try reader.member(target, of: chat).orThrow(.unavailable("the membership could not be read back"))
+        try await locks.withLock(chat, .exclusive) {
+            try requireMember(chat, user)
+            if let existing = try reader.member(target, of: chat) { return existing }
+            try await append(user, .memberJoined(.init(chat: chat, user: target, role: .member)))
+            return try reader.member(target, of: chat).orThrow(.unavailable("the membership could not be read back"))
+        }
     }
 
     /// A member leaves (target == user), or the owner removes someone. An owner who leaves
     /// hands the chat to the member who has been in it longest.
     public func remove(_ target: UserID, from chat: ChatID, by user: UserID) async throws {
-        let role = try requireMember(chat, user)
-        guard try reader.role(of: target, in: chat) != nil else {
-            throw ChatFlowError.notFound("\(target) is not a member of chat \(chat)")
+        try await locks.withLock(chat, .exclusive) {
+            let role = try requireMember(chat, user)
+            guard try reader.role(of: target, in: chat) != nil else {
+                throw ChatFlowError.notFound("\(target) is not a member of chat \(chat)")
+            }
+            if target != user {
+                guard role == .owner else { throw ChatFlowError.forbidden("only the chat's owner can remove other members") }
+            }
+            try await append(user, .memberLeft(.init(chat: chat, user: target)))
         }
-        if target != user {
-            guard role == .owner else { throw ChatFlowError.forbidden("only the chat's owner can remove other members") }
-        }
-        try await append(user, .memberLeft(.init(chat: chat, user: target)))
     }
 
     // MARK: - Messages
@@ -101,7 +113,11 @@ public struct ChatFlowCommands: Sendable {
         let key = try clientMessageID.map {
             try Self.clientKey($0, field: "clientMessageId", scope: user.rawValue, request: [chat.description, type.rawValue, content])
         }
-        let result = try await append(user, .messagePosted(.init(chat: chat, content: content, type: type, clientMessageID: clientMessageID)), key: key)
+        let result = try await locks.withLock(chat, .shared) {
+            // Checked again under the lock: a removal may have been applied meanwhile.
+            try requireMember(chat, user)
+            return try await append(user, .messagePosted(.init(chat: chat, content: content, type: type, clientMessageID: clientMessageID)), key: key)
+        }
         guard !result.isReusedKey else {
             throw ChatFlowError.conflict("the key \(clientMessageID ?? "") (clientMessageId or Idempotency-Key) was already used for a different message; send a new key for a new message")
         }
@@ -117,27 +133,31 @@ public struct ChatFlowCommands: Sendable {
     }
 
     public func edit(_ message: MessageID, by user: UserID, content: String) async throws -> MessageView {
-        let facts = try visibleMessage(message, by: user)
-        try requireMember(facts.chat, user)
-        guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted and can no longer be edited") }
-        guard facts.author == user else { throw ChatFlowError.forbidden("only the author can edit a message") }
-        let content = try Validation.content(content)
-        try await append(user, .messageEdited(.init(chat: facts.chat, message: message, content: content)))
-        return try reader.message(message).orThrow(.unavailable("the message could not be read back"))
+        try await withLock(on: message, by: user, .shared) {
+            let facts = try visibleMessage(message, by: user)
+            try requireMember(facts.chat, user)
+            guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted and can no longer be edited") }
+            guard facts.author == user else { throw ChatFlowError.forbidden("only the author can edit a message") }
+            let content = try Validation.content(content)
+            try await append(user, .messageEdited(.init(chat: facts.chat, message: message, content: content)))
+            return try reader.message(message).orThrow(.unavailable("the message could not be read back"))
+        }
     }
 
     /// Deletes a message (the author while still a member, or the chat's owner). Deleting it
     /// again is a no-op.
     public func delete(_ message: MessageID, by user: UserID) async throws {
-        let facts = try visibleMessage(message, by: user)
-        try requireMember(facts.chat, user)
-        if facts.deleted { return }
-        if facts.author != user {
-            guard try reader.role(of: user, in: facts.chat) == .owner else {
-                throw ChatFlowError.forbidden("only the author or the chat's owner can delete a message")
+        try await withLock(on: message, by: user, .exclusive) {
+            let facts = try visibleMessage(message, by: user)
+            try requireMember(facts.chat, user)
+            if facts.deleted { return }
+            if facts.author != user {
+                guard try reader.role(of: user, in: facts.chat) == .owner else {
+                    throw ChatFlowError.forbidden("only the author or the chat's owner can delete a message")
+                }
             }
+            try await append(user, .messageDeleted(.init(chat: facts.chat, message: message)))
         }
-        try await append(user, .messageDeleted(.init(chat: facts.chat, message: message)))
     }
 
     // MARK: - Reactions and read state
@@ -145,32 +165,38 @@ public struct ChatFlowCommands: Sendable {
     /// Adds a reaction; adding one already there returns it unchanged.
     public func react(to message: MessageID, with emoji: String, by user: UserID) async throws -> ReactionView {
         let emoji = try Validation.emoji(emoji)
-        let facts = try visibleMessage(message, by: user)
-        try requireMember(facts.chat, user)
-        guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted") }
-        if try reader.reactedAt(user, message, emoji) == nil {
-            try await append(user, .reactionAdded(.init(chat: facts.chat, message: message, emoji: emoji)))
+        return try await withLock(on: message, by: user, .shared) {
+            let facts = try visibleMessage(message, by: user)
+            try requireMember(facts.chat, user)
+            guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted") }
+            if try reader.reactedAt(user, message, emoji) == nil {
+                try await append(user, .reactionAdded(.init(chat: facts.chat, message: message, emoji: emoji)))
+            }
+            let at = try reader.reactedAt(user, message, emoji).orThrow(.unavailable("the reaction could not be read back"))
+            return ReactionView(messageId: message.description, userId: user.rawValue, emoji: emoji, createdAt: RFC3339.format(milliseconds: at))
         }
-        let at = try reader.reactedAt(user, message, emoji).orThrow(.unavailable("the reaction could not be read back"))
-        return ReactionView(messageId: message.description, userId: user.rawValue, emoji: emoji, createdAt: RFC3339.format(milliseconds: at))
     }
 
     /// Removes the caller's reaction; removing one that is not there is a no-op.
     public func unreact(to message: MessageID, with emoji: String, by user: UserID) async throws {
         // Checked like a new reaction: the text goes into a key (a NUL in it stopped the server).
         let emoji = try Validation.emoji(emoji)
-        let facts = try visibleMessage(message, by: user)
-        try requireMember(facts.chat, user)
-        guard try reader.reactedAt(user, message, emoji) != nil else { return }
-        try await append(user, .reactionRemoved(.init(chat: facts.chat, message: message, emoji: emoji)))
+        try await withLock(on: message, by: user, .shared) {
+            let facts = try visibleMessage(message, by: user)
+            try requireMember(facts.chat, user)
+            guard try reader.reactedAt(user, message, emoji) != nil else { return }
+            try await append(user, .reactionRemoved(.init(chat: facts.chat, message: message, emoji: emoji)))
+        }
     }
 
     public func markRead(_ chat: ChatID, upTo message: MessageID, by user: UserID) async throws {
-        try requireMember(chat, user)
-        guard try reader.chat(ofMessage: message) == chat else {
-            throw ChatFlowError.notFound("message \(message) not found in chat \(chat)")
+        try await locks.withLock(chat, .shared) {
+            try requireMember(chat, user)
+            guard try reader.chat(ofMessage: message) == chat else {
+                throw ChatFlowError.notFound("message \(message) not found in chat \(chat)")
+            }
+            try await append(user, .readMarkerMoved(.init(chat: chat, message: message)))
         }
-        try await append(user, .readMarkerMoved(.init(chat: chat, message: message)))
     }
 
     // MARK: - Authorization
@@ -204,6 +230,13 @@ public struct ChatFlowCommands: Sendable {
             throw ChatFlowError.notFound("message \(message) not found")
         }
         return facts
+    }
+
+    /// Runs `body` holding the lock of `message`'s chat (a message never moves), once the
+    /// user may see the message at all.
+    private func withLock<R>(on message: MessageID, by user: UserID, _ mode: ChatLocks.Mode, _ body: () async throws -> R) async throws -> R {
+        let chat = try visibleMessage(message, by: user).chat
+        return try await locks.withLock(chat, mode, body)
     }
 
     // MARK: - Appending

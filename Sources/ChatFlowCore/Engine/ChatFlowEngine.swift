@@ -11,6 +11,8 @@ public final class ChatFlowEngine: Sendable {
     public let projector: Projector
     public let reader: ChatFlowReader
     public let dataDirectory: String
+    /// Held by commands from their checks until their events are applied: see `ChatLocks`.
+    let chatLocks = ChatLocks()
 
     public init(dataDirectory: String, logOptions: ChangeLogOptions = ChangeLogOptions(), databaseOptions: DatabaseOptions = DatabaseOptions(), logger: Logger = Logger(label: "chatflow")) throws {
         self.dataDirectory = dataDirectory

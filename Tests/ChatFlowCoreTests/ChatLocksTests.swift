@@ -1,0 +1,84 @@
+import ChatFlowTestSupport
+import Synchronization
+import Testing
+
+@testable import ChatFlowCore
+@testable import ChatFlowStorage
+
+/// The per-chat readers-writer lock commands hold: readers share it, a writer has it alone,
+/// waiters are served in arrival order, and idle chats are forgotten.
+@Suite(.timeLimit(.minutes(1))) struct ChatLocksTests {
+    private let chat = ChatID(ULID(bytes: [UInt8](repeating: 1, count: 16))!)
+    private let other = ChatID(ULID(bytes: [UInt8](repeating: 2, count: 16))!)
+
+    /// The order holders got the lock in.
+    private final class Order: Sendable {
+        let names = Mutex<[String]>([])
+    }
+
+    /// A holder that keeps the lock until `release()`.
+    private final class Holder: Sendable {
+        private let gate = AsyncStream<Void>.makeStream()
+        private let held = Atomic(false)
+        private let done = Atomic(false)
+        var isHolding: Bool { held.load(ordering: .acquiring) }
+        var isDone: Bool { done.load(ordering: .acquiring) }
+
+        func hold(_ locks: ChatLocks, _ chat: ChatID, _ mode: ChatLocks.Mode, log: Order, name: String) async throws {
+            try await locks.withLock(chat, mode) {
+                log.names.withLock { $0.append(name) }
+                held.store(true, ordering: .releasing)
+                for await _ in gate.stream { break }
+            }
+            done.store(true, ordering: .releasing)
+        }
+
+        func release() { gate.continuation.yield() }
+    }
+
+    @Test func readersShareAWriterWaitsAndLaterReadersQueueBehindIt() async throws {
+        let locks = ChatLocks()
+        let order = Order()
+        let (r1, r2, w, r3, elsewhere) = (Holder(), Holder(), Holder(), Holder(), Holder())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await r1.hold(locks, chat, .shared, log: order, name: "r1") }
+            group.addTask { try await r2.hold(locks, chat, .shared, log: order, name: "r2") }
+            #expect(await eventually { r1.isHolding && r2.isHolding }, "two readers share the lock")
+
+            group.addTask { try await w.hold(locks, chat, .exclusive, log: order, name: "w") }
+            // The writer is queued before the next reader arrives.
+            #expect(await eventually { locks.waiting(in: chat) == 1 })
+            group.addTask { try await r3.hold(locks, chat, .shared, log: order, name: "r3") }
+            #expect(await eventually { locks.waiting(in: chat) == 2 })
+            // Another chat's lock is its own.
+            group.addTask { try await elsewhere.hold(locks, other, .exclusive, log: order, name: "elsewhere") }
+            #expect(await eventually { elsewhere.isHolding })
+            elsewhere.release()
+
+            r1.release()
+            #expect(await eventually { r1.isDone })
+            #expect(!w.isHolding, "the writer waits for every reader")
+            r2.release()
+            #expect(await eventually { w.isHolding })
+            #expect(!r3.isHolding, "a reader that came after the writer waits for it")
+            w.release()
+            #expect(await eventually { r3.isHolding })
+            r3.release()
+            try await group.waitForAll()
+        }
+        let seen = order.names.withLock { $0 }.filter { $0 != "elsewhere" }
+        #expect(Set(seen.prefix(2)) == ["r1", "r2"] && Array(seen.dropFirst(2)) == ["w", "r3"], "\(seen)")
+        #expect(locks.count == 0, "idle chats are forgotten")
+    }
+
+    @Test func aFailingBodyLetsGo() async throws {
+        struct Refused: Error {}
+        let locks = ChatLocks()
+        await #expect(throws: Refused.self) {
+            try await locks.withLock(chat, .exclusive) { throw Refused() }
+        }
+        #expect(locks.count == 0)
+        let value = try await locks.withLock(chat, .exclusive) { 42 }
+        #expect(value == 42)
+    }
+}

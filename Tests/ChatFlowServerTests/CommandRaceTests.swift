@@ -1,0 +1,92 @@
+import ChatFlowCore
+import ChatFlowStorage
+import ChatFlowTestSupport
+import Foundation
+import Testing
+
+/// Requests that race one that takes away their right: what each checked must still hold
+/// when its event is committed. A member removed while their requests are in flight adds,
+/// posts and reacts before their `member.left` or not at all; an edit racing a delete of
+/// its message lands before the delete or is refused.
+@Suite(.timeLimit(.minutes(3))) struct CommandRaceTests {
+    /// One request on a connection of its own (the test client sends one at a time), so
+    /// that requests started together reach the server together.
+    private func call(_ server: TestServer, _ method: String, _ path: String, as user: String, json: String? = nil) async throws -> (status: Int, text: String) {
+        let token = try await server.token(user)
+        let body = json ?? ""
+        let answer = try await StalledClient.exchange(port: server.port, request: "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + "Authorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+        let status = answer.head.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return (status, answer.head + answer.body)
+    }
+
+    /// The log's events after `position`, in order.
+    private func events(after position: ULID?, in server: TestServer) throws -> [LoggedEvent] {
+        try server.engine.log.read(after: position, limit: 100_000).map { record in
+            let envelope = try EventCodec.decode(record.payload)
+            return LoggedEvent(id: record.id, actor: envelope.actor, event: envelope.event)
+        }
+    }
+
+    @Test func aRemovedMemberWritesNothingAfterTheirRemoval() async throws {
+        try await TestServer.run { server in
+            var accepted = 0
+            for attempt in 0..<30 {
+                let chat = try await server.createChat("alice", name: "race-\(attempt)", isPrivate: true)
+                try await server.add("bob", to: chat, by: "alice")
+                let message = try await server.post(chat, as: "alice", "hello")
+                let start = server.engine.log.lastPosition
+
+                async let removal = call(server, "DELETE", "/chats/\(chat)/members/bob", as: "alice")
+                async let addition = call(server, "POST", "/chats/\(chat)/members", as: "bob", json: #"{"userId":"eve-\#(attempt)"}"#)
+                async let posting = call(server, "POST", "/chats/\(chat)/messages", as: "bob", json: #"{"content":"still here?","messageType":"text"}"#)
+                async let reaction = call(server, "POST", "/messages/\(message)/reactions", as: "bob", json: #"{"emoji":"👍"}"#)
+                let (removed, added, posted, reacted) = try await (removal, addition, posting, reaction)
+                #expect(removed.status == 204, "\(removed.status) \(removed.text)")
+                for reply in [added, posted, reacted] where reply.status >= 300 {
+                    // Refused because bob is no longer a member: a private chat he is not in.
+                    #expect(reply.status == 404, "\(reply.status) \(reply.text)")
+                }
+                accepted += [added, posted, reacted].count { $0.status < 300 }
+
+                let log = try events(after: start, in: server)
+                let left = try #require(log.firstIndex { logged in
+                    if case .memberLeft(let left) = logged.event { return left.user.rawValue == "bob" }
+                    return false
+                })
+                let late = log[(left + 1)...].filter { $0.actor.rawValue == "bob" }
+                #expect(late.isEmpty, "attempt \(attempt): bob's \(late.map { "\($0.event)" }) committed after his removal")
+                // What was accepted was committed before the removal, and what was refused never.
+                #expect(log[..<left].filter { $0.actor.rawValue == "bob" }.count == [added, posted, reacted].count { $0.status < 300 })
+                let eveIsMember = try server.engine.reader.role(of: UserID(unchecked: "eve-\(attempt)"), in: ChatID(#require(ULID(chat)))) != nil
+                #expect(eveIsMember == (added.status == 200), "attempt \(attempt): eve is a member: \(eveIsMember), add answered \(added.status)")
+            }
+            // Not a vacuous run: some of bob's requests got in before his removal.
+            #expect(accepted > 0)
+        }
+    }
+
+    @Test func anEditRacingADeleteLandsBeforeItOrNotAtAll() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            for attempt in 0..<30 {
+                let message = try await server.post(chat, as: "alice", "draft \(attempt)")
+                let start = server.engine.log.lastPosition
+                async let edit = call(server, "PATCH", "/messages/\(message)", as: "alice", json: #"{"content":"edited \#(attempt)"}"#)
+                async let deletion = call(server, "DELETE", "/messages/\(message)", as: "alice")
+                let (edited, deleted) = try await (edit, deletion)
+                #expect(deleted.status == 204, "\(deleted.status) \(deleted.text)")
+                #expect([200, 409].contains(edited.status), "\(edited.status) \(edited.text)")
+
+                let kinds = try events(after: start, in: server).map { logged -> String in
+                    switch logged.event {
+                    case .messageEdited: "edited"
+                    case .messageDeleted: "deleted"
+                    default: "other"
+                    }
+                }
+                #expect(kinds == (edited.status == 200 ? ["edited", "deleted"] : ["deleted"]), "attempt \(attempt): \(kinds), edit answered \(edited.status)")
+            }
+        }
+    }
+}
