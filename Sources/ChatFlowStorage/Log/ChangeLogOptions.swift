@@ -16,6 +16,9 @@ public struct ChangeLogOptions: Sendable {
     /// Called on the writer thread after every group commit, once its callers are resumed
     /// (for metrics).
     public var onCommit: (@Sendable (GroupCommitStatistics) -> Void)?
+    /// Called on the writer thread as it stops, before `close()` returns: a log whose
+    /// owner failed to open must not leave its thread behind.
+    public var onWriterStopped: (@Sendable () -> Void)?
 
     public init() {}
 }

@@ -65,15 +65,12 @@ public final class RocksDBChangeLog: ChangeLog {
             let thread = Thread { [unowned self] in
                 // Set from the thread itself, the name reaches the OS (`top -H`, `perf`,
                 // /proc): at most 15 bytes there.
-                Thread.current.name = Self.writerThreadName
+                Thread.current.name = "chatflow-log"
                 self.runWriter()
             }
             thread.start()
         }
     }
-
-    /// The writer thread's name, as the OS shows it.
-    package static let writerThreadName = "chatflow-log"
 
     /// Opens (creating if needed) a database at `path` holding just the log.
     public static func open(path: String, options: ChangeLogOptions = ChangeLogOptions(), databaseOptions: DatabaseOptions = DatabaseOptions()) throws(StorageError) -> RocksDBChangeLog {
@@ -227,6 +224,7 @@ public final class RocksDBChangeLog: ChangeLog {
             swap(&spare, &group)
             spare.removeAll(keepingCapacity: true)
         }
+        options.onWriterStopped?()
         writerStopped.signal()
     }
 
