@@ -86,6 +86,7 @@ func buildRouter(
     router.middlewares.add(AuthenticationMiddleware(verifier: verifier))
     router.middlewares.add(limits)
     if let directory = configuration.publicDirectory {
+        router.middlewares.add(WholeFileMiddleware())
         router.middlewares.add(FileMiddleware(directory, searchForIndexHtml: true))
     }
     OperationsController(projector: engine.projector, metrics: metrics, readiness: readiness).addRoutes(to: router)

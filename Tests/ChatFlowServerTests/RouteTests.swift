@@ -1,4 +1,5 @@
 @testable import ChatFlowServer
+import ChatFlowTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -337,6 +338,42 @@ import Testing
             #expect(page.status == 200 && page.headers[.contentType]?.hasPrefix("text/html") == true)
             #expect(try await server.call(.head, "/app.js", as: nil).status == 200)
             #expect(try await server.call(.post, "/index.html", as: nil).status == 404)
+        }
+    }
+
+    /// Range requests for the web client's files get the whole file, and the connection's
+    /// next answer starts where it should (ranges past or at the end broke both).
+    @Test func rangeRequestsForFilesGetTheWholeFile() async throws {
+        try await TestServer.run { server in
+            let whole = try await server.call(.get, "/index.html", as: nil)
+            #expect(whole.status == 200 && !whole.text.isEmpty)
+            let size = whole.text.utf8.count
+            let ranges = ["bytes=100000000-", "bytes=\(size)-", "bytes=-5", "bytes=-0", "bytes=0-3", "bytes=garbage"]
+            for range in ranges {
+                let reply = try await server.call(.get, "/index.html", as: nil, headers: [.range: range, .ifRange: "\"x\""])
+                #expect(reply.status == 200 && reply.text == whole.text, "Range: \(range) gave \(reply.status), \(reply.text.utf8.count) bytes")
+                #expect(reply.headers[.contentLength] == "\(size)", "Range: \(range): Content-Length \(reply.headers[.contentLength] ?? "none")")
+            }
+            // On one keep-alive connection, the answer after each range request is intact.
+            var request = ""
+            for range in ranges {
+                request += "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: \(range)\r\n\r\nGET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            }
+            request += "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            var rest = Array(try await StalledClient.open(port: server.port, sending: request).readUntilEnd().utf8)[...]
+            var heads: [String] = []
+            // Each answer: a head, then exactly Content-Length bytes.
+            let blank = Array("\r\n\r\n".utf8)
+            while let end = rest.indices.first(where: { rest[$0...].starts(with: blank) }) {
+                let head = String(decoding: rest[..<end], as: UTF8.self)
+                heads.append(head)
+                let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                    .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+                rest = rest[(end + blank.count)...].dropFirst(length)
+            }
+            #expect(rest.isEmpty, "left over: \(String(decoding: rest.prefix(40), as: UTF8.self).debugDescription)")
+            #expect(heads.count == ranges.count * 2 + 1)
+            #expect(heads.allSatisfy { $0.hasPrefix("HTTP/1.1 200 ") }, "\(heads.map { $0.prefix(20) })")
         }
     }
 
