@@ -24,7 +24,13 @@ struct ValidationTests {
     /// Text nobody can see, or that holds control characters, is refused; emoji sequences
     /// (joined by zero-width joiners) and line breaks are fine.
     @Test func contentAndNamesMustBeVisibleText() throws {
-        for invisible in ["\u{200B}", "\u{200B}\u{200B}", "\u{202E}\u{200F}", "\u{FEFF}"] {
+        // Formatting characters, fillers that render as nothing, marks with no base,
+        // variation selectors, noncharacters and unassigned code points.
+        let invisibles = [
+            "\u{200B}", "\u{200B}\u{200B}", "\u{202E}\u{200F}", "\u{FEFF}", "\u{3164}", "\u{115F}", "\u{FFA0}", "\u{2800}",
+            "\u{034F}", "\u{FE0F}", "\u{E0100}", "\u{0301}", "\u{D7FF}", "\u{3164} \u{2800}",
+        ] + [0xFFFF, 0xFDD0, 0x10FFFE].map { String(Unicode.Scalar(UInt32($0))!) }  // noncharacters: no literals for them
+        for invisible in invisibles {
             #expect(throws: ChatFlowError.invalid("content must have something visible, not only invisible or formatting characters")) {
                 try Validation.content(invisible)
             }
@@ -39,6 +45,9 @@ struct ValidationTests {
         #expect(try Validation.content("page\u{0C}break\u{2028}here") == "page\u{0C}break\u{2028}here")
         #expect(try Validation.content("👨‍👩‍👧") == "👨‍👩‍👧")
         #expect(try Validation.chatName("‏שלום") == "‏שלום")
+        for visible in ["e\u{301}", "한국어", "\u{1100}\u{1161}", "©️", "\u{E000}", "ग\u{93F}", "⠁"] {
+            #expect(try Validation.content(visible) == visible)
+        }
     }
 
     @Test func contentLengthBoundaries() throws {
@@ -85,12 +94,20 @@ struct ValidationTests {
 
     // MARK: - Emoji
 
-    @Test(arguments: ["👍", "❤️", "👍🏽", "🇫🇷", "👨‍👩‍👧", "😀", "🎉", "1️⃣", "#️⃣", "©️", "☝🏽", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "🧑🏻‍❤️‍💋‍🧑🏼", "🏳️‍🌈"])
+    @Test(arguments: [
+        "👍", "❤️", "👍🏽", "🇫🇷", "👨‍👩‍👧", "😀", "🎉", "1️⃣", "#️⃣", "©️", "☝🏽", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "🧑🏻‍❤️‍💋‍🧑🏼", "🏳️‍🌈",
+        "1\u{20E3}", "🏽", "👁️‍🗨️", "🧑🏽‍🤝‍🧑🏻", "👨‍🦰", "🏃🏾‍♀️", "🐕‍🦺", "❤️‍🔥", "🫱🏼‍🫲🏿",
+    ])
     func acceptsEmoji(_ emoji: String) throws {
         #expect(try Validation.emoji(emoji) == emoji)
     }
 
-    @Test(arguments: ["a", "1", "ab", "", "👍👍", "👍 ", " 👍", "©", "❤", "#", "é", "👍\u{301}", "1\u{200D}", "\u{FE0F}", "\u{200D}", "ж", "中"])
+    @Test(arguments: [
+        "a", "1", "ab", "", "👍👍", "👍 ", " 👍", "©", "❤", "#", "é", "👍\u{301}", "1\u{200D}", "\u{FE0F}", "\u{200D}", "ж", "中",
+        // Grapheme rules keep these together, yet they show as text or as another emoji.
+        "1\u{FE0F}", "#\u{FE0F}", "*\u{FE0F}", "👍\u{200D}", "👍\u{200D}\u{200D}", "\u{200D}👍", "👍\u{FE0F}\u{FE0F}", "👍\u{E0061}",
+        "🇫🇷\u{200D}", "🇫", "🏽🏽", "👍🏽🏽", "👍\u{20E3}", "😀\u{FE0E}", "🏴\u{E0067}\u{E0062}", "👍\u{E0067}\u{E007F}", "👍🏽\u{FE0F}",
+    ])
     func rejectsNonEmoji(_ text: String) {
         #expect {
             try Validation.emoji(text)

@@ -62,35 +62,66 @@ public enum Validation {
     /// Longest sequence accepted; the longest standard emoji (kiss with two skin tones) has 10.
     static let maxEmojiScalars = 16
 
+    /// Whether `character` is an emoji sequence as Unicode defines them (UTS #51): elements
+    /// joined by zero-width joiners, each a flag, a keycap, a tag sequence, or one emoji with
+    /// at most one variation selector or skin tone. Grapheme rules alone let through
+    /// sequences that show as something else or as nothing more than their first emoji
+    /// (`1` + U+FE0F, a joiner at the end, two skin tones, a lone regional indicator),
+    /// and each would be a reaction of its own beside the one it looks like.
     static func isEmoji(_ character: Character) -> Bool {
-        let scalars = character.unicodeScalars
-        guard let first = scalars.first, scalars.count <= maxEmojiScalars else { return false }
-        guard first.properties.isEmoji else { return false }
-        // Every scalar after the first must be part of an emoji sequence.
-        for scalar in scalars.dropFirst() where !isEmojiSequencePart(scalar) {
-            return false
+        let scalars = Array(character.unicodeScalars)
+        guard !scalars.isEmpty, scalars.count <= maxEmojiScalars else { return false }
+        let elements = scalars.split(separator: zeroWidthJoiner, omittingEmptySubsequences: false)
+        var presentsAsEmoji = false
+        for element in elements {
+            guard let emoji = emojiElement(element) else { return false }
+            presentsAsEmoji = presentsAsEmoji || emoji
         }
-        if first.properties.isEmojiPresentation { return true }
-        // A text-default base (❤, 1, ☝) is an emoji only when something asks for emoji
+        // A text-default base (❤, ©, ☝) is an emoji only when something asks for emoji
         // presentation: the variation selector U+FE0F, a keycap or a skin-tone modifier.
-        return scalars.contains {
-            $0 == variationSelector16 || $0 == combiningKeycap || $0.properties.isEmojiModifier
-        }
+        return presentsAsEmoji
     }
 
     private static let zeroWidthJoiner: Unicode.Scalar = "\u{200D}"
     private static let variationSelector16: Unicode.Scalar = "\u{FE0F}"
     private static let combiningKeycap: Unicode.Scalar = "\u{20E3}"
+    private static let blackFlag: Unicode.Scalar = "\u{1F3F4}"
+    private static let cancelTag: Unicode.Scalar = "\u{E007F}"
 
-    private static func isEmojiSequencePart(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
-        case zeroWidthJoiner.value, variationSelector16.value, combiningKeycap.value:
-            true
-        case 0xE0020...0xE007F:  // tag characters of subdivision flags
-            true
-        default:
-            scalar.properties.isEmoji
+    /// One element of a ZWJ sequence: nil when it is not one, else whether it shows as an
+    /// emoji by itself (rather than as text).
+    private static func emojiElement(_ element: ArraySlice<Unicode.Scalar>) -> Bool? {
+        guard let base = element.first else { return nil }  // a joiner at an end, or two together
+        let rest = Array(element.dropFirst())
+        if isRegionalIndicator(base) {
+            // A flag is exactly two regional indicators.
+            return rest.count == 1 && isRegionalIndicator(rest[0]) ? true : nil
         }
+        if "0123456789#*".unicodeScalars.contains(base) {
+            // Digits, # and * are emoji only as keycaps.
+            return rest == [combiningKeycap] || rest == [variationSelector16, combiningKeycap] ? true : nil
+        }
+        guard base.properties.isEmoji else { return nil }
+        if rest.contains(where: { (0xE0020...0xE007F).contains($0.value) }) {
+            // Subdivision flags: the black flag, tag letters, then the cancel tag.
+            guard base == blackFlag, rest.count >= 2, rest.last == cancelTag,
+                  rest.dropLast().allSatisfy({ (0xE0020...0xE007E).contains($0.value) }) else { return nil }
+            return true
+        }
+        switch rest.count {
+        case 0:
+            return base.properties.isEmojiPresentation
+        case 1 where rest[0] == variationSelector16:
+            return true
+        case 1 where rest[0].properties.isEmojiModifier && base.properties.isEmojiModifierBase:
+            return true
+        default:
+            return nil
+        }
+    }
+
+    private static func isRegionalIndicator(_ scalar: Unicode.Scalar) -> Bool {
+        (0x1F1E6...0x1F1FF).contains(scalar.value)
     }
 
     /// Text people will see: no control characters (a NUL, an escape; where
@@ -100,8 +131,24 @@ public enum Validation {
     /// which trimming leaves in place.
     static func requireVisible(_ text: String, field: String, allowingLineBreaks: Bool) throws(ChatFlowError) {
         try requireNoControls(text, field: field, allowingLineBreaks: allowingLineBreaks)
-        guard text.unicodeScalars.contains(where: { !$0.properties.isWhitespace && $0.properties.generalCategory != .format }) else {
+        guard text.unicodeScalars.contains(where: isVisible) else {
             throw .invalid("\(field) must have something visible, not only invisible or formatting characters")
+        }
+    }
+
+    /// Whether a scalar shows anything by itself. Not: white space, formatting characters,
+    /// marks with nothing to combine with, code points Unicode says to ignore when they
+    /// cannot be shown (the Hangul fillers, variation selectors, tags, the combining
+    /// grapheme joiner), noncharacters, unassigned code points, and the blank braille pattern,
+    /// which renders as a space.
+    private static func isVisible(_ scalar: Unicode.Scalar) -> Bool {
+        let properties = scalar.properties
+        switch properties.generalCategory {
+        case .format, .nonspacingMark, .enclosingMark, .unassigned, .control, .spaceSeparator:
+            return false
+        default:
+            return !properties.isWhitespace && !properties.isDefaultIgnorableCodePoint
+                && !properties.isNoncharacterCodePoint && scalar != "\u{2800}"
         }
     }
 
