@@ -1,4 +1,5 @@
 @testable import ChatFlowServer
+import ChatFlowCore
 import ChatFlowTestSupport
 import Foundation
 import HTTPTypes
@@ -284,6 +285,36 @@ import Testing
             #expect(try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"x"}"#).status == 409)
             #expect(try await server.call(.get, "/chats/01ARZ3NDEKTSV4RRFFQ69G5FAV", as: "alice").status == 404)
             #expect(try await server.call(.patch, "/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV", as: "alice", json: #"{"content":"x"}"#).status == 404)
+        }
+    }
+
+    /// A message carries at most `maxReactionKinds` different emoji; more of one already
+    /// there are fine. An edit to the same text appends nothing.
+    @Test func reactionKindsAreBoundedAndSameTextEditsAreNoOps() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let message = try await server.post(chat, as: "alice", "react to me")
+            let faces = (0x1F600..<0x1F600 + UInt32(ChatFlowCommands.maxReactionKinds)).map { String(Unicode.Scalar($0)!) }
+            for face in faces {
+                let reply = try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"\#(face)"}"#)
+                #expect(reply.status == 201, "\(face): \(reply.status) \(reply.text)")
+            }
+            let before = server.engine.log.lastPosition
+            let refused = try await server.call(.post, "/messages/\(message)/reactions", as: "bob", json: #"{"emoji":"👍"}"#)
+            #expect(refused.status == 409 && refused.string("detail")?.contains("50 different reactions") == true, "\(refused.status) \(refused.text)")
+            #expect(server.engine.log.lastPosition == before, "a refused reaction appended")
+            #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "bob", json: #"{"emoji":"\#(faces[7])"}"#).status == 201)
+            // Once one kind is gone, another may take its place.
+            #expect(try await server.call(.delete, "/messages/\(message)/reactions/\(faces[0].addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)", as: "alice").status == 204)
+            #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "bob", json: #"{"emoji":"👍"}"#).status == 201)
+
+            let edited = try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"react to this"}"#)
+            #expect(edited.status == 200)
+            let afterEdit = server.engine.log.lastPosition
+            let again = try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":" react to this "}"#)
+            #expect(again.status == 200 && again.string("editedAt") == edited.string("editedAt"), "\(again.text)")
+            #expect(server.engine.log.lastPosition == afterEdit, "an edit to the same text appended")
         }
     }
 

@@ -139,6 +139,9 @@ public struct ChatFlowCommands: Sendable {
             guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted and can no longer be edited") }
             guard facts.author == user else { throw ChatFlowError.forbidden("only the author can edit a message") }
             let content = try Validation.content(content)
+            let current = try reader.message(message).orThrow(.unavailable("the message could not be read"))
+            // The same text again (a retried request) changes nothing, as with a chat's settings.
+            if current.content == content { return current }
             try await append(user, .messageEdited(.init(chat: facts.chat, message: message, content: content)))
             return try reader.message(message).orThrow(.unavailable("the message could not be read back"))
         }
@@ -162,6 +165,9 @@ public struct ChatFlowCommands: Sendable {
 
     // MARK: - Reactions and read state
 
+    /// Most different emoji one message can carry.
+    public static let maxReactionKinds = 50
+
     /// Adds a reaction; adding one already there returns it unchanged.
     public func react(to message: MessageID, with emoji: String, by user: UserID) async throws -> ReactionView {
         let emoji = try Validation.emoji(emoji)
@@ -170,6 +176,11 @@ public struct ChatFlowCommands: Sendable {
             try requireMember(facts.chat, user)
             guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted") }
             if try reader.reactedAt(user, message, emoji) == nil {
+                // Every page of history carries each message's reactions: their kinds are bounded.
+                let counts = try reader.reactionCounts(message)
+                guard counts[emoji] != nil || counts.count < Self.maxReactionKinds else {
+                    throw ChatFlowError.conflict("message \(message) already has \(Self.maxReactionKinds) different reactions; add one of those instead")
+                }
                 try await append(user, .reactionAdded(.init(chat: facts.chat, message: message, emoji: emoji)))
             }
             let at = try reader.reactedAt(user, message, emoji).orThrow(.unavailable("the reaction could not be read back"))
