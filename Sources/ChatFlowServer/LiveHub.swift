@@ -40,6 +40,12 @@ package final class LiveHub: Service, Sendable {
     }
 
     private let state = Mutex(State())
+    /// Held while frames are chosen and handed to the event loops (a batch of events, a
+    /// typing indicator), and while a subscription changes with the answer that says so.
+    /// A frame chosen under the old subscription then reaches its loop before that answer,
+    /// never after: without it a client could get events after `unsubscribed`, or, resuming
+    /// a chat it was already live on, an event both before and inside the replay.
+    private let handOver = Mutex(())
     private let commands: ChatFlowCommands
     private let projector: Projector
     private let metrics: ServerMetrics
@@ -197,7 +203,7 @@ package final class LiveHub: Service, Sendable {
         // Register first, holding live frames back, then confirm, replay history, and hand
         // over: whatever is applied meanwhile waits in `pending`, de-duplicated by id, and
         // goes out before any later frame, so the client sees one ordered stream.
-        connection.setSubscription(.replaying(pending: [], leaving: false), for: channel)
+        handOver.withLock { _ in connection.setSubscription(.replaying(pending: [], leaving: false), for: channel) }
         let registered = state.withLock { state in
             guard state.connections[connection.id] != nil else { return false }
             switch channel {
@@ -249,8 +255,7 @@ package final class LiveHub: Service, Sendable {
 
     /// Ends the subscription of a user who left the chat, after their `member.left`.
     private func endLeft(_ connection: LiveConnection, _ channel: LiveChannel) {
-        stopDelivering(channel, to: connection)
-        send(LiveFrame.unsubscribed(channel: channel.description), to: connection)
+        endSubscription(connection, channel, LiveFrame.unsubscribed(channel: channel.description))
     }
 
     private enum ReplayOutcome {
@@ -431,8 +436,10 @@ package final class LiveHub: Service, Sendable {
 
     /// Ends a subscription that could not be resumed, telling the client why.
     private func endSubscription(_ connection: LiveConnection, _ channel: LiveChannel, _ frame: String) {
-        stopDelivering(channel, to: connection)
-        send(frame, to: connection)
+        handOver.withLock { _ in
+            stopDelivering(channel, to: connection)
+            send(frame, to: connection)
+        }
     }
 
     private func stopDelivering(_ channel: LiveChannel, to connection: LiveConnection) {
@@ -448,8 +455,7 @@ package final class LiveHub: Service, Sendable {
                 "invalid", "unsubscribe needs a channel: chats/{chatId} or \(LiveChannel.notificationsName)", channel: name), to: connection)
             return
         }
-        stopDelivering(channel, to: connection)
-        send(LiveFrame.unsubscribed(channel: channel.description), to: connection)
+        endSubscription(connection, channel, LiveFrame.unsubscribed(channel: channel.description))
     }
 
     /// Typing indicators go to the chat's other subscribers and are never logged; more than
@@ -462,11 +468,13 @@ package final class LiveHub: Service, Sendable {
         guard connection.mayPassOnTyping(in: chat) else { return }
         let channel = LiveChannel.chat(chat)
         let frame = LiveFrame.event(channel: channel.description, id: nil, event: .typing(chat: chat, user: connection.user))
-        var outgoing = Outgoing()
-        for target in subscribers(of: chat) where target.id != connection.id {
-            deliver(frame, id: nil, on: channel, to: target, &outgoing)
+        handOver.withLock { _ in
+            var outgoing = Outgoing()
+            for target in subscribers(of: chat) where target.id != connection.id {
+                deliver(frame, id: nil, on: channel, to: target, &outgoing)
+            }
+            send(outgoing)
         }
-        send(outgoing)
     }
 
     // MARK: - Delivery
@@ -484,6 +492,10 @@ package final class LiveHub: Service, Sendable {
     }
 
     package func deliver(_ batch: [LoggedEvent]) {
+        handOver.withLock { _ in deliverHoldingHandOver(batch) }
+    }
+
+    private func deliverHoldingHandOver(_ batch: [LoggedEvent]) {
         var outgoing = Outgoing()
         for logged in batch {
             guard let (chat, event) = LiveEvent.from(logged) else { continue }
