@@ -20,14 +20,16 @@ public struct TokenVerifier: Sendable {
         leeway = TimeInterval(configuration.jwtLeewaySeconds)
     }
 
-    /// The user and the token's expiry (Unix seconds), or a 401 problem saying what is wrong.
+    /// The user and when this server stops accepting the token (Unix seconds: `exp` plus
+    /// the leeway, so that an open WebSocket ends when a new request would be refused), or a
+    /// 401 problem saying what is wrong.
     public func verify(_ token: String, now: Date = Date()) async throws -> (user: UserID, expires: Double) {
         if let remembered = remembered(token, now: now) { return remembered }
         // Not remembered, or no longer (or not yet) valid: the full check says why.
         let claims = try await verifiedClaims(token, now: now)
         let user = try Self.user(in: claims)
         verified.remember(token, .init(user: user, expires: claims.exp.value, notBefore: claims.nbf?.value))
-        return (user, claims.exp.value.timeIntervalSince1970)
+        return (user, claims.exp.value.addingTimeInterval(leeway).timeIntervalSince1970)
     }
 
     /// `verify` for a token that passed it before and is still within `exp` and `nbf`,
@@ -35,7 +37,7 @@ public struct TokenVerifier: Sendable {
     func remembered(_ token: String, now: Date = Date()) -> (user: UserID, expires: Double)? {
         guard let entry = verified.lookup(token), entry.expires.addingTimeInterval(leeway) > now,
               entry.notBefore.map({ $0.addingTimeInterval(-leeway) <= now }) ?? true else { return nil }
-        return (entry.user, entry.expires.timeIntervalSince1970)
+        return (entry.user, entry.expires.addingTimeInterval(leeway).timeIntervalSince1970)
     }
 
     /// The header must name HS256 and ask for nothing more. The one key checks the signature

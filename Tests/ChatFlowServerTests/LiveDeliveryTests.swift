@@ -623,6 +623,20 @@ import Testing
             #expect(await client.closed(timeout: .seconds(60)) == 4001)
         }
     }
+
+    /// A token past `exp` but within the leeway opens a socket that stays open, as it still
+    /// passes on HTTP (it used to be closed at once with 4001, and a client reconnecting with
+    /// it looped).
+    @Test func aTokenWithinTheLeewayKeepsItsSocket() async throws {
+        try await TestServer.run { server in
+            let token = try await server.token("alice", ttl: -5)
+            #expect(try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(token)"]).status == 200)
+            let client = try await LiveClient.connect(server, as: "alice", token: token)
+            #expect(try await client.roundTrip(), "the socket did not answer a ping")
+            #expect(try await client.roundTrip())
+            await client.close()
+        }
+    }
 }
 
 /// Set once, read by many tasks: tells writers to stop after the post in hand.
