@@ -33,7 +33,21 @@ package final class LiveConnection: Sendable {
         var queue = CircularBuffer<String>()
         var bytes = 0
         var running = false
+        /// The socket handler stopped reading from the socket until the queue drains.
+        var readingPaused = false
     }
+
+    /// What became of a client message handed to `receive`.
+    enum Reception {
+        /// Queued; with `pauseReading`, the socket handler should read no more for now.
+        case queued(pauseReading: Bool)
+        /// Refused: over the hard limits, which only a client that ignores backpressure
+        /// reaches (the frames of one read from the socket still arrive after a pause).
+        case refused
+    }
+
+    /// Sent down the pipeline once the queue has drained: the socket handler reads again.
+    struct ResumeReading {}
 
     let id: Int
     let user: UserID
@@ -50,9 +64,12 @@ package final class LiveConnection: Sendable {
     /// When this connection's last typing indicator was passed on, per chat (uptime ns).
     private let typingPassedOn = Mutex<[ChatID: UInt64]>([:])
 
-    /// Client messages, and their bytes, a connection may have waiting before it is closed
-    /// for flooding (a client sends a few small operations; the hub answers each at once).
+    /// Client messages waiting before the socket handler stops reading from the socket (and
+    /// so the client's writes wait in TCP until these are answered): a client may pipeline
+    /// as many operations as it likes, such as subscribing to each of its chats at once.
     static let inboundLimit = 64
+    /// Messages, and their bytes, waiting before the connection is closed for flooding.
+    static let inboundHardLimit = 4096
     static let inboundByteLimit = 256 * 1024
 
     init(id: Int, user: UserID, channel: any Channel, queueLimit: Int, closeGrace: TimeAmount) {
@@ -196,17 +213,19 @@ package final class LiveConnection: Sendable {
 
     // MARK: - Inbound
 
-    /// Queues a client message for `hub`; false when too many are already waiting.
-    func receive(_ text: String, hub: LiveHub) -> Bool {
-        let start: Bool? = inbound.withLock { inbound in
-            guard inbound.queue.count < Self.inboundLimit, inbound.bytes + text.utf8.count <= Self.inboundByteLimit else { return nil }
+    /// Queues a client message for `hub`.
+    func receive(_ text: String, hub: LiveHub) -> Reception {
+        let queued: (start: Bool, pause: Bool)? = inbound.withLock { inbound in
+            guard inbound.queue.count < Self.inboundHardLimit, inbound.bytes + text.utf8.count <= Self.inboundByteLimit else { return nil }
             inbound.queue.append(text)
             inbound.bytes += text.utf8.count
-            if inbound.running { return false }
+            let pause = inbound.queue.count >= Self.inboundLimit
+            if pause { inbound.readingPaused = true }
+            if inbound.running { return (false, pause) }
             inbound.running = true
-            return true
+            return (true, pause)
         }
-        guard let start else { return false }
+        guard let (start, pause) = queued else { return .refused }
         // A task only while there is something to handle: an idle connection holds none.
         // The hub counts it, and waits for it when stopping; closing cancels its waits.
         if start {
@@ -218,7 +237,7 @@ package final class LiveConnection: Sendable {
             inboundTask.withLock { $0 = task }
             if isClosed { task.cancel() }
         }
-        return true
+        return .queued(pauseReading: pause)
     }
 
     private func handleInbound(_ hub: LiveHub) async {
@@ -236,16 +255,21 @@ package final class LiveConnection: Sendable {
     /// The next message to handle; nil (and the worker stops) when there is none, or when
     /// the connection has closed and nobody would hear the answers.
     private func nextInbound() -> String? {
-        inbound.withLock { inbound in
+        let (text, resume) = inbound.withLock { inbound -> (String?, Bool) in
             guard !isClosed, let text = inbound.queue.popFirst() else {
                 inbound.queue.removeAll()
                 inbound.bytes = 0
                 inbound.running = false
-                return nil
+                return (nil, false)
             }
             inbound.bytes -= text.utf8.count
-            return text
+            // Half drained: read again, so the next requests arrive before these run out.
+            guard inbound.readingPaused, inbound.queue.count <= Self.inboundLimit / 2 else { return (text, false) }
+            inbound.readingPaused = false
+            return (text, true)
         }
+        if resume { channel.pipeline.fireUserInboundEventTriggered(ResumeReading()) }
+        return text
     }
 
     // MARK: - Subscriptions

@@ -7,8 +7,9 @@ import NIOWebSocket
 /// joined by `NIOWebSocketFrameAggregator`), pings out, and the close handshake. What the
 /// client asks for goes to the hub through its `LiveConnection`, which also writes the
 /// frames the hub sends.
-final class LiveSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class LiveSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
+    typealias OutboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
     private let hub: LiveHub
@@ -20,6 +21,9 @@ final class LiveSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var pinger: RepeatedTask?
     /// A ping went out and no pong has come back since.
     private var awaitingPong = false
+    /// Reads from the socket wait while the client's requests queue up (`LiveConnection.Reception`).
+    private var readingPaused = false
+    private var readWaiting = false
 
     init(hub: LiveHub, user: UserID, expires: Double?, pingInterval: TimeAmount) {
         self.hub = hub
@@ -75,7 +79,10 @@ final class LiveSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
                 connection.close(code: 1007, reason: "text frames must be valid UTF-8")
                 return
             }
-            if !connection.receive(text, hub: hub) {
+            switch connection.receive(text, hub: hub) {
+            case .queued(let pauseReading):
+                if pauseReading { readingPaused = true }
+            case .refused:
                 connection.close(code: 1008, reason: "too many requests in flight")
             }
         case .binary:
@@ -101,6 +108,14 @@ final class LiveSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// socket ended without a close frame is gone: the server accepts half-closed sockets,
     /// so without this its side would stay open until the next unanswered ping.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is LiveConnection.ResumeReading {
+            readingPaused = false
+            if readWaiting {
+                readWaiting = false
+                context.read()
+            }
+            return
+        }
         if event is ChannelShouldQuiesceEvent {
             connection?.close(code: 1001, reason: "server shutting down")
             return
@@ -110,6 +125,15 @@ final class LiveSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Held back while the client's requests queue up; NIO asks again after each read.
+    func read(context: ChannelHandlerContext) {
+        if readingPaused {
+            readWaiting = true
+        } else {
+            context.read()
+        }
     }
 
     /// A message over the size limit or split into too many fragments is refused with a
