@@ -99,6 +99,38 @@ import Testing
         }
     }
 
+    /// A deleted message is no longer unread for anyone who had not read it; one already
+    /// read, or one's own, changes nothing; a marker may still move to it.
+    @Test func deletedMessagesAreNotUnread() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            try await world.join("bob", chat)
+            let a1 = try await world.post("alice", chat, "a1")
+            let a2 = try await world.post("alice", chat, "a2")
+            let b1 = try await world.post("bob", chat, "b1")
+            let a3 = try await world.post("alice", chat, "a3")
+            try await world.markRead("bob", chat, a1)
+            try world.catchUp()
+            #expect(try unread(world, "bob", chat) == 2)  // a2, a3
+            #expect(try unread(world, "alice", chat) == 1)  // b1
+
+            try await world.delete("alice", chat, a2)
+            try await world.delete("alice", chat, a1)  // already read by bob
+            try await world.delete("bob", chat, b1)  // bob's own
+            try world.catchUp()
+            #expect(try unread(world, "bob", chat) == 1)  // a3
+            #expect(try unread(world, "alice", chat) == 0)  // b1 is gone
+
+            try await world.markRead("bob", chat, a2)  // a deleted message still has its place
+            try world.catchUp()
+            #expect(try unread(world, "bob", chat) == 1)
+            try await world.delete("alice", chat, a3)
+            try world.catchUp()
+            #expect(try unread(world, "bob", chat) == 0)
+            try world.expectVerified()
+        }
+    }
+
     @Test func aMarkerOnAMessageOfAnotherChatIsIgnored() async throws {
         try await withWorld { world in
             let chat = try await world.createChat("alice")

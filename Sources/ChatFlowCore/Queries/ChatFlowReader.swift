@@ -152,13 +152,26 @@ public struct ChatFlowReader: Sendable {
 
     // MARK: - Read state
 
-    /// The user's read marker in a chat and the messages by others after it.
+    /// The user's read marker in a chat and the messages by others after it (deleted ones
+    /// not counted).
     public func readMarker(_ user: UserID, _ chat: ChatID) throws -> (lastRead: MessageID?, unread: Int) {
         guard let marker = try database.get(ReadStateKeys.marker(user, chat), in: readState).map(ReadMarker.init(decoding:)) else {
             return (nil, 0)
         }
         let sequence = try database.get(ReadStateKeys.sequence(chat), in: readState).flatMap { KeyReader.read($0) { $0.uint64() } } ?? 0
-        let unread = Int64(sequence) - Int64(marker.sequence) - Int64(marker.ownSince)
+        // Deleted messages by others after the marker, newest first: ids rise with sequence.
+        var deleted: Int64 = 0
+        let prefix = ReadStateKeys.deletedPrefix(chat)
+        let iterator = database.makeIterator(over: readState, lower: prefix, upper: KeyWriter.prefixSuccessor(prefix))
+        iterator.seekToLast()
+        while iterator.isValid {
+            let (position, author) = try ReadStateKeys.decodePositionValue(iterator.value)
+            if position <= marker.sequence { break }
+            if author != user { deleted += 1 }
+            iterator.previous()
+        }
+        try iterator.checkError()
+        let unread = Int64(sequence) - Int64(marker.sequence) - Int64(marker.ownSince) - deleted
         return (marker.lastRead, Int(max(0, unread)))
     }
 

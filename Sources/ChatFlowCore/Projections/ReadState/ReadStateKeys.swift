@@ -5,9 +5,12 @@ import ChatFlowStorage
 /// - `0x02 ‖ chat(16) ‖ message(16) → sequence(8) ‖ author` (each message's place in its chat)
 /// - `0x03 ‖ user ‖ 0x00 ‖ chat(16) → ReadMarker` (per member of the chat)
 /// - `0x04 → horizon(16)` (retention removed the positions of messages before it)
+/// - `0x05 ‖ chat(16) ‖ message(16) → sequence(8) ‖ author` (the positions of deleted messages)
 ///
-/// unread = sequence(chat) − marker.sequence − marker.ownSince: messages after the marker
-/// minus the reader's own. Every message posted costs O(1) writes, whatever the chat's size.
+/// unread = sequence(chat) − marker.sequence − marker.ownSince − the deleted messages by
+/// others after the marker: messages after the marker minus the reader's own and those
+/// deleted since. Every message posted costs O(1) writes, whatever the chat's size; the
+/// deleted ones after a marker are read newest first, and are few.
 enum ReadStateKeys {
     static func sequence(_ chat: ChatID) -> [UInt8] {
         KeyWriter.build { $0.byte(0x01); $0.chat(chat) }
@@ -19,6 +22,26 @@ enum ReadStateKeys {
 
     static func positionsPrefix(_ chat: ChatID) -> [UInt8] {
         KeyWriter.build { $0.byte(0x02); $0.chat(chat) }
+    }
+
+    static func deleted(_ chat: ChatID, _ message: MessageID) -> [UInt8] {
+        KeyWriter.build { $0.byte(0x05); $0.chat(chat); $0.message(message) }
+    }
+
+    static func deletedPrefix(_ chat: ChatID) -> [UInt8] {
+        KeyWriter.build { $0.byte(0x05); $0.chat(chat) }
+    }
+
+    /// A position's value: the message's sequence number in its chat and its author.
+    static func positionValue(_ sequence: UInt64, _ author: UserID) -> [UInt8] {
+        KeyWriter.build { $0.uint64(sequence); $0.raw(author.rawValue.utf8) }
+    }
+
+    static func decodePositionValue(_ bytes: [UInt8]) throws -> (UInt64, UserID) {
+        guard bytes.count >= 8, let sequence = KeyReader.read(bytes, { $0.uint64() }) else {
+            throw StorageError.malformed("read-state position of \(bytes.count) bytes")
+        }
+        return (sequence, UserID(unchecked: String(decoding: bytes[8...], as: UTF8.self)))
     }
 
     static func marker(_ user: UserID, _ chat: ChatID) -> [UInt8] {

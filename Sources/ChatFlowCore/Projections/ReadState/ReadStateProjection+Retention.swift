@@ -21,6 +21,12 @@ extension ReadStateProjection {
                 found = true
             }
             if found { context.deleteRange(from: lower, to: upper) }
+            // Deleted messages before the horizon are before every marker the pass leaves.
+            let deletedLower = ReadStateKeys.deleted(chat, MessageID(.zero))
+            let deletedUpper = ReadStateKeys.deleted(chat, MessageID(context.horizon))
+            if try context.first(from: deletedLower, to: deletedUpper) != nil {
+                context.deleteRange(from: deletedLower, to: deletedUpper)
+            }
         }
         try context.forEach(from: ReadStateKeys.markersPrefix, to: KeyWriter.prefixSuccessor(ReadStateKeys.markersPrefix)!) { key, value in
             guard let (user, chat) = ReadStateKeys.decodeMarker(key), let base = before[chat], base > 0 else { return }

@@ -1,10 +1,11 @@
 import ChatFlowStorage
 
-/// Per user per chat: the last message read and how many messages by others came after it.
-/// Deleted messages keep their place in the count: they stay in the timeline as tombstones.
+/// Per user per chat: the last message read and how many messages by others came after it,
+/// not counting those deleted since (nobody can read them any more).
 public struct ReadStateProjection: Projection {
     public static let name = "read_state"
-    public static let version = 1
+    /// 2: deleted messages are kept apart, so they no longer count as unread.
+    public static let version = 2
 
     public init() {}
 
@@ -53,19 +54,22 @@ public struct ReadStateProjection: Projection {
             }
             rows.put(markerKey, ReadMarker(lastRead: moved.message, sequence: sequence, ownSince: own).encoded())
 
-        case .chatUpdated, .messageEdited, .messageDeleted, .reactionAdded, .reactionRemoved:
+        case .messageDeleted(let deleted):
+            // Its place stays (a marker may still be moved to it); it is noted as deleted.
+            if let position = try rows.get(ReadStateKeys.position(deleted.chat, deleted.message)) {
+                rows.put(ReadStateKeys.deleted(deleted.chat, deleted.message), position)
+            }
+
+        case .chatUpdated, .messageEdited, .reactionAdded, .reactionRemoved:
             break
         }
     }
 
     func position(_ sequence: UInt64, _ author: UserID) -> [UInt8] {
-        KeyWriter.build { $0.uint64(sequence); $0.raw(author.rawValue.utf8) }
+        ReadStateKeys.positionValue(sequence, author)
     }
 
     func decodePosition(_ bytes: [UInt8]) throws -> (UInt64, UserID) {
-        guard bytes.count >= 8, let sequence = KeyReader.read(bytes, { $0.uint64() }) else {
-            throw StorageError.malformed("read-state position of \(bytes.count) bytes")
-        }
-        return (sequence, UserID(unchecked: String(decoding: bytes[8...], as: UTF8.self)))
+        try ReadStateKeys.decodePositionValue(bytes)
     }
 }
