@@ -159,6 +159,12 @@ package final class LiveConnection: Sendable {
     func close(code: UInt16, reason: String) {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         cancelInbound()
+        // The client's answer to our close frame must be read: reading resumes if paused.
+        let wasPaused = inbound.withLock { inbound in
+            defer { inbound.readingPaused = false }
+            return inbound.readingPaused
+        }
+        if wasPaused { channel.pipeline.fireUserInboundEventTriggered(ResumeReading()) }
         let channel = channel
         channel.eventLoop.execute { [self] in
             writeClose(code: code, reason: reason)
@@ -219,7 +225,7 @@ package final class LiveConnection: Sendable {
             guard inbound.queue.count < Self.inboundHardLimit, inbound.bytes + text.utf8.count <= Self.inboundByteLimit else { return nil }
             inbound.queue.append(text)
             inbound.bytes += text.utf8.count
-            let pause = inbound.queue.count >= Self.inboundLimit
+            let pause = inbound.queue.count >= Self.inboundLimit || inbound.bytes >= Self.inboundByteLimit / 2
             if pause { inbound.readingPaused = true }
             if inbound.running { return (false, pause) }
             inbound.running = true
@@ -264,7 +270,9 @@ package final class LiveConnection: Sendable {
             }
             inbound.bytes -= text.utf8.count
             // Half drained: read again, so the next requests arrive before these run out.
-            guard inbound.readingPaused, inbound.queue.count <= Self.inboundLimit / 2 else { return (text, false) }
+            guard inbound.readingPaused, inbound.queue.count <= Self.inboundLimit / 2, inbound.bytes < Self.inboundByteLimit / 4 else {
+                return (text, false)
+            }
             inbound.readingPaused = false
             return (text, true)
         }

@@ -50,9 +50,10 @@ final class LiveSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// A peer that has not answered the previous ping by the next one is gone.
+    /// A peer that has not answered the previous ping by the next one is gone. While reading
+    /// is paused its pong could not be read, so nothing is judged (or sent) until it resumes.
     private func ping(_ channel: any Channel) {
-        guard let connection else { return }
+        guard let connection, !readingPaused else { return }
         if awaitingPong {
             channel.close(promise: nil)
             return
@@ -110,6 +111,7 @@ final class LiveSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is LiveConnection.ResumeReading {
             readingPaused = false
+            awaitingPong = false
             if readWaiting {
                 readWaiting = false
                 context.read()

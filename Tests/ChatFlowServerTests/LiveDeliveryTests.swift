@@ -318,6 +318,30 @@ import Testing
         }
     }
 
+    /// A socket whose requests wait (here behind a held replay) stops being read; its pongs
+    /// cannot be read either, so the server's pings do not judge it dead meanwhile. Once the
+    /// replay runs, every request is answered.
+    @Test func aSocketPausedBehindItsRequestsIsNotTakenForDead() async throws {
+        let gate = ReplayGate(limit: 1)
+        let holder = UserID(unchecked: "holder")
+        try await TestServer.run(configure: { $0.webSocketPingSeconds = 1 }, replayGate: gate) { server in
+            let chat = try await server.createChat("alice")
+            let seen = try await server.post(chat, as: "alice", "seen")
+            await gate.enter(holder)
+            let alice = try await LiveClient.connect(server, as: "alice")
+            let requests = 70
+            for _ in 0..<requests {
+                try await alice.send(#"{"op":"subscribe","channel":"chats/\#(chat)","since":"\#(seen)"}"#)
+            }
+            // Three ping intervals: a socket whose pings went unanswered twice would be closed.
+            #expect(await alice.closed(timeout: .seconds(3)) == nil, "the paused socket was closed")
+            gate.leave(holder)
+            #expect(await alice.wait { frames in frames.count { $0["type"] as? String == "subscribed" } == requests })
+            #expect(try await alice.roundTrip())
+            await alice.close()
+        }
+    }
+
     /// A replay waiting its turn on a socket that then closes gives up its place in line.
     @Test func aClosedSocketStopsWaitingForItsReplay() async throws {
         let gate = ReplayGate(limit: 1)
