@@ -66,6 +66,29 @@ import Testing
         }
     }
 
+    /// New kinds of reaction racing for a message's last place: one gets it.
+    @Test func reactionsRacingForTheLastKindLeaveTheBound() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            let message = try await server.post(chat, as: "alice", "popular")
+            let limit = ChatFlowCommands.maxReactionKinds
+            for face in 0..<(limit - 1) {
+                let emoji = String(Unicode.Scalar(0x1F600 + UInt32(face))!)
+                #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"\#(emoji)"}"#).status == 201)
+            }
+            let racers = ["🍎", "🍐", "🍊", "🍋", "🍌", "🍉"]
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for emoji in racers {
+                    group.addTask { try await call(server, "POST", "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"\#(emoji)"}"#).status }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.sorted() == [201] + Array(repeating: 409, count: racers.count - 1), "\(statuses)")
+            let kinds = try server.engine.reader.reactionCounts(MessageID(#require(ULID(message)))).count
+            #expect(kinds == limit)
+        }
+    }
+
     @Test func anEditRacingADeleteLandsBeforeItOrNotAtAll() async throws {
         try await TestServer.run { server in
             let chat = try await server.createChat("alice")

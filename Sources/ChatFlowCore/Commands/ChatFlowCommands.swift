@@ -50,7 +50,7 @@ public struct ChatFlowCommands: Sendable {
         }
         let name = try name.map(Validation.chatName)
         let description = try description.map(Validation.chatDescription)
-        return try await locks.withLock(chat, .exclusive) {
+        func change() throws -> (current: ChatView, update: ChangeEvent.ChatUpdated?) {
             let (current, role) = try readable(chat, by: user)
             guard role != nil else { throw Self.notAMember(chat) }
             guard role == .owner else { throw ChatFlowError.forbidden("only the chat's owner can change it") }
@@ -59,7 +59,15 @@ public struct ChatFlowCommands: Sendable {
                 name: name.flatMap { $0 == current.name ? nil : $0 },
                 description: description.flatMap { $0 == current.description ? nil : $0 },
                 isPrivate: isPrivate.flatMap { $0 == current.isPrivate ? nil : $0 })
-            guard update.name != nil || update.description != nil || update.isPrivate != nil else { return current }
+            let changes = update.name != nil || update.description != nil || update.isPrivate != nil
+            return (current, changes ? update : nil)
+        }
+        // A request that changes nothing is answered without holding the chat's writers back.
+        let unchanged = try change()
+        guard unchanged.update != nil else { return unchanged.current }
+        return try await locks.withLock(chat, .exclusive) {
+            let (current, update) = try change()
+            guard let update else { return current }
             try await append(user, .chatUpdated(update))
             return try reader.chat(chat).orThrow(.unavailable("the chat could not be read back"))
         }
@@ -67,7 +75,9 @@ public struct ChatFlowCommands: Sendable {
 
     /// Joins a public chat; joining one already joined returns the membership unchanged.
     public func join(_ chat: ChatID, by user: UserID) async throws -> MemberView {
-        try await locks.withLock(chat, .exclusive) {
+        // Joining again changes nothing, and need not hold the chat's writers back.
+        if try reader.role(of: user, in: chat) != nil, let member = try reader.member(user, of: chat) { return member }
+        return try await locks.withLock(chat, .exclusive) {
             let (view, role) = try readable(chat, by: user)
             if role != nil { return try reader.member(user, of: chat).orThrow(.unavailable("the membership could not be read back")) }
             guard !view.isPrivate else { throw ChatFlowError.notFound("chat \(chat) not found") }
@@ -80,7 +90,8 @@ public struct ChatFlowCommands: Sendable {
 
     /// A member adds someone; the only way into a private chat. Adding a member again is a no-op.
     public func add(_ target: UserID, to chat: ChatID, by user: UserID) async throws -> MemberView {
-        try await locks.withLock(chat, .exclusive) {
+        if try reader.role(of: user, in: chat) != nil, let existing = try reader.member(target, of: chat) { return existing }
+        return try await locks.withLock(chat, .exclusive) {
             try requireMember(chat, user)
             if let existing = try reader.member(target, of: chat) { return existing }
             try await append(user, .memberJoined(.init(chat: chat, user: target, role: .member)))
@@ -150,6 +161,8 @@ public struct ChatFlowCommands: Sendable {
     /// Deletes a message (the author while still a member, or the chat's owner). Deleting it
     /// again is a no-op.
     public func delete(_ message: MessageID, by user: UserID) async throws {
+        // Deleting again changes nothing, and need not hold the chat's writers back.
+        if let facts = try reader.messageFacts(message), facts.deleted, try reader.role(of: user, in: facts.chat) != nil { return }
         try await withLock(on: message, by: user, .exclusive) {
             let facts = try visibleMessage(message, by: user)
             try requireMember(facts.chat, user)
@@ -171,21 +184,28 @@ public struct ChatFlowCommands: Sendable {
     /// Adds a reaction; adding one already there returns it unchanged.
     public func react(to message: MessageID, with emoji: String, by user: UserID) async throws -> ReactionView {
         let emoji = try Validation.emoji(emoji)
-        return try await withLock(on: message, by: user, .shared) {
-            let facts = try visibleMessage(message, by: user)
-            try requireMember(facts.chat, user)
-            guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted") }
-            if try reader.reactedAt(user, message, emoji) == nil {
-                // Every page of history carries each message's reactions: their kinds are bounded.
-                let counts = try reader.reactionCounts(message)
-                guard counts[emoji] != nil || counts.count < Self.maxReactionKinds else {
-                    throw ChatFlowError.conflict("message \(message) already has \(Self.maxReactionKinds) different reactions; add one of those instead")
+        // One more of a kind already there shares the chat's lock; a new kind takes it alone,
+        // so that two new kinds cannot both take the last place.
+        for mode in [ChatLocks.Mode.shared, .exclusive] {
+            let view = try await withLock(on: message, by: user, mode) { () -> ReactionView? in
+                let facts = try visibleMessage(message, by: user)
+                try requireMember(facts.chat, user)
+                guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted") }
+                if try reader.reactedAt(user, message, emoji) == nil {
+                    // Every page of history carries each message's reactions: their kinds are bounded.
+                    let counts = try reader.reactionCounts(message)
+                    if counts[emoji] == nil && mode == .shared { return nil }
+                    guard counts[emoji] != nil || counts.count < Self.maxReactionKinds else {
+                        throw ChatFlowError.conflict("message \(message) already has \(Self.maxReactionKinds) different reactions; add one of those instead")
+                    }
+                    try await append(user, .reactionAdded(.init(chat: facts.chat, message: message, emoji: emoji)))
                 }
-                try await append(user, .reactionAdded(.init(chat: facts.chat, message: message, emoji: emoji)))
+                let at = try reader.reactedAt(user, message, emoji).orThrow(.unavailable("the reaction could not be read back"))
+                return ReactionView(messageId: message.description, userId: user.rawValue, emoji: emoji, createdAt: RFC3339.format(milliseconds: at))
             }
-            let at = try reader.reactedAt(user, message, emoji).orThrow(.unavailable("the reaction could not be read back"))
-            return ReactionView(messageId: message.description, userId: user.rawValue, emoji: emoji, createdAt: RFC3339.format(milliseconds: at))
+            if let view { return view }
         }
+        throw ChatFlowError.unavailable("the reaction could not be added")
     }
 
     /// Removes the caller's reaction; removing one that is not there is a no-op.
@@ -266,8 +286,14 @@ public struct ChatFlowCommands: Sendable {
 
     @discardableResult
     func append(_ actor: UserID, _ event: ChangeEvent, key: IdempotencyKey? = nil) async throws -> AppendResult {
+        // Once the projector has stopped nothing more is applied: a write would be committed
+        // unseen, and the next ones would be checked against projections that stay behind.
+        guard !projector.applied.isClosed else { throw ChatFlowError.unavailable("the server is stopping; retry in a moment") }
         let result = try await log.append([EventCodec.encode(EventEnvelope(actor: actor, event: event))], idempotencyKey: key)
-        try await projector.waitUntilApplied(result.ids[result.ids.count - 1])
+        // Not cut short by the caller's cancellation: the chat's lock is held until the
+        // projections have the event, or the next command could check without it.
+        let last = result.ids[result.ids.count - 1]
+        try await Task { try await projector.waitUntilApplied(last) }.value
         return result
     }
 }
