@@ -492,19 +492,25 @@ package final class LiveHub: Service, Sendable {
     }
 
     package func deliver(_ batch: [LoggedEvent]) {
-        handOver.withLock { _ in deliverHoldingHandOver(batch) }
+        // Who hears of each event on the notifications channel, read before taking the lock:
+        // the reads must not hold back subscribes and typing meanwhile.
+        let hasListeners = state.withLock { !$0.notificationSubscribers.isEmpty }
+        let notified = hasListeners ? batch.map(notificationRecipients) : []
+        handOver.withLock { _ in deliverHoldingHandOver(batch, notified: notified) }
     }
 
-    private func deliverHoldingHandOver(_ batch: [LoggedEvent]) {
+    /// `notified`: per event of the batch, the users told of it on the notifications channel
+    /// (empty: nobody is listening).
+    private func deliverHoldingHandOver(_ batch: [LoggedEvent], notified: [[UserID]]) {
         var outgoing = Outgoing()
-        for logged in batch {
+        for (index, logged) in batch.enumerated() {
             guard let (chat, event) = LiveEvent.from(logged) else { continue }
             let channel = LiveChannel.chat(chat)
             let frame = LiveFrame.event(channel: channel.description, id: logged.id.description, event: event)
             for connection in subscribers(of: chat) {
                 deliver(frame, id: logged.id, on: channel, to: connection, &outgoing)
             }
-            notify(logged, chat: chat, event: event, &outgoing)
+            if !notified.isEmpty { notify(logged, event: event, recipients: notified[index], &outgoing) }
             // A member who left stops receiving the chat at once, after this last event.
             if case .memberLeft(let left) = logged.event {
                 dropSubscriptions(of: left.user, to: chat, &outgoing)
@@ -543,13 +549,16 @@ package final class LiveHub: Service, Sendable {
         }
     }
 
-    private func notify(_ logged: LoggedEvent, chat: ChatID, event: LiveEvent, _ outgoing: inout Outgoing) {
-        let hasListeners = state.withLock { !$0.notificationSubscribers.isEmpty }
-        guard hasListeners, let audience = (try? audience(of: logged, in: chat)) ?? nil else { return }
-        let recipients = switch audience {
+    /// The users an event is for on the notifications channel.
+    private func notificationRecipients(_ logged: LoggedEvent) -> [UserID] {
+        guard let (chat, _) = LiveEvent.from(logged), let audience = (try? audience(of: logged, in: chat)) ?? nil else { return [] }
+        return switch audience {
         case .membersExcept(let actor): ((try? commands.reader.memberIDs(of: chat)) ?? []).filter { $0 != actor }
         case .user(let user): [user]
         }
+    }
+
+    private func notify(_ logged: LoggedEvent, event: LiveEvent, recipients: [UserID], _ outgoing: inout Outgoing) {
         guard !recipients.isEmpty else { return }
         let frame = LiveFrame.event(channel: LiveChannel.notificationsName, id: logged.id.description, event: event)
         let targets = state.withLock { state in
