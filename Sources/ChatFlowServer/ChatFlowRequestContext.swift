@@ -7,7 +7,7 @@ public struct ChatFlowRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The authenticated user; set by `AuthenticationMiddleware`.
     public var user: UserID?
-    /// When the caller's token expires, in Unix seconds.
+    /// When the caller's token stops being accepted (its `exp` plus the leeway), in Unix seconds.
     public var tokenExpiry: Double?
     /// Why the token the request carried was refused, if it was.
     var refusedToken: ProblemDetail?

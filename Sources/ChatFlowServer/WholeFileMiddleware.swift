@@ -10,13 +10,16 @@ import Hummingbird
 /// headers are dropped before the file middleware sees them.
 struct WholeFileMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.headers[.range] != nil || request.headers[.ifRange] != nil else {
-            return try await next(request, context)
+        var whole = request
+        if request.headers[.range] != nil || request.headers[.ifRange] != nil {
+            var head = request.head
+            head.headerFields[.range] = nil
+            head.headerFields[.ifRange] = nil
+            whole = Request(head: head, body: request.body)
         }
-        var head = request.head
-        head.headerFields[.range] = nil
-        head.headerFields[.ifRange] = nil
-        let whole = Request(head: head, body: request.body)
-        return try await next(whole, context)
+        var response = try await next(whole, context)
+        // The file middleware offers ranges on every file it serves: none are served.
+        if response.headers[.acceptRanges] != nil { response.headers[.acceptRanges] = "none" }
+        return response
     }
 }

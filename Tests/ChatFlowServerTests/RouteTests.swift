@@ -378,6 +378,7 @@ import Testing
         try await TestServer.run { server in
             let whole = try await server.call(.get, "/index.html", as: nil)
             #expect(whole.status == 200 && !whole.text.isEmpty)
+            #expect(whole.headers[.acceptRanges] == "none")
             let size = whole.text.utf8.count
             let ranges = ["bytes=100000000-", "bytes=\(size)-", "bytes=-5", "bytes=-0", "bytes=0-3", "bytes=garbage"]
             for range in ranges {

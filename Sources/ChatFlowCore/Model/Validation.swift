@@ -139,12 +139,13 @@ public enum Validation {
     /// Whether a scalar shows anything by itself. Not: white space, formatting characters,
     /// marks with nothing to combine with, code points Unicode says to ignore when they
     /// cannot be shown (the Hangul fillers, variation selectors, tags, the combining
-    /// grapheme joiner), noncharacters, unassigned code points, and the blank braille pattern,
-    /// which renders as a space.
+    /// grapheme joiner), noncharacters, and the blank braille pattern, which renders as a
+    /// space. Code points unassigned in this runtime's Unicode data count as visible: they
+    /// may be emoji newer than it.
     private static func isVisible(_ scalar: Unicode.Scalar) -> Bool {
         let properties = scalar.properties
         switch properties.generalCategory {
-        case .format, .nonspacingMark, .enclosingMark, .unassigned, .control, .spaceSeparator:
+        case .format, .nonspacingMark, .enclosingMark, .control, .spaceSeparator:
             return false
         default:
             return !properties.isWhitespace && !properties.isDefaultIgnorableCodePoint
