@@ -28,7 +28,7 @@ struct ChatsController {
         let body = try await RequestBody.decode(CreateChatBody.self, from: request, limit: maxBodyBytes)
         let (chat, replayed) = try await commands.createChat(
             by: user, name: body.name, description: body.description, isPrivate: body.isPrivate,
-            idempotencyKey: request.headers[HTTPField.Name("Idempotency-Key")!])
+            idempotencyKey: request.idempotencyKey)
         var headers: HTTPFields = [.location: "/chats/\(chat.id)"]
         if replayed { headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
         return try JSONResponse.make(chat, status: .created, headers: headers)
@@ -60,7 +60,8 @@ struct ChatsController {
         let user = try context.requireUser()
         let body = try await RequestBody.decode(UpdateChatBody.self, from: request, limit: maxBodyBytes)
         let chat = try await commands.updateChat(
-            try context.chatID(), by: user, name: body.name, description: body.description, isPrivate: body.isPrivate)
+            try context.chatID(), by: user, name: body.name, description: body.description, isPrivate: body.isPrivate,
+            idempotencyKey: request.idempotencyKey)
         return try JSONResponse.make(chat)
     }
 
@@ -70,9 +71,9 @@ struct ChatsController {
         let body = try await RequestBody.decode(AddMemberBody.self, from: request, limit: maxBodyBytes)
         let member: MemberView
         if let target = body.userId, target != user.rawValue {
-            member = try await commands.add(try UserID(validating: target), to: chat, by: user)
+            member = try await commands.add(try UserID(validating: target), to: chat, by: user, idempotencyKey: request.idempotencyKey)
         } else {
-            member = try await commands.join(chat, by: user)
+            member = try await commands.join(chat, by: user, idempotencyKey: request.idempotencyKey)
         }
         return try JSONResponse.make(member)
     }
@@ -80,7 +81,7 @@ struct ChatsController {
     @Sendable func removeMember(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let target = try UserID(validating: try context.parameters.require("userId"))
-        try await commands.remove(target, from: try context.chatID(), by: user)
+        try await commands.remove(target, from: try context.chatID(), by: user, idempotencyKey: request.idempotencyKey)
         return JSONResponse.noContent()
     }
 
@@ -95,7 +96,7 @@ struct ChatsController {
     @Sendable func post(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let body = try await RequestBody.decode(PostMessageBody.self, from: request, limit: maxBodyBytes)
-        let clientID = body.clientMessageId ?? request.headers[HTTPField.Name("Idempotency-Key")!]
+        let clientID = body.clientMessageId ?? request.idempotencyKey
         let (message, replayed) = try await commands.post(
             to: try context.chatID(), by: user, content: body.content, type: body.messageType.value, clientMessageID: clientID)
         var headers: HTTPFields = [.location: "/messages/\(message.id)"]
@@ -135,7 +136,7 @@ struct ChatsController {
     @Sendable func markRead(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let body = try await RequestBody.decode(ReadMarkerBody.self, from: request, limit: maxBodyBytes)
-        try await commands.markRead(try context.chatID(), upTo: try MessageID(parsing: body.messageId), by: user)
+        try await commands.markRead(try context.chatID(), upTo: try MessageID(parsing: body.messageId), by: user, idempotencyKey: request.idempotencyKey)
         return JSONResponse.noContent()
     }
 }

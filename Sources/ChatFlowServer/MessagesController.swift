@@ -18,25 +18,26 @@ struct MessagesController {
     @Sendable func edit(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let body = try await RequestBody.decode(EditMessageBody.self, from: request, limit: maxBodyBytes)
-        return try JSONResponse.make(try await commands.edit(try context.messageID(), by: user, content: body.content))
+        return try JSONResponse.make(try await commands.edit(try context.messageID(), by: user, content: body.content, idempotencyKey: request.idempotencyKey))
     }
 
     @Sendable func delete(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
-        try await commands.delete(try context.messageID(), by: user)
+        try await commands.delete(try context.messageID(), by: user, idempotencyKey: request.idempotencyKey)
         return JSONResponse.noContent()
     }
 
     @Sendable func react(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let body = try await RequestBody.decode(ReactionBody.self, from: request, limit: maxBodyBytes)
-        return try JSONResponse.make(try await commands.react(to: try context.messageID(), with: body.emoji, by: user), status: .created)
+        return try JSONResponse.make(
+            try await commands.react(to: try context.messageID(), with: body.emoji, by: user, idempotencyKey: request.idempotencyKey), status: .created)
     }
 
     @Sendable func unreact(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let emoji = try context.parameters.require("emoji").removingPercentEncoding ?? ""
-        try await commands.unreact(to: try context.messageID(), with: emoji, by: user)
+        try await commands.unreact(to: try context.messageID(), with: emoji, by: user, idempotencyKey: request.idempotencyKey)
         return JSONResponse.noContent()
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import ChatFlowCore
+import HTTPTypes
 import Hummingbird
 
 /// Path and query parameters, parsed with errors that name the parameter.
@@ -14,6 +15,12 @@ extension ChatFlowRequestContext {
 }
 
 extension Request {
+    /// The client's `Idempotency-Key` for a write: a retry with it within 24 hours returns
+    /// the first answer and changes nothing.
+    var idempotencyKey: String? {
+        headers[HTTPField.Name("Idempotency-Key")!]
+    }
+
     /// `limit`, between 1 and `max`, or `default` when absent.
     func limit(default value: Int, max: Int = 100) throws -> Int {
         guard let text = uri.queryParameters.get("limit") else { return value }

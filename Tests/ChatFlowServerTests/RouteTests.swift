@@ -318,6 +318,59 @@ import Testing
         }
     }
 
+    /// Every write takes an `Idempotency-Key`: a retry with it answers as the first time
+    /// did and appends nothing, even after later writes undid it; the key sent with another
+    /// request is a 409.
+    @Test func retriedWritesWithAKeyChangeNothing() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let message = try await server.post(chat, as: "alice", "draft")
+            func keyed(_ key: String) -> HTTPFields { [HTTPField.Name("Idempotency-Key")!: key] }
+            func appendsNothing(_ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ call: () async throws -> TestServer.Reply) async throws -> TestServer.Reply {
+                let before = server.engine.log.lastPosition
+                let reply = try await call()
+                #expect(server.engine.log.lastPosition == before, "\(what) appended", sourceLocation: sourceLocation)
+                return reply
+            }
+
+            #expect(try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"first"}"#, headers: keyed("e1")).status == 200)
+            #expect(try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"second"}"#, headers: keyed("e2")).status == 200)
+            let edit = try await appendsNothing("a retried edit") {
+                try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"first"}"#, headers: keyed("e1"))
+            }
+            #expect(edit.status == 200 && edit.string("content") == "second", "\(edit.text)")
+            let other = try await appendsNothing("an edit with a reused key") {
+                try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"third"}"#, headers: keyed("e1"))
+            }
+            #expect(other.status == 409 && other.string("detail")?.contains("already used for a different request") == true, "\(other.text)")
+
+            #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "bob", json: #"{"emoji":"👍"}"#, headers: keyed("r1")).status == 201)
+            #expect(try await server.call(.delete, "/messages/\(message)/reactions/%F0%9F%91%8D", as: "bob").status == 204)
+            let react = try await appendsNothing("a retried reaction") {
+                try await server.call(.post, "/messages/\(message)/reactions", as: "bob", json: #"{"emoji":"👍"}"#, headers: keyed("r1"))
+            }
+            #expect(react.status == 201 && react.string("emoji") == "👍")
+            #expect(try await server.call(.get, "/messages/\(message)/reactions", as: "bob").text == "[]")
+
+            #expect(try await server.call(.post, "/chats/\(chat)/members", as: "alice", json: #"{"userId":"carol"}"#, headers: keyed("a1")).status == 200)
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/carol", as: "alice").status == 204)
+            let add = try await appendsNothing("a retried add") {
+                try await server.call(.post, "/chats/\(chat)/members", as: "alice", json: #"{"userId":"carol"}"#, headers: keyed("a1"))
+            }
+            #expect(add.status == 200 && add.string("userId") == "carol")
+            #expect(try await server.call(.get, "/chats/\(chat)/members", as: "alice").text.contains("carol") == false)
+
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob", headers: keyed("l1")).status == 204)
+            try await server.join(chat, as: "bob")
+            let leave = try await appendsNothing("a retried leave") {
+                try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob", headers: keyed("l1"))
+            }
+            #expect(leave.status == 204)
+            #expect(try await server.call(.get, "/chats/\(chat)/members", as: "alice").text.contains("bob"))
+        }
+    }
+
     /// A path the API has, asked with a method it does not take, is 405 with `Allow` (RFC
     /// 9110 §15.5.6), as a problem, whoever asks; a path it does not have stays 404, and an
     /// unknown id on a real route stays the domain's 404.

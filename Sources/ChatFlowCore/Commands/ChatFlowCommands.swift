@@ -44,12 +44,14 @@ public struct ChatFlowCommands: Sendable {
 
     /// The owner renames a chat, changes its description, or makes it private or public.
     /// Only what differs is changed; a request that changes nothing appends nothing.
-    public func updateChat(_ chat: ChatID, by user: UserID, name: String?, description: String?, isPrivate: Bool?) async throws -> ChatView {
+    public func updateChat(_ chat: ChatID, by user: UserID, name: String?, description: String?, isPrivate: Bool?, idempotencyKey: String? = nil) async throws -> ChatView {
         guard name != nil || description != nil || isPrivate != nil else {
             throw ChatFlowError.invalid("give at least one of name, description and isPrivate")
         }
         let name = try name.map(Validation.chatName)
         let description = try description.map(Validation.chatDescription)
+        let key = try writeKey(idempotencyKey, user, ["update", chat.description, name ?? "\u{1}", description ?? "\u{1}", isPrivate.map { "\($0)" } ?? "\u{1}"])
+        if try await retried(key) != nil { return try reader.chat(chat).orThrow(.notFound("chat \(chat) not found")) }
         func change() throws -> (current: ChatView, update: ChangeEvent.ChatUpdated?) {
             let (current, role) = try readable(chat, by: user)
             guard role != nil else { throw Self.notAMember(chat) }
@@ -68,13 +70,15 @@ public struct ChatFlowCommands: Sendable {
         return try await locks.withLock(chat, .exclusive) {
             let (current, update) = try change()
             guard let update else { return current }
-            try await append(user, .chatUpdated(update))
+            try await write(user, .chatUpdated(update), key: key)
             return try reader.chat(chat).orThrow(.unavailable("the chat could not be read back"))
         }
     }
 
     /// Joins a public chat; joining one already joined returns the membership unchanged.
-    public func join(_ chat: ChatID, by user: UserID) async throws -> MemberView {
+    public func join(_ chat: ChatID, by user: UserID, idempotencyKey: String? = nil) async throws -> MemberView {
+        let key = try writeKey(idempotencyKey, user, ["join", chat.description])
+        if let original = try await retried(key) { return try membership(user, of: chat, from: original) }
         // Joining again changes nothing, and need not hold the chat's writers back.
         if try reader.role(of: user, in: chat) != nil, let member = try reader.member(user, of: chat) { return member }
         return try await locks.withLock(chat, .exclusive) {
@@ -83,25 +87,29 @@ public struct ChatFlowCommands: Sendable {
             guard !view.isPrivate else { throw ChatFlowError.notFound("chat \(chat) not found") }
             // The first to join a chat everyone has left becomes its owner; the event says so
             // for live clients.
-            try await append(user, .memberJoined(.init(chat: chat, user: user, role: view.memberCount == 0 ? .owner : .member)))
+            try await write(user, .memberJoined(.init(chat: chat, user: user, role: view.memberCount == 0 ? .owner : .member)), key: key)
             return try reader.member(user, of: chat).orThrow(.unavailable("the membership could not be read back"))
         }
     }
 
     /// A member adds someone; the only way into a private chat. Adding a member again is a no-op.
-    public func add(_ target: UserID, to chat: ChatID, by user: UserID) async throws -> MemberView {
+    public func add(_ target: UserID, to chat: ChatID, by user: UserID, idempotencyKey: String? = nil) async throws -> MemberView {
+        let key = try writeKey(idempotencyKey, user, ["add", chat.description, target.rawValue])
+        if let original = try await retried(key) { return try membership(target, of: chat, from: original) }
         if try reader.role(of: user, in: chat) != nil, let existing = try reader.member(target, of: chat) { return existing }
         return try await locks.withLock(chat, .exclusive) {
             try requireMember(chat, user)
             if let existing = try reader.member(target, of: chat) { return existing }
-            try await append(user, .memberJoined(.init(chat: chat, user: target, role: .member)))
+            try await write(user, .memberJoined(.init(chat: chat, user: target, role: .member)), key: key)
             return try reader.member(target, of: chat).orThrow(.unavailable("the membership could not be read back"))
         }
     }
 
     /// A member leaves (target == user), or the owner removes someone. An owner who leaves
     /// hands the chat to the member who has been in it longest.
-    public func remove(_ target: UserID, from chat: ChatID, by user: UserID) async throws {
+    public func remove(_ target: UserID, from chat: ChatID, by user: UserID, idempotencyKey: String? = nil) async throws {
+        let key = try writeKey(idempotencyKey, user, ["remove", chat.description, target.rawValue])
+        if try await retried(key) != nil { return }
         try await locks.withLock(chat, .exclusive) {
             let role = try requireMember(chat, user)
             guard try reader.role(of: target, in: chat) != nil else {
@@ -110,7 +118,7 @@ public struct ChatFlowCommands: Sendable {
             if target != user {
                 guard role == .owner else { throw ChatFlowError.forbidden("only the chat's owner can remove other members") }
             }
-            try await append(user, .memberLeft(.init(chat: chat, user: target)))
+            try await write(user, .memberLeft(.init(chat: chat, user: target)), key: key)
         }
     }
 
@@ -143,8 +151,13 @@ public struct ChatFlowCommands: Sendable {
         return (view, result.isReplay)
     }
 
-    public func edit(_ message: MessageID, by user: UserID, content: String) async throws -> MessageView {
-        try await withLock(on: message, by: user, .shared) {
+    public func edit(_ message: MessageID, by user: UserID, content: String, idempotencyKey: String? = nil) async throws -> MessageView {
+        let key = try writeKey(idempotencyKey, user, ["edit", message.description, Validation.content(content)])
+        if try await retried(key) != nil {
+            _ = try visibleMessage(message, by: user)
+            return try reader.message(message).orThrow(.notFound("message \(message) not found"))
+        }
+        return try await withLock(on: message, by: user, .shared) {
             let facts = try visibleMessage(message, by: user)
             try requireMember(facts.chat, user)
             guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted and can no longer be edited") }
@@ -153,14 +166,16 @@ public struct ChatFlowCommands: Sendable {
             let current = try reader.message(message).orThrow(.unavailable("the message could not be read"))
             // The same text again (a retried request) changes nothing, as with a chat's settings.
             if current.content == content { return current }
-            try await append(user, .messageEdited(.init(chat: facts.chat, message: message, content: content)))
+            try await write(user, .messageEdited(.init(chat: facts.chat, message: message, content: content)), key: key)
             return try reader.message(message).orThrow(.unavailable("the message could not be read back"))
         }
     }
 
     /// Deletes a message (the author while still a member, or the chat's owner). Deleting it
     /// again is a no-op.
-    public func delete(_ message: MessageID, by user: UserID) async throws {
+    public func delete(_ message: MessageID, by user: UserID, idempotencyKey: String? = nil) async throws {
+        let key = try writeKey(idempotencyKey, user, ["delete", message.description])
+        if try await retried(key) != nil { return }
         // Deleting again changes nothing, and need not hold the chat's writers back.
         if let facts = try reader.messageFacts(message), facts.deleted, try reader.role(of: user, in: facts.chat) != nil { return }
         try await withLock(on: message, by: user, .exclusive) {
@@ -172,7 +187,7 @@ public struct ChatFlowCommands: Sendable {
                     throw ChatFlowError.forbidden("only the author or the chat's owner can delete a message")
                 }
             }
-            try await append(user, .messageDeleted(.init(chat: facts.chat, message: message)))
+            try await write(user, .messageDeleted(.init(chat: facts.chat, message: message)), key: key)
         }
     }
 
@@ -182,8 +197,14 @@ public struct ChatFlowCommands: Sendable {
     public static let maxReactionKinds = 50
 
     /// Adds a reaction; adding one already there returns it unchanged.
-    public func react(to message: MessageID, with emoji: String, by user: UserID) async throws -> ReactionView {
+    public func react(to message: MessageID, with emoji: String, by user: UserID, idempotencyKey: String? = nil) async throws -> ReactionView {
         let emoji = try Validation.emoji(emoji)
+        let key = try writeKey(idempotencyKey, user, ["react", message.description, emoji])
+        if let original = try await retried(key) {
+            _ = try visibleMessage(message, by: user)
+            let at = try reader.reactedAt(user, message, emoji) ?? original[0].timestamp
+            return ReactionView(messageId: message.description, userId: user.rawValue, emoji: emoji, createdAt: RFC3339.format(milliseconds: at))
+        }
         // One more of a kind already there shares the chat's lock; a new kind takes it alone,
         // so that two new kinds cannot both take the last place.
         for mode in [ChatLocks.Mode.shared, .exclusive] {
@@ -198,7 +219,7 @@ public struct ChatFlowCommands: Sendable {
                     guard counts[emoji] != nil || counts.count < Self.maxReactionKinds else {
                         throw ChatFlowError.conflict("message \(message) already has \(Self.maxReactionKinds) different reactions; add one of those instead")
                     }
-                    try await append(user, .reactionAdded(.init(chat: facts.chat, message: message, emoji: emoji)))
+                    try await write(user, .reactionAdded(.init(chat: facts.chat, message: message, emoji: emoji)), key: key)
                 }
                 let at = try reader.reactedAt(user, message, emoji).orThrow(.unavailable("the reaction could not be read back"))
                 return ReactionView(messageId: message.description, userId: user.rawValue, emoji: emoji, createdAt: RFC3339.format(milliseconds: at))
@@ -209,24 +230,28 @@ public struct ChatFlowCommands: Sendable {
     }
 
     /// Removes the caller's reaction; removing one that is not there is a no-op.
-    public func unreact(to message: MessageID, with emoji: String, by user: UserID) async throws {
+    public func unreact(to message: MessageID, with emoji: String, by user: UserID, idempotencyKey: String? = nil) async throws {
         // Checked like a new reaction: the text goes into a key (a NUL in it stopped the server).
         let emoji = try Validation.emoji(emoji)
+        let key = try writeKey(idempotencyKey, user, ["unreact", message.description, emoji])
+        if try await retried(key) != nil { return }
         try await withLock(on: message, by: user, .shared) {
             let facts = try visibleMessage(message, by: user)
             try requireMember(facts.chat, user)
             guard try reader.reactedAt(user, message, emoji) != nil else { return }
-            try await append(user, .reactionRemoved(.init(chat: facts.chat, message: message, emoji: emoji)))
+            try await write(user, .reactionRemoved(.init(chat: facts.chat, message: message, emoji: emoji)), key: key)
         }
     }
 
-    public func markRead(_ chat: ChatID, upTo message: MessageID, by user: UserID) async throws {
+    public func markRead(_ chat: ChatID, upTo message: MessageID, by user: UserID, idempotencyKey: String? = nil) async throws {
+        let key = try writeKey(idempotencyKey, user, ["read", chat.description, message.description])
+        if try await retried(key) != nil { return }
         try await locks.withLock(chat, .shared) {
             try requireMember(chat, user)
             guard try reader.chat(ofMessage: message) == chat else {
                 throw ChatFlowError.notFound("message \(message) not found in chat \(chat)")
             }
-            try await append(user, .readMarkerMoved(.init(chat: chat, message: message)))
+            try await write(user, .readMarkerMoved(.init(chat: chat, message: message)), key: key)
         }
     }
 
@@ -282,6 +307,38 @@ public struct ChatFlowCommands: Sendable {
         // run into each other; text is compared as Swift compares it, by canonical
         // equivalence, so a retry spelling an accent in decomposed form is still a retry.
         return IdempotencyKey(scope: scope, key: key, request: request.flatMap { Array($0.precomposedStringWithCanonicalMapping.utf8) + [0] })
+    }
+
+    /// The `Idempotency-Key` of a write other than creating a chat or posting: one scope for
+    /// all of them, so a key sent again with another request is told apart (409).
+    private func writeKey(_ key: String?, _ user: UserID, _ request: [String]) throws -> IdempotencyKey? {
+        try key.map { try Self.clientKey($0, field: "Idempotency-Key", scope: user.rawValue + "/writes", request: request) }
+    }
+
+    /// A retry of a write committed before with the same key: the original event ids, once
+    /// the projections have them (nil for a new key). The caller answers from the state as it
+    /// stands and appends nothing, whatever has changed since, as the first answer did.
+    private func retried(_ key: IdempotencyKey?) async throws -> [ULID]? {
+        guard let key, let original = try log.rememberedResult(for: key) else { return nil }
+        guard !original.isReusedKey else { throw Self.reusedKey(key) }
+        if let last = original.ids.last { try await Task { try await projector.waitUntilApplied(last) }.value }
+        return original.ids
+    }
+
+    private static func reusedKey(_ key: IdempotencyKey) -> ChatFlowError {
+        .conflict("Idempotency-Key \(key.key) was already used for a different request; send a new key for a new request")
+    }
+
+    /// A membership as a retried join or add answers it: as it is, or as the event made it.
+    private func membership(_ user: UserID, of chat: ChatID, from original: [ULID]) throws -> MemberView {
+        if let member = try reader.member(user, of: chat) { return member }
+        return MemberView(chatId: chat.description, userId: user.rawValue, role: MemberRole.member.rawValue, joinedAt: RFC3339.format(milliseconds: original[0].timestamp))
+    }
+
+    /// `append` for a write keyed by `writeKey`: a key used meanwhile for another request is a 409.
+    private func write(_ actor: UserID, _ event: ChangeEvent, key: IdempotencyKey?) async throws {
+        let result = try await append(actor, event, key: key)
+        if result.isReusedKey, let key { throw Self.reusedKey(key) }
     }
 
     @discardableResult

@@ -328,6 +328,15 @@ public final class RocksDBChangeLog: ChangeLog {
         return finished
     }
 
+    /// What an append with `key` returned, if one was committed within the window: its ids,
+    /// marked as a replay, and as a reused key when the request differs. Lets a caller
+    /// answer a retry before checking the request again against a state it has changed.
+    public func rememberedResult(for key: IdempotencyKey) throws -> AppendResult? {
+        guard let original = try remembered(key, now: options.clock()) else { return nil }
+        let reused = original.fingerprint.map { stored in key.fingerprint.map { $0 != stored } ?? false } ?? false
+        return AppendResult(ids: original.ids, isReplay: true, isReusedKey: reused)
+    }
+
     private func remembered(_ key: IdempotencyKey, now: UInt64) throws -> (ids: [ULID], fingerprint: UInt64?)? {
         guard let value = try database.get(LogKeys.idempotencyRecord(key), in: idempotency) else { return nil }
         guard let (expiresAt, ids) = LogKeys.decodeIdempotencyValue(value) else {
