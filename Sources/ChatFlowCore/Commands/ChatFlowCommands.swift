@@ -321,7 +321,7 @@ public struct ChatFlowCommands: Sendable {
     private func retried(_ key: IdempotencyKey?) async throws -> [ULID]? {
         guard let key, let original = try log.rememberedResult(for: key) else { return nil }
         guard !original.isReusedKey else { throw Self.reusedKey(key) }
-        if let last = original.ids.last { try await Task { try await projector.waitUntilApplied(last) }.value }
+        if let last = original.ids.last { try await projector.waitUntilApplied(last, cancellable: false) }
         return original.ids
     }
 
@@ -350,7 +350,7 @@ public struct ChatFlowCommands: Sendable {
         // Not cut short by the caller's cancellation: the chat's lock is held until the
         // projections have the event, or the next command could check without it.
         let last = result.ids[result.ids.count - 1]
-        try await Task { try await projector.waitUntilApplied(last) }.value
+        try await projector.waitUntilApplied(last, cancellable: false)
         return result
     }
 }

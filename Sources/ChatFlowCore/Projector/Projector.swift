@@ -149,9 +149,11 @@ public final class Projector: Service, Sendable {
 
     // MARK: - Waiting and listening
 
-    /// Returns once every projection has applied `id`. Throws if the projector stops first.
-    public func waitUntilApplied(_ id: ULID) async throws {
-        await applied.wait(reaching: id)
+    /// Returns once every projection has applied `id`. Throws if the projector stops first,
+    /// or the caller is cancelled, unless `cancellable` is false: then only the projector
+    /// stopping cuts the wait short.
+    public func waitUntilApplied(_ id: ULID, cancellable: Bool = true) async throws {
+        await applied.wait(reaching: id, cancellable: cancellable)
         guard let position = applied.position, position >= id else {
             throw ChatFlowError.unavailable("the server is shutting down")
         }

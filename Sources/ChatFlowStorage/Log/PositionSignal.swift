@@ -45,36 +45,42 @@ public final class PositionSignal: Sendable {
     }
 
     /// Returns once the position is past `target` (any position, when `target` is nil),
-    /// or when closed or cancelled. Callers check which.
-    public func wait(after target: ULID?) async {
+    /// or when closed or (if `cancellable`) cancelled. Callers check which.
+    public func wait(after target: ULID?, cancellable: Bool = true) async {
         let token = state.withLock { state in
             defer { state.nextToken += 1 }
             return state.nextToken
         }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let ready = state.withLock { state -> Bool in
-                    if state.closed || Task.isCancelled { return true }
-                    if let position = state.position, Self.passes(position, target) { return true }
-                    state.waiters[token] = (target, continuation)
-                    return false
-                }
-                if ready { continuation.resume() }
+        func register(_ continuation: CheckedContinuation<Void, Never>) {
+            let ready = state.withLock { state -> Bool in
+                if state.closed || (cancellable && Task.isCancelled) { return true }
+                if let position = state.position, Self.passes(position, target) { return true }
+                state.waiters[token] = (target, continuation)
+                return false
             }
+            if ready { continuation.resume() }
+        }
+        guard cancellable else {
+            await withCheckedContinuation(register)
+            return
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation(register)
         } onCancel: {
             let waiter = state.withLock { $0.waiters.removeValue(forKey: token) }
             waiter?.continuation.resume()
         }
     }
 
-    /// Returns once the position is at or past `target`.
-    public func wait(reaching target: ULID) async {
-        while !isClosed && !Task.isCancelled {
+    /// Returns once the position is at or past `target`, or when closed or (if
+    /// `cancellable`) cancelled.
+    public func wait(reaching target: ULID, cancellable: Bool = true) async {
+        while !isClosed && !(cancellable && Task.isCancelled) {
             // Read the position once: waiting "after" a second, later reading would sleep
             // through the very publish that reached the target.
             let current = position
             if let current, current >= target { return }
-            await wait(after: current)
+            await wait(after: current, cancellable: cancellable)
         }
     }
 
