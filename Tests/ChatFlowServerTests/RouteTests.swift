@@ -368,6 +368,14 @@ import Testing
             }
             #expect(leave.status == 204)
             #expect(try await server.call(.get, "/chats/\(chat)/members", as: "alice").text.contains("bob"))
+
+            // A retry shows nothing of a private chat the caller has since left.
+            let secret = try await server.createChat("alice", name: "secret", isPrivate: true)
+            try await server.add("bob", to: secret, by: "alice")
+            #expect(try await server.call(.post, "/chats/\(secret)/members", as: "bob", json: #"{"userId":"dave"}"#, headers: keyed("s1")).status == 200)
+            #expect(try await server.call(.delete, "/chats/\(secret)/members/bob", as: "alice").status == 204)
+            let hidden = try await server.call(.post, "/chats/\(secret)/members", as: "bob", json: #"{"userId":"dave"}"#, headers: keyed("s1"))
+            #expect(hidden.status == 404 && !hidden.text.contains("dave"), "\(hidden.text)")
         }
     }
 

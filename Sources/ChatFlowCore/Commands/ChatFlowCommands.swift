@@ -51,7 +51,7 @@ public struct ChatFlowCommands: Sendable {
         let name = try name.map(Validation.chatName)
         let description = try description.map(Validation.chatDescription)
         let key = try writeKey(idempotencyKey, user, ["update", chat.description, name ?? "\u{1}", description ?? "\u{1}", isPrivate.map { "\($0)" } ?? "\u{1}"])
-        if try await retried(key) != nil { return try reader.chat(chat).orThrow(.notFound("chat \(chat) not found")) }
+        if try await retried(key) != nil { return try readable(chat, by: user).0 }
         func change() throws -> (current: ChatView, update: ChangeEvent.ChatUpdated?) {
             let (current, role) = try readable(chat, by: user)
             guard role != nil else { throw Self.notAMember(chat) }
@@ -78,7 +78,7 @@ public struct ChatFlowCommands: Sendable {
     /// Joins a public chat; joining one already joined returns the membership unchanged.
     public func join(_ chat: ChatID, by user: UserID, idempotencyKey: String? = nil) async throws -> MemberView {
         let key = try writeKey(idempotencyKey, user, ["join", chat.description])
-        if let original = try await retried(key) { return try membership(user, of: chat, from: original) }
+        if let original = try await retried(key) { return try membership(user, of: chat, from: original, by: user) }
         // Joining again changes nothing, and need not hold the chat's writers back.
         if try reader.role(of: user, in: chat) != nil, let member = try reader.member(user, of: chat) { return member }
         return try await locks.withLock(chat, .exclusive) {
@@ -95,7 +95,7 @@ public struct ChatFlowCommands: Sendable {
     /// A member adds someone; the only way into a private chat. Adding a member again is a no-op.
     public func add(_ target: UserID, to chat: ChatID, by user: UserID, idempotencyKey: String? = nil) async throws -> MemberView {
         let key = try writeKey(idempotencyKey, user, ["add", chat.description, target.rawValue])
-        if let original = try await retried(key) { return try membership(target, of: chat, from: original) }
+        if let original = try await retried(key) { return try membership(target, of: chat, from: original, by: user) }
         if try reader.role(of: user, in: chat) != nil, let existing = try reader.member(target, of: chat) { return existing }
         return try await locks.withLock(chat, .exclusive) {
             try requireMember(chat, user)
@@ -330,7 +330,9 @@ public struct ChatFlowCommands: Sendable {
     }
 
     /// A membership as a retried join or add answers it: as it is, or as the event made it.
-    private func membership(_ user: UserID, of chat: ChatID, from original: [ULID]) throws -> MemberView {
+    private func membership(_ user: UserID, of chat: ChatID, from original: [ULID], by caller: UserID) throws -> MemberView {
+        // Only while the caller may still see the chat: a private one they have left is gone.
+        _ = try readable(chat, by: caller)
         if let member = try reader.member(user, of: chat) { return member }
         return MemberView(chatId: chat.description, userId: user.rawValue, role: MemberRole.member.rawValue, joinedAt: RFC3339.format(milliseconds: original[0].timestamp))
     }
