@@ -7,7 +7,11 @@ import Testing
 
 /// The per-chat readers-writer lock commands hold: readers share it, a writer has it alone,
 /// waiters are served in arrival order, and idle chats are forgotten.
-@Suite(.timeLimit(.minutes(1))) struct ChatLocksTests {
+@Suite(.timeLimit(.minutes(3))) struct ChatLocksTests {
+    /// Generous: in a parallel run of the whole suite, other tests' synchronous work can keep
+    /// the two threads of the task pool from these holders for many seconds.
+    private static let patience = Duration.seconds(60)
+
     private let chat = ChatID(ULID(bytes: [UInt8](repeating: 1, count: 16))!)
     private let other = ChatID(ULID(bytes: [UInt8](repeating: 2, count: 16))!)
 
@@ -43,26 +47,26 @@ import Testing
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await r1.hold(locks, chat, .shared, log: order, name: "r1") }
             group.addTask { try await r2.hold(locks, chat, .shared, log: order, name: "r2") }
-            #expect(await eventually { r1.isHolding && r2.isHolding }, "two readers share the lock")
+            #expect(await eventually(timeout: Self.patience) { r1.isHolding && r2.isHolding }, "two readers share the lock")
 
             group.addTask { try await w.hold(locks, chat, .exclusive, log: order, name: "w") }
             // The writer is queued before the next reader arrives.
-            #expect(await eventually { locks.waiting(in: chat) == 1 })
+            #expect(await eventually(timeout: Self.patience) { locks.waiting(in: chat) == 1 })
             group.addTask { try await r3.hold(locks, chat, .shared, log: order, name: "r3") }
-            #expect(await eventually { locks.waiting(in: chat) == 2 })
+            #expect(await eventually(timeout: Self.patience) { locks.waiting(in: chat) == 2 })
             // Another chat's lock is its own.
             group.addTask { try await elsewhere.hold(locks, other, .exclusive, log: order, name: "elsewhere") }
-            #expect(await eventually { elsewhere.isHolding })
+            #expect(await eventually(timeout: Self.patience) { elsewhere.isHolding })
             elsewhere.release()
 
             r1.release()
-            #expect(await eventually { r1.isDone })
+            #expect(await eventually(timeout: Self.patience) { r1.isDone })
             #expect(!w.isHolding, "the writer waits for every reader")
             r2.release()
-            #expect(await eventually { w.isHolding })
+            #expect(await eventually(timeout: Self.patience) { w.isHolding })
             #expect(!r3.isHolding, "a reader that came after the writer waits for it")
             w.release()
-            #expect(await eventually { r3.isHolding })
+            #expect(await eventually(timeout: Self.patience) { r3.isHolding })
             r3.release()
             try await group.waitForAll()
         }
