@@ -33,6 +33,8 @@ public final class Database: Sendable {
     /// work still running at shutdown) is refused with `StorageError.closed` instead of
     /// using freed handles, and `close()` waits for the calls already in progress.
     private let callsInProgress = Atomic<Int>(0)
+    /// Iterators alive: they read the database's memory until they are destroyed.
+    private let liveIterators = Atomic<Int>(0)
     private let closing = Atomic<Bool>(false)
 
     /// Opens (and, unless read-only, creates) the database at `path` with at least the
@@ -156,6 +158,11 @@ public final class Database: Sendable {
         closing.store(true, ordering: .sequentiallyConsistent)
         // Calls in progress are short (a synced write, a flush at worst): wait them out.
         while callsInProgress.load(ordering: .sequentiallyConsistent) > 0 { usleep(100) }
+        // Iterators belong to calls that end by themselves (or at their next database call,
+        // now refused): wait for them too, but not forever, so a leaked one cannot stop
+        // the close.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while liveIterators.load(ordering: .sequentiallyConsistent) > 0 && ContinuousClock.now < deadline { usleep(100) }
         let toDestroy: [ColumnFamily]? = state.withLock { state in
             guard !state.closed else { return nil }
             state.closed = true
@@ -302,8 +309,17 @@ public final class Database: Sendable {
 
     /// An iterator over `family`, limited to `[lower, upper)` when given.
     /// Scans that read many rows once (rebuild, verify) pass `fillCache: false`.
+    /// Once the database is closing, the iterator is empty and `checkError` says it closed.
     public func makeIterator(over family: ColumnFamily, lower: [UInt8]? = nil, upper: [UInt8]? = nil, fillCache: Bool = true) -> KeyValueIterator {
-        KeyValueIterator(database: self, dbHandle: handle, family: family, lower: lower, upper: upper, fillCache: fillCache)
+        // Counted before `closing` is read, as in `whileOpen`: `close()` sees one or the other.
+        liveIterators.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        let open = !closing.load(ordering: .sequentiallyConsistent)
+        return KeyValueIterator(database: self, dbHandle: open ? handle : nil, family: family, lower: lower, upper: upper, fillCache: fillCache)
+    }
+
+    /// Called by an iterator once it is destroyed (or was never made).
+    func iteratorEnded() {
+        liveIterators.wrappingSubtract(1, ordering: .sequentiallyConsistent)
     }
 
     // MARK: - Maintenance

@@ -8,15 +8,16 @@ import Glibc
 /// Key and value buffers are valid until the iterator moves; `key` and `value` copy them.
 /// Not `Sendable`: an iterator belongs to the task that made it.
 public final class KeyValueIterator {
-    private let handle: OpaquePointer
+    /// Nil when made on a closing database: then empty.
+    private let handle: OpaquePointer?
     private let readOptions: OpaquePointer
     // RocksDB keeps pointers to the bounds: they live exactly as long as the iterator.
     private let lowerBound: UnsafeMutableRawBufferPointer?
     private let upperBound: UnsafeMutableRawBufferPointer?
-    // Keeps the database open while the iterator is alive.
+    // Counts this iterator as alive: the database waits for it before it closes.
     private let database: Database
 
-    init(database: Database, dbHandle: OpaquePointer, family: ColumnFamily, lower: [UInt8]?, upper: [UInt8]?, fillCache: Bool) {
+    init(database: Database, dbHandle: OpaquePointer?, family: ColumnFamily, lower: [UInt8]?, upper: [UInt8]?, fillCache: Bool) {
         self.database = database
         readOptions = rocksdb_readoptions_create()
         rocksdb_readoptions_set_fill_cache(readOptions, fillCache ? 1 : 0)
@@ -30,14 +31,16 @@ public final class KeyValueIterator {
             rocksdb_readoptions_set_iterate_upper_bound(
                 readOptions, upperBound.baseAddress?.assumingMemoryBound(to: CChar.self), upperBound.count)
         }
-        handle = rocksdb_create_iterator_cf(dbHandle, readOptions, family.handle)
+        let options = readOptions
+        handle = dbHandle.map { rocksdb_create_iterator_cf($0, options, family.handle) }
     }
 
     deinit {
-        rocksdb_iter_destroy(handle)
+        if let handle { rocksdb_iter_destroy(handle) }
         rocksdb_readoptions_destroy(readOptions)
         lowerBound?.deallocate()
         upperBound?.deallocate()
+        database.iteratorEnded()
     }
 
     private static func copy(_ bytes: [UInt8]) -> UnsafeMutableRawBufferPointer {
@@ -47,15 +50,16 @@ public final class KeyValueIterator {
         return UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes.count])
     }
 
-    public var isValid: Bool { rocksdb_iter_valid(handle) != 0 }
+    public var isValid: Bool { handle.map { rocksdb_iter_valid($0) != 0 } ?? false }
 
-    public func seekToFirst() { rocksdb_iter_seek_to_first(handle) }
-    public func seekToLast() { rocksdb_iter_seek_to_last(handle) }
-    public func next() { rocksdb_iter_next(handle) }
-    public func previous() { rocksdb_iter_prev(handle) }
+    public func seekToFirst() { if let handle { rocksdb_iter_seek_to_first(handle) } }
+    public func seekToLast() { if let handle { rocksdb_iter_seek_to_last(handle) } }
+    public func next() { if let handle { rocksdb_iter_next(handle) } }
+    public func previous() { if let handle { rocksdb_iter_prev(handle) } }
 
     /// Moves to the first key ≥ `key`.
     public func seek(_ key: [UInt8]) {
+        guard let handle else { return }
         key.withUnsafeBufferPointer { k in
             k.withMemoryRebound(to: CChar.self) { rocksdb_iter_seek(handle, $0.baseAddress, k.count) }
         }
@@ -63,6 +67,7 @@ public final class KeyValueIterator {
 
     /// Moves to the last key ≤ `key`.
     public func seekForPrevious(_ key: [UInt8]) {
+        guard let handle else { return }
         key.withUnsafeBufferPointer { k in
             k.withMemoryRebound(to: CChar.self) { rocksdb_iter_seek_for_prev(handle, $0.baseAddress, k.count) }
         }
@@ -84,6 +89,7 @@ public final class KeyValueIterator {
 
     /// The current key's bytes, without copying: valid until the iterator moves.
     public var keyBytes: UnsafeRawBufferPointer {
+        guard let handle else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         var length = 0
         let pointer = rocksdb_iter_key(handle, &length)
         return UnsafeRawBufferPointer(start: pointer, count: length)
@@ -91,6 +97,7 @@ public final class KeyValueIterator {
 
     /// The current value's bytes, without copying: valid until the iterator moves.
     public var valueBytes: UnsafeRawBufferPointer {
+        guard let handle else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         var length = 0
         let pointer = rocksdb_iter_value(handle, &length)
         return UnsafeRawBufferPointer(start: pointer, count: length)
@@ -101,6 +108,7 @@ public final class KeyValueIterator {
 
     /// Throws if the iteration stopped because of an error rather than the end of the range.
     public func checkError() throws(StorageError) {
+        guard let handle else { throw .closed }
         var error: UnsafeMutablePointer<CChar>?
         rocksdb_iter_get_error(handle, &error)
         if let error {
