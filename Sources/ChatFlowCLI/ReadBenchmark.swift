@@ -1,5 +1,6 @@
 import ChatFlowCore
 import ChatFlowServer
+import ChatFlowStorage
 import Foundation
 import NIOCore
 import NIOPosix

@@ -171,8 +171,11 @@ package final class LiveHub: Service, Sendable {
             guard !connection.isClosed, projector.hasReachedStart else { return }
         }
         guard let channel = LiveChannel(name: requested) else {
+            // The detail quotes at most 64 characters of it: `channel` carries it whole, for the
+            // client to match the answer with its request.
+            let quoted = requested.count > 64 ? String(requested.prefix(64)) + "…" : requested
             send(LiveFrame.error(
-                "invalid", "unknown channel '\(requested)'; use chats/{chatId} or \(LiveChannel.notificationsName)", channel: requested), to: connection)
+                "invalid", "unknown channel '\(quoted)'; use chats/{chatId} or \(LiveChannel.notificationsName)", channel: requested), to: connection)
             return
         }
         var position: ULID?
@@ -492,19 +495,20 @@ package final class LiveHub: Service, Sendable {
     }
 
     package func deliver(_ batch: [LoggedEvent]) {
+        // Each event as clients see it, made once for its chat and for the notifications.
+        let events = batch.compactMap { logged in LiveEvent.from(logged).map { (logged: logged, chat: $0.chat, event: $0.event) } }
         // Who hears of each event on the notifications channel, read before taking the lock:
         // the reads must not hold back subscribes and typing meanwhile.
         let hasListeners = state.withLock { !$0.notificationSubscribers.isEmpty }
-        let notified = hasListeners ? batch.map(notificationRecipients) : []
-        handOver.withLock { _ in deliverHoldingHandOver(batch, notified: notified) }
+        let notified = hasListeners ? events.map { notificationRecipients($0.logged, in: $0.chat) } : []
+        handOver.withLock { _ in deliverHoldingHandOver(events, notified: notified) }
     }
 
-    /// `notified`: per event of the batch, the users told of it on the notifications channel
-    /// (empty: nobody is listening).
-    private func deliverHoldingHandOver(_ batch: [LoggedEvent], notified: [[UserID]]) {
+    /// `notified`: per event, the users told of it on the notifications channel (empty:
+    /// nobody is listening).
+    private func deliverHoldingHandOver(_ events: [(logged: LoggedEvent, chat: ChatID, event: LiveEvent)], notified: [[UserID]]) {
         var outgoing = Outgoing()
-        for (index, logged) in batch.enumerated() {
-            guard let (chat, event) = LiveEvent.from(logged) else { continue }
+        for (index, (logged, chat, event)) in events.enumerated() {
             let channel = LiveChannel.chat(chat)
             let frame = LiveFrame.event(channel: channel.description, id: logged.id.description, event: event)
             for connection in subscribers(of: chat) {
@@ -550,8 +554,8 @@ package final class LiveHub: Service, Sendable {
     }
 
     /// The users an event is for on the notifications channel.
-    private func notificationRecipients(_ logged: LoggedEvent) -> [UserID] {
-        guard let (chat, _) = LiveEvent.from(logged), let audience = (try? audience(of: logged, in: chat)) ?? nil else { return [] }
+    private func notificationRecipients(_ logged: LoggedEvent, in chat: ChatID) -> [UserID] {
+        guard let audience = (try? audience(of: logged, in: chat)) ?? nil else { return [] }
         return switch audience {
         case .membersExcept(let actor): ((try? commands.reader.memberIDs(of: chat)) ?? []).filter { $0 != actor }
         case .user(let user): [user]

@@ -204,7 +204,7 @@ import Testing
             var publicChats: [ChatID] = []
             for i in 0..<7 {
                 publicChats.append(try await world.createChat("alice", name: "open \(i)"))
-                try await world.createChat("bob", name: "secret \(i)", isPrivate: true)
+                _ = try await world.createChat("bob", name: "secret \(i)", isPrivate: true)
             }
             // A chat made private leaves the directory; a private chat made public enters it.
             try await world.append("alice", .chatUpdated(.init(chat: publicChats[2], isPrivate: true)))

@@ -14,18 +14,6 @@ import Testing
         var content: String?
     }
 
-    /// A small deterministic generator (SplitMix64), so that failures reproduce.
-    private struct Random {
-        var state: UInt64
-        mutating func next(below bound: UInt64) -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return (z ^ (z >> 31)) % bound
-        }
-    }
-
     /// The ids of every message the model says matches, newest first.
     private static func expected(_ text: String, _ posts: [Posted]) throws -> [String] {
         let query = try SearchQuery.parse(text)
@@ -45,7 +33,7 @@ import Testing
     /// terms (900 distinct, so `x*` is too broad to merge) make prefixes; two authors; one
     /// message a minute from 2026-01-01; some messages deleted and some edited.
     private static func populate(_ world: TestWorld, _ chat: ChatID, _ clock: TestClock) async throws -> [Posted] {
-        var random = Random(state: 42)
+        var random = SplitMix64(seed: 42)
         var posts: [Posted] = []
         func text() -> String {
             var words: [String] = []

@@ -82,6 +82,9 @@ import Testing
             #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob").status == 204)  // leaves
             #expect(try await server.call(.delete, "/chats/\(chat)/members/carol", as: "alice").status == 204)  // removed
             let before = server.engine.log.lastPosition
+            // Leaving again: the membership is not there, as for removing a non-member.
+            let again = try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob")
+            #expect(again.status == 404 && again.string("detail")?.contains("not a member") == true, "\(again.status) \(again.text)")
 
             for (user, message) in [("bob", fromBob), ("carol", fromCarol)] {
                 let edit = try await server.call(.patch, "/messages/\(message)", as: user, json: #"{"content":"rewritten"}"#)

@@ -429,6 +429,22 @@ import Testing
         }
     }
 
+    /// An unknown channel is refused with `invalid`; the detail quotes at most 64 characters
+    /// of a long name, and `channel` carries it whole for the client to match.
+    @Test func anUnknownChannelIsRefusedAndQuotedShort() async throws {
+        try await TestServer.run { server in
+            let client = try await LiveClient.connect(server, as: "alice")
+            let name = "rooms/" + String(repeating: "x", count: 5_000)
+            try await client.subscribe(name)
+            #expect(await client.wait { $0.contains { $0["type"] as? String == "error" } })
+            let error = try #require(client.frames.first { $0["type"] as? String == "error" })
+            #expect(error["code"] as? String == "invalid" && error["channel"] as? String == name)
+            let detail = try #require(error["detail"] as? String)
+            #expect(detail.contains("unknown channel 'rooms/xxx") && detail.count < 200, "\(detail.count) characters")
+            await client.close()
+        }
+    }
+
     /// A `since` further behind than the replay limit is refused instead of scanning the log
     /// for one socket: the client is told to reload, and its subscription ends (no silent
     /// gap); subscribing again without `since` goes live.

@@ -43,9 +43,6 @@ import ChatFlowTestSupport
         #expect(!rest.isValid)
     }
 
-    /// Work still running when the database closes (a request or a replay at shutdown) is
-    /// refused with `.closed`, not let loose on freed handles; calls already in progress
-    /// finish first.
     /// Iterators in use while the database closes finish first; ones made after it began
     /// closing are empty and say so. (Before, scans read freed memory: the run hung or crashed.)
     @Test(.timeLimit(.minutes(1))) func iteratorsDuringAndAfterCloseAreSafe() throws {
@@ -57,39 +54,24 @@ import ChatFlowTestSupport
         for index in 0..<200 { batch.put([UInt8(index)], Array(repeating: UInt8(index), count: 100), in: a) }
         try db.write(batch, sync: true)
 
-        let outcomes = Mutex<[String: Int]>([:])
-        let scanners = DispatchGroup()
-        for _ in 0..<4 {
-            scanners.enter()
-            Thread.detachNewThread {
-                defer { scanners.leave() }
-                for _ in 0..<5_000 {
-                    let iterator = db.makeIterator(over: a)
-                    iterator.seekToFirst()
-                    var rows = 0
-                    while iterator.isValid {
-                        if iterator.value != Array(repeating: iterator.key[0], count: 100) { rows = -1_000_000 }
-                        rows += 1
-                        iterator.next()
-                    }
-                    let outcome: String
-                    do {
-                        try iterator.checkError()
-                        outcome = rows == 200 ? "scanned" : "wrong"
-                    } catch StorageError.closed {
-                        outcome = rows == 0 ? "closed" : "wrong"
-                    } catch {
-                        outcome = "\(error)"
-                    }
-                    outcomes.withLock { $0[outcome, default: 0] += 1 }
-                    if outcome != "scanned" { return }
-                }
+        let seen = outcomes(closing: db, after: 20, of: "scanned", attempts: 5_000) {
+            let iterator = db.makeIterator(over: a)
+            iterator.seekToFirst()
+            var rows = 0
+            while iterator.isValid {
+                if iterator.value != Array(repeating: iterator.key[0], count: 100) { rows = -1_000_000 }
+                rows += 1
+                iterator.next()
+            }
+            do {
+                try iterator.checkError()
+                return rows == 200 ? "scanned" : "wrong"
+            } catch StorageError.closed {
+                return rows == 0 ? "closed" : "wrong"
+            } catch {
+                return "\(error)"
             }
         }
-        while outcomes.withLock({ $0["scanned", default: 0] }) < 20 { Thread.sleep(forTimeInterval: 0.001) }
-        db.close()
-        scanners.wait()
-        let seen = outcomes.withLock { $0 }
         #expect(Set(seen.keys).isSubset(of: ["scanned", "closed"]), "\(seen)")
         let late = db.makeIterator(over: a)
         late.seekToFirst()
@@ -97,7 +79,10 @@ import ChatFlowTestSupport
         #expect(throws: StorageError.closed) { try late.checkError() }
     }
 
-    @Test func callsDuringAndAfterCloseAreRefusedInWords() throws {
+    /// Work still running when the database closes (a request or a replay at shutdown) is
+    /// refused with `.closed`, not let loose on freed handles; calls already in progress
+    /// finish first.
+    @Test(.timeLimit(.minutes(1))) func callsDuringAndAfterCloseAreRefusedInWords() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let db = try Database.open(path: dir.appending("db"), columnFamilies: ["a"])
@@ -106,31 +91,15 @@ import ChatFlowTestSupport
         batch.put([1], [42], in: a)
         try db.write(batch, sync: true)
 
-        // Readers hammer the database while it closes under them.
-        let outcomes = Mutex<[String: Int]>([:])
-        let readers = DispatchGroup()
-        for _ in 0..<4 {
-            readers.enter()
-            Thread.detachNewThread {
-                defer { readers.leave() }
-                for _ in 0..<20_000 {
-                    let outcome: String
-                    do {
-                        outcome = try db.get([1], in: a) == [42] ? "read" : "wrong"
-                    } catch StorageError.closed {
-                        outcome = "closed"
-                    } catch {
-                        outcome = "\(error)"
-                    }
-                    outcomes.withLock { $0[outcome, default: 0] += 1 }
-                    if outcome != "read" { return }
-                }
+        let seen = outcomes(closing: db, after: 100, of: "read", attempts: 20_000) {
+            do {
+                return try db.get([1], in: a) == [42] ? "read" : "wrong"
+            } catch StorageError.closed {
+                return "closed"
+            } catch {
+                return "\(error)"
             }
         }
-        while outcomes.withLock({ $0["read", default: 0] }) < 100 { Thread.sleep(forTimeInterval: 0.001) }
-        db.close()
-        readers.wait()
-        let seen = outcomes.withLock { $0 }
         #expect(Set(seen.keys).isSubset(of: ["read", "closed"]), "\(seen)")
 
         #expect(throws: StorageError.closed) { try db.get([1], in: a) }
@@ -290,5 +259,38 @@ import ChatFlowTestSupport
         attempt.put([2], [2], in: a)
         #expect(throws: StorageError.readOnly) { try reader.write(attempt, sync: true) }
         #expect(try reader.get([2], in: a) == nil)
+    }
+
+    /// Four threads call `attempt` up to `attempts` times each, each stopping at its first
+    /// outcome other than `ok`; once `ok` has come `warmUp` times, `db` closes under them.
+    /// Returns how often each outcome came.
+    private func outcomes(
+        closing db: Database, after warmUp: Int, of ok: String, attempts: Int,
+        _ attempt: @escaping @Sendable () -> String
+    ) -> [String: Int] {
+        let outcomes = Mutex<[String: Int]>([:])
+        let workers = DispatchGroup()
+        for _ in 0..<4 {
+            workers.enter()
+            Thread.detachNewThread {
+                defer { workers.leave() }
+                for _ in 0..<attempts {
+                    let outcome = attempt()
+                    outcomes.withLock { $0[outcome, default: 0] += 1 }
+                    if outcome != ok { return }
+                }
+            }
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while outcomes.withLock({ $0[ok, default: 0] }) < warmUp {
+            guard Date() < deadline else {
+                Issue.record("only \(outcomes.withLock { $0 }) before the deadline")
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+        db.close()
+        workers.wait()
+        return outcomes.withLock { $0 }
     }
 }

@@ -1,4 +1,5 @@
-/// A small, fast, seedable generator (SplitMix64), so generated workloads repeat exactly.
+/// A small, fast, seedable generator (SplitMix64): generated workloads, ULID generators
+/// under test and randomised tests repeat exactly for the same seed.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 

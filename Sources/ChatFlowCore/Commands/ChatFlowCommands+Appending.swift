@@ -1,0 +1,64 @@
+import ChatFlowStorage
+
+/// Appending a command's events, and answering a retry of one (`Idempotency-Key`) from
+/// what the first attempt committed.
+extension ChatFlowCommands {
+    /// A client's idempotency key, checked: 1–128 characters, no NUL. `request` lists what a
+    /// retry repeats, so that a key reused for another request is told from a retry.
+    static func clientKey(_ key: String, field: String, scope: String, request: [String]) throws -> IdempotencyKey {
+        guard (1...128).contains(key.count), !key.utf8.contains(0) else {
+            throw ChatFlowError.invalid("\(field) must be 1–128 characters")
+        }
+        // Each part is followed by a NUL (which validated text cannot hold), so parts never
+        // run into each other; text is compared as Swift compares it, by canonical
+        // equivalence, so a retry spelling an accent in decomposed form is still a retry.
+        return IdempotencyKey(scope: scope, key: key, request: request.flatMap { Array($0.precomposedStringWithCanonicalMapping.utf8) + [0] })
+    }
+
+    /// The `Idempotency-Key` of a write other than creating a chat or posting: one scope for
+    /// all of them, so a key sent again with another request is told apart (409).
+    func writeKey(_ key: String?, _ user: UserID, _ request: [String]) throws -> IdempotencyKey? {
+        try key.map { try Self.clientKey($0, field: "Idempotency-Key", scope: user.rawValue + "/writes", request: request) }
+    }
+
+    /// A retry of a write committed before with the same key: the original event ids, once
+    /// the projections have them (nil for a new key). The caller answers from the state as it
+    /// stands and appends nothing, whatever has changed since, as the first answer did.
+    func retried(_ key: IdempotencyKey?) async throws -> [ULID]? {
+        guard let key, let original = try log.rememberedResult(for: key) else { return nil }
+        guard !original.isReusedKey else { throw Self.reusedKey(key) }
+        if let last = original.ids.last { try await projector.waitUntilApplied(last, cancellable: false) }
+        return original.ids
+    }
+
+    static func reusedKey(_ key: IdempotencyKey) -> ChatFlowError {
+        .conflict("Idempotency-Key \(key.key) was already used for a different request; send a new key for a new request")
+    }
+
+    /// A membership as a retried join or add answers it: as it is, or as the event made it.
+    func membership(_ user: UserID, of chat: ChatID, from original: [ULID], by caller: UserID) throws -> MemberView {
+        // Only while the caller may still see the chat: a private one they have left is gone.
+        _ = try readable(chat, by: caller)
+        if let member = try reader.member(user, of: chat) { return member }
+        return MemberView(chatId: chat.description, userId: user.rawValue, role: MemberRole.member.rawValue, joinedAt: RFC3339.format(milliseconds: original[0].timestamp))
+    }
+
+    /// `append` for a write keyed by `writeKey`: a key used meanwhile for another request is a 409.
+    func write(_ actor: UserID, _ event: ChangeEvent, key: IdempotencyKey?) async throws {
+        let result = try await append(actor, event, key: key)
+        if result.isReusedKey, let key { throw Self.reusedKey(key) }
+    }
+
+    @discardableResult
+    func append(_ actor: UserID, _ event: ChangeEvent, key: IdempotencyKey? = nil) async throws -> AppendResult {
+        // Once the projector has stopped nothing more is applied: a write would be committed
+        // unseen, and the next ones would be checked against projections that stay behind.
+        guard !projector.applied.isClosed else { throw ChatFlowError.unavailable("the server is stopping; retry in a moment") }
+        let result = try await log.append([EventCodec.encode(EventEnvelope(actor: actor, event: event))], idempotencyKey: key)
+        // Not cut short by the caller's cancellation: the chat's lock is held until the
+        // projections have the event, or the next command could check without it.
+        let last = result.ids[result.ids.count - 1]
+        try await projector.waitUntilApplied(last, cancellable: false)
+        return result
+    }
+}
