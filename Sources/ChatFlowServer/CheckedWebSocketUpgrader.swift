@@ -18,7 +18,7 @@ struct CheckedWebSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServerProt
     func buildUpgradeResponse(channel: any Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
         let headers = upgradeRequest.headers
         func values(_ name: String) -> [String] { headers[name] }
-        if let problem = UpgradeRequestCheck.problem(
+        if let problem = RequestHeadCheck.problem(with: upgradeRequest) ?? UpgradeRequestCheck.problem(
             upgrade: values("Upgrade"), connection: values("Connection"), versions: values("Sec-WebSocket-Version"), keys: values("Sec-WebSocket-Key"))
         {
             refusal.value = problem

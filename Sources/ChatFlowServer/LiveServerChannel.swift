@@ -97,6 +97,7 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                         // too, and ahead of an answer still being written.
                         let nioErrors = try channel.pipeline.syncOperations.handler(type: HTTPServerProtocolErrorHandler.self)
                         channel.pipeline.syncOperations.removeHandler(nioErrors, promise: nil)
+                        try channel.pipeline.syncOperations.addHandler(RequestHeadCheck())
                         try channel.pipeline.syncOperations.addHandler(ConnectionPersistence())
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try channel.pipeline.syncOperations.addHandlers(settings.http1.additionalChannelHandlers())

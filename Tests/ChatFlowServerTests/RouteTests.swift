@@ -453,21 +453,65 @@ import Testing
                 request += "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: \(range)\r\n\r\nGET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
             }
             request += "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-            var rest = Array(try await StalledClient.open(port: server.port, sending: request).readUntilEnd().utf8)[...]
-            var heads: [String] = []
-            // Each answer: a head, then exactly Content-Length bytes.
-            let blank = Array("\r\n\r\n".utf8)
-            while let end = rest.indices.first(where: { rest[$0...].starts(with: blank) }) {
-                let head = String(decoding: rest[..<end], as: UTF8.self)
-                heads.append(head)
-                let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
-                    .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
-                rest = rest[(end + blank.count)...].dropFirst(length)
-            }
-            #expect(rest.isEmpty, "left over: \(String(decoding: rest.prefix(40), as: UTF8.self).debugDescription)")
-            #expect(heads.count == ranges.count * 2 + 1)
-            #expect(heads.allSatisfy { $0.hasPrefix("HTTP/1.1 200 ") }, "\(heads.map { $0.prefix(20) })")
+            let answers = Self.answers(in: try await StalledClient.open(port: server.port, sending: request).readUntilEnd())
+            #expect(answers.count == ranges.count * 2 + 1)
+            #expect(answers.allSatisfy { $0.head.hasPrefix("HTTP/1.1 200 ") }, "\(answers.map { $0.head.prefix(20) })")
         }
+    }
+
+    /// A request a server must not serve as it stands is refused after the answers to the
+    /// requests before it, and the connection closes without reading on: an HTTP/1.1
+    /// request without `Host`, with two, or with a malformed one (400), and `CONNECT` (501;
+    /// it was answered with no length and the connection left open). HTTP/1.0 needs no `Host`.
+    @Test(.timeLimit(.minutes(1))) func requestsWithoutOneGoodHostAndTunnelsAreRefusedInOrder() async throws {
+        try await TestServer.run { server in
+            let fine = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\n\r\n"
+            let refused = [
+                ("GET /healthz HTTP/1.1\r\n\r\n", "400"),
+                ("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "400"),
+                ("GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n", "400"),
+                ("GET /healthz HTTP/1.1\r\nHost: a:80x\r\n\r\n", "400"),
+                ("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", "501"),
+            ]
+            for (request, status) in refused {
+                // First on its connection, and behind two others; the one after it is not read.
+                for before in [0, 2] {
+                    let stream = String(repeating: fine, count: before) + request + fine
+                    let answers = Self.answers(in: try await StalledClient.open(port: server.port, sending: stream).readUntilEnd())
+                    let statuses = answers.map { String($0.head.dropFirst("HTTP/1.1 ".count).prefix(3)) }
+                    #expect(statuses == Array(repeating: "200", count: before) + [status], "\(request.debugDescription) after \(before)")
+                    let refusal = try #require(answers.last)
+                    // An answer to CONNECT has no body (NIO frames it so): its head says it all.
+                    let explained = status == "501" || refusal.body.contains("\"detail\"")
+                    #expect(refusal.head.lowercased().contains("connection: close") && explained, "\(refusal) \(request.debugDescription)")
+                }
+            }
+            for host in ["[::1]:8080", "xn--bcher-kva.example", "", "127.0.0.1"] {
+                let answers = Self.answers(in: try await StalledClient.open(
+                    port: server.port, sending: "GET /healthz HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n").readUntilEnd())
+                #expect(answers.map { $0.head.prefix(12) } == ["HTTP/1.1 200"], "Host: \(host)")
+            }
+            let old = Self.answers(in: try await StalledClient.open(port: server.port, sending: "GET /healthz HTTP/1.0\r\n\r\n").readUntilEnd())
+            #expect(old.map { $0.head.prefix(12) } == ["HTTP/1.1 200"])
+        }
+    }
+
+    /// The answers in a stream read from one connection: each a head, then exactly
+    /// `Content-Length` bytes of body. Whatever does not parse is left as a last answer.
+    static func answers(in stream: String) -> [(head: String, body: String)] {
+        var rest = Array(stream.utf8)[...]
+        var answers: [(head: String, body: String)] = []
+        let blank = Array("\r\n\r\n".utf8)
+        while let end = rest.indices.first(where: { rest[$0...].starts(with: blank) }) {
+            let head = String(decoding: rest[..<end], as: UTF8.self)
+            let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+            rest = rest[(end + blank.count)...]
+            answers.append((head, String(decoding: rest.prefix(length), as: UTF8.self)))
+            rest = rest.dropFirst(length)
+        }
+        if !rest.isEmpty { answers.append(("left over: " + String(decoding: rest.prefix(40), as: UTF8.self), "")) }
+        return answers
     }
 
     @Test func writesAreRateLimitedPerUser() async throws {
