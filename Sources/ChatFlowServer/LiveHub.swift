@@ -312,7 +312,21 @@ package final class LiveHub: Service, Sendable {
                 // takes more is known (a slow reader is closed), and no more than a page of
                 // frames waits to be written however far behind the client is.
                 if lastSent != nil { try connection.eventLoop.submit {}.wait() }
-                let records = try projector.log.read(after: cursor, limit: 1024)
+                let records: [LogRecord]
+                switch channel {
+                case .chat(let chat):
+                    // The chat's own events, from its index: a replay reads and counts only
+                    // them, however busy the other chats were.
+                    let ids = try commands.reader.chatEventIDs(of: chat, after: cursor ?? .zero, upTo: upTo, limit: 1024)
+                    records = try ids.compactMap { try projector.log.record($0) }
+                    // Records retention removed meanwhile are passed over.
+                    if records.isEmpty, let last = ids.last {
+                        cursor = last
+                        continue
+                    }
+                case .notifications:
+                    records = try projector.log.read(after: cursor, limit: 1024)
+                }
                 if records.isEmpty { break }
                 notifications?.refresh()
                 for record in records {

@@ -477,6 +477,40 @@ import Testing
         }
     }
 
+    /// The replay limit counts the chat's own events: a member of a quiet chat resumes
+    /// with everything it missed there however busy another chat was meanwhile (it was told
+    /// it was too far behind once the whole log had moved on by the limit), and the limit
+    /// still holds for the busy chat.
+    @Test func aReplayCountsOnlyItsChatsEvents() async throws {
+        try await TestServer.run(configure: { $0.webSocketReplayLimit = 5 }) { server in
+            let quiet = try await server.createChat("alice", name: "quiet")
+            let busy = try await server.createChat("alice", name: "busy")
+            try await server.join(quiet, as: "bob")
+            try await server.join(busy, as: "bob")
+            let since = try await server.post(quiet, as: "alice", "seen")
+            var missed: [String] = []
+            for i in 0..<12 {
+                _ = try await server.post(busy, as: "alice", "busy-\(i)")
+                if i % 4 == 0 { missed.append(try await server.post(quiet, as: "alice", "quiet-\(i)")) }
+            }
+            #expect(try await server.call(.patch, "/messages/\(missed[0])", as: "alice", json: #"{"content":"quiet, edited"}"#).status == 200)
+
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("chats/\(quiet)", since: since)
+            #expect(await bob.wait { _ in bob.events(on: "chats/\(quiet)").count == 4 }, "\(bob.frames)")
+            let replayed = bob.events(on: "chats/\(quiet)")
+            #expect(replayed.map { $0["id"] as? String ?? "" }.prefix(3) == missed[...], "in log order")
+            #expect((replayed.last?["event"] as? [String: Any])?["kind"] as? String == "message.edited")
+            #expect(!bob.frames.contains { $0["type"] as? String == "error" }, "\(bob.frames)")
+
+            try await bob.subscribe("chats/\(busy)", since: since)
+            #expect(await bob.wait { frames in frames.contains { $0["type"] as? String == "error" } })
+            let error = try #require(bob.frames.first { $0["type"] as? String == "error" })
+            #expect(error["code"] as? String == "too_far_behind" && error["channel"] as? String == "chats/\(busy)", "\(error)")
+            await bob.close()
+        }
+    }
+
     /// A replay from the log gives message events the message's text as it is now: what was
     /// deleted or edited away is not handed out again, even to a member resuming from the
     /// chat's very beginning.

@@ -64,7 +64,7 @@ import Testing
         gate.leave(bob)
         #expect(gate.counts == (running: 1, waiting: 1))
         gate.leave(alice)
-        await second.value
+        _ = await second.value
         #expect(gate.counts == (running: 1, waiting: 0))
         gate.leave(alice)
     }

@@ -13,6 +13,7 @@ public enum ProjectionCatalog {
         ReactionsProjection(),
         SearchProjection(),
         ReadStateProjection(),
+        ChatEventsProjection(),
     ]
 
     public static var names: [String] { all.map(\.name) }

@@ -17,6 +17,7 @@ public struct ChatFlowReader: Sendable {
     var reactionRows: ColumnFamily { store.family(of: ReactionsProjection.name) }
     var searchRows: ColumnFamily { store.family(of: SearchProjection.name) }
     var readState: ColumnFamily { store.family(of: ReadStateProjection.name) }
+    var chatEvents: ColumnFamily { store.family(of: ChatEventsProjection.name) }
 
     // MARK: - Chats and members
 

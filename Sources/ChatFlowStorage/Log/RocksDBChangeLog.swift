@@ -165,6 +165,12 @@ public final class RocksDBChangeLog: ChangeLog {
         return removed
     }
 
+    /// The durable record `id`, if the log holds it.
+    public func record(_ id: ULID) throws -> LogRecord? {
+        guard let durable = lastPosition, id <= durable else { return nil }
+        return try database.get(LogKeys.event(id), in: events).map { LogRecord(id: id, payload: $0) }
+    }
+
     /// The id of the record `count` records on from `position` (0: the first after it), or
     /// nil when the log ends sooner. Reads keys only.
     public func id(after position: ULID?, skipping count: Int) throws -> ULID? {
