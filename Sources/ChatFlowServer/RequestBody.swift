@@ -19,11 +19,18 @@ enum RequestBody {
         guard buffer.readableBytes > 0 else {
             throw ProblemDetail.invalid("the request needs a JSON body")
         }
+        let json = Data(buffer: buffer)
+        let value: T
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
+            value = try JSONDecoder().decode(T.self, from: json)
         } catch let error as DecodingError {
             throw ProblemDetail.invalid(describe(error))
         }
+        if let name = DuplicateKeyScan.firstDuplicate(in: json) {
+            let quoted = name.count > 64 ? String(name.prefix(64)) + "…" : name
+            throw ProblemDetail.invalid("field '\(quoted)' is given more than once; send each field once")
+        }
+        return value
     }
 
     /// A decoding error in words: which field, and what was wrong with it.

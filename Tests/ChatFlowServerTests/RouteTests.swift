@@ -216,6 +216,10 @@ import Testing
                 ("/chats/\(chat)/messages", #"{"content":"hi","messageType":"video"}"#, "messageType"),
                 ("/chats/\(chat)/messages", #"{"content":"   ","messageType":"text"}"#, "content"),
                 ("/chats/\(chat)/messages", #"{"content":"\#(String(repeating: "a", count: 4001))","messageType":"text"}"#, "content"),
+                // A field given twice, which parsers read differently: refused, not first-wins.
+                ("/chats/\(chat)/messages", #"{"content":"hi","messageType":"text","content":"bye"}"#, "'content' is given more than once"),
+                ("/chats/\(chat)/messages", #"{"content":"hi","messageType":"text","\u0063ontent":"bye"}"#, "'content' is given more than once"),
+                ("/chats", #"{"name":"x","isPrivate":false,"extra":{"k":1,"k":2}}"#, "'k' is given more than once"),
             ]
             for (path, body, field) in cases {
                 let reply = try await server.call(.post, path, as: "alice", json: body)

@@ -1,0 +1,57 @@
+import Foundation
+
+/// Finds a key that an object of a JSON text holds twice. JSON parsers disagree on which
+/// of two same-named fields counts (Foundation's takes the first, many others the last),
+/// so a body a proxy or another service reads one way would be acted on another way here:
+/// such a body is refused instead (RFC 8259 §4: names "SHOULD be unique").
+enum DuplicateKeyScan {
+    /// The first name repeated within one object of `json`, which must be valid JSON (the
+    /// scan does not check it). Names are compared after their escapes are read, so
+    /// `"a"` and `"\u0061"` are the same name.
+    static func firstDuplicate(in json: Data) -> String? {
+        json.withUnsafeBytes { raw -> String? in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            // One entry per open object or array: the names seen so far (nil: an array),
+            // and whether the next string there is a name.
+            var open: [(names: Set<String>?, nameNext: Bool)] = []
+            var index = 0
+            while index < bytes.count {
+                switch bytes[index] {
+                case UInt8(ascii: "{"):
+                    open.append(([], true))
+                case UInt8(ascii: "["):
+                    open.append((nil, false))
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    open.removeLast()
+                case UInt8(ascii: ","):
+                    if open.last?.names != nil { open[open.count - 1].nameNext = true }
+                case UInt8(ascii: ":"):
+                    open[open.count - 1].nameNext = false
+                case UInt8(ascii: "\""):
+                    let start = index
+                    var escaped = false
+                    index += 1
+                    while index < bytes.count && bytes[index] != UInt8(ascii: "\"") {
+                        if bytes[index] == UInt8(ascii: "\\") {
+                            escaped = true
+                            index += 1
+                        }
+                        index += 1
+                    }
+                    guard let top = open.last, top.names != nil, top.nameNext else { break }
+                    let quoted = UnsafeBufferPointer(rebasing: bytes[start...Swift.min(index, bytes.count - 1)])
+                    guard let name = escaped ? unescaped(Data(quoted)) : String(decoding: quoted.dropFirst().dropLast(), as: UTF8.self) else { break }
+                    if open[open.count - 1].names!.insert(name).inserted == false { return name }
+                default:
+                    break
+                }
+                index += 1
+            }
+            return nil
+        }
+    }
+
+    private static func unescaped(_ quoted: Data) -> String? {
+        (try? JSONSerialization.jsonObject(with: quoted, options: .fragmentsAllowed)) as? String
+    }
+}
