@@ -139,8 +139,15 @@ package final class LiveHub: Service, Sendable {
     // MARK: - Client operations
 
     package func handle(_ text: String, from connection: LiveConnection) async {
-        guard let operation = try? JSONDecoder().decode(ClientOperation.self, from: Data(text.utf8)) else {
+        let json = Data(text.utf8)
+        guard let operation = try? JSONDecoder().decode(ClientOperation.self, from: json) else {
             send(LiveFrame.error("invalid", "frames are JSON objects with an op: subscribe, unsubscribe, typing or ping"), to: connection)
+            return
+        }
+        // As for request bodies: which of two same-named fields counts is not guessed.
+        if let name = DuplicateKeyScan.firstDuplicate(in: json) {
+            let quoted = name.count > 64 ? String(name.prefix(64)) + "…" : name
+            send(LiveFrame.error("invalid", "field '\(quoted)' is given more than once; send each field once"), to: connection)
             return
         }
         switch operation.op {

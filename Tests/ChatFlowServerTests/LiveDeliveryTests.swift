@@ -430,8 +430,9 @@ import Testing
     }
 
     /// An unknown channel is refused with `invalid`; the detail quotes at most 64 characters
-    /// of a long name, and `channel` carries it whole for the client to match.
-    @Test func anUnknownChannelIsRefusedAndQuotedShort() async throws {
+    /// of a long name, and `channel` carries it whole for the client to match. A frame
+    /// giving a field twice is refused too.
+    @Test func anUnknownChannelOrARepeatedFieldIsRefused() async throws {
         try await TestServer.run { server in
             let client = try await LiveClient.connect(server, as: "alice")
             let name = "rooms/" + String(repeating: "x", count: 5_000)
@@ -441,6 +442,13 @@ import Testing
             #expect(error["code"] as? String == "invalid" && error["channel"] as? String == name)
             let detail = try #require(error["detail"] as? String)
             #expect(detail.contains("unknown channel 'rooms/xxx") && detail.count < 200, "\(detail.count) characters")
+
+            // A field given twice is refused, not read as the first (or the last) one.
+            try await client.send(#"{"op":"ping","op":"subscribe","channel":"users/me/notifications"}"#)
+            #expect(await client.wait { $0.filter { $0["type"] as? String == "error" }.count == 2 })
+            let twice = try #require(client.frames.last { $0["type"] as? String == "error" })
+            #expect((twice["detail"] as? String)?.contains("'op' is given more than once") == true, "\(twice)")
+            #expect(!client.frames.contains { $0["type"] as? String == "pong" || $0["type"] as? String == "subscribed" })
             await client.close()
         }
     }
