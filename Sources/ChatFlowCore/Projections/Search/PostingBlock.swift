@@ -80,6 +80,16 @@ struct PostingBlock: Equatable {
         }
     }
 
+    /// Appends `id` to an encoded run when it belongs at its end: above the run's last id
+    /// (or its floor, when it has none). False, leaving `encoded` as it was, otherwise or
+    /// when `encoded` is not a run.
+    static func append(_ id: ULID, toEncoded encoded: inout [UInt8]) -> Bool {
+        guard encoded.count >= 16, encoded.count % 16 == 0,
+              let last = ULID(bytes: encoded[(encoded.count - 16)...]), last < id else { return false }
+        id.append(to: &encoded)
+        return true
+    }
+
     /// The position of the first id at or above `id`.
     func index(of id: ULID) -> Int {
         Self.index(of: id, in: ids)

@@ -59,6 +59,16 @@ public struct SearchProjection: Projection {
     }
 
     private func add(_ id: ULID, to term: [UInt8], _ rows: ProjectionRows) throws {
+        // Nearly always: a new message, above every posting of the open run and not ending
+        // a run. Its id is appended to the run's bytes as they are, which is the same row
+        // the general path makes, without decoding the run and encoding it again.
+        if !PostingBlock.isBoundary(id, salt: rows.salt) {
+            let openKey = SearchKeys.block(term, PostingBlock.openKey)
+            if var open = try rows.get(openKey), PostingBlock.append(id, toEncoded: &open) {
+                rows.put(openKey, open, group: term)
+                return
+            }
+        }
         var (key, block) = try run(for: id, term, rows) ?? (PostingBlock.openKey, PostingBlock())
         guard block.insert(id) else { return }
         if PostingBlock.isBoundary(id, salt: rows.salt) && id != key {
