@@ -6,8 +6,9 @@ import Foundation
 /// such a body is refused instead (RFC 8259 §4: names "SHOULD be unique").
 enum DuplicateKeyScan {
     /// The first name repeated within one object of `json`, which must be valid JSON (the
-    /// scan does not check it). Names are compared after their escapes are read, so
-    /// `"a"` and `"\u0061"` are the same name.
+    /// scan does not check it). Names are compared as the decoder matches fields: after
+    /// their escapes are read, and as Swift compares strings (canonical equivalence), so
+    /// `"a"` and `"\u0061"` are one name, and so are a precomposed and a decomposed `é`.
     static func firstDuplicate(in json: Data) -> String? {
         json.withUnsafeBytes { raw -> String? in
             let bytes = raw.bindMemory(to: UInt8.self)
