@@ -18,7 +18,9 @@ struct CheckedWebSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServerProt
     func buildUpgradeResponse(channel: any Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
         let headers = upgradeRequest.headers
         func values(_ name: String) -> [String] { headers[name] }
-        if let problem = RequestHeadCheck.problem(with: upgradeRequest) ?? UpgradeRequestCheck.problem(
+        let tooOld = (upgradeRequest.version.major, upgradeRequest.version.minor) < (1, 1)
+            ? ProblemDetail(.badRequest, "a WebSocket upgrade needs HTTP/1.1 (RFC 6455 §4.1)") : nil
+        if let problem = tooOld ?? RequestHeadCheck.problem(with: upgradeRequest) ?? UpgradeRequestCheck.problem(
             upgrade: values("Upgrade"), connection: values("Connection"), versions: values("Sec-WebSocket-Version"), keys: values("Sec-WebSocket-Key"))
         {
             refusal.value = problem

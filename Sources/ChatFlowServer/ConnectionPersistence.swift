@@ -11,16 +11,24 @@ import NIOHTTP1
 /// A request whose connection is to end has its `Connection` header set to `close`, and
 /// its answer says so; an HTTP/1.0 keep-alive request has its answer say `keep-alive`, as
 /// such clients need to hear to keep using the connection.
+///
+/// A request asking to upgrade the connection (`Upgrade` with `Connection: upgrade`), past
+/// the first, ends it too: NIO's parser reads nothing after such a request, so the next
+/// one on the connection would wait, unanswered, for the idle timeout. Its headers are left
+/// whole (`/ws` tells what is wrong with an upgrade by them); the connection closes once
+/// its answer is written.
 final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private enum Persistence { case unchanged, close, keepAliveOn10 }
+    private enum Persistence { case unchanged, close, closeAfterUpgradeRequest, keepAliveOn10 }
 
     /// One entry per request not yet answered, oldest first.
     private var pending: [Persistence] = []
+    /// Set while the answer being written is the last the connection can carry.
+    private var closingAfterAnswer = false
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(var head) = unwrapInboundIn(data) else {
@@ -29,10 +37,8 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
         }
         let tokens = head.headers[canonicalForm: "Connection"].map { $0.lowercased() }
         let persistence: Persistence
-        if tokens.contains("upgrade") {
-            // Left whole for `/ws`, which tells what is wrong with an upgrade by its tokens
-            // (and closes the connection after a redirect anyway).
-            persistence = .unchanged
+        if tokens.contains("upgrade") && head.headers.contains(name: "Upgrade") {
+            persistence = .closeAfterUpgradeRequest
         } else if tokens.contains("close") || (head.version < .http1_1 && !tokens.contains("keep-alive")) {
             head.headers.replaceOrAdd(name: "Connection", value: "close")
             persistence = .close
@@ -44,8 +50,17 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let part = unwrapOutboundIn(data)
+        if case .end = part, closingAfterAnswer {
+            let channel = context.channel
+            context.writeAndFlush(data).whenComplete { result in
+                promise?.completeWith(result)
+                channel.close(promise: nil)
+            }
+            return
+        }
         // An interim answer (100 Continue) is not the request's answer.
-        guard case .head(var head) = unwrapOutboundIn(data), head.status.code >= 200, !pending.isEmpty else {
+        guard case .head(var head) = part, head.status.code >= 200, !pending.isEmpty else {
             context.write(data, promise: promise)
             return
         }
@@ -54,6 +69,9 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
             break
         case .close:
             head.headers.replaceOrAdd(name: "Connection", value: "close")
+        case .closeAfterUpgradeRequest:
+            head.headers.replaceOrAdd(name: "Connection", value: "close")
+            closingAfterAnswer = true
         case .keepAliveOn10:
             if !head.headers.contains(name: "Connection") { head.headers.add(name: "Connection", value: "keep-alive") }
         }

@@ -19,10 +19,17 @@ final class ForeignUpgradeFilter: ChannelInboundHandler, RemovableChannelHandler
         // Only a GET opens a WebSocket (RFC 6455 §4.1); NIO's upgrader meets the body of any
         // other request asking for one as a protocol error and answers nothing.
         if !protocols.isEmpty && (!protocols.contains("websocket") || head.method != .GET) {
+            let asksToUpgrade = head.headers[canonicalForm: "Connection"].contains { $0.lowercased() == "upgrade" }
             head.headers.remove(name: "Upgrade")
             let connection = head.headers[canonicalForm: "Connection"].filter { $0.lowercased() != "upgrade" }
             head.headers.remove(name: "Connection")
-            if !connection.isEmpty { head.headers.add(name: "Connection", value: connection.joined(separator: ", ")) }
+            if asksToUpgrade {
+                // NIO's parser reads nothing after a request asking to upgrade: the next one
+                // would wait unanswered for the idle timeout, so this answer ends the connection.
+                head.headers.add(name: "Connection", value: "close")
+            } else if !connection.isEmpty {
+                head.headers.add(name: "Connection", value: connection.joined(separator: ", "))
+            }
         }
         context.fireChannelRead(wrapInboundOut(.head(head)))
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)

@@ -140,14 +140,13 @@ package final class LiveHub: Service, Sendable {
 
     package func handle(_ text: String, from connection: LiveConnection) async {
         let json = Data(text.utf8)
-        guard let operation = try? JSONDecoder().decode(ClientOperation.self, from: json) else {
-            send(LiveFrame.error("invalid", "frames are JSON objects with an op: subscribe, unsubscribe, typing or ping"), to: connection)
+        // Checked as request bodies are: valid JSON throughout, and no field given twice.
+        if let problem = RequestBody.problem(with: json, in: "the frame") {
+            send(LiveFrame.error("invalid", problem.detail), to: connection)
             return
         }
-        // As for request bodies: which of two same-named fields counts is not guessed.
-        if let name = DuplicateKeyScan.firstDuplicate(in: json) {
-            let quoted = name.count > 64 ? String(name.prefix(64)) + "…" : name
-            send(LiveFrame.error("invalid", "field '\(quoted)' is given more than once; send each field once"), to: connection)
+        guard let operation = try? JSONDecoder().decode(ClientOperation.self, from: json) else {
+            send(LiveFrame.error("invalid", "frames are JSON objects with an op: subscribe, unsubscribe, typing or ping"), to: connection)
             return
         }
         switch operation.op {
@@ -180,7 +179,7 @@ package final class LiveHub: Service, Sendable {
         guard let channel = LiveChannel(name: requested) else {
             // The detail quotes at most 64 characters of it: `channel` carries it whole, for the
             // client to match the answer with its request.
-            let quoted = requested.count > 64 ? String(requested.prefix(64)) + "…" : requested
+            let quoted = ProblemDetail.quote(requested)
             send(LiveFrame.error(
                 "invalid", "unknown channel '\(quoted)'; use chats/{chatId} or \(LiveChannel.notificationsName)", channel: requested), to: connection)
             return
@@ -312,6 +311,13 @@ package final class LiveHub: Service, Sendable {
                 guard let before = try membershipBefore(of: connection.user, after: start, upTo: end, for: connection) else { return .ended }
                 notifications = NotificationReplayFilter(user: connection.user, reader: commands.reader, membershipBefore: before)
             }
+            // A chat's events are counted ahead, from its index, so a client too far behind
+            // hears so before any of them rather than after the limit's worth.
+            if case .chat(let chat) = channel, let end,
+               try commands.reader.chatEventIDs(of: chat, after: start, upTo: end, limit: replayLimit + 1).count > replayLimit {
+                endTooFarBehind(connection, channel, since: start)
+                return .ended
+            }
             var cursor: ULID? = start
             var read = 0
             while let upTo = end, cursor.map({ $0 < upTo }) ?? true {
@@ -342,10 +348,7 @@ package final class LiveHub: Service, Sendable {
                     if connection.isClosed { return .ended }
                     read += 1
                     if read > replayLimit {
-                        endSubscription(connection, channel, LiveFrame.error(
-                            "too_far_behind",
-                            "more than \(replayLimit) events happened since \(start): reload over HTTP, then subscribe without since",
-                            channel: channel.description))
+                        endTooFarBehind(connection, channel, since: start)
                         return .ended
                     }
                     cursor = record.id
@@ -361,8 +364,11 @@ package final class LiveHub: Service, Sendable {
                     if !send(frame, to: connection) { return .ended }
                     lastSent = record.id
                     // The user's own leaving is the last they hear of the chat, as live; the
-                    // hub, which may be behind the projections, would end it only later.
-                    if case .chat = channel, case .memberLeft(let left) = logged.event, left.user == connection.user {
+                    // hub, which may be behind the projections, would end it only later. Unless
+                    // they are a member again (they joined after it): then the replay goes on to
+                    // their `member.join`, and what they may see after it.
+                    if case .chat = channel, case .memberLeft(let left) = logged.event, left.user == connection.user,
+                       membershipRefusal(channel, connection.user) != nil {
                         endLeft(connection, channel)
                         return .ended
                     }
@@ -374,6 +380,13 @@ package final class LiveHub: Service, Sendable {
             return .ended
         }
         return .replayed(last: lastSent ?? start)
+    }
+
+    private func endTooFarBehind(_ connection: LiveConnection, _ channel: LiveChannel, since start: ULID) {
+        endSubscription(connection, channel, LiveFrame.error(
+            "too_far_behind",
+            "more than \(replayLimit) events happened since \(start): reload over HTTP, then subscribe without since",
+            channel: channel.description))
     }
 
     /// For each chat `user` joined or left in `(start, end]`: whether they were a member

@@ -39,6 +39,12 @@ public struct ProblemDetail: HTTPResponseError, Encodable, Sendable {
     }
 
     static func invalid(_ detail: String) -> ProblemDetail { ProblemDetail(.badRequest, detail) }
+
+    /// What a client sent, for a detail to quote: at most 64 Unicode scalars of it (not
+    /// characters, which can each hold any number of combining marks).
+    static func quote(_ text: String) -> String {
+        text.unicodeScalars.count > 64 ? String(String.UnicodeScalarView(text.unicodeScalars.prefix(64))) + "…" : text
+    }
     static func unauthorized(_ detail: String) -> ProblemDetail {
         ProblemDetail(.unauthorized, detail, headers: [.wwwAuthenticate: "Bearer"])
     }

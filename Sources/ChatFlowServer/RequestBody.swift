@@ -20,17 +20,28 @@ enum RequestBody {
             throw ProblemDetail.invalid("the request needs a JSON body")
         }
         let json = Data(buffer: buffer)
-        let value: T
+        if let problem = problem(with: json) { throw problem }
         do {
-            value = try JSONDecoder().decode(T.self, from: json)
+            return try JSONDecoder().decode(T.self, from: json)
         } catch let error as DecodingError {
             throw ProblemDetail.invalid(describe(error))
         }
-        if let name = DuplicateKeyScan.firstDuplicate(in: json) {
-            let quoted = name.count > 64 ? String(name.prefix(64)) + "…" : name
-            throw ProblemDetail.invalid("field '\(quoted)' is given more than once; send each field once")
+    }
+
+    /// What is wrong with `json` before it is decoded: not valid JSON anywhere (the decoder
+    /// does not read the fields its type ignores, so a lone surrogate, a control character
+    /// or `01` there passed), or a field given twice.
+    static func problem(with json: Data, in what: String = "the body") -> ProblemDetail? {
+        do {
+            _ = try JSONSerialization.jsonObject(with: json, options: .fragmentsAllowed)
+        } catch {
+            let reason = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+            return .invalid("\(what) is not valid JSON" + (reason.map { ": " + $0 } ?? ""))
         }
-        return value
+        if let name = DuplicateKeyScan.firstDuplicate(in: json) {
+            return .invalid("field '\(ProblemDetail.quote(name))' is given more than once; send each field once")
+        }
+        return nil
     }
 
     /// A decoding error in words: which field, and what was wrong with it.

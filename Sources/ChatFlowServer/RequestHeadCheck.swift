@@ -12,6 +12,8 @@ import NIOHTTP1
 /// The refusal comes after the answers to the requests before it on the connection, in
 /// order. Nothing after the refused request is read: after a `CONNECT` it may be tunnel
 /// bytes, not requests.
+///
+/// It also answers `Expect: 100-continue` (RFC 9110 §10.1.1), which nothing else here does.
 final class RequestHeadCheck: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -32,6 +34,13 @@ final class RequestHeadCheck: ChannelDuplexHandler, RemovableChannelHandler {
                 if unanswered == 0 { sendRefusal(context: context) }
                 return
             }
+            // A client waiting to hear before it sends a body is told to go on at once (when
+            // nothing is answered ahead of it), not left to its own timeout (curl: 1 s).
+            if unanswered == 0 && (head.version.major, head.version.minor) >= (1, 1)
+                && head.headers[canonicalForm: "Expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                let proceed = HTTPResponseHead(version: .http1_1, status: .continue)
+                context.writeAndFlush(wrapOutboundOut(.head(proceed)), promise: nil)
+            }
             unanswered += 1
         }
         context.fireChannelRead(data)
@@ -49,8 +58,10 @@ final class RequestHeadCheck: ChannelDuplexHandler, RemovableChannelHandler {
         sent = true
         let body = hasBody ? (try? JSONEncoder().encode(problem)) ?? Data() : Data()
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/problem+json")
-        if hasBody { headers.add(name: "Content-Length", value: String(body.count)) }
+        if hasBody {
+            headers.add(name: "Content-Type", value: "application/problem+json")
+            headers.add(name: "Content-Length", value: String(body.count))
+        }
         headers.add(name: "Connection", value: "close")
         let status = HTTPResponseStatus(statusCode: Int(problem.status.code))
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
@@ -76,31 +87,65 @@ final class RequestHeadCheck: ChannelDuplexHandler, RemovableChannelHandler {
         return nil
     }
 
-    /// `uri-host [":" port]` (RFC 9110 §7.2): a name of unreserved characters, percent
-    /// escapes and sub-delimiters, or an IP literal in brackets; empty is allowed.
+    /// `uri-host [":" port]` (RFC 9110 §7.2, RFC 3986 §3.2.2): a registered name of
+    /// unreserved characters, sub-delimiters and percent escapes (empty is allowed), an IPv4
+    /// address (a name of that shape), or an IPv6 or future address in brackets. Whitespace
+    /// around the value is not part of it (RFC 9112 §5), which NIO leaves at the end.
     static func isHost(_ value: String) -> Bool {
-        var rest = Substring(value)
-        if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]") else { return false }
-            let literal = rest[rest.index(after: rest.startIndex)..<close]
-            guard !literal.isEmpty, literal.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return false }
+        var rest = value.utf8.drop { $0 == 0x20 || $0 == 0x09 }
+        while let last = rest.last, last == 0x20 || last == 0x09 { rest = rest.dropLast() }
+        if rest.first == UInt8(ascii: "[") {
+            guard let close = rest.firstIndex(of: UInt8(ascii: "]")) else { return false }
+            guard isIPLiteral(Array(rest[rest.index(after: rest.startIndex)..<close])) else { return false }
             rest = rest[rest.index(after: close)...]
         } else {
-            let end = rest.firstIndex(of: ":") ?? rest.endIndex
-            guard rest[..<end].unicodeScalars.allSatisfy(isNameScalar) else { return false }
+            let end = rest.firstIndex(of: UInt8(ascii: ":")) ?? rest.endIndex
+            guard isRegisteredName(rest[..<end]) else { return false }
             rest = rest[end...]
         }
         guard let colon = rest.first else { return true }
-        return colon == ":" && rest.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
+        return colon == UInt8(ascii: ":") && rest.dropFirst().allSatisfy(isDigit)
     }
 
-    private static func isNameScalar(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar {
-        case "a"..."z", "A"..."Z", "0"..."9", "-", ".", "_", "~", "%",
-             "!", "$", "&", "'", "(", ")", "*", "+", ",", ";", "=":
-            true
-        default:
-            false
+    /// An IPv6 address, or `v` hex digits `.` and more (IPvFuture).
+    private static func isIPLiteral(_ bytes: [UInt8]) -> Bool {
+        if let first = bytes.first, first == UInt8(ascii: "v") || first == UInt8(ascii: "V") {
+            guard let dot = bytes.firstIndex(of: UInt8(ascii: ".")), dot > 1, dot < bytes.count - 1 else { return false }
+            return bytes[1..<dot].allSatisfy(isHexDigit)
+                && bytes[(dot + 1)...].allSatisfy { isUnreserved($0) || isSubDelimiter($0) || $0 == UInt8(ascii: ":") }
         }
+        var address = in6_addr()
+        return bytes.allSatisfy { $0 < 0x80 } && inet_pton(AF_INET6, String(decoding: bytes, as: UTF8.self), &address) == 1
+    }
+
+    private static func isRegisteredName(_ bytes: Substring.UTF8View.SubSequence) -> Bool {
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "%") {
+                let first = bytes.index(after: index)
+                guard first < bytes.endIndex, bytes.index(after: first) < bytes.endIndex,
+                      isHexDigit(bytes[first]), isHexDigit(bytes[bytes.index(after: first)]) else { return false }
+                index = bytes.index(first, offsetBy: 2)
+                continue
+            }
+            guard isUnreserved(byte) || isSubDelimiter(byte) else { return false }
+            index = bytes.index(after: index)
+        }
+        return true
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) }
+
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        isDigit(byte) || (0x41...0x46).contains(byte) || (0x61...0x66).contains(byte)
+    }
+
+    private static func isUnreserved(_ byte: UInt8) -> Bool {
+        isDigit(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || "-._~".utf8.contains(byte)
+    }
+
+    private static func isSubDelimiter(_ byte: UInt8) -> Bool {
+        "!$&'()*+,;=".utf8.contains(byte)
     }
 }

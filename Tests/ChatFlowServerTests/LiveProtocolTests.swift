@@ -294,6 +294,11 @@ import Testing
             #expect(oldVersion.head.lowercased().contains("sec-websocket-version: 13"), "\(oldVersion.head)")
             #expect(oldVersion.body.contains("version 8 is not supported"), "\(oldVersion.body)")
 
+            // RFC 6455 §4.1: HTTP/1.1 or later (NIO's upgrader took a 1.0 request).
+            let old = try await StalledClient.exchange(port: server.port, request: "GET /ws HTTP/1.0\r\n"
+                + "Authorization: Bearer \(token)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\(key)Sec-WebSocket-Version: 13\r\n\r\n")
+            #expect(old.head.hasPrefix("HTTP/1.1 400") && old.body.contains("RFC 6455"), "\(old.head) \(old.body)")
+
             let noKey = try await upgrade("Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n")
             #expect(noKey.head.hasPrefix("HTTP/1.1 400"), "\(noKey.head)")
             #expect(noKey.body.contains("Sec-WebSocket-Key"), "\(noKey.body)")
@@ -314,7 +319,7 @@ import Testing
             // Refusals never reach the router; they are counted on their own.
             let metrics = try await server.call(.get, "/metrics", as: nil)
             #expect(metrics.text.contains(#"chatflow_websocket_upgrades_refused_total{status="426"} 1"#), "\(metrics.text)")
-            #expect(metrics.text.contains(#"chatflow_websocket_upgrades_refused_total{status="400"} 3"#), "\(metrics.text)")
+            #expect(metrics.text.contains(#"chatflow_websocket_upgrades_refused_total{status="400"} 4"#), "\(metrics.text)")
             #expect(metrics.text.contains(#"chatflow_websocket_upgrades_refused_total{status="401"} 1"#), "\(metrics.text)")
 
             let noConnection = try await upgrade("\(key)Sec-WebSocket-Version: 13\r\n")

@@ -220,6 +220,12 @@ import Testing
                 ("/chats/\(chat)/messages", #"{"content":"hi","messageType":"text","content":"bye"}"#, "'content' is given more than once"),
                 ("/chats/\(chat)/messages", #"{"content":"hi","messageType":"text","\u0063ontent":"bye"}"#, "'content' is given more than once"),
                 ("/chats", #"{"name":"x","isPrivate":false,"extra":{"k":1,"k":2}}"#, "'k' is given more than once"),
+                // Named even when its first value has the wrong type.
+                ("/chats/\(chat)/messages", #"{"content":1,"content":"a","messageType":"text"}"#, "'content' is given more than once"),
+                // Invalid JSON in a field the request does not use is still invalid.
+                ("/chats", #"{"name":"x","isPrivate":false,"extra":{"\ud800":1,"\ud800":2}}"#, "not valid JSON"),
+                ("/chats", #"{"name":"x","isPrivate":false,"extra":"\ud800"}"#, "not valid JSON"),
+                ("/chats", #"{"name":"x","isPrivate":false,"extra":01}"#, "not valid JSON"),
             ]
             for (path, body, field) in cases {
                 let reply = try await server.call(.post, path, as: "alice", json: body)
@@ -236,6 +242,10 @@ import Testing
                 // No emoji leaves the path of the reactions themselves, which take no DELETE.
                 #expect(removed.status == (emoji.isEmpty ? 405 : 400), "\(emoji): \(removed.status) \(removed.text)")
             }
+            // A repeated name is quoted short, however many combining marks it carries.
+            let long = "e" + String(repeating: "\u{301}", count: 5_000)
+            let twice = try await server.call(.post, "/chats", as: "alice", json: #"{"name":"x","isPrivate":false,"\#(long)":1,"\#(long)":2}"#)
+            #expect(twice.status == 400 && twice.text.utf8.count < 1_000, "\(twice.status), \(twice.text.utf8.count) bytes")
             #expect(try await server.call(.get, "/healthz", as: nil).status == 200, "the server is still up")
             for body in ["null", "[]", "42"] {
                 let notAnObject = try await server.call(.post, "/chats", as: "alice", json: body)
@@ -490,13 +500,51 @@ import Testing
                     #expect(refusal.head.lowercased().contains("connection: close") && explained, "\(refusal) \(request.debugDescription)")
                 }
             }
-            for host in ["[::1]:8080", "xn--bcher-kva.example", "", "127.0.0.1"] {
+            for host in ["[1:2:3:4:5:6:7:8:9:10]", "[....]", "[\u{FF11}]", "a%zz", "a%2", "é.example"] {
+                let answers = Self.answers(in: try await StalledClient.open(
+                    port: server.port, sending: "GET /healthz HTTP/1.1\r\nHost: \(host)\r\n\r\n").readUntilEnd())
+                #expect(answers.map { $0.head.prefix(12) } == ["HTTP/1.1 400"], "Host: \(host)")
+            }
+            for host in ["[::1]:8080", "[::ffff:127.0.0.1]", "[v1.fe]", "a%2Fb", "xn--bcher-kva.example", "", "127.0.0.1", "x ", "x\t"] {
                 let answers = Self.answers(in: try await StalledClient.open(
                     port: server.port, sending: "GET /healthz HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n").readUntilEnd())
                 #expect(answers.map { $0.head.prefix(12) } == ["HTTP/1.1 200"], "Host: \(host)")
             }
             let old = Self.answers(in: try await StalledClient.open(port: server.port, sending: "GET /healthz HTTP/1.0\r\n\r\n").readUntilEnd())
             #expect(old.map { $0.head.prefix(12) } == ["HTTP/1.1 200"])
+        }
+    }
+
+    /// A request asking to upgrade to anything but a WebSocket (`curl --http2`'s `h2c`), or
+    /// any upgrade past the first request, is answered and then ends the connection: NIO's
+    /// parser reads nothing after it, and the next request waited, unanswered, for the idle
+    /// timeout.
+    @Test(.timeLimit(.minutes(1))) func upgradeRequestsThatAreNotTakenEndTheirConnection() async throws {
+        try await TestServer.run { server in
+            let fine = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            let h2c = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"
+            let badSocket = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+            for (stream, statuses) in [(h2c + fine, ["200"]), (fine + h2c + fine, ["200", "200"]), (fine + badSocket + fine, ["200", "426"])] {
+                let answers = Self.answers(in: try await StalledClient.open(port: server.port, sending: stream).readUntilEnd())
+                #expect(answers.map { String($0.head.dropFirst("HTTP/1.1 ".count).prefix(3)) } == statuses, "\(stream.debugDescription)")
+                #expect(answers.last?.head.lowercased().contains("connection: close") == true, "\(answers.last?.head ?? "")")
+            }
+        }
+    }
+
+    /// `Expect: 100-continue` is answered with `100 Continue` before the body is sent, so a
+    /// client that waits for it (curl, for a body over 1 KiB) does not wait out its timeout.
+    @Test(.timeLimit(.minutes(1))) func aClientExpectingContinueIsToldToGoOn() async throws {
+        try await TestServer.run { server in
+            let token = try await server.token("alice")
+            let body = #"{"name":"continued","isPrivate":false}"#
+            let client = try await StalledClient.open(port: server.port, sending: "POST /chats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Authorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+                + "Expect: 100-continue\r\nConnection: close\r\n\r\n")
+            #expect(try await client.readAnswerHead().hasPrefix("HTTP/1.1 100 Continue"))
+            try await client.send(body)
+            let answers = Self.answers(in: try await client.readUntilEnd())
+            #expect(answers.first?.head.hasPrefix("HTTP/1.1 201") == true, "\(answers)")
         }
     }
 

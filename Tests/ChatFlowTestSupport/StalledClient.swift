@@ -120,6 +120,17 @@ public final class StalledClient: @unchecked Sendable {
         guard connected == 0 else { throw Failure("connect: errno \(errno)") }
     }
 
+    /// Sends `text` as it is.
+    public func send(_ text: String) async throws {
+        try await Self.blocking { [self] in try write(Array(text.utf8)) }
+    }
+
+    /// The next answer's head (status line and headers), read byte by byte so that nothing
+    /// after it is consumed.
+    public func readAnswerHead() async throws -> String {
+        try await Self.blocking { [self] in try readHead() }
+    }
+
     /// A response head, byte by byte so that nothing after it is consumed.
     private func readHead() throws -> String {
         var head: [UInt8] = []
