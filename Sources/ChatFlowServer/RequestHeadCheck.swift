@@ -58,6 +58,10 @@ final class RequestHeadCheck: ChannelDuplexHandler, RemovableChannelHandler {
         sent = true
         let body = hasBody ? (try? JSONEncoder().encode(problem)) ?? Data() : Data()
         var headers = HTTPHeaders()
+        // As Hummingbird's own answers carry (RFC 9110 §6.6.1: an origin server with a clock
+        // sends Date).
+        headers.add(name: "Date", value: Self.httpDate(Date()))
+        headers.add(name: "Server", value: "chatflow")
         if hasBody {
             headers.add(name: "Content-Type", value: "application/problem+json")
             headers.add(name: "Content-Length", value: String(body.count))
@@ -68,6 +72,15 @@ final class RequestHeadCheck: ChannelDuplexHandler, RemovableChannelHandler {
         if hasBody { context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil) }
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 §5.6.7).
+    static func httpDate(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.string(from: date)
     }
 
     /// Why `head` is refused, if it is.
