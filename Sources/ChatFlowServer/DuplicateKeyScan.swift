@@ -5,8 +5,9 @@ import Foundation
 /// so a body a proxy or another service reads one way would be acted on another way here:
 /// such a body is refused instead (RFC 8259 §4: names "SHOULD be unique").
 enum DuplicateKeyScan {
-    /// The first name repeated within one object of `json`, which must be valid JSON (the
-    /// scan does not check it). Names are compared as the decoder matches fields: after
+    /// The first name repeated within one object of `json`, which must be valid JSON in
+    /// UTF-8 (the scan does not check it, and reads other input to no purpose, never past
+    /// its end). Names are compared as the decoder matches fields: after
     /// their escapes are read, and as Swift compares strings (canonical equivalence), so
     /// `"a"` and `"\u0061"` are one name, and so are a precomposed and a decomposed `é`.
     static func firstDuplicate(in json: Data) -> String? {
@@ -23,10 +24,14 @@ enum DuplicateKeyScan {
                 case UInt8(ascii: "["):
                     open.append((nil, false))
                 case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    // Valid JSON never closes more than it opened; other input ends the scan
+                    // rather than the process.
+                    guard !open.isEmpty else { return nil }
                     open.removeLast()
                 case UInt8(ascii: ","):
                     if open.last?.names != nil { open[open.count - 1].nameNext = true }
                 case UInt8(ascii: ":"):
+                    guard !open.isEmpty else { return nil }
                     open[open.count - 1].nameNext = false
                 case UInt8(ascii: "\""):
                     let start = index

@@ -177,7 +177,7 @@ package final class LiveHub: Service, Sendable {
             guard !connection.isClosed, projector.hasReachedStart else { return }
         }
         guard let channel = LiveChannel(name: requested) else {
-            // The detail quotes at most 64 characters of it: `channel` carries it whole, for the
+            // The detail quotes at most 64 Unicode scalars of it: `channel` carries it whole, for the
             // client to match the answer with its request.
             let quoted = ProblemDetail.quote(requested)
             send(LiveFrame.error(
@@ -320,6 +320,9 @@ package final class LiveHub: Service, Sendable {
             }
             var cursor: ULID? = start
             var read = 0
+            // Between the user's own leaving and their joining again: they hear only their
+            // return, as they would have live.
+            var away = false
             while let upTo = end, cursor.map({ $0 < upTo }) ?? true {
                 // The frames of the page before have reached the socket's buffer: whether it
                 // takes more is known (a slow reader is closed), and no more than a page of
@@ -357,6 +360,10 @@ package final class LiveHub: Service, Sendable {
                     switch channel {
                     case .chat(let chat):
                         guard eventChat == chat else { continue }
+                        if away {
+                            guard case .memberJoined(let joined) = logged.event, joined.user == connection.user else { continue }
+                            away = false
+                        }
                     case .notifications:
                         guard try notifications?.admits(logged, in: eventChat) == true else { continue }
                     }
@@ -365,12 +372,14 @@ package final class LiveHub: Service, Sendable {
                     lastSent = record.id
                     // The user's own leaving is the last they hear of the chat, as live; the
                     // hub, which may be behind the projections, would end it only later. Unless
-                    // they are a member again (they joined after it): then the replay goes on to
-                    // their `member.join`, and what they may see after it.
-                    if case .chat = channel, case .memberLeft(let left) = logged.event, left.user == connection.user,
-                       membershipRefusal(channel, connection.user) != nil {
-                        endLeft(connection, channel)
-                        return .ended
+                    // they are a member again (they joined after it): then the replay skips to
+                    // their `member.joined` and goes on from there.
+                    if case .chat = channel, case .memberLeft(let left) = logged.event, left.user == connection.user {
+                        if membershipRefusal(channel, connection.user) != nil {
+                            endLeft(connection, channel)
+                            return .ended
+                        }
+                        away = true
                     }
                 }
             }

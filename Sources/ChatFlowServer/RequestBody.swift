@@ -32,6 +32,12 @@ enum RequestBody {
     /// does not read the fields its type ignores, so a lone surrogate, a control character
     /// or `01` there passed), or a field given twice.
     static func problem(with json: Data, in what: String = "the body") -> ProblemDetail? {
+        // UTF-8 only (RFC 8259 §8.1). `JSONSerialization` also reads UTF-16 and UTF-32, told by
+        // a byte-order mark or by zero bytes, while the duplicate scan reads UTF-8: a body one
+        // reads as UTF-16 must not reach the other. Valid UTF-8 JSON holds no zero byte.
+        guard !json.contains(0), String(data: json, encoding: .utf8) != nil else {
+            return .invalid("\(what) must be JSON in UTF-8")
+        }
         do {
             _ = try JSONSerialization.jsonObject(with: json, options: .fragmentsAllowed)
         } catch {

@@ -22,6 +22,9 @@ final class RequestHeadCheck: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Requests passed on whose answers have not ended yet.
     private var unanswered = 0
+    /// For a request expecting `100 Continue` behind others: how many answers must end
+    /// before it is its turn to hear it.
+    private var continueAfter: Int?
     /// Once set, nothing more is passed on; it is sent when `unanswered` reaches zero.
     private var refusal: (problem: ProblemDetail, hasBody: Bool)?
     private var sent = false
@@ -34,12 +37,11 @@ final class RequestHeadCheck: ChannelDuplexHandler, RemovableChannelHandler {
                 if unanswered == 0 { sendRefusal(context: context) }
                 return
             }
-            // A client waiting to hear before it sends a body is told to go on at once (when
-            // nothing is answered ahead of it), not left to its own timeout (curl: 1 s).
-            if unanswered == 0 && (head.version.major, head.version.minor) >= (1, 1)
+            // A client waiting to hear before it sends a body is told to go on when its request
+            // is the next to be answered, not left to its own timeout (curl: 1 s).
+            if (head.version.major, head.version.minor) >= (1, 1)
                 && head.headers[canonicalForm: "Expect"].contains(where: { $0.lowercased() == "100-continue" }) {
-                let proceed = HTTPResponseHead(version: .http1_1, status: .continue)
-                context.writeAndFlush(wrapOutboundOut(.head(proceed)), promise: nil)
+                if unanswered == 0 { sendContinue(context: context) } else { continueAfter = unanswered }
             }
             unanswered += 1
         }
@@ -50,7 +52,15 @@ final class RequestHeadCheck: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(data, promise: promise)
         guard case .end = unwrapOutboundIn(data) else { return }
         unanswered -= 1
+        if let waiting = continueAfter {
+            continueAfter = waiting > 1 ? waiting - 1 : nil
+            if waiting == 1 { sendContinue(context: context) }
+        }
         if unanswered == 0 && refusal != nil { sendRefusal(context: context) }
+    }
+
+    private func sendContinue(context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
     }
 
     private func sendRefusal(context: ChannelHandlerContext) {

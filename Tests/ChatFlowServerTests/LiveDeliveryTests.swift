@@ -449,6 +449,14 @@ import Testing
             let twice = try #require(client.frames.last { $0["type"] as? String == "error" })
             #expect((twice["detail"] as? String)?.contains("'op' is given more than once") == true, "\(twice)")
             #expect(!client.frames.contains { $0["type"] as? String == "pong" || $0["type"] as? String == "subscribed" })
+
+            // Valid UTF-8 that JSONSerialization would read as UTF-16 (its zero bytes) is
+            // refused; it once took the server down.
+            try await client.send("[\u{0}\"\u{0}\u{0}\"}\u{0}}\u{0}\"\u{0}]\u{0}")
+            #expect(await client.wait { $0.filter { $0["type"] as? String == "error" }.count == 3 })
+            #expect((client.frames.last { $0["type"] as? String == "error" }?["detail"] as? String)?.contains("UTF-8") == true)
+            try await client.send(#"{"op":"ping"}"#)
+            #expect(await client.wait { $0.contains { $0["type"] as? String == "pong" } })
             await client.close()
         }
     }
@@ -487,13 +495,15 @@ import Testing
     }
 
     /// A member who left and joined again, resuming from before they left, hears of both
-    /// and stays subscribed (the replay used to end at their old `member.left`).
+    /// and stays subscribed (the replay used to end at their old `member.left`); what
+    /// happened while they were out is skipped, as it was live.
     @Test func aMemberWhoLeftAndCameBackResumesAcrossBoth() async throws {
         try await TestServer.run { server in
             let chat = try await server.createChat("alice")
             try await server.join(chat, as: "bob")
             let since = try await server.post(chat, as: "alice", "seen")
             #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob").status == 204)
+            _ = try await server.post(chat, as: "alice", "while bob was out")
             try await server.join(chat, as: "bob")
             let missed = try await server.post(chat, as: "alice", "after bob came back")
 

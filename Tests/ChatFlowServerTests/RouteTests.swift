@@ -226,6 +226,8 @@ import Testing
                 ("/chats", #"{"name":"x","isPrivate":false,"extra":{"\ud800":1,"\ud800":2}}"#, "not valid JSON"),
                 ("/chats", #"{"name":"x","isPrivate":false,"extra":"\ud800"}"#, "not valid JSON"),
                 ("/chats", #"{"name":"x","isPrivate":false,"extra":01}"#, "not valid JSON"),
+                // UTF-8 that JSONSerialization would take for UTF-16: it once crashed the scan.
+                ("/chats", "[\u{0}\"\u{0}\u{0}\"}\u{0}}\u{0}\"\u{0}]\u{0}", "UTF-8"),
             ]
             for (path, body, field) in cases {
                 let reply = try await server.call(.post, path, as: "alice", json: body)
@@ -546,6 +548,16 @@ import Testing
             try await client.send(body)
             let answers = Self.answers(in: try await client.readUntilEnd())
             #expect(answers.first?.head.hasPrefix("HTTP/1.1 201") == true, "\(answers)")
+
+            // Behind another request, it is told once that one is answered.
+            let behind = try await StalledClient.open(port: server.port, sending: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                + "POST /chats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Authorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+                + "Expect: 100-continue\r\nConnection: close\r\n\r\n")
+            #expect(try await behind.readAnswerHead().hasPrefix("HTTP/1.1 200"))
+            #expect(try await behind.readAnswerHead().hasSuffix("HTTP/1.1 100 Continue\r\n\r\n"))
+            try await behind.send(body)
+            #expect(Self.answers(in: try await behind.readUntilEnd()).first?.head.hasPrefix("HTTP/1.1 201") == true)
         }
     }
 
