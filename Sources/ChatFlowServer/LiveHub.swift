@@ -311,6 +311,15 @@ package final class LiveHub: Service, Sendable {
                 guard let before = try membershipBefore(of: connection.user, after: start, upTo: end, for: connection) else { return .ended }
                 notifications = NotificationReplayFilter(user: connection.user, reader: commands.reader, membershipBefore: before)
             }
+            // What retention removed is not replayed: resuming from before its horizon would
+            // leave a gap the client cannot see.
+            if let horizon = try RetentionState.horizon(in: projector.log.database), start < horizon {
+                endSubscription(connection, channel, LiveFrame.error(
+                    "too_far_behind",
+                    "events before \(horizon) were removed by retention: reload over HTTP, then subscribe without since",
+                    channel: channel.description))
+                return .ended
+            }
             // A chat's events are counted ahead, from its index, so a client too far behind
             // hears so before any of them rather than after the limit's worth.
             if case .chat(let chat) = channel, let end,

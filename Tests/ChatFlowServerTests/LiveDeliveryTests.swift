@@ -519,6 +519,28 @@ import Testing
         }
     }
 
+    /// A `since` from before the retention horizon is refused: the messages there are gone,
+    /// and a replay of what is left would be a gap the client cannot see.
+    @Test func aSinceBeforeTheRetentionHorizonIsRefused() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let old = try await server.post(chat, as: "alice", "from long ago")
+            let engine = server.engine
+            let now = UInt64(Date().timeIntervalSince1970 * 1000)
+            // One day kept, two days on: everything so far is before the horizon.
+            _ = try Retention(days: 1, log: engine.log, store: engine.store, projector: engine.projector).run(now: now + 2 * 86_400_000)
+
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("chats/\(chat)", since: old)
+            #expect(await bob.wait { $0.contains { $0["type"] as? String == "error" } })
+            let error = try #require(bob.frames.first { $0["type"] as? String == "error" })
+            #expect(error["code"] as? String == "too_far_behind" && (error["detail"] as? String)?.contains("retention") == true, "\(error)")
+            #expect(bob.events(on: "chats/\(chat)").isEmpty)
+            await bob.close()
+        }
+    }
+
     /// The replay limit counts the chat's own events: a member of a quiet chat resumes
     /// with everything it missed there however busy another chat was meanwhile (it was told
     /// it was too far behind once the whole log had moved on by the limit), and the limit

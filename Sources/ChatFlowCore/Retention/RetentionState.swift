@@ -34,6 +34,16 @@ public struct RetentionState: Equatable, Sendable {
         KeyWriter.build { $0.raw(countsPrefix); $0.chat(chat) }
     }
 
+    /// `horizon` alone, without the per-chat counts: for a check made often.
+    public static func horizon(in database: Database) throws -> ULID? {
+        let family = try database.family(ProjectionCatalog.generationsFamily)
+        guard let value = try database.get(horizonKey, in: family) else { return nil }
+        guard value.count == 48, let horizon = ULID(bytes: value[0..<16]) else {
+            throw StorageError.malformed("retention horizon of \(value.count) bytes")
+        }
+        return horizon
+    }
+
     /// The state of `database`, or nil if retention never removed anything.
     public static func load(from database: Database) throws -> RetentionState? {
         let family = try database.family(ProjectionCatalog.generationsFamily)
