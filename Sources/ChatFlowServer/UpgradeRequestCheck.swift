@@ -17,8 +17,9 @@ enum UpgradeRequestCheck {
         }
         let versions = values(versions)
         guard versions == ["13"] else {
-            let asked = versions.isEmpty ? "a request without Sec-WebSocket-Version" : "version \(versions.joined(separator: ", "))"
-            return ProblemDetail(.upgradeRequired, "WebSocket \(asked) is not supported: send Sec-WebSocket-Version: 13",
+            let asked = versions.isEmpty
+                ? "a WebSocket upgrade without Sec-WebSocket-Version" : "WebSocket version \(versions.joined(separator: ", "))"
+            return ProblemDetail(.upgradeRequired, "\(asked) is not supported: send Sec-WebSocket-Version: 13",
                                  headers: [.upgrade: "websocket", .secWebSocketVersion: "13"])
         }
         let keys = values(keys)

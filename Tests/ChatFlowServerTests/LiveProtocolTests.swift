@@ -326,6 +326,10 @@ import Testing
             #expect(noConnection.head.hasPrefix("HTTP/1.1 400"), "\(noConnection.head)")
             #expect(noConnection.body.contains("Connection: Upgrade"), "\(noConnection.body)")
 
+            let noVersion = try await upgrade("Connection: Upgrade\r\n\(key)")
+            #expect(noVersion.head.hasPrefix("HTTP/1.1 426"), "\(noVersion.head)")
+            #expect(noVersion.body.contains("a WebSocket upgrade without Sec-WebSocket-Version is not supported"), "\(noVersion.body)")
+
             // The same request well formed is upgraded.
             let good = try await upgrade("Connection: keep-alive, Upgrade\r\n\(key)Sec-WebSocket-Version: 13\r\n")
             #expect(good.head.hasPrefix("HTTP/1.1 101"), "\(good.head)")
