@@ -320,12 +320,17 @@ package final class LiveHub: Service, Sendable {
                     channel: channel.description))
                 return .ended
             }
-            // A chat's events are counted ahead, from its index, so a client too far behind
-            // hears so before any of them rather than after the limit's worth.
-            if case .chat(let chat) = channel, let end,
-               try commands.reader.chatEventIDs(of: chat, after: start, upTo: end, limit: replayLimit + 1).count > replayLimit {
-                endTooFarBehind(connection, channel, since: start)
-                return .ended
+            // A chat's events, from its index: a replay reads and counts only them, however
+            // busy the other chats were. Read ahead, so a client too far behind hears so
+            // before any of them rather than after the limit's worth.
+            var chatEvents: ArraySlice<ULID>?
+            if case .chat(let chat) = channel, let end {
+                let ids = try commands.reader.chatEventIDs(of: chat, after: start, upTo: end, limit: replayLimit + 1)
+                guard ids.count <= replayLimit else {
+                    endTooFarBehind(connection, channel, since: start)
+                    return .ended
+                }
+                chatEvents = ids[...]
             }
             var cursor: ULID? = start
             var read = 0
@@ -338,18 +343,16 @@ package final class LiveHub: Service, Sendable {
                 // frames waits to be written however far behind the client is.
                 if lastSent != nil { try connection.eventLoop.submit {}.wait() }
                 let records: [LogRecord]
-                switch channel {
-                case .chat(let chat):
-                    // The chat's own events, from its index: a replay reads and counts only
-                    // them, however busy the other chats were.
-                    let ids = try commands.reader.chatEventIDs(of: chat, after: cursor ?? .zero, upTo: upTo, limit: 1024)
-                    records = try ids.compactMap { try projector.log.record($0) }
+                if let ids = chatEvents {
+                    let page = ids.prefix(1024)
+                    chatEvents = ids.dropFirst(page.count)
+                    records = try page.compactMap { try projector.log.record($0) }
                     // Records retention removed meanwhile are passed over.
-                    if records.isEmpty, let last = ids.last {
+                    if records.isEmpty, let last = page.last {
                         cursor = last
                         continue
                     }
-                case .notifications:
+                } else {
                     records = try projector.log.read(after: cursor, limit: 1024)
                 }
                 if records.isEmpty { break }

@@ -111,12 +111,12 @@ public struct ChatFlowCommands: Sendable {
         let key = try writeKey(idempotencyKey, user, ["remove", chat.description, target.rawValue])
         if try await retried(key) != nil { return }
         try await locks.withLock(chat, .exclusive) {
-            // Leaving a chat one is not in removes a membership that is not there: not found,
-            // as removing someone who is not a member is (not "join first").
-            if target == user, try readable(chat, by: user).1 == nil {
-                throw ChatFlowError.notFound("\(user) is not a member of chat \(chat)")
+            guard let role = try readable(chat, by: user).1 else {
+                // Leaving a chat one is not in removes a membership that is not there: not
+                // found, as removing someone who is not a member is (not "join first").
+                if target == user { throw ChatFlowError.notFound("\(user) is not a member of chat \(chat)") }
+                throw Self.notAMember(chat)
             }
-            let role = try requireMember(chat, user)
             guard try reader.role(of: target, in: chat) != nil else {
                 throw ChatFlowError.notFound("\(target) is not a member of chat \(chat)")
             }
