@@ -51,6 +51,7 @@ func buildApplication(
         server: HTTPServerBuilder { responder in
             LiveServerChannel(responder: responder, hub: hub, verifier: verifier, reads: limits.reads, metrics: metrics, settings: .init(
                 maxFrameSize: 64 * 1024,
+                maxBodyBytes: configuration.maxBodyBytes,
                 pingInterval: .milliseconds(Int64(configuration.webSocketPingSeconds * 1000)),
                 http1: .init(idleTimeout: .seconds(Int64(configuration.httpIdleSeconds)))))
         },

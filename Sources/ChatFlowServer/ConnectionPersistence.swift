@@ -17,6 +17,13 @@ import NIOHTTP1
 /// one on the connection would wait, unanswered, for the idle timeout. Its headers are left
 /// whole (`/ws` tells what is wrong with an upgrade by them); the connection closes once
 /// its answer is written.
+///
+/// So does a request whose body was refused as too large (413): its body was not read,
+/// and reading it only to throw it away would let a client announce gigabytes and make
+/// the server take them (RFC 9110 §15.5.14 lets it close instead). That close lingers:
+/// the answer is followed by a FIN, and what the client still sends is read and dropped
+/// for up to `lingering`, because closing a socket with unread bytes sends a reset, which
+/// can discard the answer before the client reads it.
 final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -29,8 +36,22 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
     private var pending: [Persistence] = []
     /// Set while the answer being written is the last the connection can carry.
     private var closingAfterAnswer = false
+    /// Set while the answer being written refuses a body too large; once it is written,
+    /// what arrives is dropped until the client closes or `lingering` has passed.
+    private var lingerAfterAnswer = false
+    private var discarding = false
+    private let lingering: TimeAmount
+
+    init(lingering: TimeAmount = .seconds(5)) {
+        self.lingering = lingering
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if discarding { return }
+        forward(context: context, data: data)
+    }
+
+    private func forward(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(var head) = unwrapInboundIn(data) else {
             context.fireChannelRead(data)
             return
@@ -53,6 +74,16 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
         let part = unwrapOutboundIn(data)
         if case .end = part, closingAfterAnswer {
             let channel = context.channel
+            if lingerAfterAnswer {
+                discarding = true
+                let lingering = lingering
+                context.writeAndFlush(data).whenComplete { result in
+                    promise?.completeWith(result)
+                    channel.close(mode: .output, promise: nil)
+                    channel.eventLoop.scheduleTask(in: lingering) { channel.close(promise: nil) }
+                }
+                return
+            }
             context.writeAndFlush(data).whenComplete { result in
                 promise?.completeWith(result)
                 channel.close(promise: nil)
@@ -64,7 +95,15 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
             context.write(data, promise: promise)
             return
         }
-        switch pending.removeFirst() {
+        let persistence = pending.removeFirst()
+        if head.status == .payloadTooLarge {
+            head.headers.replaceOrAdd(name: "Connection", value: "close")
+            closingAfterAnswer = true
+            lingerAfterAnswer = true
+            context.write(wrapOutboundOut(.head(head)), promise: promise)
+            return
+        }
+        switch persistence {
         case .unchanged:
             break
         case .close:

@@ -34,6 +34,9 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
 
     struct Settings: Sendable {
         var maxFrameSize: Int
+        /// The largest request body the routes read; a client announcing more is not told
+        /// to go on (`100 Continue`).
+        var maxBodyBytes: Int
         var pingInterval: TimeAmount
         var http1 = HTTP1Channel.Configuration()
     }
@@ -97,7 +100,7 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                         // too, and ahead of an answer still being written.
                         let nioErrors = try channel.pipeline.syncOperations.handler(type: HTTPServerProtocolErrorHandler.self)
                         channel.pipeline.syncOperations.removeHandler(nioErrors, promise: nil)
-                        try channel.pipeline.syncOperations.addHandler(RequestHeadCheck())
+                        try channel.pipeline.syncOperations.addHandler(RequestHeadCheck(maxBodyBytes: settings.maxBodyBytes))
                         try channel.pipeline.syncOperations.addHandler(ConnectionPersistence())
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try channel.pipeline.syncOperations.addHandlers(settings.http1.additionalChannelHandlers())

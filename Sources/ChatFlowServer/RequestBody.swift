@@ -30,7 +30,7 @@ enum RequestBody {
 
     /// What is wrong with `json` before it is decoded: not valid JSON anywhere (the decoder
     /// does not read the fields its type ignores, so a lone surrogate, a control character
-    /// or `01` there passed), or a field given twice.
+    /// or `01` there passed), a field given twice, or a trailing comma.
     static func problem(with json: Data, in what: String = "the body") -> ProblemDetail? {
         // UTF-8 only (RFC 8259 §8.1). `JSONSerialization` also reads UTF-16 and UTF-32, told by
         // a byte-order mark or by zero bytes, while the duplicate scan reads UTF-8: a body one
@@ -44,10 +44,14 @@ enum RequestBody {
             let reason = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
             return .invalid("\(what) is not valid JSON" + (reason.map { ": " + $0 } ?? ""))
         }
-        if let name = DuplicateKeyScan.firstDuplicate(in: json) {
+        switch JSONStructureScan.firstFinding(in: json) {
+        case .repeatedName(let name):
             return .invalid("field '\(ProblemDetail.quote(name))' is given more than once; send each field once")
+        case .trailingComma:
+            return .invalid("\(what) is not valid JSON: a comma before a closing bracket or brace")
+        case nil:
+            return nil
         }
-        return nil
     }
 
     /// A decoding error in words: which field, and what was wrong with it.

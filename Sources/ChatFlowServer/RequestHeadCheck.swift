@@ -13,12 +13,20 @@ import NIOHTTP1
 /// order. Nothing after the refused request is read: after a `CONNECT` it may be tunnel
 /// bytes, not requests.
 ///
-/// It also answers `Expect: 100-continue` (RFC 9110 §10.1.1), which nothing else here does.
+/// It also answers `Expect: 100-continue` (RFC 9110 §10.1.1), which nothing else here does,
+/// except for a request announcing a body over the limit: its client is not told to send
+/// what will be refused, and hears the 413 instead.
 final class RequestHeadCheck: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
+
+    private let maxBodyBytes: Int
+
+    init(maxBodyBytes: Int) {
+        self.maxBodyBytes = maxBodyBytes
+    }
 
     /// Requests passed on whose answers have not ended yet.
     private var unanswered = 0
@@ -40,7 +48,8 @@ final class RequestHeadCheck: ChannelDuplexHandler, RemovableChannelHandler {
             // A client waiting to hear before it sends a body is told to go on when its request
             // is the next to be answered, not left to its own timeout (curl: 1 s).
             if (head.version.major, head.version.minor) >= (1, 1)
-                && head.headers[canonicalForm: "Expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                && head.headers[canonicalForm: "Expect"].contains(where: { $0.lowercased() == "100-continue" })
+                && !head.headers["Content-Length"].contains(where: { Int($0).map { $0 > maxBodyBytes } ?? false }) {
                 if unanswered == 0 { sendContinue(context: context) } else { continueAfter = unanswered }
             }
             unanswered += 1

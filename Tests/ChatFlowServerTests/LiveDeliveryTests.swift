@@ -455,6 +455,10 @@ import Testing
             try await client.send("[\u{0}\"\u{0}\u{0}\"}\u{0}}\u{0}\"\u{0}]\u{0}")
             #expect(await client.wait { $0.filter { $0["type"] as? String == "error" }.count == 3 })
             #expect((client.frames.last { $0["type"] as? String == "error" }?["detail"] as? String)?.contains("UTF-8") == true)
+            // So is a trailing comma, which Foundation's parser takes.
+            try await client.send(#"{"op":"ping",}"#)
+            #expect(await client.wait { $0.filter { $0["type"] as? String == "error" }.count == 4 })
+            #expect((client.frames.last { $0["type"] as? String == "error" }?["detail"] as? String)?.contains("a comma before a closing bracket") == true)
             try await client.send(#"{"op":"ping"}"#)
             #expect(await client.wait { $0.contains { $0["type"] as? String == "pong" } })
             await client.close()

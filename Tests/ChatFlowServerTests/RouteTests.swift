@@ -226,6 +226,9 @@ import Testing
                 ("/chats", #"{"name":"x","isPrivate":false,"extra":{"\ud800":1,"\ud800":2}}"#, "not valid JSON"),
                 ("/chats", #"{"name":"x","isPrivate":false,"extra":"\ud800"}"#, "not valid JSON"),
                 ("/chats", #"{"name":"x","isPrivate":false,"extra":01}"#, "not valid JSON"),
+                // Foundation's parser takes a trailing comma; JSON's grammar does not.
+                ("/chats", #"{"name":"x","isPrivate":false,}"#, "a comma before a closing bracket"),
+                ("/chats/\(chat)/messages", #"{"content":"hi","messageType":"text","tags":[1,]}"#, "a comma before a closing bracket"),
                 // UTF-8 that JSONSerialization would take for UTF-16: it once crashed the scan.
                 ("/chats", "[\u{0}\"\u{0}\u{0}\"}\u{0}}\u{0}\"\u{0}]\u{0}", "UTF-8"),
             ]
@@ -558,6 +561,26 @@ import Testing
             #expect(try await behind.readAnswerHead().hasSuffix("HTTP/1.1 100 Continue\r\n\r\n"))
             try await behind.send(body)
             #expect(Self.answers(in: try await behind.readUntilEnd()).first?.head.hasPrefix("HTTP/1.1 201") == true)
+
+            // A body announced over the limit is refused at once, without a `100 Continue`,
+            // and the connection ends: its body is never read, with or without the `Expect`.
+            for expect in ["Expect: 100-continue\r\n", ""] {
+                let tooLarge = try await StalledClient.open(port: server.port, sending: "POST /chats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    + "Authorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n"
+                    + expect + "\r\n")
+                let refused = Self.answers(in: try await tooLarge.readUntilEnd())
+                #expect(refused.count == 1 && refused[0].head.hasPrefix("HTTP/1.1 413"), "\(expect): \(refused)")
+                #expect(refused.first?.head.lowercased().contains("connection: close") == true, "\(expect): \(refused)")
+            }
+            // A client that sends its whole body at once still reads the refusal: the rest of
+            // the body is read and dropped rather than answered with a reset.
+            let bodyOfMegabytes = #"{"name":"\#(String(repeating: "a", count: 20_000_000))","isPrivate":false}"#
+            let sentWhole = try await StalledClient.open(port: server.port, sending: "POST /chats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Authorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: \(bodyOfMegabytes.utf8.count)\r\n\r\n"
+                + bodyOfMegabytes)
+            let refused = Self.answers(in: try await sentWhole.readUntilEnd())
+            #expect(refused.count == 1 && refused[0].head.hasPrefix("HTTP/1.1 413"), "\(refused)")
+            #expect(try await server.call(.get, "/chats", as: "alice").status == 200)
         }
     }
 
