@@ -337,6 +337,27 @@ import Testing
         }
     }
 
+    /// Two forms of one emoji (with and without a variation selector) are one reaction,
+    /// named in its fully-qualified form, and either form removes it.
+    @Test func reactionsThatLookTheSameAreOne() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let message = try await server.post(chat, as: "alice", "react to me")
+            let added = try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"👍\ufe0f"}"#)
+            #expect(added.status == 201 && added.string("emoji") == "👍", "\(added.text)")
+            #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "bob", json: #"{"emoji":"👍"}"#).status == 201)
+            #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "bob", json: #"{"emoji":"1\u20e3"}"#).status == 201)
+            let listed = try await server.call(.get, "/messages/\(message)/reactions", as: "alice")
+            let kinds = (listed.json as? [[String: Any]] ?? []).map { ($0["emoji"] as? String ?? "?", $0["count"] as? Int ?? 0) }
+            #expect(kinds.map(\.0) == ["👍", "1️⃣"] && kinds.map(\.1) == [2, 1], "\(listed.text)")
+            let removed = try await server.call(.delete, "/messages/\(message)/reactions/%F0%9F%91%8D%EF%B8%8F", as: "bob")
+            #expect(removed.status == 204, "\(removed.text)")
+            let after = try await server.call(.get, "/messages/\(message)/reactions", as: "alice")
+            #expect((after.json as? [[String: Any]] ?? []).map { $0["count"] as? Int ?? 0 } == [1, 1], "\(after.text)")
+        }
+    }
+
     /// Every write takes an `Idempotency-Key`: a retry with it answers as the first time
     /// did and appends nothing, even after later writes undid it; the key sent with another
     /// request is a 409.
