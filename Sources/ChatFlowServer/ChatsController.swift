@@ -38,7 +38,7 @@ struct ChatsController {
     /// `scope=public`, the directory of public chats anyone may join.
     @Sendable func list(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
-        switch request.uri.queryParameters.get("scope") {
+        switch try request.query("scope") {
         case nil, "mine":
             let page = try reader.chats(of: user, cursor: request.cursor, limit: try request.limit(default: 100))
             return try JSONResponse.make(ListPage("chats", page))
@@ -96,9 +96,15 @@ struct ChatsController {
     @Sendable func post(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let body = try await RequestBody.decode(PostMessageBody.self, from: request, limit: maxBodyBytes)
-        let clientID = body.clientMessageId ?? request.idempotencyKey
+        // Either names the message for retries; both must agree, or a retry sending only one
+        // of them would not be known for one.
+        if let field = body.clientMessageId, let header = request.idempotencyKey, field != header {
+            throw ProblemDetail.invalid("clientMessageId and the Idempotency-Key header differ; send one of them, or the same key in both")
+        }
+        let keyName = body.clientMessageId == nil && request.idempotencyKey != nil ? "Idempotency-Key" : "clientMessageId"
         let (message, replayed) = try await commands.post(
-            to: try context.chatID(), by: user, content: body.content, type: body.messageType.value, clientMessageID: clientID)
+            to: try context.chatID(), by: user, content: body.content, type: body.messageType.value,
+            clientMessageID: body.clientMessageId ?? request.idempotencyKey, keyName: keyName)
         var headers: HTTPFields = [.location: "/messages/\(message.id)"]
         if replayed { headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
         return try JSONResponse.make(message, status: .created, headers: headers)
@@ -108,7 +114,7 @@ struct ChatsController {
         let user = try context.requireUser()
         let chat = try context.chatID()
         _ = try commands.readable(chat, by: user)
-        let directionText = request.uri.queryParameters.get("direction") ?? "older"
+        let directionText = try request.query("direction") ?? "older"
         guard let direction = ChatFlowReader.Direction(rawValue: directionText) else {
             throw ProblemDetail.invalid("direction must be 'older' or 'newer' (got '\(directionText)')")
         }

@@ -21,13 +21,25 @@ extension Request {
         headers[HTTPField.Name("Idempotency-Key")!]
     }
 
-    /// `limit`, between 1 and `max`, or `default` when absent.
+    /// `limit`, between 1 and `max`, or `default` when absent: digits only (`Int` would
+    /// also take a sign).
     func limit(default value: Int, max: Int = 100) throws -> Int {
-        guard let text = uri.queryParameters.get("limit") else { return value }
-        guard let limit = Int(text), (1...max).contains(limit) else {
-            throw ProblemDetail.invalid("limit must be a whole number from 1 to \(max) (got '\(text)')")
+        guard let text = try query("limit") else { return value }
+        guard text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), let limit = Int(text),
+              (1...max).contains(limit) else {
+            throw ProblemDetail.invalid("limit must be a whole number from 1 to \(max) (got '\(ProblemDetail.quote(text))')")
         }
         return limit
+    }
+
+    /// A query parameter, nil when absent. One given twice is refused, as a field given
+    /// twice in a body is: which of the two would count is a guess a proxy may make otherwise.
+    func query(_ name: String) throws -> String? {
+        let values = uri.queryParameters.getAll(name)
+        guard values.count <= 1 else {
+            throw ProblemDetail.invalid("query parameter '\(name)' is given \(values.count) times; give it once")
+        }
+        return values.first
     }
 
     /// A free-text parameter decoded as an HTML form (and `URLSearchParams`) encodes it: `+` is
@@ -36,21 +48,25 @@ extension Request {
         try Self.formText(name, inQuery: uri.query ?? "")
     }
 
-    /// `formText` of a raw query string (the part after `?`): the first `name=value` pair wins.
+    /// `formText` of a raw query string (the part after `?`); refused when given twice.
     static func formText(_ name: String, inQuery query: String) throws -> String? {
+        var found: String?
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard parts[0] == name else { continue }
+            guard found == nil else {
+                throw ProblemDetail.invalid("query parameter '\(name)' is given more than once; give it once")
+            }
             let raw = parts.count == 2 ? parts[1] : ""
             guard let text = raw.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
                 throw ProblemDetail.invalid("\(name) is not valid percent-encoded UTF-8 (write % as %25)")
             }
-            return text
+            found = text
         }
-        return nil
+        return found
     }
 
     var cursor: String? {
-        uri.queryParameters.get("cursor").flatMap { $0.isEmpty ? nil : $0 }
+        get throws { try query("cursor").flatMap { $0.isEmpty ? nil : $0 } }
     }
 }

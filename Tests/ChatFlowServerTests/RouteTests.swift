@@ -27,11 +27,12 @@ import Testing
         }
     }
 
-    /// Form decoding itself: `%2B` is a plus where `+` is a space, the first pair of a name
-    /// wins, `=` may appear in a value, and a bad escape or one that is not UTF-8 is refused.
+    /// Form decoding itself: `%2B` is a plus where `+` is a space, `=` may appear in a
+    /// value, and a bad escape, one that is not UTF-8, or a name given twice is refused.
     @Test func formTextDecodesAsFormsEncode() throws {
         #expect(try Request.formText("query", inQuery: "query=c%2B%2B+rocks") == "c++ rocks")
-        #expect(try Request.formText("query", inQuery: "limit=5&query=a%3Db=c&query=second") == "a=b=c")
+        #expect(try Request.formText("query", inQuery: "limit=5&query=a%3Db=c") == "a=b=c")
+        #expect(throws: (any Error).self) { try Request.formText("query", inQuery: "limit=5&query=a%3Db=c&query=second") }
         #expect(try Request.formText("query", inQuery: "query") == "")
         #expect(try Request.formText("query", inQuery: "queryx=1&q=2") == nil)
         #expect(throws: (any Error).self) { try Request.formText("query", inQuery: "query=100%") }
@@ -258,6 +259,10 @@ import Testing
             }
             #expect(try await server.call(.get, "/chats/\(chat)/messages?limit=0", as: "alice").status == 400)
             #expect(try await server.call(.get, "/chats/\(chat)/messages?limit=101", as: "alice").status == 400)
+            #expect(try await server.call(.get, "/chats/\(chat)/messages?limit=+5", as: "alice").status == 400)
+            let limitTwice = try await server.call(.get, "/chats/\(chat)/messages?limit=5&limit=6", as: "alice")
+            #expect(limitTwice.status == 400 && limitTwice.string("detail")?.contains("'limit' is given 2 times") == true, "\(limitTwice.text)")
+            #expect(try await server.call(.get, "/chats/\(chat)/messages?cursor=a&cursor=b", as: "alice").status == 400)
             #expect(try await server.call(.get, "/chats/\(chat)/messages?direction=sideways", as: "alice").status == 400)
             #expect(try await server.call(.get, "/chats/\(chat)/messages?cursor=garbage", as: "alice").status == 400)
             #expect(try await server.call(.get, "/chats/\(chat)/search?query=%22open", as: "alice").status == 400)
@@ -753,6 +758,21 @@ import Testing
                 #expect(reused.string("detail")?.contains("already used for a different message") == true, "\(reused.text)")
             }
             #expect(server.engine.log.lastPosition == before, "a reused id appends nothing")
+
+            // Both ways of giving the key must agree, and an error names the one given.
+            let both = try await server.call(
+                .post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"b","messageType":"text","clientMessageId":"c-2"}"#,
+                headers: [.init("Idempotency-Key")!: "k-2"])
+            #expect(both.status == 400 && both.string("detail")?.contains("clientMessageId and the Idempotency-Key header differ") == true, "\(both.text)")
+            let agreeing = try await server.call(
+                .post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"b","messageType":"text","clientMessageId":"k-9"}"#,
+                headers: [.init("Idempotency-Key")!: "k-9"])
+            #expect(agreeing.status == 409, "k-9 went with other text: \(agreeing.text)")
+            let tooLong = try await server.call(
+                .post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"b","messageType":"text"}"#,
+                headers: [.init("Idempotency-Key")!: String(repeating: "k", count: 129)])
+            #expect(tooLong.status == 400 && tooLong.string("detail") == "Idempotency-Key must be 1–128 characters", "\(tooLong.text)")
+            #expect(server.engine.log.lastPosition == before, "refused posts append nothing")
         }
     }
 

@@ -131,11 +131,14 @@ public struct ChatFlowCommands: Sendable {
 
     /// Posts a message. With a client message id, a retry within 24 hours returns the
     /// message the first attempt created instead of posting it twice.
-    public func post(to chat: ChatID, by user: UserID, content: String, type: MessageType, clientMessageID: String?) async throws -> (message: MessageView, replayed: Bool) {
+    /// `keyName`: where the client gave `clientMessageID`, for an error about it.
+    public func post(
+        to chat: ChatID, by user: UserID, content: String, type: MessageType, clientMessageID: String?, keyName: String = "clientMessageId"
+    ) async throws -> (message: MessageView, replayed: Bool) {
         try requireMember(chat, user)
         let content = try Validation.content(content)
         let key = try clientMessageID.map {
-            try Self.clientKey($0, field: "clientMessageId", scope: user.rawValue, request: [chat.description, type.rawValue, content])
+            try Self.clientKey($0, field: keyName, scope: user.rawValue, request: [chat.description, type.rawValue, content])
         }
         let result = try await locks.withLock(chat, .shared) {
             // Checked again under the lock: a removal may have been applied meanwhile.
