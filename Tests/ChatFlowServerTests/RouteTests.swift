@@ -243,10 +243,13 @@ import Testing
             let badEmoji = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"x","messageType":"text"}"#)
             let message = try #require(badEmoji.string("id"))
             #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"ab"}"#).status == 400)
-            for emoji in ["%00", "ab", "%FF", ""] {
+            for emoji in ["%00", "ab", "%FF", "", "%F0"] {
                 let removed = try await server.call(.delete, "/messages/\(message)/reactions/\(emoji)", as: "alice")
                 // No emoji leaves the path of the reactions themselves, which take no DELETE.
                 #expect(removed.status == (emoji.isEmpty ? 405 : 400), "\(emoji): \(removed.status) \(removed.text)")
+                if emoji.hasPrefix("%F") {
+                    #expect(removed.string("detail")?.contains("percent-encoded UTF-8") == true, "\(removed.text)")
+                }
             }
             // A repeated name is quoted short, however many combining marks it carries.
             let long = "e" + String(repeating: "\u{301}", count: 5_000)
