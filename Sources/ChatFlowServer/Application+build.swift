@@ -21,13 +21,15 @@ public func buildApplication(
 }
 
 /// The same, with the gate replays pass (`nil`: one sized to the machine), so that a test
-/// can hold replays back while it arranges what they will meet.
+/// can hold replays back while it arranges what they will meet; `hubMade` sees the live hub,
+/// so that a test can hand it events as late as a busy hub would.
 func buildApplication(
     engine: ChatFlowEngine,
     configuration: ServerConfiguration,
     metrics: ServerMetrics,
     logger: Logger,
     replayGate: ReplayGate?,
+    hubMade: (LiveHub) -> Void = { _ in },
     onServerRunning: @escaping @Sendable (_ port: Int?) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     try configuration.validate()
@@ -39,6 +41,7 @@ func buildApplication(
         queueLimit: configuration.webSocketQueueLimit, perUserLimit: configuration.webSocketsPerUser,
         replayLimit: configuration.webSocketReplayLimit, closeGrace: .milliseconds(Int64(configuration.webSocketCloseGraceSeconds * 1000)), logger: logger,
         replayGate: replayGate)
+    hubMade(hub)
 
     let limits = RateLimitMiddleware(
         writes: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst),

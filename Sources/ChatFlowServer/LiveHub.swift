@@ -17,7 +17,9 @@ import Synchronization
 package final class LiveHub: Service, Sendable {
     private struct State {
         var connections: [Int: LiveConnection] = [:]
-        var chatSubscribers: [ChatID: Set<Int>] = [:]
+        /// Per chat, its subscribed connections, each with the projections' position when it
+        /// subscribed: its membership was judged on a state holding every event up to there.
+        var chatSubscribers: [ChatID: [Int: ULID]] = [:]
         var notificationSubscribers: [UserID: Set<Int>] = [:]
         var openPerUser: [UserID: Int] = [:]
         var nextID = 0
@@ -30,7 +32,7 @@ package final class LiveHub: Service, Sendable {
         mutating func unsubscribe(_ id: Int, from channel: LiveChannel, of user: UserID) {
             switch channel {
             case .chat(let chat):
-                chatSubscribers[chat]?.remove(id)
+                chatSubscribers[chat]?[id] = nil
                 if chatSubscribers[chat]?.isEmpty == true { chatSubscribers[chat] = nil }
             case .notifications:
                 notificationSubscribers[user]?.remove(id)
@@ -213,10 +215,12 @@ package final class LiveHub: Service, Sendable {
         // over: whatever is applied meanwhile waits in `pending`, de-duplicated by id, and
         // goes out before any later frame, so the client sees one ordered stream.
         handOver.withLock { _ in connection.setSubscription(.replaying(pending: [], leaving: false), for: channel) }
+        // Read before the check below, which then sees at least this much.
+        let judgedAt = projector.applied.position ?? .zero
         let registered = state.withLock { state in
             guard state.connections[connection.id] != nil else { return false }
             switch channel {
-            case .chat(let chat): state.chatSubscribers[chat, default: []].insert(connection.id)
+            case .chat(let chat): state.chatSubscribers[chat, default: [:]][connection.id] = judgedAt
             case .notifications: state.notificationSubscribers[connection.user, default: []].insert(connection.id)
             }
             return true
@@ -229,7 +233,10 @@ package final class LiveHub: Service, Sendable {
         }
         send(LiveFrame.subscribed(channel: channel.description, recovered: position != nil), to: connection)
 
-        var lastSent = position
+        // Without `since`, the subscription starts where its membership was judged: a busy
+        // hub may still be handing on events from before, such as messages posted while
+        // the user was out of the chat.
+        var lastSent = position ?? (judgedAt == .zero ? nil : judgedAt)
         if let start = position {
             switch await replay(channel, after: start, to: connection) {
             case .replayed(let last): lastSent = last
@@ -572,7 +579,7 @@ package final class LiveHub: Service, Sendable {
             if !notified.isEmpty { notify(logged, event: event, recipients: notified[index], &outgoing) }
             // A member who left stops receiving the chat at once, after this last event.
             if case .memberLeft(let left) = logged.event {
-                dropSubscriptions(of: left.user, to: chat, &outgoing)
+                dropSubscriptions(of: left.user, to: chat, leftAt: logged.id, &outgoing)
             }
         }
         send(outgoing)
@@ -626,9 +633,15 @@ package final class LiveHub: Service, Sendable {
         for connection in targets { deliver(frame, id: logged.id, on: .notifications, to: connection, &outgoing) }
     }
 
-    private func dropSubscriptions(of user: UserID, to chat: ChatID, _ outgoing: inout Outgoing) {
+    /// Only subscriptions made before the member left: one made after it was judged on a
+    /// state that held the leave, so the user had joined again. The hub hands events on
+    /// after the projections apply them, so a busy hub can still be on its way to that
+    /// `member.left` when they subscribe again.
+    private func dropSubscriptions(of user: UserID, to chat: ChatID, leftAt: ULID, _ outgoing: inout Outgoing) {
         let affected = state.withLock { state -> [LiveConnection] in
-            let ids = (state.chatSubscribers[chat] ?? []).filter { state.connections[$0]?.user == user }
+            let ids = (state.chatSubscribers[chat] ?? [:]).filter { id, judgedAt in
+                judgedAt < leftAt && state.connections[id]?.user == user
+            }.keys
             for id in ids { state.unsubscribe(id, from: .chat(chat), of: user) }
             return ids.compactMap { state.connections[$0] }
         }
@@ -649,7 +662,7 @@ package final class LiveHub: Service, Sendable {
     }
 
     private func subscribers(of chat: ChatID) -> [LiveConnection] {
-        state.withLock { state in (state.chatSubscribers[chat] ?? []).compactMap { state.connections[$0] } }
+        state.withLock { state in (state.chatSubscribers[chat] ?? [:]).keys.compactMap { state.connections[$0] } }
     }
 
     /// Hands each event loop the frames of all its connections in one task: a batch costs

@@ -93,4 +93,36 @@ import Testing
             await bob.close()
         }
     }
+
+    /// A member who leaves, joins again and subscribes before the hub has handed on their
+    /// `member.left` stays subscribed when it comes: the subscription was judged on a state
+    /// that held the leave. Nor do events from before the subscription reach it, such as
+    /// what was posted while they were out. The late hand-over is made by giving the hub
+    /// those events again, as a busy hub would give them for the first time.
+    @Test func aLeaveHandedOnLateDoesNotEndASubscriptionMadeAfterIt() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let before = server.engine.log.lastPosition
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob").status == 204)
+            _ = try await server.post(chat, as: "alice", "while bob is out")
+            try await server.join(chat, as: "bob")
+            let late = try server.engine.log.read(after: before, limit: 100).map { record in
+                let envelope = try EventCodec.decode(record.payload)
+                return LoggedEvent(id: record.id, actor: envelope.actor, event: envelope.event)
+            }
+            #expect(late.map(\.event.kind) == [.memberLeft, .messagePosted, .memberJoined])
+
+            let channel = "chats/\(chat)"
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe(channel)
+            #expect(await bob.wait { frames in frames.contains { $0["type"] as? String == "subscribed" } })
+            server.hub.deliver(late)
+            let after = try await server.post(chat, as: "alice", "for bob")
+            #expect(await bob.wait { _ in bob.events(on: channel).contains { $0["id"] as? String == after } })
+            #expect(!bob.frames.contains { $0["type"] as? String == "unsubscribed" }, "\(bob.frames)")
+            #expect(bob.events(on: channel).map { $0["id"] as? String } == [after], "\(bob.events(on: channel))")
+            await bob.close()
+        }
+    }
 }

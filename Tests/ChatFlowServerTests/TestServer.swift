@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import Synchronization
 import ChatFlowTestSupport
 
 /// A live ChatFlow server on a loopback port over a fresh data directory, with helpers to
@@ -15,6 +16,8 @@ struct TestServer: Sendable {
     let engine: ChatFlowEngine
     let verifier: TokenVerifier
     let configuration: ServerConfiguration
+    /// The server's live hub, for tests that hand it events themselves.
+    let hub: LiveHub
 
     static let secret = "test-secret-0123456789abcdef0123456789abcdef"
 
@@ -56,12 +59,16 @@ struct TestServer: Sendable {
         }
         var logger = Logger(label: "chatflow-test")
         logger.logLevel = .warning
-        let app = try await buildApplication(engine: engine, configuration: configuration, metrics: ServerMetrics(), logger: logger, replayGate: replayGate)
+        let hub = Mutex<LiveHub?>(nil)
+        let app = try await buildApplication(
+            engine: engine, configuration: configuration, metrics: ServerMetrics(), logger: logger, replayGate: replayGate,
+            hubMade: { made in hub.withLock { $0 = made } })
         let verifier = await TokenVerifier(configuration: configuration)
         let frozen = configuration
+        let madeHub = hub.withLock { $0 }!
         do {
             try await app.test(.live) { client in
-                try await body(TestServer(client: client, engine: engine, verifier: verifier, configuration: frozen))
+                try await body(TestServer(client: client, engine: engine, verifier: verifier, configuration: frozen, hub: madeHub))
             }
         } catch {
             engine.close()
