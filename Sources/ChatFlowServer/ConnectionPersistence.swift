@@ -18,12 +18,13 @@ import NIOHTTP1
 /// whole (`/ws` tells what is wrong with an upgrade by them); the connection closes once
 /// its answer is written.
 ///
-/// So does a request whose body was refused as too large (413): its body was not read,
-/// and reading it only to throw it away would let a client announce gigabytes and make
-/// the server take them (RFC 9110 §15.5.14 lets it close instead). That close lingers:
-/// the answer is followed by a FIN, and what the client still sends is read and dropped
-/// for up to `lingering`, because closing a socket with unread bytes sends a reset, which
-/// can discard the answer before the client reads it.
+/// So does a request answered before its body has arrived whole: refused as too large
+/// (413), unauthenticated (401), or on a route that reads no body. The request loop would
+/// otherwise read the rest only to throw it away, which lets a client announce gigabytes
+/// and make the server take them (RFC 9110 §15.5.14 lets it close instead). That close
+/// lingers: the answer is followed by a FIN, and what the client still sends is dropped,
+/// unparsed, for up to `lingering`, because closing a socket with unread bytes sends a
+/// reset, which can discard the answer before the client reads it.
 final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -32,12 +33,12 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
 
     private enum Persistence { case unchanged, close, closeAfterUpgradeRequest, keepAliveOn10 }
 
-    /// One entry per request not yet answered, oldest first.
-    private var pending: [Persistence] = []
+    /// One entry per request not yet answered, oldest first, and whether its body has ended.
+    private var pending: [(persistence: Persistence, bodyEnded: Bool)] = []
     /// Set while the answer being written is the last the connection can carry.
     private var closingAfterAnswer = false
-    /// Set while the answer being written refuses a body too large; once it is written,
-    /// what arrives is dropped until the client closes or `lingering` has passed.
+    /// Set while the answer being written came before its request's body ended; once it is
+    /// written, what arrives is dropped until the client closes or `lingering` has passed.
     private var lingerAfterAnswer = false
     private var discarding = false
     private let lingering: TimeAmount
@@ -53,6 +54,9 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
 
     private func forward(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(var head) = unwrapInboundIn(data) else {
+            // Heads and ends alternate, so an end is the newest request's. The answer to a
+            // request that ended early has taken its entry; nothing can follow it then.
+            if case .end = unwrapInboundIn(data), !pending.isEmpty { pending[pending.count - 1].bodyEnded = true }
             context.fireChannelRead(data)
             return
         }
@@ -66,7 +70,7 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
         } else {
             persistence = head.version < .http1_1 ? .keepAliveOn10 : .unchanged
         }
-        pending.append(persistence)
+        pending.append((persistence, false))
         context.fireChannelRead(wrapInboundOut(.head(head)))
     }
 
@@ -76,6 +80,9 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
             let channel = context.channel
             if lingerAfterAnswer {
                 discarding = true
+                // Dropped before the HTTP parser, which would otherwise go on reading (and
+                // answering) whatever the client sends.
+                try? context.pipeline.syncOperations.addHandler(Discard(), position: .first)
                 let lingering = lingering
                 context.writeAndFlush(data).whenComplete { result in
                     promise?.completeWith(result)
@@ -95,8 +102,8 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
             context.write(data, promise: promise)
             return
         }
-        let persistence = pending.removeFirst()
-        if head.status == .payloadTooLarge {
+        let (persistence, bodyEnded) = pending.removeFirst()
+        if !bodyEnded {
             head.headers.replaceOrAdd(name: "Connection", value: "close")
             closingAfterAnswer = true
             lingerAfterAnswer = true
@@ -115,6 +122,15 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
             if !head.headers.contains(name: "Connection") { head.headers.add(name: "Connection", value: "keep-alive") }
         }
         context.write(wrapOutboundOut(.head(head)), promise: promise)
+    }
+}
+
+extension ConnectionPersistence {
+    /// Drops everything read from the socket: put first in the pipeline for a lingering close.
+    private final class Discard: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = ByteBuffer
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
     }
 }
 

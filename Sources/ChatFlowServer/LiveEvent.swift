@@ -37,9 +37,9 @@ package struct LiveEvent: Encodable {
         case .messageDeleted(let e):
             return (e.chat, LiveEvent(kind: "message.deleted", chatId: e.chat.description, messageId: e.message.description, userId: actor))
         case .reactionAdded(let e):
-            return (e.chat, LiveEvent(kind: "reaction.added", chatId: e.chat.description, messageId: e.message.description, userId: actor, emoji: e.emoji, createdAt: time))
+            return (e.chat, LiveEvent(kind: "reaction.added", chatId: e.chat.description, messageId: e.message.description, userId: actor, emoji: Validation.reaction(e.emoji), createdAt: time))
         case .reactionRemoved(let e):
-            return (e.chat, LiveEvent(kind: "reaction.removed", chatId: e.chat.description, messageId: e.message.description, userId: actor, emoji: e.emoji))
+            return (e.chat, LiveEvent(kind: "reaction.removed", chatId: e.chat.description, messageId: e.message.description, userId: actor, emoji: Validation.reaction(e.emoji)))
         case .memberJoined(let e):
             return (e.chat, LiveEvent(kind: "member.joined", chatId: e.chat.description, userId: e.user.rawValue, role: e.role.rawValue, joinedAt: time, by: actor))
         case .memberLeft(let e):

@@ -214,7 +214,12 @@ package final class LiveHub: Service, Sendable {
         // Register first, holding live frames back, then confirm, replay history, and hand
         // over: whatever is applied meanwhile waits in `pending`, de-duplicated by id, and
         // goes out before any later frame, so the client sees one ordered stream.
-        handOver.withLock { _ in connection.setSubscription(.replaying(pending: [], leaving: false), for: channel) }
+        let previous = handOver.withLock { _ in
+            connection.withSubscription(channel) { subscription in
+                defer { subscription = .replaying(pending: [], leaving: false) }
+                return subscription
+            }
+        }
         // Read before the check below, which then sees at least this much.
         let judgedAt = projector.applied.position ?? .zero
         let registered = state.withLock { state in
@@ -233,10 +238,18 @@ package final class LiveHub: Service, Sendable {
         }
         send(LiveFrame.subscribed(channel: channel.description, recovered: position != nil), to: connection)
 
-        // Without `since`, the subscription starts where its membership was judged: a busy
-        // hub may still be handing on events from before, such as messages posted while
-        // the user was out of the chat.
-        var lastSent = position ?? (judgedAt == .zero ? nil : judgedAt)
+        // Without `since`, a new subscription starts where its membership was judged: a busy
+        // hub may still be handing on events from before it, such as the user's own earlier
+        // `member.left`. One replacing a live subscription on this socket keeps that one's
+        // starting point, so events the hub has yet to hand on still reach the client.
+        var lastSent = position
+        if position == nil {
+            if case .live(let sent)? = previous {
+                lastSent = sent
+            } else if previous == nil && judgedAt != .zero {
+                lastSent = judgedAt
+            }
+        }
         if let start = position {
             switch await replay(channel, after: start, to: connection) {
             case .replayed(let last): lastSent = last

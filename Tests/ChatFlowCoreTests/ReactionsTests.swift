@@ -87,4 +87,25 @@ import Testing
             #expect(summary.map(\.reactedByMe) == [false, true])
         }
     }
+
+    /// Events logged before reactions were kept fully qualified may hold another form of an
+    /// emoji: it counts as that emoji, and removing either form removes it.
+    @Test func formsOfOneEmojiCountAsOne() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            let message = try await world.post("alice", chat, "hello")
+            try await world.react("bob", chat, message, "👍\u{FE0F}")
+            try await world.react("carol", chat, message, "👍")
+            try await world.react("carol", chat, message, "👍\u{FE0F}")  // the same reaction again
+            try await world.react("dave", chat, message, "1\u{20E3}")
+            try await world.react("erin", chat, message, "1️⃣")
+            try await world.unreact("bob", chat, message, "👍")
+            try await world.unreact("erin", chat, message, "1\u{20E3}")
+            try world.catchUp()
+            #expect(try world.reader.reactionCounts(message) == ["👍": 1, "1️⃣": 1])
+            let summary = try world.reader.reactions(message, viewer: UserID(unchecked: "carol"))
+            #expect(summary.map(\.users) == [["carol"], ["dave"]] || summary.map(\.users) == [["dave"], ["carol"]], "\(summary)")
+            try world.expectVerified()
+        }
+    }
 }

@@ -116,6 +116,17 @@ struct ValidationTests {
     func equivalentFormsAreOne(_ text: String, _ qualified: String) throws {
         let canonical = try Validation.emoji(text)
         #expect(Array(canonical.unicodeScalars) == Array(qualified.unicodeScalars), "\(text.unicodeScalars.map { String($0.value, radix: 16) })")
+        #expect(try Validation.emoji(canonical) == canonical)
+    }
+
+    /// The fully-qualified form of the longest sequence accepted is accepted too, though
+    /// the selectors it gains make it longer: a client sends back what it was given.
+    @Test func aFullyQualifiedFormIsAcceptedAgain() throws {
+        let hearts = Array(repeating: "❤", count: 7).joined(separator: "\u{200D}") + "\u{200D}❤️"
+        #expect(hearts.unicodeScalars.count == 16 && hearts.count == 1)
+        let canonical = try Validation.emoji(hearts)
+        #expect(canonical.unicodeScalars.count == 23)
+        #expect(try Validation.emoji(canonical) == canonical)
     }
 
     @Test(arguments: [

@@ -96,9 +96,9 @@ import Testing
 
     /// A member who leaves, joins again and subscribes before the hub has handed on their
     /// `member.left` stays subscribed when it comes: the subscription was judged on a state
-    /// that held the leave. Nor do events from before the subscription reach it, such as
-    /// what was posted while they were out. The late hand-over is made by giving the hub
-    /// those events again, as a busy hub would give them for the first time.
+    /// that held the leave. Nor do events from before the subscription reach it. The late
+    /// hand-over is made by giving the hub those events again, as a busy hub would give
+    /// them for the first time.
     @Test func aLeaveHandedOnLateDoesNotEndASubscriptionMadeAfterIt() async throws {
         try await TestServer.run { server in
             let chat = try await server.createChat("alice")
@@ -122,6 +122,18 @@ import Testing
             #expect(await bob.wait { _ in bob.events(on: channel).contains { $0["id"] as? String == after } })
             #expect(!bob.frames.contains { $0["type"] as? String == "unsubscribed" }, "\(bob.frames)")
             #expect(bob.events(on: channel).map { $0["id"] as? String } == [after], "\(bob.events(on: channel))")
+
+            // Live on the chat, bob subscribes again, without `since`: he goes on hearing it,
+            // nothing twice.
+            let subscribed = bob.frames.count { $0["type"] as? String == "subscribed" }
+            let first = try await server.post(chat, as: "alice", "one")
+            let second = try await server.post(chat, as: "alice", "two")
+            #expect(await bob.wait { _ in bob.events(on: channel).count == 3 })
+            try await bob.subscribe(channel)
+            #expect(await bob.wait { frames in frames.count { $0["type"] as? String == "subscribed" } > subscribed })
+            let third = try await server.post(chat, as: "alice", "three")
+            #expect(await bob.wait { _ in bob.events(on: channel).contains { $0["id"] as? String == third } })
+            #expect(bob.events(on: channel).map { $0["id"] as? String } == [after, first, second, third], "\(bob.events(on: channel))")
             await bob.close()
         }
     }

@@ -601,6 +601,14 @@ import Testing
                 #expect(refused.count == 1 && refused[0].head.hasPrefix("HTTP/1.1 413"), "\(expect): \(refused)")
                 #expect(refused.first?.head.lowercased().contains("connection: close") == true, "\(expect): \(refused)")
             }
+            // So does any answer that comes before its request's body has arrived, as one to a
+            // request without a token does.
+            let unsigned = try await StalledClient.open(port: server.port, sending: "POST /chats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{")
+            let unsignedAnswers = Self.answers(in: try await unsigned.readUntilEnd())
+            #expect(unsignedAnswers.count == 1 && unsignedAnswers[0].head.hasPrefix("HTTP/1.1 401"), "\(unsignedAnswers)")
+            #expect(unsignedAnswers.first?.head.lowercased().contains("connection: close") == true, "\(unsignedAnswers)")
+
             // A client that sends its whole body at once still reads the refusal: the rest of
             // the body is read and dropped rather than answered with a reset.
             let bodyOfMegabytes = #"{"name":"\#(String(repeating: "a", count: 20_000_000))","isPrivate":false}"#

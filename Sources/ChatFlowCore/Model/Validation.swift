@@ -63,9 +63,20 @@ public enum Validation {
         return canonical
     }
 
+    /// The reaction an event's emoji counts as: its fully-qualified form. Events logged
+    /// before reactions were kept that way may hold another form of the same emoji, which
+    /// must count as the same reaction, and be removed by it. Text that is not one emoji
+    /// (nothing the commands would log) is its own reaction.
+    public static func reaction(_ stored: String) -> String {
+        guard stored.count == 1, let character = stored.first else { return stored }
+        return fullyQualifiedEmoji(character) ?? stored
+    }
+
     // MARK: - Helpers
 
-    /// Longest sequence accepted; the longest standard emoji (kiss with two skin tones) has 10.
+    /// Longest sequence accepted, not counting variation selectors (so that the
+    /// fully-qualified form of one accepted is accepted too); the longest standard emoji
+    /// (kiss with two skin tones) has 10.
     static let maxEmojiScalars = 16
 
     /// Whether `character` is an emoji sequence as Unicode defines them (UTS #51): elements
@@ -77,7 +88,7 @@ public enum Validation {
     /// Returns its fully-qualified form, or nil when it is not one.
     static func fullyQualifiedEmoji(_ character: Character) -> String? {
         let scalars = Array(character.unicodeScalars)
-        guard !scalars.isEmpty, scalars.count <= maxEmojiScalars else { return nil }
+        guard !scalars.isEmpty, scalars.count(where: { $0 != variationSelector16 }) <= maxEmojiScalars else { return nil }
         let elements = scalars.split(separator: zeroWidthJoiner, omittingEmptySubsequences: false)
         var presentsAsEmoji = false
         var qualified = String.UnicodeScalarView()
