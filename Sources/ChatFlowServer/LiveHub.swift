@@ -357,7 +357,7 @@ package final class LiveHub: Service, Sendable {
             // Between the user's own leaving and their joining again: they hear only their
             // return, as they would have live.
             var away = false
-            while let upTo = end, cursor.map({ $0 < upTo }) ?? true {
+            replaying: while let upTo = end, cursor.map({ $0 < upTo }) ?? true {
                 // The frames of the page before have reached the socket's buffer: whether it
                 // takes more is known (a slow reader is closed), and no more than a page of
                 // frames waits to be written however far behind the client is.
@@ -378,7 +378,7 @@ package final class LiveHub: Service, Sendable {
                 if records.isEmpty { break }
                 notifications?.refresh()
                 for record in records {
-                    if record.id > upTo { return .replayed(last: lastSent ?? start) }
+                    if record.id > upTo { break replaying }
                     // Nobody is listening any more: stop reading the log for them.
                     if connection.isClosed { return .ended }
                     read += 1
@@ -402,18 +402,19 @@ package final class LiveHub: Service, Sendable {
                     let frame = LiveFrame.event(channel: channel.description, id: record.id.description, event: try redacted(event))
                     if !send(frame, to: connection) { return .ended }
                     lastSent = record.id
-                    // The user's own leaving is the last they hear of the chat, as live; the
-                    // hub, which may be behind the projections, would end it only later. Unless
-                    // they are a member again (they joined after it): then the replay skips to
-                    // their `member.joined` and goes on from there.
+                    // The user's own leaving: the replay skips to their `member.joined`, if
+                    // one follows, and goes on from there.
                     if case .chat = channel, case .memberLeft(let left) = logged.event, left.user == connection.user {
-                        if membershipRefusal(channel, connection.user) != nil {
-                            endLeft(connection, channel)
-                            return .ended
-                        }
                         away = true
                     }
                 }
+            }
+            // Out of the chat at the end: their last leaving is the last they hear of it, as
+            // live (the hub, which may be behind the projections, would end it only later).
+            // Unless they joined again since the replay's end: the hub brings that.
+            if away && membershipRefusal(channel, connection.user) != nil {
+                endLeft(connection, channel)
+                return .ended
             }
         } catch {
             // Going live after a failed replay would leave a gap the client cannot see.

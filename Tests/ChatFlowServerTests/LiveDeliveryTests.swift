@@ -523,6 +523,38 @@ import Testing
         }
     }
 
+    /// A member who left, came back and left again while their resume waited for its replay
+    /// hears both stretches, up to their last leaving, then `unsubscribed`: not only up to
+    /// the first leaving, which hid what they were there for.
+    @Test func aMemberWhoLeftTwiceHearsUpToTheirLastLeaving() async throws {
+        let gate = ReplayGate(limit: 1)
+        let holder = UserID(unchecked: "holder")
+        try await TestServer.run(replayGate: gate) { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let since = try await server.post(chat, as: "alice", "seen")
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob").status == 204)
+            _ = try await server.post(chat, as: "alice", "while bob was out")
+            try await server.join(chat, as: "bob")
+            let back = try await server.post(chat, as: "alice", "after bob came back")
+            await gate.enter(holder)
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("chats/\(chat)", since: since)
+            #expect(await bob.wait { frames in frames.contains { $0["type"] as? String == "subscribed" } })
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob").status == 204)
+            _ = try await server.post(chat, as: "alice", "after bob left again")
+            try await server.engine.projector.waitUntilApplied(try #require(server.engine.log.lastPosition), cancellable: false)
+            gate.leave(holder)
+
+            #expect(await bob.wait { frames in frames.contains { $0["type"] as? String == "unsubscribed" } }, "\(bob.frames)")
+            #expect(try await bob.roundTrip())
+            #expect(bob.eventKinds(on: "chats/\(chat)") == ["member.left", "member.joined", "message.created", "member.left"], "\(bob.frames)")
+            #expect((bob.events(on: "chats/\(chat)")[2]["event"] as? [String: Any])?["messageId"] as? String == back)
+            #expect(bob.frames.filter { $0["type"] as? String == "unsubscribed" }.count == 1, "\(bob.frames)")
+            await bob.close()
+        }
+    }
+
     /// A `since` from before the retention horizon is refused: the messages there are gone,
     /// and a replay of what is left would be a gap the client cannot see.
     @Test func aSinceBeforeTheRetentionHorizonIsRefused() async throws {
