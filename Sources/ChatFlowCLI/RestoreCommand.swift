@@ -2,6 +2,9 @@ import ArgumentParser
 import ChatFlowCore
 import ChatFlowStorage
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `chatflow restore --from DIR`: puts a backup in place as the data directory. The server
 /// must be stopped; a data directory with anything in it is only replaced with `--force`.
@@ -29,7 +32,10 @@ struct RestoreCommand: AsyncParsableCommand {
         if files.fileExists(atPath: target, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw ValidationError("\(target) exists but is not a directory; choose another --data-dir or remove the file")
         }
-        let existing = (try? files.contentsOfDirectory(atPath: target)) ?? []
+        let staging = ChatFlowEngine.restoringPath(of: target)
+        let replaced = ChatFlowEngine.replacedPath(of: target)
+        // What an earlier restore stopped between its renames set aside counts as data here.
+        let existing = ((try? files.contentsOfDirectory(atPath: target)) ?? []) + (files.fileExists(atPath: replaced) ? [replaced] : [])
         if !existing.isEmpty {
             guard force else {
                 throw ValidationError("\(target) is not empty; stop the server and pass --force to replace it")
@@ -46,9 +52,13 @@ struct RestoreCommand: AsyncParsableCommand {
         // Copy next to the target and open the copy there (which finds missing or damaged
         // files, and brings the projections up to date); only then swap, so that neither a
         // failed copy nor a broken backup costs the data directory it would replace.
-        let staging = target + ".restoring"
         try? files.removeItem(atPath: staging)
-        try files.copyItem(atPath: from, toPath: staging)
+        do {
+            try files.copyItem(atPath: from, toPath: staging)
+        } catch {
+            try? files.removeItem(atPath: staging)
+            throw ValidationError("cannot copy \(from) to \(staging): \(error.localizedDescription); \(target) was left as it was")
+        }
         let last: ULID?
         do {
             let engine = try ChatFlowEngine(dataDirectory: staging, databaseOptions: .existing)
@@ -59,8 +69,29 @@ struct RestoreCommand: AsyncParsableCommand {
             try? files.removeItem(atPath: staging)
             throw ValidationError("the backup in \(from) cannot be opened (\(error)); \(target) was left as it was")
         }
-        if files.fileExists(atPath: target) { try files.removeItem(atPath: target) }
-        try files.moveItem(atPath: staging, toPath: target)
+        // The swap is two renames, each whole or not at all: the old directory aside, the
+        // new one in. Stopped between them, the target is missing and every command that
+        // opens it says so (`StorageError.interruptedRestore`) instead of starting an empty
+        // database; running the restore again finishes it.
+        if files.fileExists(atPath: target) {
+            if files.fileExists(atPath: replaced) { try files.removeItem(atPath: replaced) }
+            try Self.rename(target, to: replaced)
+        }
+        try Self.rename(staging, to: target)
+        try? files.removeItem(atPath: replaced)
         print("restored \(from) into \(target) (last event \(last?.description ?? "none")); run `chatflow verify` to check it")
+    }
+
+    /// Renames `path` to `destination` and makes the rename durable (the parent directory
+    /// synced), so that a power loss after the restore cannot undo it.
+    private static func rename(_ path: String, to destination: String) throws {
+        guard Glibc.rename(path, destination) == 0 else {
+            throw ValidationError("cannot rename \(path) to \(destination): \(String(cString: strerror(errno)))")
+        }
+        let parent = (destination as NSString).deletingLastPathComponent
+        let descriptor = open(parent.isEmpty ? "." : parent, O_RDONLY | O_DIRECTORY)
+        guard descriptor >= 0 else { return }
+        defer { close(descriptor) }
+        _ = fsync(descriptor)
     }
 }

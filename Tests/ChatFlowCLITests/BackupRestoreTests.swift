@@ -107,4 +107,44 @@ import ChatFlowTestSupport
         #expect(await emptyBackup.exitStatus() != 0)
         #expect(!files.fileExists(atPath: typo) && !files.fileExists(atPath: dir.appending("empty-backup")))
     }
+
+    /// A restore stopped between its two renames leaves no data directory, beside the
+    /// restored copy and the data it replaced: every command refuses to start an empty
+    /// database there, and running the restore again finishes it. A directory holding
+    /// database files without CURRENT (a removal that stopped part way) is refused as
+    /// damaged, and left as it is, rather than taken for a new database.
+    @Test func aRestoreStoppedPartWayIsNeverTakenForAnEmptyDirectory() async throws {
+        let dir = TemporaryDirectory("chatflow-restore-interrupted")
+        defer { dir.remove() }
+        let files = FileManager.default
+        let source = dir.appending("source")
+        #expect(await (try ChildProcess(["bench", "append", "--events", "2000", "--producers", "2", "--chats", "2", "--data-dir", source, "--json"])).exitStatus() == 0)
+        let good = dir.appending("good")
+        #expect(await (try ChildProcess(["backup", "--data-dir", source, "--to", good], environment: Serve.environment)).exitStatus() == 0)
+
+        // As a restore leaves it between its renames: the old data aside, the new beside.
+        let live = dir.appending("live")
+        try files.copyItem(atPath: source, toPath: live + ".replaced")
+        try files.copyItem(atPath: good, toPath: live + ".restoring")
+        let errors = dir.appending("verify.err")
+        let verify = try ChildProcess(["verify", "--data-dir", live], errorFile: errors)
+        #expect(await verify.exitStatus() == 74)
+        #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("did not finish"))
+        #expect(!files.fileExists(atPath: live), "nothing may be created in its place")
+        let again = try ChildProcess(["restore", "--from", good, "--data-dir", live, "--force"])
+        #expect(await again.exitStatus() == 0, "\(again.lines)")
+        #expect(!files.fileExists(atPath: live + ".replaced") && !files.fileExists(atPath: live + ".restoring"))
+        let (verified, output) = try await Serve.verify(dataDirectory: live)
+        #expect(verified == 0, "\(output)")
+
+        // A directory whose removal stopped part way: its files, but no CURRENT.
+        let partial = dir.appending("partial")
+        try files.copyItem(atPath: good, toPath: partial)
+        try files.removeItem(atPath: partial + "/CURRENT")
+        let partialErrors = dir.appending("partial.err")
+        let refused = try ChildProcess(["verify", "--data-dir", partial], errorFile: partialErrors)
+        #expect(await refused.exitStatus() == 74)
+        #expect(try String(contentsOfFile: partialErrors, encoding: .utf8).contains("no CURRENT file"))
+        #expect(!files.fileExists(atPath: partial + "/CURRENT"), "no new database may be started over its files")
+    }
 }

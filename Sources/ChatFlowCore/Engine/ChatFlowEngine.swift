@@ -16,6 +16,13 @@ public final class ChatFlowEngine: Sendable {
 
     public init(dataDirectory: String, logOptions: ChangeLogOptions = ChangeLogOptions(), databaseOptions: DatabaseOptions = DatabaseOptions(), logger: Logger = Logger(label: "chatflow")) throws {
         self.dataDirectory = dataDirectory
+        // `chatflow restore` swaps directories by renaming them; stopped between the renames,
+        // it leaves no database here, and opening would start an empty one.
+        let files = FileManager.default
+        if !files.fileExists(atPath: dataDirectory + "/CURRENT"),
+           files.fileExists(atPath: Self.restoringPath(of: dataDirectory)) || files.fileExists(atPath: Self.replacedPath(of: dataDirectory)) {
+            throw StorageError.interruptedRestore(path: dataDirectory)
+        }
         database = try ProjectionStore.openDatabase(path: dataDirectory, options: databaseOptions)
         // The log starts its writer thread: stopped again if what follows fails.
         var opened: RocksDBChangeLog?
@@ -32,6 +39,11 @@ public final class ChatFlowEngine: Sendable {
             throw error
         }
     }
+
+    /// Where `chatflow restore` builds the new data directory beside `dataDirectory`.
+    public static func restoringPath(of dataDirectory: String) -> String { dataDirectory + ".restoring" }
+    /// Where it puts the data it replaces until the new data is in place.
+    public static func replacedPath(of dataDirectory: String) -> String { dataDirectory + ".replaced" }
 
     /// A consistent copy of the data directory at `directory` (which must not exist), taken
     /// while writes go on: a RocksDB checkpoint of the log and every projection as of one

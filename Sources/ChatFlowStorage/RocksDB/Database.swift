@@ -52,6 +52,11 @@ public final class Database: Sendable {
             if !options.readOnly && !Directory.isWritable(path) {
                 throw .notWritable(path: path, detail: "permission denied")
             }
+            // RocksDB takes a directory without CURRENT for a new database, and would start
+            // one over the files of a copy or a removal that did not finish.
+            if !Directory.exists(path + "/CURRENT"), let leftover = Directory.databaseFile(in: path) {
+                throw .corrupt(path: path, detail: "it holds database files (\(leftover)) but no CURRENT file; a copy or a removal of it did not finish")
+            }
         }
         return try Database(path: path, requested: columnFamilies, settings: options)
     }

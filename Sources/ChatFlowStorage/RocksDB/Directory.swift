@@ -35,4 +35,20 @@ enum Directory {
     static func isWritable(_ path: String) -> Bool {
         access(path, W_OK) == 0
     }
+
+    static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    /// The name of a file of a RocksDB database in `path` (a table, a write-ahead log, a
+    /// manifest), if there is one.
+    static func databaseFile(in path: String) -> String? {
+        guard let directory = opendir(path) else { return nil }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name.hasSuffix(".sst") || name.hasSuffix(".log") || name.hasPrefix("MANIFEST-") { return name }
+        }
+        return nil
+    }
 }

@@ -10,6 +10,9 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     case locked(path: String)
     /// RocksDB found damaged files.
     case corrupt(path: String, detail: String)
+    /// A restore stopped between swapping directories: the data directory is missing or
+    /// empty beside `<path>.restoring` or `<path>.replaced`.
+    case interruptedRestore(path: String)
     /// The device has no space left.
     case noSpace(detail: String)
     /// A write was attempted through a handle opened read-only.
@@ -35,6 +38,9 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
             "data directory \(path) is in use by another ChatFlow process (its LOCK is held); stop that process or use another directory"
         case .corrupt(let path, let detail):
             "data in \(path) is corrupt: \(detail); restore from a backup"
+        case .interruptedRestore(let path):
+            "a `chatflow restore` into \(path) did not finish (\(path).restoring or \(path).replaced is there): "
+                + "run the restore again, or move one of them back to \(path); starting here would begin an empty database"
         case .noSpace(let detail):
             "no space left on the device: \(detail)"
         case .readOnly:
