@@ -64,6 +64,10 @@ public final class ChatFlowEngine: Sendable {
     /// Call after the projector's service has stopped.
     public func close() {
         log.close()
+        // What the memtables hold would otherwise be replayed from the write-ahead log on the
+        // next start, keeping the port closed for seconds after a deploy. A failure here costs
+        // only that: the log still has it all.
+        if !database.isReadOnly { try? database.flushAll() }
         database.close()
     }
 }

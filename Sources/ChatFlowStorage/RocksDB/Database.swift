@@ -301,6 +301,13 @@ public final class Database: Sendable {
         }
     }
 
+    /// Writes every column family's memtable to table files, so that the next open has no
+    /// write-ahead log to replay.
+    public func flushAll() throws(StorageError) {
+        let families = state.withLock { Array($0.families.values) }
+        try flush(families)
+    }
+
     /// Makes every write so far durable: one fsync of the write-ahead log. Writes made with
     /// `sync: false` before this call are durable when it returns; writes may run concurrently.
     public func syncWAL() throws(StorageError) {
