@@ -29,6 +29,10 @@ struct BackupCommand: AsyncParsableCommand {
         guard !FileManager.default.fileExists(atPath: target) else {
             throw ValidationError("--to: \(target) already exists; backups go into a new directory")
         }
+        let source = URL(fileURLWithPath: data.path).standardizedFileURL.path
+        guard !(target + "/").hasPrefix(source + "/") else {
+            throw ValidationError("--to: \(target) is inside the data directory \(source); a backup must survive losing it")
+        }
         let environment = Environment()
         do {
             let engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .existing)
@@ -54,21 +58,25 @@ struct BackupCommand: AsyncParsableCommand {
         request.httpMethod = "POST"
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = try JSONEncoder().encode(["to": target])
+        // The server checks that the directory it runs on is this one: --url (or the
+        // environment) may name the server of another.
+        var body = ["to": target]
+        body["identity"] = ChatFlowEngine.identity(of: data.path)
+        request.httpBody = try JSONEncoder().encode(body)
         request.timeoutInterval = 600
-        let body: Data, response: URLResponse
+        let answer: Data, response: URLResponse
         do {
-            (body, response) = try await URLSession.shared.data(for: request)
+            (answer, response) = try await URLSession.shared.data(for: request)
         } catch {
             print("backup failed: \(data.path) is in use, and no server answered at \(base) (\(error.localizedDescription)); pass --url, or set CHATFLOW_HOST/CHATFLOW_PORT as the server has them")
             throw ExitCode(1)
         }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let reply = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
+        let reply = (try? JSONSerialization.jsonObject(with: answer)) as? [String: Any] ?? [:]
         guard status == 201 else {
-            print("backup failed: the server at \(base) answered \(status): \(reply["detail"] as? String ?? String(decoding: body, as: UTF8.self))")
+            print("backup failed: the server at \(base) answered \(status): \(reply["detail"] as? String ?? String(decoding: answer, as: UTF8.self))")
             throw ExitCode(1)
         }
-        print("backup of the running server's data written to \(target) (last event \(reply["lastEventId"] as? String ?? "none"))")
+        print("backup of the running server's data (\(reply["dataDirectory"] as? String ?? data.path)) written to \(target) (last event \(reply["lastEventId"] as? String ?? "none"))")
     }
 }

@@ -16,6 +16,8 @@ struct AdminController {
     private struct BackupView: Encodable {
         let directory: String
         let lastEventId: String?
+        /// The data directory backed up.
+        let dataDirectory: String
     }
 
     func addRoutes(to router: some RouterMethods<ChatFlowRequestContext>) {
@@ -37,6 +39,13 @@ struct AdminController {
         guard !FileManager.default.fileExists(atPath: body.to) else {
             throw ProblemDetail(.conflict, "to: \(body.to) already exists; backups go into a new directory")
         }
+        let dataDirectory = URL(fileURLWithPath: engine.dataDirectory).standardizedFileURL.path
+        guard !(URL(fileURLWithPath: body.to).standardizedFileURL.path + "/").hasPrefix(dataDirectory + "/") else {
+            throw ProblemDetail.invalid("to: \(body.to) is inside the data directory \(dataDirectory); a backup must survive losing it")
+        }
+        if let asked = body.identity, asked != ChatFlowEngine.identity(of: engine.dataDirectory) {
+            throw ProblemDetail(.conflict, "this server's data directory is \(dataDirectory), not the one asked for (their identities differ); ask the server that runs on it")
+        }
         let (engine, files) = (engine, sidecarFiles)
         // The checkpoint flushes and hard-links files: blocking work, kept off the event loops.
         let position: ULID?
@@ -51,6 +60,6 @@ struct AdminController {
             throw ProblemDetail(.internalServerError, "the server cannot write \(body.to) (\(detail)); the directory must be writable by the server's user (under the systemd unit: add it to ReadWritePaths, as /var/backups/chatflow is)")
         }
         context.logger.notice("backup written", metadata: ["directory": "\(body.to)"])
-        return try JSONResponse.make(BackupView(directory: body.to, lastEventId: position?.description), status: .created)
+        return try JSONResponse.make(BackupView(directory: body.to, lastEventId: position?.description, dataDirectory: dataDirectory), status: .created)
     }
 }

@@ -59,4 +59,7 @@ struct ReadMarkerBody: Decodable {
 /// `POST /admin/backup`: where the server writes the backup (a path on its machine).
 struct BackupBody: Decodable {
     let to: String
+    /// The RocksDB `IDENTITY` of the data directory the caller means to back up, if it
+    /// knows it: a server holding another one refuses rather than back that up instead.
+    let identity: String?
 }

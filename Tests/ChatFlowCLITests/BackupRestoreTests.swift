@@ -61,6 +61,36 @@ import ChatFlowTestSupport
         engine.close()
         #expect(await forced.exitStatus() == 0, "chatflow restore --force: \(forced.lines)")
     }
+    /// A backup names its data directory, and only the server running on that one takes
+    /// it: `--url` pointing at another server's is refused, as is a backup inside the
+    /// directory it protects.
+    @Test func aBackupIsOfTheDataDirectoryItNames() async throws {
+        let dir = TemporaryDirectory("chatflow-backup-which")
+        defer { dir.remove() }
+        let first = dir.appending("first"), second = dir.appending("second")
+        let (one, _) = try await Serve.start(dataDirectory: first)
+        defer { _ = one.kill() }
+        let (other, otherPort) = try await Serve.start(dataDirectory: second)
+        defer { _ = other.kill() }
+
+        let wrong = dir.appending("wrong")
+        let mismatched = try ChildProcess(
+            ["backup", "--data-dir", first, "--to", wrong, "--url", "http://127.0.0.1:\(otherPort)"], environment: Serve.environment)
+        #expect(await mismatched.exitStatus() == 1)
+        #expect(mismatched.lines.joined().contains("not the one asked for"), "\(mismatched.lines)")
+        #expect(!FileManager.default.fileExists(atPath: wrong))
+
+        let right = dir.appending("right")
+        let matched = try ChildProcess(
+            ["backup", "--data-dir", second, "--to", right, "--url", "http://127.0.0.1:\(otherPort)"], environment: Serve.environment)
+        #expect(await matched.exitStatus() == 0, "\(matched.lines)")
+        #expect(matched.lines.joined().contains(URL(fileURLWithPath: second).standardizedFileURL.path), "the answer names the directory backed up: \(matched.lines)")
+
+        let inside = try ChildProcess(["backup", "--data-dir", second, "--to", second + "/nested", "--url", "http://127.0.0.1:\(otherPort)"], environment: Serve.environment)
+        #expect(await inside.exitStatus() != 0)
+        #expect(!FileManager.default.fileExists(atPath: second + "/nested"))
+    }
+
     /// Nothing an operator mistypes or a damaged backup can cost data: a backup with files
     /// missing is refused before the directory it would replace is touched, a file is not a
     /// data directory, and a path with no data in it is not verified or backed up as empty.

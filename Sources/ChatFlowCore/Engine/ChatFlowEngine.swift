@@ -40,6 +40,12 @@ public final class ChatFlowEngine: Sendable {
         }
     }
 
+    /// The database's unique id (RocksDB's `IDENTITY` file), which tells one data directory
+    /// from another whatever path reaches it; nil when the directory has none.
+    public static func identity(of dataDirectory: String) -> String? {
+        (try? String(contentsOfFile: dataDirectory + "/IDENTITY", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Where `chatflow restore` builds the new data directory beside `dataDirectory`.
     public static func restoringPath(of dataDirectory: String) -> String { dataDirectory + ".restoring" }
     /// Where it puts the data it replaces until the new data is in place.
