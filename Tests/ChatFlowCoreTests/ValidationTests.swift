@@ -155,12 +155,12 @@ struct ValidationTests {
 
     // MARK: - User ids
 
-    @Test(arguments: ["a", "alice", "Bob_Smith-2.0", "___", String(repeating: "x", count: 64)])
+    @Test(arguments: ["a", "alice", "Bob_Smith-2.0", "___", String(repeating: "x", count: 64), "...", ".a"])
     func acceptsUserIDs(_ text: String) throws {
         #expect(try UserID(validating: text).rawValue == text)
     }
 
-    @Test(arguments: ["", String(repeating: "x", count: 65), "al ice", "alice@example", "ålice", "a/b", "a\n", "👍"])
+    @Test(arguments: ["", String(repeating: "x", count: 65), "al ice", "alice@example", "ålice", "a/b", "a\n", "👍", ".", ".."])
     func rejectsUserIDs(_ text: String) {
         #expect {
             try UserID(validating: text)

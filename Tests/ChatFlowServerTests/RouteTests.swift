@@ -268,6 +268,8 @@ import Testing
             #expect(try await server.call(.get, "/chats/\(chat)/messages?cursor=a&cursor=b", as: "alice").status == 400)
             #expect(try await server.call(.get, "/chats/\(chat)/messages?direction=sideways", as: "alice").status == 400)
             #expect(try await server.call(.get, "/chats/\(chat)/messages?cursor=garbage", as: "alice").status == 400)
+            let badTime = try await server.call(.get, "/chats/\(chat)/messages?cursor=10000-01-01T00:00:00Z", as: "alice")
+            #expect(badTime.status == 400 && badTime.string("detail")?.components(separatedBy: "YYYY-MM-DD").count == 2, "the hint once: \(badTime.text)")
             #expect(try await server.call(.get, "/chats/\(chat)/search?query=%22open", as: "alice").status == 400)
             #expect(try await server.call(.get, "/chats/not-an-id", as: "alice").status == 400)
             // Nothing was written by any of it: the chat still has no messages but the one.

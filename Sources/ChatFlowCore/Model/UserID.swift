@@ -17,6 +17,11 @@ public struct UserID: Hashable, Comparable, Sendable, CustomStringConvertible {
             let position = utf8.distance(from: utf8.startIndex, to: bad) + 1
             throw .invalid("user id may contain only A-Z, a-z, 0-9, '_', '.' or '-' (found a disallowed character at position \(position))")
         }
+        // In a URL path they name the segment's own directory or its parent: clients resolve
+        // them away, so such a user could never be named in a path.
+        guard text != "." && text != ".." else {
+            throw .invalid("user id cannot be '.' or '..', which URL paths resolve away")
+        }
         self.rawValue = text
     }
 

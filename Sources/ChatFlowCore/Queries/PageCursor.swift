@@ -52,7 +52,8 @@ public struct PageCursor: Equatable, Sendable {
             do {
                 return PageCursor(kind: kind, scope: scope, position: .time(try RFC3339.milliseconds(text)))
             } catch {
-                throw .invalid("cursor looks like a time but is not one: \(error.reason); \(RFC3339.expectedForm)")
+                let hint = error.reason == RFC3339.expectedForm ? error.reason : "\(error.reason); \(RFC3339.expectedForm)"
+                throw .invalid("cursor looks like a time but is not one: \(hint)")
             }
         }
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
