@@ -80,7 +80,7 @@ struct ChatsController {
 
     @Sendable func removeMember(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
-        let target = try UserID(validating: try context.parameters.require("userId"))
+        let target = try context.userID()
         try await commands.remove(target, from: try context.chatID(), by: user, idempotencyKey: request.idempotencyKey)
         return JSONResponse.noContent()
     }

@@ -36,7 +36,10 @@ struct MessagesController {
 
     @Sendable func unreact(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
-        guard let emoji = try context.parameters.require("emoji").removingPercentEncoding else {
+        let emoji: String
+        do {
+            emoji = try context.pathSegment("emoji")
+        } catch is ProblemDetail {
             throw ProblemDetail.invalid("the emoji in the path must be percent-encoded UTF-8, such as %F0%9F%91%8D for 👍")
         }
         try await commands.unreact(to: try context.messageID(), with: emoji, by: user, idempotencyKey: request.idempotencyKey)

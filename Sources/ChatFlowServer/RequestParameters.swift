@@ -6,11 +6,24 @@ import Hummingbird
 /// Path and query parameters, parsed with errors that name the parameter.
 extension ChatFlowRequestContext {
     func chatID() throws -> ChatID {
-        try ChatID(parsing: parameters.require("chatId"))
+        try ChatID(parsing: pathSegment("chatId"))
     }
 
     func messageID() throws -> MessageID {
-        try MessageID(parsing: parameters.require("messageId"))
+        try MessageID(parsing: pathSegment("messageId"))
+    }
+
+    func userID() throws -> UserID {
+        try UserID(validating: pathSegment("userId"))
+    }
+
+    /// A path parameter with its percent-escapes read (RFC 3986: `%62ob` is `bob`), which the
+    /// router leaves in place.
+    func pathSegment(_ name: String) throws -> String {
+        guard let text = try parameters.require(name).removingPercentEncoding else {
+            throw ProblemDetail.invalid("\(name) in the path must be percent-encoded UTF-8")
+        }
+        return text
     }
 }
 
