@@ -1,5 +1,6 @@
 import ArgumentParser
 import ChatFlowCore
+import ChatFlowStorage
 import Foundation
 
 /// `chatflow rebuild`: replays the log into fresh projections and switches over.
@@ -18,7 +19,14 @@ struct RebuildCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .replay)
+        let engine: ChatFlowEngine
+        do {
+            engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .replay)
+        } catch let error as StorageError {
+            // As `serve` and `verify` say it: the data cannot be opened.
+            FileHandle.standardError.write(Data("rebuild: \(error.description)\n".utf8))
+            throw ExitCode(74)
+        }
         defer { engine.close() }
         let showProgress = !json && isatty(STDERR_FILENO) == 1
         let result = try Rebuilder(log: engine.log, store: engine.store).rebuild(projections) { progress in

@@ -73,9 +73,14 @@ struct RestoreCommand: AsyncParsableCommand {
         // new one in. Stopped between them, the target is missing and every command that
         // opens it says so (`StorageError.interruptedRestore`) instead of starting an empty
         // database; running the restore again finishes it.
-        if files.fileExists(atPath: target) {
-            if files.fileExists(atPath: replaced) { try files.removeItem(atPath: replaced) }
-            try Self.rename(target, to: replaced)
+        do {
+            if files.fileExists(atPath: target) {
+                if files.fileExists(atPath: replaced) { try files.removeItem(atPath: replaced) }
+                try Self.rename(target, to: replaced)
+            }
+        } catch {
+            try? files.removeItem(atPath: staging)
+            throw ValidationError("cannot move \(target) aside (\(error.localizedDescription)); it was left as it was")
         }
         try Self.rename(staging, to: target)
         try? files.removeItem(atPath: replaced)
