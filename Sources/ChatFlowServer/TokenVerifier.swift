@@ -60,6 +60,26 @@ public struct TokenVerifier: Sendable {
         }
     }
 
+    /// The token's payload, decoded from base64url; nil when it is not.
+    private static func payload(of token: String) -> Data? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3 else { return nil }
+        var base64 = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        return Data(base64Encoded: base64)
+    }
+
+    /// What is wrong with the claims of a token the JWT library could not read, in words:
+    /// its errors say only "malformed".
+    private static func payloadProblem(_ token: String) -> String? {
+        guard let data = payload(of: token),
+              let claims = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
+        guard let exp = claims["exp"] else { return "it has no exp claim; this server needs one (chatflow token sets it)" }
+        guard exp is NSNumber else { return "its exp claim must be a number of seconds since 1970" }
+        guard claims["sub"] is String else { return "its sub claim must be a user id as a string" }
+        return nil
+    }
+
     /// Passes only a valid token minted with `--admin`; 401 or 403 otherwise.
     public func requireAdmin(_ token: String?, now: Date = Date()) async throws {
         guard let token else { throw ProblemDetail.unauthorized("send an operator's token: chatflow token --admin") }
@@ -75,9 +95,14 @@ public struct TokenVerifier: Sendable {
         do {
             claims = try await keys.verify(token, as: ChatFlowClaims.self)
         } catch let error as JWTError {
-            throw ProblemDetail.unauthorized("the token is not valid: \(Self.reason(error))")
+            throw ProblemDetail.unauthorized("the token is not valid: \(Self.payloadProblem(token) ?? Self.reason(error))")
         } catch {
-            throw ProblemDetail.unauthorized("the token is not valid: it could not be read (missing or malformed claims such as exp)")
+            throw ProblemDetail.unauthorized("the token is not valid: \(Self.payloadProblem(token) ?? "it could not be read (missing or malformed claims such as exp)")")
+        }
+        // Signed by this server's secret, but read first-wins: a claim given twice could be
+        // read otherwise by another service, as a body's field could.
+        if case .repeatedName(let name)? = Self.payload(of: token).flatMap(JSONStructureScan.firstFinding) {
+            throw ProblemDetail.unauthorized("the token is not valid: it gives the claim '\(ProblemDetail.quote(name))' more than once")
         }
         guard claims.exp.value.addingTimeInterval(leeway) > now else {
             throw ProblemDetail.unauthorized("the token expired at \(claims.exp.value); get a new one")

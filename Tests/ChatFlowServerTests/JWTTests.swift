@@ -121,9 +121,24 @@ import Testing
             let sign = { (claims: [String: Any]) async throws -> String in
                 try await keys.sign(RawClaims(sub: claims["sub"] as? String, exp: claims["exp"] as? Double, nbf: claims["nbf"] as? Double))
             }
-            // Missing exp.
+            // Missing exp, said in words.
             let noExp = try await sign(["sub": "alice"])
-            #expect(try await status(server, token: noExp) == 401)
+            let refusedNoExp = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(noExp)"])
+            #expect(refusedNoExp.status == 401 && refusedNoExp.string("detail")?.contains("no exp claim") == true, "\(refusedNoExp.text)")
+            // A claim given twice, which JWT libraries read differently, though signed.
+            let key = try await keys.getKey()
+            // Signed as the JSON text it holds, byte for byte: what an encoder would never
+            // write (a claim twice), as another JWT library or a hand-made token may.
+            func signed(_ json: String) throws -> String {
+                let input = base64url(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8)) + "." + base64url(Data(json.utf8))
+                return input + "." + base64url(Data(try key.sign(Array(input.utf8))))
+            }
+            let twice = try signed(#"{"sub":"alice","sub":"bob","exp":\#(Int(now) + 3600)}"#)
+            let refusedTwice = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(twice)"])
+            #expect(refusedTwice.status == 401 && refusedTwice.string("detail")?.contains("'sub' more than once") == true, "\(refusedTwice.text)")
+            let once = try signed(#"{"sub":"alice","exp":\#(Int(now) + 3600)}"#)
+            let onceReply = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(once)"])
+            #expect(onceReply.status == 200, "the same token with each claim once is fine: \(onceReply.text) \(once)")
             // nbf in the future (beyond the leeway).
             let futureNotBefore = try await sign(["sub": "alice", "exp": now + 3600, "nbf": now + 600])
             #expect(try await status(server, token: futureNotBefore) == 401)
@@ -156,3 +171,4 @@ private struct RawClaims: JWTPayload {
     let nbf: Double?
     func verify(using algorithm: some JWTAlgorithm) async throws {}
 }
+
