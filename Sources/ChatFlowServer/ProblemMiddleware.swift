@@ -8,6 +8,11 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound && error.body == nil {
+            // The router's own answer to a path no route takes: say which, and where the
+            // routes are.
+            return try ProblemDetail(.notFound, "there is no route for \(request.method) \(request.uri.path); the API is described at /openapi.yaml")
+                .response(from: request, context: context)
         } catch {
             if let problem = ProblemDetail.from(error) {
                 return try problem.response(from: request, context: context)

@@ -270,6 +270,8 @@ import Testing
             #expect(try await server.call(.get, "/chats/\(chat)/messages?cursor=garbage", as: "alice").status == 400)
             // Ids in the path are read with their percent-escapes, as any path is.
             #expect(try await server.call(.get, "/chats/%\(String(format: "%02X", Character(String(chat.prefix(1))).asciiValue!))\(chat.dropFirst())", as: "alice").status == 200)
+            let noRoute = try await server.call(.get, "/users/bob/messages", as: "alice")
+            #expect(noRoute.status == 404 && noRoute.string("detail")?.contains("no route for GET /users/bob/messages") == true, "\(noRoute.text)")
             let badTime = try await server.call(.get, "/chats/\(chat)/messages?cursor=10000-01-01T00:00:00Z", as: "alice")
             #expect(badTime.status == 400 && badTime.string("detail")?.components(separatedBy: "YYYY-MM-DD").count == 2, "the hint once: \(badTime.text)")
             #expect(try await server.call(.get, "/chats/\(chat)/search?query=%22open", as: "alice").status == 400)
