@@ -29,8 +29,11 @@ struct BackupCommand: AsyncParsableCommand {
         guard !FileManager.default.fileExists(atPath: target) else {
             throw ValidationError("--to: \(target) already exists; backups go into a new directory")
         }
-        let source = URL(fileURLWithPath: data.path).standardizedFileURL.path
-        guard !(target + "/").hasPrefix(source + "/") else {
+        // Compared with symbolic links resolved (the backup does not exist yet: its parent's).
+        let source = URL(fileURLWithPath: data.path).resolvingSymlinksInPath().path
+        let resolvedTarget = URL(fileURLWithPath: target).deletingLastPathComponent().resolvingSymlinksInPath()
+            .appendingPathComponent(URL(fileURLWithPath: target).lastPathComponent).path
+        guard !(resolvedTarget + "/").hasPrefix(source + "/") else {
             throw ValidationError("--to: \(target) is inside the data directory \(source); a backup must survive losing it")
         }
         let environment = Environment()

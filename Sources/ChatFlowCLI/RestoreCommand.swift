@@ -38,6 +38,9 @@ struct RestoreCommand: AsyncParsableCommand {
         let existing = ((try? files.contentsOfDirectory(atPath: target)) ?? []) + (files.fileExists(atPath: replaced) ? [replaced] : [])
         if !existing.isEmpty {
             guard force else {
+                if !files.fileExists(atPath: target) {
+                    throw ValidationError("an earlier restore into \(target) did not finish, and \(replaced) holds the data it replaced; pass --force to restore over it")
+                }
                 throw ValidationError("\(target) is not empty; stop the server and pass --force to replace it")
             }
             // Opening it is how to learn whether a server still holds it.

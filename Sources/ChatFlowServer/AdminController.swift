@@ -39,8 +39,10 @@ struct AdminController {
         guard !FileManager.default.fileExists(atPath: body.to) else {
             throw ProblemDetail(.conflict, "to: \(body.to) already exists; backups go into a new directory")
         }
-        let dataDirectory = URL(fileURLWithPath: engine.dataDirectory).standardizedFileURL.path
-        guard !(URL(fileURLWithPath: body.to).standardizedFileURL.path + "/").hasPrefix(dataDirectory + "/") else {
+        // Compared with symbolic links resolved (the backup does not exist yet: its parent's).
+        let dataDirectory = URL(fileURLWithPath: engine.dataDirectory).resolvingSymlinksInPath().path
+        let target = URL(fileURLWithPath: parent).resolvingSymlinksInPath().appendingPathComponent((body.to as NSString).lastPathComponent).path
+        guard !(target + "/").hasPrefix(dataDirectory + "/") else {
             throw ProblemDetail.invalid("to: \(body.to) is inside the data directory \(dataDirectory); a backup must survive losing it")
         }
         if let asked = body.identity, asked != ChatFlowEngine.identity(of: engine.dataDirectory) {

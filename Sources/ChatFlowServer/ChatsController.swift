@@ -98,13 +98,14 @@ struct ChatsController {
         let body = try await RequestBody.decode(PostMessageBody.self, from: request, limit: maxBodyBytes)
         // Either names the message for retries; both must agree, or a retry sending only one
         // of them would not be known for one.
-        if let field = body.clientMessageId, let header = request.idempotencyKey, field != header {
+        let headerKey = try request.idempotencyKey
+        if let field = body.clientMessageId, let header = headerKey, field != header {
             throw ProblemDetail.invalid("clientMessageId and the Idempotency-Key header differ; send one of them, or the same key in both")
         }
-        let keyName = body.clientMessageId == nil && request.idempotencyKey != nil ? "Idempotency-Key" : "clientMessageId"
+        let keyName = body.clientMessageId == nil && headerKey != nil ? "Idempotency-Key" : "clientMessageId"
         let (message, replayed) = try await commands.post(
             to: try context.chatID(), by: user, content: body.content, type: body.messageType.value,
-            clientMessageID: body.clientMessageId ?? request.idempotencyKey, keyName: keyName)
+            clientMessageID: body.clientMessageId ?? headerKey, keyName: keyName)
         var headers: HTTPFields = [.location: "/messages/\(message.id)"]
         if replayed { headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
         return try JSONResponse.make(message, status: .created, headers: headers)

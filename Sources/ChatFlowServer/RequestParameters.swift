@@ -31,7 +31,14 @@ extension Request {
     /// The client's `Idempotency-Key` for a write: a retry with it within 24 hours returns
     /// the first answer and changes nothing.
     var idempotencyKey: String? {
-        headers[HTTPField.Name("Idempotency-Key")!]
+        get throws {
+            // Given twice, the fields would be read as one key joined by a comma.
+            let keys = headers[values: HTTPField.Name("Idempotency-Key")!]
+            guard keys.count <= 1 else {
+                throw ProblemDetail.invalid("Idempotency-Key is given \(keys.count) times; send one key")
+            }
+            return keys.first
+        }
     }
 
     /// `limit`, between 1 and `max`, or `default` when absent: digits only (`Int` would

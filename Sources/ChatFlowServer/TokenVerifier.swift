@@ -101,8 +101,13 @@ public struct TokenVerifier: Sendable {
         }
         // Signed by this server's secret, but read first-wins: a claim given twice could be
         // read otherwise by another service, as a body's field could.
-        if case .repeatedName(let name)? = Self.payload(of: token).flatMap(JSONStructureScan.firstFinding) {
+        switch Self.payload(of: token).flatMap(JSONStructureScan.firstFinding) {
+        case .repeatedName(let name):
             throw ProblemDetail.unauthorized("the token is not valid: it gives the claim '\(ProblemDetail.quote(name))' more than once")
+        case .trailingComma:
+            throw ProblemDetail.unauthorized("the token is not valid: its payload is not valid JSON (a comma before a closing brace)")
+        case nil:
+            break
         }
         guard claims.exp.value.addingTimeInterval(leeway) > now else {
             throw ProblemDetail.unauthorized("the token expired at \(claims.exp.value); get a new one")

@@ -89,6 +89,12 @@ import ChatFlowTestSupport
         let inside = try ChildProcess(["backup", "--data-dir", second, "--to", second + "/nested", "--url", "http://127.0.0.1:\(otherPort)"], environment: Serve.environment)
         #expect(await inside.exitStatus() != 0)
         #expect(!FileManager.default.fileExists(atPath: second + "/nested"))
+        // Also through a symbolic link to it.
+        let link = dir.appending("link")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: second)
+        let linked = try ChildProcess(["backup", "--data-dir", second, "--to", link + "/nested", "--url", "http://127.0.0.1:\(otherPort)"], environment: Serve.environment)
+        #expect(await linked.exitStatus() != 0)
+        #expect(!FileManager.default.fileExists(atPath: second + "/nested"))
     }
 
     /// Nothing an operator mistypes or a damaged backup can cost data: a backup with files
@@ -162,6 +168,10 @@ import ChatFlowTestSupport
         #expect(await verify.exitStatus() == 74)
         #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("did not finish"))
         #expect(!files.fileExists(atPath: live), "nothing may be created in its place")
+        let unforcedErrors = dir.appending("unforced.err")
+        let unforced = try ChildProcess(["restore", "--from", good, "--data-dir", live], errorFile: unforcedErrors)
+        #expect(await unforced.exitStatus() != 0)
+        #expect(try String(contentsOfFile: unforcedErrors, encoding: .utf8).contains("did not finish"))
         let again = try ChildProcess(["restore", "--from", good, "--data-dir", live, "--force"])
         #expect(await again.exitStatus() == 0, "\(again.lines)")
         #expect(!files.fileExists(atPath: live + ".replaced") && !files.fileExists(atPath: live + ".restoring"))

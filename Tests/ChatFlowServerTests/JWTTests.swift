@@ -136,6 +136,8 @@ import Testing
             let twice = try signed(#"{"sub":"alice","sub":"bob","exp":\#(Int(now) + 3600)}"#)
             let refusedTwice = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(twice)"])
             #expect(refusedTwice.status == 401 && refusedTwice.string("detail")?.contains("'sub' more than once") == true, "\(refusedTwice.text)")
+            let trailing = try signed(#"{"sub":"alice","exp":\#(Int(now) + 3600),}"#)
+            #expect(try await status(server, token: trailing) == 401, "a payload that is not JSON, though the JWT library reads it")
             let once = try signed(#"{"sub":"alice","exp":\#(Int(now) + 3600)}"#)
             let onceReply = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(once)"])
             #expect(onceReply.status == 200, "the same token with each claim once is fine: \(onceReply.text) \(once)")

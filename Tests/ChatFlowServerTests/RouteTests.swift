@@ -789,6 +789,11 @@ import Testing
                 .post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"b","messageType":"text"}"#,
                 headers: [.init("Idempotency-Key")!: String(repeating: "k", count: 129)])
             #expect(tooLong.status == 400 && tooLong.string("detail") == "Idempotency-Key must be 1–128 characters", "\(tooLong.text)")
+            var twoKeys = HTTPFields()
+            twoKeys.append(HTTPField(name: .init("Idempotency-Key")!, value: "k-9"))
+            twoKeys.append(HTTPField(name: .init("Idempotency-Key")!, value: "k-10"))
+            let keyTwice = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"h","messageType":"text"}"#, headers: twoKeys)
+            #expect(keyTwice.status == 400 && keyTwice.string("detail")?.contains("given 2 times") == true, "\(keyTwice.text)")
             #expect(server.engine.log.lastPosition == before, "refused posts append nothing")
         }
     }
