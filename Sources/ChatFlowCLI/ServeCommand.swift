@@ -61,7 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
                 // Said once the socket is bound, so that it means the server is up.
                 logger.notice("serving on http://\(host):\(port ?? configuration.port) with data in \(data.path)")
             }
-            try await app.runService()
+            try await runUntilStopped(app, configuration: configuration, logger: logger)
         } catch let error as ConfigurationError {
             logger.critical("cannot start: \(error.description)")
             throw ExitCode(78)
@@ -94,6 +94,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.webSocketPingSeconds = try environment.integer("CHATFLOW_WS_PING_SECONDS") ?? 30
         configuration.webSocketReplayLimit = try environment.integer("CHATFLOW_WS_REPLAY_LIMIT") ?? 100_000
         configuration.httpIdleSeconds = try environment.integer("CHATFLOW_HTTP_IDLE_SECONDS") ?? 60
+        configuration.shutdownGraceSeconds = try environment.integer("CHATFLOW_SHUTDOWN_GRACE_SECONDS") ?? 10
         configuration.corsOrigins = (environment["CHATFLOW_CORS_ORIGINS"] ?? "")
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         configuration.publicDirectory = publicDir ?? environment["CHATFLOW_PUBLIC_DIR"] ?? ServerConfiguration.bundledWebClient

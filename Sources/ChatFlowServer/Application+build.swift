@@ -20,6 +20,15 @@ public func buildApplication(
         replayGate: nil, onServerRunning: onServerRunning)
 }
 
+/// Runs `app` until SIGTERM or SIGINT, then lets what is in flight finish for at most
+/// `configuration.shutdownGraceSeconds`; past that its services are cancelled, which closes
+/// every connection still open.
+public func runUntilStopped(_ app: some ApplicationProtocol, configuration: ServerConfiguration, logger: Logger) async throws {
+    var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    group.maximumGracefulShutdownDuration = .seconds(configuration.shutdownGraceSeconds)
+    try await ServiceGroup(configuration: group).run()
+}
+
 /// The same, with the gate replays pass (`nil`: one sized to the machine), so that a test
 /// can hold replays back while it arranges what they will meet; `hubMade` sees the live hub,
 /// so that a test can hand it events as late as a busy hub would.

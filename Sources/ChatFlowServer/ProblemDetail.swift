@@ -69,6 +69,9 @@ public struct ProblemDetail: HTTPResponseError, Encodable, Sendable {
             }
             if case .closed = storage { return ProblemDetail(.serviceUnavailable, "the server is shutting down; retry shortly") }
             return nil
+        case is CancellationError:
+            // A request still waiting (for its body, say) when a stop's grace period ended.
+            return ProblemDetail(.serviceUnavailable, "the server is stopping; retry shortly", headers: [.retryAfter: "1", .connection: "close"])
         case let http as HTTPError:
             return ProblemDetail(http.status, http.body ?? http.status.reasonPhrase)
         case let parsing as HTTPParserError:

@@ -14,6 +14,7 @@ import Foundation
 /// - `webSocketPingSeconds` (`CHATFLOW_WS_PING_SECONDS`, default 30)
 /// - `webSocketReplayLimit` (`CHATFLOW_WS_REPLAY_LIMIT`, default 100,000)
 /// - `httpIdleSeconds` (`CHATFLOW_HTTP_IDLE_SECONDS`, default 60)
+/// - `shutdownGraceSeconds` (`CHATFLOW_SHUTDOWN_GRACE_SECONDS`, default 10)
 /// - `corsOrigins` (`CHATFLOW_CORS_ORIGINS`, comma-separated, default none)
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
@@ -54,6 +55,11 @@ public struct ServerConfiguration: Sendable {
     /// closed, so connections that never finish asking do not hold file descriptors forever.
     /// WebSockets are kept alive by pings instead.
     public var httpIdleSeconds = 60
+    /// Seconds a stop (SIGTERM, SIGINT) waits for requests in flight before it closes every
+    /// connection: a client that sent part of a request and then nothing would otherwise
+    /// hold it for `httpIdleSeconds`, past a service manager's own stop timeout, whose
+    /// SIGKILL skips writing the memtables out.
+    public var shutdownGraceSeconds = 10
     /// Origins of web clients served elsewhere that may call the API from a browser
     /// (`https://app.example.com`; `*` for any). None by default: only the web client
     /// served here, which is same-origin, can.
@@ -101,6 +107,9 @@ public struct ServerConfiguration: Sendable {
         }
         guard (1...3600).contains(httpIdleSeconds) else {
             throw ConfigurationError("CHATFLOW_HTTP_IDLE_SECONDS must be 1–3600 seconds")
+        }
+        guard (1...300).contains(shutdownGraceSeconds) else {
+            throw ConfigurationError("CHATFLOW_SHUTDOWN_GRACE_SECONDS must be 1–300 seconds")
         }
         if let bad = corsOrigins.first(where: { CrossOriginMiddleware.canonical($0) == nil }) {
             throw ConfigurationError("CHATFLOW_CORS_ORIGINS: '\(bad)' is not an origin; give http or https, the host and any port, without a path, trailing slash, query or user (https://app.example.com, http://localhost:3000), or * for any")

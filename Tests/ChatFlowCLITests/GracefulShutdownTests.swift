@@ -55,6 +55,32 @@ import ChatFlowTestSupport
         _ = try await halfHead.secondsUntilClosed()
     }
 
+    /// A request whose body stops coming holds a stop for the grace period only
+    /// (`CHATFLOW_SHUTDOWN_GRACE_SECONDS`), not until the connection idles out.
+    @Test func sigtermWaitsForAHalfSentBodyOnlyUntilTheGraceEnds() async throws {
+        let dir = TemporaryDirectory("chatflow-graceful-body")
+        defer { dir.remove() }
+        let data = dir.appending("data")
+        let (server, port) = try await Serve.start(
+            dataDirectory: data, environment: ["CHATFLOW_HTTP_IDLE_SECONDS": "3600", "CHATFLOW_SHUTDOWN_GRACE_SECONDS": "1"])
+        let token = try await Serve.token(user: "alice", dataDirectory: data)
+        let halfBody = try await StalledClient.open(port: port, sending: "POST /chats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + "Authorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":")
+        let client = APIClient(port: port, token: nil)
+        defer { client.invalidate() }
+        #expect(try await client.call("GET", "/healthz").status == 200)
+
+        let exit = Mutex<Int32?>(nil)
+        let waiter = Task { let status = await server.exitStatus(); exit.withLock { $0 = status } }
+        kill(server.pid, SIGTERM)
+        let exited = await eventually(timeout: .seconds(30)) { exit.withLock { $0 } != nil }
+        if !exited { _ = server.kill() }
+        await waiter.value
+        #expect(exited, "serve was still running 30 s after SIGTERM, held by a request whose body never came")
+        #expect(exit.withLock { $0 } == 0)
+        _ = try await halfBody.secondsUntilClosed()
+    }
+
     @Test func sigtermDuringPostsExitsZeroAndKeepsAcknowledgedPosts() async throws {
         let dir = TemporaryDirectory("chatflow-graceful")
         defer { dir.remove() }
