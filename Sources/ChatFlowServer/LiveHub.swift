@@ -355,8 +355,14 @@ package final class LiveHub: Service, Sendable {
             var cursor: ULID? = start
             var read = 0
             // Between the user's own leaving and their joining again: they hear only their
-            // return, as they would have live.
+            // return, as they would have live. Also from the start, when `since` is their own
+            // leaving (the last event they heard before they left).
             var away = false
+            if case .chat(let chat) = channel, let record = try projector.log.record(start),
+               case .memberLeft(let left) = try EventCodec.decode(record.payload).event,
+               left.chat == chat, left.user == connection.user {
+                away = true
+            }
             replaying: while let upTo = end, cursor.map({ $0 < upTo }) ?? true {
                 // The frames of the page before have reached the socket's buffer: whether it
                 // takes more is known (a slow reader is closed), and no more than a page of

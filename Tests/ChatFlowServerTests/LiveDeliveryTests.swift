@@ -523,6 +523,30 @@ import Testing
         }
     }
 
+    /// Resuming from their own `member.left` (the last event they heard before leaving), a
+    /// member who came back hears their return and what followed, not what came while they
+    /// were out.
+    @Test func aResumeFromTheirOwnLeavingSkipsWhileTheyWereOut() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let before = server.engine.log.lastPosition
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob").status == 204)
+            let left = try #require(try server.engine.log.read(after: before, limit: 10).first?.id)
+            _ = try await server.post(chat, as: "alice", "while bob was out")
+            try await server.join(chat, as: "bob")
+            let back = try await server.post(chat, as: "alice", "after bob came back")
+
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("chats/\(chat)", since: left.description)
+            #expect(await bob.wait { _ in bob.events(on: "chats/\(chat)").count == 2 }, "\(bob.frames)")
+            #expect(try await bob.roundTrip())
+            #expect(bob.eventKinds(on: "chats/\(chat)") == ["member.joined", "message.created"], "\(bob.frames)")
+            #expect((bob.events(on: "chats/\(chat)")[1]["event"] as? [String: Any])?["messageId"] as? String == back)
+            await bob.close()
+        }
+    }
+
     /// A member who left, came back and left again while their resume waited for its replay
     /// hears both stretches, up to their last leaving, then `unsubscribed`: not only up to
     /// the first leaving, which hid what they were there for.
