@@ -14,8 +14,9 @@ import NIOHTTP1
 /// bytes, not requests.
 ///
 /// It also answers `Expect: 100-continue` (RFC 9110 §10.1.1), which nothing else here does,
-/// except for a request announcing a body over the limit: its client is not told to send
-/// what will be refused, and hears the 413 instead.
+/// except for a request announcing a body over the limit or carrying no token (every route
+/// that reads a body needs one): its client is not told to send what will be refused, and
+/// hears the 413 or 401 instead.
 final class RequestHeadCheck: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -49,7 +50,8 @@ final class RequestHeadCheck: ChannelDuplexHandler, RemovableChannelHandler {
             // is the next to be answered, not left to its own timeout (curl: 1 s).
             if (head.version.major, head.version.minor) >= (1, 1)
                 && head.headers[canonicalForm: "Expect"].contains(where: { $0.lowercased() == "100-continue" })
-                && !head.headers["Content-Length"].contains(where: { Int($0).map { $0 > maxBodyBytes } ?? false }) {
+                && !head.headers["Content-Length"].contains(where: { Int($0).map { $0 > maxBodyBytes } ?? false })
+                && head.headers.contains(name: "Authorization") {
                 if unanswered == 0 { sendContinue(context: context) } else { continueAfter = unanswered }
             }
             unanswered += 1

@@ -608,9 +608,9 @@ import Testing
                 #expect(refused.first?.head.lowercased().contains("connection: close") == true, "\(expect): \(refused)")
             }
             // So does any answer that comes before its request's body has arrived, as one to a
-            // request without a token does.
+            // request without a token does; nor is that one told to go on.
             let unsigned = try await StalledClient.open(port: server.port, sending: "POST /chats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                + "Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{")
+                + "Content-Type: application/json\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n{")
             let unsignedAnswers = Self.answers(in: try await unsigned.readUntilEnd())
             #expect(unsignedAnswers.count == 1 && unsignedAnswers[0].head.hasPrefix("HTTP/1.1 401"), "\(unsignedAnswers)")
             #expect(unsignedAnswers.first?.head.lowercased().contains("connection: close") == true, "\(unsignedAnswers)")
