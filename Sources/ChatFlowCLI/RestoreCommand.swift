@@ -24,16 +24,34 @@ struct RestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         let files = FileManager.default
-        guard files.fileExists(atPath: from + "/CURRENT") else {
+        // Symbolic links resolved: the backup's files are copied, not a link to them, and
+        // the directory a linked --data-dir names is the one replaced.
+        let source = URL(fileURLWithPath: from).resolvingSymlinksInPath().path
+        guard files.fileExists(atPath: source + "/CURRENT") else {
             throw ValidationError("--from: \(from) is not a ChatFlow backup (it has no RocksDB CURRENT file)")
         }
-        let target = URL(fileURLWithPath: data.path).standardizedFileURL.path
+        let target = URL(fileURLWithPath: data.path).resolvingSymlinksInPath().path
         var isDirectory: ObjCBool = false
         if files.fileExists(atPath: target, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw ValidationError("\(target) exists but is not a directory; choose another --data-dir or remove the file")
         }
         let staging = ChatFlowEngine.restoringPath(of: target)
         let replaced = ChatFlowEngine.replacedPath(of: target)
+        if source == target || source == replaced || (source + "/").hasPrefix(target + "/") {
+            throw ValidationError("--from: \(from) is the data directory \(target) (or inside it, or what a restore set aside): restore from a backup elsewhere")
+        }
+        // One restore at a time into a directory: two would swap each other's copies away.
+        let lockPath = target + ".restore-lock"
+        let lock = open(lockPath, O_CREAT | O_RDWR, 0o600)
+        guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            throw ValidationError("another restore into \(target) is running (\(lockPath) is held); wait for it to end")
+        }
+        defer {
+            unlink(lockPath)
+            close(lock)
+        }
+        // The copy an interrupted restore left is adopted as it is: it may be all there is.
+        let adopting = source == staging
         // What an earlier restore stopped between its renames set aside counts as data here.
         let existing = ((try? files.contentsOfDirectory(atPath: target)) ?? []) + (files.fileExists(atPath: replaced) ? [replaced] : [])
         if !existing.isEmpty {
@@ -55,12 +73,14 @@ struct RestoreCommand: AsyncParsableCommand {
         // Copy next to the target and open the copy there (which finds missing or damaged
         // files, and brings the projections up to date); only then swap, so that neither a
         // failed copy nor a broken backup costs the data directory it would replace.
-        try? files.removeItem(atPath: staging)
-        do {
-            try files.copyItem(atPath: from, toPath: staging)
-        } catch {
+        if !adopting {
             try? files.removeItem(atPath: staging)
-            throw ValidationError("cannot copy \(from) to \(staging): \(error.localizedDescription); \(target) was left as it was")
+            do {
+                try files.copyItem(atPath: source, toPath: staging)
+            } catch {
+                try? files.removeItem(atPath: staging)
+                throw ValidationError("cannot copy \(from) to \(staging): \(error.localizedDescription); \(target) was left as it was")
+            }
         }
         let last: ULID?
         do {
@@ -69,7 +89,7 @@ struct RestoreCommand: AsyncParsableCommand {
             try engine.projector.catchUp()
             last = engine.log.lastPosition
         } catch {
-            try? files.removeItem(atPath: staging)
+            if !adopting { try? files.removeItem(atPath: staging) }
             throw ValidationError("the backup in \(from) cannot be opened (\(error)); \(target) was left as it was")
         }
         // The swap is two renames, each whole or not at all: the old directory aside, the
@@ -82,7 +102,7 @@ struct RestoreCommand: AsyncParsableCommand {
                 try Self.rename(target, to: replaced)
             }
         } catch {
-            try? files.removeItem(atPath: staging)
+            if !adopting { try? files.removeItem(atPath: staging) }
             throw ValidationError("cannot move \(target) aside (\(error.localizedDescription)); it was left as it was")
         }
         try Self.rename(staging, to: target)

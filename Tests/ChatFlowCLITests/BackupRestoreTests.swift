@@ -168,6 +168,12 @@ import ChatFlowTestSupport
         #expect(await verify.exitStatus() == 74)
         #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("did not finish"))
         #expect(!files.fileExists(atPath: live), "nothing may be created in its place")
+        // Nor does minting a token create the directory there.
+        let tokenErrors = dir.appending("token.err")
+        let token = try ChildProcess(["token", "--user", "alice", "--data-dir", live], environment: ["CHATFLOW_JWT_SECRET": ""], errorFile: tokenErrors)
+        #expect(await token.exitStatus() != 0)
+        #expect(try String(contentsOfFile: tokenErrors, encoding: .utf8).contains("did not finish"))
+        #expect(!files.fileExists(atPath: live), "nothing may be created in its place")
         let unforcedErrors = dir.appending("unforced.err")
         let unforced = try ChildProcess(["restore", "--from", good, "--data-dir", live], errorFile: unforcedErrors)
         #expect(await unforced.exitStatus() != 0)
@@ -177,6 +183,27 @@ import ChatFlowTestSupport
         #expect(!files.fileExists(atPath: live + ".replaced") && !files.fileExists(atPath: live + ".restoring"))
         let (verified, output) = try await Serve.verify(dataDirectory: live)
         #expect(verified == 0, "\(output)")
+
+        // Running it again from the copy it left adopts that copy, the only one there may be.
+        let adopted = dir.appending("adopted")
+        try files.copyItem(atPath: source, toPath: adopted + ".replaced")
+        try files.copyItem(atPath: good, toPath: adopted + ".restoring")
+        let adopting = try ChildProcess(["restore", "--from", adopted + ".restoring", "--data-dir", adopted, "--force"])
+        #expect(await adopting.exitStatus() == 0, "\(adopting.lines)")
+        #expect(try await Serve.verify(dataDirectory: adopted).0 == 0)
+
+        // A link to a backup is followed: its files are copied, the data directory is no link.
+        let link = dir.appending("link-to-good")
+        try files.createSymbolicLink(atPath: link, withDestinationPath: good)
+        let viaLink = dir.appending("via-link")
+        #expect(await (try ChildProcess(["restore", "--from", link, "--data-dir", viaLink])).exitStatus() == 0)
+        #expect((try? files.destinationOfSymbolicLink(atPath: viaLink)) == nil)
+        #expect(try await Serve.verify(dataDirectory: viaLink).0 == 0)
+        // And the data directory, however named, is no backup of itself.
+        let selfLink = dir.appending("self-link")
+        try files.createSymbolicLink(atPath: selfLink, withDestinationPath: viaLink)
+        #expect(await (try ChildProcess(["restore", "--from", selfLink, "--data-dir", viaLink, "--force"])).exitStatus() != 0)
+        #expect(try await Serve.verify(dataDirectory: viaLink).0 == 0)
 
         // A directory whose removal stopped part way: its files, but no CURRENT.
         let partial = dir.appending("partial")
