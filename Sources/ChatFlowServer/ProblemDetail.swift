@@ -2,6 +2,7 @@ import ChatFlowCore
 import ChatFlowStorage
 import Foundation
 import Hummingbird
+import NIOCore
 import NIOHTTP1
 
 /// An RFC 9457 problem: `application/problem+json` with `type`, `title`, `status`, `detail`.
@@ -69,6 +70,10 @@ public struct ProblemDetail: HTTPResponseError, Encodable, Sendable {
             }
             if case .closed = storage { return ProblemDetail(.serviceUnavailable, "the server is shutting down; retry shortly") }
             return nil
+        case is IOError, is ChannelError:
+            // The client went away part way through its request (a reset, a close): there is
+            // nobody to answer, and it is no fault of the server's to log as one.
+            return ProblemDetail(.badRequest, "the connection ended before the request did", headers: [.connection: "close"])
         case is CancellationError:
             // A request still waiting (for its body, say) when a stop's grace period ended.
             return ProblemDetail(.serviceUnavailable, "the server is stopping; retry shortly", headers: [.retryAfter: "1", .connection: "close"])
