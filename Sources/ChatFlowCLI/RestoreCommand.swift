@@ -43,7 +43,11 @@ struct RestoreCommand: AsyncParsableCommand {
         // One restore at a time into a directory: two would swap each other's copies away.
         let lockPath = target + ".restore-lock"
         let lock = open(lockPath, O_CREAT | O_RDWR, 0o600)
-        guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+        guard lock >= 0 else {
+            throw ValidationError("cannot create \(lockPath): \(String(cString: strerror(errno))); the data directory's parent must exist and be writable")
+        }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            close(lock)
             throw ValidationError("another restore into \(target) is running (\(lockPath) is held); wait for it to end")
         }
         defer {
