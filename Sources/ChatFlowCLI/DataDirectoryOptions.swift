@@ -1,4 +1,6 @@
 import ArgumentParser
+import ChatFlowCore
+import ChatFlowStorage
 import Foundation
 
 /// `--data-dir`, defaulting to `CHATFLOW_DATA_DIR`, then `./data`.
@@ -8,5 +10,16 @@ struct DataDirectoryOptions: ParsableArguments {
 
     var path: String {
         dataDirectory ?? ProcessInfo.processInfo.environment["CHATFLOW_DATA_DIR"] ?? "./data"
+    }
+
+    /// Opens the data directory for `command`; when it cannot be opened (none there, in use,
+    /// damaged) says why on stderr and exits 74, as `serve` does.
+    func openEngine(for command: String, options: DatabaseOptions) throws -> ChatFlowEngine {
+        do {
+            return try ChatFlowEngine(dataDirectory: path, databaseOptions: options)
+        } catch let error as StorageError {
+            FileHandle.standardError.write(Data("\(command): \(error.description)\n".utf8))
+            throw ExitCode(74)
+        }
     }
 }

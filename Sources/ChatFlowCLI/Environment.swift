@@ -58,11 +58,7 @@ struct Environment {
             throw ConfigurationError("no JWT secret: set CHATFLOW_JWT_SECRET or start the server once with --data-dir \(dataDirectory) to create one")
         }
         // Not in the place of a data directory a restore stopped before putting back.
-        if !FileManager.default.fileExists(atPath: dataDirectory),
-           FileManager.default.fileExists(atPath: ChatFlowEngine.restoringPath(of: dataDirectory))
-            || FileManager.default.fileExists(atPath: ChatFlowEngine.replacedPath(of: dataDirectory)) {
-            throw StorageError.interruptedRestore(path: dataDirectory)
-        }
+        try ChatFlowEngine.requireNoInterruptedRestore(at: dataDirectory)
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         var bytes = [UInt8](repeating: 0, count: 32)
         var rng = SystemRandomNumberGenerator()

@@ -1,6 +1,5 @@
 import ArgumentParser
 import ChatFlowCore
-import ChatFlowStorage
 import Foundation
 
 /// `chatflow rebuild`: replays the log into fresh projections and switches over.
@@ -19,14 +18,7 @@ struct RebuildCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine: ChatFlowEngine
-        do {
-            engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .replay)
-        } catch let error as StorageError {
-            // As `serve` and `verify` say it: the data cannot be opened.
-            FileHandle.standardError.write(Data("rebuild: \(error.description)\n".utf8))
-            throw ExitCode(74)
-        }
+        let engine = try data.openEngine(for: "rebuild", options: .replay)
         defer { engine.close() }
         let showProgress = !json && isatty(STDERR_FILENO) == 1
         let result = try Rebuilder(log: engine.log, store: engine.store).rebuild(projections) { progress in

@@ -23,13 +23,7 @@ struct VerifyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine: ChatFlowEngine
-        do {
-            engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .replay)
-        } catch let error as StorageError {
-            FileHandle.standardError.write(Data("verify: \(error.description)\n".utf8))
-            throw ExitCode(74)
-        }
+        let engine = try data.openEngine(for: "verify", options: .replay)
         defer { engine.close() }
         let reports = try Verifier(log: engine.log, store: engine.store).verify(projector: engine.projector)
         let equal = reports.allSatisfy(\.equal)

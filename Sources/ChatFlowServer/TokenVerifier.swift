@@ -45,10 +45,7 @@ public struct TokenVerifier: Sendable {
     /// forged, but it is not what it says it is; and a `crit` extension this server does not
     /// know must be refused (RFC 7515 §4.1.11).
     private static func checkHeader(_ token: String) throws {
-        let encoded = token.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
-        var base64 = encoded.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64),
+        guard let data = segment(0, of: token),
               let header = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ProblemDetail.unauthorized("the token is not valid: its header is not base64url-encoded JSON")
         }
@@ -60,11 +57,12 @@ public struct TokenVerifier: Sendable {
         }
     }
 
-    /// The token's payload, decoded from base64url; nil when it is not.
-    private static func payload(of token: String) -> Data? {
+    /// Part `index` of the token (0: the header, 1: the payload), decoded from base64url; nil
+    /// when there is no such part or it is not base64url.
+    private static func segment(_ index: Int, of token: String) -> Data? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3 else { return nil }
-        var base64 = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        guard index < parts.count else { return nil }
+        var base64 = parts[index].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
         return Data(base64Encoded: base64)
     }
@@ -72,7 +70,7 @@ public struct TokenVerifier: Sendable {
     /// What is wrong with the claims of a token the JWT library could not read, in words:
     /// its errors say only "malformed".
     private static func payloadProblem(_ token: String) -> String? {
-        guard let data = payload(of: token),
+        guard let data = segment(1, of: token),
               let claims = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
         guard let exp = claims["exp"] else { return "it has no exp claim; this server needs one (chatflow token sets it)" }
         guard exp is NSNumber else { return "its exp claim must be a number of seconds since 1970" }
@@ -101,7 +99,7 @@ public struct TokenVerifier: Sendable {
         }
         // Signed by this server's secret, but read first-wins: a claim given twice could be
         // read otherwise by another service, as a body's field could.
-        switch Self.payload(of: token).flatMap(JSONStructureScan.firstFinding) {
+        switch Self.segment(1, of: token).flatMap(JSONStructureScan.firstFinding) {
         case .repeatedName(let name):
             throw ProblemDetail.unauthorized("the token is not valid: it gives the claim '\(ProblemDetail.quote(name))' more than once")
         case .trailingComma:

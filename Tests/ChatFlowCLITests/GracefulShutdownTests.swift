@@ -43,14 +43,9 @@ import ChatFlowTestSupport
         defer { client.invalidate() }
         #expect(try await client.call("GET", "/healthz").status == 200)
 
-        let exit = Mutex<Int32?>(nil)
-        let waiter = Task { let status = await server.exitStatus(); exit.withLock { $0 = status } }
-        kill(server.pid, SIGTERM)
-        let exited = await eventually(timeout: .seconds(20)) { exit.withLock { $0 } != nil }
-        if !exited { _ = server.kill() }
-        await waiter.value
-        #expect(exited, "serve was still running 20 s after SIGTERM, held by connections that never sent a request")
-        #expect(exit.withLock { $0 } == 0)
+        let status = await Self.terminate(server, waiting: .seconds(20))
+        #expect(status != nil, "serve was still running 20 s after SIGTERM, held by connections that never sent a request")
+        #expect(status == 0)
         _ = try await silent.secondsUntilClosed()
         _ = try await halfHead.secondsUntilClosed()
     }
@@ -70,15 +65,22 @@ import ChatFlowTestSupport
         defer { client.invalidate() }
         #expect(try await client.call("GET", "/healthz").status == 200)
 
+        let status = await Self.terminate(server, waiting: .seconds(30))
+        #expect(status != nil, "serve was still running 30 s after SIGTERM, held by a request whose body never came")
+        #expect(status == 0)
+        _ = try await halfBody.secondsUntilClosed()
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the exit status; nil (and the process
+    /// killed) when it has not exited by then.
+    private static func terminate(_ server: ChildProcess, waiting limit: Duration) async -> Int32? {
         let exit = Mutex<Int32?>(nil)
         let waiter = Task { let status = await server.exitStatus(); exit.withLock { $0 = status } }
         kill(server.pid, SIGTERM)
-        let exited = await eventually(timeout: .seconds(30)) { exit.withLock { $0 } != nil }
+        let exited = await eventually(timeout: limit) { exit.withLock { $0 } != nil }
         if !exited { _ = server.kill() }
         await waiter.value
-        #expect(exited, "serve was still running 30 s after SIGTERM, held by a request whose body never came")
-        #expect(exit.withLock { $0 } == 0)
-        _ = try await halfBody.secondsUntilClosed()
+        return exited ? exit.withLock { $0 } : nil
     }
 
     @Test func sigtermDuringPostsExitsZeroAndKeepsAcknowledgedPosts() async throws {

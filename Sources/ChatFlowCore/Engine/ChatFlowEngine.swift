@@ -16,13 +16,7 @@ public final class ChatFlowEngine: Sendable {
 
     public init(dataDirectory: String, logOptions: ChangeLogOptions = ChangeLogOptions(), databaseOptions: DatabaseOptions = DatabaseOptions(), logger: Logger = Logger(label: "chatflow")) throws {
         self.dataDirectory = dataDirectory
-        // `chatflow restore` swaps directories by renaming them; stopped between the renames,
-        // it leaves no database here, and opening would start an empty one.
-        let files = FileManager.default
-        if !files.fileExists(atPath: dataDirectory + "/CURRENT"),
-           files.fileExists(atPath: Self.restoringPath(of: dataDirectory)) || files.fileExists(atPath: Self.replacedPath(of: dataDirectory)) {
-            throw StorageError.interruptedRestore(path: dataDirectory)
-        }
+        try Self.requireNoInterruptedRestore(at: dataDirectory)
         database = try ProjectionStore.openDatabase(path: dataDirectory, options: databaseOptions)
         // The log starts its writer thread: stopped again if what follows fails.
         var opened: RocksDBChangeLog?
@@ -44,6 +38,17 @@ public final class ChatFlowEngine: Sendable {
     /// from another whatever path reaches it; nil when the directory has none.
     public static func identity(of dataDirectory: String) -> String? {
         (try? String(contentsOfFile: dataDirectory + "/IDENTITY", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// `chatflow restore` swaps directories by renaming them; stopped between the renames, it
+    /// leaves no database at `dataDirectory`, and whatever starts there (a database, a JWT
+    /// secret) would stand in the way of the data it set aside.
+    public static func requireNoInterruptedRestore(at dataDirectory: String) throws(StorageError) {
+        let files = FileManager.default
+        if !files.fileExists(atPath: dataDirectory + "/CURRENT"),
+           files.fileExists(atPath: restoringPath(of: dataDirectory)) || files.fileExists(atPath: replacedPath(of: dataDirectory)) {
+            throw .interruptedRestore(path: dataDirectory)
+        }
     }
 
     /// Where `chatflow restore` builds the new data directory beside `dataDirectory`.
