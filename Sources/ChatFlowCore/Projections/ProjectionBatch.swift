@@ -9,8 +9,8 @@ final class ProjectionBatch {
     let database: Database
     /// The data directory's `ProjectionStore.salt`.
     let salt: UInt64
-    /// Per family: key → value written in this step, or nil for a delete.
-    private var overlays: [ObjectIdentifier: (family: ColumnFamily, rows: [RowKey: [UInt8]?])] = [:]
+    /// Per family: what this step did to each row it touched.
+    private var overlays: [ObjectIdentifier: (family: ColumnFamily, rows: [RowKey: RowChange])] = [:]
     /// Per family: the keys written in this step under each group (a prefix that keys of one
     /// kind share, such as one term's runs), so `first(in:from:)` finds them without
     /// looking at every row of the step.
@@ -22,19 +22,37 @@ final class ProjectionBatch {
     }
 
     func put(_ key: [UInt8], _ value: [UInt8], in family: ColumnFamily) {
-        overlays[ObjectIdentifier(family), default: (family, [:])].rows[RowKey(key)] = .some(value)
+        overlays[ObjectIdentifier(family), default: (family, [:])].rows[RowKey(key)] = .put(value)
     }
 
     func delete(_ key: [UInt8], in family: ColumnFamily) {
-        overlays[ObjectIdentifier(family), default: (family, [:])].rows[RowKey(key)] = .some(nil)
+        overlays[ObjectIdentifier(family), default: (family, [:])].rows[RowKey(key)] = .delete
     }
 
     func put(_ key: [UInt8], _ value: [UInt8], in family: ColumnFamily, group: [UInt8]) {
         let row = RowKey(key)
-        let earlier = overlays[ObjectIdentifier(family), default: (family, [:])].rows.updateValue(.some(value), forKey: row)
-        // A row put before in this step (a term's open run, rewritten for every posting
-        // added to it) is in its group already; one only deleted so far is not.
-        if case .some(.some) = earlier { return }
+        let earlier = overlays[ObjectIdentifier(family), default: (family, [:])].rows.updateValue(.put(value), forKey: row)
+        note(row, in: family, group: group, earlier: earlier)
+    }
+
+    /// Adds ids to a row of `IDSetMerge` values without reading it: the step's write is the
+    /// ids alone, unless it wrote the whole row already.
+    func merge(_ key: [UInt8], _ operand: [UInt8], in family: ColumnFamily, group: [UInt8]) throws {
+        let row = RowKey(key)
+        let earlier = overlays[ObjectIdentifier(family)]?.rows[row]
+        if earlier == nil {
+            overlays[ObjectIdentifier(family), default: (family, [:])].rows[row] = .merge(operand)
+        } else {
+            try overlays[ObjectIdentifier(family)]!.rows[row]!.add(operand)
+        }
+        note(row, in: family, group: group, earlier: earlier)
+    }
+
+    /// Notes a row just written under its group. A row written before in this step (a
+    /// term's open run, written for every posting added to it) is in its group already; one
+    /// only deleted so far is not.
+    private func note(_ row: RowKey, in family: ColumnFamily, group: [UInt8], earlier: RowChange?) {
+        if earlier?.isLive == true { return }
         groups[ObjectIdentifier(family), default: [:]][RowKey(group), default: []].insert(row)
     }
 
@@ -42,42 +60,49 @@ final class ProjectionBatch {
     func first(in family: ColumnFamily, group: [UInt8], from start: [UInt8]) throws -> (key: [UInt8], value: [UInt8])? {
         let rows = overlays[ObjectIdentifier(family)]?.rows ?? [:]
         let from = RowKey(start)
-        var written: (key: RowKey, value: [UInt8])?
+        var written: RowKey?
         for key in groups[ObjectIdentifier(family)]?[RowKey(group)] ?? [] where !(key < from) {
-            if case .some(.some(let value)) = rows[key], written.map({ key < $0.key }) ?? true {
-                written = (key, value)
+            if rows[key]?.isLive == true, written.map({ key < $0 }) ?? true {
+                written = key
             }
         }
         let iterator = database.makeIterator(over: family, lower: start, upper: KeyWriter.prefixSuccessor(group))
         iterator.seekToFirst()
         while iterator.isValid {
             let key = RowKey(iterator.key)
-            if let written, !(key < written.key) { break }
-            switch rows[key] {
-            case .some(.none):  // deleted in this step
-                iterator.next()
-                continue
-            case .some(.some(let value)):
+            if let written, !(key < written) { break }
+            if let change = rows[key] {
+                // Deleted in this step: on to the next.
+                guard let value = try change.value(over: iterator.value) else {
+                    iterator.next()
+                    continue
+                }
                 return (key.bytes, value)
-            case .none:
-                return (key.bytes, iterator.value)
             }
+            return (key.bytes, iterator.value)
         }
         try iterator.checkError()
-        return written.map { ($0.key.bytes, $0.value) }
+        guard let written else { return nil }
+        return try rows[written]!.value(over: database.get(written.bytes, in: family)).map { (written.bytes, $0) }
     }
 
     func get(_ key: [UInt8], in family: ColumnFamily) throws -> [UInt8]? {
-        if let written = overlays[ObjectIdentifier(family)]?.rows[RowKey(key)] { return written }
-        return try database.get(key, in: family)
+        guard let change = overlays[ObjectIdentifier(family)]?.rows[RowKey(key)] else {
+            return try database.get(key, in: family)
+        }
+        return try change.value(over: database.get(key, in: family))
     }
 
     /// The step's rows as one atomic batch, in key order within each family.
     func makeWriteBatch() -> WriteBatch {
         let batch = WriteBatch()
         for (family, rows) in overlays.values {
-            for (key, value) in rows.sorted(by: { $0.key < $1.key }) {
-                if let value { batch.put(key.bytes, value, in: family) } else { batch.delete(key.bytes, in: family) }
+            for (key, change) in rows.sorted(by: { $0.key < $1.key }) {
+                switch change {
+                case .put(let value): batch.put(key.bytes, value, in: family)
+                case .delete: batch.delete(key.bytes, in: family)
+                case .merge(let operands): batch.merge(key.bytes, operands, in: family)
+                }
             }
         }
         return batch
@@ -89,7 +114,7 @@ final class ProjectionBatch {
         let pending = (overlays[ObjectIdentifier(family)]?.rows ?? [:])
             .filter { $0.key.bytes.starts(with: prefix) && !($0.key < first) }
             .sorted { $0.key < $1.key }
-            .map { (key: $0.key.bytes, value: $0.value) }
+            .map { (key: $0.key.bytes, change: $0.value) }
         let iterator = database.makeIterator(over: family, lower: start, upper: KeyWriter.prefixSuccessor(prefix))
         iterator.seekToFirst()
         var index = 0
@@ -97,9 +122,13 @@ final class ProjectionBatch {
             let stored = iterator.isValid ? iterator.key : nil
             let next: ([UInt8], [UInt8]?)
             if index < pending.count, stored.map({ !$0.lexicographicallyPrecedes(pending[index].key) }) ?? true {
-                // The batch's version wins over the stored one for the same key.
-                if stored == pending[index].key { iterator.next() }
-                next = (pending[index].key, pending[index].value)
+                // The batch's change is made over the stored row of the same key, if any.
+                var base: [UInt8]?
+                if stored == pending[index].key {
+                    base = iterator.value
+                    iterator.next()
+                }
+                next = (pending[index].key, try pending[index].change.value(over: base))
                 index += 1
             } else if let stored {
                 next = (stored, iterator.value)

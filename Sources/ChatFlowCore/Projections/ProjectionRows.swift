@@ -33,6 +33,12 @@ public struct ProjectionRows {
         batch.put(key, value, in: family, group: group)
     }
 
+    /// Adds 16-byte ids to a row of `IDSetMerge` values (a header and ascending ids) without
+    /// reading it; a missing row starts as a zero header. Noted under `group` as `put` is.
+    public func merge(_ key: [UInt8], adding ids: [UInt8], group: [UInt8]) throws {
+        try batch.merge(key, ids, in: family, group: group)
+    }
+
     /// The first row of `group` at or after `start`, as the batch would leave it.
     public func first(in group: [UInt8], from start: [UInt8]) throws -> (key: [UInt8], value: [UInt8])? {
         try batch.first(in: family, group: group, from: start)

@@ -80,6 +80,7 @@ public final class Database: Sendable {
         rocksdb_options_set_allow_concurrent_memtable_write(options, 0)
         // A torn WAL tail after a crash holds only unacknowledged writes: drop it, keep the rest.
         rocksdb_options_set_wal_recovery_mode(options, 2)  // kPointInTimeRecovery
+        rocksdb_options_set_merge_operator(options, IDSetMerge.makeOperator())
         cache = rocksdb_cache_create_lru(settings.blockCacheBytes)
         tableOptions = rocksdb_block_based_options_create()
         rocksdb_block_based_options_set_block_cache(tableOptions, cache)

@@ -1,6 +1,6 @@
 import CRocksDB
 
-/// Puts and deletes across column families that commit atomically in one `Database.write`.
+/// Puts, merges and deletes across column families that commit atomically in one `Database.write`.
 ///
 /// Not `Sendable`: a batch belongs to the task that builds it.
 public final class WriteBatch {
@@ -18,15 +18,7 @@ public final class WriteBatch {
     public var count: Int { Int(rocksdb_writebatch_count(handle)) }
 
     public func put(_ key: [UInt8], _ value: [UInt8], in family: ColumnFamily) {
-        key.withUnsafeBufferPointer { k in
-            value.withUnsafeBufferPointer { v in
-                k.withMemoryRebound(to: CChar.self) { kc in
-                    v.withMemoryRebound(to: CChar.self) { vc in
-                        rocksdb_writebatch_put_cf(handle, family.handle, kc.baseAddress, k.count, vc.baseAddress, v.count)
-                    }
-                }
-            }
-        }
+        Self.withCStrings(key, value) { rocksdb_writebatch_put_cf(handle, family.handle, $0, $1, $2, $3) }
     }
 
     /// `put` with the key in memory the caller holds (no array for it).
@@ -38,6 +30,11 @@ public final class WriteBatch {
                     vc.baseAddress, v.count)
             }
         }
+    }
+
+    /// A merge operand for `key` (see `IDSetMerge`).
+    public func merge(_ key: [UInt8], _ operand: [UInt8], in family: ColumnFamily) {
+        Self.withCStrings(key, operand) { rocksdb_writebatch_merge_cf(handle, family.handle, $0, $1, $2, $3) }
     }
 
     public func delete(_ key: [UInt8], in family: ColumnFamily) {
@@ -63,5 +60,16 @@ public final class WriteBatch {
 
     public func clear() {
         rocksdb_writebatch_clear(handle)
+    }
+
+    /// Two byte arrays as the C API takes them: pointer and length each.
+    private static func withCStrings(_ first: [UInt8], _ second: [UInt8], _ body: (UnsafePointer<CChar>?, Int, UnsafePointer<CChar>?, Int) -> Void) {
+        first.withUnsafeBufferPointer { a in
+            second.withUnsafeBufferPointer { b in
+                a.withMemoryRebound(to: CChar.self) { ac in
+                    b.withMemoryRebound(to: CChar.self) { bc in body(ac.baseAddress, a.count, bc.baseAddress, b.count) }
+                }
+            }
+        }
     }
 }

@@ -66,6 +66,7 @@ struct PostingBlock: Equatable {
     }
 
     /// `floor ‖ ids`, 16 big-endian bytes each (written as words: runs are rewritten often).
+    /// This is `IDSetMerge`'s form (the floor its header), so the store can add ids to a run.
     func encoded() -> [UInt8] {
         let count = 16 * (ids.count + 1)
         return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in

@@ -13,7 +13,7 @@ public struct SearchProjection: Projection {
     public func apply(_ event: LoggedEvent, to rows: ProjectionRows) throws {
         switch event.event {
         case .messagePosted(let posted):
-            try index(MessageID(event.id), SearchDocument(chat: posted.chat, terms: SearchDocument.terms(of: posted.content)), rows)
+            try index(MessageID(event.id), SearchDocument(chat: posted.chat, terms: SearchDocument.terms(of: posted.content)), rows, isNewest: true)
 
         case .messageEdited(let edit):
             guard let old = try rows.get(SearchKeys.document(edit.message)).map(SearchDocument.init(decoding:)) else { return }
@@ -30,9 +30,10 @@ public struct SearchProjection: Projection {
         }
     }
 
-    private func index(_ message: MessageID, _ document: SearchDocument, _ rows: ProjectionRows) throws {
+    /// `isNewest`: the message was just posted, so its id is above every posting there is.
+    private func index(_ message: MessageID, _ document: SearchDocument, _ rows: ProjectionRows, isNewest: Bool = false) throws {
         for term in document.terms {
-            try add(message.ulid, to: SearchKeys.termPrefix(document.chat, term), rows)
+            try add(message.ulid, to: SearchKeys.termPrefix(document.chat, term), rows, isNewest: isNewest)
         }
         rows.put(SearchKeys.document(message), document.encoded())
     }
@@ -58,10 +59,17 @@ public struct SearchProjection: Projection {
         return (run, try PostingBlock(decoding: value))
     }
 
-    private func add(_ id: ULID, to term: [UInt8], _ rows: ProjectionRows) throws {
-        // Nearly always: a new message, above every posting of the open run and not ending
-        // a run. Its id is appended to the run's bytes as they are, which is the same row
-        // the general path makes, without decoding the run and encoding it again.
+    private func add(_ id: ULID, to term: [UInt8], _ rows: ProjectionRows, isNewest: Bool) throws {
+        // Nearly always: a new message, above every posting and not ending a run. It goes
+        // to the open run's end, which the store does as it reads the row (`IDSetMerge`
+        // adds ids to a run's encoding as `insert` does): the write is the id alone, not
+        // the run again, and the run is not read.
+        if isNewest && !PostingBlock.isBoundary(id, salt: rows.salt) {
+            try rows.merge(SearchKeys.block(term, PostingBlock.openKey), adding: id.bytes, group: term)
+            return
+        }
+        // An edit of a recent message: above every posting of the open run, appended to
+        // the run's bytes as they are, without decoding the run and encoding it again.
         if !PostingBlock.isBoundary(id, salt: rows.salt) {
             let openKey = SearchKeys.block(term, PostingBlock.openKey)
             if var open = try rows.get(openKey), PostingBlock.append(id, toEncoded: &open) {
