@@ -39,19 +39,16 @@ final class ProjectionBatch {
     /// ids alone, unless it wrote the whole row already.
     func merge(_ key: [UInt8], _ operand: [UInt8], in family: ColumnFamily, group: [UInt8]) throws {
         let row = RowKey(key)
-        let earlier = overlays[ObjectIdentifier(family)]?.rows[row]
-        if earlier == nil {
-            overlays[ObjectIdentifier(family), default: (family, [:])].rows[row] = .merge(operand)
-        } else {
-            try overlays[ObjectIdentifier(family)]!.rows[row]!.add(operand)
-        }
-        note(row, in: family, group: group, earlier: earlier)
+        // One lookup: a row first touched here starts as a merge of nothing.
+        var created = false
+        let wasLive = try overlays[ObjectIdentifier(family), default: (family, [:])].rows[row, default: { created = true; return .merge([]) }()].add(operand)
+        if created || !wasLive { note(row, in: family, group: group) }
     }
 
     /// Notes a row just written under its group. A row written before in this step (a
     /// term's open run, written for every posting added to it) is in its group already; one
     /// only deleted so far is not.
-    private func note(_ row: RowKey, in family: ColumnFamily, group: [UInt8], earlier: RowChange?) {
+    private func note(_ row: RowKey, in family: ColumnFamily, group: [UInt8], earlier: RowChange? = nil) {
         if earlier?.isLive == true { return }
         groups[ObjectIdentifier(family), default: [:]][RowKey(group), default: []].insert(row)
     }

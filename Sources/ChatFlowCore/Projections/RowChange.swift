@@ -27,8 +27,10 @@ enum RowChange {
     }
 
     /// Adds ids to the change: a put or delete becomes the put of the merged value, a merge
-    /// takes the ids after its own.
-    mutating func add(_ operand: [UInt8]) throws {
+    /// takes the ids after its own. Returns whether the row existed before (`isLive`).
+    @discardableResult
+    mutating func add(_ operand: [UInt8]) throws -> Bool {
+        let wasLive = isLive
         switch self {
         case .put(let value): self = .put(try RowChange.merge(operand).value(over: value)!)
         case .delete: self = .put(try RowChange.merge(operand).value(over: nil)!)
@@ -37,5 +39,6 @@ enum RowChange {
             operands.append(contentsOf: operand)
             self = .merge(operands)
         }
+        return wasLive
     }
 }

@@ -2,21 +2,27 @@
 import Glibc
 #endif
 
-/// Key bytes as a dictionary key and sort key: hashed in one pass over the bytes and
+/// Key bytes as a dictionary key and sort key: hashed once, in one pass over the bytes, and
 /// compared with `memcmp`, where `[UInt8]`'s own conformances go element by element.
+/// The hash is kept: a dictionary lookup compares the key it looks for with every key on
+/// its probe path, and keys of other hashes are told apart without reading their bytes.
 public struct RowKey: Hashable, Comparable, Sendable {
     public let bytes: [UInt8]
+    private let hash: Int
 
     public init(_ bytes: [UInt8]) {
         self.bytes = bytes
+        var hasher = Hasher()
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        hash = hasher.finalize()
     }
 
     public func hash(into hasher: inout Hasher) {
-        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        hasher.combine(hash)
     }
 
     public static func == (lhs: RowKey, rhs: RowKey) -> Bool {
-        lhs.bytes.count == rhs.bytes.count && compare(lhs.bytes, rhs.bytes) == 0
+        lhs.hash == rhs.hash && lhs.bytes.count == rhs.bytes.count && compare(lhs.bytes, rhs.bytes) == 0
     }
 
     public static func < (lhs: RowKey, rhs: RowKey) -> Bool {
