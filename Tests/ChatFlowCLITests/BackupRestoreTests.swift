@@ -50,6 +50,9 @@ import ChatFlowTestSupport
 
         let engine = try ChatFlowEngine(dataDirectory: restored)
         defer { engine.close() }
+        // The last event it names is the copy's, not an earlier one (posts went on).
+        let named = child.lines.joined(separator: "\n").firstMatch(of: /last event (\w+)/).map { String($0.1) }
+        #expect(named != nil && named == engine.log.lastPosition?.description, "\(child.lines)")
         for ack in ackedBefore {
             #expect(try engine.reader.message(try MessageID(parsing: ack.id)) != nil, "post \(ack.clientID) acknowledged before the backup is missing")
         }

@@ -112,6 +112,12 @@ struct ValidationTests {
         ("🏳\u{200D}🌈", "🏳️‍🌈"),
         ("🏃🏾\u{200D}♀", "🏃🏾‍♀️"),
         ("😀\u{FE0F}", "😀"),
+        // Text-default emoji without their selector (UTS #51's unqualified forms).
+        ("❤", "❤️"),
+        ("©", "©️"),
+        ("☝", "☝️"),
+        ("🕵\u{200D}♂", "🕵️‍♂️"),
+        ("👁\u{200D}🗨", "👁️‍🗨️"),
     ])
     func equivalentFormsAreOne(_ text: String, _ qualified: String) throws {
         let canonical = try Validation.emoji(text)
@@ -130,7 +136,7 @@ struct ValidationTests {
     }
 
     @Test(arguments: [
-        "a", "1", "ab", "", "👍👍", "👍 ", " 👍", "©", "❤", "#", "é", "👍\u{301}", "1\u{200D}", "\u{FE0F}", "\u{200D}", "ж", "中",
+        "a", "1", "ab", "", "👍👍", "👍 ", " 👍", "#", "*", "é", "👍\u{301}", "1\u{200D}", "\u{FE0F}", "\u{200D}", "ж", "中",
         // Grapheme rules keep these together, yet they show as text or as another emoji.
         "1\u{FE0F}", "#\u{FE0F}", "*\u{FE0F}", "👍\u{200D}", "👍\u{200D}\u{200D}", "\u{200D}👍", "👍\u{FE0F}\u{FE0F}", "👍\u{E0061}",
         "🇫🇷\u{200D}", "🇫", "🏽🏽", "👍🏽🏽", "👍\u{20E3}", "😀\u{FE0E}", "🏴\u{E0067}\u{E0062}", "👍\u{E0067}\u{E007F}", "👍🏽\u{FE0F}",

@@ -89,6 +89,45 @@ import Testing
         }
     }
 
+    /// A user adding and removing one reaction from two devices at once: every request is
+    /// answered as done (a removal can take an addition away before it reads it back, and
+    /// that addition still happened), and the counts stay what the log says. The commands
+    /// are called directly, many at once, for races that HTTP round trips would space out.
+    @Test func aReactionRacingItsOwnRemovalIsAnswered() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            let message = try MessageID(#require(ULID(try await server.post(chat, as: "alice", "tap tap"))))
+            let users = (0..<8).map { "tapper\($0)" }
+            for user in users { try await server.join(chat, as: user) }
+            let commands = ChatFlowCommands(engine: server.engine)
+            let failures = try await withThrowingTaskGroup(of: [String].self) { group in
+                for user in users.map(UserID.init(unchecked:)) {
+                    for device in 0..<2 {
+                        group.addTask {
+                            var failures: [String] = []
+                            for round in 0..<150 {
+                                do {
+                                    if (round + device) % 2 == 0 {
+                                        _ = try await commands.react(to: message, with: "👍", by: user)
+                                    } else {
+                                        try await commands.unreact(to: message, with: "👍", by: user)
+                                    }
+                                } catch {
+                                    failures.append("\(error)")
+                                }
+                            }
+                            return failures
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(failures.isEmpty, "\(failures.count) failed: \(Set(failures))")
+            let reports = try Verifier(log: server.engine.log, store: server.engine.store).verify(projector: server.engine.projector)
+            #expect(reports.filter { !$0.equal }.map(\.projection) == [])
+        }
+    }
+
     @Test func anEditRacingADeleteLandsBeforeItOrNotAtAll() async throws {
         try await TestServer.run { server in
             let chat = try await server.createChat("alice")

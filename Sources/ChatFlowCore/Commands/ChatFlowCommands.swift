@@ -220,16 +220,22 @@ public struct ChatFlowCommands: Sendable {
                 let facts = try visibleMessage(message, by: user)
                 try requireMember(facts.chat, user)
                 guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted") }
-                if try reader.reactedAt(user, message, emoji) == nil {
+                let at: UInt64
+                if let existing = try reader.reactedAt(user, message, emoji) {
+                    at = existing
+                } else {
                     // Every page of history carries each message's reactions: their kinds are bounded.
                     let counts = try reader.reactionCounts(message)
                     if counts[emoji] == nil && mode == .shared { return nil }
                     guard counts[emoji] != nil || counts.count < Self.maxReactionKinds else {
                         throw ChatFlowError.conflict("message \(message) already has \(Self.maxReactionKinds) different reactions; add one of those instead")
                     }
-                    try await write(user, .reactionAdded(.init(chat: facts.chat, message: message, emoji: emoji)), key: key)
+                    let result = try await append(user, .reactionAdded(.init(chat: facts.chat, message: message, emoji: emoji)), key: key)
+                    if result.isReusedKey, let key { throw Self.reusedKey(key) }
+                    // The user's own removal, sent at the same time (it shares the lock), may
+                    // already have taken it away again: the reaction was added all the same.
+                    at = try reader.reactedAt(user, message, emoji) ?? result.ids[0].timestamp
                 }
-                let at = try reader.reactedAt(user, message, emoji).orThrow(.unavailable("the reaction could not be read back"))
                 return ReactionView(messageId: message.description, userId: user.rawValue, emoji: emoji, createdAt: RFC3339.format(milliseconds: at))
             }
             if let view { return view }

@@ -62,13 +62,16 @@ public final class ChatFlowEngine: Sendable {
     /// event the copy holds. Blocking: call it off the event loops.
     @discardableResult
     public func backup(to directory: String, alsoCopying files: [String] = []) throws -> ULID? {
-        // Everything acknowledged before this call is durable, so it is in the checkpoint.
-        let position = log.lastPosition
+        // Everything acknowledged before this call is durable, so it is in the checkpoint;
+        // what is committed while it is taken may be too. The last event is read from the
+        // copy itself, not from the log before it was taken.
         try database.checkpoint(to: directory)
         for file in files where FileManager.default.fileExists(atPath: dataDirectory + "/" + file) {
             try FileManager.default.copyItem(atPath: dataDirectory + "/" + file, toPath: directory + "/" + file)
         }
-        return position
+        let copy = try Database.open(path: directory, columnFamilies: LogKeys.families, options: DatabaseOptions(readOnly: true, createIfMissing: false))
+        defer { copy.close() }
+        return try RocksDBChangeLog(database: copy).lastPosition
     }
 
     /// Stops the log's writer (after it commits what is queued) and closes the database.

@@ -45,14 +45,15 @@ public enum Validation {
     /// form (UTS #51).
     ///
     /// Accepts single emoji (👍), emoji with a variation selector (❤️), skin tones (👍🏽),
-    /// flags (🇫🇷, 🏴󠁧󠁢󠁳󠁣󠁴󠁿), keycaps (1️⃣) and ZWJ sequences (👨‍👩‍👧). Rejects letters and digits on
-    /// their own (they carry the Emoji property but display as text), and graphemes padded
-    /// with anything that is not part of an emoji sequence, such as combining accents.
+    /// flags (🇫🇷, 🏴󠁧󠁢󠁳󠁣󠁴󠁿), keycaps (1️⃣) and ZWJ sequences (👨‍👩‍👧). Rejects letters, and digits,
+    /// `#` and `*` outside a keycap (they carry the Emoji property but are text), and graphemes
+    /// padded with anything that is not part of an emoji sequence, such as combining accents.
     ///
     /// Forms that look the same are one reaction: a variation selector U+FE0F after an emoji
     /// that shows as one anyway is dropped (`👍` + U+FE0F is `👍`), and one is added where the
-    /// fully-qualified form has it (`1` + U+20E3 is `1️⃣`, `❤` + ZWJ + `🔥` is `❤️‍🔥`). Keyboards
-    /// differ in which they send; counted apart, the same heart would show twice.
+    /// fully-qualified form has it (`❤` is `❤️`, `1` + U+20E3 is `1️⃣`, `❤` + ZWJ + `🔥` is
+    /// `❤️‍🔥`). Keyboards differ in which they send (many send the heart without its
+    /// selector, which UTS #51 calls unqualified); counted apart, one heart would show twice.
     public static func emoji(_ text: String) throws(ChatFlowError) -> String {
         guard text.count == 1, let character = text.first else {
             throw .invalid("emoji must be exactly one emoji, such as 👍 (got \(text.count) characters)")
@@ -90,17 +91,13 @@ public enum Validation {
         let scalars = Array(character.unicodeScalars)
         guard !scalars.isEmpty, scalars.count(where: { $0 != variationSelector16 }) <= maxEmojiScalars else { return nil }
         let elements = scalars.split(separator: zeroWidthJoiner, omittingEmptySubsequences: false)
-        var presentsAsEmoji = false
         var qualified = String.UnicodeScalarView()
         for (index, element) in elements.enumerated() {
-            guard let emoji = emojiElement(element) else { return nil }
-            presentsAsEmoji = presentsAsEmoji || emoji.showsAsEmoji
+            guard let emoji = qualifiedElement(element) else { return nil }
             if index > 0 { qualified.append(zeroWidthJoiner) }
-            qualified.append(contentsOf: emoji.qualified)
+            qualified.append(contentsOf: emoji)
         }
-        // A text-default base (❤, ©, ☝) is an emoji only when something asks for emoji
-        // presentation: the variation selector U+FE0F, a keycap or a skin-tone modifier.
-        return presentsAsEmoji ? String(qualified) : nil
+        return String(qualified)
     }
 
     private static let zeroWidthJoiner: Unicode.Scalar = "\u{200D}"
@@ -109,36 +106,35 @@ public enum Validation {
     private static let blackFlag: Unicode.Scalar = "\u{1F3F4}"
     private static let cancelTag: Unicode.Scalar = "\u{E007F}"
 
-    /// One element of a ZWJ sequence: nil when it is not one, else whether it shows as an
-    /// emoji by itself (rather than as text), and its fully-qualified form.
-    private static func emojiElement(_ element: ArraySlice<Unicode.Scalar>) -> (showsAsEmoji: Bool, qualified: [Unicode.Scalar])? {
+    /// One element of a ZWJ sequence in its fully-qualified form; nil when it is not one.
+    private static func qualifiedElement(_ element: ArraySlice<Unicode.Scalar>) -> [Unicode.Scalar]? {
         guard let base = element.first else { return nil }  // a joiner at an end, or two together
         let rest = Array(element.dropFirst())
         if isRegionalIndicator(base) {
             // A flag is exactly two regional indicators.
-            return rest.count == 1 && isRegionalIndicator(rest[0]) ? (true, Array(element)) : nil
+            return rest.count == 1 && isRegionalIndicator(rest[0]) ? Array(element) : nil
         }
         if "0123456789#*".unicodeScalars.contains(base) {
             // Digits, # and * are emoji only as keycaps.
             guard rest == [combiningKeycap] || rest == [variationSelector16, combiningKeycap] else { return nil }
-            return (true, [base, variationSelector16, combiningKeycap])
+            return [base, variationSelector16, combiningKeycap]
         }
         guard base.properties.isEmoji else { return nil }
         if rest.contains(where: { (0xE0020...0xE007F).contains($0.value) }) {
             // Subdivision flags: the black flag, tag letters, then the cancel tag.
             guard base == blackFlag, rest.count >= 2, rest.last == cancelTag,
                   rest.dropLast().allSatisfy({ (0xE0020...0xE007E).contains($0.value) }) else { return nil }
-            return (true, Array(element))
+            return Array(element)
         }
-        // The selector where the base would show as text without it, and only there.
+        // The selector where the base would show as text without it (❤, ©, ☝), and only there.
         let selected = base.properties.isEmojiPresentation ? [base] : [base, variationSelector16]
         switch rest.count {
         case 0:
-            return (base.properties.isEmojiPresentation, selected)
+            return selected
         case 1 where rest[0] == variationSelector16:
-            return (true, selected)
+            return selected
         case 1 where rest[0].properties.isEmojiModifier && base.properties.isEmojiModifierBase:
-            return (true, Array(element))
+            return Array(element)
         default:
             return nil
         }

@@ -3,10 +3,12 @@ import ChatFlowStorage
 /// Per message and emoji: who reacted and how many. A reaction is a set member: adding it
 /// twice or removing one that is absent changes nothing, so counts equal the net events.
 /// Emoji count in their fully-qualified form (`Validation.reaction`), whatever form an
-/// event holds (version 2: version 1 counted each form apart).
+/// event holds (version 2: version 1 counted each form apart; version 3: an emoji that
+/// shows as text without its selector, such as a lone `❤`, is that emoji, no longer a
+/// reaction of its own).
 public struct ReactionsProjection: Projection {
     public static let name = "reactions"
-    public static let version = 2
+    public static let version = 3
 
     public init() {}
 
