@@ -9,11 +9,14 @@ enum BearerToken {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw ProblemDetail.unauthorized("send the token as Authorization: Bearer <token>")
         }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        // Trimmed natively: Foundation's trimming bridges the string, on every request.
+        var token = parts[1]
+        while token.first?.isWhitespace == true { token.removeFirst() }
+        while token.last?.isWhitespace == true { token.removeLast() }
         guard !token.isEmpty else {
             throw ProblemDetail.unauthorized("the Authorization header has no token after Bearer")
         }
-        return token
+        return String(token)
     }
 
     /// The token a request carries, nil when none: a Bearer header first, then a browser's

@@ -762,8 +762,13 @@ import Testing
             let viaHeader = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"h","messageType":"text"}"#, headers: [.init("Idempotency-Key")!: "k-9"])
             let viaHeaderAgain = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"h","messageType":"text"}"#, headers: [.init("Idempotency-Key")!: "k-9"])
             #expect(viaHeader.string("id") == viaHeaderAgain.string("id"))
+            // Text that is the same by canonical equivalence is the same request: an accent
+            // spelled decomposed in the retry, composed in the first attempt.
+            let accented = try await server.post(chat, as: "alice", "caf\u{E9}", clientID: "c-3")
+            let accentedAgain = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"cafe\#u{301}","messageType":"text","clientMessageId":"c-3"}"#)
+            #expect(accentedAgain.status == 201 && accentedAgain.string("id") == accented, "\(accentedAgain.text)")
             let page = try await server.call(.get, "/chats/\(chat)/messages", as: "alice")
-            #expect((page["messages"] as? [Any])?.count == 2)
+            #expect((page["messages"] as? [Any])?.count == 3)
 
             // The same id with other text is a reused id, not a retry: the new message is
             // not silently dropped as if it had been posted.

@@ -12,7 +12,14 @@ extension ChatFlowCommands {
         // Each part is followed by a NUL (which validated text cannot hold), so parts never
         // run into each other; text is compared as Swift compares it, by canonical
         // equivalence, so a retry spelling an accent in decomposed form is still a retry.
-        return IdempotencyKey(scope: scope, key: key, request: request.flatMap { Array($0.precomposedStringWithCanonicalMapping.utf8) + [0] })
+        return IdempotencyKey(scope: scope, key: key, request: request.flatMap { Array(composed($0).utf8) + [0] })
+    }
+
+    /// `text` in its canonical composed form (NFC). ASCII is its own: most messages are,
+    /// and Foundation's normalization goes through a bridged string (a post's costliest
+    /// step in profiles).
+    private static func composed(_ text: String) -> String {
+        text.utf8.allSatisfy { $0 < 0x80 } ? text : text.precomposedStringWithCanonicalMapping
     }
 
     /// The `Idempotency-Key` of a write other than creating a chat or posting: one scope for
