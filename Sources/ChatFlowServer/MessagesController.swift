@@ -7,12 +7,22 @@ struct MessagesController {
     let maxBodyBytes: Int
 
     func addRoutes(to router: some RouterMethods<ChatFlowRequestContext>) {
+        router.get("/messages/:messageId", use: message)
         router.patch("/messages/:messageId", use: edit)
         router.delete("/messages/:messageId", use: delete)
         router.post("/messages/:messageId/reactions", use: react)
         router.delete("/messages/:messageId/reactions/:emoji", use: unreact)
         router.get("/messages/:messageId/reactions", use: reactions)
         router.get("/users/me/messages", use: mine)
+    }
+
+    /// One message, as its chat's history shows it (where a new message's `Location` points).
+    @Sendable func message(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let message = try context.messageID()
+        _ = try commands.visibleMessage(message, by: user)
+        guard let view = try commands.reader.message(message) else { throw ChatFlowError.notFound("message \(message) not found") }
+        return try JSONResponse.make(view)
     }
 
     @Sendable func edit(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {

@@ -88,6 +88,11 @@ public struct TokenVerifier: Sendable {
     }
 
     private func verifiedClaims(_ token: String, now: Date) async throws -> ChatFlowClaims {
+        // A JWS segment is base64url without padding (RFC 7515 §2); the decoder takes it
+        // with `=` too, and one token would have several spellings.
+        guard !token.contains("=") else {
+            throw ProblemDetail.unauthorized("the token is not valid: its parts are base64url without '=' padding")
+        }
         try Self.checkHeader(token)
         let claims: ChatFlowClaims
         do {
@@ -108,10 +113,10 @@ public struct TokenVerifier: Sendable {
             break
         }
         guard claims.exp.value.addingTimeInterval(leeway) > now else {
-            throw ProblemDetail.unauthorized("the token expired at \(claims.exp.value); get a new one")
+            throw ProblemDetail.unauthorized("the token expired at \(Self.describe(claims.exp.value)); get a new one")
         }
         if let nbf = claims.nbf, nbf.value.addingTimeInterval(-leeway) > now {
-            throw ProblemDetail.unauthorized("the token is not valid before \(nbf.value)")
+            throw ProblemDetail.unauthorized("the token is not valid before \(Self.describe(nbf.value))")
         }
         if let issuer, claims.iss?.value != issuer {
             throw ProblemDetail.unauthorized("the token was not issued by \(issuer)")
@@ -121,6 +126,14 @@ public struct TokenVerifier: Sendable {
         }
         _ = try Self.user(in: claims)
         return claims
+    }
+
+    /// A claim's time as RFC 3339 (as the API writes times), also for times no calendar
+    /// formats (`Date`'s own description gave "<description unavailable>" for them).
+    private static func describe(_ date: Date) -> String {
+        let seconds = date.timeIntervalSince1970
+        guard seconds.isFinite, (0..<253_402_300_800).contains(seconds) else { return "\(seconds) s after 1970 (outside years 1970–9999)" }
+        return RFC3339.format(milliseconds: UInt64(seconds * 1000))
     }
 
     private static func user(in claims: ChatFlowClaims) throws -> UserID {

@@ -1,3 +1,4 @@
+import ChatFlowCore
 import ChatFlowServer
 import ChatFlowTestSupport
 import Foundation
@@ -141,9 +142,14 @@ import Testing
             let once = try signed(#"{"sub":"alice","exp":\#(Int(now) + 3600)}"#)
             let onceReply = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(once)"])
             #expect(onceReply.status == 200, "the same token with each claim once is fine: \(onceReply.text) \(once)")
-            // nbf in the future (beyond the leeway).
+            #expect(try await status(server, token: once + "=") == 401, "a padded spelling of a good token")
+            // nbf in the future (beyond the leeway), said as a time; also one no calendar holds.
             let futureNotBefore = try await sign(["sub": "alice", "exp": now + 3600, "nbf": now + 600])
-            #expect(try await status(server, token: futureNotBefore) == 401)
+            let notYet = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(futureNotBefore)"])
+            #expect(notYet.status == 401 && notYet.string("detail")?.contains(RFC3339.format(milliseconds: UInt64(now + 600) * 1000).prefix(13)) == true, "\(notYet.text)")
+            let farFuture = try await sign(["sub": "alice", "exp": now + 3600, "nbf": 1e300])
+            let never = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(farFuture)"])
+            #expect(never.status == 401 && never.string("detail")?.contains("outside years") == true, "\(never.text)")
             // A sub that is not a user id.
             let badSubject = try await sign(["sub": "bad user!", "exp": now + 3600])
             #expect(try await status(server, token: badSubject) == 401)

@@ -442,7 +442,7 @@ import Testing
             let cases: [(HTTPRequest.Method, String, String)] = [
                 (.put, "/chats/01ARZ3NDEKTSV4RRFFQ69G5FAV", "GET, HEAD, PATCH"),
                 (.delete, "/chats/", "GET, HEAD, POST"),
-                (.get, "/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV", "DELETE, PATCH"),
+                (.post, "/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV", "DELETE, GET, HEAD, PATCH"),
                 (.head, "/admin/backup", "POST"),
                 (.post, "/healthz", "GET, HEAD"),
                 (.options, "/chats/\(chat)/messages", "GET, HEAD, POST"),
@@ -750,6 +750,31 @@ import Testing
             try await server.join(chat, as: "bob")
             #expect(try await server.call(.get, "/chats/\(chat)/messages", as: "bob").status == 200)
             #expect(try await server.call(.get, "/healthz", as: nil).status == 200)
+        }
+    }
+
+    /// A new message is where its `Location` says, for whoever may read its chat; and a retry
+    /// of its post answers with it even once the author has been removed from the chat (the
+    /// message was posted; the client only missed the answer).
+    @Test func aPostedMessageIsWhereItsLocationSaysAndItsRetryOutlivesTheAuthorsRemoval() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice", isPrivate: true)
+            try await server.add("bob", to: chat, by: "alice")
+            let json = #"{"content":"before I go","messageType":"text","clientMessageId":"r-1"}"#
+            let posted = try await server.call(.post, "/chats/\(chat)/messages", as: "bob", json: json)
+            #expect(posted.status == 201, "\(posted.text)")
+            let location = try #require(posted.headers[.location])
+            let fetched = try await server.call(.get, location, as: "alice")
+            #expect(fetched.status == 200 && fetched.string("id") == posted.string("id") && fetched.string("content") == "before I go", "\(fetched.text)")
+            #expect(try await server.call(.get, location, as: "eve").status == 404, "a private chat's message is not shown to others")
+
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "alice").status == 204)
+            let before = server.engine.log.lastPosition
+            let retried = try await server.call(.post, "/chats/\(chat)/messages", as: "bob", json: json)
+            #expect(retried.status == 201 && retried.string("id") == posted.string("id"), "\(retried.text)")
+            #expect(server.engine.log.lastPosition == before, "a retry appends nothing")
+            let new = try await server.call(.post, "/chats/\(chat)/messages", as: "bob", json: #"{"content":"still here?","messageType":"text","clientMessageId":"r-2"}"#)
+            #expect(new.status == 404, "a new post from outside the private chat: \(new.status)")
         }
     }
 

@@ -135,11 +135,17 @@ public struct ChatFlowCommands: Sendable {
     public func post(
         to chat: ChatID, by user: UserID, content: String, type: MessageType, clientMessageID: String?, keyName: String = "clientMessageId"
     ) async throws -> (message: MessageView, replayed: Bool) {
-        try requireMember(chat, user)
         let content = try Validation.content(content)
         let key = try clientMessageID.map {
             try Self.clientKey($0, field: keyName, scope: user.rawValue, request: [chat.description, type.rawValue, content])
         }
+        // A retry answers as the first attempt did, also once the author has left or been
+        // removed: the message was posted, and the client only missed the answer.
+        if let key, let original = try log.rememberedResult(for: key), !original.isReusedKey, let id = original.ids.first {
+            try await projector.waitUntilApplied(id, cancellable: false)
+            return (try readBack(MessageID(id), postedTo: chat, clientMessageID: clientMessageID), true)
+        }
+        try requireMember(chat, user)
         let result = try await locks.withLock(chat, .shared) {
             // Checked again under the lock: a removal may have been applied meanwhile.
             try requireMember(chat, user)
@@ -148,7 +154,10 @@ public struct ChatFlowCommands: Sendable {
         guard !result.isReusedKey else {
             throw ChatFlowError.conflict("the key \(clientMessageID ?? "") (clientMessageId or Idempotency-Key) was already used for a different message; send a new key for a new message")
         }
-        let message = MessageID(result.ids[0])
+        return (try readBack(MessageID(result.ids[0]), postedTo: chat, clientMessageID: clientMessageID), result.isReplay)
+    }
+
+    private func readBack(_ message: MessageID, postedTo chat: ChatID, clientMessageID: String?) throws -> MessageView {
         guard let view = try reader.message(message) else {
             throw ChatFlowError.unavailable("the message could not be read back")
         }
@@ -156,7 +165,7 @@ public struct ChatFlowCommands: Sendable {
         guard view.chatId == chat.description else {
             throw ChatFlowError.conflict("clientMessageId \(clientMessageID ?? "") was already used for a message in another chat")
         }
-        return (view, result.isReplay)
+        return view
     }
 
     public func edit(_ message: MessageID, by user: UserID, content: String, idempotencyKey: String? = nil) async throws -> MessageView {
