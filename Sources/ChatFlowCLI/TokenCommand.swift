@@ -28,8 +28,13 @@ struct TokenCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("--user: \(error.detail)")
         }
-        guard let seconds = Self.seconds(ttl), seconds > 0 else {
+        guard let seconds = Self.seconds(ttl), seconds > 0, seconds.isFinite else {
             throw ValidationError("--ttl must be a positive duration such as 3600, 90m, 12h or 7d")
+        }
+        // A bearer token cannot be taken back before it expires: one that never does is a
+        // password that cannot be changed (short of changing the secret for everyone).
+        guard seconds <= Self.longestTTL else {
+            throw ValidationError("--ttl must be at most 366d (a token cannot be revoked before it expires; mint a new one when it does)")
         }
         let (secret, created) = try environment.jwtSecret(dataDirectory: data.path, create: true)
         if created {
@@ -46,6 +51,8 @@ struct TokenCommand: AsyncParsableCommand {
         }
         print(try await signer.sign(user: user, ttl: seconds, admin: admin))
     }
+
+    static let longestTTL: TimeInterval = 366 * 86400
 
     static func seconds(_ text: String) -> TimeInterval? {
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]

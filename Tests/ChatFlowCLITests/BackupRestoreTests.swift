@@ -146,6 +146,11 @@ import ChatFlowTestSupport
         let emptyBackup = try ChildProcess(["backup", "--data-dir", typo, "--to", dir.appending("empty-backup")], environment: Serve.environment)
         #expect(await emptyBackup.exitStatus() != 0)
         #expect(!files.fileExists(atPath: typo) && !files.fileExists(atPath: dir.appending("empty-backup")))
+        // An empty directory: the same, and nothing left in it.
+        try files.createDirectory(atPath: typo, withIntermediateDirectories: false)
+        #expect(await (try ChildProcess(["verify", "--data-dir", typo])).exitStatus() == 74)
+        #expect(await (try ChildProcess(["rebuild", "--data-dir", typo])).exitStatus() == 74)
+        #expect(try files.contentsOfDirectory(atPath: typo) == [], "verify and rebuild leave nothing behind")
     }
 
     /// A restore stopped between its two renames leaves no data directory, beside the

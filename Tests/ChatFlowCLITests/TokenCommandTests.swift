@@ -31,4 +31,22 @@ import ChatFlowTestSupport
             #expect(try await client.call("GET", "/chats").status == 200)
         }
     }
+
+    /// A lifetime must be a positive duration of at most 366 days: a token cannot be
+    /// revoked before it expires.
+    @Test func aTokensLifetimeIsBounded() async throws {
+        let dir = TemporaryDirectory("chatflow-token")
+        defer { dir.remove() }
+        let environment = ["CHATFLOW_JWT_SECRET": "token-test-secret-0123456789abcdef0123"]
+        for ttl in ["366d", "90m", "3600"] {
+            #expect(await (try ChildProcess(["token", "--user", "alice", "--ttl", ttl, "--data-dir", dir.appending("d")], environment: environment)).exitStatus() == 0, "\(ttl)")
+        }
+        for ttl in ["367d", "99999999999d", "1e309", "inf", "0", "--ttl=-5", "soon"] {
+            let arguments = ttl.hasPrefix("--") ? ["token", "--user", "alice", ttl] : ["token", "--user", "alice", "--ttl", ttl]
+            let errors = dir.appending("ttl.err")
+            let minted = try ChildProcess(arguments + ["--data-dir", dir.appending("d")], environment: environment, errorFile: errors)
+            #expect(await minted.exitStatus() != 0, "\(ttl) was accepted")
+            #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("--ttl must be"), "\(ttl)")
+        }
+    }
 }

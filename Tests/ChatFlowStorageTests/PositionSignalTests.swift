@@ -9,12 +9,12 @@ import Testing
     @Test func aWaiterRacingThePublishOfItsTargetWakes() async {
         let signal = PositionSignal(ULID(high: 1, low: 0))
         let publisher = DispatchQueue(label: "publisher")
-        for i in 1...20_000 {
+        for i in 1...5_000 {
             let target = ULID(high: 1, low: UInt64(i))
             publisher.async { signal.publish(target) }
             await signal.wait(reaching: target)
         }
-        #expect(signal.position == ULID(high: 1, low: 20_000))
+        #expect(signal.position == ULID(high: 1, low: 5_000))
     }
 
     @Test func closingWakesWaitersForGood() async {

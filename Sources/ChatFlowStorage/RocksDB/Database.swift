@@ -57,6 +57,10 @@ public final class Database: Sendable {
             if !Directory.exists(path + "/CURRENT"), let leftover = Directory.databaseFile(in: path) {
                 throw .corrupt(path: path, detail: "it holds database files (\(leftover)) but no CURRENT file; a copy or a removal of it did not finish")
             }
+            // Said before RocksDB looks: it would leave its LOCK and LOG files behind.
+            if !Directory.exists(path + "/CURRENT") && (options.readOnly || !options.createIfMissing) {
+                throw .noDatabase(path: path)
+            }
         }
         return try Database(path: path, requested: columnFamilies, settings: options)
     }
