@@ -22,11 +22,21 @@ struct RestoreCommand: AsyncParsableCommand {
     @Flag(help: "Replace a data directory that is not empty.")
     var force = false
 
+    /// An input/output failure, as the other commands report one: said on standard error,
+    /// exit 74 (a usage error is 64).
+    private static func cannot(_ what: String) -> ExitCode {
+        FileHandle.standardError.write(Data("restore: cannot \(what)\n".utf8))
+        return ExitCode(74)
+    }
+
     func run() async throws {
         let files = FileManager.default
         // Symbolic links resolved: the backup's files are copied, not a link to them, and
         // the directory a linked --data-dir names is the one replaced.
         let source = URL(fileURLWithPath: from).resolvingSymlinksInPath().path
+        if files.fileExists(atPath: source), access(source, R_OK | X_OK) != 0 {
+            throw Self.cannot("read the backup in \(from): \(String(cString: strerror(errno)))")
+        }
         guard files.fileExists(atPath: source + "/CURRENT") else {
             throw ValidationError("--from: \(from) is not a ChatFlow backup (it has no RocksDB CURRENT file)")
         }
@@ -83,7 +93,7 @@ struct RestoreCommand: AsyncParsableCommand {
                 try files.copyItem(atPath: source, toPath: staging)
             } catch {
                 try? files.removeItem(atPath: staging)
-                throw ValidationError("cannot copy \(from) to \(staging): \(error.localizedDescription); \(target) was left as it was")
+                throw Self.cannot("copy \(from) to \(staging): \(error.localizedDescription); \(target) was left as it was")
             }
         }
         let last: ULID?
@@ -94,7 +104,7 @@ struct RestoreCommand: AsyncParsableCommand {
             last = engine.log.lastPosition
         } catch {
             if !adopting { try? files.removeItem(atPath: staging) }
-            throw ValidationError("the backup in \(from) cannot be opened (\(error)); \(target) was left as it was")
+            throw Self.cannot("open the backup in \(from) (\(error)); \(target) was left as it was")
         }
         // The swap is two renames, each whole or not at all: the old directory aside, the
         // new one in. Stopped between them, the target is missing and every command that

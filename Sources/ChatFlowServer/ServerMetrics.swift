@@ -9,6 +9,8 @@ public final class ServerMetrics: Sendable {
     private let requestDurations = Mutex<[String: DurationHistogram]>([:])
     private let requestCounts = Mutex<[String: Counter]>([:])
     private let refusedUpgrades = Mutex<[Int: Counter]>([:])
+    /// The CPU time `process_cpu_seconds_total` has counted up to.
+    private let countedCPUSeconds = Mutex<Double>(0)
     let appendDuration: DurationHistogram
     let groupCommitEvents: ValueHistogram
     let openConnections: Gauge
@@ -89,8 +91,14 @@ public final class ServerMetrics: Sendable {
     /// The process's CPU time, resident memory and open descriptors, refreshed at each scrape.
     func updateProcess() {
         if let cpu = ProcessStatistics.cpuSeconds() {
-            registry.makeGauge(descriptor: Self.named("process_cpu_seconds_total", "Total user and system CPU time spent in seconds"))
-                .set(to: cpu)
+            // A counter, as Prometheus's convention for it says (rate() over a gauge warns):
+            // it goes up by what the process used since the last scrape.
+            let used = countedCPUSeconds.withLock { counted in
+                defer { counted = Swift.max(counted, cpu) }
+                return Swift.max(0, cpu - counted)
+            }
+            registry.makeCounter(descriptor: Self.named("process_cpu_seconds_total", "Total user and system CPU time spent in seconds"))
+                .increment(by: used)
         }
         if let resident = ProcessStatistics.residentBytes() {
             registry.makeGauge(descriptor: Self.named("process_resident_memory_bytes", "Resident memory size in bytes"))

@@ -868,6 +868,16 @@ import Testing
                          "chatflow_projector_lag_milliseconds", "chatflow_websocket_connections"] {
                 #expect(metrics.text.contains(name), "metrics should include \(name)")
             }
+            // The process's CPU time is a counter, and counts up from scrape to scrape.
+            func cpuSeconds(_ text: String) -> Double? {
+                text.split(separator: "\n").first { $0.hasPrefix("process_cpu_seconds_total ") }.flatMap { Double($0.split(separator: " ")[1]) }
+            }
+            #expect(metrics.text.contains("# TYPE process_cpu_seconds_total counter"), "\(metrics.text.prefix(2000))")
+            let first = try #require(cpuSeconds(metrics.text))
+            var spin = 0.0
+            for index in 0..<2_000_000 { spin += Double(index).squareRoot() }
+            let second = try #require(cpuSeconds(try await server.call(.get, "/metrics", as: nil).text))
+            #expect(second > first && first > 0, "\(first) then \(second) (\(spin))")
         }
     }
 }
