@@ -45,8 +45,10 @@ public struct ProjectionRows {
     }
 
     /// Visits the rows whose keys start with `prefix`, in key order, until `body` returns false.
-    public func scan(prefix: [UInt8], from start: [UInt8]? = nil, _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool) throws {
-        try batch.scan(family, prefix: prefix, from: start ?? prefix, body)
+    /// `grouped`: every key under `prefix` is written with `put(_:_:group:)` and `prefix` as
+    /// its group, and never deleted, which makes the scan cheap in a large batch.
+    public func scan(prefix: [UInt8], from start: [UInt8]? = nil, grouped: Bool = false, _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool) throws {
+        try batch.scan(family, prefix: prefix, from: start ?? prefix, grouped: grouped, body)
     }
 
     /// A counter stored as 8 big-endian bytes; absent reads as zero.

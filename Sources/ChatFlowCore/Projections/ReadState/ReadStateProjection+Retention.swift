@@ -56,7 +56,7 @@ extension ReadStateProjection {
         var base = try rows.counter(ReadStateKeys.sequence(moved.chat))
         var own: UInt64 = 0
         var first = true
-        try rows.scan(prefix: ReadStateKeys.positionsPrefix(moved.chat), from: ReadStateKeys.position(moved.chat, MessageID(horizon))) { _, value in
+        try rows.scan(prefix: ReadStateKeys.positionsPrefix(moved.chat), from: ReadStateKeys.position(moved.chat, MessageID(horizon)), grouped: true) { _, value in
             let (sequence, author) = try decodePosition(value)
             if first { base = sequence - 1; first = false }
             if author == reader { own += 1 }

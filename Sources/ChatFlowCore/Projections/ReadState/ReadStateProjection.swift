@@ -28,7 +28,8 @@ public struct ReadStateProjection: Projection {
             let sequenceKey = ReadStateKeys.sequence(posted.chat)
             let sequence = try rows.counter(sequenceKey) + 1
             rows.setCounter(sequenceKey, sequence)
-            rows.put(ReadStateKeys.position(posted.chat, MessageID(event.id)), position(sequence, event.actor))
+            // Under their chat's group: markers scan them (`scan(grouped:)`).
+            rows.put(ReadStateKeys.position(posted.chat, MessageID(event.id)), position(sequence, event.actor), group: ReadStateKeys.positionsPrefix(posted.chat))
             let markerKey = ReadStateKeys.marker(event.actor, posted.chat)
             if var marker = try rows.get(markerKey).map(ReadMarker.init(decoding:)) {
                 marker.ownSince += 1
@@ -46,7 +47,7 @@ public struct ReadStateProjection: Projection {
             // to the newest message.
             var own: UInt64 = 0
             let prefix = ReadStateKeys.positionsPrefix(moved.chat)
-            try rows.scan(prefix: prefix, from: ReadStateKeys.position(moved.chat, moved.message)) { key, value in
+            try rows.scan(prefix: prefix, from: ReadStateKeys.position(moved.chat, moved.message), grouped: true) { key, value in
                 if key != ReadStateKeys.position(moved.chat, moved.message), try decodePosition(value).1 == event.actor {
                     own += 1
                 }
