@@ -22,10 +22,13 @@ public struct Rebuilder: Sendable {
 
     let log: RocksDBChangeLog
     let store: ProjectionStore
-    /// Events per batch. Each batch rewrites the open run of every term it touches, so
-    /// bigger batches rewrite less (200k events: 4,096 → 8.5k–9.0k events/s, 16,384 →
-    /// 11.4k–12.8k, 65,536 → no faster).
+    /// Events per batch. Bigger batches write each row they touch less often (a counter,
+    /// a term's open run), up to where a batch's rows no longer fit the caches: 200k events,
+    /// all projections, 16,384 was fastest. Search (a row per term per batch, and the costly
+    /// lane) takes 4× more: `rebuild --projection search` used 8.5–9.7 s of CPU against
+    /// 11.7–13.4 s; more again (262,144) helped search a little more but slowed the rest.
     var batchSize = 16384
+    var searchBatchSize = 65536
 
     public init(log: RocksDBChangeLog, store: ProjectionStore) {
         self.log = log
@@ -88,7 +91,8 @@ public struct Rebuilder: Sendable {
             done.enter()
             Thread.detachNewThread { [self] in
                 let outcome = Swift.Result {
-                    try apply(lane, progress: index == 0 ? progress : nil, started: started, stopping: { failed.load(ordering: .relaxed) })
+                    let size = lane.contains { $0.projection.name == SearchProjection.name } ? searchBatchSize : batchSize
+                    return try apply(lane, batchSize: size, progress: index == 0 ? progress : nil, started: started, stopping: { failed.load(ordering: .relaxed) })
                 }
                 if case .failure = outcome { failed.store(true, ordering: .relaxed) }
                 outcomes.withLock { $0[index] = outcome }
@@ -126,7 +130,7 @@ public struct Rebuilder: Sendable {
     }
 
     /// Applies the whole log to `targets` in batches; the events read and the last one's id.
-    private func apply(_ targets: [ProjectionApplier.Target], progress: ((Progress) -> Void)?, started: UInt64, stopping: () -> Bool) throws -> (events: Int, last: ULID?) {
+    private func apply(_ targets: [ProjectionApplier.Target], batchSize: Int, progress: ((Progress) -> Void)?, started: UInt64, stopping: () -> Bool) throws -> (events: Int, last: ULID?) {
         var applier = ProjectionApplier(database: store.database, salt: store.salt, targets: targets)
         applier.logged = false
         let eventsFamily = try store.database.family(LogKeys.eventsFamily)
