@@ -48,7 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
             var logOptions = ChangeLogOptions()
             logOptions.onCommit = { metrics.recordCommit($0) }
             let reserve = try environment.integer("CHATFLOW_DISK_RESERVE_MB") ?? 256
-            guard reserve >= 0 else { throw ConfigurationError("CHATFLOW_DISK_RESERVE_MB must be ≥ 0") }
+            guard (0...1_048_576).contains(reserve) else { throw ConfigurationError("CHATFLOW_DISK_RESERVE_MB must be 0–1048576 (MiB kept free)") }
             logOptions.diskGuard = DiskSpaceGuard(path: data.path, reserveBytes: UInt64(reserve) << 20)
             var databaseOptions = DatabaseOptions()
             let cache = try environment.integer("CHATFLOW_CACHE_MB") ?? 256
@@ -56,6 +56,14 @@ struct ServeCommand: AsyncParsableCommand {
             databaseOptions.blockCacheBytes = cache << 20
             let engine = try ChatFlowEngine(dataDirectory: data.path, logOptions: logOptions, databaseOptions: databaseOptions, logger: logger)
             defer { engine.close() }
+            // Ids are stamped with the clock but never go back: behind the newest one, new
+            // events carry its time until the clock passes it.
+            if let newest = engine.log.lastPosition?.timestamp, case let now = UInt64(Date().timeIntervalSince1970 * 1000), newest > now + 1000 {
+                logger.warning("the system clock is \((newest - now) / 1000) s behind the newest event in the log: new events are stamped with that event's time until the clock passes it; check the clock")
+            }
+            if configuration.publicDirectory == nil {
+                logger.warning("the web client was not found (\(ServerConfiguration.resourcesLocation)); serving the API only")
+            }
             let host = configuration.host
             let app = try await buildApplication(engine: engine, configuration: configuration, metrics: metrics, logger: logger) { port in
                 // Said once the socket is bound, so that it means the server is up.
@@ -98,6 +106,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.corsOrigins = (environment["CHATFLOW_CORS_ORIGINS"] ?? "")
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         configuration.publicDirectory = publicDir ?? environment["CHATFLOW_PUBLIC_DIR"] ?? ServerConfiguration.bundledWebClient
+        // The soft open-file limit (often 1,024) raised to the hard one, and connections kept
+        // to what it leaves room for.
+        configuration.maxConnections = ServerConfiguration.maxConnections(forDescriptors: FileDescriptorLimit.raise())
         try configuration.validate()
         return (configuration, created)
     }

@@ -58,6 +58,7 @@ func buildApplication(
     let router = buildRouter(
         commands: commands, engine: engine, configuration: configuration, metrics: metrics,
         verifier: verifier, readiness: readiness, limits: limits)
+    let connections = ConnectionLimit(maximum: configuration.maxConnections)
     var app = Application(
         router: router,
         server: HTTPServerBuilder { responder in
@@ -65,7 +66,7 @@ func buildApplication(
                 maxFrameSize: 64 * 1024,
                 maxBodyBytes: configuration.maxBodyBytes,
                 pingInterval: .milliseconds(Int64(configuration.webSocketPingSeconds * 1000)),
-                http1: .init(idleTimeout: .seconds(Int64(configuration.httpIdleSeconds)))))
+                http1: .init(idleTimeout: .seconds(Int64(configuration.httpIdleSeconds)))), connections: connections)
         },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "chatflow"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port) },
@@ -99,6 +100,7 @@ func buildRouter(
     router.middlewares.add(AuthenticationMiddleware(verifier: verifier))
     router.middlewares.add(limits)
     if let directory = configuration.publicDirectory {
+        router.middlewares.add(WebClientHeadersMiddleware())
         router.middlewares.add(WholeFileMiddleware())
         router.middlewares.add(FileMiddleware(directory, searchForIndexHtml: true))
     }

@@ -50,18 +50,26 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
     let reads: RateLimiter
     let metrics: ServerMetrics
     let settings: Settings
+    let connections: ConnectionLimit
 
-    init(responder: @escaping Responder, hub: LiveHub, verifier: TokenVerifier, reads: RateLimiter, metrics: ServerMetrics, settings: Settings) {
+    init(responder: @escaping Responder, hub: LiveHub, verifier: TokenVerifier, reads: RateLimiter, metrics: ServerMetrics, settings: Settings, connections: ConnectionLimit) {
         self.responder = Self.redirectingUpgrades(responder)
         self.hub = hub
         self.verifier = verifier
         self.reads = reads
         self.metrics = metrics
         self.settings = settings
+        self.connections = connections
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        channel.eventLoop.makeCompletedFuture {
+        guard connections.admit(channel, logger: logger) else {
+            return channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(ConnectionRefusal(answer: connections.refusal))
+                return Value(upgrade: channel.eventLoop.makeFailedFuture(ConnectionLimit.Full()), channel: channel)
+            }
+        }
+        return channel.eventLoop.makeCompletedFuture {
             // Why an upgrade was refused, for the answer; nil while none was.
             let refusal = NIOLoopBoundBox<ProblemDetail?>(nil, eventLoop: channel.eventLoop)
             let signedIn = NIOLoopBoundBox<(user: UserID, expires: Double)?>(nil, eventLoop: channel.eventLoop)
@@ -147,6 +155,8 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                     channel.close(promise: nil)
                 }
             }
+        } catch is ConnectionLimit.Full {
+            // Answered and closed by its `ConnectionRefusal`.
         } catch let error as ChannelError where error == .inputClosed {
             logger.trace("connection closed before its first request")
             value.channel.close(promise: nil)

@@ -60,6 +60,14 @@ public struct ServerConfiguration: Sendable {
     /// hold it for `httpIdleSeconds`, past a service manager's own stop timeout, whose
     /// SIGKILL skips writing the memtables out.
     public var shutdownGraceSeconds = 10
+    /// Connections held at once (HTTP and WebSocket); past it a new one is answered 503 and
+    /// closed. `serve` derives it from the process's open-file limit.
+    public var maxConnections = Int.max
+
+    /// `maxConnections` for a process with `descriptors` open files.
+    public static func maxConnections(forDescriptors descriptors: Int) -> Int {
+        ConnectionLimit.maximum(forDescriptors: descriptors)
+    }
     /// Origins of web clients served elsewhere that may call the API from a browser
     /// (`https://app.example.com`; `*` for any). None by default: only the web client
     /// served here, which is same-origin, can.
@@ -70,7 +78,12 @@ public struct ServerConfiguration: Sendable {
 
     /// The directory of the web client shipped with the server, if the resource bundle is present.
     public static var bundledWebClient: String? {
-        Bundle.module.url(forResource: "Web", withExtension: nil)?.path
+        ServerResources.path("Web")
+    }
+
+    /// Where the web client and the OpenAPI document are looked for, for messages.
+    public static var resourcesLocation: String {
+        ServerResources.directory?.path ?? "\(ServerResources.bundleName) beside the executable"
     }
 
     public static let minimumSecretBytes = 32
@@ -117,6 +130,13 @@ public struct ServerConfiguration: Sendable {
         guard jwtLeewaySeconds >= 0, jwtLeewaySeconds <= 300 else {
             throw ConfigurationError("CHATFLOW_JWT_LEEWAY must be 0–300 seconds")
         }
+        if let publicDirectory {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: publicDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ConfigurationError("CHATFLOW_PUBLIC_DIR (--public-dir): \(publicDirectory) is not a directory")
+            }
+        }
+        guard maxConnections >= 1 else { throw ConfigurationError("the connection limit must be at least 1") }
     }
 }
 

@@ -244,6 +244,36 @@ import Testing
         }
     }
 
+    /// Past the connection limit (which `serve` derives from the open-file limit), a new
+    /// connection is answered 503 and closed, and the ones already open carry on; a place
+    /// freed is taken again.
+    @Test func connectionsPastTheLimitAreAnsweredAndClosed() async throws {
+        try await TestServer.run(configure: { $0.maxConnections = 4 }) { server in
+            let healthz = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            // Kept open one by one until one is refused (the test's own client may hold a place).
+            var admitted: [StalledClient] = []
+            var refusal: String?
+            for _ in 0..<8 where refusal == nil {
+                let client = try await StalledClient.open(port: server.port, sending: healthz)
+                let head = try await client.readAnswerHead()
+                if head.hasPrefix("HTTP/1.1 200") { admitted.append(client) } else { refusal = head }
+            }
+            #expect(refusal?.hasPrefix("HTTP/1.1 503") == true && refusal?.contains("Retry-After: 5") == true, "\(refusal ?? "none refused")")
+            #expect((3...4).contains(admitted.count), "\(admitted.count) held")
+            // The open ones carry on.
+            try await admitted[0].send(healthz)
+            #expect(try await admitted[0].readAnswerHead().contains("HTTP/1.1 200"))
+            // Closed, its place goes to the next one (the server sees the close a moment later).
+            admitted[1].drop()
+            var served = false
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !served && ContinuousClock.now < deadline {
+                served = try await StalledClient.exchange(port: server.port, request: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").head.hasPrefix("HTTP/1.1 200")
+            }
+            #expect(served, "a freed place was not taken again")
+        }
+    }
+
     /// An HTTP connection that asks for nothing is closed after the idle time: one that never
     /// sends a request, one that stops half way through its head or its body, and a
     /// keep-alive connection after its last answer. A WebSocket is not: its pings keep it.

@@ -482,6 +482,10 @@ import Testing
             // The web client is still served, and only for reading.
             let page = try await server.call(.get, "/index.html", as: nil)
             #expect(page.status == 200 && page.headers[.contentType]?.hasPrefix("text/html") == true)
+            // Hardened for browsers: its own scripts only, never framed, nothing sniffed.
+            #expect(page.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("frame-ancestors 'none'") == true)
+            #expect(page.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("default-src 'self'") == true)
+            #expect(page.headers[HTTPField.Name("X-Frame-Options")!] == "DENY" && page.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
             #expect(try await server.call(.head, "/app.js", as: nil).status == 200)
             #expect(try await server.call(.post, "/index.html", as: nil).status == 404)
         }

@@ -1,0 +1,59 @@
+import Logging
+import NIOCore
+import Synchronization
+
+/// How many connections the server holds at once, so that it never runs out of file
+/// descriptors: RocksDB's files, its log and the runtime need some too. Past the limit, the
+/// process did not refuse connections; it failed wherever a descriptor was next needed
+/// (libdispatch's thread pool traps when it cannot read /proc, taking the server down).
+/// A connection over the limit is answered 503 and closed before anything else is read.
+final class ConnectionLimit: Sendable {
+    let maximum: Int
+    private let open = Atomic<Int>(0)
+    private let lastWarning = Mutex<ContinuousClock.Instant?>(nil)
+
+    init(maximum: Int) {
+        self.maximum = maximum
+    }
+
+    /// The connections a process with `descriptors` open files may hold: all but an eighth,
+    /// and at least 256 kept back (a data directory's table files, the log, the runtime).
+    static func maximum(forDescriptors descriptors: Int) -> Int {
+        Swift.max(16, descriptors - Swift.max(256, descriptors / 8))
+    }
+
+    var count: Int { open.load(ordering: .relaxed) }
+
+    /// Takes a place for `channel`, given back when it closes; false when there is none.
+    func admit(_ channel: any Channel, logger: Logger) -> Bool {
+        let taken = open.wrappingAdd(1, ordering: .relaxed).newValue
+        guard taken > maximum else {
+            channel.closeFuture.whenComplete { _ in self.open.wrappingSubtract(1, ordering: .relaxed) }
+            return true
+        }
+        open.wrappingSubtract(1, ordering: .relaxed)
+        warn(logger)
+        return false
+    }
+
+    /// What a connection over the limit is told before it is closed.
+    var refusal: String {
+        let body = "the server holds as many connections as it can (\(maximum)); retry in a moment\n"
+        return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+    }
+
+    /// Said at most once a minute: every refused connection would otherwise be a line.
+    private func warn(_ logger: Logger) {
+        let now = ContinuousClock.now
+        let due = lastWarning.withLock { last in
+            guard last.map({ now - $0 >= .seconds(60) }) ?? true else { return false }
+            last = now
+            return true
+        }
+        if due {
+            logger.warning("refusing connections: \(maximum) are open, the most this process's open-file limit allows (raise LimitNOFILE or ulimit -n)")
+        }
+    }
+
+    struct Full: Error {}
+}
