@@ -48,8 +48,12 @@ struct ServeCommand: AsyncParsableCommand {
             var logOptions = ChangeLogOptions()
             logOptions.onCommit = { metrics.recordCommit($0) }
             let reserve = try environment.integer("CHATFLOW_DISK_RESERVE_MB") ?? 256
-            guard (0...1_048_576).contains(reserve) else { throw ConfigurationError("CHATFLOW_DISK_RESERVE_MB must be 0–1048576 (MiB kept free)") }
-            logOptions.diskGuard = DiskSpaceGuard(path: data.path, reserveBytes: UInt64(reserve) << 20)
+            guard (1...1_048_576).contains(reserve) else {
+                throw ConfigurationError("CHATFLOW_DISK_RESERVE_MB must be 1–1048576 (MiB kept free: RocksDB cannot recover by itself from a log write on a full disk)")
+            }
+            logOptions.diskGuard = DiskSpaceGuard(path: data.path, reserveBytes: UInt64(reserve) << 20) { problem in
+                if let problem { logger.warning("refusing writes: \(problem)") } else { logger.notice("accepting writes again: the disk has room") }
+            }
             var databaseOptions = DatabaseOptions()
             let cache = try environment.integer("CHATFLOW_CACHE_MB") ?? 256
             guard (8...1_048_576).contains(cache) else { throw ConfigurationError("CHATFLOW_CACHE_MB must be 8–1048576 (MiB of block cache)") }

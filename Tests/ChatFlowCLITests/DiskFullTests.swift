@@ -16,7 +16,8 @@ struct DiskFullTests {
         defer { try? Serve.runTool("/bin/umount", "-l", mountPoint) }
         let data = mountPoint + "/data"
 
-        let (server, port) = try await Serve.start(dataDirectory: data, environment: ["CHATFLOW_DISK_RESERVE_MB": "16"])
+        let serverLog = dir.appending("serve.log")
+        let (server, port) = try await Serve.start(dataDirectory: data, environment: ["CHATFLOW_DISK_RESERVE_MB": "16"], errorFile: serverLog)
         defer { _ = server.kill() }
         let token = try await Serve.token(user: "alice", dataDirectory: data)
         let client = APIClient(port: port, token: token)
@@ -58,6 +59,10 @@ struct DiskFullTests {
         let messages = try await Serve.allMessages(client, chat: chat).map(\.content)
         #expect(messages.contains("before") && messages.contains("after"))
         #expect(!messages.contains("during") && !messages.contains("during-2"))
+        // Both changes are in the server's log, once each.
+        let log = try String(contentsOfFile: serverLog, encoding: .utf8)
+        #expect(log.components(separatedBy: "refusing writes: the disk of").count == 2, "\(log)")
+        #expect(log.components(separatedBy: "accepting writes again").count == 2, "\(log)")
     }
 
     private func freeBytes(_ path: String) throws -> UInt64 {

@@ -29,7 +29,7 @@ import ChatFlowTestSupport
         #expect(cors == 78 && corsText.contains("'app.example.com' is not an origin"), "\(cors) \(corsText)")
         // A reserve no disk has (its bytes overflowed), and a web client directory that is not there.
         let (reserve, reserveText) = try await refusal(["CHATFLOW_DISK_RESERVE_MB": "99999999999999"], dataDirectory: data, errors: dir.appending("reserve.err"))
-        #expect(reserve == 78 && reserveText.contains("CHATFLOW_DISK_RESERVE_MB must be 0–1048576"), "\(reserve) \(reserveText)")
+        #expect(reserve == 78 && reserveText.contains("CHATFLOW_DISK_RESERVE_MB must be 1–1048576"), "\(reserve) \(reserveText)")
         let (publicDirectory, publicText) = try await refusal(["CHATFLOW_PUBLIC_DIR": dir.appending("no-such-client")], dataDirectory: data, errors: dir.appending("public.err"))
         #expect(publicDirectory == 78 && publicText.contains("no-such-client is not a directory"), "\(publicDirectory) \(publicText)")
 

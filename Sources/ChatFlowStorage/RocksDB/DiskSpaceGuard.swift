@@ -15,11 +15,15 @@ public final class DiskSpaceGuard: Sendable {
     public let reserveBytes: UInt64
     private let refreshNanoseconds: UInt64
     private let sample = Mutex<(takenAt: UInt64, freeBytes: UInt64?)>((0, nil))
+    /// Told when writes start being refused (with why) and when they are accepted again (nil).
+    private let onChange: (@Sendable (String?) -> Void)?
+    private let refusing = Atomic(false)
 
-    public init(path: String, reserveBytes: UInt64, refreshNanoseconds: UInt64 = 100_000_000) {
+    public init(path: String, reserveBytes: UInt64, refreshNanoseconds: UInt64 = 100_000_000, onChange: (@Sendable (String?) -> Void)? = nil) {
         self.path = path
         self.reserveBytes = reserveBytes
         self.refreshNanoseconds = refreshNanoseconds
+        self.onChange = onChange
     }
 
     /// Bytes free for unprivileged writers on the data directory's filesystem (nil if it
@@ -43,6 +47,8 @@ public final class DiskSpaceGuard: Sendable {
 
     /// Throws `StorageError.noSpace` while the disk is below the reserve.
     public func check() throws(StorageError) {
+        let problem = problem
+        if refusing.exchange(problem != nil, ordering: .relaxed) != (problem != nil) { onChange?(problem) }
         if let problem { throw StorageError.noSpace(detail: problem) }
     }
 }
