@@ -112,7 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.publicDirectory = publicDir ?? environment["CHATFLOW_PUBLIC_DIR"] ?? ServerConfiguration.bundledWebClient
         // The soft open-file limit (often 1,024) raised to the hard one, and connections kept
         // to what it leaves room for.
-        configuration.maxConnections = ServerConfiguration.maxConnections(forDescriptors: FileDescriptorLimit.raise())
+        configuration.maxConnections = try ServerConfiguration.maxConnections(forDescriptors: FileDescriptorLimit.raise())
         try configuration.validate()
         return (configuration, created)
     }

@@ -64,9 +64,14 @@ public struct ServerConfiguration: Sendable {
     /// closed. `serve` derives it from the process's open-file limit.
     public var maxConnections = Int.max
 
-    /// `maxConnections` for a process with `descriptors` open files.
-    public static func maxConnections(forDescriptors descriptors: Int) -> Int {
-        ConnectionLimit.maximum(forDescriptors: descriptors)
+    /// `maxConnections` for a process with `descriptors` open files; refused below 16, as a
+    /// limit too low to serve with.
+    public static func maxConnections(forDescriptors descriptors: Int) throws(ConfigurationError) -> Int {
+        let maximum = ConnectionLimit.maximum(forDescriptors: descriptors)
+        guard maximum >= 16 else {
+            throw ConfigurationError("the open-file limit (\(descriptors)) leaves room for \(Swift.max(maximum, 0)) connections; raise it to at least 272 (ulimit -n, or LimitNOFILE in the service unit)")
+        }
+        return maximum
     }
     /// Origins of web clients served elsewhere that may call the API from a browser
     /// (`https://app.example.com`; `*` for any). None by default: only the web client

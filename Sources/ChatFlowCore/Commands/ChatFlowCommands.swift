@@ -143,6 +143,13 @@ public struct ChatFlowCommands: Sendable {
         // removed: the message was posted, and the client only missed the answer.
         if let key, let original = try log.rememberedResult(for: key), !original.isReusedKey, let id = original.ids.first {
             try await projector.waitUntilApplied(id, cancellable: false)
+            guard (try? readable(chat, by: user)) != nil else {
+                // No longer allowed to read the chat: the first answer again, as posted, not
+                // the message as it is now (others' reactions, a deletion).
+                return (MessageView(
+                    id: id.description, chatId: chat.description, userId: user.rawValue, content: content, messageType: type.rawValue,
+                    createdAt: RFC3339.format(milliseconds: id.timestamp), editedAt: nil, deleted: false, reactions: [:]), true)
+            }
             return (try readBack(MessageID(id), postedTo: chat, clientMessageID: clientMessageID), true)
         }
         try requireMember(chat, user)
