@@ -34,14 +34,24 @@ struct RestoreCommand: AsyncParsableCommand {
         // Symbolic links resolved: the backup's files are copied, not a link to them, and
         // the directory a linked --data-dir names is the one replaced.
         let source = URL(fileURLWithPath: from).resolvingSymlinksInPath().path
-        if files.fileExists(atPath: source), access(source, R_OK | X_OK) != 0 {
+        var isDirectory: ObjCBool = false
+        guard files.fileExists(atPath: source, isDirectory: &isDirectory) else {
+            throw Self.cannot("read the backup in \(from): it does not exist")
+        }
+        guard isDirectory.boolValue else {
+            throw ValidationError("--from: \(from) is a file; a backup is the directory `chatflow backup` wrote")
+        }
+        if access(source, R_OK | X_OK) != 0 {
             throw Self.cannot("read the backup in \(from): \(String(cString: strerror(errno)))")
+        }
+        let contents = (try? files.contentsOfDirectory(atPath: source)) ?? []
+        if !contents.contains("CURRENT"), let table = contents.first(where: { $0.hasSuffix(".sst") || $0.hasPrefix("MANIFEST-") }) {
+            throw Self.cannot("use the backup in \(from): it holds database files (\(table)) but no CURRENT file; it is damaged")
         }
         guard files.fileExists(atPath: source + "/CURRENT") else {
             throw ValidationError("--from: \(from) is not a ChatFlow backup (it has no RocksDB CURRENT file)")
         }
         let target = URL(fileURLWithPath: data.path).resolvingSymlinksInPath().path
-        var isDirectory: ObjCBool = false
         if files.fileExists(atPath: target, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw ValidationError("\(target) exists but is not a directory; choose another --data-dir or remove the file")
         }

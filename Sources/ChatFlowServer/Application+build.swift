@@ -94,13 +94,14 @@ func buildRouter(
     if !configuration.corsOrigins.isEmpty {
         router.middlewares.add(CrossOriginMiddleware(origins: configuration.corsOrigins))
     }
+    // Outside the problem middleware too: error answers carry them as well.
+    router.middlewares.add(WebClientHeadersMiddleware())
     router.middlewares.add(ProblemMiddleware())
     router.middlewares.add(PathCheckMiddleware())
     router.middlewares.add(StartupGateMiddleware(projector: engine.projector))
     router.middlewares.add(AuthenticationMiddleware(verifier: verifier))
     router.middlewares.add(limits)
     if let directory = configuration.publicDirectory {
-        router.middlewares.add(WebClientHeadersMiddleware())
         router.middlewares.add(WholeFileMiddleware())
         router.middlewares.add(FileMiddleware(directory, searchForIndexHtml: true))
     }

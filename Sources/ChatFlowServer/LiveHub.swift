@@ -125,15 +125,20 @@ package final class LiveHub: Service, Sendable {
         return connection
     }
 
+    /// Forgets `connection`. Once only: a socket reset right after its upgrade can end
+    /// through more than one path, and a second call gave its user's place back twice (one
+    /// user then held more sockets than the limit).
     func disconnect(_ connection: LiveConnection) {
         connection.finish()
-        state.withLock { state in
-            state.connections[connection.id] = nil
+        let known = state.withLock { state -> Bool in
+            guard state.connections.removeValue(forKey: connection.id) != nil else { return false }
             let open = state.openPerUser[connection.user, default: 1] - 1
             state.openPerUser[connection.user] = open > 0 ? open : nil
             for chat in connection.subscribedChats { state.unsubscribe(connection.id, from: .chat(chat), of: connection.user) }
             state.unsubscribe(connection.id, from: .notifications, of: connection.user)
+            return true
         }
+        guard known else { return }
         replayGate.cancel(connection: connection.id)
         metrics.openConnections.decrement()
     }

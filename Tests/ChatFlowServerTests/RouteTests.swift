@@ -486,6 +486,8 @@ import Testing
             #expect(page.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("frame-ancestors 'none'") == true)
             #expect(page.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("default-src 'self'") == true)
             #expect(page.headers[HTTPField.Name("X-Frame-Options")!] == "DENY" && page.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+            let refused = try await server.call(.get, "/chats", as: nil)
+            #expect(refused.status == 401 && refused.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff", "error answers too")
             #expect(try await server.call(.head, "/app.js", as: nil).status == 200)
             #expect(try await server.call(.post, "/index.html", as: nil).status == 404)
         }
