@@ -16,10 +16,11 @@ final class ChildProcess: Sendable {
         return root.appendingPathComponent(".build/debug/chatflow").path
     }
 
-    /// Starts the binary; its standard error goes to `errorFile` when given, else nowhere.
-    init(_ arguments: [String], environment: [String: String] = [:], errorFile: String? = nil) throws {
+    /// Starts the binary (or `executable`); its standard error goes to `errorFile` when
+    /// given, else nowhere.
+    init(_ arguments: [String], environment: [String: String] = [:], errorFile: String? = nil, executable: String = ChildProcess.binary) throws {
         process = Process()
-        process.executableURL = URL(fileURLWithPath: ChildProcess.binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let pipe = Pipe()

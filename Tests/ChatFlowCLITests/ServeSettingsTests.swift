@@ -53,4 +53,27 @@ import ChatFlowTestSupport
         #expect(taken == 75 && takenText.contains("port \(port) is already in use"), "\(taken) \(takenText)")
         #expect(!takenText.contains("serving on"), "a server that did not start must not say it is serving: \(takenText)")
     }
+    /// A binary copied without the resource bundle beside it (the web client and the
+    /// OpenAPI document) still runs: `token` works, and `serve` serves the API only and says
+    /// so. Before, every command stopped the process on reaching for the bundle.
+    @Test func aBinaryWithoutItsResourcesServesTheAPIOnly() async throws {
+        let dir = TemporaryDirectory("chatflow-no-resources")
+        defer { dir.remove() }
+        let executable = dir.appending("chatflow")
+        try FileManager.default.copyItem(atPath: ChildProcess.binary, toPath: executable)
+        let minted = try ChildProcess(["token", "--user", "alice", "--data-dir", dir.appending("data")], environment: Serve.environment, executable: executable)
+        #expect(await minted.exitStatus() == 0)
+        let token = try #require(minted.lines.last { !$0.isEmpty })
+
+        let port = try Serve.freePort()
+        let errors = dir.appending("serve.err")
+        let server = try ChildProcess(["serve", "--data-dir", dir.appending("data"), "--port", "\(port)"], environment: Serve.environment, errorFile: errors, executable: executable)
+        defer { _ = server.stop(with: SIGTERM) }
+        let client = APIClient(port: port, token: token)
+        defer { client.invalidate() }
+        #expect(await eventually(timeout: .seconds(60)) { (try? await client.call("GET", "/healthz").status) == 200 })
+        #expect(try await client.call("GET", "/chats").status == 200, "the API is served")
+        #expect(try await client.call("GET", "/").status == 404, "no web client to serve")
+        #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("the web client was not found"))
+    }
 }
