@@ -16,14 +16,6 @@ final class ConnectionLimit: Sendable {
         self.maximum = maximum
     }
 
-    /// The connections a process with `descriptors` open files may hold: all but an eighth,
-    /// and at least 256 kept back (a data directory's table files, the log, the runtime).
-    /// Below 16, `serve` refuses to start: a floor above what the limit allows would bring
-    /// back the failure the limit is for.
-    static func maximum(forDescriptors descriptors: Int) -> Int {
-        descriptors - Swift.max(256, descriptors / 8)
-    }
-
     var count: Int { open.load(ordering: .relaxed) }
 
     /// Takes a place for `channel`, given back when it closes; false when there is none.

@@ -64,10 +64,12 @@ public struct ServerConfiguration: Sendable {
     /// closed. `serve` derives it from the process's open-file limit.
     public var maxConnections = Int.max
 
-    /// `maxConnections` for a process with `descriptors` open files; refused below 16, as a
-    /// limit too low to serve with.
+    /// `maxConnections` for a process with `descriptors` open files: all but an eighth, and
+    /// at least 256 kept back (a data directory's table files, the log, the runtime).
+    /// Refused below 16: a floor above what the limit allows would bring back the failure
+    /// the limit is for.
     public static func maxConnections(forDescriptors descriptors: Int) throws(ConfigurationError) -> Int {
-        let maximum = ConnectionLimit.maximum(forDescriptors: descriptors)
+        let maximum = descriptors - Swift.max(256, descriptors / 8)
         guard maximum >= 16 else {
             throw ConfigurationError("the open-file limit (\(descriptors)) leaves room for \(Swift.max(maximum, 0)) connections; raise it to at least 272 (ulimit -n, or LimitNOFILE in the service unit)")
         }

@@ -139,20 +139,17 @@ public struct ChatFlowCommands: Sendable {
         let key = try clientMessageID.map {
             try Self.clientKey($0, field: keyName, scope: user.rawValue, request: [chat.description, type.rawValue, content])
         }
-        // A retry answers as the first attempt did, also once the author has left or been
-        // removed: the message was posted, and the client only missed the answer.
-        if let key, let original = try log.rememberedResult(for: key), !original.isReusedKey, let id = original.ids.first {
-            try await projector.waitUntilApplied(id, cancellable: false)
-            guard (try? readable(chat, by: user)) != nil else {
-                // No longer allowed to read the chat: the first answer again, as posted, not
-                // the message as it is now (others' reactions, a deletion).
-                return (MessageView(
-                    id: id.description, chatId: chat.description, userId: user.rawValue, content: content, messageType: type.rawValue,
-                    createdAt: RFC3339.format(milliseconds: id.timestamp), editedAt: nil, deleted: false, reactions: [:]), true)
+        do {
+            try requireMember(chat, user)
+        } catch {
+            // A retry answers as the first attempt did, also once the author has left or been
+            // removed: the message was posted, and the client only missed the answer. (A
+            // member's retry is told by the log's writer, with no read here.)
+            if let key, let replay = try await replayedPost(key, to: chat, by: user, content: content, type: type, clientMessageID: clientMessageID) {
+                return (replay, true)
             }
-            return (try readBack(MessageID(id), postedTo: chat, clientMessageID: clientMessageID), true)
+            throw error
         }
-        try requireMember(chat, user)
         let result = try await locks.withLock(chat, .shared) {
             // Checked again under the lock: a removal may have been applied meanwhile.
             try requireMember(chat, user)
@@ -162,6 +159,22 @@ public struct ChatFlowCommands: Sendable {
             throw ChatFlowError.conflict("the key \(clientMessageID ?? "") (clientMessageId or Idempotency-Key) was already used for a different message; send a new key for a new message")
         }
         return (try readBack(MessageID(result.ids[0]), postedTo: chat, clientMessageID: clientMessageID), result.isReplay)
+    }
+
+    /// The message a post with `key` created, if one did: as it is now when `user` may still
+    /// read the chat, else as the first answer showed it (not others' reactions or a
+    /// deletion since).
+    private func replayedPost(
+        _ key: IdempotencyKey, to chat: ChatID, by user: UserID, content: String, type: MessageType, clientMessageID: String?
+    ) async throws -> MessageView? {
+        guard let original = try log.rememberedResult(for: key), !original.isReusedKey, let id = original.ids.first else { return nil }
+        try await projector.waitUntilApplied(id, cancellable: false)
+        guard (try? readable(chat, by: user)) != nil else {
+            return MessageView(
+                id: id.description, chatId: chat.description, userId: user.rawValue, content: content, messageType: type.rawValue,
+                createdAt: RFC3339.format(milliseconds: id.timestamp), editedAt: nil, deleted: false, reactions: [:])
+        }
+        return try readBack(MessageID(id), postedTo: chat, clientMessageID: clientMessageID)
     }
 
     private func readBack(_ message: MessageID, postedTo chat: ChatID, clientMessageID: String?) throws -> MessageView {
