@@ -45,6 +45,10 @@ struct RestoreCommand: AsyncParsableCommand {
             throw Self.cannot("read the backup in \(from): \(String(cString: strerror(errno)))")
         }
         let contents = (try? files.contentsOfDirectory(atPath: source)) ?? []
+        // A backup is regular files only; reading anything else (a FIFO) could block forever.
+        if let odd = contents.first(where: { (try? files.attributesOfItem(atPath: source + "/" + $0)[.type] as? FileAttributeType) != .typeRegular }) {
+            throw Self.cannot("use the backup in \(from): \(odd) is not a regular file; a backup holds only the files `chatflow backup` wrote")
+        }
         if !contents.contains("CURRENT"), let table = contents.first(where: { $0.hasSuffix(".sst") || $0.hasPrefix("MANIFEST-") }) {
             throw Self.cannot("use the backup in \(from): it holds database files (\(table)) but no CURRENT file; it is damaged")
         }
@@ -69,6 +73,13 @@ struct RestoreCommand: AsyncParsableCommand {
         guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
             close(lock)
             throw ValidationError("another restore into \(target) is running (\(lockPath) is held); wait for it to end")
+        }
+        // A restore ending removes its lock file: a lock then taken on that removed file
+        // keeps no one out, so the file locked must still be the one at the path.
+        var held = stat(), named = stat()
+        guard fstat(lock, &held) == 0, stat(lockPath, &named) == 0, held.st_dev == named.st_dev, held.st_ino == named.st_ino else {
+            close(lock)
+            throw ValidationError("another restore into \(target) ended just now; check what it left and run this one again")
         }
         defer {
             unlink(lockPath)

@@ -2,6 +2,9 @@ import ChatFlowCore
 import Foundation
 import Testing
 import ChatFlowTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `chatflow backup` while `serve` takes writes, then `chatflow restore` and `verify`.
 @Suite(.timeLimit(.minutes(3))) struct BackupRestoreTests {
@@ -232,5 +235,40 @@ import ChatFlowTestSupport
         #expect(await refused.exitStatus() == 74)
         #expect(try String(contentsOfFile: partialErrors, encoding: .utf8).contains("no CURRENT file"))
         #expect(!files.fileExists(atPath: partial + "/CURRENT"), "no new database may be started over its files")
+    }
+    /// Restores into one directory go one at a time: while another holds the lock, a
+    /// restore is refused and touches nothing; once it is released, the restore runs. A
+    /// backup holding something other than regular files (a FIFO, which would block the
+    /// copy forever) is refused as unusable before anything is copied.
+    @Test func restoresGoOneAtATimeAndReadOnlyRegularFiles() async throws {
+        let dir = TemporaryDirectory("chatflow-restore-lock")
+        defer { dir.remove() }
+        let files = FileManager.default
+        let source = dir.appending("source")
+        #expect(await (try ChildProcess(["bench", "append", "--events", "1000", "--producers", "2", "--chats", "2", "--data-dir", source, "--json"])).exitStatus() == 0)
+        let good = dir.appending("good")
+        #expect(await (try ChildProcess(["backup", "--data-dir", source, "--to", good], environment: Serve.environment)).exitStatus() == 0)
+
+        let live = dir.appending("live")
+        let lock = open(live + ".restore-lock", O_CREAT | O_RDWR, 0o600)
+        try #require(lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0)
+        let errors = dir.appending("locked.err")
+        #expect(await (try ChildProcess(["restore", "--from", good, "--data-dir", live], errorFile: errors)).exitStatus() == 64)
+        #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("another restore into"))
+        #expect(!files.fileExists(atPath: live) && !files.fileExists(atPath: live + ".restoring"), "a refused restore touches nothing")
+        close(lock)
+        let restore = try ChildProcess(["restore", "--from", good, "--data-dir", live])
+        #expect(await restore.exitStatus() == 0, "\(restore.lines)")
+        #expect(!files.fileExists(atPath: live + ".restore-lock"), "the lock is given back")
+
+        let piped = dir.appending("piped")
+        try files.copyItem(atPath: good, toPath: piped)
+        try files.removeItem(atPath: piped + "/CURRENT")
+        try #require(mkfifo(piped + "/CURRENT", 0o600) == 0)
+        let pipedErrors = dir.appending("piped.err")
+        #expect(await (try ChildProcess(["restore", "--from", piped, "--data-dir", live, "--force"], errorFile: pipedErrors)).exitStatus() == 74)
+        #expect(try String(contentsOfFile: pipedErrors, encoding: .utf8).contains("CURRENT is not a regular file"))
+        let (verified, output) = try await Serve.verify(dataDirectory: live)
+        #expect(verified == 0, "the data directory must be untouched: \(output)")
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import ChatFlowTestSupport
+import ChatFlowCore
+import ChatFlowStorage
 
 /// `serve` refuses settings it cannot honour with the exit codes `ops/chatflow.service`
 /// documents (78: configuration, 75: port taken), saying which setting and why, and never
@@ -75,5 +77,39 @@ import ChatFlowTestSupport
         #expect(try await client.call("GET", "/chats").status == 200, "the API is served")
         #expect(try await client.call("GET", "/").status == 404, "no web client to serve")
         #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("the web client was not found"))
+    }
+    /// A log whose newest event is ahead of the system clock (the clock was stepped back, or
+    /// the data came from a machine whose clock ran ahead): `serve` says so at start, and new
+    /// events still sort after it, carrying its time until the clock passes it.
+    @Test func aClockBehindTheLogIsWarnedOfAndIdsStillGoForward() async throws {
+        let dir = TemporaryDirectory("chatflow-clock-behind")
+        defer { dir.remove() }
+        let data = dir.appending("data")
+        let hourAhead = UInt64(Date().timeIntervalSince1970 * 1000) + 3_600_000
+        let futureChat: ULID
+        do {
+            var options = ChangeLogOptions()
+            options.clock = { hourAhead }
+            let engine = try ChatFlowEngine(dataDirectory: data, logOptions: options)
+            defer { engine.close() }
+            futureChat = try await engine.log.append(EventCodec.encode(EventEnvelope(
+                actor: UserID(unchecked: "alice"), event: .chatCreated(.init(name: "from the future", description: "", isPrivate: false))))).ids[0]
+            try engine.projector.catchUp()
+        }
+        let token = try await Serve.token(user: "alice", dataDirectory: data)
+        let errors = dir.appending("serve.err")
+        let (server, port) = try await Serve.start(dataDirectory: data, errorFile: errors)
+        defer { _ = server.stop(with: SIGTERM) }
+        let log = try String(contentsOfFile: errors, encoding: .utf8)
+        let behind = log.firstMatch(of: /the system clock is (\d+) s behind the newest event in the log/).flatMap { Int($0.1) }
+        #expect(behind.map { (3_000...3_600).contains($0) } == true, "\(log)")
+
+        let client = APIClient(port: port, token: token)
+        defer { client.invalidate() }
+        let reply = try await client.call("POST", "/chats/\(futureChat)/messages", json: Serve.postBody("after the step back"))
+        #expect(reply.status == 201, "\(reply.text)")
+        let posted = try #require((reply.object["id"] as? String).flatMap { ULID($0) })
+        #expect(posted > futureChat, "a new event sorts after the newest one")
+        #expect(posted.timestamp == hourAhead, "it carries the newest event's time while the clock is behind it")
     }
 }
