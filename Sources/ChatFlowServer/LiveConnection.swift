@@ -81,7 +81,7 @@ package final class LiveConnection: Sendable {
         loop = NIOLoopBoundBox.makeBoxSendingValue(LoopState(), eventLoop: channel.eventLoop)
     }
 
-    var isClosed: Bool { closed.load(ordering: .acquiring) }
+    package var isClosed: Bool { closed.load(ordering: .acquiring) }
 
     /// Typing indicators passed on per chat at most once per `interval`: a client sends one
     /// every few seconds while its user types, and each goes to every subscriber of the chat,

@@ -105,29 +105,35 @@ package final class LiveHub: Service, Sendable {
         perUserLimit == 0 || state.withLock { $0.openPerUser[user, default: 0] } < perUserLimit
     }
 
+    /// Registers the connection of an upgraded socket, or closes it when the server is
+    /// stopping or its user already has `perUserLimit` open. A connection refused here is
+    /// never counted: its close may take `closeGrace` to run out, and counting it meanwhile
+    /// kept the user's own reconnects out (429) and showed more sockets than the limit.
     package func connect(user: UserID, channel: any Channel) -> LiveConnection {
-        let (connection, stopping, overLimit) = state.withLock { state in
+        let (connection, refusal) = state.withLock { state -> (LiveConnection, (code: UInt16, reason: String)?) in
             defer { state.nextID += 1 }
             let connection = LiveConnection(
                 id: state.nextID, user: user, channel: channel,
                 queueLimit: queueLimit, closeGrace: closeGrace)
-            state.connections[connection.id] = connection
+            if state.stopping { return (connection, (1001, "server shutting down")) }
             let open = state.openPerUser[user, default: 0]
+            if perUserLimit > 0 && open >= perUserLimit {
+                return (connection, (1008, "too many WebSockets open for this user (\(perUserLimit))"))
+            }
+            state.connections[connection.id] = connection
             state.openPerUser[user] = open + 1
-            return (connection, state.stopping, perUserLimit > 0 && open >= perUserLimit)
+            return (connection, nil)
         }
-        metrics.openConnections.increment()
-        if stopping {
-            connection.close(code: 1001, reason: "server shutting down")
-        } else if overLimit {
-            connection.close(code: 1008, reason: "too many WebSockets open for this user (\(perUserLimit))")
+        if let refusal {
+            connection.close(code: refusal.code, reason: refusal.reason)
+        } else {
+            metrics.openConnections.increment()
         }
         return connection
     }
 
-    /// Forgets `connection`. Once only: a socket reset right after its upgrade can end
-    /// through more than one path, and a second call gave its user's place back twice (one
-    /// user then held more sockets than the limit).
+    /// Forgets `connection`, once: a second call, or one for a connection `connect`
+    /// refused, changes nothing.
     func disconnect(_ connection: LiveConnection) {
         connection.finish()
         let known = state.withLock { state -> Bool in

@@ -2,6 +2,7 @@ import ChatFlowCore
 import ChatFlowServer
 import ChatFlowTestSupport
 import Foundation
+import NIOEmbedded
 import Testing
 
 /// The WebSocket protocol itself, spoken byte by byte by a raw client: pings, fragments,
@@ -383,6 +384,12 @@ import Testing
             #expect(third.body.contains("too many WebSockets open for this user (2)"), "\(third.body)")
             // Another user is not affected.
             _ = try await Self.socket(server, as: "bob")
+            // An upgrade racing others past that first check (a token not yet cached is
+            // checked off the event loop, so all of them can pass it) is refused on arrival,
+            // and is not counted while its close handshake runs out (the raced socket here
+            // never answers, so it would run out only after the grace).
+            let raced = server.hub.connect(user: UserID(unchecked: "alice"), channel: EmbeddedChannel())
+            #expect(raced.isClosed, "a socket over the limit is closed")
 
             // Once one closes, there is room again (the server lets go of it asynchronously).
             try await first.send(opcode: Self.close, [0x03, 0xE8])
