@@ -38,7 +38,7 @@ struct BackupCommand: AsyncParsableCommand {
         }
         let environment = Environment()
         do {
-            let engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .existing)
+            let engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .existing.withinDescriptorLimit())
             defer { engine.close() }
             let last = try engine.backup(to: target, alsoCopying: [ServerConfiguration.secretFileName])
             print("backup of \(data.path) written to \(target) (last event \(last?.description ?? "none"))")

@@ -1,3 +1,4 @@
+import ChatFlowStorage
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -24,5 +25,16 @@ enum FileDescriptorLimit {
         }
         // RLIM_INFINITY is all ones, which does not fit an Int.
         return limit.rlim_cur > UInt64(Int.max) ? Int.max : Int(limit.rlim_cur)
+    }
+}
+
+extension DatabaseOptions {
+    /// These options for a command other than `serve`: the open-file limit raised, and
+    /// RocksDB's open table files kept under it, so that a data directory `serve` runs on
+    /// does not run a maintenance command out of descriptors.
+    func withinDescriptorLimit() -> DatabaseOptions {
+        var options = self
+        options.maxOpenFiles = Int32(clamping: Swift.max(64, FileDescriptorLimit.raise() - 128))
+        return options
     }
 }

@@ -14,7 +14,7 @@ struct ProjectCommand: AsyncParsableCommand {
     @OptionGroup var data: DataDirectoryOptions
 
     func run() async throws {
-        let engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .existing)
+        let engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .existing.withinDescriptorLimit())
         defer { engine.close() }
         let applied = try engine.projector.catchUp()
         print("caught-up \(applied)")

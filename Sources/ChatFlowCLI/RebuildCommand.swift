@@ -18,7 +18,7 @@ struct RebuildCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = try data.openEngine(for: "rebuild", options: .replay)
+        let engine = try data.openEngine(for: "rebuild", options: .replay.withinDescriptorLimit())
         defer { engine.close() }
         let showProgress = !json && isatty(STDERR_FILENO) == 1
         let result = try Rebuilder(log: engine.log, store: engine.store).rebuild(projections) { progress in

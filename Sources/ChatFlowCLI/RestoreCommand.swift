@@ -98,7 +98,7 @@ struct RestoreCommand: AsyncParsableCommand {
             }
             // Opening it is how to learn whether a server still holds it.
             do {
-                try ChatFlowEngine(dataDirectory: target, databaseOptions: .existing).close()
+                try ChatFlowEngine(dataDirectory: target, databaseOptions: .existing.withinDescriptorLimit()).close()
             } catch StorageError.locked {
                 throw ValidationError("\(target) is in use by a running server; stop it first")
             } catch {
@@ -119,7 +119,7 @@ struct RestoreCommand: AsyncParsableCommand {
         }
         let last: ULID?
         do {
-            let engine = try ChatFlowEngine(dataDirectory: staging, databaseOptions: .existing)
+            let engine = try ChatFlowEngine(dataDirectory: staging, databaseOptions: .existing.withinDescriptorLimit())
             defer { engine.close() }
             try engine.projector.catchUp()
             last = engine.log.lastPosition

@@ -37,7 +37,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var configuredPort = port ?? 8080
         do {
-            let (configuration, createdSecret) = try serverConfiguration(environment)
+            // The soft open-file limit (often 1,024) raised to the hard one.
+            let descriptors = FileDescriptorLimit.raise()
+            let (configuration, createdSecret) = try serverConfiguration(environment, descriptors: descriptors)
             configuredPort = configuration.port
             if createdSecret {
                 logger.notice("created a JWT secret in \(data.path)/jwt-secret (set CHATFLOW_JWT_SECRET to use your own)")
@@ -58,6 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
             let cache = try environment.integer("CHATFLOW_CACHE_MB") ?? 256
             guard (8...1_048_576).contains(cache) else { throw ConfigurationError("CHATFLOW_CACHE_MB must be 8–1048576 (MiB of block cache)") }
             databaseOptions.blockCacheBytes = cache << 20
+            databaseOptions.maxOpenFiles = Int32(clamping: ServerConfiguration.openTableFiles(forDescriptors: descriptors))
             let engine = try ChatFlowEngine(dataDirectory: data.path, logOptions: logOptions, databaseOptions: databaseOptions, logger: logger)
             defer { engine.close() }
             // Ids are stamped with the clock but never go back: behind the newest one, new
@@ -89,7 +92,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
-    func serverConfiguration(_ environment: Environment) throws -> (ServerConfiguration, Bool) {
+    func serverConfiguration(_ environment: Environment, descriptors: Int) throws -> (ServerConfiguration, Bool) {
         let (secret, created) = try environment.jwtSecret(dataDirectory: data.path, create: true)
         var configuration = ServerConfiguration(jwtSecret: secret)
         configuration.host = host ?? environment["CHATFLOW_HOST"] ?? "127.0.0.1"
@@ -110,9 +113,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.corsOrigins = (environment["CHATFLOW_CORS_ORIGINS"] ?? "")
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         configuration.publicDirectory = publicDir ?? environment["CHATFLOW_PUBLIC_DIR"] ?? ServerConfiguration.bundledWebClient
-        // The soft open-file limit (often 1,024) raised to the hard one, and connections kept
-        // to what it leaves room for.
-        configuration.maxConnections = try ServerConfiguration.maxConnections(forDescriptors: FileDescriptorLimit.raise())
+        // Connections kept to what the open-file limit (raised to the hard one) leaves room for.
+        configuration.maxConnections = try ServerConfiguration.maxConnections(forDescriptors: descriptors)
         try configuration.validate()
         return (configuration, created)
     }

@@ -23,7 +23,7 @@ struct VerifyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try data.openEngine(for: "verify", options: .replay)
+        let engine = try data.openEngine(for: "verify", options: .replay.withinDescriptorLimit())
         defer { engine.close() }
         let reports = try Verifier(log: engine.log, store: engine.store).verify(projector: engine.projector)
         let equal = reports.allSatisfy(\.equal)

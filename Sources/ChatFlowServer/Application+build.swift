@@ -44,7 +44,7 @@ func buildApplication(
     try configuration.validate()
     let verifier = await TokenVerifier(configuration: configuration)
     let commands = ChatFlowCommands(engine: engine)
-    let readiness = Readiness(diskGuard: engine.log.diskGuard)
+    let readiness = Readiness(log: engine.log)
     let hub = LiveHub(
         commands: commands, projector: engine.projector, metrics: metrics,
         queueLimit: configuration.webSocketQueueLimit, perUserLimit: configuration.webSocketsPerUser,

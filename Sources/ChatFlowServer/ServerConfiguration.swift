@@ -64,17 +64,29 @@ public struct ServerConfiguration: Sendable {
     /// closed. `serve` derives it from the process's open-file limit.
     public var maxConnections = Int.max
 
-    /// `maxConnections` for a process with `descriptors` open files: all but an eighth, and
-    /// at least 256 kept back (a data directory's table files, the log, the runtime).
-    /// Refused below 16: a floor above what the limit allows would bring back the failure
-    /// the limit is for.
+    /// `maxConnections` for a process with `descriptors` open files: all but the reserve
+    /// (`descriptorReserve`). Refused below 16: a floor above what the limit allows would
+    /// bring back the failure the limit is for.
     public static func maxConnections(forDescriptors descriptors: Int) throws(ConfigurationError) -> Int {
-        let maximum = descriptors - Swift.max(256, descriptors / 8)
+        let maximum = descriptors - descriptorReserve(descriptors)
         guard maximum >= 16 else {
             throw ConfigurationError("the open-file limit (\(descriptors)) leaves room for \(Swift.max(maximum, 0)) connections; raise it to at least 272 (ulimit -n, or LimitNOFILE in the service unit)")
         }
         return maximum
     }
+
+    /// Table files RocksDB may keep open in a process with `descriptors` open files: the
+    /// reserve less 96 for the log, the files being written and the runtime. The rest are
+    /// opened again when read, and the connections can never take RocksDB's share.
+    public static func openTableFiles(forDescriptors descriptors: Int) -> Int {
+        descriptorReserve(descriptors) - 96
+    }
+
+    /// What connections leave to everything else: an eighth, and at least 256.
+    private static func descriptorReserve(_ descriptors: Int) -> Int {
+        Swift.max(256, descriptors / 8)
+    }
+
     /// Origins of web clients served elsewhere that may call the API from a browser
     /// (`https://app.example.com`; `*` for any). None by default: only the web client
     /// served here, which is same-origin, can.

@@ -64,7 +64,7 @@ import ChatFlowTestSupport
         let commands = ChatFlowCommands(engine: engine)
         let router = buildRouter(
             commands: commands, engine: engine, configuration: configuration, metrics: metrics,
-            verifier: await TokenVerifier(configuration: configuration), readiness: Readiness(),
+            verifier: await TokenVerifier(configuration: configuration), readiness: Readiness(log: engine.log),
             limits: RateLimitMiddleware(writes: RateLimiter(rate: 0, burst: 1), reads: RateLimiter(rate: 0, burst: 1)))
         return Set(router.routes.map { "\($0.method.rawValue) \(normalize($0.path.description))" })
     }

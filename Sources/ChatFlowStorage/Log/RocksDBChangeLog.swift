@@ -35,6 +35,8 @@ public final class RocksDBChangeLog: ChangeLog {
     }
 
     private let queue = Mutex(Queue())
+    /// Why the store refused the last group commit, until one succeeds again.
+    private let failure = Mutex<String?>(nil)
     /// The last durable id; tailers wait on it.
     public let committed: PositionSignal
     private let wakeWriter = DispatchSemaphore(value: 0)
@@ -206,6 +208,11 @@ public final class RocksDBChangeLog: ChangeLog {
 
     public var lastPosition: ULID? { committed.position }
 
+    /// Why the store refused the last appends, while it does: they failed although the
+    /// disk guard let them through (a write error, out of descriptors), and a RocksDB
+    /// database does not take writes again until it is reopened.
+    public var writeFailure: String? { failure.withLock { $0 } }
+
     /// The free-space check appends go through, if configured.
     public var diskGuard: DiskSpaceGuard? { options.diskGuard }
 
@@ -319,9 +326,13 @@ public final class RocksDBChangeLog: ChangeLog {
             }
             written = DispatchTime.now().uptimeNanoseconds
         } catch {
+            // The disk guard's refusals are its own to report. RocksDB, once a write of its
+            // log failed, refuses every later one until the database is opened again.
+            if case StorageError.noSpace? = error as? StorageError {} else { failure.withLock { $0 = "\(error)" } }
             for request in group { request.continuation.resume(throwing: error) }
             return DispatchTime.now().uptimeNanoseconds
         }
+        failure.withLock { if $0 != nil { $0 = nil } }
         if let newLast { committed.publish(newLast) }
         for (request, result) in zip(group, results) {
             request.continuation.resume(returning: result)

@@ -10,6 +10,16 @@ public struct DatabaseOptions: Sendable {
     public var writeBufferBytes = 64 << 20
     /// Background compaction and flush threads.
     public var backgroundJobs: Int32 = 2
+    /// All column families' memtables together, in bytes: past it the oldest is flushed.
+    /// Each family alone would allow two full memtables, over ten families.
+    public var memtableBudgetBytes = 256 << 20
+    /// The write-ahead log files together, in bytes: past it, the families that keep the
+    /// oldest file alive are flushed, so it can go. Lightly written families (chats,
+    /// reactions) otherwise kept gigabytes of log, all replayed after a crash.
+    public var writeAheadLogBudgetBytes: UInt64 = 256 << 20
+    /// Table files RocksDB keeps open at most (-1: every one, which grows with the data
+    /// until the process runs out of descriptors and RocksDB fails its writes for good).
+    public var maxOpenFiles: Int32 = -1
 
     public init(readOnly: Bool = false, createIfMissing: Bool = true) {
         self.readOnly = readOnly
