@@ -29,8 +29,12 @@ let package = Package(
             providers: [.apt(["librocksdb-dev", "libsnappy-dev"])]
         ),
         .target(
-            name: "ChatFlowStorage",
+            name: "CRocksDBLogger",
             dependencies: ["CRocksDB"]
+        ),
+        .target(
+            name: "ChatFlowStorage",
+            dependencies: ["CRocksDB", "CRocksDBLogger"]
         ),
         .target(
             name: "ChatFlowCore",
@@ -112,5 +116,6 @@ let package = Package(
             path: "Benchmarks/ChatFlowBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
-    ]
+    ],
+    cxxLanguageStandard: .cxx17
 )

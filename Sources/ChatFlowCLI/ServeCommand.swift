@@ -61,6 +61,15 @@ struct ServeCommand: AsyncParsableCommand {
             guard (8...1_048_576).contains(cache) else { throw ConfigurationError("CHATFLOW_CACHE_MB must be 8–1048576 (MiB of block cache)") }
             databaseOptions.blockCacheBytes = cache << 20
             databaseOptions.maxOpenFiles = Int32(clamping: ServerConfiguration.openTableFiles(forDescriptors: descriptors))
+            // RocksDB's own messages in the server's log: its flushes and compactions as
+            // debug detail, its warnings and failures as such.
+            databaseOptions.diagnostics = DatabaseDiagnostics(minimumLevel: logger.logLevel <= .debug ? .info : .warning) { [logger] level, message in
+                switch level {
+                case .debug, .info: logger.debug("rocksdb: \(message)")
+                case .warning: logger.warning("rocksdb: \(message)")
+                case .error, .fatal: logger.error("rocksdb: \(message)")
+                }
+            }
             let engine = try ChatFlowEngine(dataDirectory: data.path, logOptions: logOptions, databaseOptions: databaseOptions, logger: logger)
             defer { engine.close() }
             // Ids are stamped with the clock but never go back: behind the newest one, new

@@ -85,11 +85,15 @@ final class ChildProcess: Sendable {
         }
     }
 
+    /// Whether the child, once ended, was ended by a signal rather than exiting.
+    var endedBySignal: Bool { !process.isRunning && process.terminationReason == .uncaughtSignal }
+
     /// Sends `signal` and waits for the exit status.
     func stop(with signal: Int32) -> Int32 {
         Foundation.kill(process.processIdentifier, signal)
         process.waitUntilExit()
         finishedReading.wait()
+        finishedReading.signal()  // leave it signalled for a later kill()
         return process.terminationStatus
     }
 }

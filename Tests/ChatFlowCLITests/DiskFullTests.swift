@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 import ChatFlowTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `chatflow serve` on a small tmpfs that fills up: writes get 503 and change nothing,
 /// reads go on, `/readyz` says why, and writes come back by themselves once space is freed.
@@ -10,9 +13,7 @@ struct DiskFullTests {
     @Test func aFullDiskPausesWritesButNotReadsAndWritesResumeWhenSpaceIsFreed() async throws {
         let dir = TemporaryDirectory("chatflow-diskfull")
         defer { dir.remove() }
-        let mountPoint = dir.appending("small")
-        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        try Serve.runTool("/bin/mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", mountPoint)
+        let mountPoint = try smallDisk(in: dir)
         defer { try? Serve.runTool("/bin/umount", "-l", mountPoint) }
         let data = mountPoint + "/data"
 
@@ -63,6 +64,62 @@ struct DiskFullTests {
         let log = try String(contentsOfFile: serverLog, encoding: .utf8)
         #expect(log.components(separatedBy: "refusing writes: the disk of").count == 2, "\(log)")
         #expect(log.components(separatedBy: "accepting writes again").count == 2, "\(log)")
+    }
+
+    /// With no byte left on the disk, nothing stops the process: a backup asked of the
+    /// server fails and says so, a command opening the directory says it is in use, and
+    /// the server stops cleanly on SIGTERM (RocksDB's own log file, written again after a
+    /// failed write, aborted each of them).
+    @Test func nothingStopsTheProcessWhenTheDiskIsFull() async throws {
+        let dir = TemporaryDirectory("chatflow-diskfull-zero")
+        defer { dir.remove() }
+        let mountPoint = try smallDisk(in: dir)
+        defer { try? Serve.runTool("/bin/umount", "-l", mountPoint) }
+        let data = mountPoint + "/data"
+        let serverLog = dir.appending("serve.log")
+        let (server, port) = try await Serve.start(dataDirectory: data, environment: ["CHATFLOW_DISK_RESERVE_MB": "1"], errorFile: serverLog)
+        defer { _ = server.kill() }
+        let client = APIClient(port: port, token: try await Serve.token(user: "alice", dataDirectory: data))
+        defer { client.invalidate() }
+        let chat = try await Serve.createChat(client, name: "full")
+        for i in 0..<50 {
+            #expect(try await client.call("POST", "/chats/\(chat)/messages", json: Serve.postBody("m\(i)")).status == 201)
+        }
+
+        // Every byte taken: large writes, then small ones, until the disk refuses.
+        let filler = open(mountPoint + "/filler", O_WRONLY | O_CREAT, 0o600)
+        try #require(filler >= 0)
+        for size in [1 << 20, 4096, 1] {
+            let chunk = [UInt8](repeating: 0, count: size)
+            while chunk.withUnsafeBytes({ write(filler, $0.baseAddress, size) }) > 0 {}
+        }
+        close(filler)
+
+        let admin = try ChildProcess(["token", "--user", "ops", "--admin", "--data-dir", data], environment: Serve.environment)
+        #expect(await admin.exitStatus() == 0)
+        let operators = APIClient(port: port, token: try #require(admin.lines.last { !$0.isEmpty }))
+        defer { operators.invalidate() }
+        let backup = try await operators.call("POST", "/admin/backup", json: #"{"to":"\#(dir.appending("backup"))"}"#)
+        #expect(backup.status >= 400, "\(backup.status) \(backup.text)")
+        #expect(try await client.call("GET", "/healthz").status == 200, "the server is still up after the backup failed")
+
+        let verifyErrors = dir.appending("verify.err")
+        let verify = try ChildProcess(["verify", "--data-dir", data], errorFile: verifyErrors)
+        #expect(await verify.exitStatus() == 74)
+        #expect(!verify.endedBySignal)
+        #expect(try String(contentsOfFile: verifyErrors, encoding: .utf8).contains("in use"))
+
+        _ = server.stop(with: SIGTERM)
+        let ending = (try? String(contentsOfFile: serverLog, encoding: .utf8).suffix(2000)) ?? ""
+        #expect(!server.endedBySignal, "serve was ended by a signal: \(ending)")
+    }
+
+    /// A 64 MiB tmpfs mounted in `dir`; the caller unmounts it.
+    private func smallDisk(in dir: TemporaryDirectory) throws -> String {
+        let mountPoint = dir.appending("small")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        try Serve.runTool("/bin/mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", mountPoint)
+        return mountPoint
     }
 
     private func freeBytes(_ path: String) throws -> UInt64 {

@@ -1,4 +1,5 @@
 import CRocksDB
+import CRocksDBLogger
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -21,6 +22,8 @@ public final class Database: Sendable {
     nonisolated(unsafe) private let bufferedWriteOptions: OpaquePointer
     nonisolated(unsafe) private let unloggedWriteOptions: OpaquePointer
     nonisolated(unsafe) private let flushOptions: OpaquePointer
+    /// Kept alive as long as the database may log.
+    private let diagnostics: DatabaseDiagnostics.Sink
 
     private struct State {
         var families: [String: ColumnFamily] = [:]
@@ -88,6 +91,10 @@ public final class Database: Sendable {
         // A torn WAL tail after a crash holds only unacknowledged writes: drop it, keep the rest.
         rocksdb_options_set_wal_recovery_mode(options, 2)  // kPointInTimeRecovery
         rocksdb_options_set_merge_operator(options, IDSetMerge.makeOperator())
+        diagnostics = DatabaseDiagnostics.Sink(settings.diagnostics)
+        let logger = DatabaseDiagnostics.makeLogger(for: diagnostics)
+        rocksdb_options_set_info_log(options, logger)
+        chatflow_rocksdb_logger_destroy(logger)
         cache = rocksdb_cache_create_lru(settings.blockCacheBytes)
         tableOptions = rocksdb_block_based_options_create()
         rocksdb_block_based_options_set_block_cache(tableOptions, cache)

@@ -20,6 +20,8 @@ public struct DatabaseOptions: Sendable {
     /// Table files RocksDB keeps open at most (-1: every one, which grows with the data
     /// until the process runs out of descriptors and RocksDB fails its writes for good).
     public var maxOpenFiles: Int32 = -1
+    /// Where RocksDB's own messages go.
+    public var diagnostics = DatabaseDiagnostics.standardError
 
     public init(readOnly: Bool = false, createIfMissing: Bool = true) {
         self.readOnly = readOnly
