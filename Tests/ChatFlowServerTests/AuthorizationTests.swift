@@ -106,4 +106,33 @@ import Testing
             #expect(try await server.call(.delete, "/messages/\(fromCarol)", as: "dave").status == 204)
         }
     }
+    /// The caller's own messages across chats leave out those of a private chat they no
+    /// longer belong to, as every other read of that chat is 404: they would show what
+    /// happened there since (others' reactions, the owner's deletions). Back in the chat,
+    /// they are listed again; a public chat's stay listed after leaving it.
+    @Test func ownMessagesInAPrivateChatLeftBehindAreNotListed() async throws {
+        try await TestServer.run { server in
+            let secret = try await server.createChat("alice", name: "secret", isPrivate: true)
+            let open = try await server.createChat("alice", name: "open")
+            try await server.add("bob", to: secret, by: "alice")
+            try await server.join(open, as: "bob")
+            let hidden = try await server.post(secret, as: "bob", "in the private chat")
+            let kept = try await server.post(open, as: "bob", "in the public chat")
+            func listed() async throws -> [String] {
+                let page = try await server.call(.get, "/users/me/messages?limit=10", as: "bob")
+                #expect(page.status == 200, "\(page.text)")
+                return (page["messages"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            }
+            #expect(try await listed() == [kept, hidden])
+
+            #expect(try await server.call(.delete, "/chats/\(secret)/members/bob", as: "alice").status == 204)
+            #expect(try await server.call(.delete, "/chats/\(open)/members/bob", as: "bob").status == 204)
+            #expect(try await server.call(.post, "/messages/\(hidden)/reactions", as: "alice", json: #"{"emoji":"👎"}"#).status == 201)
+            #expect(try await listed() == [kept], "a private chat's messages leave with its membership")
+            #expect(try await server.call(.get, "/messages/\(hidden)", as: "bob").status == 404)
+
+            try await server.add("bob", to: secret, by: "alice")
+            #expect(try await listed() == [kept, hidden], "and come back with it")
+        }
+    }
 }

@@ -88,8 +88,10 @@ import Testing
 
     @Test func aMessageOverTheLimitClosesWith1009() async throws {
         try await TestServer.run(configure: { $0.webSocketCloseGraceSeconds = 1 }) { server in
+            // The server may close before all of it is sent (it judges the frame by its
+            // header): a failed send is not the test's failure, the close code is.
             let client = try await Self.socket(server)
-            try await client.send(opcode: Self.text, Array(repeating: UInt8(ascii: "a"), count: 70 * 1024))
+            try? await client.send(opcode: Self.text, Array(repeating: UInt8(ascii: "a"), count: 70 * 1024))
             var frame = try await client.readFrame()
             while let current = frame, current.opcode != Self.close { frame = try await client.readFrame() }
             #expect(Self.closeCode(frame) == 1009, "\(String(describing: frame))")
@@ -97,7 +99,9 @@ import Testing
             // Small pieces add up the same way: more fragments than a message may have.
             let fragmented = try await Self.socket(server)
             try await fragmented.send(opcode: Self.text, Array("x".utf8), fin: false)
-            for _ in 0..<70 { try await fragmented.send(opcode: Self.continuation, Array("x".utf8), fin: false) }
+            for _ in 0..<70 {
+                guard (try? await fragmented.send(opcode: Self.continuation, Array("x".utf8), fin: false)) != nil else { break }
+            }
             var close = try await fragmented.readFrame()
             while let current = close, current.opcode != Self.close { close = try await fragmented.readFrame() }
             #expect(Self.closeCode(close) == 1009, "\(String(describing: close))")

@@ -64,7 +64,11 @@ extension ChatFlowReader {
         try messages(in: chat, cursor: nil, limit: 1, direction: .older).items.first
     }
 
-    /// One page of a user's own messages across chats, newest first.
+    /// One page of a user's own messages across chats, newest first: those of chats the
+    /// user may still read. A private chat the user left or was removed from is not
+    /// readable, and its messages would show what happened there since (reactions,
+    /// deletions). A page may hold fewer than `limit` with more to come: the scan stops after
+    /// `limit * 20 + 1000` entries, and the cursor goes on from there.
     public func messages(by user: UserID, cursor: String?, limit: Int) throws -> Page<MessageView> {
         let prefix = UserIndexKeys.userPrefix(user)
         var upper = KeyWriter.prefixSuccessor(prefix)!
@@ -78,17 +82,28 @@ extension ChatFlowReader {
         let iterator = database.makeIterator(over: userIndex, lower: prefix, upper: upper)
         iterator.seekToLast()
         var messages: [MessageView] = []
+        var readable: [ChatID: Bool] = [:]
+        var budget = limit * 20 + 1000
+        var last: MessageID?
         var more = false
         while iterator.isValid {
-            if messages.count == limit { more = true; break }
-            if let message = UserIndexKeys.decodeEntry(iterator.key), let chat = ULID(bytes: iterator.value).map(ChatID.init),
-               let record = try database.get(TimelineKeys.message(chat, message), in: timeline).map(MessageRecord.init(decoding:)) {
-                messages.append(try view(chat, message, record))
+            if messages.count == limit || budget == 0 { more = true; break }
+            budget -= 1
+            if let message = UserIndexKeys.decodeEntry(iterator.key), let chat = ULID(bytes: iterator.value).map(ChatID.init) {
+                last = message
+                if readable[chat] == nil {
+                    let open = try chatRecord(chat).map { !$0.isPrivate } ?? false
+                    readable[chat] = try open || role(of: user, in: chat) != nil
+                }
+                let mayRead = readable[chat] ?? false
+                if mayRead, let record = try database.get(TimelineKeys.message(chat, message), in: timeline).map(MessageRecord.init(decoding:)) {
+                    messages.append(try view(chat, message, record))
+                }
             }
             iterator.previous()
         }
         try iterator.checkError()
-        let next = more ? messages.last.flatMap { ULID($0.id) }.map { PageCursor(kind: .userMessages, scope: .zero, position: .message($0)).encoded } : nil
+        let next = more ? last.map { PageCursor(kind: .userMessages, scope: .zero, position: .message($0.ulid)).encoded } : nil
         return Page(items: messages, nextCursor: next)
     }
 
