@@ -55,6 +55,10 @@ struct RestoreCommand: AsyncParsableCommand {
         guard files.fileExists(atPath: source + "/CURRENT") else {
             throw ValidationError("--from: \(from) is not a ChatFlow backup (it has no RocksDB CURRENT file)")
         }
+        // A data directory a process has open changes while it is copied: not a backup.
+        if Self.isLockedByAnotherProcess(source + "/LOCK") {
+            throw ValidationError("--from: \(from) is a data directory in use by a running server; back it up with `chatflow backup` and restore from that")
+        }
         let target = URL(fileURLWithPath: data.path).resolvingSymlinksInPath().path
         if files.fileExists(atPath: target, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw ValidationError("\(target) exists but is not a directory; choose another --data-dir or remove the file")
@@ -143,6 +147,16 @@ struct RestoreCommand: AsyncParsableCommand {
         try Self.rename(staging, to: target)
         try? files.removeItem(atPath: replaced)
         print("restored \(from) into \(target) (last event \(last?.description ?? "none")); run `chatflow verify` to check it")
+    }
+
+    /// Whether another process holds RocksDB's lock on `path` (a POSIX write lock on the
+    /// whole file), asked without taking it.
+    private static func isLockedByAnotherProcess(_ path: String) -> Bool {
+        let descriptor = open(path, O_RDWR)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var probe = flock(l_type: Int16(F_WRLCK), l_whence: Int16(SEEK_SET), l_start: 0, l_len: 0, l_pid: 0)
+        return fcntl(descriptor, F_GETLK, &probe) == 0 && probe.l_type != Int16(F_UNLCK)
     }
 
     /// Renames `path` to `destination` and makes the rename durable (the parent directory

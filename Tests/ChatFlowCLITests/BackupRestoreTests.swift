@@ -249,6 +249,15 @@ import Glibc
         let good = dir.appending("good")
         #expect(await (try ChildProcess(["backup", "--data-dir", source, "--to", good], environment: Serve.environment)).exitStatus() == 0)
 
+        // A data directory in use (its LOCK held, here by this process) is not a backup.
+        let sourceLock = open(source + "/LOCK", O_RDWR)
+        var held = flock(l_type: Int16(F_WRLCK), l_whence: Int16(SEEK_SET), l_start: 0, l_len: 0, l_pid: 0)
+        try #require(sourceLock >= 0 && fcntl(sourceLock, F_SETLK, &held) == 0)
+        let inUseErrors = dir.appending("in-use.err")
+        #expect(await (try ChildProcess(["restore", "--from", source, "--data-dir", dir.appending("elsewhere")], errorFile: inUseErrors)).exitStatus() == 64)
+        #expect(try String(contentsOfFile: inUseErrors, encoding: .utf8).contains("in use by a running server"))
+        close(sourceLock)
+
         let live = dir.appending("live")
         let lock = open(live + ".restore-lock", O_CREAT | O_RDWR, 0o600)
         try #require(lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0)
