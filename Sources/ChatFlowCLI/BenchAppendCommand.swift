@@ -48,7 +48,14 @@ struct BenchAppendCommand: AsyncParsableCommand {
         let commits = CommitCounter()
         var options = ChangeLogOptions()
         options.onCommit = { commits.record($0) }
-        let log = try RocksDBChangeLog.open(path: directory, options: options)
+        let log: RocksDBChangeLog
+        do {
+            log = try RocksDBChangeLog.open(path: directory, options: options)
+        } catch {
+            // As the other commands report a data directory they cannot open: exit 74.
+            FileHandle.standardError.write(Data("bench append: \(error.description)\n".utf8))
+            throw ExitCode(74)
+        }
         var result: AppendBenchmark.Result
         do {
             result = try await AppendBenchmark(

@@ -13,7 +13,8 @@ struct LoadtestCommand: AsyncParsableCommand {
         answered, and latencies count from that time. Reports post and delivery rates, latency \
         percentiles, errors by status and deliveries still missing after the drain wait. \
         Progress goes to stderr once a second; the summary (or with --json one JSON object) to \
-        stdout. Exits 1 if any post failed, any delivery is missing or a WebSocket was dropped.
+        stdout. Exits 1 if any post failed, any delivery is missing or a WebSocket was dropped; \
+        2 if the load could not be set up (the server unreachable or refusing the setup).
 
         Rate limits: run the server with CHATFLOW_RATE_LIMIT=0, or keep --rate under the \
         server's per-user limit (default 20/s) times the users that post: posts are spread \

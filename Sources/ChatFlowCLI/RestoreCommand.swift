@@ -57,11 +57,11 @@ struct RestoreCommand: AsyncParsableCommand {
         }
         // A data directory a process has open changes while it is copied: not a backup.
         if Self.isLockedByAnotherProcess(source + "/LOCK") {
-            throw ValidationError("--from: \(from) is a data directory in use by a running server; back it up with `chatflow backup` and restore from that")
+            throw Self.cannot("use \(from) as a backup: it is a data directory in use by a running server; back it up with `chatflow backup` and restore from that")
         }
         let target = URL(fileURLWithPath: data.path).resolvingSymlinksInPath().path
         if files.fileExists(atPath: target, isDirectory: &isDirectory), !isDirectory.boolValue {
-            throw ValidationError("\(target) exists but is not a directory; choose another --data-dir or remove the file")
+            throw Self.cannot("use \(target) as the data directory: it exists but is not a directory; choose another --data-dir or remove the file")
         }
         let staging = ChatFlowEngine.restoringPath(of: target)
         let replaced = ChatFlowEngine.replacedPath(of: target)
@@ -104,7 +104,7 @@ struct RestoreCommand: AsyncParsableCommand {
             do {
                 try ChatFlowEngine(dataDirectory: target, databaseOptions: .existing.withinDescriptorLimit()).close()
             } catch StorageError.locked {
-                throw ValidationError("\(target) is in use by a running server; stop it first")
+                throw Self.cannot("restore into \(target): it is in use by a running server; stop it first")
             } catch {
                 // Unreadable data is exactly what a restore replaces.
             }

@@ -146,7 +146,10 @@ import Glibc
         // A file where the data directory should be.
         let file = dir.appending("notes.txt")
         try Data("keep me".utf8).write(to: URL(fileURLWithPath: file))
-        #expect(await (try ChildProcess(["restore", "--from", good, "--data-dir", file])).exitStatus() != 0)
+        #expect(await (try ChildProcess(["restore", "--from", good, "--data-dir", file])).exitStatus() == 74)
+        // Commands that open it report it as they report any data directory they cannot open.
+        #expect(await (try ChildProcess(["backup", "--data-dir", file, "--to", dir.appending("from-a-file")], environment: Serve.environment)).exitStatus() == 74)
+        #expect(await (try ChildProcess(["bench", "append", "--events", "10", "--data-dir", file])).exitStatus() == 74)
         #expect(try String(contentsOfFile: file, encoding: .utf8) == "keep me")
 
         // A path with no data: neither verified nor backed up, and not created either.
@@ -254,7 +257,7 @@ import Glibc
         var held = flock(l_type: Int16(F_WRLCK), l_whence: Int16(SEEK_SET), l_start: 0, l_len: 0, l_pid: 0)
         try #require(sourceLock >= 0 && fcntl(sourceLock, F_SETLK, &held) == 0)
         let inUseErrors = dir.appending("in-use.err")
-        #expect(await (try ChildProcess(["restore", "--from", source, "--data-dir", dir.appending("elsewhere")], errorFile: inUseErrors)).exitStatus() == 64)
+        #expect(await (try ChildProcess(["restore", "--from", source, "--data-dir", dir.appending("elsewhere")], errorFile: inUseErrors)).exitStatus() == 74)
         #expect(try String(contentsOfFile: inUseErrors, encoding: .utf8).contains("in use by a running server"))
         close(sourceLock)
 
