@@ -17,6 +17,13 @@ struct RebuildCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object with the totals.")
     var json = false
 
+    func validate() throws {
+        // A usage error, said before the data directory is opened (exit 64, not 1).
+        if let unknown = projections.first(where: { !ProjectionCatalog.names.contains($0) }) {
+            throw ValidationError("--projection: unknown projection '\(unknown)'; known: \(ProjectionCatalog.names.joined(separator: ", "))")
+        }
+    }
+
     func run() async throws {
         let engine = try data.openEngine(for: "rebuild", options: .replay.withinDescriptorLimit())
         defer { engine.close() }

@@ -159,6 +159,7 @@ import Glibc
         #expect(await verify.exitStatus() == 74, "74: the data cannot be opened, unlike 1 for a mismatch")
         #expect(try String(contentsOfFile: verifyErrors, encoding: .utf8).contains("no ChatFlow data"))
         #expect(await (try ChildProcess(["rebuild", "--data-dir", typo])).exitStatus() == 74, "as verify and serve exit")
+        #expect(await (try ChildProcess(["rebuild", "--data-dir", source, "--projection", "nope"])).exitStatus() == 64, "a usage error, not 1 (differs)")
         let emptyBackup = try ChildProcess(["backup", "--data-dir", typo, "--to", dir.appending("empty-backup")], environment: Serve.environment)
         #expect(await emptyBackup.exitStatus() != 0)
         #expect(!files.fileExists(atPath: typo) && !files.fileExists(atPath: dir.appending("empty-backup")))
