@@ -110,12 +110,7 @@ import Glibc
         let dir = TemporaryDirectory("chatflow-restore-refusals")
         defer { dir.remove() }
         let files = FileManager.default
-        let source = dir.appending("source")
-        let bench = try ChildProcess(["bench", "append", "--events", "3000", "--producers", "2", "--chats", "2", "--data-dir", source, "--json"])
-        #expect(await bench.exitStatus() == 0)
-        let good = dir.appending("good")
-        let backup = try ChildProcess(["backup", "--data-dir", source, "--to", good], environment: Serve.environment)
-        #expect(await backup.exitStatus() == 0, "\(backup.lines)")
+        let (source, good) = try await Self.dataAndBackup(in: dir, events: 3000)
         let live = dir.appending("live")
         #expect(await (try ChildProcess(["restore", "--from", good, "--data-dir", live])).exitStatus() == 0)
 
@@ -179,10 +174,7 @@ import Glibc
         let dir = TemporaryDirectory("chatflow-restore-interrupted")
         defer { dir.remove() }
         let files = FileManager.default
-        let source = dir.appending("source")
-        #expect(await (try ChildProcess(["bench", "append", "--events", "2000", "--producers", "2", "--chats", "2", "--data-dir", source, "--json"])).exitStatus() == 0)
-        let good = dir.appending("good")
-        #expect(await (try ChildProcess(["backup", "--data-dir", source, "--to", good], environment: Serve.environment)).exitStatus() == 0)
+        let (source, good) = try await Self.dataAndBackup(in: dir, events: 2000)
 
         // As a restore leaves it between its renames: the old data aside, the new beside.
         let live = dir.appending("live")
@@ -248,10 +240,7 @@ import Glibc
         let dir = TemporaryDirectory("chatflow-restore-lock")
         defer { dir.remove() }
         let files = FileManager.default
-        let source = dir.appending("source")
-        #expect(await (try ChildProcess(["bench", "append", "--events", "1000", "--producers", "2", "--chats", "2", "--data-dir", source, "--json"])).exitStatus() == 0)
-        let good = dir.appending("good")
-        #expect(await (try ChildProcess(["backup", "--data-dir", source, "--to", good], environment: Serve.environment)).exitStatus() == 0)
+        let (source, good) = try await Self.dataAndBackup(in: dir, events: 1000)
 
         // A data directory in use (its LOCK held, here by this process) is not a backup.
         let sourceLock = open(source + "/LOCK", O_RDWR)
@@ -283,5 +272,17 @@ import Glibc
         #expect(try String(contentsOfFile: pipedErrors, encoding: .utf8).contains("CURRENT is not a regular file"))
         let (verified, output) = try await Serve.verify(dataDirectory: live)
         #expect(verified == 0, "the data directory must be untouched: \(output)")
+    }
+
+    /// A data directory `dir/source` with `events` appended by `bench append`, and its
+    /// offline backup in `dir/good`.
+    private static func dataAndBackup(in dir: TemporaryDirectory, events: Int) async throws -> (source: String, backup: String) {
+        let source = dir.appending("source")
+        let bench = try ChildProcess(["bench", "append", "--events", "\(events)", "--producers", "2", "--chats", "2", "--data-dir", source, "--json"])
+        #expect(await bench.exitStatus() == 0)
+        let good = dir.appending("good")
+        let backup = try ChildProcess(["backup", "--data-dir", source, "--to", good], environment: Serve.environment)
+        #expect(await backup.exitStatus() == 0, "\(backup.lines)")
+        return (source, good)
     }
 }
