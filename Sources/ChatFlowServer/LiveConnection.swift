@@ -17,7 +17,9 @@ package final class LiveConnection: Sendable {
         /// Replaying history: live frames wait here until the replay is done. `leaving`: the
         /// user left the chat (their `member.left` is the last frame held); nothing more is
         /// held, and the subscription ends once the replay or the hand-over has sent it.
-        case replaying(pending: [(ULID?, String)], leaving: Bool)
+        /// `pending` nil: more came meanwhile than a queue holds, so none is held and the
+        /// replay reads them from the log instead before going live.
+        case replaying(pending: [(ULID?, String)]?, leaving: Bool)
         /// Live: frames for ids up to `lastSent` were already sent by the replay.
         case live(lastSent: ULID?)
     }

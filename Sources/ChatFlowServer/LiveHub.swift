@@ -270,27 +270,51 @@ package final class LiveHub: Service, Sendable {
         // Hand over: send what was held back, until nothing more is, then go live in the
         // same step, so no later frame can overtake a held-back one. A user who left while
         // the replay ran gets the held frames up to their `member.left`, then `unsubscribed`.
+        // When more came meanwhile than could be held, the replay goes on from the log first.
         while true {
-            let held = connection.withSubscription(channel) { subscription -> (frames: [(ULID?, String)], leaving: Bool)? in
+            let step = connection.withSubscription(channel) { subscription -> HandOverStep? in
                 guard case .replaying(let pending, let leaving)? = subscription else { return nil }
+                guard let pending else {
+                    subscription = .replaying(pending: [], leaving: leaving)
+                    return .catchUp
+                }
                 if pending.isEmpty {
                     subscription = leaving ? nil : .live(lastSent: lastSent)
-                    return ([], leaving)
+                    return .done(leaving: leaving)
                 }
                 subscription = .replaying(pending: [], leaving: leaving)
-                return (pending, leaving)
+                return .send(pending)
             }
-            // Ended by the replay, which told the client.
-            guard let held else { return }
-            if held.frames.isEmpty {
-                if held.leaving { endLeft(connection, channel) }
+            switch step {
+            case nil:
+                // Ended by the replay, which told the client.
                 return
-            }
-            for (id, frame) in held.frames where id.map({ id in lastSent.map { id > $0 } ?? true }) ?? true {
-                if !send(frame, to: connection) { return }
-                if let id { lastSent = id }
+            case .done(let leaving):
+                if leaving { endLeft(connection, channel) }
+                return
+            case .catchUp:
+                metrics.replayCatchUps.increment()
+                switch await replay(channel, after: lastSent ?? judgedAt, to: connection) {
+                case .replayed(let last): lastSent = last
+                case .ended: return
+                }
+            case .send(let frames):
+                for (id, frame) in frames where id.map({ id in lastSent.map { id > $0 } ?? true }) ?? true {
+                    if !send(frame, to: connection) { return }
+                    if let id { lastSent = id }
+                }
             }
         }
+    }
+
+    /// What the hand-over from a replay to live delivery does next.
+    private enum HandOverStep {
+        /// Send the frames held meanwhile, then look again.
+        case send([(ULID?, String)])
+        /// More came than could be held: replay from the log up to the projections again.
+        case catchUp
+        /// Nothing is held: live now, or ended for a user who left.
+        case done(leaving: Bool)
     }
 
     /// Ends the subscription of a user who left the chat, after their `member.left`.
@@ -617,18 +641,22 @@ package final class LiveHub: Service, Sendable {
     }
 
     private func deliver(_ frame: String, id: ULID?, on channel: LiveChannel, to connection: LiveConnection, _ outgoing: inout Outgoing) {
-        enum Step { case send, hold, overflow, skip }
+        enum Step { case send, hold, skip }
         let step = connection.withSubscription(channel) { subscription -> Step in
             switch subscription {
-            case .replaying(var pending, let leaving)?:
+            case .replaying(let held, let leaving)?:
                 // Typing (no id) is of the moment: held until the replay ends, it would be stale.
-                if leaving || id == nil { return .skip }
+                // Nothing is held once the replay is to read the rest from the log.
+                guard !leaving, id != nil, var pending = held else { return .skip }
                 // Held frames count against the same limit as queued ones: a replay waiting
-                // its turn must not gather a busy chat's traffic without bound.
+                // its turn must not gather a busy chat's traffic without bound. Past it they
+                // are dropped, all of them, and the replay reads them from the log.
                 if pending.count >= queueLimit {
-                    subscription = nil
-                    return .overflow
+                    subscription = .replaying(pending: nil, leaving: false)
+                    return .skip
                 }
+                // Let go of the stored copy first, so the append does not copy the frames.
+                subscription = nil
                 pending.append((id, frame))
                 subscription = .replaying(pending: pending, leaving: false)
                 return .hold
@@ -641,7 +669,6 @@ package final class LiveHub: Service, Sendable {
         }
         switch step {
         case .send: outgoing.add(frame, to: connection)
-        case .overflow: closeSlow(connection)
         case .hold, .skip: break
         }
     }

@@ -20,6 +20,9 @@ public final class ServerMetrics: Sendable {
     /// turn at the `ReplayGate`.
     let replaysRunning: Gauge
     let replaysWaiting: Gauge
+    /// Replays that read on from the log because more live events came meanwhile than
+    /// could be held for them.
+    let replayCatchUps: Counter
 
     static let latencyBuckets: [Duration] = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
@@ -43,6 +46,9 @@ public final class ServerMetrics: Sendable {
             "chatflow_websocket_replays_running", "Subscriptions with since reading the events they missed from the log"))
         replaysWaiting = registry.makeGauge(descriptor: Self.named(
             "chatflow_websocket_replays_waiting", "Subscriptions with since waiting for their turn to read the log"))
+        replayCatchUps = registry.makeCounter(descriptor: Self.named(
+            "chatflow_websocket_replay_catch_ups_total",
+            "Replays that read on from the log because more events came meanwhile than a queue holds"))
     }
 
     /// For `ChangeLogOptions.onCommit`.

@@ -62,7 +62,11 @@ import ChatFlowStorage
         let dir = TemporaryDirectory("chatflow-no-resources")
         defer { dir.remove() }
         let executable = dir.appending("chatflow")
-        try FileManager.default.copyItem(atPath: ChildProcess.binary, toPath: executable)
+        // Copied by `cp`: a copy written here leaves its descriptor open in this process for
+        // a moment, and a child another test forks meanwhile inherits it, so exec would fail
+        // with "text file busy".
+        let copy = try ChildProcess([ChildProcess.binary, executable], executable: "/bin/cp")
+        #expect(await copy.exitStatus() == 0)
         let minted = try ChildProcess(["token", "--user", "alice", "--data-dir", dir.appending("data")], environment: Serve.environment, executable: executable)
         #expect(await minted.exitStatus() == 0)
         let token = try #require(minted.lines.last { !$0.isEmpty })

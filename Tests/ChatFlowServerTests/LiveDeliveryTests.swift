@@ -239,11 +239,14 @@ import Testing
 
     /// A member removed from a private chat while their resume waits for its replay hears
     /// what came before their leaving, the leaving itself, then `unsubscribed` once, and
-    /// nothing posted after it, whichever of the hub and the replay meets the leaving first.
-    @Test func aMemberRemovedDuringTheirReplayHearsUpToTheirLeavingAndNothingAfter() async throws {
+    /// nothing posted after it, whichever of the hub and the replay meets the leaving first;
+    /// also when more came than could be held for them (a queue of one), so the leaving
+    /// itself was dropped and the replay reads it from the log.
+    @Test(arguments: [1024, 1])
+    func aMemberRemovedDuringTheirReplayHearsUpToTheirLeavingAndNothingAfter(queueLimit: Int) async throws {
         let gate = ReplayGate(limit: 1)
         let holder = UserID(unchecked: "holder")
-        try await TestServer.run(replayGate: gate) { server in
+        try await TestServer.run(configure: { $0.webSocketQueueLimit = queueLimit }, replayGate: gate) { server in
             let chat = try await server.createChat("alice", isPrivate: true)
             try await server.add("bob", to: chat, by: "alice")
             let seen = try await server.post(chat, as: "alice", "seen")
@@ -275,21 +278,38 @@ import Testing
     }
 
     /// While a resume waits for its replay, a busy chat's live frames are held for it, up to
-    /// the queue limit; past it the client is closed as too slow (and resumes with `since`),
-    /// instead of the server holding frames without bound.
-    @Test func framesHeldForAWaitingReplayAreBounded() async throws {
+    /// the queue limit; past it none is held, and the replay reads them from the log before
+    /// going live: the client gets each once, in order, and is not closed.
+    @Test func framesHeldForAWaitingReplayAreBoundedAndTheRestIsReadFromTheLog() async throws {
         let gate = ReplayGate(limit: 1)
         let holder = UserID(unchecked: "holder")
         try await TestServer.run(configure: { $0.webSocketQueueLimit = 5 }, replayGate: gate) { server in
             let chat = try await server.createChat("alice")
             try await server.join(chat, as: "bob")
+            let channel = "chats/\(chat)"
             let seen = try await server.post(chat, as: "alice", "seen")
+            let watcher = try await LiveClient.connect(server, as: "alice")
+            try await watcher.subscribe(channel)
             await gate.enter(holder)
             let bob = try await LiveClient.connect(server, as: "bob")
-            try await bob.subscribe("chats/\(chat)", since: seen)
-            for index in 0..<8 { _ = try await server.post(chat, as: "alice", "busy \(index)") }
-            #expect(await bob.closed() == 4008)
+            try await bob.subscribe(channel, since: seen)
+            var posted: [String] = []
+            for index in 0..<8 { posted.append(try await server.post(chat, as: "alice", "busy \(index)")) }
+            // The hub hands each event to bob's held frames before the watcher's socket gets
+            // it: once the watcher has all eight, more came than bob's subscription holds.
+            #expect(await watcher.wait { _ in watcher.events(on: channel).count == posted.count })
             gate.leave(holder)
+
+            #expect(await bob.wait { _ in bob.events(on: channel).count >= posted.count })
+            // Whatever else came, came before the answer to this ping.
+            #expect(try await bob.roundTrip())
+            let got = bob.events(on: channel).compactMap { ($0["event"] as? [String: Any])?["messageId"] as? String }
+            #expect(got == posted)
+            let metrics = try await server.call(.get, "/metrics", as: nil).text
+            #expect(metrics.contains("chatflow_websocket_replay_catch_ups_total 1"), "\(metrics)")
+            #expect(metrics.contains("chatflow_websocket_slow_client_closes_total 0"), "\(metrics)")
+            await bob.close()
+            await watcher.close()
         }
     }
 
