@@ -70,19 +70,34 @@ import Testing
     }
 
     /// Without this the server's side of the socket stayed open until the next unanswered
-    /// ping (30 s and more), and a storm of reconnects piled up connections.
-    @Test func aClientThatVanishesWithoutACloseFrameIsLetGoAtOnce() async throws {
+    /// ping (30 s and more), and a storm of reconnects piled up connections. Whether the
+    /// client's socket ends its stream or is reset, subscribed or not, and delivery to the
+    /// others goes on.
+    @Test(arguments: [false, true])
+    func aClientThatVanishesWithoutACloseFrameIsLetGoAtOnce(reset: Bool) async throws {
         try await TestServer.run(configure: { $0.webSocketCloseGraceSeconds = 1 }) { server in
+            let chat = try await server.createChat("alice")
             // One at a time: each connect blocks a dispatch thread until the upgrade is done.
             var clients: [StalledClient] = []
-            for _ in 0..<5 { clients.append(try await Self.socket(server)) }
+            for _ in 0..<3 { clients.append(try await Self.socket(server)) }
+            for _ in 0..<2 { clients.append(try await StalledClient.connect(server, as: "alice", subscribingTo: chat)) }
             #expect(try await eventually(timeout: .seconds(10)) {
                 try await server.call(.get, "/metrics", as: nil).text.contains("chatflow_websocket_connections 5")
             })
-            for client in clients { client.drop() }
+            for client in clients {
+                if reset { client.reset() } else { client.drop() }
+            }
             #expect(try await eventually(timeout: .seconds(10)) {
                 try await server.call(.get, "/metrics", as: nil).text.contains("chatflow_websocket_connections 0")
             }, "connections still open after their clients went away")
+
+            let alice = try await LiveClient.connect(server, as: "alice")
+            try await alice.subscribe("chats/\(chat)")
+            let posted = try await server.post(chat, as: "alice", "after")
+            #expect(await alice.wait { _ in
+                alice.events(on: "chats/\(chat)").contains { ($0["event"] as? [String: Any])?["messageId"] as? String == posted }
+            })
+            await alice.close()
         }
     }
 

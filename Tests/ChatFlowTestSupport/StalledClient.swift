@@ -20,6 +20,8 @@ public final class StalledClient: @unchecked Sendable {
     /// How the stream ended, and the frames read, for failure messages.
     public private(set) var ending = ""
     public private(set) var framesRead = 0
+    /// Closed by `reset`: the descriptor is not ours to close again.
+    private var isReset = false
 
     /// Connects to `127.0.0.1:port`, upgrades `/ws` with `token`, and sends `frames` (text).
     public static func connect(port: Int, token: String, frames: [String]) async throws -> StalledClient {
@@ -141,7 +143,7 @@ public final class StalledClient: @unchecked Sendable {
         return String(decoding: head, as: UTF8.self)
     }
 
-    deinit { Glibc.close(socket) }
+    deinit { if !isReset { Glibc.close(socket) } }
 
     /// The next frame from the server: its opcode and payload; nil at end of stream.
     private func nextFrame() throws -> (opcode: UInt8, payload: [UInt8])? {
@@ -167,6 +169,16 @@ public final class StalledClient: @unchecked Sendable {
     /// without a close frame.
     public func drop() {
         shutdown(socket, Int32(SHUT_RDWR))
+    }
+
+    /// Ends the connection the way a client whose host resets it does: closed with a zero
+    /// linger, so the server meets a TCP reset instead of an end of stream.
+    public func reset() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(socket, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        shutdown(socket, Int32(SHUT_RD))
+        isReset = true
+        Glibc.close(socket)
     }
 
     /// The next frame from the server, whatever it is; nil at end of stream.
