@@ -506,11 +506,9 @@ package final class LiveHub: Service, Sendable {
         case .messagePosted, .messageEdited, .messageDeleted, .chatUpdated:
             return .membersExcept(logged.actor)
         case .reactionAdded(let added):
-            // Only while the author is still a member: who reacts in a chat is not told to
-            // someone who left it or was removed.
-            guard let author = try commands.reader.messageFacts(added.message)?.author, author != logged.actor,
-                  try commands.reader.role(of: author, in: chat) != nil else { return nil }
-            return .user(author)
+            return try reactionAudience(to: added.message, by: logged.actor, in: chat)
+        case .reactionRemoved(let removed):
+            return try reactionAudience(to: removed.message, by: logged.actor, in: chat)
         case .memberJoined(let joined):
             return .user(joined.user)
         case .memberLeft(let left):
@@ -518,6 +516,15 @@ package final class LiveHub: Service, Sendable {
         default:
             return nil
         }
+    }
+
+    /// A reaction added or taken back is for the message's author, only while they are still
+    /// a member: who reacts in a chat is not told to someone who left it or was removed.
+    /// Both, so that counts kept from this channel go down as well as up.
+    private func reactionAudience(to message: MessageID, by actor: UserID, in chat: ChatID) throws -> Audience? {
+        guard let author = try commands.reader.messageFacts(message)?.author, author != actor,
+              try commands.reader.role(of: author, in: chat) != nil else { return nil }
+        return .user(author)
     }
 
     /// The error frame refusing `user` a subscription to `channel`, or nil when they may
@@ -535,8 +542,9 @@ package final class LiveHub: Service, Sendable {
         }
     }
 
-    /// A replayed message event with the message's text as it is now: a replay must not
-    /// give back what was deleted or edited away (live frames carried it when it was current).
+    /// A replayed message event with the message's text as it is now, and when it was last
+    /// edited: a replay must not give back what was deleted or edited away (live frames
+    /// carried it when it was current).
     private func redacted(_ event: LiveEvent) throws -> LiveEvent {
         guard event.kind == "message.created" || event.kind == "message.edited",
               let id = event.messageId.flatMap(ULID.init) else { return event }
@@ -546,7 +554,7 @@ package final class LiveHub: Service, Sendable {
         if event.kind == "message.created", let message = event.message {
             event.message = MessageView(
                 id: message.id, chatId: message.chatId, userId: message.userId, content: content,
-                messageType: message.messageType, createdAt: message.createdAt, editedAt: nil,
+                messageType: message.messageType, createdAt: message.createdAt, editedAt: now?.editedAt,
                 deleted: now?.deleted ?? true, reactions: [:])
         } else {
             event.content = content

@@ -57,11 +57,18 @@ struct NotificationReplayFilter {
         case .messagePosted, .messageEdited, .messageDeleted, .chatUpdated:
             return try logged.actor != user && isMemberThenAndNow(chat)
         case .reactionAdded(let added):
-            guard try logged.actor != user && isMemberThenAndNow(chat) else { return false }
-            return try reader.messageFacts(added.message)?.author == user
+            return try isReaction(to: added.message, by: logged.actor, in: chat)
+        case .reactionRemoved(let removed):
+            return try isReaction(to: removed.message, by: logged.actor, in: chat)
         default:
             return false
         }
+    }
+
+    /// Someone else's reaction, added or taken back, to one of the user's messages.
+    private mutating func isReaction(to message: MessageID, by actor: UserID, in chat: ChatID) throws -> Bool {
+        guard try actor != user && isMemberThenAndNow(chat) else { return false }
+        return try reader.messageFacts(message)?.author == user
     }
 
     private mutating func isMemberThenAndNow(_ chat: ChatID) throws -> Bool {

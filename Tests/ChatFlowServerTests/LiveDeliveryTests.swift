@@ -678,6 +678,10 @@ import Testing
             let created = events.filter { $0["kind"] as? String == "message.created" }.compactMap { $0["message"] as? [String: Any] }
             #expect(created.map { $0["content"] as? String } == ["final text", "", "plain"])
             #expect(created.map { $0["deleted"] as? Bool } == [false, true, false])
+            // The text as it is now goes with when it became so, as the message reads over HTTP.
+            let now = try await server.call(.get, "/messages/\(edited)", as: "bob").string("editedAt")
+            #expect(now != nil && created.first?["editedAt"] as? String == now, "\(created)")
+            #expect(created.dropFirst().allSatisfy { $0["editedAt"] is NSNull }, "\(created)")
             await bob.close()
         }
     }
@@ -714,9 +718,12 @@ import Testing
             let message = try await server.post(chat, as: "bob", "bob's")
             _ = try await server.post(chat, as: "alice", "for bob")
             _ = try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"👍"}"#)
-            #expect(await bob.wait { _ in bob.events(on: "users/me/notifications").count >= 2 })
+            // Taking a reaction back is told too, so counts kept from this channel go down.
+            #expect(try await server.call(.delete, "/messages/\(message)/reactions/%F0%9F%91%8D", as: "alice").status == 204)
+            _ = try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"👍"}"#)
+            #expect(await bob.wait { _ in bob.events(on: "users/me/notifications").count >= 4 })
             let kinds = bob.events(on: "users/me/notifications").compactMap { ($0["event"] as? [String: Any])?["kind"] as? String }
-            #expect(kinds == ["message.created", "reaction.added"])
+            #expect(kinds == ["message.created", "reaction.added", "reaction.removed", "reaction.added"])
 
             // Once bob has left, reactions to what he wrote are not his to hear of.
             #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob").status == 204)
@@ -724,11 +731,11 @@ import Testing
             // Once bob hears of a later post in another chat, the hub has passed the reaction
             // (it delivers in log order), and has decided on it while bob was out.
             _ = try await server.post(other, as: "alice", "elsewhere")
-            #expect(await bob.wait { _ in bob.events(on: "users/me/notifications").count >= 4 })
+            #expect(await bob.wait { _ in bob.events(on: "users/me/notifications").count >= 6 })
             try await server.add("bob", to: chat, by: "alice")
-            #expect(await bob.wait { _ in bob.events(on: "users/me/notifications").count >= 5 })
+            #expect(await bob.wait { _ in bob.events(on: "users/me/notifications").count >= 7 })
             let later = bob.events(on: "users/me/notifications").compactMap { ($0["event"] as? [String: Any])?["kind"] as? String }
-            #expect(later == ["message.created", "reaction.added", "member.left", "message.created", "member.joined"], "\(later)")
+            #expect(later == ["message.created", "reaction.added", "reaction.removed", "reaction.added", "member.left", "message.created", "member.joined"], "\(later)")
             await bob.close()
         }
     }
@@ -756,6 +763,7 @@ import Testing
 
             let missed = try await server.post(chat, as: "alice", "missed")
             #expect(try await server.call(.post, "/messages/\(bobs)/reactions", as: "alice", json: #"{"emoji":"👍"}"#).status == 201)
+            #expect(try await server.call(.delete, "/messages/\(bobs)/reactions/%F0%9F%91%8D", as: "alice").status == 204)
             _ = try await server.post(elsewhere, as: "carol", "not bob's to hear")
             let secret = try await server.createChat("alice", name: "secret", isPrivate: true)
             _ = try await server.post(secret, as: "alice", "before bob is added")
@@ -773,13 +781,13 @@ import Testing
             }
             try await again.subscribe(channel, since: lastSeen)
             let live = try await writer.value
-            #expect(await again.wait { _ in again.events(on: channel).count >= 5 + live.count })
+            #expect(await again.wait { _ in again.events(on: channel).count >= 6 + live.count })
             let events = again.events(on: channel)
             let kinds = events.compactMap { ($0["event"] as? [String: Any])?["kind"] as? String }
-            #expect(kinds == ["message.created", "reaction.added", "member.joined", "message.created", "member.left"]
+            #expect(kinds == ["message.created", "reaction.added", "reaction.removed", "member.joined", "message.created", "member.left"]
                 + live.map { _ in "message.created" }, "\(kinds)")
             let messages = events.compactMap { ($0["event"] as? [String: Any])?["messageId"] as? String }
-            #expect(messages == [missed, bobs, inSecret] + live, "\(messages)")
+            #expect(messages == [missed, bobs, bobs, inSecret] + live, "\(messages)")
             let ids = events.compactMap { $0["id"] as? String }
             #expect(ids == ids.sorted() && Set(ids).count == ids.count && ids.allSatisfy { $0 > lastSeen })
             #expect(again.frames.first { $0["type"] as? String == "subscribed" }?["recovered"] as? Bool == true)

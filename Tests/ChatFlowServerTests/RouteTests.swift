@@ -148,6 +148,11 @@ import Testing
             let cursor = try #require(members.string("nextCursor"))
             let rest = try await server.call(.get, "/chats/\(chat)/members?limit=1&cursor=\(cursor)", as: "bob")
             #expect((rest["members"] as? [[String: Any]])?.first?["userId"] as? String == "bob")
+            // Members and chats are listed by id, not time: a time cursor is refused as such.
+            for list in ["/chats/\(chat)/members", "/chats"] {
+                let timed = try await server.call(.get, "\(list)?cursor=2026-01-01T00:00:00Z", as: "bob")
+                #expect(timed.status == 400 && timed.string("detail")?.contains("not ordered by time") == true, "\(list): \(timed.text)")
+            }
 
             let posted = try await server.call(.post, "/chats/\(chat)/messages", as: "bob", json: #"{"content":"  hello café  ","messageType":"text"}"#)
             #expect(posted.status == 201)

@@ -48,7 +48,10 @@ public struct PageCursor: Equatable, Sendable {
     /// Decodes `text` for a list of `kind` scoped to `scope`; a time is accepted where
     /// `allowTime` says the list is time-ordered.
     public static func decode(_ text: String, kind: Kind, scope: ULID, allowTime: Bool) throws(ChatFlowError) -> PageCursor {
-        if allowTime, let first = text.utf8.first, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first), text.contains("-") {
+        if let first = text.utf8.first, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first), text.contains("-") {
+            guard allowTime else {
+                throw .invalid("this list is not ordered by time, so its cursor cannot be a time; pass back nextCursor unchanged")
+            }
             do {
                 return PageCursor(kind: kind, scope: scope, position: .time(try RFC3339.milliseconds(text)))
             } catch {
