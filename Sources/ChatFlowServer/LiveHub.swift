@@ -199,8 +199,11 @@ package final class LiveHub: Service, Sendable {
         }
         var position: ULID?
         if let since {
-            guard let parsed = ULID(since) else {
-                send(LiveFrame.error("invalid", "since must be an event id (26 characters)", channel: channel.description), to: connection)
+            let parsed: ULID
+            do {
+                parsed = try ULID.parse(since)
+            } catch {
+                send(LiveFrame.error("invalid", "since must be an event id: \(error)", channel: channel.description), to: connection)
                 return
             }
             // Every id a client is given is in the log, so one after its end was never given

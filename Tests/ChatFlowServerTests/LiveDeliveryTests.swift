@@ -445,6 +445,12 @@ import Testing
             let error = try #require(client.frames.first { $0["type"] as? String == "error" })
             #expect(error["code"] as? String == "unknown_since" && error["channel"] as? String == "chats/\(chat)", "\(error)")
             #expect(client.frames.filter { $0["type"] as? String == "subscribed" }.count == 1, "not answered as recovered")
+
+            // A since that is no id at all is refused saying what is wrong with it.
+            try await client.subscribe("chats/\(chat)", since: "0" + String(repeating: "z", count: 24) + "u")
+            #expect(await client.wait { $0.filter { $0["type"] as? String == "error" }.count == 2 })
+            let malformed = try #require(client.frames.last { $0["type"] as? String == "error" })
+            #expect(malformed["code"] as? String == "invalid" && (malformed["detail"] as? String)?.contains("'u' at position 26") == true, "\(malformed)")
             await client.close()
         }
     }
