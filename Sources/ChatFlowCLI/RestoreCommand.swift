@@ -56,7 +56,7 @@ struct RestoreCommand: AsyncParsableCommand {
             throw ValidationError("--from: \(from) is not a ChatFlow backup (it has no RocksDB CURRENT file)")
         }
         // A data directory a process has open changes while it is copied: not a backup.
-        if Self.isLockedByAnotherProcess(source + "/LOCK") {
+        if DatabaseLock.isHeld(in: source) {
             throw Self.cannot("use \(from) as a backup: it is a data directory in use by a running server; back it up with `chatflow backup` and restore from that")
         }
         let target = URL(fileURLWithPath: data.path).resolvingSymlinksInPath().path
@@ -89,25 +89,25 @@ struct RestoreCommand: AsyncParsableCommand {
             unlink(lockPath)
             close(lock)
         }
+        // RocksDB's lock on the target, held until the swap is done: a server or command
+        // starting meanwhile is refused as "in use" instead of opening a directory about to
+        // be moved aside (whose writes would go with it).
+        var targetLock: DatabaseLock?
+        if files.fileExists(atPath: target) {
+            targetLock = try Self.lockTarget(target)
+        }
+        defer { targetLock?.release() }
         // The copy an interrupted restore left is adopted as it is: it may be all there is.
         let adopting = source == staging
-        // What an earlier restore stopped between its renames set aside counts as data here.
-        let existing = ((try? files.contentsOfDirectory(atPath: target)) ?? []) + (files.fileExists(atPath: replaced) ? [replaced] : [])
-        if !existing.isEmpty {
-            guard force else {
-                if !files.fileExists(atPath: target) {
-                    throw ValidationError("an earlier restore into \(target) did not finish, and \(replaced) holds the data it replaced; pass --force to restore over it")
-                }
-                throw ValidationError("\(target) is not empty; stop the server and pass --force to replace it")
+        // What an earlier restore stopped between its renames set aside counts as data here;
+        // a LOCK file alone (this restore's, or a database's that was never written) does not.
+        let existing = ((try? files.contentsOfDirectory(atPath: target)) ?? []).filter { $0 != "LOCK" }
+            + (files.fileExists(atPath: replaced) ? [replaced] : [])
+        if !existing.isEmpty && !force {
+            if !files.fileExists(atPath: target) {
+                throw ValidationError("an earlier restore into \(target) did not finish, and \(replaced) holds the data it replaced; pass --force to restore over it")
             }
-            // Opening it is how to learn whether a server still holds it.
-            do {
-                try ChatFlowEngine(dataDirectory: target, databaseOptions: .existing.withinDescriptorLimit()).close()
-            } catch StorageError.locked {
-                throw Self.cannot("restore into \(target): it is in use by a running server; stop it first")
-            } catch {
-                // Unreadable data is exactly what a restore replaces.
-            }
+            throw ValidationError("\(target) is not empty; stop the server and pass --force to replace it")
         }
         // Copy next to the target and open the copy there (which finds missing or damaged
         // files, and brings the projections up to date); only then swap, so that neither a
@@ -137,9 +137,14 @@ struct RestoreCommand: AsyncParsableCommand {
         // database; running the restore again finishes it.
         do {
             if files.fileExists(atPath: target) {
+                // Made since the restore began: whatever made it must not be using it.
+                if targetLock == nil { targetLock = try Self.lockTarget(target) }
                 if files.fileExists(atPath: replaced) { try files.removeItem(atPath: replaced) }
                 try Self.rename(target, to: replaced)
             }
+        } catch let exit as ExitCode {
+            if !adopting { try? files.removeItem(atPath: staging) }
+            throw exit
         } catch {
             if !adopting { try? files.removeItem(atPath: staging) }
             throw ValidationError("cannot move \(target) aside (\(error.localizedDescription)); it was left as it was")
@@ -149,14 +154,19 @@ struct RestoreCommand: AsyncParsableCommand {
         print("restored \(from) into \(target) (last event \(last?.description ?? "none")); run `chatflow verify` to check it")
     }
 
-    /// Whether another process holds RocksDB's lock on `path` (a POSIX write lock on the
-    /// whole file), asked without taking it.
-    private static func isLockedByAnotherProcess(_ path: String) -> Bool {
-        let descriptor = open(path, O_RDWR)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        var probe = flock(l_type: Int16(F_WRLCK), l_whence: Int16(SEEK_SET), l_start: 0, l_len: 0, l_pid: 0)
-        return fcntl(descriptor, F_GETLK, &probe) == 0 && probe.l_type != Int16(F_UNLCK)
+    /// Takes RocksDB's lock on the existing `target`; refused (74) when a server or another
+    /// command has it open.
+    private static func lockTarget(_ target: String) throws -> DatabaseLock {
+        let taken: DatabaseLock?
+        do {
+            taken = try DatabaseLock.take(in: target)
+        } catch {
+            throw cannot("restore into \(target): \(error.description)")
+        }
+        guard let taken else {
+            throw cannot("restore into \(target): it is in use by a running server; stop it first")
+        }
+        return taken
     }
 
     /// Renames `path` to `destination` and makes the rename durable (the parent directory

@@ -274,6 +274,52 @@ import Glibc
         #expect(verified == 0, "the data directory must be untouched: \(output)")
     }
 
+    /// A restore holds the data directory it replaces from its start to the swap: a server
+    /// starting meanwhile is refused as "in use". (It used to open the directory about to be
+    /// moved aside and go on writing, by path, into the restored one.) A restore stopped
+    /// before the swap leaves the directory as it was beside its copy: commands refuse it
+    /// until the restore is run again, so no write is served that the restore would then
+    /// throw away.
+    @Test func aRestoreKeepsEveryoneOutOfTheDirectoryUntilItIsDone() async throws {
+        let dir = TemporaryDirectory("chatflow-restore-exclusive")
+        defer { dir.remove() }
+        let files = FileManager.default
+        // Enough events that the restore spends seconds bringing its copy's projections up
+        // to date, after its copy appears and before the swap.
+        let (_, good) = try await Self.dataAndBackup(in: dir, events: 20_000)
+        let live = dir.appending("live")
+        let own = try ChildProcess(["bench", "append", "--events", "100", "--producers", "1", "--chats", "1", "--data-dir", live, "--json"])
+        #expect(await own.exitStatus() == 0)
+
+        let restore = try ChildProcess(["restore", "--from", good, "--data-dir", live, "--force"])
+        #expect(await eventually(timeout: .seconds(60)) { files.fileExists(atPath: live + ".restoring") })
+        let serveErrors = dir.appending("serve.err")
+        let server = try ChildProcess(["serve", "--data-dir", live, "--port", "\(try Serve.freePort())"], environment: Serve.environment, errorFile: serveErrors)
+        let refused = await eventually(timeout: .seconds(60)) { !server.isRunning }
+        #expect(await restore.exitStatus() == 0, "\(restore.lines)")
+        if refused {
+            #expect(await server.exitStatus() == 74)
+            #expect(try String(contentsOfFile: serveErrors, encoding: .utf8).contains("in use"))
+        } else {
+            Issue.record("a server started during the restore: \(try String(contentsOfFile: serveErrors, encoding: .utf8))")
+            _ = server.stop(with: SIGTERM)
+        }
+
+        // As a restore killed before its swap leaves it: the directory as it was, the copy beside.
+        try files.copyItem(atPath: good, toPath: live + ".restoring")
+        let stoppedErrors = dir.appending("stopped.err")
+        let stopped = try ChildProcess(["serve", "--data-dir", live, "--port", "\(try Serve.freePort())"], environment: Serve.environment, errorFile: stoppedErrors)
+        #expect(await stopped.exitStatus() == 74)
+        let said = try String(contentsOfFile: stoppedErrors, encoding: .utf8)
+        #expect(said.contains("did not finish") && said.contains("run the restore again"), "\(said)")
+        #expect(await (try ChildProcess(["verify", "--data-dir", live])).exitStatus() == 74)
+        let again = try ChildProcess(["restore", "--from", good, "--data-dir", live, "--force"])
+        #expect(await again.exitStatus() == 0, "\(again.lines)")
+        #expect(!files.fileExists(atPath: live + ".restoring") && !files.fileExists(atPath: live + ".replaced"))
+        let (verified, output) = try await Serve.verify(dataDirectory: live)
+        #expect(verified == 0, "\(output)")
+    }
+
     /// A data directory `dir/source` with `events` appended by `bench append`, and its
     /// offline backup in `dir/good`.
     private static func dataAndBackup(in dir: TemporaryDirectory, events: Int) async throws -> (source: String, backup: String) {

@@ -85,6 +85,8 @@ final class ChildProcess: Sendable {
         }
     }
 
+    var isRunning: Bool { process.isRunning }
+
     /// Whether the child, once ended, was ended by a signal rather than exiting.
     var endedBySignal: Bool { !process.isRunning && process.terminationReason == .uncaughtSignal }
 

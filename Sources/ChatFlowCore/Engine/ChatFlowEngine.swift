@@ -42,12 +42,22 @@ public final class ChatFlowEngine: Sendable {
 
     /// `chatflow restore` swaps directories by renaming them; stopped between the renames, it
     /// leaves no database at `dataDirectory`, and whatever starts there (a database, a JWT
-    /// secret) would stand in the way of the data it set aside.
+    /// secret) would stand in the way of the data it set aside. Stopped before them, it
+    /// leaves the directory as it was beside its copy: writes served there now would be
+    /// thrown away by the restore run again. A restore running holds the database's lock,
+    /// so that directory is in use.
     public static func requireNoInterruptedRestore(at dataDirectory: String) throws(StorageError) {
         let files = FileManager.default
-        if !files.fileExists(atPath: dataDirectory + "/CURRENT"),
-           files.fileExists(atPath: restoringPath(of: dataDirectory)) || files.fileExists(atPath: replacedPath(of: dataDirectory)) {
-            throw .interruptedRestore(path: dataDirectory)
+        // The names a restore gives its directories come from the path with links resolved.
+        let resolved = URL(fileURLWithPath: dataDirectory).resolvingSymlinksInPath().path
+        let restoring = files.fileExists(atPath: restoringPath(of: resolved))
+        if !files.fileExists(atPath: resolved + "/CURRENT") {
+            if restoring || files.fileExists(atPath: replacedPath(of: resolved)) {
+                throw .interruptedRestore(path: dataDirectory)
+            }
+        } else if restoring {
+            if DatabaseLock.isHeld(in: resolved) { throw .locked(path: dataDirectory) }
+            throw .unfinishedRestore(path: dataDirectory)
         }
     }
 

@@ -13,6 +13,10 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A restore stopped between swapping directories: the data directory is missing or
     /// empty beside `<path>.restoring` or `<path>.replaced`.
     case interruptedRestore(path: String)
+    /// A restore stopped before it swapped directories: the data directory is as it was,
+    /// beside `<path>.restoring`, and serving it would add writes the restore, run again,
+    /// throws away.
+    case unfinishedRestore(path: String)
     /// The device has no space left.
     case noSpace(detail: String)
     /// A write was attempted through a handle opened read-only.
@@ -39,8 +43,11 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .corrupt(let path, let detail):
             "data in \(path) is corrupt: \(detail); restore from a backup"
         case .interruptedRestore(let path):
-            "a `chatflow restore` into \(path) did not finish (\(path).restoring or \(path).replaced is there): "
-                + "run the restore again, or move one of them back to \(path); starting here would begin an empty database"
+            "a `chatflow restore` into \(path) is running or did not finish (\(path).restoring or \(path).replaced is there): "
+                + "wait for it, or run the restore again, or move one of them back to \(path); starting here would begin an empty database"
+        case .unfinishedRestore(let path):
+            "a `chatflow restore` into \(path) did not finish (\(path).restoring is there; \(path) is as it was): "
+                + "run the restore again to finish it, or remove \(path).restoring to keep \(path) as it is"
         case .noSpace(let detail):
             "no space left on the device: \(detail)"
         case .readOnly:
