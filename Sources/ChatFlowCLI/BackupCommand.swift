@@ -75,7 +75,16 @@ struct BackupCommand: AsyncParsableCommand {
         do {
             (answer, response) = try await URLSession.shared.data(for: request)
         } catch {
-            print("backup failed: \(data.path) is in use, and no server answered at \(base) (\(error.localizedDescription)); pass --url, or set CHATFLOW_HOST/CHATFLOW_PORT as the server has them")
+            // A server that went away while it worked may have finished the copy (RocksDB
+            // renames a checkpoint into place once it is whole) without saying so.
+            if FileManager.default.fileExists(atPath: target + "/CURRENT") {
+                print("backup unconfirmed: the server at \(base) stopped answering (\(error.localizedDescription)) after it had written \(target); "
+                    + "it may lack the files copied last (the JWT secret): restore it into a scratch directory and run `chatflow verify` before relying on it")
+                throw ExitCode(1)
+            }
+            print("backup failed: \(data.path) is in use, and no server answered at \(base) (\(error.localizedDescription)); "
+                + "if a server has it, pass --url, or set CHATFLOW_HOST/CHATFLOW_PORT as the server has them; "
+                + "if another command has it (rebuild, verify, restore), wait for that to end")
             throw ExitCode(1)
         }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0

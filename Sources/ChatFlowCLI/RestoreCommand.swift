@@ -164,7 +164,7 @@ struct RestoreCommand: AsyncParsableCommand {
             throw cannot("restore into \(target): \(error.description)")
         }
         guard let taken else {
-            throw cannot("restore into \(target): it is in use by a running server; stop it first")
+            throw cannot("restore into \(target): it is in use by a running server or another command (rebuild, verify, backup); stop it first")
         }
         return taken
     }
