@@ -177,3 +177,36 @@ def test_directory_at_phone_width(signed_in, chats, bob):
                   "the back button did not show the chat list")
     finally:
         set_viewport(bob.driver, *DESKTOP)
+
+
+def test_a_message_posted_while_bob_previews_a_chat_is_there_once_he_joins(signed_in, settings, alice_api, bob):
+    chat = alice_api.create_chat("Preview, then join", "Read before you join")
+    alice_api.post(chat["id"], "Posted before the preview.")
+    bob.driver.get(f"{settings.url}/#/chats/{chat['id']}")
+    bob.wait_live()
+    bob.visible("[data-testid=join-bar]")
+    bob.wait_message("Posted before the preview.")
+    # Not a member yet, so not subscribed: this one comes to bob only through his resume.
+    alice_api.post(chat["id"], "Posted while bob previews.")
+    bob.clickable("[data-testid=join-this-chat]").click()
+    bob.wait_subscribed(chat["id"])
+    alice_api.post(chat["id"], "Posted after bob joined.")
+    bob.wait_message("Posted after bob joined.")
+    bob.wait_message("Posted while bob previews.")
+    texts = bob.message_texts()
+    assert texts.index("Posted before the preview.") < texts.index("Posted while bob previews.") < texts.index("Posted after bob joined."), texts
+
+    # Removed while looking at it, the chat stays open to read; what comes while he is out
+    # reaches him once he joins again (the server's resume skips his time away, as live).
+    alice_api.request("DELETE", f"/chats/{chat['id']}/members/bob")
+    bob.visible("[data-testid=join-bar]")
+    alice_api.post(chat["id"], "Posted while bob was out.")
+    bob.clickable("[data-testid=join-this-chat]").click()
+    bob.until(lambda d: d.find_element(By.ID, "chat-pane").get_attribute("data-member") == "true", "bob never joined again")
+    bob.wait_subscribed(chat["id"])
+    alice_api.post(chat["id"], "Posted after bob came back.")
+    bob.wait_message("Posted after bob came back.")
+    bob.wait_message("Posted while bob was out.")
+    texts = bob.message_texts()
+    assert texts.index("Posted while bob was out.") < texts.index("Posted after bob came back."), texts
+    assert len(texts) == len(set(texts)), texts

@@ -542,6 +542,10 @@
       if (state.current !== cur) return;
       setMembership(cur, state.chats.has(cur.id));
       refreshChatHeader(cur);
+      // What came while this page was not subscribed (previewing, or after being removed)
+      // may not be in the resume: the server skips a member's time away, as live. The
+      // newest page over HTTP fills that in once the subscription is live.
+      cur.resync = true;
       subscribe(cur);
       markReadSoon();
       $('composer-input').focus();
