@@ -382,6 +382,34 @@ def test_a_shared_link_previews_a_public_chat_until_bob_joins(signed_in, setting
     assert not any(c["id"] == chat["id"] for c in bob_api.chats())
 
 
+def test_alice_adds_bob_to_a_private_chat(signed_in, alice, bob, bob_api):
+    alice.clickable("[data-testid=new-chat-toggle]").click()
+    alice.visible("[data-testid=new-chat-name]").send_keys("Secret plans")
+    alice.find("[data-testid=new-chat-private]").click()
+    alice.find("[data-testid=new-chat-submit]").click()
+    alice.until(lambda d: d.find_element(By.ID, "chat-name").text == "Secret plans", "the private chat did not open")
+    chat_id = alice.find("[data-testid=chat-id]").get_attribute("textContent")
+    alice.wait_subscribed(chat_id)
+    alice.send("Only for the two of us.")
+
+    # A private chat is joined only by being added, by one of its members.
+    alice.clickable("[data-testid=add-member-toggle]").click()
+    field = alice.visible("[data-testid=add-member-id]")
+    assert alice.driver.switch_to.active_element == field
+    field.send_keys("bob" + Keys.ENTER)
+    alice.until(lambda d: d.find_element(By.ID, "add-member-status").text == "bob is a member now.", "adding bob was not confirmed")
+    alice.until(lambda d: d.find_element(By.ID, "chat-members").text == "2 members", "the header never counted bob")
+    assert any(c["id"] == chat_id for c in bob_api.chats())
+
+    # Bob's list learns of it live, and the chat opens with what alice wrote.
+    bob.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"[data-testid=chat-item][data-chat-id='{chat_id}']"),
+              "the private chat never reached bob's list")
+    bob.open_chat(chat_id)
+    bob.wait_message("Only for the two of us.")
+    alice.clickable("[data-testid=add-member-close]").click()
+    assert not alice.find("[data-testid=add-member-panel]").is_displayed()
+
+
 def test_sign_out_forgets_the_token(signed_in, alice):
     alice.clickable("[data-testid=signout-button]").click()
     alice.visible("[data-testid=token-input]")

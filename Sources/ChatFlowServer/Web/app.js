@@ -485,6 +485,7 @@
     renderChatHeader(known || { id, name: '…' });
     setMembership(cur, Boolean(known));
     closeSearch();
+    closeAddMember();
     $('typing-indicator').textContent = '';
     $('new-messages').hidden = true;
     $('composer-input').value = '';
@@ -529,6 +530,8 @@
     $('composer').hidden = !member;
     $('join-bar').hidden = member;
     $('leave-chat').hidden = !member;
+    $('add-member-toggle').hidden = !member;
+    if (!member) closeAddMember();
   }
 
   async function joinOpenChat() {
@@ -1259,6 +1262,48 @@
     return true;
   }
 
+  // MARK: - Adding members
+
+  // Any member may add someone; it is the only way into a private chat.
+  function toggleAddMember() {
+    if ($('add-member-panel').hidden) openAddMember(); else closeAddMember();
+  }
+
+  function openAddMember() {
+    $('add-member-panel').hidden = false;
+    $('add-member-toggle').setAttribute('aria-expanded', 'true');
+    $('add-member-id').focus();
+  }
+
+  function closeAddMember() {
+    $('add-member-panel').hidden = true;
+    $('add-member-toggle').setAttribute('aria-expanded', 'false');
+    $('add-member-form').reset();
+    $('add-member-status').textContent = '';
+  }
+
+  async function addMember(event) {
+    event.preventDefault();
+    const cur = state.current;
+    const user = $('add-member-id').value.trim();
+    if (!cur || !user) return;
+    const submit = $('add-member-submit');
+    submit.disabled = true;
+    try {
+      const member = await api('POST', `/chats/${cur.id}/members`, { userId: user });
+      if (state.current !== cur) return;
+      hideError();
+      $('add-member-form').reset();
+      $('add-member-status').textContent = `${member.userId} is a member now.`;
+      refreshChatHeader(cur);
+      $('add-member-id').focus();
+    } catch (error) {
+      showError(error);
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
   // MARK: - Search
 
   function toggleSearch() {
@@ -1761,6 +1806,9 @@
       setTimeout(() => { $('copy-chat-id').textContent = 'copy id'; }, 1500);
     });
 
+    $('add-member-toggle').addEventListener('click', toggleAddMember);
+    $('add-member-close').addEventListener('click', closeAddMember);
+    $('add-member-form').addEventListener('submit', addMember);
     $('search-toggle').addEventListener('click', toggleSearch);
     $('search-close').addEventListener('click', closeSearch);
     $('search-form').addEventListener('submit', (event) => runSearch(event));
