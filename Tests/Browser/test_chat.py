@@ -382,6 +382,43 @@ def test_a_shared_link_previews_a_public_chat_until_bob_joins(signed_in, setting
     assert not any(c["id"] == chat["id"] for c in bob_api.chats())
 
 
+def test_message_actions_are_reached_by_keyboard(room, alice):
+    alice.open_chat(room)
+    alice.send("Move up to me.")
+    alice.send("Reach me with the keyboard.")
+    timeline = alice.clickable("[data-testid=timeline]")
+    alice.driver.execute_script("arguments[0].focus()", timeline)
+    active = lambda: alice.driver.switch_to.active_element
+    # Up from the timeline: the newest message in view; Up again: the one before it.
+    timeline.send_keys(Keys.ARROW_UP)
+    newest = active()
+    assert newest.get_attribute("data-testid") == "message", newest.get_attribute("outerHTML")[:200]
+    newest.send_keys(Keys.ARROW_UP)
+    assert active().get_attribute("data-message-id") < newest.get_attribute("data-message-id")
+    active().send_keys(Keys.ARROW_DOWN)
+    assert active() == newest
+    # Tab goes into the focused message's actions, now shown.
+    newest.send_keys(Keys.TAB)
+    react = active()
+    assert react.get_attribute("data-testid") == "react-button" and react.is_displayed()
+    # The picker takes the focus, moves through its choices with the arrow keys, and gives
+    # the focus back on Escape.
+    react.send_keys(Keys.ENTER)
+    first = alice.visible("[data-testid=emoji-picker] [data-testid=emoji-choice]")
+    alice.until(lambda d: active() == first, "the picker did not take the focus")
+    first.send_keys(Keys.ARROW_RIGHT)
+    assert active() != first and active().get_attribute("data-testid") == "emoji-choice"
+    active().send_keys(Keys.ESCAPE)
+    alice.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid=emoji-picker]"), "the picker stayed open")
+    assert active() == react, active().get_attribute("outerHTML")[:300]
+    # Escape on a message or its actions goes back to the timeline.
+    react.send_keys(Keys.ESCAPE)
+    assert active() == timeline
+    timeline.send_keys(Keys.ARROW_UP)
+    active().send_keys(Keys.ESCAPE)
+    assert active() == timeline
+
+
 def test_alice_adds_bob_to_a_private_chat(signed_in, alice, bob, bob_api):
     alice.clickable("[data-testid=new-chat-toggle]").click()
     alice.visible("[data-testid=new-chat-name]").send_keys("Secret plans")

@@ -854,8 +854,10 @@
     let node = cur.nodes.get(message.id);
     if (!node) {
       const mine = message.userId === state.me;
+      // Focusable by the arrow keys (see onTimelineKey), not by Tab: a focused message shows
+      // its actions, and Tab goes on into them.
       node = el('li', {
-        class: 'message' + (mine ? ' own' : ''),
+        class: 'message' + (mine ? ' own' : ''), tabindex: '-1',
         dataset: { testid: 'message', messageId: message.id, author: message.userId },
       },
       avatar(message.userId),
@@ -1018,15 +1020,21 @@
   }
 
   let picker = null;
+  /** The button that opened the picker, which the focus goes back to when it closes. */
+  let pickerAnchor = null;
 
   function openPicker(cur, message, anchor) {
     closePicker();
-    picker = el('div', { class: 'picker', role: 'menu', 'data-testid': 'emoji-picker', 'aria-label': 'Pick a reaction' },
+    pickerAnchor = anchor;
+    // The message keeps its actions shown while the focus is in the picker, so that the
+    // focus can come back to the button that opened it.
+    anchor.closest('.message')?.classList.add('picking');
+    picker = el('div', { class: 'picker', role: 'menu', 'data-testid': 'emoji-picker', 'aria-label': 'Pick a reaction', onkeydown: onPickerKey },
       REACTION_CHOICES.map((emoji) => el('button', {
         type: 'button', role: 'menuitem', class: 'picker-choice', 'data-testid': 'emoji-choice', 'data-emoji': emoji,
         'aria-label': `React with ${emoji}`, text: emoji,
         onclick: () => {
-          closePicker();
+          closePicker({ refocus: true });
           if (!message.mine.has(emoji)) toggleReaction(cur, message, emoji);
         },
       })));
@@ -1040,9 +1048,62 @@
     picker.querySelector('button').focus();
   }
 
-  function closePicker() {
+  function closePicker({ refocus = false } = {}) {
     if (picker) picker.remove();
     picker = null;
+    // Focused first, while still shown: then its message's focus keeps the actions shown.
+    if (refocus && pickerAnchor && pickerAnchor.isConnected) pickerAnchor.focus();
+    if (pickerAnchor) pickerAnchor.closest('.message')?.classList.remove('picking');
+    pickerAnchor = null;
+  }
+
+  /** Left and Right (and Home and End) move between the picker's choices, as in a menu. */
+  function onPickerKey(event) {
+    const choices = Array.from(picker ? picker.querySelectorAll('.picker-choice') : []);
+    const at = choices.indexOf(document.activeElement);
+    if (at < 0) return;
+    const next = { ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1, Home: 0, End: choices.length - 1 }[event.key];
+    if (next === undefined) return;
+    event.preventDefault();
+    choices[(next + choices.length) % choices.length].focus();
+  }
+
+  // MARK: - Keyboard
+
+  /**
+   * In the timeline, Up and Down move the focus from message to message (from the timeline
+   * itself, to the newest message in view), showing each one's actions for Tab to reach;
+   * Escape goes back to the timeline.
+   */
+  function onTimelineKey(event) {
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    const target = event.target;
+    const onMessage = target.classList && target.classList.contains('message');
+    // From a message or its actions (not from editing it, where Escape cancels the edit).
+    if (event.key === 'Escape' && target.closest && target.closest('.message') && !target.closest('.editing') && !picker) {
+      event.preventDefault();
+      $('timeline').focus();
+      return;
+    }
+    if (target !== $('timeline') && !onMessage) return;
+    if (event.key !== 'ArrowUp' && event.key !== 'ArrowDown') return;
+    const nodes = Array.from($('message-list').querySelectorAll('.message'));
+    if (!nodes.length) return;
+    let next;
+    if (onMessage) {
+      const at = nodes.indexOf(target);
+      next = nodes[at + (event.key === 'ArrowUp' ? -1 : 1)];
+      if (!next) return;
+    } else {
+      const box = $('timeline').getBoundingClientRect();
+      next = nodes.filter((node) => {
+        const rect = node.getBoundingClientRect();
+        return rect.bottom > box.top && rect.top < box.bottom;
+      }).pop() || nodes[nodes.length - 1];
+    }
+    event.preventDefault();
+    next.focus();
+    next.scrollIntoView({ block: 'nearest' });
   }
 
   // MARK: - Editing and deleting
@@ -1074,6 +1135,8 @@
     const id = cur.editing;
     if (!id) return;
     cur.editing = null;
+    // What was said of the edit (such as empty text refused) goes with it.
+    hideError();
     const node = cur.nodes.get(id);
     const message = cur.messages.get(id);
     node.classList.remove('editing');
@@ -1175,6 +1238,7 @@
     autosize();
     try {
       const message = await api('POST', `/chats/${cur.id}/messages`, { content, messageType: 'text', clientMessageId });
+      hideError();
       if (state.current !== cur) return;
       addMessage(cur, message);
       noteLastMessage(cur.id, message);
@@ -1237,11 +1301,26 @@
     summary.lastReadMessageId = newest;
     summary.unreadCount = 0;
     renderChats();
+    saveReadMarker(cur.id, newest, previous);
+  }
+
+  /**
+   * Tells the server what was read. Not heard (offline, the server restarting), it is sent
+   * again, with backoff, until it is or a later marker replaces it: otherwise the server's
+   * unread count would stay behind what this page shows, and a reload would bring it back.
+   */
+  async function saveReadMarker(chatId, messageId, previous, attempt = 0) {
     try {
-      await api('POST', `/chats/${cur.id}/read`, { messageId: newest });
-      $('chat-pane').dataset.readUpTo = newest;
+      await api('POST', `/chats/${chatId}/read`, { messageId });
+      if (state.current && state.current.id === chatId) $('chat-pane').dataset.readUpTo = messageId;
     } catch (error) {
-      if (summary.lastReadMessageId === newest) summary.lastReadMessageId = previous;
+      const summary = state.chats.get(chatId);
+      const current = () => summary && summary.lastReadMessageId === messageId;
+      if ((!error.status || error.status >= 500 || error.status === 429) && attempt < 12) {
+        setTimeout(() => { if (current()) saveReadMarker(chatId, messageId, previous, attempt + 1); }, Math.min(30000, 1000 * 2 ** attempt));
+        return;
+      }
+      if (current()) summary.lastReadMessageId = previous;
       if (error.status !== 404) showError(error);
     }
   }
@@ -1347,6 +1426,8 @@
         if (cursor) url += `&cursor=${encode(cursor)}`;
         const page = await api('GET', url);
         if (state.current !== cur || cur.search.query !== query) return;
+        // A search that works puts right what a refused one said (such as a missing quote).
+        hideError();
         cur.search.cursor = page.nextCursor;
         const results = $('search-results');
         for (const message of page.messages) {
@@ -1815,6 +1896,7 @@
     $('search-more').addEventListener('click', () => runSearch(null, true));
 
     $('message-list').addEventListener('click', onMessageListClick);
+    $('timeline').addEventListener('keydown', onTimelineKey);
     $('timeline').addEventListener('scroll', () => {
       if ($('timeline').scrollTop < 300) loadOlder();
       if (isNearBottom()) { $('new-messages').hidden = true; markReadSoon(); }
@@ -1833,7 +1915,7 @@
     });
     document.addEventListener('keydown', (event) => {
       if (event.key !== 'Escape') return;
-      if (picker) closePicker();
+      if (picker) closePicker({ refocus: true });
       else if (!$('search-panel').hidden) closeSearch();
     });
     document.addEventListener('visibilitychange', () => {
@@ -1842,6 +1924,9 @@
       if (state.token && !state.ws && state.reconnectTimer) connect();
     });
     window.addEventListener('online', () => { if (state.token && !state.ws) connect(); });
+    // A socket the network went out from under stays open until a ping goes unanswered:
+    // say so now, and reconnect (resuming with `since`) once the network is back.
+    window.addEventListener('offline', () => { if (state.ws) state.ws.close(4000, 'offline'); });
     window.addEventListener('hashchange', route);
 
     const saved = localStorage.getItem(TOKEN_KEY);
