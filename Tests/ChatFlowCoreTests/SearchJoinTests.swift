@@ -180,6 +180,26 @@ import Testing
         }
     }
 
+    /// Candidates that all fail the phrase check (a phrase of one word repeated: one term's
+    /// postings, which always agree with themselves): the budget bounds each request here
+    /// too. It used to be checked only while cursors disagreed, so one request walked every
+    /// posting of the term.
+    @Test(arguments: ["\"to to\"", "to \"to to\"", "\"to to\" after:2026-01-01"])
+    func candidatesThatFailTheirPhraseEndWithinTheBudget(text: String) async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            for index in 0..<300 { try await world.post("alice", chat, "to \(index) and back") }
+            let both = try await world.post("alice", chat, "to to the end")
+            for index in 0..<300 { try await world.post("alice", chat, "to \(index) and back") }
+            try world.catchUp()
+            let first = try world.reader.search(in: chat, query: try SearchQuery.parse(text), cursor: nil, limit: 10, scanBudget: 100)
+            #expect(first.items.isEmpty && first.nextCursor != nil, "\(first.items.count) items")
+            let walk = try Self.walk(world, chat, text, limit: 10, budget: 100)
+            #expect(walk.ids == [both.description])
+            #expect(walk.pageSizes.count > 3, "\(walk.pageSizes)")
+        }
+    }
+
     /// A run's galloping search from the head agrees with a plain scan, for every target and
     /// head position, at a run's edges too.
     @Test func gallopingWithinARunFindsWhatAScanFinds() {

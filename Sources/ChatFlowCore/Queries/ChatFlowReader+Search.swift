@@ -39,7 +39,15 @@ extension ChatFlowReader {
         let (candidates, unjoinedPrefixes) = try candidateScan(chat, query: query, from: from, lower: lower, upper: upper, budget: &budget)
         var matches: [MessageView] = []
         var lastMatch = ULID.max
+        var lastExamined: ULID?
         while true {
+            // Cursors that always agree (one term, or a phrase of one word repeated) hand out
+            // candidates without pausing: past the budget, the page ends after the last one
+            // examined, which it has settled. (Such a phrase, rarely matched, once walked
+            // every posting of a common word in one request.)
+            if budget <= 0, let lastExamined {
+                return Page(items: matches, nextCursor: searchCursor(before: lastExamined, chat))
+            }
             switch try candidates.next(budget: &budget) {
             case .end:
                 return Page(items: matches, nextCursor: nil)
@@ -51,6 +59,7 @@ extension ChatFlowReader {
                     return Page(items: matches, nextCursor: searchCursor(before: lastMatch, chat))
                 }
                 budget -= 1
+                lastExamined = message.ulid
                 if let view = try match(message, chat, query: query, prefixes: unjoinedPrefixes, from: from) {
                     matches.append(view)
                     lastMatch = message.ulid
