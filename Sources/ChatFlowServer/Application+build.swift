@@ -45,16 +45,16 @@ func buildApplication(
     let verifier = await TokenVerifier(configuration: configuration)
     let commands = ChatFlowCommands(engine: engine)
     let readiness = Readiness(log: engine.log)
+    let limits = RateLimitMiddleware(
+        writes: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst),
+        reads: RateLimiter(rate: configuration.readRateLimit, burst: configuration.readRateBurst))
     let hub = LiveHub(
         commands: commands, projector: engine.projector, metrics: metrics,
         queueLimit: configuration.webSocketQueueLimit, perUserLimit: configuration.webSocketsPerUser,
         replayLimit: configuration.webSocketReplayLimit, closeGrace: .milliseconds(Int64(configuration.webSocketCloseGraceSeconds * 1000)), logger: logger,
-        replayGate: replayGate)
+        replayGate: replayGate, reads: limits.reads)
     hubMade(hub)
 
-    let limits = RateLimitMiddleware(
-        writes: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst),
-        reads: RateLimiter(rate: configuration.readRateLimit, burst: configuration.readRateBurst))
     let router = buildRouter(
         commands: commands, engine: engine, configuration: configuration, metrics: metrics,
         verifier: verifier, readiness: readiness, limits: limits)

@@ -58,12 +58,17 @@ package final class LiveHub: Service, Sendable {
     let replayLimit: Int
     private let closeGrace: TimeAmount
     private let logger: Logger
+    /// The users' read limit (as for HTTP reads), which subscribes and unsubscribes count
+    /// against: each is a membership check and bookkeeping under the hub's locks, and a
+    /// loop of them from a few sockets held the server's cores.
+    private let reads: RateLimiter
 
     package init(
         commands: ChatFlowCommands, projector: Projector, metrics: ServerMetrics,
         queueLimit: Int, perUserLimit: Int = 0, replayLimit: Int = 100_000, closeGrace: TimeAmount, logger: Logger,
-        replayGate: ReplayGate? = nil
+        replayGate: ReplayGate? = nil, reads: RateLimiter = RateLimiter(rate: 0, burst: 1)
     ) {
+        self.reads = reads
         // One replay per core but one unless a test brings its own gate.
         self.replayGate = replayGate ?? ReplayGate(limit: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
         self.perUserLimit = perUserLimit
@@ -165,10 +170,17 @@ package final class LiveHub: Service, Sendable {
         switch operation.op {
         case "ping":
             send(LiveFrame.pong, to: connection)
-        case "subscribe":
-            await subscribe(connection, channel: operation.channel, since: operation.since)
-        case "unsubscribe":
-            unsubscribe(connection, channel: operation.channel)
+        case "subscribe", "unsubscribe":
+            if let wait = reads.take(connection.user) {
+                let seconds = RateLimitMiddleware.retryAfterSeconds(wait)
+                send(LiveFrame.error(
+                    "rate_limited", "too many subscribes and unsubscribes (they count as reads); retry in \(seconds) s",
+                    channel: operation.channel), to: connection)
+            } else if operation.op == "subscribe" {
+                await subscribe(connection, channel: operation.channel, since: operation.since)
+            } else {
+                unsubscribe(connection, channel: operation.channel)
+            }
         case "typing":
             typing(connection, chatID: operation.chatId)
         default:

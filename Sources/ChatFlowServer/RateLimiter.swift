@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 /// Per-user token buckets: `rate` tokens a second up to `burst`. Off when rate is 0.
-final class RateLimiter: Sendable {
+package final class RateLimiter: Sendable {
     private let rate: Double
     private let burst: Double
     /// Users tracked before the idle ones (whose buckets have refilled) are forgotten.
@@ -17,7 +17,7 @@ final class RateLimiter: Sendable {
     }
     private let state: Mutex<State>
 
-    init(rate: Double, burst: Double, sweepAbove: Int = 100_000) {
+    package init(rate: Double, burst: Double, sweepAbove: Int = 100_000) {
         self.rate = rate
         self.burst = max(burst, 1)
         self.sweepAbove = sweepAbove

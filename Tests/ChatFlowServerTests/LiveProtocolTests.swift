@@ -386,6 +386,28 @@ import Testing
         }
     }
 
+    /// Subscribes and unsubscribes count against the user's read limit: a loop of them from
+    /// a few sockets once held the server's cores. Past it each is answered `rate_limited`
+    /// (with its channel, and when to retry), and pings still go through.
+    @Test func subscribesCountAgainstTheReadLimit() async throws {
+        try await TestServer.run(configure: {
+            $0.readRateLimit = 0.5
+            $0.readRateBurst = 4
+        }) { server in
+            let chat = try await server.createChat("alice")
+            // The upgrade is a read too: three tokens are left.
+            let alice = try await LiveClient.connect(server, as: "alice")
+            for _ in 0..<5 { try await alice.send(#"{"op":"subscribe","channel":"chats/\#(chat)"}"#) }
+            #expect(try await alice.roundTrip())
+            let answers = alice.frames.filter { $0["type"] as? String == "subscribed" || $0["type"] as? String == "error" }
+            #expect(answers.map { $0["type"] as? String } == ["subscribed", "subscribed", "subscribed", "error", "error"], "\(answers)")
+            let refused = try #require(answers.last)
+            #expect(refused["code"] as? String == "rate_limited" && refused["channel"] as? String == "chats/\(chat)", "\(refused)")
+            #expect((refused["detail"] as? String)?.contains("retry in") == true, "\(refused)")
+            await alice.close()
+        }
+    }
+
     @Test func aUserMayOpenOnlySoManySockets() async throws {
         try await TestServer.run(configure: { $0.webSocketsPerUser = 2; $0.webSocketCloseGraceSeconds = 1 }) { server in
             // Both are registered once they answer a ping.

@@ -1702,6 +1702,11 @@
           if (frame.channel !== chatChannel || awaitingReply(chatChannel)) break;
           cur.subscription = 'none';
           $('chat-pane').dataset.subscribed = 'false';
+          // Over the read limit: try again shortly, resuming where the view is.
+          if (frame.code === 'rate_limited') {
+            setTimeout(() => { if (state.current === cur) subscribe(cur); }, 3000);
+            break;
+          }
         }
         showError(new Error(frame.detail || frame.code || 'The live connection reported an error.'));
         break;
