@@ -103,6 +103,7 @@ func buildRouter(
     router.middlewares.add(limits)
     if let directory = configuration.publicDirectory {
         router.middlewares.add(WholeFileMiddleware())
+        router.middlewares.add(PublicFileFilterMiddleware(directory: directory))
         router.middlewares.add(FileMiddleware(directory, searchForIndexHtml: true))
     }
     OperationsController(projector: engine.projector, metrics: metrics, readiness: readiness).addRoutes(to: router)

@@ -500,6 +500,25 @@ import Testing
 
     /// Range requests for the web client's files get the whole file, and the connection's
     /// next answer starts where it should (ranges past or at the end broke both).
+    /// A directory of web files may hold hidden ones (`.git`, `.env`): they are not served,
+    /// however the path is spelled, nor is a file asked for as a directory.
+    @Test func hiddenFilesAndFilesAsDirectoriesAreNotServed() async throws {
+        let dir = TemporaryDirectory("chatflow-public")
+        defer { dir.remove() }
+        let files = FileManager.default
+        try files.createDirectory(atPath: dir.appending("site/.git"), withIntermediateDirectories: true)
+        for (name, text) in [("site/index.html", "<p>hi</p>"), ("site/app.js", "1"), ("site/.env", "SECRET=1"), ("site/.git/config", "[core]")] {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: dir.appending(name)))
+        }
+        try await TestServer.run(configure: { $0.publicDirectory = dir.appending("site") }) { server in
+            #expect(try await server.call(.get, "/app.js", as: nil).status == 200)
+            for path in ["/.env", "/%2Eenv", "/.git/config", "/.git/", "/app.js/", "/app.js%2F"] {
+                let reply = try await server.call(.get, path, as: nil)
+                #expect(reply.status == 404 && !reply.text.contains("SECRET") && !reply.text.contains("[core]"), "\(path): \(reply.status) \(reply.text)")
+            }
+        }
+    }
+
     @Test func rangeRequestsForFilesGetTheWholeFile() async throws {
         try await TestServer.run { server in
             let whole = try await server.call(.get, "/index.html", as: nil)
