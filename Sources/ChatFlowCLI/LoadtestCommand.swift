@@ -18,7 +18,8 @@ struct LoadtestCommand: AsyncParsableCommand {
 
         Rate limits: run the server with CHATFLOW_RATE_LIMIT=0, or keep --rate under the \
         server's per-user limit (default 20/s) times the users that post: posts are spread \
-        evenly over every user in a chat.
+        evenly over every user in a chat. Each WebSocket upgrade and each subscribe counts \
+        as a read (CHATFLOW_READ_RATE_LIMIT, default 50/s with a burst of 200 per user).
 
         Many connections: the soft open-file limit is raised to the hard limit (the server \
         needs as many descriptors too). Against a loopback server, WebSocket connections are \

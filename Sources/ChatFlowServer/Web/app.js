@@ -1699,6 +1699,11 @@
         if (frame.channel) {
           // The answer to a subscribe that was refused.
           takeReply('subscribe', frame.channel);
+          if (frame.channel === NOTIFICATIONS && frame.code === 'rate_limited') {
+            const ws = state.ws;
+            setTimeout(() => { if (state.ws === ws && socketOpen()) sendControl({ op: 'subscribe', channel: NOTIFICATIONS }); }, 3000);
+            break;
+          }
           if (frame.channel !== chatChannel || awaitingReply(chatChannel)) break;
           cur.subscription = 'none';
           $('chat-pane').dataset.subscribed = 'false';
