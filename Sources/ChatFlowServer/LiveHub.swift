@@ -58,9 +58,9 @@ package final class LiveHub: Service, Sendable {
     let replayLimit: Int
     private let closeGrace: TimeAmount
     private let logger: Logger
-    /// The users' read limit (as for HTTP reads), which subscribes and unsubscribes count
-    /// against: each is a membership check and bookkeeping under the hub's locks, and a
-    /// loop of them from a few sockets held the server's cores.
+    /// The users' read limit (as for HTTP reads), which subscribes count against: each is a
+    /// membership check and bookkeeping under the hub's locks, and a loop of them from a
+    /// few sockets held the server's cores.
     private let reads: RateLimiter
 
     package init(
@@ -170,17 +170,18 @@ package final class LiveHub: Service, Sendable {
         switch operation.op {
         case "ping":
             send(LiveFrame.pong, to: connection)
-        case "subscribe", "unsubscribe":
+        case "subscribe":
             if let wait = reads.take(connection.user) {
                 let seconds = RateLimitMiddleware.retryAfterSeconds(wait)
                 send(LiveFrame.error(
-                    "rate_limited", "too many subscribes and unsubscribes (they count as reads); retry in \(seconds) s",
+                    "rate_limited", "too many subscribes (they count as reads); retry in \(seconds) s",
                     channel: operation.channel), to: connection)
-            } else if operation.op == "subscribe" {
-                await subscribe(connection, channel: operation.channel, since: operation.since)
             } else {
-                unsubscribe(connection, channel: operation.channel)
+                await subscribe(connection, channel: operation.channel, since: operation.since)
             }
+        case "unsubscribe":
+            // Never refused: it asks for less, and costs little.
+            unsubscribe(connection, channel: operation.channel)
         case "typing":
             typing(connection, chatID: operation.chatId)
         default:

@@ -386,9 +386,9 @@ import Testing
         }
     }
 
-    /// Subscribes and unsubscribes count against the user's read limit: a loop of them from
-    /// a few sockets once held the server's cores. Past it each is answered `rate_limited`
-    /// (with its channel, and when to retry), and pings still go through.
+    /// Subscribes count against the user's read limit: a loop of them from a few sockets
+    /// once held the server's cores. Past it each is answered `rate_limited` (with its
+    /// channel, and when to retry); unsubscribes and pings still go through.
     @Test func subscribesCountAgainstTheReadLimit() async throws {
         try await TestServer.run(configure: {
             $0.readRateLimit = 0.5
@@ -404,6 +404,8 @@ import Testing
             let refused = try #require(answers.last)
             #expect(refused["code"] as? String == "rate_limited" && refused["channel"] as? String == "chats/\(chat)", "\(refused)")
             #expect((refused["detail"] as? String)?.contains("retry in") == true, "\(refused)")
+            try await alice.send(#"{"op":"unsubscribe","channel":"chats/\#(chat)"}"#)
+            #expect(await alice.wait { $0.contains { $0["type"] as? String == "unsubscribed" } })
             await alice.close()
         }
     }
