@@ -142,12 +142,10 @@ struct RestoreCommand: AsyncParsableCommand {
                 if files.fileExists(atPath: replaced) { try files.removeItem(atPath: replaced) }
                 try Self.rename(target, to: replaced)
             }
-        } catch let exit as ExitCode {
-            if !adopting { try? files.removeItem(atPath: staging) }
-            throw exit
         } catch {
             if !adopting { try? files.removeItem(atPath: staging) }
-            throw ValidationError("cannot move \(target) aside (\(error.localizedDescription)); it was left as it was")
+            // A target in use was said as such (74) by `lockTarget`.
+            throw (error as? ExitCode) ?? ValidationError("cannot move \(target) aside (\(error.localizedDescription)); it was left as it was")
         }
         try Self.rename(staging, to: target)
         try? files.removeItem(atPath: replaced)

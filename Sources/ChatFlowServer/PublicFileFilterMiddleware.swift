@@ -10,8 +10,11 @@ struct PublicFileFilterMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.method == .get || request.method == .head else { return try await next(request, context) }
-        let path = request.uri.path.removingPercentEncoding ?? request.uri.path
-        if path.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
+        // Every GET passes here, the API's too: decoded only when there is something to decode.
+        let raw = request.uri.path
+        let path = raw.contains("%") ? raw.removingPercentEncoding ?? raw : raw
+        // A segment starting with a dot follows a slash (the path starts with one).
+        if path.contains("/.") {
             throw ProblemDetail(.notFound, "no such file")
         }
         if path.count > 1, path.hasSuffix("/") {

@@ -1341,6 +1341,12 @@
     return true;
   }
 
+  /** Shows or hides a panel of the chat header's, with its toggle button saying which. */
+  function setPanel(panel, toggle, open) {
+    $(panel).hidden = !open;
+    $(toggle).setAttribute('aria-expanded', String(open));
+  }
+
   // MARK: - Adding members
 
   // Any member may add someone; it is the only way into a private chat.
@@ -1349,14 +1355,12 @@
   }
 
   function openAddMember() {
-    $('add-member-panel').hidden = false;
-    $('add-member-toggle').setAttribute('aria-expanded', 'true');
+    setPanel('add-member-panel', 'add-member-toggle', true);
     $('add-member-id').focus();
   }
 
   function closeAddMember() {
-    $('add-member-panel').hidden = true;
-    $('add-member-toggle').setAttribute('aria-expanded', 'false');
+    setPanel('add-member-panel', 'add-member-toggle', false);
     $('add-member-form').reset();
     $('add-member-status').textContent = '';
   }
@@ -1390,14 +1394,12 @@
   }
 
   function openSearch() {
-    $('search-panel').hidden = false;
-    $('search-toggle').setAttribute('aria-expanded', 'true');
+    setPanel('search-panel', 'search-toggle', true);
     $('search-input').focus();
   }
 
   function closeSearch() {
-    $('search-panel').hidden = true;
-    $('search-toggle').setAttribute('aria-expanded', 'false');
+    setPanel('search-panel', 'search-toggle', false);
     $('search-results').replaceChildren();
     $('search-status').textContent = '';
     $('search-more').hidden = true;
