@@ -169,4 +169,29 @@ import Testing
             try world.expectVerified()
         }
     }
+
+    /// Own messages after a marker are counted per block of positions: markers on either
+    /// side of block edges, moved forward and far back, count exactly the others' messages.
+    @Test func aMarkerMovedFarBackCountsAcrossBlocks() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            try await world.join("bob", chat)
+            var messages: [(id: MessageID, author: String)] = []
+            for n in 0..<1_300 {
+                let author = n % 3 == 0 || (600..<700).contains(n) ? "alice" : "bob"
+                messages.append((try await world.post(author, chat, "m\(n)"), author))
+            }
+            // Message n has sequence number n + 1: blocks of 512 end after messages 510 and 1,022.
+            for n in [1_299, 0, 510, 511, 1_021, 1_022, 1_023, 650, 5, 1_200] {
+                try await world.markRead("alice", chat, messages[n].id)
+                try await world.markRead("bob", chat, messages[1_299 - n].id)
+                try world.catchUp()
+                let forAlice = messages[(n + 1)...].filter { $0.author != "alice" }.count
+                let forBob = messages[(1_300 - n)...].filter { $0.author != "bob" }.count
+                #expect(try unread(world, "alice", chat) == forAlice, "alice at \(n)")
+                #expect(try unread(world, "bob", chat) == forBob, "bob at \(1_299 - n)")
+            }
+            try world.expectVerified()
+        }
+    }
 }

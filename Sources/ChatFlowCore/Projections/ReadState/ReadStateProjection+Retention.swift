@@ -21,6 +21,9 @@ extension ReadStateProjection {
                 found = true
             }
             if found { context.deleteRange(from: lower, to: upper) }
+            for (author, sequences) in removed[chat] ?? [:] {
+                try uncount(sequences, by: author, in: chat, context)
+            }
             // Deleted messages before the horizon are before every marker the pass leaves.
             let deletedLower = ReadStateKeys.deleted(chat, MessageID(.zero))
             let deletedUpper = ReadStateKeys.deleted(chat, MessageID(context.horizon))
@@ -53,16 +56,27 @@ extension ReadStateProjection {
     /// just before the pass) reads up to the horizon, as the pass left the live marker.
     func moveToRemovedMessage(_ moved: ChangeEvent.ReadMarkerMoved, by reader: UserID, _ markerKey: [UInt8], _ rows: ProjectionRows) throws {
         guard let horizon = try rows.get(ReadStateKeys.horizon).flatMap({ ULID(bytes: $0) }), moved.message.ulid < horizon else { return }
-        var base = try rows.counter(ReadStateKeys.sequence(moved.chat))
-        var own: UInt64 = 0
-        var first = true
-        try rows.scan(prefix: ReadStateKeys.positionsPrefix(moved.chat), from: ReadStateKeys.position(moved.chat, MessageID(horizon)), grouped: true) { _, value in
-            let (sequence, author) = try decodePosition(value)
-            if first { base = sequence - 1; first = false }
-            if author == reader { own += 1 }
-            return true
-        }
+        let start = ReadStateKeys.position(moved.chat, MessageID(horizon))
+        let first = try rows.first(in: ReadStateKeys.positionsPrefix(moved.chat), from: start)
+        let base = try first.map { try decodePosition($0.value).0 - 1 } ?? rows.counter(ReadStateKeys.sequence(moved.chat))
+        let own = try ownMessages(of: reader, in: moved.chat, after: base, from: start, rows)
         rows.put(markerKey, ReadMarker(lastRead: nil, sequence: base, ownSince: own).encoded())
+    }
+
+    /// Takes removed messages out of their author's block counts, as a rebuild from the
+    /// shortened log would never have counted them.
+    func uncount(_ sequences: [UInt64], by author: UserID, in chat: ChatID, _ context: PruneContext) throws {
+        var perBlock: [UInt64: UInt64] = [:]
+        for sequence in sequences { perBlock[sequence / ReadStateKeys.ownBlockSize, default: 0] += 1 }
+        for (block, removed) in perBlock {
+            let key = ReadStateKeys.ownBlock(chat, author, block)
+            let count = try context.get(key).flatMap { KeyReader.read($0) { $0.uint64() } } ?? 0
+            if count > removed {
+                context.put(key, KeyWriter.build { $0.uint64(count - removed) })
+            } else {
+                context.delete(key)
+            }
+        }
     }
 
     /// Per chat with messages: how many were posted before `horizon` — one less than the

@@ -5,7 +5,9 @@ import ChatFlowStorage
 public struct ReadStateProjection: Projection {
     public static let name = "read_state"
     /// 2: deleted messages are kept apart, so they no longer count as unread.
-    public static let version = 2
+    /// 3: each author's messages are counted per block of positions, so that a marker moved
+    /// far back is counted without reading every message after it.
+    public static let version = 3
 
     public init() {}
 
@@ -30,6 +32,9 @@ public struct ReadStateProjection: Projection {
             rows.setCounter(sequenceKey, sequence)
             // Under their chat's group: markers scan them (`scan(grouped:)`).
             rows.put(ReadStateKeys.position(posted.chat, MessageID(event.id)), position(sequence, event.actor), group: ReadStateKeys.positionsPrefix(posted.chat))
+            let blockKey = ReadStateKeys.ownBlock(posted.chat, event.actor, sequence / ReadStateKeys.ownBlockSize)
+            let inBlock = try rows.counter(blockKey) + 1
+            rows.put(blockKey, KeyWriter.build { $0.uint64(inBlock) }, group: ReadStateKeys.ownBlocksPrefix(posted.chat, event.actor))
             let markerKey = ReadStateKeys.marker(event.actor, posted.chat)
             if var marker = try rows.get(markerKey).map(ReadMarker.init(decoding:)) {
                 marker.ownSince += 1
@@ -43,16 +48,7 @@ public struct ReadStateProjection: Projection {
                 try moveToRemovedMessage(moved, by: event.actor, markerKey, rows)
                 return
             }
-            // The reader's own messages after the new marker: usually few, as markers move
-            // to the newest message.
-            var own: UInt64 = 0
-            let prefix = ReadStateKeys.positionsPrefix(moved.chat)
-            try rows.scan(prefix: prefix, from: ReadStateKeys.position(moved.chat, moved.message), grouped: true) { key, value in
-                if key != ReadStateKeys.position(moved.chat, moved.message), try decodePosition(value).1 == event.actor {
-                    own += 1
-                }
-                return true
-            }
+            let own = try ownMessages(of: event.actor, in: moved.chat, after: sequence, from: ReadStateKeys.position(moved.chat, moved.message), rows)
             rows.put(markerKey, ReadMarker(lastRead: moved.message, sequence: sequence, ownSince: own).encoded())
 
         case .messageDeleted(let deleted):
@@ -64,6 +60,27 @@ public struct ReadStateProjection: Projection {
         case .chatUpdated, .messageEdited, .reactionAdded, .reactionRemoved:
             break
         }
+    }
+
+    /// How many of the chat's messages after sequence number `after` are `author`'s: the
+    /// positions from `start` to the end of its block one by one, then the later blocks'
+    /// counts. Retention may have removed positions before `start`, never after it.
+    func ownMessages(of author: UserID, in chat: ChatID, after sequence: UInt64, from start: [UInt8], _ rows: ProjectionRows) throws -> UInt64 {
+        let block = sequence / ReadStateKeys.ownBlockSize
+        let blockEnd = (block + 1) * ReadStateKeys.ownBlockSize
+        var own: UInt64 = 0
+        try rows.scan(prefix: ReadStateKeys.positionsPrefix(chat), from: start, grouped: true) { _, value in
+            let (next, by) = try decodePosition(value)
+            guard next < blockEnd else { return false }
+            if next > sequence, by == author { own += 1 }
+            return true
+        }
+        let blocks = ReadStateKeys.ownBlocksPrefix(chat, author)
+        try rows.scan(prefix: blocks, from: ReadStateKeys.ownBlock(chat, author, block + 1), grouped: true) { _, value in
+            own += KeyReader.read(value) { $0.uint64() } ?? 0
+            return true
+        }
+        return own
     }
 
     func position(_ sequence: UInt64, _ author: UserID) -> [UInt8] {
