@@ -357,17 +357,25 @@ import Testing
     }
 
     /// A prefix can start many distinct terms (every ticket number under `plt-1*`): each
-    /// message with any of them matches, however many there are.
-    @Test func aPrefixOfManyDistinctTermsFindsEveryMessage() async throws {
+    /// message with any of them matches, however many there are. A prefix matches bytes of
+    /// the folded term, as the index does, also where it ends inside a character ("क" of
+    /// "कि", one character with its vowel sign).
+    @Test(arguments: [
+        ("PLT-", ["plt-1*", "plt-1* closing", "plt-1* from:alice"]),
+        ("किताब", ["क*", "कि*", "क* closing"]),
+    ])
+    func aPrefixOfManyDistinctTermsFindsEveryMessage(word: String, queries: [String]) async throws {
         try await withWorld { world in
             let chat = try await world.createChat("alice")
             var expected: [String] = []
             for ticket in 1_000..<1_400 {
-                expected.append(try await world.post("alice", chat, "closing PLT-\(ticket) now").description)
+                // Letters for the digits: one word each in any script.
+                let number = word.hasSuffix("-") ? "\(ticket)" : String("\(ticket)".map { Array("abcdefghij")[$0.wholeNumberValue!] })
+                expected.append(try await world.post("alice", chat, "closing \(word)\(number) now").description)
                 if ticket % 10 == 0 { try await world.post("alice", chat, "see OPS-\(ticket)") }
             }
             try world.catchUp()
-            for text in ["plt-1*", "plt-1* closing", "plt-1* from:alice"] {
+            for text in queries {
                 let query = try SearchQuery.parse(text)
                 let walked = try walkPages(limit: 50) { try world.reader.search(in: chat, query: query, cursor: $0, limit: 50) }
                 #expect(walked.items.map(\.id) == expected.reversed(), "query \(text): \(walked.items.count) of \(expected.count)")

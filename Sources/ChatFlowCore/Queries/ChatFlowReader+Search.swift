@@ -83,7 +83,9 @@ extension ChatFlowReader {
     private func match(_ message: MessageID, _ chat: ChatID, query: SearchQuery, prefixes: [String], from: UserID?) throws -> MessageView? {
         if !prefixes.isEmpty {
             guard let document = try database.get(SearchKeys.document(message), in: searchRows).map(SearchDocument.init(decoding:)),
-                  prefixes.allSatisfy({ prefix in document.terms.contains { $0.hasPrefix(prefix) } })
+                  // By bytes, as the index orders terms: `hasPrefix` compares whole
+                  // characters, and "क" does not start "कि" (one character with its vowel sign).
+                  prefixes.allSatisfy({ prefix in document.terms.contains { $0.utf8.starts(with: prefix.utf8) } })
             else { return nil }
         }
         guard let record = try database.get(TimelineKeys.message(chat, message), in: timeline).map(MessageRecord.init(decoding:)),
