@@ -227,6 +227,24 @@ import Testing
         }
     }
 
+    /// A full page at the very end of the results has no cursor: the candidates after its
+    /// last match are looked at, and none matches (a phrase's words in another order; a
+    /// deleted message under a time filter).
+    @Test(arguments: [("\"blue red\"", false), ("after:2020-01-01", true)])
+    func aFullPageAtTheEndHasNoCursor(query: String, deleteOldest: Bool) async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            let oldest = try await world.post("alice", chat, "red blue")
+            try await world.post("alice", chat, "blue red one")
+            try await world.post("alice", chat, "blue red two")
+            if deleteOldest { try await world.delete("alice", chat, oldest) }
+            try world.catchUp()
+            let page = try world.reader.search(in: chat, query: SearchQuery.parse(query), cursor: nil, limit: 2)
+            #expect(page.items.map(\.content) == ["blue red two", "blue red one"])
+            #expect(page.nextCursor == nil)
+        }
+    }
+
     @Test func filtersByAuthorAndTime() async throws {
         let clock = TestClock()
         try await withWorld(clock: clock) { world in

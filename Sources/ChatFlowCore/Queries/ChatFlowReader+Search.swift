@@ -43,7 +43,6 @@ extension ChatFlowReader {
         var budget = scanBudget
         let (candidates, unjoinedPrefixes) = try candidateScan(chat, query: query, from: from, lower: lower, upper: upper, budget: &budget)
         var matches: [MessageView] = []
-        var lastMatch = ULID.max
         var lastExamined: ULID?
         while true {
             // Cursors that always agree (one term, or a phrase of one word repeated) hand out
@@ -60,14 +59,16 @@ extension ChatFlowReader {
                 // Nothing at or before `through` has been looked at: the next page starts with it.
                 return Page(items: matches, nextCursor: searchCursor(before: through.successor ?? .max, chat))
             case .candidate(let message):
-                if matches.count == limit {
-                    return Page(items: matches, nextCursor: searchCursor(before: lastMatch, chat))
-                }
                 budget -= Self.candidateCost
+                let view = try match(message, chat, query: query, prefixes: unjoinedPrefixes, from: from)
+                if matches.count == limit, view != nil {
+                    // A full page has a next one only if another message matches: at the
+                    // end of the results, the cursor is null rather than an empty page's.
+                    return Page(items: matches, nextCursor: searchCursor(before: lastExamined ?? .max, chat))
+                }
                 lastExamined = message.ulid
-                if let view = try match(message, chat, query: query, prefixes: unjoinedPrefixes, from: from) {
+                if let view {
                     matches.append(view)
-                    lastMatch = message.ulid
                 }
             }
         }
