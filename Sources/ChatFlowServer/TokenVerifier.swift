@@ -137,10 +137,12 @@ public struct TokenVerifier: Sendable {
     }
 
     private static func user(in claims: ChatFlowClaims) throws -> UserID {
-        guard let user = try? UserID(validating: claims.sub.value) else {
-            throw ProblemDetail.unauthorized("the token's sub must be a user id of 1–64 characters A-Z a-z 0-9 _ . -")
+        do {
+            return try UserID(validating: claims.sub.value)
+        } catch {
+            // The rule it broke: "." is of the right characters, and refused for another reason.
+            throw ProblemDetail.unauthorized("the token's sub is not a user id: \(error.detail)")
         }
-        return user
     }
 
     /// Mints a token for `user` (for `chatflow token` and tests).

@@ -153,6 +153,10 @@ import Testing
             // A sub that is not a user id.
             let badSubject = try await sign(["sub": "bad user!", "exp": now + 3600])
             #expect(try await status(server, token: badSubject) == 401)
+            // "." is of the allowed characters: the refusal says why it is not an id.
+            let dot = try await sign(["sub": ".", "exp": now + 3600])
+            let refusedDot = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(dot)"])
+            #expect(refusedDot.status == 401 && refusedDot.string("detail")?.contains("cannot be '.' or '..'") == true, "\(refusedDot.text)")
             let valid = try await sign(["sub": "alice", "exp": now + 3600, "nbf": now - 10])
             #expect(try await status(server, token: valid) == 200)
             // Signed as HS256, but the header says otherwise or asks for an unknown extension.

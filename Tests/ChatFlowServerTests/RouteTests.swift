@@ -271,6 +271,12 @@ import Testing
             let limitTwice = try await server.call(.get, "/chats/\(chat)/messages?limit=5&limit=6", as: "alice")
             #expect(limitTwice.status == 400 && limitTwice.string("detail")?.contains("'limit' is given 2 times") == true, "\(limitTwice.text)")
             #expect(try await server.call(.get, "/chats/\(chat)/messages?cursor=a&cursor=b", as: "alice").status == 400)
+            // A name with an escape is refused, not ignored: a proxy that decodes it sees a limit.
+            for query in ["lim%69t=3", "limit=3&lim%69t=7", "x%3D=1"] {
+                let escaped = try await server.call(.get, "/chats/\(chat)/messages?\(query)", as: "alice")
+                #expect(escaped.status == 400 && escaped.string("detail") == "query parameter names are written without percent-escapes", "\(query): \(escaped.text)")
+            }
+            #expect(try await server.call(.get, "/chats/\(chat)/messages?limit=3&cursor=2026-01-01T00%3A00%3A00Z", as: "alice").status == 200)
             #expect(try await server.call(.get, "/chats/\(chat)/messages?direction=sideways", as: "alice").status == 400)
             #expect(try await server.call(.get, "/chats/\(chat)/messages?cursor=garbage", as: "alice").status == 400)
             // Ids in the path are read with their percent-escapes, as any path is.
@@ -852,7 +858,13 @@ import Testing
             let tooLong = try await server.call(
                 .post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"b","messageType":"text"}"#,
                 headers: [.init("Idempotency-Key")!: String(repeating: "k", count: 129)])
-            #expect(tooLong.status == 400 && tooLong.string("detail") == "Idempotency-Key must be 1–128 characters", "\(tooLong.text)")
+            #expect(tooLong.status == 400 && tooLong.string("detail") == "Idempotency-Key must be 1–128 code points", "\(tooLong.text)")
+            // 128 characters, each an e and a combining accent: 256 code points, as the
+            // OpenAPI document's maxLength counts.
+            let decomposed = String(repeating: "e\u{301}", count: 128)
+            let tooManyCodePoints = try await server.call(
+                .post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"b","messageType":"text","clientMessageId":"\#(decomposed)"}"#)
+            #expect(tooManyCodePoints.status == 400 && tooManyCodePoints.string("detail") == "clientMessageId must be 1–128 code points", "\(tooManyCodePoints.text)")
             var twoKeys = HTTPFields()
             twoKeys.append(HTTPField(name: .init("Idempotency-Key")!, value: "k-9"))
             twoKeys.append(HTTPField(name: .init("Idempotency-Key")!, value: "k-10"))

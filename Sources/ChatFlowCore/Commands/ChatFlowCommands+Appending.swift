@@ -3,11 +3,13 @@ import ChatFlowStorage
 /// Appending a command's events, and answering a retry of one (`Idempotency-Key`) from
 /// what the first attempt committed.
 extension ChatFlowCommands {
-    /// A client's idempotency key, checked: 1–128 characters, no NUL. `request` lists what a
-    /// retry repeats, so that a key reused for another request is told from a retry.
+    /// A client's idempotency key, checked: 1–128 code points (as the OpenAPI document's
+    /// `maxLength` counts, and so at most 512 bytes however it is spelled), no NUL.
+    /// `request` lists what a retry repeats, so that a key reused for another request is
+    /// told from a retry.
     static func clientKey(_ key: String, field: String, scope: String, request: [String]) throws -> IdempotencyKey {
-        guard (1...128).contains(key.count), !key.utf8.contains(0) else {
-            throw ChatFlowError.invalid("\(field) must be 1–128 characters")
+        guard (1...128).contains(key.unicodeScalars.count), !key.utf8.contains(0) else {
+            throw ChatFlowError.invalid("\(field) must be 1–128 code points")
         }
         // Each part is followed by a NUL (which validated text cannot hold), so parts never
         // run into each other; text is compared as Swift compares it, by canonical
