@@ -72,6 +72,10 @@ struct ServeCommand: AsyncParsableCommand {
             }
             let engine = try ChatFlowEngine(dataDirectory: data.path, logOptions: logOptions, databaseOptions: databaseOptions, logger: logger)
             defer { engine.close() }
+            for (name, stored, version) in engine.store.restarted {
+                // Reads wait for it (503, /readyz) until it has the log up to this start.
+                logger.notice("projection \(name) was built by version \(stored); this build has version \(version): building it again from the log")
+            }
             // Ids are stamped with the clock but never go back: behind the newest one, new
             // events carry its time until the clock passes it.
             if let newest = engine.log.lastPosition?.timestamp, case let now = UInt64(Date().timeIntervalSince1970 * 1000), newest > now + 1000 {

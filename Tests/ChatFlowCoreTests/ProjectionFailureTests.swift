@@ -117,6 +117,7 @@ import Testing
         try world.engine.database.write(batch, sync: true)
         try world.reopen()
         #expect(try world.engine.store.checkpoint(of: SearchProjection.name) == nil, "search should start over")
+        #expect(world.engine.store.restarted.map { "\($0.name) \($0.storedVersion) \($0.version)" } == ["search 999 \(SearchProjection.version)"])
         #expect(!world.engine.projector.hasReachedStart, "reads must wait until search has the old events again")
 
         let stream = world.engine.projector.subscribe()

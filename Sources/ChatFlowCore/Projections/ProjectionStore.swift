@@ -12,6 +12,9 @@ public final class ProjectionStore: Sendable {
     /// `ProjectionRows.salt`. Every generation of a projection sees the same salt, so a
     /// rebuild lays rows out exactly as the projection it replaces.
     public let salt: UInt64
+    /// The projections this opening started afresh because the log held rows of another
+    /// version of them, with that version: the projector builds them again from the log.
+    public let restarted: [(name: String, storedVersion: Int, version: Int)]
 
     /// Opens the projections of `database`. A projection seen for the first time, or whose
     /// stored version differs from the code's, gets a fresh empty generation that the
@@ -23,6 +26,7 @@ public final class ProjectionStore: Sendable {
         generations = try database.family(ProjectionCatalog.generationsFamily)
         salt = try Self.loadSalt(database: database, generations: generations, random: random)
         var active: [String: (UInt32, ColumnFamily)] = [:]
+        var restarted: [(String, Int, Int)] = []
         for projection in ProjectionCatalog.all {
             let stored = try database.get(Array(projection.name.utf8), in: generations).flatMap(Self.decodeGeneration)
             if let stored, stored.version == UInt32(projection.version),
@@ -35,11 +39,13 @@ public final class ProjectionStore: Sendable {
                 batch.put(Array(projection.name.utf8), Self.encodeGeneration(generation, version: projection.version), in: generations)
                 try database.write(batch, sync: true)
                 active[projection.name] = (generation, family)
+                if let stored, stored.version != UInt32(projection.version) { restarted.append((projection.name, Int(stored.version), projection.version)) }
             } else {
                 throw StorageError.malformed("projection \(projection.name) has not been built in \(database.path); start the server or run rebuild once")
             }
         }
         self.active = Mutex(active)
+        self.restarted = restarted
         if !database.isReadOnly { try dropUnreferencedGenerations() }
     }
 
