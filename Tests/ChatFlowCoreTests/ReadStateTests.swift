@@ -170,24 +170,30 @@ import Testing
         }
     }
 
-    /// Own messages after a marker are counted per block of positions: markers on either
-    /// side of block edges, moved forward and far back, count exactly the others' messages.
+    /// Own and deleted messages after a marker are counted per block of positions: markers
+    /// on either side of block edges, moved forward and far back, count exactly the others'
+    /// messages that are still there, with few deletions after them and with many.
     @Test func aMarkerMovedFarBackCountsAcrossBlocks() async throws {
         try await withWorld { world in
             let chat = try await world.createChat("alice")
             try await world.join("bob", chat)
-            var messages: [(id: MessageID, author: String)] = []
+            var messages: [(id: MessageID, author: String, deleted: Bool)] = []
             for n in 0..<1_300 {
                 let author = n % 3 == 0 || (600..<700).contains(n) ? "alice" : "bob"
-                messages.append((try await world.post(author, chat, "m\(n)"), author))
+                messages.append((try await world.post(author, chat, "m\(n)"), author, false))
+            }
+            // Every 7th message, and a run across the second block's end: 210 in all.
+            for n in messages.indices where n % 7 == 0 || (1_000..<1_040).contains(n) {
+                try await world.delete(messages[n].author, chat, messages[n].id)
+                messages[n].deleted = true
             }
             // Message n has sequence number n + 1: blocks of 512 end after messages 510 and 1,022.
-            for n in [1_299, 0, 510, 511, 1_021, 1_022, 1_023, 650, 5, 1_200] {
+            for n in [1_299, 0, 510, 511, 1_021, 1_022, 1_023, 650, 5, 1_200, 1_150] {
                 try await world.markRead("alice", chat, messages[n].id)
                 try await world.markRead("bob", chat, messages[1_299 - n].id)
                 try world.catchUp()
-                let forAlice = messages[(n + 1)...].filter { $0.author != "alice" }.count
-                let forBob = messages[(1_300 - n)...].filter { $0.author != "bob" }.count
+                let forAlice = messages[(n + 1)...].filter { $0.author != "alice" && !$0.deleted }.count
+                let forBob = messages[(1_300 - n)...].filter { $0.author != "bob" && !$0.deleted }.count
                 #expect(try unread(world, "alice", chat) == forAlice, "alice at \(n)")
                 #expect(try unread(world, "bob", chat) == forBob, "bob at \(1_299 - n)")
             }

@@ -160,20 +160,59 @@ public struct ChatFlowReader: Sendable {
             return (nil, 0)
         }
         let sequence = try database.get(ReadStateKeys.sequence(chat), in: readState).flatMap { KeyReader.read($0) { $0.uint64() } } ?? 0
-        // Deleted messages by others after the marker, newest first: ids rise with sequence.
-        var deleted: Int64 = 0
+        let deleted = try deletedByOthers(after: marker.sequence, in: chat, reader: user)
+        let unread = Int64(sequence) - Int64(marker.sequence) - Int64(marker.ownSince) - Int64(deleted)
+        return (marker.lastRead, Int(max(0, unread)))
+    }
+
+    /// Deleted messages by others after sequence number `after`. Newest first, as they are
+    /// usually few; past `deletedReadOneByOne` of them, by the rest of the marker's block
+    /// and one count per later block (so a member who deleted thousands of messages does
+    /// not make everyone's unread counts read them all).
+    private func deletedByOthers(after sequence: UInt64, in chat: ChatID, reader: UserID) throws -> UInt64 {
         let prefix = ReadStateKeys.deletedPrefix(chat)
-        let iterator = database.makeIterator(over: readState, lower: prefix, upper: KeyWriter.prefixSuccessor(prefix))
-        iterator.seekToLast()
+        let upper = KeyWriter.prefixSuccessor(prefix)!
+        let newest = database.makeIterator(over: readState, lower: ReadStateKeys.deleted(chat, sequence + 1), upper: upper)
+        newest.seekToLast()
+        var deleted: UInt64 = 0
+        var seen = 0
+        while newest.isValid {
+            guard seen < Self.deletedReadOneByOne else { break }
+            seen += 1
+            if !newest.value.elementsEqual(reader.rawValue.utf8) { deleted += 1 }
+            newest.previous()
+        }
+        try newest.checkError()
+        guard seen == Self.deletedReadOneByOne, newest.isValid else { return deleted }
+
+        let block = ReadStateKeys.block(of: sequence)
+        deleted = 0
+        let blockEnd = ReadStateKeys.deleted(chat, (block + 1) * ReadStateKeys.blockSize)
+        let rest = database.makeIterator(over: readState, lower: ReadStateKeys.deleted(chat, sequence + 1), upper: blockEnd)
+        rest.seekToFirst()
+        while rest.isValid {
+            if !rest.value.elementsEqual(reader.rawValue.utf8) { deleted += 1 }
+            rest.next()
+        }
+        try rest.checkError()
+        deleted += try sumOfCounts(ReadStateKeys.deletedBlocksPrefix(chat), from: ReadStateKeys.deletedBlock(chat, block + 1))
+        let own = try sumOfCounts(ReadStateKeys.authorDeletedBlocksPrefix(chat, reader), from: ReadStateKeys.authorDeletedBlock(chat, reader, block + 1))
+        return deleted > own ? deleted - own : 0
+    }
+
+    static let deletedReadOneByOne = 64
+
+    /// The sum of the counters under `prefix` from `start` on.
+    private func sumOfCounts(_ prefix: [UInt8], from start: [UInt8]) throws -> UInt64 {
+        let iterator = database.makeIterator(over: readState, lower: start, upper: KeyWriter.prefixSuccessor(prefix)!)
+        iterator.seekToFirst()
+        var sum: UInt64 = 0
         while iterator.isValid {
-            let (position, author) = try ReadStateKeys.decodePositionValue(iterator.value)
-            if position <= marker.sequence { break }
-            if author != user { deleted += 1 }
-            iterator.previous()
+            sum += KeyReader.read(iterator.value) { $0.uint64() } ?? 0
+            iterator.next()
         }
         try iterator.checkError()
-        let unread = Int64(sequence) - Int64(marker.sequence) - Int64(marker.ownSince) - deleted
-        return (marker.lastRead, Int(max(0, unread)))
+        return sum
     }
 
     // MARK: - Views

@@ -22,13 +22,23 @@ extension ReadStateProjection {
             }
             if found { context.deleteRange(from: lower, to: upper) }
             for (author, sequences) in removed[chat] ?? [:] {
-                try uncount(sequences, by: author, in: chat, context)
+                try uncount(sequences, context) { ReadStateKeys.ownBlock(chat, author, $0) }
             }
-            // Deleted messages before the horizon are before every marker the pass leaves.
-            let deletedLower = ReadStateKeys.deleted(chat, MessageID(.zero))
-            let deletedUpper = ReadStateKeys.deleted(chat, MessageID(context.horizon))
-            if try context.first(from: deletedLower, to: deletedUpper) != nil {
+            // Deleted messages before the horizon are before every marker the pass leaves;
+            // they leave their blocks' counts too.
+            let deletedLower = ReadStateKeys.deleted(chat, 0)
+            let deletedUpper = ReadStateKeys.deleted(chat, count + 1)
+            var deleted: [UserID: [UInt64]] = [:]
+            try context.forEach(from: deletedLower, to: deletedUpper) { key, value in
+                guard let sequence = ReadStateKeys.decodeDeleted(key) else { return }
+                deleted[UserID(unchecked: String(decoding: value, as: UTF8.self)), default: []].append(sequence)
+            }
+            if !deleted.isEmpty {
                 context.deleteRange(from: deletedLower, to: deletedUpper)
+                for (author, sequences) in deleted {
+                    try uncount(sequences, context) { ReadStateKeys.authorDeletedBlock(chat, author, $0) }
+                }
+                try uncount(deleted.values.flatMap { $0 }, context) { ReadStateKeys.deletedBlock(chat, $0) }
             }
         }
         try context.forEach(from: ReadStateKeys.markersPrefix, to: KeyWriter.prefixSuccessor(ReadStateKeys.markersPrefix)!) { key, value in
@@ -63,13 +73,13 @@ extension ReadStateProjection {
         rows.put(markerKey, ReadMarker(lastRead: nil, sequence: base, ownSince: own).encoded())
     }
 
-    /// Takes removed messages out of their author's block counts, as a rebuild from the
-    /// shortened log would never have counted them.
-    func uncount(_ sequences: [UInt64], by author: UserID, in chat: ChatID, _ context: PruneContext) throws {
+    /// Takes removed messages out of their blocks' counts (the rows `key` names for a block),
+    /// as a rebuild from the shortened log would never have counted them.
+    func uncount(_ sequences: [UInt64], _ context: PruneContext, key: (UInt64) -> [UInt8]) throws {
         var perBlock: [UInt64: UInt64] = [:]
-        for sequence in sequences { perBlock[sequence / ReadStateKeys.ownBlockSize, default: 0] += 1 }
+        for sequence in sequences { perBlock[ReadStateKeys.block(of: sequence), default: 0] += 1 }
         for (block, removed) in perBlock {
-            let key = ReadStateKeys.ownBlock(chat, author, block)
+            let key = key(block)
             let count = try context.get(key).flatMap { KeyReader.read($0) { $0.uint64() } } ?? 0
             if count > removed {
                 context.put(key, KeyWriter.build { $0.uint64(count - removed) })

@@ -5,8 +5,8 @@ import ChatFlowStorage
 public struct ReadStateProjection: Projection {
     public static let name = "read_state"
     /// 2: deleted messages are kept apart, so they no longer count as unread.
-    /// 3: each author's messages are counted per block of positions, so that a marker moved
-    /// far back is counted without reading every message after it.
+    /// 3: messages and deleted messages are counted per block of positions and per author,
+    /// so that a marker far back is counted without reading every message after it.
     public static let version = 3
 
     public init() {}
@@ -32,7 +32,7 @@ public struct ReadStateProjection: Projection {
             rows.setCounter(sequenceKey, sequence)
             // Under their chat's group: markers scan them (`scan(grouped:)`).
             rows.put(ReadStateKeys.position(posted.chat, MessageID(event.id)), position(sequence, event.actor), group: ReadStateKeys.positionsPrefix(posted.chat))
-            let blockKey = ReadStateKeys.ownBlock(posted.chat, event.actor, sequence / ReadStateKeys.ownBlockSize)
+            let blockKey = ReadStateKeys.ownBlock(posted.chat, event.actor, ReadStateKeys.block(of: sequence))
             let inBlock = try rows.counter(blockKey) + 1
             rows.put(blockKey, KeyWriter.build { $0.uint64(inBlock) }, group: ReadStateKeys.ownBlocksPrefix(posted.chat, event.actor))
             let markerKey = ReadStateKeys.marker(event.actor, posted.chat)
@@ -53,9 +53,13 @@ public struct ReadStateProjection: Projection {
 
         case .messageDeleted(let deleted):
             // Its place stays (a marker may still be moved to it); it is noted as deleted.
-            if let position = try rows.get(ReadStateKeys.position(deleted.chat, deleted.message)) {
-                rows.put(ReadStateKeys.deleted(deleted.chat, deleted.message), position)
-            }
+            guard let (sequence, author) = try rows.get(ReadStateKeys.position(deleted.chat, deleted.message)).map(decodePosition) else { return }
+            let key = ReadStateKeys.deleted(deleted.chat, sequence)
+            guard try !rows.contains(key) else { return }
+            rows.put(key, Array(author.rawValue.utf8))
+            let block = ReadStateKeys.block(of: sequence)
+            try increment(ReadStateKeys.deletedBlock(deleted.chat, block), rows)
+            try increment(ReadStateKeys.authorDeletedBlock(deleted.chat, author, block), rows)
 
         case .chatUpdated, .messageEdited, .reactionAdded, .reactionRemoved:
             break
@@ -66,8 +70,8 @@ public struct ReadStateProjection: Projection {
     /// positions from `start` to the end of its block one by one, then the later blocks'
     /// counts. Retention may have removed positions before `start`, never after it.
     func ownMessages(of author: UserID, in chat: ChatID, after sequence: UInt64, from start: [UInt8], _ rows: ProjectionRows) throws -> UInt64 {
-        let block = sequence / ReadStateKeys.ownBlockSize
-        let blockEnd = (block + 1) * ReadStateKeys.ownBlockSize
+        let block = ReadStateKeys.block(of: sequence)
+        let blockEnd = (block + 1) * ReadStateKeys.blockSize
         var own: UInt64 = 0
         try rows.scan(prefix: ReadStateKeys.positionsPrefix(chat), from: start, grouped: true) { _, value in
             let (next, by) = try decodePosition(value)
@@ -81,6 +85,10 @@ public struct ReadStateProjection: Projection {
             return true
         }
         return own
+    }
+
+    private func increment(_ key: [UInt8], _ rows: ProjectionRows) throws {
+        rows.setCounter(key, try rows.counter(key) + 1)
     }
 
     func position(_ sequence: UInt64, _ author: UserID) -> [UInt8] {
