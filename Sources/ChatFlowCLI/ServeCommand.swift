@@ -113,6 +113,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.jwtIssuer = environment["CHATFLOW_JWT_ISSUER"]
         configuration.jwtAudience = environment["CHATFLOW_JWT_AUDIENCE"]
         configuration.jwtLeewaySeconds = try environment.integer("CHATFLOW_JWT_LEEWAY") ?? 30
+        configuration.jwtMaxDays = try environment.integer("CHATFLOW_JWT_MAX_DAYS") ?? 366
         configuration.rateLimit = try environment.number("CHATFLOW_RATE_LIMIT") ?? 20
         configuration.rateBurst = try environment.number("CHATFLOW_RATE_BURST") ?? 40
         configuration.readRateLimit = try environment.number("CHATFLOW_READ_RATE_LIMIT") ?? configuration.readRateLimit

@@ -5,6 +5,7 @@ import Foundation
 /// - `jwtSecret` (`CHATFLOW_JWT_SECRET`, at least 32 bytes; created in the data dir if unset)
 /// - `jwtIssuer` / `jwtAudience` (`CHATFLOW_JWT_ISSUER` / `CHATFLOW_JWT_AUDIENCE`, checked when set)
 /// - `jwtLeewaySeconds` (`CHATFLOW_JWT_LEEWAY`, default 30)
+/// - `jwtMaxDays` (`CHATFLOW_JWT_MAX_DAYS`, default 366, 0 = no bound)
 /// - `rateLimit` writes per second per user (`CHATFLOW_RATE_LIMIT`, default 20, 0 = off)
 ///   and `rateBurst` (`CHATFLOW_RATE_BURST`, default 40)
 /// - `readRateLimit` reads per second per user (`CHATFLOW_READ_RATE_LIMIT`, default 50, 0 = off)
@@ -23,6 +24,10 @@ public struct ServerConfiguration: Sendable {
     public var jwtIssuer: String?
     public var jwtAudience: String?
     public var jwtLeewaySeconds = 30
+    /// A token whose `exp` is further ahead than this many days is refused (0: no bound). A
+    /// token cannot be revoked short of changing the secret, so one that never expires
+    /// (leaked from a log, say) would be good for ever; `chatflow token` mints at most 366.
+    public var jwtMaxDays = 366
     public var rateLimit = 20.0
     public var rateBurst = 40.0
     /// Reads (GET, HEAD, WebSocket upgrades) per second per user, in a bucket of their own. A person reading
@@ -148,6 +153,9 @@ public struct ServerConfiguration: Sendable {
         }
         guard jwtLeewaySeconds >= 0, jwtLeewaySeconds <= 300 else {
             throw ConfigurationError("CHATFLOW_JWT_LEEWAY must be 0–300 seconds")
+        }
+        guard (0...36_600).contains(jwtMaxDays) else {
+            throw ConfigurationError("CHATFLOW_JWT_MAX_DAYS must be 0 (no bound) to 36600 days")
         }
         if let publicDirectory {
             var isDirectory: ObjCBool = false

@@ -10,6 +10,8 @@ public struct TokenVerifier: Sendable {
     private let issuer: String?
     private let audience: String?
     private let leeway: TimeInterval
+    /// The furthest ahead an `exp` may be, in seconds (nil: no bound).
+    private let longestLifetime: TimeInterval?
     private let verified = VerifiedTokens()
 
     public init(configuration: ServerConfiguration) async {
@@ -18,6 +20,7 @@ public struct TokenVerifier: Sendable {
         issuer = configuration.jwtIssuer
         audience = configuration.jwtAudience
         leeway = TimeInterval(configuration.jwtLeewaySeconds)
+        longestLifetime = configuration.jwtMaxDays == 0 ? nil : TimeInterval(configuration.jwtMaxDays) * 86400
     }
 
     /// The user and when this server stops accepting the token (Unix seconds: `exp` plus
@@ -114,6 +117,9 @@ public struct TokenVerifier: Sendable {
         }
         guard claims.exp.value.addingTimeInterval(leeway) > now else {
             throw ProblemDetail.unauthorized("the token expired at \(Self.describe(claims.exp.value)); get a new one")
+        }
+        if let longestLifetime, claims.exp.value > now.addingTimeInterval(longestLifetime + leeway) {
+            throw ProblemDetail.unauthorized("the token expires at \(Self.describe(claims.exp.value)), more than \(Int(longestLifetime / 86400)) days from now; this server takes tokens of at most that (CHATFLOW_JWT_MAX_DAYS)")
         }
         if let nbf = claims.nbf, nbf.value.addingTimeInterval(-leeway) > now {
             throw ProblemDetail.unauthorized("the token is not valid before \(Self.describe(nbf.value))")

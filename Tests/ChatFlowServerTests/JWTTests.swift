@@ -150,6 +150,12 @@ import Testing
             let farFuture = try await sign(["sub": "alice", "exp": now + 3600, "nbf": 1e300])
             let never = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(farFuture)"])
             #expect(never.status == 401 && never.string("detail")?.contains("outside years") == true, "\(never.text)")
+            // An exp further ahead than CHATFLOW_JWT_MAX_DAYS (366): such a token could
+            // never be revoked but by a new secret.
+            let forever = try await sign(["sub": "alice", "exp": now + 400 * 86400])
+            let refusedForever = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(forever)"])
+            #expect(refusedForever.status == 401 && refusedForever.string("detail")?.contains("more than 366 days from now") == true, "\(refusedForever.text)")
+            #expect(try await status(server, token: try await sign(["sub": "alice", "exp": now + 365 * 86400])) == 200)
             // A sub that is not a user id.
             let badSubject = try await sign(["sub": "bad user!", "exp": now + 3600])
             #expect(try await status(server, token: badSubject) == 401)
