@@ -176,8 +176,7 @@ public struct ChatFlowReader: Sendable {
         newest.seekToLast()
         var deleted: UInt64 = 0
         var seen = 0
-        while newest.isValid {
-            guard seen < Self.deletedReadOneByOne else { break }
+        while newest.isValid, seen < Self.deletedReadOneByOne {
             seen += 1
             if !newest.value.elementsEqual(reader.rawValue.utf8) { deleted += 1 }
             newest.previous()
