@@ -114,6 +114,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.jwtAudience = environment["CHATFLOW_JWT_AUDIENCE"]
         configuration.jwtLeewaySeconds = try environment.integer("CHATFLOW_JWT_LEEWAY") ?? 30
         configuration.jwtMaxDays = try environment.integer("CHATFLOW_JWT_MAX_DAYS") ?? 366
+        configuration.httpConnectionsPerAddress = try environment.integer("CHATFLOW_HTTP_PER_ADDRESS") ?? 256
         configuration.rateLimit = try environment.number("CHATFLOW_RATE_LIMIT") ?? 20
         configuration.rateBurst = try environment.number("CHATFLOW_RATE_BURST") ?? 40
         configuration.readRateLimit = try environment.number("CHATFLOW_READ_RATE_LIMIT") ?? configuration.readRateLimit

@@ -59,6 +59,7 @@ func buildApplication(
         commands: commands, engine: engine, configuration: configuration, metrics: metrics,
         verifier: verifier, readiness: readiness, limits: limits)
     let connections = ConnectionLimit(maximum: configuration.maxConnections)
+    let addresses = AddressConnectionLimit(maximum: configuration.httpConnectionsPerAddress)
     var app = Application(
         router: router,
         server: HTTPServerBuilder { responder in
@@ -66,7 +67,8 @@ func buildApplication(
                 maxFrameSize: 64 * 1024,
                 maxBodyBytes: configuration.maxBodyBytes,
                 pingInterval: .milliseconds(Int64(configuration.webSocketPingSeconds * 1000)),
-                http1: .init(idleTimeout: .seconds(Int64(configuration.httpIdleSeconds)))), connections: connections)
+                http1: .init(idleTimeout: .seconds(Int64(configuration.httpIdleSeconds)))),
+                connections: connections, addresses: addresses)
         },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "chatflow"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port) },

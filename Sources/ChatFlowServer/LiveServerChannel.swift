@@ -51,8 +51,9 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
     let metrics: ServerMetrics
     let settings: Settings
     let connections: ConnectionLimit
+    let addresses: AddressConnectionLimit
 
-    init(responder: @escaping Responder, hub: LiveHub, verifier: TokenVerifier, reads: RateLimiter, metrics: ServerMetrics, settings: Settings, connections: ConnectionLimit) {
+    init(responder: @escaping Responder, hub: LiveHub, verifier: TokenVerifier, reads: RateLimiter, metrics: ServerMetrics, settings: Settings, connections: ConnectionLimit, addresses: AddressConnectionLimit) {
         self.responder = Self.redirectingUpgrades(responder)
         self.hub = hub
         self.verifier = verifier
@@ -60,6 +61,7 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
         self.metrics = metrics
         self.settings = settings
         self.connections = connections
+        self.addresses = addresses
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -69,6 +71,13 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                 return Value(upgrade: channel.eventLoop.makeFailedFuture(ConnectionLimit.Full()), channel: channel)
             }
         }
+        guard let place = addresses.admit(channel, logger: logger) else {
+            return channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(ConnectionRefusal(answer: addresses.refusal))
+                return Value(upgrade: channel.eventLoop.makeFailedFuture(ConnectionLimit.Full()), channel: channel)
+            }
+        }
+        channel.closeFuture.whenComplete { _ in place.release() }
         return channel.eventLoop.makeCompletedFuture {
             // Why an upgrade was refused, for the answer; nil while none was.
             let refusal = NIOLoopBoundBox<ProblemDetail?>(nil, eventLoop: channel.eventLoop)
@@ -136,7 +145,10 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
             // would time it out or end it at shutdown.
             try channel.pipeline.syncOperations.addHandler(
                 FirstRequestDeadline(timeout: settings.http1.idleTimeout ?? .seconds(60)), name: FirstRequestDeadline.name, position: .last)
-            upgrade.whenComplete { _ in channel.pipeline.removeHandler(name: FirstRequestDeadline.name, promise: nil) }
+            upgrade.whenComplete { result in
+                if case .success(.webSocket) = result { place.release() }
+                channel.pipeline.removeHandler(name: FirstRequestDeadline.name, promise: nil)
+            }
             return Value(upgrade: upgrade, channel: channel)
         }
     }

@@ -15,6 +15,7 @@ import Foundation
 /// - `webSocketPingSeconds` (`CHATFLOW_WS_PING_SECONDS`, default 30)
 /// - `webSocketReplayLimit` (`CHATFLOW_WS_REPLAY_LIMIT`, default 100,000)
 /// - `httpIdleSeconds` (`CHATFLOW_HTTP_IDLE_SECONDS`, default 60)
+/// - `httpConnectionsPerAddress` (`CHATFLOW_HTTP_PER_ADDRESS`, default 256, 0 = no bound)
 /// - `shutdownGraceSeconds` (`CHATFLOW_SHUTDOWN_GRACE_SECONDS`, default 10)
 /// - `corsOrigins` (`CHATFLOW_CORS_ORIGINS`, comma-separated, default none)
 public struct ServerConfiguration: Sendable {
@@ -60,6 +61,9 @@ public struct ServerConfiguration: Sendable {
     /// closed, so connections that never finish asking do not hold file descriptors forever.
     /// WebSockets are kept alive by pings instead.
     public var httpIdleSeconds = 60
+    /// HTTP connections (not WebSockets) one client address may hold open
+    /// (`AddressConnectionLimit`; 0: no bound).
+    public var httpConnectionsPerAddress = 256
     /// Seconds a stop (SIGTERM, SIGINT) waits for requests in flight before it closes every
     /// connection: a client that sent part of a request and then nothing would otherwise
     /// hold it for `httpIdleSeconds`, past a service manager's own stop timeout, whose
@@ -162,6 +166,9 @@ public struct ServerConfiguration: Sendable {
             guard FileManager.default.fileExists(atPath: publicDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw ConfigurationError("CHATFLOW_PUBLIC_DIR (--public-dir): \(publicDirectory) is not a directory")
             }
+        }
+        guard httpConnectionsPerAddress >= 0 else {
+            throw ConfigurationError("CHATFLOW_HTTP_PER_ADDRESS must be 0 (no bound) or more")
         }
         guard maxConnections >= 1 else { throw ConfigurationError("the connection limit must be at least 1") }
     }

@@ -294,6 +294,36 @@ import Testing
         }
     }
 
+    /// One address holds at most `httpConnectionsPerAddress` HTTP connections, idle ones
+    /// included: past it a connection is answered 429 and closed, and a freed place is
+    /// taken again. A WebSocket holds none once upgraded.
+    @Test func oneAddressHoldsABoundedNumberOfHTTPConnections() async throws {
+        try await TestServer.run(configure: { $0.httpConnectionsPerAddress = 4 }) { server in
+            let sockets = [try await LiveClient.connect(server, as: "alice"), try await LiveClient.connect(server, as: "bob")]
+            // Answered over the socket: the server has finished upgrading it.
+            for socket in sockets { #expect(try await socket.roundTrip()) }
+            let healthz = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            var admitted: [StalledClient] = []
+            var refusal: String?
+            for _ in 0..<8 where refusal == nil {
+                let client = try await StalledClient.open(port: server.port, sending: healthz)
+                let head = try await client.readAnswerHead()
+                if head.hasPrefix("HTTP/1.1 200") { admitted.append(client) } else { refusal = head }
+            }
+            #expect(refusal?.hasPrefix("HTTP/1.1 429") == true && refusal?.contains("Retry-After: 5") == true, "\(refusal ?? "none refused")")
+            // The test's own client may hold a place; the two WebSockets hold none.
+            #expect((3...4).contains(admitted.count), "\(admitted.count) held")
+            admitted[0].drop()
+            var served = false
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !served && ContinuousClock.now < deadline {
+                served = try await StalledClient.exchange(port: server.port, request: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").head.hasPrefix("HTTP/1.1 200")
+            }
+            #expect(served, "a freed place was not taken again")
+            for socket in sockets { await socket.close() }
+        }
+    }
+
     /// An HTTP connection that asks for nothing is closed after the idle time: one that never
     /// sends a request, one that stops half way through its head or its body, and a
     /// keep-alive connection after its last answer. A WebSocket is not: its pings keep it.

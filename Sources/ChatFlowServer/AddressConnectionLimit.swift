@@ -1,0 +1,82 @@
+import Logging
+import NIOCore
+import Synchronization
+
+/// How many HTTP connections (all but WebSockets) one client address may hold open. One
+/// client could otherwise take every place under `ConnectionLimit`: connections that send
+/// nothing, or one request each and then nothing, are held until the idle time runs out,
+/// and opening a few hundred a second kept the server full. Browsers hold a handful per
+/// server, a proxy's pool a few dozen; WebSockets are bounded per user instead
+/// (`CHATFLOW_WS_PER_USER`), as they need a token.
+final class AddressConnectionLimit: Sendable {
+    /// Per address; 0: no bound.
+    let maximum: Int
+    private let open = Mutex<[String: Int]>([:])
+    private let lastWarning = Mutex<ContinuousClock.Instant?>(nil)
+
+    init(maximum: Int) {
+        self.maximum = maximum
+    }
+
+    /// A place for `channel` until `Place.release()` (it became a WebSocket, or closed); nil
+    /// when its address has none left.
+    func admit(_ channel: any Channel, logger: Logger) -> Place? {
+        guard maximum > 0 else { return Place(nil, of: self) }
+        // Connections without an IP address (a Unix socket) share one.
+        let address = channel.remoteAddress?.ipAddress ?? ""
+        let admitted = open.withLock { counts in
+            guard counts[address, default: 0] < maximum else { return false }
+            counts[address, default: 0] += 1
+            return true
+        }
+        guard admitted else {
+            warn(address, logger)
+            return nil
+        }
+        return Place(address, of: self)
+    }
+
+    fileprivate func leave(_ address: String) {
+        open.withLock { counts in
+            let left = counts[address, default: 1] - 1
+            counts[address] = left > 0 ? left : nil
+        }
+    }
+
+    /// What a connection over the bound is told before it is closed.
+    var refusal: String {
+        let body = "your address holds as many HTTP connections as one may (\(maximum)); reuse them, or retry in a moment\n"
+        return "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+    }
+
+    /// Said at most once a minute: every refused connection would otherwise be a line.
+    private func warn(_ address: String, _ logger: Logger) {
+        let now = ContinuousClock.now
+        let due = lastWarning.withLock { last in
+            guard last.map({ now - $0 >= .seconds(60) }) ?? true else { return false }
+            last = now
+            return true
+        }
+        if due {
+            logger.warning("refusing connections from \(address): it holds \(maximum) HTTP connections (CHATFLOW_HTTP_PER_ADDRESS)")
+        }
+    }
+
+    /// One connection's place, given back once, whichever comes first: its upgrade to a
+    /// WebSocket or its close.
+    final class Place: Sendable {
+        private let address: String?
+        private let owner: AddressConnectionLimit
+        private let released = Atomic<Bool>(false)
+
+        fileprivate init(_ address: String?, of owner: AddressConnectionLimit) {
+            self.address = address
+            self.owner = owner
+        }
+
+        func release() {
+            guard let address, !released.exchange(true, ordering: .relaxed) else { return }
+            owner.leave(address)
+        }
+    }
+}
