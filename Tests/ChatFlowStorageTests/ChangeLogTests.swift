@@ -157,6 +157,47 @@ import ChatFlowTestSupport
         #expect(try await log.append(payload(4), idempotencyKey: key).ids == later.ids)
     }
 
+    /// Expired keys are swept faster than keyed writes add them: each commit takes up to
+    /// twice its own keys and 64 more, however many have piled up. (A sweep of at most
+    /// 10,000 once a minute fell behind from 167 keyed writes a second, for good.)
+    @Test func expiredKeysAreSweptFasterThanTheyAreAdded() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let now = Mutex<UInt64>(1_800_000_000_000)
+        var options = ChangeLogOptions()
+        options.clock = { now.withLock { $0 } }
+        options.idempotencyWindowMilliseconds = 1000
+        let log = try RocksDBChangeLog.open(path: dir.path, options: options)
+        defer { log.close(); log.database.close() }
+        // 20,000 keys of a busy day (as a restart finds them), all expired by the time the
+        // next writes come.
+        let family = try log.database.family(LogKeys.idempotencyFamily)
+        let original = [ULID.zero]
+        let batch = WriteBatch()
+        let expiresAt = now.withLock { $0 } + 500
+        for n in 0..<20_000 {
+            let key = IdempotencyKey(scope: "bob", key: "old-\(n)")
+            batch.put(LogKeys.idempotencyRecord(key), LogKeys.encodeIdempotencyValue(expiresAt: expiresAt, ids: original), in: family)
+            batch.put(LogKeys.idempotencyExpiry(key, expiresAt: expiresAt), [], in: family)
+        }
+        try log.database.write(batch, sync: true)
+        now.withLock { $0 += 1000 }
+        for n in 0..<350 {
+            _ = try await log.append(payload(n), idempotencyKey: IdempotencyKey(scope: "alice", key: "new-\(n)"))
+        }
+        func rows(_ tag: UInt8) throws -> Int {
+            let iterator = log.database.makeIterator(over: family, lower: [tag], upper: [tag + 1])
+            iterator.seekToFirst()
+            var count = 0
+            while iterator.isValid { count += 1; iterator.next() }
+            try iterator.checkError()
+            return count
+        }
+        let (expiries, records) = (try rows(LogKeys.expiryTag), try rows(LogKeys.recordTag))
+        #expect(expiries == 350 && records == 350, "only the fresh keys are left: \(expiries) expiries, \(records) records")
+        #expect(try await log.append(payload(1), idempotencyKey: IdempotencyKey(scope: "alice", key: "new-349")).isReplay)
+    }
+
     @Test func reopeningContinuesAfterTheLastID() async throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }

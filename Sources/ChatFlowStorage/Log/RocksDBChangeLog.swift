@@ -48,7 +48,11 @@ public final class RocksDBChangeLog: ChangeLog {
     /// glibc consolidate its free lists, which showed in profiles of the writer).
     nonisolated(unsafe) private var batch = WriteBatch()
     nonisolated(unsafe) private var spare: [Request] = []
-    nonisolated(unsafe) private var lastSweep: UInt64 = 0
+    /// Where the next sweep of expired keys starts: past the rows swept before, whose
+    /// deletions a seek from the start would walk again until compaction drops them.
+    nonisolated(unsafe) private var sweepFrom: [UInt8] = [LogKeys.expiryTag]
+    /// When the first key left expires (0: not looked yet; `.max`: no key left).
+    nonisolated(unsafe) private var nextExpiry: UInt64 = 0
 
     /// Opens the log in `database` (which must have been opened with `LogKeys.families`).
     public init(database: Database, options: ChangeLogOptions = ChangeLogOptions()) throws(StorageError) {
@@ -306,6 +310,7 @@ public final class RocksDBChangeLog: ChangeLog {
                 newLast = ids.last
                 if let key = request.key {
                     let expiresAt = now + options.idempotencyWindowMilliseconds
+                    nextExpiry = min(nextExpiry, expiresAt)
                     batch.put(LogKeys.idempotencyRecord(key), LogKeys.encodeIdempotencyValue(expiresAt: expiresAt, ids: ids), in: idempotency)
                     batch.put(LogKeys.idempotencyExpiry(key, expiresAt: expiresAt), [], in: idempotency)
                     // Put or cleared: a row left by the key's last use must not judge this one.
@@ -318,7 +323,7 @@ public final class RocksDBChangeLog: ChangeLog {
                 }
                 results.append(AppendResult(ids: ids, isReplay: false))
             }
-            try sweepExpiredKeys(now: now, into: batch, keeping: keysInBatch)
+            try sweepExpiredKeys(now: now, into: batch, keeping: keysInBatch, limit: 2 * keysInBatch.count + 64)
             // One write, one fsync: the records become visible and durable together.
             prepared = DispatchTime.now().uptimeNanoseconds
             if batch.count > 0 {
@@ -370,28 +375,37 @@ public final class RocksDBChangeLog: ChangeLog {
         return (ids, fingerprint)
     }
 
-    /// Deletes expired idempotency keys, at most once a minute and a bounded number at a
-    /// time, in the same batch as the commit so the sweep never needs its own fsync.
-    private func sweepExpiredKeys(now: UInt64, into batch: WriteBatch, keeping fresh: [IdempotencyKey: (ids: [ULID], fingerprint: UInt64?)]) throws {
-        guard now >= lastSweep + 60_000 else { return }
-        lastSweep = now
-        let upper = KeyWriter.build { $0.byte(LogKeys.expiryTag); $0.uint64(now) }
-        let iterator = database.makeIterator(over: idempotency, lower: [LogKeys.expiryTag], upper: upper)
+    /// Deletes expired idempotency keys, in the same batch as the commit so the sweep never
+    /// needs its own fsync: at most `limit`, which outpaces the keys the commit adds (a
+    /// sweep of 10,000 once a minute fell behind from 167 keyed writes a second, and the
+    /// keys piled up for good), and keeps each commit's share small. Nothing is read
+    /// until the first key left is due.
+    private func sweepExpiredKeys(now: UInt64, into batch: WriteBatch, keeping fresh: [IdempotencyKey: (ids: [ULID], fingerprint: UInt64?)], limit: Int) throws {
+        guard now >= nextExpiry else { return }
+        let iterator = database.makeIterator(over: idempotency, lower: sweepFrom, upper: [LogKeys.expiryTag + 1])
         iterator.seekToFirst()
         var swept = 0
-        while iterator.isValid && swept < 10_000 {
+        nextExpiry = .max
+        while iterator.isValid {
             let expiryKey = iterator.key
-            if let (expiresAt, key) = LogKeys.decodeIdempotencyExpiry(expiryKey) {
-                // The key may have been reused after it expired: delete the record only if
-                // it is still the one this index row points at.
-                let record = try database.get(LogKeys.idempotencyRecord(key), in: idempotency)
-                    .flatMap(LogKeys.decodeIdempotencyValue)
-                if fresh[key] == nil, record?.expiresAt == expiresAt {
-                    batch.delete(LogKeys.idempotencyRecord(key), in: idempotency)
-                    batch.delete(LogKeys.idempotencyFingerprint(key), in: idempotency)
-                }
-                batch.delete(expiryKey, in: idempotency)
+            guard let (expiresAt, key) = LogKeys.decodeIdempotencyExpiry(expiryKey) else {
+                throw StorageError.malformed("idempotency expiry row of \(expiryKey.count) bytes")
             }
+            guard expiresAt <= now, swept < limit else {
+                // Not due yet, or the next commit's share.
+                nextExpiry = swept < limit ? expiresAt : now
+                break
+            }
+            // The key may have been reused after it expired: delete the record only if it
+            // is still the one this index row points at.
+            let record = try database.get(LogKeys.idempotencyRecord(key), in: idempotency)
+                .flatMap(LogKeys.decodeIdempotencyValue)
+            if fresh[key] == nil, record?.expiresAt == expiresAt {
+                batch.delete(LogKeys.idempotencyRecord(key), in: idempotency)
+                batch.delete(LogKeys.idempotencyFingerprint(key), in: idempotency)
+            }
+            batch.delete(expiryKey, in: idempotency)
+            sweepFrom = expiryKey + [0]
             swept += 1
             iterator.next()
         }
