@@ -31,9 +31,14 @@ struct Environment {
         return value
     }
 
+    /// A number written as digits with at most one decimal point (`20`, `0.5`): `Double`
+    /// also reads `inf`, `1e3` and `0x10`, and `inf` turned a rate limit off unannounced.
     func number(_ key: String) throws -> Double? {
         guard let text = self[key] else { return nil }
-        guard let value = Double(text) else { throw ConfigurationError("\(key) must be a number (got '\(text)')") }
+        let plain = text.allSatisfy { ("0"..."9").contains($0) || $0 == "." } && text.filter { $0 == "." }.count <= 1
+        guard plain, let value = Double(text), value.isFinite else {
+            throw ConfigurationError("\(key) must be a number written with digits and at most one '.' (got '\(text)')")
+        }
         return value
     }
 

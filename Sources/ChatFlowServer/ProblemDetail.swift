@@ -75,7 +75,9 @@ public struct ProblemDetail: HTTPResponseError, Encodable, Sendable {
             // nobody to answer, and it is no fault of the server's to log as one.
             return ProblemDetail(.badRequest, "the connection ended before the request did", headers: [.connection: "close"])
         case is CancellationError:
-            // A request still waiting (for its body, say) when a stop's grace period ended.
+            // A request cancelled while it waited (for its body, say): answered if its
+            // connection is still open. At the end of a stop's grace period it is not, and
+            // the client sees the connection close.
             return ProblemDetail(.serviceUnavailable, "the server is stopping; retry shortly", headers: [.retryAfter: "1", .connection: "close"])
         case let http as HTTPError:
             return ProblemDetail(http.status, http.body ?? http.status.reasonPhrase)

@@ -27,6 +27,11 @@ import ChatFlowStorage
         #expect(format == 78 && formatText.contains("CHATFLOW_LOG_FORMAT"), "\(format) \(formatText)")
         let (cache, cacheText) = try await refusal(["CHATFLOW_CACHE_MB": "4"], dataDirectory: data, errors: dir.appending("cache.err"))
         #expect(cache == 78 && cacheText.contains("CHATFLOW_CACHE_MB"), "\(cache) \(cacheText)")
+        // A rate Double would read but a person would not write as one: inf turned limiting off.
+        for rate in ["inf", "1e3", "0x10", "nan", "-1"] {
+            let (status, text) = try await refusal(["CHATFLOW_RATE_LIMIT": rate], dataDirectory: data, errors: dir.appending("rate.err"))
+            #expect(status == 78 && text.contains("CHATFLOW_RATE_LIMIT"), "\(rate): \(status) \(text)")
+        }
         let (cors, corsText) = try await refusal(["CHATFLOW_CORS_ORIGINS": "https://app.example.com, app.example.com"], dataDirectory: data, errors: dir.appending("cors.err"))
         #expect(cors == 78 && corsText.contains("'app.example.com' is not an origin"), "\(cors) \(corsText)")
         // A reserve no disk has (its bytes overflowed), and a web client directory that is not there.
