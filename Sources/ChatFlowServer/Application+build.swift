@@ -80,6 +80,8 @@ func buildApplication(
             interval: .milliseconds(Int64(configuration.retentionIntervalSeconds * 1000)),
             clock: { UInt64(Date().timeIntervalSince1970 * 1000) }, logger: logger))
     }
+    // Last, so that a stop reaches it first and it speaks before the others wind down.
+    app.addServices(LifecycleNotices(projector: engine.projector, graceSeconds: configuration.shutdownGraceSeconds, logger: logger))
     return app
 }
 

@@ -29,6 +29,24 @@ import ChatFlowTestSupport
         #expect(exit.withLock { $0 } == 0, "serve exited with \(exit.withLock { $0 } ?? -1) after SIGTERM")
     }
 
+    /// The log says what an operator waits on: a start that catches up with a log the
+    /// projections have not applied (and when it has), and a stop's grace period.
+    @Test func startCatchingUpAndStoppingAreLogged() async throws {
+        let dir = TemporaryDirectory("chatflow-graceful-notices")
+        defer { dir.remove() }
+        let data = dir.appending("data")
+        let bench = try ChildProcess(["bench", "append", "--events", "3000", "--producers", "2", "--chats", "2", "--data-dir", data, "--json"])
+        #expect(await bench.exitStatus() == 0)
+        let log = dir.appending("serve.err")
+        let (server, port) = try await Serve.start(dataDirectory: data, errorFile: log)
+        try await Serve.waitReady(port: port)
+        #expect(await Self.terminate(server, waiting: .seconds(20)) == 0)
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        for line in ["catching up: the projections are applying the log up to", "caught up in", "stopping: requests in flight have up to 10 s"] {
+            #expect(text.contains(line), "'\(line)' is not in the log: \(text)")
+        }
+    }
+
     /// Connections that have not sent a whole request yet (nothing at all, or half a head)
     /// are closed at once by a graceful shutdown instead of holding it up until they idle out.
     @Test func sigtermDoesNotWaitForConnectionsThatSentNoRequest() async throws {
