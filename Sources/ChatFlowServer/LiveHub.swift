@@ -456,7 +456,8 @@ package final class LiveHub: Service, Sendable {
                     case .notifications:
                         guard try notifications?.admits(logged, in: eventChat) == true else { continue }
                     }
-                    let frame = LiveFrame.event(channel: channel.description, id: record.id.description, event: try redacted(event))
+                    guard let current = try redacted(event) else { continue }
+                    let frame = LiveFrame.event(channel: channel.description, id: record.id.description, event: current)
                     if !send(frame, to: connection) { return .ended }
                     lastSent = record.id
                     // The user's own leaving: the replay skips to their `member.joined`, if
@@ -560,18 +561,21 @@ package final class LiveHub: Service, Sendable {
 
     /// A replayed message event with the message's text as it is now, and when it was last
     /// edited: a replay must not give back what was deleted or edited away (live frames
-    /// carried it when it was current).
-    private func redacted(_ event: LiveEvent) throws -> LiveEvent {
-        guard event.kind == "message.created" || event.kind == "message.edited",
-              let id = event.messageId.flatMap(ULID.init) else { return event }
+    /// carried it when it was current). Nil for an event about a message retention has
+    /// removed since (an edit or a reaction after the horizon to one before it): an edit
+    /// with empty text, or a reaction to a message that answers 404, would mislead.
+    private func redacted(_ event: LiveEvent) throws -> LiveEvent? {
+        guard let id = event.messageId.flatMap(ULID.init) else { return event }
         let now = try commands.reader.message(MessageID(id))
-        let content = now.map { $0.deleted ? "" : $0.content } ?? ""
+        guard let now else { return nil }
+        guard event.kind == "message.created" || event.kind == "message.edited" else { return event }
+        let content = now.deleted ? "" : now.content
         var event = event
         if event.kind == "message.created", let message = event.message {
             event.message = MessageView(
                 id: message.id, chatId: message.chatId, userId: message.userId, content: content,
-                messageType: message.messageType, createdAt: message.createdAt, editedAt: now?.editedAt,
-                deleted: now?.deleted ?? true, reactions: [:])
+                messageType: message.messageType, createdAt: message.createdAt, editedAt: now.editedAt,
+                deleted: now.deleted, reactions: [:])
         } else {
             event.content = content
         }

@@ -627,6 +627,33 @@ import Testing
         }
     }
 
+    /// An edit or a reaction after the retention horizon to a message before it is not
+    /// replayed: the message is gone (404), and the edit would come with empty text.
+    @Test func aReplaySkipsEventsAboutMessagesRetentionRemoved() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let old = try await server.post(chat, as: "alice", "from long ago")
+            // The next message in a later millisecond, so the horizon can fall between them.
+            while UInt64(Date().timeIntervalSince1970 * 1000) <= ULID(old)!.timestamp {}
+            let since = try await server.post(chat, as: "alice", "seen")
+            #expect(try await server.call(.patch, "/messages/\(old)", as: "alice", json: #"{"content":"edited late"}"#).status == 200)
+            #expect(try await server.call(.post, "/messages/\(old)/reactions", as: "bob", json: #"{"emoji":"👍"}"#).status == 201)
+            let after = try await server.post(chat, as: "alice", "after")
+            let engine = server.engine
+            // One day kept, a day after `since`: the horizon is `since`'s millisecond.
+            _ = try Retention(days: 1, log: engine.log, store: engine.store, projector: engine.projector)
+                .run(now: ULID(since)!.timestamp + 86_400_000)
+            #expect(try await server.call(.get, "/messages/\(old)", as: "alice").status == 404)
+
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("chats/\(chat)", since: since)
+            #expect(await bob.wait { frames in frames.contains { ($0["event"] as? [String: Any])?["messageId"] as? String == after } })
+            #expect(bob.eventKinds(on: "chats/\(chat)") == ["message.created"], "\(bob.frames)")
+            await bob.close()
+        }
+    }
+
     /// The replay limit counts the chat's own events: a member of a quiet chat resumes
     /// with everything it missed there however busy another chat was meanwhile (it was told
     /// it was too far behind once the whole log had moved on by the limit), and the limit
