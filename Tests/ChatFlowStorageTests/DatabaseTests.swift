@@ -43,6 +43,33 @@ import ChatFlowTestSupport
         #expect(!rest.isValid)
     }
 
+    /// Reads through a snapshot, point reads and iterators alike, see the rows as they were
+    /// when it was taken, whatever is written after.
+    @Test func aSnapshotReadsRowsAsTheyWere() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let db = try Database.open(path: dir.appending("db"), columnFamilies: ["a"])
+        defer { db.close() }
+        let a = try db.family("a")
+        let before = WriteBatch()
+        for i: UInt8 in 0..<4 { before.put([i], [i], in: a) }
+        try db.write(before, sync: false)
+        let snapshot = db.snapshot()
+        let after = WriteBatch()
+        after.put([1], [99], in: a)
+        after.delete([2], in: a)
+        after.put([7], [7], in: a)
+        try db.write(after, sync: false)
+
+        #expect(try snapshot.get([1], in: a) == [1] && snapshot.get([2], in: a) == [2] && snapshot.get([7], in: a) == nil)
+        #expect(try db.get([1], in: a) == [99] && db.get([2], in: a) == nil)
+        let iterator = snapshot.makeIterator(over: a, lower: [1])
+        iterator.seekToFirst()
+        var rows: [[UInt8]] = []
+        while iterator.isValid { rows.append(iterator.key + iterator.value); iterator.next() }
+        #expect(rows == [[1, 1], [2, 2], [3, 3]])
+    }
+
     /// Iterators in use while the database closes finish first; ones made after it began
     /// closing are empty and say so. (Before, scans read freed memory: the run hung or crashed.)
     @Test(.timeLimit(.minutes(1))) func iteratorsDuringAndAfterCloseAreSafe() throws {

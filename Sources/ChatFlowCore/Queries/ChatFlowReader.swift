@@ -154,13 +154,15 @@ public struct ChatFlowReader: Sendable {
     // MARK: - Read state
 
     /// The user's read marker in a chat and the messages by others after it (deleted ones
-    /// not counted).
+    /// not counted). Read at one snapshot: the user's own post, applied between reading the
+    /// marker and the chat's count, made it count as unread for a moment.
     public func readMarker(_ user: UserID, _ chat: ChatID) throws -> (lastRead: MessageID?, unread: Int) {
-        guard let marker = try database.get(ReadStateKeys.marker(user, chat), in: readState).map(ReadMarker.init(decoding:)) else {
+        let snapshot = database.snapshot()
+        guard let marker = try snapshot.get(ReadStateKeys.marker(user, chat), in: readState).map(ReadMarker.init(decoding:)) else {
             return (nil, 0)
         }
-        let sequence = try database.get(ReadStateKeys.sequence(chat), in: readState).flatMap { KeyReader.read($0) { $0.uint64() } } ?? 0
-        let deleted = try deletedByOthers(after: marker.sequence, in: chat, reader: user)
+        let sequence = try snapshot.get(ReadStateKeys.sequence(chat), in: readState).flatMap { KeyReader.read($0) { $0.uint64() } } ?? 0
+        let deleted = try deletedByOthers(after: marker.sequence, in: chat, reader: user, at: snapshot)
         let unread = Int64(sequence) - Int64(marker.sequence) - Int64(marker.ownSince) - Int64(deleted)
         return (marker.lastRead, Int(max(0, unread)))
     }
@@ -169,10 +171,10 @@ public struct ChatFlowReader: Sendable {
     /// usually few; past `deletedReadOneByOne` of them, by the rest of the marker's block
     /// and one count per later block (so a member who deleted thousands of messages does
     /// not make everyone's unread counts read them all).
-    private func deletedByOthers(after sequence: UInt64, in chat: ChatID, reader: UserID) throws -> UInt64 {
+    private func deletedByOthers(after sequence: UInt64, in chat: ChatID, reader: UserID, at snapshot: DatabaseSnapshot) throws -> UInt64 {
         let prefix = ReadStateKeys.deletedPrefix(chat)
         let upper = KeyWriter.prefixSuccessor(prefix)!
-        let newest = database.makeIterator(over: readState, lower: ReadStateKeys.deleted(chat, sequence + 1), upper: upper)
+        let newest = snapshot.makeIterator(over: readState, lower: ReadStateKeys.deleted(chat, sequence + 1), upper: upper)
         newest.seekToLast()
         var deleted: UInt64 = 0
         var seen = 0
@@ -187,23 +189,23 @@ public struct ChatFlowReader: Sendable {
         let block = ReadStateKeys.block(of: sequence)
         deleted = 0
         let blockEnd = ReadStateKeys.deleted(chat, (block + 1) * ReadStateKeys.blockSize)
-        let rest = database.makeIterator(over: readState, lower: ReadStateKeys.deleted(chat, sequence + 1), upper: blockEnd)
+        let rest = snapshot.makeIterator(over: readState, lower: ReadStateKeys.deleted(chat, sequence + 1), upper: blockEnd)
         rest.seekToFirst()
         while rest.isValid {
             if !rest.value.elementsEqual(reader.rawValue.utf8) { deleted += 1 }
             rest.next()
         }
         try rest.checkError()
-        deleted += try sumOfCounts(ReadStateKeys.deletedBlocksPrefix(chat), from: ReadStateKeys.deletedBlock(chat, block + 1))
-        let own = try sumOfCounts(ReadStateKeys.authorDeletedBlocksPrefix(chat, reader), from: ReadStateKeys.authorDeletedBlock(chat, reader, block + 1))
+        deleted += try sumOfCounts(ReadStateKeys.deletedBlocksPrefix(chat), from: ReadStateKeys.deletedBlock(chat, block + 1), at: snapshot)
+        let own = try sumOfCounts(ReadStateKeys.authorDeletedBlocksPrefix(chat, reader), from: ReadStateKeys.authorDeletedBlock(chat, reader, block + 1), at: snapshot)
         return deleted > own ? deleted - own : 0
     }
 
     static let deletedReadOneByOne = 64
 
     /// The sum of the counters under `prefix` from `start` on.
-    private func sumOfCounts(_ prefix: [UInt8], from start: [UInt8]) throws -> UInt64 {
-        let iterator = database.makeIterator(over: readState, lower: start, upper: KeyWriter.prefixSuccessor(prefix)!)
+    private func sumOfCounts(_ prefix: [UInt8], from start: [UInt8], at snapshot: DatabaseSnapshot) throws -> UInt64 {
+        let iterator = snapshot.makeIterator(over: readState, lower: start, upper: KeyWriter.prefixSuccessor(prefix)!)
         iterator.seekToFirst()
         var sum: UInt64 = 0
         while iterator.isValid {

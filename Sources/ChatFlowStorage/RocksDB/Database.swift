@@ -264,12 +264,17 @@ public final class Database: Sendable {
 
     /// The value stored under `key`, or nil.
     public func get(_ key: [UInt8], in family: ColumnFamily) throws(StorageError) -> [UInt8]? {
+        try get(key, in: family, options: readOptions)
+    }
+
+    /// `get` with read options of the caller's (a snapshot's).
+    func get(_ key: [UInt8], in family: ColumnFamily, options: OpaquePointer) throws(StorageError) -> [UInt8]? {
         try whileOpen { () throws(StorageError) -> [UInt8]? in
             var error: UnsafeMutablePointer<CChar>?
             var length = 0
             let value = key.withUnsafeBufferPointer { k in
                 k.withMemoryRebound(to: CChar.self) { kc in
-                    rocksdb_get_cf(handle, readOptions, family.handle, kc.baseAddress, k.count, &length, &error)
+                    rocksdb_get_cf(handle, options, family.handle, kc.baseAddress, k.count, &length, &error)
                 }
             }
             try check(error)
@@ -338,10 +343,21 @@ public final class Database: Sendable {
     /// Scans that read many rows once (rebuild, verify) pass `fillCache: false`.
     /// Once the database is closing, the iterator is empty and `checkError` says it closed.
     public func makeIterator(over family: ColumnFamily, lower: [UInt8]? = nil, upper: [UInt8]? = nil, fillCache: Bool = true) -> KeyValueIterator {
+        makeIterator(over: family, lower: lower, upper: upper, fillCache: fillCache, snapshot: nil)
+    }
+
+    func makeIterator(over family: ColumnFamily, lower: [UInt8]?, upper: [UInt8]?, fillCache: Bool = true, snapshot: DatabaseSnapshot?) -> KeyValueIterator {
         // Counted before `closing` is read, as in `whileOpen`: `close()` sees one or the other.
         liveIterators.wrappingAdd(1, ordering: .sequentiallyConsistent)
         let open = !closing.load(ordering: .sequentiallyConsistent)
-        return KeyValueIterator(database: self, dbHandle: open ? handle : nil, family: family, lower: lower, upper: upper, fillCache: fillCache)
+        return KeyValueIterator(database: self, dbHandle: open ? handle : nil, family: family, lower: lower, upper: upper, fillCache: fillCache, snapshot: snapshot)
+    }
+
+    /// A snapshot to read several rows as of one moment (`DatabaseSnapshot`).
+    public func snapshot() -> DatabaseSnapshot {
+        liveIterators.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        let open = !closing.load(ordering: .sequentiallyConsistent)
+        return DatabaseSnapshot(database: self, dbHandle: open ? handle : nil)
     }
 
     /// Called by an iterator once it is destroyed (or was never made).

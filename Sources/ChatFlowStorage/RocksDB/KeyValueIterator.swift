@@ -16,11 +16,15 @@ public final class KeyValueIterator {
     private let upperBound: UnsafeMutableRawBufferPointer?
     // Counts this iterator as alive: the database waits for it before it closes.
     private let database: Database
+    // Kept until the iterator is destroyed: RocksDB reads through the snapshot until then.
+    private let snapshot: DatabaseSnapshot?
 
-    init(database: Database, dbHandle: OpaquePointer?, family: ColumnFamily, lower: [UInt8]?, upper: [UInt8]?, fillCache: Bool) {
+    init(database: Database, dbHandle: OpaquePointer?, family: ColumnFamily, lower: [UInt8]?, upper: [UInt8]?, fillCache: Bool, snapshot: DatabaseSnapshot? = nil) {
         self.database = database
+        self.snapshot = snapshot
         readOptions = rocksdb_readoptions_create()
         rocksdb_readoptions_set_fill_cache(readOptions, fillCache ? 1 : 0)
+        if let snapshot { snapshot.apply(to: readOptions) }
         lowerBound = lower.map(KeyValueIterator.copy)
         upperBound = upper.map(KeyValueIterator.copy)
         if let lowerBound {
