@@ -285,6 +285,7 @@ public final class RocksDBChangeLog: ChangeLog {
         var results: [AppendResult] = []
         results.reserveCapacity(group.count)
         var keysInBatch: [IdempotencyKey: (ids: [ULID], fingerprint: UInt64?)] = [:]
+        var firstAddedExpiry = UInt64.max
         var newLast: ULID?
         var eventCount = 0
         var (prepared, written): (UInt64, UInt64) = (0, 0)
@@ -310,7 +311,7 @@ public final class RocksDBChangeLog: ChangeLog {
                 newLast = ids.last
                 if let key = request.key {
                     let expiresAt = now + options.idempotencyWindowMilliseconds
-                    nextExpiry = min(nextExpiry, expiresAt)
+                    firstAddedExpiry = min(firstAddedExpiry, expiresAt)
                     batch.put(LogKeys.idempotencyRecord(key), LogKeys.encodeIdempotencyValue(expiresAt: expiresAt, ids: ids), in: idempotency)
                     batch.put(LogKeys.idempotencyExpiry(key, expiresAt: expiresAt), [], in: idempotency)
                     // Put or cleared: a row left by the key's last use must not judge this one.
@@ -324,6 +325,8 @@ public final class RocksDBChangeLog: ChangeLog {
                 results.append(AppendResult(ids: ids, isReplay: false))
             }
             try sweepExpiredKeys(now: now, into: batch, keeping: keysInBatch, limit: 2 * keysInBatch.count + 64)
+            // After the sweep, which sees only rows already written.
+            nextExpiry = min(nextExpiry, firstAddedExpiry)
             // One write, one fsync: the records become visible and durable together.
             prepared = DispatchTime.now().uptimeNanoseconds
             if batch.count > 0 {
@@ -388,25 +391,26 @@ public final class RocksDBChangeLog: ChangeLog {
         nextExpiry = .max
         while iterator.isValid {
             let expiryKey = iterator.key
-            guard let (expiresAt, key) = LogKeys.decodeIdempotencyExpiry(expiryKey) else {
-                throw StorageError.malformed("idempotency expiry row of \(expiryKey.count) bytes")
+            // A row no key can be read from is passed over, as it always was: a write must
+            // not fail on it.
+            if let (expiresAt, key) = LogKeys.decodeIdempotencyExpiry(expiryKey) {
+                guard expiresAt <= now, swept < limit else {
+                    // Not due yet, or the next commit's share.
+                    nextExpiry = swept < limit ? expiresAt : now
+                    break
+                }
+                // The key may have been reused after it expired: delete the record only if
+                // it is still the one this index row points at.
+                let record = try database.get(LogKeys.idempotencyRecord(key), in: idempotency)
+                    .flatMap(LogKeys.decodeIdempotencyValue)
+                if fresh[key] == nil, record?.expiresAt == expiresAt {
+                    batch.delete(LogKeys.idempotencyRecord(key), in: idempotency)
+                    batch.delete(LogKeys.idempotencyFingerprint(key), in: idempotency)
+                }
+                batch.delete(expiryKey, in: idempotency)
+                swept += 1
             }
-            guard expiresAt <= now, swept < limit else {
-                // Not due yet, or the next commit's share.
-                nextExpiry = swept < limit ? expiresAt : now
-                break
-            }
-            // The key may have been reused after it expired: delete the record only if it
-            // is still the one this index row points at.
-            let record = try database.get(LogKeys.idempotencyRecord(key), in: idempotency)
-                .flatMap(LogKeys.decodeIdempotencyValue)
-            if fresh[key] == nil, record?.expiresAt == expiresAt {
-                batch.delete(LogKeys.idempotencyRecord(key), in: idempotency)
-                batch.delete(LogKeys.idempotencyFingerprint(key), in: idempotency)
-            }
-            batch.delete(expiryKey, in: idempotency)
             sweepFrom = expiryKey + [0]
-            swept += 1
             iterator.next()
         }
         try iterator.checkError()
