@@ -12,7 +12,7 @@ final class AddressConnectionLimit: Sendable {
     /// Per address; 0: no bound.
     let maximum: Int
     private let open = Mutex<[String: Int]>([:])
-    private let lastWarning = Mutex<ContinuousClock.Instant?>(nil)
+    private let warnings = LogThrottle()
 
     init(maximum: Int) {
         self.maximum = maximum
@@ -49,15 +49,8 @@ final class AddressConnectionLimit: Sendable {
         return "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
     }
 
-    /// Said at most once a minute: every refused connection would otherwise be a line.
     private func warn(_ address: String, _ logger: Logger) {
-        let now = ContinuousClock.now
-        let due = lastWarning.withLock { last in
-            guard last.map({ now - $0 >= .seconds(60) }) ?? true else { return false }
-            last = now
-            return true
-        }
-        if due {
+        if warnings.allows() {
             logger.warning("refusing connections from \(address): it holds \(maximum) HTTP connections (CHATFLOW_HTTP_PER_ADDRESS)")
         }
     }

@@ -10,7 +10,7 @@ import Synchronization
 final class ConnectionLimit: Sendable {
     let maximum: Int
     private let open = Atomic<Int>(0)
-    private let lastWarning = Mutex<ContinuousClock.Instant?>(nil)
+    private let warnings = LogThrottle()
 
     init(maximum: Int) {
         self.maximum = maximum
@@ -36,15 +36,8 @@ final class ConnectionLimit: Sendable {
         return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
     }
 
-    /// Said at most once a minute: every refused connection would otherwise be a line.
     private func warn(_ logger: Logger) {
-        let now = ContinuousClock.now
-        let due = lastWarning.withLock { last in
-            guard last.map({ now - $0 >= .seconds(60) }) ?? true else { return false }
-            last = now
-            return true
-        }
-        if due {
+        if warnings.allows() {
             logger.warning("refusing connections: \(maximum) are open, the most this process's open-file limit allows (raise LimitNOFILE or ulimit -n)")
         }
     }

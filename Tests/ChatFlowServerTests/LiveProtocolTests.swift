@@ -269,29 +269,41 @@ import Testing
     /// freed is taken again.
     @Test func connectionsPastTheLimitAreAnsweredAndClosed() async throws {
         try await TestServer.run(configure: { $0.maxConnections = 4 }) { server in
-            let healthz = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-            // Kept open one by one until one is refused (the test's own client may hold a place).
-            var admitted: [StalledClient] = []
-            var refusal: String?
-            for _ in 0..<8 where refusal == nil {
-                let client = try await StalledClient.open(port: server.port, sending: healthz)
-                let head = try await client.readAnswerHead()
-                if head.hasPrefix("HTTP/1.1 200") { admitted.append(client) } else { refusal = head }
-            }
+            let (admitted, refusal) = try await Self.holdUntilRefused(server)
             #expect(refusal?.hasPrefix("HTTP/1.1 503") == true && refusal?.contains("Retry-After: 5") == true, "\(refusal ?? "none refused")")
             #expect((3...4).contains(admitted.count), "\(admitted.count) held")
             // The open ones carry on.
-            try await admitted[0].send(healthz)
+            try await admitted[0].send(Self.healthz)
             #expect(try await admitted[0].readAnswerHead().contains("HTTP/1.1 200"))
-            // Closed, its place goes to the next one (the server sees the close a moment later).
             admitted[1].drop()
-            var served = false
-            let deadline = ContinuousClock.now + .seconds(10)
-            while !served && ContinuousClock.now < deadline {
-                served = try await StalledClient.exchange(port: server.port, request: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").head.hasPrefix("HTTP/1.1 200")
-            }
-            #expect(served, "a freed place was not taken again")
+            #expect(try await Self.servedAgain(server), "a freed place was not taken again")
         }
+    }
+
+    private static let healthz = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+    /// Connections kept open one by one, each after its answer, until one is refused: those
+    /// held, and the refusal's head.
+    private static func holdUntilRefused(_ server: TestServer) async throws -> (admitted: [StalledClient], refusal: String?) {
+        var admitted: [StalledClient] = []
+        var refusal: String?
+        for _ in 0..<8 where refusal == nil {
+            let client = try await StalledClient.open(port: server.port, sending: healthz)
+            let head = try await client.readAnswerHead()
+            if head.hasPrefix("HTTP/1.1 200") { admitted.append(client) } else { refusal = head }
+        }
+        return (admitted, refusal)
+    }
+
+    /// Whether a new connection is served within 10 s: a place freed by a close is taken
+    /// again once the server has seen the close.
+    private static func servedAgain(_ server: TestServer) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let answer = try await StalledClient.exchange(port: server.port, request: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            if answer.head.hasPrefix("HTTP/1.1 200") { return true }
+        }
+        return false
     }
 
     /// One address holds at most `httpConnectionsPerAddress` HTTP connections, idle ones
@@ -302,24 +314,12 @@ import Testing
             let sockets = [try await LiveClient.connect(server, as: "alice"), try await LiveClient.connect(server, as: "bob")]
             // Answered over the socket: the server has finished upgrading it.
             for socket in sockets { #expect(try await socket.roundTrip()) }
-            let healthz = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-            var admitted: [StalledClient] = []
-            var refusal: String?
-            for _ in 0..<8 where refusal == nil {
-                let client = try await StalledClient.open(port: server.port, sending: healthz)
-                let head = try await client.readAnswerHead()
-                if head.hasPrefix("HTTP/1.1 200") { admitted.append(client) } else { refusal = head }
-            }
+            let (admitted, refusal) = try await Self.holdUntilRefused(server)
             #expect(refusal?.hasPrefix("HTTP/1.1 429") == true && refusal?.contains("Retry-After: 5") == true, "\(refusal ?? "none refused")")
             // The test's own client may hold a place; the two WebSockets hold none.
             #expect((3...4).contains(admitted.count), "\(admitted.count) held")
             admitted[0].drop()
-            var served = false
-            let deadline = ContinuousClock.now + .seconds(10)
-            while !served && ContinuousClock.now < deadline {
-                served = try await StalledClient.exchange(port: server.port, request: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").head.hasPrefix("HTTP/1.1 200")
-            }
-            #expect(served, "a freed place was not taken again")
+            #expect(try await Self.servedAgain(server), "a freed place was not taken again")
             for socket in sockets { await socket.close() }
         }
     }

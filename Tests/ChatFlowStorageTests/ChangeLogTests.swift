@@ -137,14 +137,19 @@ import ChatFlowTestSupport
         #expect(replayed.isReplay && !replayed.isReusedKey && replayed.ids == original)
     }
 
+    /// A log whose idempotency keys are kept for one second of `clock`.
+    private static func openWithOneSecondKeys(_ dir: TemporaryDirectory, clock: @escaping ULIDGenerator.Clock) throws -> RocksDBChangeLog {
+        var options = ChangeLogOptions()
+        options.clock = clock
+        options.idempotencyWindowMilliseconds = 1000
+        return try RocksDBChangeLog.open(path: dir.path, options: options)
+    }
+
     @Test func idempotencyKeysExpireAfterTheWindow() async throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let now = Mutex<UInt64>(1_800_000_000_000)
-        var options = ChangeLogOptions()
-        options.clock = { now.withLock { $0 } }
-        options.idempotencyWindowMilliseconds = 1000
-        let log = try RocksDBChangeLog.open(path: dir.path, options: options)
+        let log = try Self.openWithOneSecondKeys(dir) { now.withLock { $0 } }
         defer { log.close(); log.database.close() }
         let key = IdempotencyKey(scope: "alice", key: "k")
         let first = try await log.append(payload(1), idempotencyKey: key)
@@ -164,10 +169,7 @@ import ChatFlowTestSupport
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let now = Mutex<UInt64>(1_800_000_000_000)
-        var options = ChangeLogOptions()
-        options.clock = { now.withLock { $0 } }
-        options.idempotencyWindowMilliseconds = 1000
-        let log = try RocksDBChangeLog.open(path: dir.path, options: options)
+        let log = try Self.openWithOneSecondKeys(dir) { now.withLock { $0 } }
         defer { log.close(); log.database.close() }
         // 20,000 keys of a busy day (as a restart finds them), all expired by the time the
         // next writes come.
