@@ -25,9 +25,10 @@ struct Environment {
         values[key].flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// Digits, with a `-` before them for a negative number (`Int` also reads `+5`).
     func integer(_ key: String) throws -> Int? {
         guard let text = self[key] else { return nil }
-        guard let value = Int(text) else { throw ConfigurationError("\(key) must be a whole number (got '\(text)')") }
+        guard !text.hasPrefix("+"), let value = Int(text) else { throw ConfigurationError("\(key) must be a whole number (got '\(text)')") }
         return value
     }
 

@@ -191,6 +191,17 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
         guard components?.path == "/ws" else {
             return channel.eventLoop.makeSucceededFuture(.failure(ProblemDetail(.notFound, "WebSockets open at /ws")))
         }
+        // As the router refuses them: an escaped name (`acc%65ss_token`) that a proxy or a
+        // log's redaction would not recognise, or a token given twice.
+        if let query = components?.percentEncodedQuery {
+            if QueryString.hasEscapedName(query) {
+                return channel.eventLoop.makeSucceededFuture(.failure(.invalid("query parameter names are written without percent-escapes")))
+            }
+            let tokens = QueryString.count(of: "access_token", in: query)
+            if tokens > 1 {
+                return channel.eventLoop.makeSucceededFuture(.failure(.invalid("query parameter 'access_token' is given \(tokens) times; give it once")))
+            }
+        }
         let token: String?
         do {
             token = try BearerToken.of(

@@ -17,23 +17,9 @@ struct PathCheckMiddleware<Context: RequestContext>: RouterMiddleware {
             throw ProblemDetail.invalid("the path is not valid percent-encoded UTF-8")
         }
         try Validation.requireNoControls(path, field: "the path", allowingLineBreaks: false)
-        if let query = request.uri.query, Self.hasEscapedName(query) {
+        if let query = request.uri.query, QueryString.hasEscapedName(query) {
             throw ProblemDetail.invalid("query parameter names are written without percent-escapes")
         }
         return try await next(request, context)
-    }
-
-    /// Whether a name (the text before a pair's `=`) holds a `%`.
-    static func hasEscapedName(_ query: String) -> Bool {
-        var inName = true
-        for byte in query.utf8 {
-            switch byte {
-            case UInt8(ascii: "&"): inName = true
-            case UInt8(ascii: "="): inName = false
-            case UInt8(ascii: "%") where inName: return true
-            default: break
-            }
-        }
-        return false
     }
 }

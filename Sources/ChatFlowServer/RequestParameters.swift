@@ -33,11 +33,17 @@ extension Request {
     var idempotencyKey: String? {
         get throws {
             // Given twice, the fields would be read as one key joined by a comma.
-            let keys = headers[values: HTTPField.Name("Idempotency-Key")!]
-            guard keys.count <= 1 else {
-                throw ProblemDetail.invalid("Idempotency-Key is given \(keys.count) times; send one key")
+            let fields = headers.filter { $0.name == HTTPField.Name("Idempotency-Key")! }
+            guard fields.count <= 1 else {
+                throw ProblemDetail.invalid("Idempotency-Key is given \(fields.count) times; send one key")
             }
-            return keys.first
+            guard let key = fields.first?.value else { return nil }
+            // A byte that is not UTF-8 (a browser sends é as one Latin-1 byte) reaches us as
+            // U+FFFD, so different keys came out the same: refused, with U+FFFD itself.
+            guard !key.unicodeScalars.contains("\u{FFFD}") else {
+                throw ProblemDetail.invalid("Idempotency-Key must be UTF-8 text (without U+FFFD, which bytes that are not UTF-8 become)")
+            }
+            return key
         }
     }
 

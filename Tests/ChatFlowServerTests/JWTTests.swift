@@ -87,6 +87,14 @@ import Testing
                 "GET /ws?access_token=\(token) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
                     + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Basic dXNlcjpwYXNz\r\n\r\n")
             #expect(behindProxy.head.hasPrefix("HTTP/1.1 101"), "\(behindProxy.head)")
+            // The token's name escaped (which a proxy's log redaction would not know), or the
+            // token twice, is refused as the router refuses it.
+            for query in ["acc%65ss_token=\(token)", "access_token=\(token)&x%41=1", "access_token=\(token)&access_token=\(token)"] {
+                let refused = try await StalledClient.exchange(port: server.port, request:
+                    "GET /ws?\(query) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                        + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+                #expect(refused.head.hasPrefix("HTTP/1.1 400") && (refused.body.contains("percent-escapes") || refused.body.contains("given 2 times")), "\(query.prefix(20)): \(refused.head) \(refused.body)")
+            }
         }
     }
 

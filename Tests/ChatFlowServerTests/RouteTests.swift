@@ -862,6 +862,13 @@ import Testing
             // 128 characters, each an e and a combining accent: 256 code points, as the
             // OpenAPI document's maxLength counts.
             let decomposed = String(repeating: "e\u{301}", count: 128)
+            // Header bytes that are not UTF-8 (a browser's é as one Latin-1 byte) are refused,
+            // not read as U+FFFD, which made different keys one.
+            let body = #"{"content":"b","messageType":"text"}"#
+            let latin1 = try await StalledClient.open(port: server.port)
+            try await latin1.send(bytes: Array("POST /chats/\(chat)/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(try await server.token("alice"))\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\nIdempotency-Key: k".utf8) + [0xE9] + Array("\r\n\r\n\(body)".utf8))
+            let latin1Answer = try await latin1.readUntilEnd()
+            #expect(latin1Answer.hasPrefix("HTTP/1.1 400") && latin1Answer.contains("Idempotency-Key must be UTF-8"), "\(latin1Answer)")
             let tooManyCodePoints = try await server.call(
                 .post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"b","messageType":"text","clientMessageId":"\#(decomposed)"}"#)
             #expect(tooManyCodePoints.status == 400 && tooManyCodePoints.string("detail") == "clientMessageId must be 1–128 code points", "\(tooManyCodePoints.text)")

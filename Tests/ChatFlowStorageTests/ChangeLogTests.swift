@@ -137,6 +137,30 @@ import ChatFlowTestSupport
         #expect(replayed.isReplay && !replayed.isReusedKey && replayed.ids == original)
     }
 
+    /// Keys are told apart by their bytes, as their records are stored: "é" and "e" with a
+    /// combining accent are two keys, also when they arrive in one commit (where Swift's
+    /// string equality made them one, and the second's retry then appended again).
+    @Test func keysSpelledDifferentlyAreDifferentKeysWithinACommit() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try RocksDBChangeLog.open(path: dir.path)
+        defer { log.close(); log.database.close() }
+        for round in 0..<20 {
+            let keys = ["caf\u{E9}-\(round)", "cafe\u{301}-\(round)"].map { IdempotencyKey(scope: "alice", key: $0) }
+            let first = try await withThrowingTaskGroup(of: (Int, AppendResult).self) { group in
+                for (index, key) in keys.enumerated() {
+                    group.addTask { (index, try await log.append(self.payload(index), idempotencyKey: key)) }
+                }
+                return try await group.reduce(into: [Int: AppendResult]()) { $0[$1.0] = $1.1 }
+            }
+            #expect(first.values.allSatisfy { !$0.isReplay } && first[0]?.ids != first[1]?.ids, "round \(round)")
+            for (index, key) in keys.enumerated() {
+                let retry = try await log.append(payload(index), idempotencyKey: key)
+                #expect(retry.isReplay && retry.ids == first[index]?.ids, "round \(round), key \(index)")
+            }
+        }
+    }
+
     /// A log whose idempotency keys are kept for one second of `clock`.
     private static func openWithOneSecondKeys(_ dir: TemporaryDirectory, clock: @escaping ULIDGenerator.Clock) throws -> RocksDBChangeLog {
         var options = ChangeLogOptions()

@@ -124,7 +124,12 @@ public final class StalledClient: @unchecked Sendable {
 
     /// Sends `text` as it is.
     public func send(_ text: String) async throws {
-        try await Self.blocking { [self] in try write(Array(text.utf8)) }
+        try await send(bytes: Array(text.utf8))
+    }
+
+    /// Sends `bytes` as they are, UTF-8 or not.
+    public func send(bytes: [UInt8]) async throws {
+        try await Self.blocking { [self] in try write(bytes) }
     }
 
     /// The next answer's head (status line and headers), read byte by byte so that nothing

@@ -21,13 +21,17 @@ public struct IdempotencyKey: Hashable, Sendable {
         fingerprint = request.map(Self.digest)
     }
 
+    /// By bytes, as the stored record's key is: Swift's `==` on strings takes "é" and "e"
+    /// with a combining accent for one, so two such keys in one commit were one key there
+    /// and two on disk (the second's retry then posted again).
     public static func == (lhs: IdempotencyKey, rhs: IdempotencyKey) -> Bool {
-        lhs.scope == rhs.scope && lhs.key == rhs.key
+        lhs.scope.utf8.elementsEqual(rhs.scope.utf8) && lhs.key.utf8.elementsEqual(rhs.key.utf8)
     }
 
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(scope)
-        hasher.combine(key)
+        for byte in scope.utf8 { hasher.combine(byte) }
+        hasher.combine(0 as UInt8)
+        for byte in key.utf8 { hasher.combine(byte) }
     }
 
     /// FNV-1a, 64 bits: stored with the key, so it must not change between runs (Swift's
