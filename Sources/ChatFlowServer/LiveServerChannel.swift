@@ -119,6 +119,7 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                         channel.pipeline.syncOperations.removeHandler(nioErrors, promise: nil)
                         try channel.pipeline.syncOperations.addHandler(RequestHeadCheck(maxBodyBytes: settings.maxBodyBytes))
                         try channel.pipeline.syncOperations.addHandler(ConnectionPersistence())
+                        try channel.pipeline.syncOperations.addHandler(WriteStallDeadline(timeout: settings.http1.idleTimeout ?? .seconds(60)))
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try channel.pipeline.syncOperations.addHandlers(settings.http1.additionalChannelHandlers())
                         try channel.pipeline.syncOperations.addHandler(
