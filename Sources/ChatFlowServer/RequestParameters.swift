@@ -33,11 +33,11 @@ extension Request {
     var idempotencyKey: String? {
         get throws {
             // Given twice, the fields would be read as one key joined by a comma.
-            let fields = headers.filter { $0.name == HTTPField.Name("Idempotency-Key")! }
-            guard fields.count <= 1 else {
-                throw ProblemDetail.invalid("Idempotency-Key is given \(fields.count) times; send one key")
+            let keys = headers[values: HTTPField.Name("Idempotency-Key")!]
+            guard keys.count <= 1 else {
+                throw ProblemDetail.invalid("Idempotency-Key is given \(keys.count) times; send one key")
             }
-            guard let key = fields.first?.value else { return nil }
+            guard let key = keys.first else { return nil }
             // A byte that is not UTF-8 (a browser sends é as one Latin-1 byte) reaches us as
             // U+FFFD, so different keys came out the same: refused, with U+FFFD itself.
             guard !key.unicodeScalars.contains("\u{FFFD}") else {

@@ -11,7 +11,7 @@ public final class DatabaseSnapshot {
     /// Nil when made on a closing database: then reads see nothing.
     private let snapshot: OpaquePointer?
     private let dbHandle: OpaquePointer?
-    let readOptions: OpaquePointer
+    private let readOptions: OpaquePointer
 
     init(database: Database, dbHandle: OpaquePointer?) {
         self.database = database
