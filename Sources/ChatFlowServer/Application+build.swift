@@ -57,7 +57,7 @@ func buildApplication(
 
     let router = buildRouter(
         commands: commands, engine: engine, configuration: configuration, metrics: metrics,
-        verifier: verifier, readiness: readiness, limits: limits)
+        verifier: verifier, readiness: readiness, limits: limits, hub: hub)
     let connections = ConnectionLimit(maximum: configuration.maxConnections)
     let addresses = AddressConnectionLimit(maximum: configuration.httpConnectionsPerAddress)
     var app = Application(
@@ -78,7 +78,7 @@ func buildApplication(
         app.addServices(RetentionService(
             retention: Retention(days: configuration.retentionDays, log: engine.log, store: engine.store, projector: engine.projector),
             interval: .milliseconds(Int64(configuration.retentionIntervalSeconds * 1000)),
-            clock: { UInt64(Date().timeIntervalSince1970 * 1000) }, logger: logger))
+            clock: { UInt64(Date().timeIntervalSince1970 * 1000) }, logger: logger, observe: metrics.recordRetention))
     }
     // Last, so that a stop reaches it first and it speaks before the others wind down.
     app.addServices(LifecycleNotices(projector: engine.projector, graceSeconds: configuration.shutdownGraceSeconds, logger: logger))
@@ -88,7 +88,7 @@ func buildApplication(
 /// The router alone: every route of the API with its middleware.
 func buildRouter(
     commands: ChatFlowCommands, engine: ChatFlowEngine, configuration: ServerConfiguration, metrics: ServerMetrics,
-    verifier: TokenVerifier, readiness: Readiness, limits: RateLimitMiddleware
+    verifier: TokenVerifier, readiness: Readiness, limits: RateLimitMiddleware, hub: LiveHub? = nil
 ) -> Router<ChatFlowRequestContext> {
     // A GET route answers HEAD too (RFC 9110 §9.3.2), without its body.
     let router = Router(context: ChatFlowRequestContext.self, options: .autoGenerateHeadEndpoints)
@@ -110,7 +110,7 @@ func buildRouter(
         router.middlewares.add(PublicFileFilterMiddleware(directory: directory))
         router.middlewares.add(FileMiddleware(directory, searchForIndexHtml: true))
     }
-    OperationsController(projector: engine.projector, metrics: metrics, readiness: readiness).addRoutes(to: router)
+    OperationsController(engine: engine, metrics: metrics, readiness: readiness, hub: hub).addRoutes(to: router)
     AdminController(
         engine: engine, verifier: verifier, maxBodyBytes: configuration.maxBodyBytes,
         sidecarFiles: [ServerConfiguration.secretFileName]).addRoutes(to: router)

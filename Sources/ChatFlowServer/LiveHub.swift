@@ -42,6 +42,14 @@ package final class LiveHub: Service, Sendable {
     }
 
     private let state = Mutex(State())
+
+    /// Subscriptions to chats (a connection per chat) and to notifications, for `/metrics`.
+    var subscriptionCounts: (chats: Int, notifications: Int) {
+        state.withLock { state in
+            (state.chatSubscribers.values.reduce(0) { $0 + $1.count },
+             state.notificationSubscribers.values.reduce(0) { $0 + $1.count })
+        }
+    }
     /// Held while frames are chosen and handed to the event loops (a batch of events, a
     /// typing indicator), and while a subscription changes with the answer that says so.
     /// A frame chosen under the old subscription then reaches its loop before that answer,

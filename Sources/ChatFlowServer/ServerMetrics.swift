@@ -23,6 +23,8 @@ public final class ServerMetrics: Sendable {
     /// Replays that read on from the log because more live events came meanwhile than
     /// could be held for them.
     let replayCatchUps: Counter
+    let retentionRemoved: Counter
+    let retentionFailures: Counter
 
     static let latencyBuckets: [Duration] = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
@@ -49,6 +51,18 @@ public final class ServerMetrics: Sendable {
         replayCatchUps = registry.makeCounter(descriptor: Self.named(
             "chatflow_websocket_replay_catch_ups_total",
             "Replays that read on from the log because more events came meanwhile than a queue holds"))
+        retentionRemoved = registry.makeCounter(descriptor: Self.named(
+            "chatflow_retention_events_removed_total", "Events removed from the change log and projections by retention"))
+        retentionFailures = registry.makeCounter(descriptor: Self.named(
+            "chatflow_retention_pass_failures_total", "Retention passes that failed (each is retried at the next interval)"))
+    }
+
+    /// For `RetentionService`'s observer.
+    public func recordRetention(_ result: Result<Int, any Error>) {
+        switch result {
+        case .success(let removed): retentionRemoved.increment(by: Int64(removed))
+        case .failure: retentionFailures.increment()
+        }
     }
 
     /// For `ChangeLogOptions.onCommit`.
@@ -125,6 +139,39 @@ public final class ServerMetrics: Sendable {
                 descriptor: Self.named("chatflow_projector_lag_milliseconds", "How far each projection is behind the newest event, in milliseconds of log time"),
                 labels: [("projection", name)])
                 .set(to: Double(lag))
+        }
+    }
+
+    /// Whether writes are refused and why, the data disk's free space and the retention
+    /// horizon, refreshed at each scrape (the same checks `/readyz` makes, as numbers an
+    /// alert can watch).
+    func updateStore(log: RocksDBChangeLog, database: Database) {
+        let diskFull = log.diskGuard?.problem != nil
+        for (reason, refused) in [("disk_full", diskFull), ("store_failed", log.writeFailure != nil)] {
+            registry.makeGauge(
+                descriptor: Self.named("chatflow_writes_refused", "1 while writes are refused, by reason (as /readyz reports it)"),
+                labels: [("reason", reason)])
+                .set(to: refused ? 1 : 0)
+        }
+        if let free = log.diskGuard?.freeBytes {
+            registry.makeGauge(descriptor: Self.named("chatflow_disk_free_bytes", "Bytes free for the server on the data directory's filesystem"))
+                .set(to: Double(free))
+        }
+        if let horizon = try? RetentionState.horizon(in: database) {
+            registry.makeGauge(descriptor: Self.named(
+                "chatflow_retention_horizon_seconds", "Unix time before which retention removed messages (absent until it first did)"))
+                .set(to: Double(horizon.timestamp) / 1000)
+        }
+    }
+
+    /// WebSocket subscriptions by kind of channel, refreshed at each scrape.
+    func updateSubscriptions(hub: LiveHub) {
+        let counts = hub.subscriptionCounts
+        for (channel, count) in [("chat", counts.chats), ("notifications", counts.notifications)] {
+            registry.makeGauge(
+                descriptor: Self.named("chatflow_websocket_subscriptions", "Live subscriptions, by kind of channel"),
+                labels: [("channel", channel)])
+                .set(to: Double(count))
         }
     }
 

@@ -40,6 +40,9 @@ struct DiskFullTests {
             return ready.status == 503 && ready.text.contains("disk")
         }
         #expect(noticed, "/readyz never reported the full disk")
+        let metricsWhileFull = try await client.call("GET", "/metrics").text
+        #expect(metricsWhileFull.contains(#"chatflow_writes_refused{reason="disk_full"} 1"#), "\(metricsWhileFull)")
+        #expect(metricsWhileFull.contains(#"chatflow_writes_refused{reason="store_failed"} 0"#), "\(metricsWhileFull)")
         let refused = try await client.call("POST", "/chats/\(chat)/messages", json: Serve.postBody("during"))
         #expect(refused.status == 503, "a post was accepted on a full disk: \(refused.status)")
         let problem = try await client.call("POST", "/chats/\(chat)/messages", json: Serve.postBody("during-2"))
@@ -57,6 +60,7 @@ struct DiskFullTests {
         }
         #expect(resumed, "writes did not resume after space was freed")
         #expect(try await client.call("GET", "/readyz").status == 200)
+        #expect(try await client.call("GET", "/metrics").text.contains(#"chatflow_writes_refused{reason="disk_full"} 0"#))
         let messages = try await Serve.allMessages(client, chat: chat).map(\.content)
         #expect(messages.contains("before") && messages.contains("after"))
         #expect(!messages.contains("during") && !messages.contains("during-2"))

@@ -1,6 +1,7 @@
 @testable import ChatFlowCore
 import ChatFlowStorage
 import Logging
+import Synchronization
 import Testing
 
 /// Retention with a short window and the test clock: history before the horizon leaves the
@@ -244,9 +245,11 @@ import Testing
             try world.catchUp()
 
             // Three events a pass: the ten old posts take four passes, all in one run.
+            let observed = Mutex<[Int]>([])
             let service = RetentionService(
                 retention: retention(world, days: 1, maxEventsPerPass: 3), interval: .seconds(3600), firstDelay: .zero,
-                clock: { TestTime.jan1 + 5 * TestTime.day }, logger: Logger(label: "retention-test"))
+                clock: { TestTime.jan1 + 5 * TestTime.day }, logger: Logger(label: "retention-test"),
+                observe: { result in observed.withLock { $0.append((try? result.get()) ?? -1) } })
             let running = Task { try await service.run() }
             let deadline = ContinuousClock.now + .seconds(30)
             while try kinds(world) != [.chatCreated, .messagePosted], ContinuousClock.now < deadline {
@@ -256,6 +259,9 @@ import Testing
             _ = try? await running.value
             #expect(try kinds(world) == [.chatCreated, .messagePosted])
             #expect(try timeline(world, chat) == ["fresh walrus"])
+            // Its observer (the server's metrics) hears of every step, and of no failure.
+            let steps = observed.withLock { $0 }
+            #expect(steps.count == 4 && steps.reduce(0, +) == 10 && steps.allSatisfy { $0 > 0 }, "\(steps)")
             try world.expectVerified()
         }
     }

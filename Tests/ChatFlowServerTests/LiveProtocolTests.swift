@@ -477,6 +477,36 @@ import Testing
         }
     }
 
+    /// `/metrics` counts live subscriptions by kind of channel, and each ends with its
+    /// unsubscribe or its socket.
+    @Test func subscriptionsAreCountedInTheMetrics() async throws {
+        try await TestServer.run(configure: { $0.webSocketCloseGraceSeconds = 1 }) { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            func counted(_ chats: Int, _ notifications: Int) async throws -> Bool {
+                let text = try await server.call(.get, "/metrics", as: nil).text
+                return text.contains(#"chatflow_websocket_subscriptions{channel="chat"} \#(chats)"#)
+                    && text.contains(#"chatflow_websocket_subscriptions{channel="notifications"} \#(notifications)"#)
+            }
+            #expect(try await counted(0, 0))
+            let alice = try await LiveClient.connect(server, as: "alice")
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await alice.subscribe("chats/\(chat)")
+            try await alice.subscribe("users/me/notifications")
+            try await bob.subscribe("chats/\(chat)")
+            // Subscribing again to the same channel replaces the subscription.
+            try await bob.subscribe("chats/\(chat)")
+            #expect(try await counted(2, 1))
+
+            try await alice.send(#"{"op":"unsubscribe","channel":"chats/\#(chat)"}"#)
+            #expect(try await alice.roundTrip())
+            #expect(try await counted(1, 1))
+            await bob.close()
+            await alice.close()
+            #expect(try await eventually(timeout: .seconds(10)) { try await counted(0, 0) })
+        }
+    }
+
     /// An upgrade is a read: a client opening and closing sockets in a loop meets the read
     /// limit like one reading over HTTP, with `Retry-After`.
     @Test func upgradesCountAgainstTheReadLimit() async throws {

@@ -11,18 +11,22 @@ public final class RetentionService: Service, Sendable {
     private let firstDelay: Duration
     private let clock: @Sendable () -> UInt64
     private let logger: Logger
+    /// Told after each step of a pass: the events it removed, or why it failed (for metrics).
+    private let observe: @Sendable (Result<Int, any Error>) -> Void
     // Passes read and write RocksDB: off the cooperative pool and the event loops.
     private let queue = DispatchQueue(label: "chatflow.retention")
 
     public init(
         retention: Retention, interval: Duration, firstDelay: Duration = .seconds(5),
-        clock: @escaping @Sendable () -> UInt64, logger: Logger
+        clock: @escaping @Sendable () -> UInt64, logger: Logger,
+        observe: @escaping @Sendable (Result<Int, any Error>) -> Void = { _ in }
     ) {
         self.retention = retention
         self.interval = interval
         self.firstDelay = firstDelay
         self.clock = clock
         self.logger = logger
+        self.observe = observe
     }
 
     public func run() async throws {
@@ -50,6 +54,7 @@ public final class RetentionService: Service, Sendable {
             let result = await withCheckedContinuation { continuation in
                 queue.async { continuation.resume(returning: Result { try retention.run(now: now) }) }
             }
+            observe(result.map(\.eventsRemoved))
             switch result {
             case .success(let report) where report.outcome == .pruned:
                 removed += report.eventsRemoved
