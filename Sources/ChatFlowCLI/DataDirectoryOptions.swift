@@ -16,10 +16,22 @@ struct DataDirectoryOptions: ParsableArguments {
     /// damaged) says why on stderr and exits 74, as `serve` does.
     func openEngine(for command: String, options: DatabaseOptions) throws -> ChatFlowEngine {
         do {
-            return try ChatFlowEngine(dataDirectory: path, databaseOptions: options)
+            let engine = try ChatFlowEngine(dataDirectory: path, databaseOptions: options)
+            Self.reportRestarted(engine, command: command)
+            return engine
         } catch let error as StorageError {
             FileHandle.standardError.write(Data("\(command): \(error.description)\n".utf8))
             throw ExitCode(74)
+        }
+    }
+
+    /// Says on stderr which projections this opening of `engine` started again because the
+    /// data directory held another version of them. The first `serve` of a new version logs
+    /// it; a command that opens the directory before that takes it over, so it says it too.
+    static func reportRestarted(_ engine: ChatFlowEngine, command: String) {
+        for (name, stored, version) in engine.store.restarted {
+            FileHandle.standardError.write(Data(
+                "\(command): projection \(name) was built by version \(stored); this build has version \(version): it starts again from the log\n".utf8))
         }
     }
 }

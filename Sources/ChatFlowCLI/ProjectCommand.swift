@@ -16,6 +16,7 @@ struct ProjectCommand: AsyncParsableCommand {
     func run() async throws {
         let engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .existing.withinDescriptorLimit())
         defer { engine.close() }
+        DataDirectoryOptions.reportRestarted(engine, command: "project")
         let applied = try engine.projector.catchUp()
         print("caught-up \(applied)")
     }

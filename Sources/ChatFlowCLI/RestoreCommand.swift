@@ -125,6 +125,7 @@ struct RestoreCommand: AsyncParsableCommand {
         do {
             let engine = try ChatFlowEngine(dataDirectory: staging, databaseOptions: .existing.withinDescriptorLimit())
             defer { engine.close() }
+            DataDirectoryOptions.reportRestarted(engine, command: "restore")
             try engine.projector.catchUp()
             last = engine.log.lastPosition
         } catch {

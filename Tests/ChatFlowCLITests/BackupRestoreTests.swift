@@ -1,4 +1,5 @@
 import ChatFlowCore
+import ChatFlowStorage
 import Foundation
 import Testing
 import ChatFlowTestSupport
@@ -322,6 +323,39 @@ import Glibc
 
     /// A data directory `dir/source` with `events` appended by `bench append`, and its
     /// offline backup in `dir/good`.
+    /// A data directory holding an older version of a projection: the first command to open
+    /// it starts that projection again, and says so (the next `serve` then has nothing to
+    /// say about it, as its version is current).
+    @Test func aCommandThatStartsAnOlderProjectionAgainSaysSo() async throws {
+        let dir = TemporaryDirectory("chatflow-older-projection")
+        defer { dir.remove() }
+        let data = dir.appending("data")
+        let bench = try ChildProcess(["bench", "append", "--events", "300", "--producers", "2", "--chats", "2", "--data-dir", data, "--json"])
+        #expect(await bench.exitStatus() == 0)
+        do {
+            let engine = try ChatFlowEngine(dataDirectory: data)
+            defer { engine.close() }
+            try engine.projector.catchUp()
+            // As if the search projection had been built by another version of the code.
+            let generations = try engine.database.family(ProjectionCatalog.generationsFamily)
+            let batch = WriteBatch()
+            batch.put(Array(SearchProjection.name.utf8), KeyWriter.build {
+                $0.uint32(engine.store.generation(of: SearchProjection.name)); $0.uint32(999)
+            }, in: generations)
+            try engine.database.write(batch, sync: true)
+        }
+        let errors = dir.appending("verify.err")
+        let verify = try ChildProcess(["verify", "--data-dir", data, "--json"], errorFile: errors)
+        #expect(await verify.exitStatus() == 0, "\(verify.lines)")
+        let said = try String(contentsOfFile: errors, encoding: .utf8)
+        #expect(said.contains("verify: projection search was built by version 999; this build has version \(SearchProjection.version)"), "\(said)")
+        #expect(!said.contains("projection timeline"), "only the older projection is named: \(said)")
+
+        let again = dir.appending("verify-again.err")
+        #expect(await (try ChildProcess(["verify", "--data-dir", data], errorFile: again)).exitStatus() == 0)
+        #expect(try String(contentsOfFile: again, encoding: .utf8).isEmpty, "the projection is current now")
+    }
+
     private static func dataAndBackup(in dir: TemporaryDirectory, events: Int) async throws -> (source: String, backup: String) {
         let source = dir.appending("source")
         let bench = try ChildProcess(["bench", "append", "--events", "\(events)", "--producers", "2", "--chats", "2", "--data-dir", source, "--json"])
