@@ -98,6 +98,7 @@ struct ValidationTests {
     @Test(arguments: [
         "👍", "❤️", "👍🏽", "🇫🇷", "👨‍👩‍👧", "😀", "🎉", "1️⃣", "#️⃣", "©️", "☝🏽", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "🧑🏻‍❤️‍💋‍🧑🏼", "🏳️‍🌈",
         "🏽", "👁️‍🗨️", "🧑🏽‍🤝‍🧑🏻", "👨‍🦰", "🏃🏾‍♀️", "🐕‍🦺", "❤️‍🔥", "🫱🏼‍🫲🏿",
+        "🇦🇨", "🇿🇼", "🇪🇺", "🇺🇳", "🇨🇶", "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}",
     ])
     func acceptsEmoji(_ emoji: String) throws {
         #expect(try Validation.emoji(emoji) == emoji)
@@ -139,6 +140,8 @@ struct ValidationTests {
         "a", "1", "ab", "", "👍👍", "👍 ", " 👍", "#", "*", "é", "👍\u{301}", "1\u{200D}", "\u{FE0F}", "\u{200D}", "ж", "中",
         // Grapheme rules keep these together, yet they show as text or as another emoji.
         "1\u{FE0F}", "#\u{FE0F}", "*\u{FE0F}", "👍\u{200D}", "👍\u{200D}\u{200D}", "\u{200D}👍", "👍\u{FE0F}\u{FE0F}", "👍\u{E0061}",
+        // Pairs of regional indicators naming no region, and subdivisions with no flag of their own.
+        "🇺🇺", "🇦🇦", "🇿🇿", "🇽🇽", "🏴\u{E0075}\u{E0073}\u{E0063}\u{E0061}\u{E007F}",
         "🇫🇷\u{200D}", "🇫", "🏽🏽", "👍🏽🏽", "👍\u{20E3}", "😀\u{FE0E}", "🏴\u{E0067}\u{E0062}", "👍\u{E0067}\u{E007F}", "👍🏽\u{FE0F}",
     ])
     func rejectsNonEmoji(_ text: String) {

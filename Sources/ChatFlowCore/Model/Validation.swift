@@ -111,8 +111,11 @@ public enum Validation {
         guard let base = element.first else { return nil }  // a joiner at an end, or two together
         let rest = Array(element.dropFirst())
         if isRegionalIndicator(base) {
-            // A flag is exactly two regional indicators.
-            return rest.count == 1 && isRegionalIndicator(rest[0]) ? Array(element) : nil
+            // A flag is two regional indicators naming a region that has one: any other pair
+            // (🇺🇺) shows as two letters in boxes.
+            guard rest.count == 1, isRegionalIndicator(rest[0]) else { return nil }
+            let region = String(String.UnicodeScalarView([base, rest[0]].map { Unicode.Scalar($0.value - 0x1F1E6 + 0x41)! }))
+            return flagRegions.contains(region) ? Array(element) : nil
         }
         if "0123456789#*".unicodeScalars.contains(base) {
             // Digits, # and * are emoji only as keycaps.
@@ -121,10 +124,12 @@ public enum Validation {
         }
         guard base.properties.isEmoji else { return nil }
         if rest.contains(where: { (0xE0020...0xE007F).contains($0.value) }) {
-            // Subdivision flags: the black flag, tag letters, then the cancel tag.
+            // Subdivision flags: the black flag, tag letters, then the cancel tag; only those
+            // with a flag of their own (others show as the plain black flag).
             guard base == blackFlag, rest.count >= 2, rest.last == cancelTag,
                   rest.dropLast().allSatisfy({ (0xE0020...0xE007E).contains($0.value) }) else { return nil }
-            return Array(element)
+            let subdivision = String(String.UnicodeScalarView(rest.dropLast().map { Unicode.Scalar($0.value - 0xE0000)! }))
+            return flagSubdivisions.contains(subdivision) ? Array(element) : nil
         }
         // The selector where the base would show as text without it (❤, ©, ☝), and only there.
         let selected = base.properties.isEmojiPresentation ? [base] : [base, variationSelector16]
@@ -139,6 +144,22 @@ public enum Validation {
             return nil
         }
     }
+
+    /// The regions with a flag emoji (Unicode 16's RGI flag sequences, ISO 3166-1 codes
+    /// and a few more such as EU and UN).
+    private static let flagRegions = Set("""
+        AC AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO \
+        BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CP CQ CR CU CV CW CX CY CZ DE \
+        DG DJ DK DM DO DZ EA EC EE EG EH ER ES ET EU FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL \
+        GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU IC ID IE IL IM IN IO IQ IR IS IT JE JM JO \
+        JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH \
+        MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA \
+        PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL \
+        SM SN SO SR SS ST SV SX SY SZ TA TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM \
+        UN US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW
+        """.split(separator: " ").map(String.init))
+    /// The subdivisions with a flag emoji: England, Scotland and Wales.
+    private static let flagSubdivisions: Set<String> = ["gbeng", "gbsct", "gbwls"]
 
     private static func isRegionalIndicator(_ scalar: Unicode.Scalar) -> Bool {
         (0x1F1E6...0x1F1FF).contains(scalar.value)
