@@ -22,8 +22,7 @@ final class AddressConnectionLimit: Sendable {
     /// when its address has none left.
     func admit(_ channel: any Channel, logger: Logger) -> Place? {
         guard maximum > 0 else { return Place(nil, of: self) }
-        // Connections without an IP address (a Unix socket) share one.
-        let address = channel.remoteAddress?.ipAddress ?? ""
+        let address = Self.client(of: channel.remoteAddress)
         let admitted = open.withLock { counts in
             guard counts[address, default: 0] < maximum else { return false }
             counts[address, default: 0] += 1
@@ -34,6 +33,19 @@ final class AddressConnectionLimit: Sendable {
             return nil
         }
         return Place(address, of: self)
+    }
+
+    /// Whom a connection counts against: its IPv4 address, or its IPv6 address's /64 (one
+    /// host is usually handed a whole /64 and may use any address in it). Connections
+    /// without an IP address (a Unix socket) share one.
+    static func client(of address: SocketAddress?) -> String {
+        guard case .v6(let v6)? = address else { return address?.ipAddress ?? "" }
+        let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+        // An IPv4 client seen through a dual-stack socket (::ffff:a.b.c.d) is its own.
+        let mapped = bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF
+        if mapped { return bytes[12...].map(String.init).joined(separator: ".") }
+        let groups = stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+        return groups.joined(separator: ":") + "::/64"
     }
 
     fileprivate func leave(_ address: String) {

@@ -1,7 +1,8 @@
 import ChatFlowCore
-import ChatFlowServer
+@testable import ChatFlowServer
 import ChatFlowTestSupport
 import Foundation
+import NIOCore
 import NIOEmbedded
 import Testing
 
@@ -322,6 +323,20 @@ import Testing
             #expect(try await Self.servedAgain(server), "a freed place was not taken again")
             for socket in sockets { await socket.close() }
         }
+    }
+
+    /// An IPv6 client counts by its /64, which one host is usually given whole; an IPv4
+    /// address, also when a dual-stack socket shows it as ::ffff:a.b.c.d, by itself.
+    @Test func addressesCountByClient() throws {
+        func client(_ ip: String) throws -> String { AddressConnectionLimit.client(of: try SocketAddress(ipAddress: ip, port: 443)) }
+        #expect(try client("2001:db8:1:2::1") == client("2001:db8:1:2:ffff:ffff:ffff:ffff"))
+        #expect(try client("2001:db8:1:2::1") == "2001:db8:1:2::/64")
+        #expect(try client("2001:db8:1:3::1") != client("2001:db8:1:2::1"))
+        #expect(try client("::1") == "0:0:0:0::/64")
+        #expect(try client("::ffff:192.0.2.1") == "192.0.2.1")
+        #expect(try client("::ffff:192.0.2.1") != client("::ffff:192.0.2.2"))
+        #expect(try client("192.0.2.1") == "192.0.2.1")
+        #expect(AddressConnectionLimit.client(of: nil) == "")
     }
 
     /// An HTTP connection that asks for nothing is closed after the idle time: one that never
