@@ -441,6 +441,31 @@ import Testing
             #expect(try await server.call(.delete, "/chats/\(secret)/members/bob", as: "alice").status == 204)
             let hidden = try await server.call(.post, "/chats/\(secret)/members", as: "bob", json: #"{"userId":"dave"}"#, headers: keyed("s1"))
             #expect(hidden.status == 404 && !hidden.text.contains("dave"), "\(hidden.text)")
+
+            // One key names one request, whatever its kind: sent again with a post or to
+            // create a chat, it is a reused key (409), not a new write; the same, the other
+            // way round, for a key first used to post or to create a chat.
+            #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"🎉"}"#, headers: keyed("k1")).status == 201)
+            let postWithIt = try await appendsNothing("a post with a reaction's key") {
+                try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"again","messageType":"text"}"#, headers: keyed("k1"))
+            }
+            #expect(postWithIt.status == 409 && postWithIt.string("detail")?.contains("already used for a different") == true, "\(postWithIt.text)")
+            let chatWithIt = try await appendsNothing("a chat with a reaction's key") {
+                try await server.call(.post, "/chats", as: "alice", json: #"{"name":"again","isPrivate":false}"#, headers: keyed("k1"))
+            }
+            #expect(chatWithIt.status == 409, "\(chatWithIt.text)")
+            #expect(try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"keyed","messageType":"text","clientMessageId":"k2"}"#).status == 201)
+            let reactWithIt = try await appendsNothing("a reaction with a post's key") {
+                try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"🚀"}"#, headers: keyed("k2"))
+            }
+            #expect(reactWithIt.status == 409, "\(reactWithIt.text)")
+            #expect(try await server.call(.post, "/chats", as: "alice", json: #"{"name":"keyed","isPrivate":false}"#, headers: keyed("k3")).status == 201)
+            let postWithChatKey = try await appendsNothing("a post with a chat's key") {
+                try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"k3","messageType":"text","clientMessageId":"k3"}"#)
+            }
+            #expect(postWithChatKey.status == 409, "\(postWithChatKey.text)")
+            // Another user's keys are their own.
+            #expect(try await server.call(.post, "/chats/\(chat)/messages", as: "bob", json: #"{"content":"bob's","messageType":"text","clientMessageId":"k1"}"#).status == 201)
         }
     }
 
@@ -882,7 +907,7 @@ import Testing
     }
 
     /// A chat created again with the same key (a retry after a lost response) is the first
-    /// chat, marked as a replay; the key is the caller's own and apart from message keys.
+    /// chat, marked as a replay; the key is the caller's own, and names that one request.
     @Test func aRetriedChatCreationWithTheSameKeyCreatesOneChat() async throws {
         try await TestServer.run { server in
             let key: HTTPFields = [.init("Idempotency-Key")!: "new-chat-1"]
@@ -897,15 +922,16 @@ import Testing
             let mine = try await server.call(.get, "/chats", as: "alice")
             #expect((mine["chats"] as? [Any])?.count == 1)
 
-            // Another user's same key is theirs; a message posted with it is a message.
+            // Another user's same key is theirs; a message posted with it is a reused key,
+            // neither a message nor the chat.
             let bobs = try await server.call(.post, "/chats", as: "bob", json: #"{"name":"bob's","isPrivate":false}"#, headers: key)
             #expect(bobs.status == 201 && bobs.string("id") != first.string("id"))
             let chat = try #require(first.string("id"))
             let posted = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"hi","messageType":"text"}"#, headers: key)
-            #expect(posted.status == 201 && posted.string("content") == "hi" && posted.string("id") != chat)
+            #expect(posted.status == 409, "\(posted.text)")
             // The same key for another chat is refused, not answered with the first chat.
             let other = try await server.call(.post, "/chats", as: "alice", json: #"{"name":"once","isPrivate":true}"#, headers: key)
-            #expect(other.status == 409 && other.string("detail")?.contains("different chat") == true, "\(other.text)")
+            #expect(other.status == 409 && other.string("detail")?.contains("different request") == true, "\(other.text)")
             let tooLong = try await server.call(.post, "/chats", as: "alice", json: #"{"name":"x","isPrivate":false}"#, headers: [.init("Idempotency-Key")!: String(repeating: "k", count: 129)])
             #expect(tooLong.status == 400 && tooLong.string("detail")?.contains("Idempotency-Key") == true)
         }

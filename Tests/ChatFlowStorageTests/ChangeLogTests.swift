@@ -161,6 +161,38 @@ import ChatFlowTestSupport
         }
     }
 
+    /// A key recorded in a sibling scope makes a request a reused key, whether it was
+    /// committed before or is in the same commit: exactly one of two concurrent requests
+    /// with one key in two scopes is written.
+    @Test func aKeyInASiblingScopeIsAReusedKey() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try RocksDBChangeLog.open(path: dir.path)
+        defer { log.close(); log.database.close() }
+        func key(_ scope: String, _ key: String) -> IdempotencyKey {
+            IdempotencyKey(scope: scope, key: key, request: Array(scope.utf8), siblingScopes: ["alice", "alice/chats"].filter { $0 != scope })
+        }
+        let first = try await log.append(payload(1), idempotencyKey: key("alice", "k"))
+        let before = log.lastPosition
+        let sibling = try await log.append(payload(2), idempotencyKey: key("alice/chats", "k"))
+        #expect(sibling.isReusedKey && sibling.ids.isEmpty && log.lastPosition == before)
+        #expect(try log.rememberedResult(for: key("alice/chats", "k"))?.isReusedKey == true)
+        #expect(try log.rememberedResult(for: key("alice", "k"))?.ids == first.ids)
+        // Another user's key, or one without siblings, is its own.
+        #expect(try await !log.append(payload(3), idempotencyKey: IdempotencyKey(scope: "bob/chats", key: "k")).isReplay)
+
+        for round in 0..<20 {
+            let keys = [key("alice", "race-\(round)"), key("alice/chats", "race-\(round)")]
+            let results = try await withThrowingTaskGroup(of: AppendResult.self) { group in
+                for (index, key) in keys.enumerated() {
+                    group.addTask { try await log.append(self.payload(index), idempotencyKey: key) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(results.filter { !$0.isReplay }.count == 1 && results.filter(\.isReusedKey).count == 1, "round \(round)")
+        }
+    }
+
     /// A log whose idempotency keys are kept for one second of `clock`.
     private static func openWithOneSecondKeys(_ dir: TemporaryDirectory, clock: @escaping ULIDGenerator.Clock) throws -> RocksDBChangeLog {
         var options = ChangeLogOptions()

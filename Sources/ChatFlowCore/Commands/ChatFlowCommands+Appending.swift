@@ -7,14 +7,16 @@ extension ChatFlowCommands {
     /// `maxLength` counts, and so at most 512 bytes however it is spelled), no NUL.
     /// `request` lists what a retry repeats, so that a key reused for another request is
     /// told from a retry.
-    static func clientKey(_ key: String, field: String, scope: String, request: [String]) throws -> IdempotencyKey {
+    static func clientKey(_ key: String, field: String, user: UserID, scope: KeyScope, request: [String]) throws -> IdempotencyKey {
         guard (1...128).contains(key.unicodeScalars.count), !key.utf8.contains(0) else {
             throw ChatFlowError.invalid("\(field) must be 1–128 code points")
         }
         // Each part is followed by a NUL (which validated text cannot hold), so parts never
         // run into each other; text is compared as Swift compares it, by canonical
         // equivalence, so a retry spelling an accent in decomposed form is still a retry.
-        return IdempotencyKey(scope: scope, key: key, request: request.flatMap { Array(composed($0).utf8) + [0] })
+        return IdempotencyKey(
+            scope: scope.name(for: user), key: key, request: request.flatMap { Array(composed($0).utf8) + [0] },
+            siblingScopes: KeyScope.allCases.filter { $0 != scope }.map { $0.name(for: user) })
     }
 
     /// `text` in its canonical composed form (NFC). ASCII is its own: most messages are,
@@ -27,7 +29,7 @@ extension ChatFlowCommands {
     /// The `Idempotency-Key` of a write other than creating a chat or posting: one scope for
     /// all of them, so a key sent again with another request is told apart (409).
     func writeKey(_ key: String?, _ user: UserID, _ request: [String]) throws -> IdempotencyKey? {
-        try key.map { try Self.clientKey($0, field: "Idempotency-Key", scope: user.rawValue + "/writes", request: request) }
+        try key.map { try Self.clientKey($0, field: "Idempotency-Key", user: user, scope: .writes, request: request) }
     }
 
     /// A retry of a write committed before with the same key: the original event ids, once
@@ -66,7 +68,8 @@ extension ChatFlowCommands {
         let result = try await log.append([EventCodec.encode(EventEnvelope(actor: actor, event: event))], idempotencyKey: key)
         // Not cut short by the caller's cancellation: the chat's lock is held until the
         // projections have the event, or the next command could check without it.
-        let last = result.ids[result.ids.count - 1]
+        // No ids: the key was used for another kind of request, and nothing was written.
+        guard let last = result.ids.last else { return result }
         try await projector.waitUntilApplied(last, cancellable: false)
         return result
     }

@@ -29,14 +29,12 @@ public struct ChatFlowCommands: Sendable {
     public func createChat(by user: UserID, name: String, description: String?, isPrivate: Bool, idempotencyKey: String? = nil) async throws -> (chat: ChatView, replayed: Bool) {
         let name = try Validation.chatName(name)
         let description = try Validation.chatDescription(description ?? "")
-        // Keys for chats live apart from those for messages (user ids cannot hold a '/'), so a
-        // key reused across the two never returns the other kind of thing.
         let key = try idempotencyKey.map {
-            try Self.clientKey($0, field: "Idempotency-Key", scope: user.rawValue + "/chats", request: [name, description, isPrivate ? "private" : "public"])
+            try Self.clientKey($0, field: "Idempotency-Key", user: user, scope: .chats, request: [name, description, isPrivate ? "private" : "public"])
         }
         let result = try await append(user, .chatCreated(.init(name: name, description: description, isPrivate: isPrivate)), key: key)
         guard !result.isReusedKey else {
-            throw ChatFlowError.conflict("Idempotency-Key \(idempotencyKey ?? "") was already used to create a different chat; send a new key for a new chat")
+            throw ChatFlowError.conflict("Idempotency-Key \(idempotencyKey ?? "") was already used for a different request; send a new key for a new chat")
         }
         let chat = try reader.chat(ChatID(result.ids[0])).orThrow(.unavailable("the new chat could not be read back"))
         return (chat, result.isReplay)
@@ -137,7 +135,7 @@ public struct ChatFlowCommands: Sendable {
     ) async throws -> (message: MessageView, replayed: Bool) {
         let content = try Validation.content(content)
         let key = try clientMessageID.map {
-            try Self.clientKey($0, field: keyName, scope: user.rawValue, request: [chat.description, type.rawValue, content])
+            try Self.clientKey($0, field: keyName, user: user, scope: .posts, request: [chat.description, type.rawValue, content])
         }
         do {
             try requireMember(chat, user)
@@ -156,7 +154,7 @@ public struct ChatFlowCommands: Sendable {
             return try await append(user, .messagePosted(.init(chat: chat, content: content, type: type, clientMessageID: clientMessageID)), key: key)
         }
         guard !result.isReusedKey else {
-            throw ChatFlowError.conflict("the key \(clientMessageID ?? "") (clientMessageId or Idempotency-Key) was already used for a different message; send a new key for a new message")
+            throw ChatFlowError.conflict("the key \(clientMessageID ?? "") (clientMessageId or Idempotency-Key) was already used for a different message or request; send a new key for a new message")
         }
         return (try readBack(MessageID(result.ids[0]), postedTo: chat, clientMessageID: clientMessageID), result.isReplay)
     }

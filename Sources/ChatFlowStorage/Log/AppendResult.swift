@@ -6,7 +6,8 @@ public struct AppendResult: Equatable, Sendable {
     /// nothing new was written.
     public let isReplay: Bool
     /// True for a replay whose key came with a request other than the first one's (their
-    /// fingerprints differ): the key was reused, not retried.
+    /// fingerprints differ): the key was reused, not retried. `ids` are empty when the
+    /// first request was of another kind (its key in a sibling scope).
     public let isReusedKey: Bool
 
     public init(ids: [ULID], isReplay: Bool, isReusedKey: Bool = false) {

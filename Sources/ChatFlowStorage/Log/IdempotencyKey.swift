@@ -12,13 +12,23 @@ public struct IdempotencyKey: Hashable, Sendable {
     public let key: String
     /// A digest of the request the key was sent with; not part of the key's identity.
     public let fingerprint: UInt64?
+    /// Scopes whose records are kept apart from this one's but share its keys: the same key
+    /// found in one of them was used for another kind of request, so this one is a reuse.
+    /// Not part of the key's identity.
+    public let siblingScopes: [String]
 
     /// `request`: the parts of the request that a retry repeats, in a fixed order.
-    public init(scope: String, key: String, request: [UInt8]? = nil) {
+    public init(scope: String, key: String, request: [UInt8]? = nil, siblingScopes: [String] = []) {
         precondition(!scope.utf8.contains(0) && !key.utf8.contains(0), "idempotency keys must not contain NUL")
         self.scope = scope
         self.key = key
         fingerprint = request.map(Self.digest)
+        self.siblingScopes = siblingScopes
+    }
+
+    /// The same key in each sibling scope.
+    var siblings: [IdempotencyKey] {
+        siblingScopes.map { IdempotencyKey(scope: $0, key: key) }
     }
 
     /// By bytes, as the stored record's key is: Swift's `==` on strings takes "é" and "e"

@@ -300,6 +300,10 @@ public final class RocksDBChangeLog: ChangeLog {
                     results.append(AppendResult(ids: original.ids, isReplay: true, isReusedKey: reused))
                     continue
                 }
+                if let key = request.key, try key.siblings.contains(where: { try keysInBatch[$0] != nil || remembered($0, now: now) != nil }) {
+                    results.append(AppendResult(ids: [], isReplay: true, isReusedKey: true))
+                    continue
+                }
                 var ids: [ULID] = []
                 ids.reserveCapacity(request.payloads.count)
                 for payload in request.payloads {
@@ -357,7 +361,11 @@ public final class RocksDBChangeLog: ChangeLog {
     /// marked as a replay, and as a reused key when the request differs. Lets a caller
     /// answer a retry before checking the request again against a state it has changed.
     public func rememberedResult(for key: IdempotencyKey) throws -> AppendResult? {
-        guard let original = try remembered(key, now: options.clock()) else { return nil }
+        let now = options.clock()
+        guard let original = try remembered(key, now: now) else {
+            let taken = try key.siblings.contains { try remembered($0, now: now) != nil }
+            return taken ? AppendResult(ids: [], isReplay: true, isReusedKey: true) : nil
+        }
         let reused = original.fingerprint.map { stored in key.fingerprint.map { $0 != stored } ?? false } ?? false
         return AppendResult(ids: original.ids, isReplay: true, isReusedKey: reused)
     }
