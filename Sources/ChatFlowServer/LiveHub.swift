@@ -271,7 +271,9 @@ package final class LiveHub: Service, Sendable {
             endSubscription(connection, channel, refusal)
             return
         }
-        send(LiveFrame.subscribed(channel: channel.description, recovered: position != nil), to: connection)
+        // With `since`, the replay confirms once it knows it can fill the gap: a client told
+        // `recovered` is not then told it is too far behind.
+        if position == nil { send(LiveFrame.subscribed(channel: channel.description, recovered: false), to: connection) }
 
         // Without `since`, a new subscription starts where its membership was judged: a busy
         // hub may still be handing on events from before it, such as the user's own earlier
@@ -286,7 +288,7 @@ package final class LiveHub: Service, Sendable {
             }
         }
         if let start = position {
-            switch await replay(channel, after: start, to: connection) {
+            switch await replay(channel, after: start, to: connection, confirming: true) {
             case .replayed(let last): lastSent = last
             case .ended: return
             }
@@ -357,7 +359,9 @@ package final class LiveHub: Service, Sendable {
     /// Sends the channel's events after `start` up to what the projections have applied,
     /// read from the log on a queue of its own: up to `replayLimit` reads and decodes must
     /// not hold a thread of the task pool the event loops' requests need.
-    private func replay(_ channel: LiveChannel, after start: ULID, to connection: LiveConnection) async -> ReplayOutcome {
+    /// `confirming`: answer the subscribe (`subscribed`, recovered) once the replay knows it
+    /// can be made, before its first event.
+    private func replay(_ channel: LiveChannel, after start: ULID, to connection: LiveConnection, confirming: Bool = false) async -> ReplayOutcome {
         metrics.replaysWaiting.increment()
         let admitted = await replayGate.enter(connection.user, connection: connection.id)
         metrics.replaysWaiting.decrement()
@@ -370,7 +374,7 @@ package final class LiveHub: Service, Sendable {
         }
         return await withCheckedContinuation { continuation in
             Self.replayQueue.async {
-                continuation.resume(returning: self.replaySynchronously(channel, after: start, to: connection))
+                continuation.resume(returning: self.replaySynchronously(channel, after: start, to: connection, confirming: confirming))
             }
         }
     }
@@ -381,7 +385,7 @@ package final class LiveHub: Service, Sendable {
     /// Client operations being handled, which `run` waits for when stopping.
     let inboundWork = WorkCounter()
 
-    private func replaySynchronously(_ channel: LiveChannel, after start: ULID, to connection: LiveConnection) -> ReplayOutcome {
+    private func replaySynchronously(_ channel: LiveChannel, after start: ULID, to connection: LiveConnection, confirming: Bool) -> ReplayOutcome {
         var lastSent: ULID?
         do {
             let end = projector.applied.position
@@ -411,6 +415,9 @@ package final class LiveHub: Service, Sendable {
                 }
                 chatEvents = ids[...]
             }
+            // The notifications channel counts every log event, so it can still be found too
+            // far behind after this, while it reads.
+            if confirming { send(LiveFrame.subscribed(channel: channel.description, recovered: true), to: connection) }
             var cursor: ULID? = start
             var read = 0
             // Between the user's own leaving and their joining again: they hear only their

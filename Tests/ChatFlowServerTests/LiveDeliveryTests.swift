@@ -255,7 +255,7 @@ import Testing
             // Every replay waits while the gate's one place is held here.
             await gate.enter(holder)
             let bob = try await LiveClient.connect(server, as: "bob")
-            try await bob.subscribe("chats/\(chat)", since: seen)
+            try await Self.subscribe(bob, "chats/\(chat)", since: seen, behind: gate)
             let missed = try await server.post(chat, as: "alice", "missed")
             #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "alice").status == 204)
             let secret = try await server.post(chat, as: "alice", "secret")
@@ -292,7 +292,7 @@ import Testing
             try await watcher.subscribe(channel)
             await gate.enter(holder)
             let bob = try await LiveClient.connect(server, as: "bob")
-            try await bob.subscribe(channel, since: seen)
+            try await Self.subscribe(bob, channel, since: seen, behind: gate)
             var posted: [String] = []
             for index in 0..<8 { posted.append(try await server.post(chat, as: "alice", "busy \(index)")) }
             // The hub hands each event to bob's held frames before the watcher's socket gets
@@ -326,7 +326,7 @@ import Testing
             try await alice.subscribe("chats/\(chat)")
             await gate.enter(holder)
             let bob = try await LiveClient.connect(server, as: "bob")
-            try await bob.subscribe("chats/\(chat)", since: seen)
+            try await Self.subscribe(bob, "chats/\(chat)", since: seen, behind: gate)
             try await alice.send(#"{"op":"typing","chatId":"\#(chat)"}"#)
             // Alice's operations are handled in order: after the pong, her typing has been passed on.
             #expect(try await alice.roundTrip())
@@ -371,9 +371,8 @@ import Testing
             let seen = try await server.post(chat, as: "alice", "seen")
             await gate.enter(holder)
             let alice = try await LiveClient.connect(server, as: "alice")
-            try await alice.subscribe("chats/\(chat)", since: seen)
+            try await Self.subscribe(alice, "chats/\(chat)", since: seen, behind: gate)
             let deadline = ContinuousClock.now + .seconds(10)
-            while gate.counts.waiting == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
             #expect(gate.counts.waiting == 1)
             await alice.close()
             while gate.counts.waiting > 0 && ContinuousClock.now < deadline + .seconds(10) { try await Task.sleep(for: .milliseconds(5)) }
@@ -506,13 +505,15 @@ import Testing
             #expect(await bob.wait { frames in frames.contains { $0["type"] as? String == "error" } })
             let error = try #require(bob.frames.first { $0["type"] as? String == "error" })
             #expect(error["code"] as? String == "too_far_behind" && error["channel"] as? String == "chats/\(chat)", "\(error)")
-            // Told before any of the events, not after the limit's worth of them.
+            // Told before any of the events, not after the limit's worth of them, and never
+            // told first that the gap would be filled.
             #expect(bob.events(on: "chats/\(chat)").isEmpty, "\(bob.events(on: "chats/\(chat)"))")
+            #expect(!bob.frames.contains { $0["type"] as? String == "subscribed" }, "\(bob.frames)")
 
             // Ended: a later post is not sent on it; after subscribing afresh, the next one is.
             _ = try await server.post(chat, as: "alice", "while unsubscribed")
             try await bob.subscribe("chats/\(chat)")
-            #expect(await bob.wait { frames in frames.filter { $0["type"] as? String == "subscribed" }.count == 2 })
+            #expect(await bob.wait { frames in frames.filter { $0["type"] as? String == "subscribed" }.count == 1 })
             let live = try await server.post(chat, as: "alice", "live")
             #expect(await bob.wait { _ in bob.events(on: "chats/\(chat)").contains { ($0["event"] as? [String: Any])?["messageId"] as? String == live } })
             // (The fresh subscription may still get it, if the hub handles that post after it.)
@@ -589,8 +590,7 @@ import Testing
             let back = try await server.post(chat, as: "alice", "after bob came back")
             await gate.enter(holder)
             let bob = try await LiveClient.connect(server, as: "bob")
-            try await bob.subscribe("chats/\(chat)", since: since)
-            #expect(await bob.wait { frames in frames.contains { $0["type"] as? String == "subscribed" } })
+            try await Self.subscribe(bob, "chats/\(chat)", since: since, behind: gate)
             #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob").status == 204)
             _ = try await server.post(chat, as: "alice", "after bob left again")
             try await server.engine.projector.waitUntilApplied(try #require(server.engine.log.lastPosition), cancellable: false)
@@ -623,6 +623,7 @@ import Testing
             let error = try #require(bob.frames.first { $0["type"] as? String == "error" })
             #expect(error["code"] as? String == "too_far_behind" && (error["detail"] as? String)?.contains("retention") == true, "\(error)")
             #expect(bob.events(on: "chats/\(chat)").isEmpty)
+            #expect(!bob.frames.contains { $0["type"] as? String == "subscribed" }, "\(bob.frames)")
             await bob.close()
         }
     }
@@ -896,6 +897,14 @@ import Testing
             #expect(try await client.roundTrip())
             await client.close()
         }
+    }
+    /// Subscribes with `since` while `gate` is held: the answer comes only once the replay
+    /// is let in, so this waits for the replay to wait instead (from then on the
+    /// subscription holds live frames back for it).
+    private static func subscribe(_ client: LiveClient, _ channel: String, since: String, behind gate: ReplayGate) async throws {
+        let waiting = gate.counts.waiting
+        try await client.send(#"{"op":"subscribe","channel":"\#(channel)","since":"\#(since)"}"#)
+        #expect(await eventually(timeout: .seconds(15)) { gate.counts.waiting > waiting }, "the replay never waited")
     }
 }
 
