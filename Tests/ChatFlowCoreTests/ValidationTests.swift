@@ -69,6 +69,23 @@ struct ValidationTests {
         #expect(throws: ChatFlowError.self) { try Validation.content(String(repeating: family, count: 4001)) }
     }
 
+    /// A character may hold up to 32 code points (every emoji sequence and letter with its
+    /// marks fits); marks stacked past that on one letter are refused in every text field.
+    @Test func marksStackedOnOneLetterAreBounded() throws {
+        let stacked = { (marks: Int) in "Z" + String(repeating: "\u{301}", count: marks) }
+        #expect(try Validation.content(stacked(31) + " ok").count == 4)
+        #expect(try Validation.chatName(stacked(31)).count == 1)
+        let longestFamily = "👨🏻‍👩🏻‍👧🏻‍👦🏻"
+        #expect(try Validation.content(String(repeating: longestFamily, count: 10)).count == 10)
+        for text in [stacked(32), "hello " + stacked(20_000) + " world"] {
+            #expect(throws: ChatFlowError.invalid("content has a character of \(text.unicodeScalars.count - (text.hasPrefix("hello") ? 12 : 0)) code points; at most 32 may make one (marks stacked on a letter)")) {
+                try Validation.content(text)
+            }
+        }
+        #expect(throws: ChatFlowError.self) { try Validation.chatName(stacked(40)) }
+        #expect(throws: ChatFlowError.self) { try Validation.chatDescription("about " + stacked(40)) }
+    }
+
     // MARK: - Chat name and description
 
     @Test func chatNameBoundaries() throws {

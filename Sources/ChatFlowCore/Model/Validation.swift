@@ -16,6 +16,7 @@ public enum Validation {
             throw .invalid("content must be 1–4000 characters after trimming (got \(count))")
         }
         try requireVisible(trimmed, field: "content", allowingLineBreaks: true)
+        try requireBoundedCharacters(trimmed, field: "content")
         return trimmed
     }
 
@@ -27,6 +28,7 @@ public enum Validation {
             throw .invalid("name must be 1–100 characters after trimming (got \(count))")
         }
         try requireVisible(trimmed, field: "name", allowingLineBreaks: false)
+        try requireBoundedCharacters(trimmed, field: "name")
         return trimmed
     }
 
@@ -38,6 +40,7 @@ public enum Validation {
             throw .invalid("description must be at most 1000 characters after trimming (got \(count))")
         }
         try requireNoControls(trimmed, field: "description", allowingLineBreaks: true)
+        try requireBoundedCharacters(trimmed, field: "description")
         return trimmed
     }
 
@@ -205,6 +208,20 @@ public enum Validation {
         }
         if let refused {
             throw .invalid("\(field) must not hold control characters (got U+\(String(refused.value, radix: 16, uppercase: true)))")
+        }
+    }
+
+    /// Most code points one character of text may hold. The longest emoji sequences hold
+    /// about a dozen, and letters with their marks in any script fewer; text counted in
+    /// characters could otherwise carry thousands of marks stacked on one letter, drawn far
+    /// above and below its line wherever it is shown (a public chat's name in everyone's
+    /// directory, say), and as many bytes as a much longer text.
+    public static let maxScalarsPerCharacter = 32
+
+    static func requireBoundedCharacters(_ text: String, field: String) throws(ChatFlowError) {
+        guard text.unicodeScalars.count > maxScalarsPerCharacter else { return }
+        if let heavy = text.first(where: { $0.unicodeScalars.count > maxScalarsPerCharacter }) {
+            throw .invalid("\(field) has a character of \(heavy.unicodeScalars.count) code points; at most \(maxScalarsPerCharacter) may make one (marks stacked on a letter)")
         }
     }
 
