@@ -227,14 +227,19 @@ package final class LiveHub: Service, Sendable {
                 send(LiveFrame.error("invalid", "since must be an event id: \(error)", channel: channel.description), to: connection)
                 return
             }
-            // Every id a client is given is in the log, so one after its end was never given
-            // out by this log: the client saw a history the server no longer has (restored
-            // from an older backup). Going on from there would leave it showing events that
-            // are gone, so it is told to reload.
-            if parsed > projector.log.lastPosition ?? .zero {
+            // An id from the future was never given out, and one in a gap a restore left was
+            // given out by a history the server no longer has: going on from there would
+            // leave the client showing events that are gone, so it is told to reload. Ids
+            // between the log's last event and now are let through (nothing is missed after
+            // them): refusing those would tell anyone who asks the id of the newest event,
+            // in whatever chat.
+            let now = UInt64(Date().timeIntervalSince1970 * 1000)
+            let newest = max(now, projector.log.lastPosition?.timestamp ?? 0)
+            let lost = (try? RestoreGaps.contain(parsed, in: projector.log.database)) ?? false
+            if parsed.timestamp > newest || lost {
                 send(LiveFrame.error(
                     "unknown_since",
-                    "since \(parsed) is after the last event this server has (it may have been restored from a backup): "
+                    "since \(parsed) is not an event this server has (it may have been restored from a backup): "
                         + "reload over HTTP, then subscribe without since",
                     channel: channel.description), to: connection)
                 return

@@ -60,6 +60,13 @@ import Glibc
         for ack in ackedBefore {
             #expect(try engine.reader.message(try MessageID(parsing: ack.id)) != nil, "post \(ack.clientID) acknowledged before the backup is missing")
         }
+        // Ids the data directory gave out after the backup are known to be lost with it.
+        let lastKept = try #require(engine.log.lastPosition)
+        #expect(try !RestoreGaps.contain(lastKept, in: engine.database))
+        #expect(try RestoreGaps.contain(ULID(timestamp: lastKept.timestamp + 1, randomHigh: 0, randomLow: 0), in: engine.database))
+        for ack in load.acks where try ULID.parse(ack.id) > lastKept {
+            #expect(try RestoreGaps.contain(ULID.parse(ack.id), in: engine.database), "post \(ack.clientID) after the backup")
+        }
 
         // Restoring over a non-empty directory needs --force.
         let refused = try ChildProcess(["restore", "--from", backup, "--data-dir", restored])

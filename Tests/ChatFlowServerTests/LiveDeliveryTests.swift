@@ -425,10 +425,10 @@ import Testing
         }
     }
 
-    /// A `since` after the end of the log (a client that saw a history the server no longer
-    /// has, as after a restore from an older backup) is refused with `unknown_since`, not
+    /// A `since` this server never gave out (ahead of the clock) or gave out and lost (in a
+    /// gap a restore from an older backup left) is refused with `unknown_since`, not
     /// answered as recovered; subscribing without `since` goes live.
-    @Test func aSinceAfterTheEndOfTheLogIsRefused() async throws {
+    @Test func aSinceThisServerNeverGaveOutOrLostIsRefused() async throws {
         try await TestServer.run { server in
             let chat = try await server.createChat("alice")
             let last = try await server.post(chat, as: "alice", "the last one here")
@@ -445,9 +445,23 @@ import Testing
             #expect(error["code"] as? String == "unknown_since" && error["channel"] as? String == "chats/\(chat)", "\(error)")
             #expect(client.frames.filter { $0["type"] as? String == "subscribed" }.count == 1, "not answered as recovered")
 
+            // An id after the newest event but not ahead of the clock is not refused: whether
+            // it is would tell anyone the id of the newest event in any chat, one bit a try.
+            let beyondLast = ULID(timestamp: ULID(last)!.timestamp, randomHigh: .max, randomLow: .max)
+            try await client.subscribe("chats/\(chat)", since: beyondLast.description)
+            #expect(await client.wait { $0.filter { $0["type"] as? String == "subscribed" }.count == 2 }, "\(client.frames)")
+            try await client.send(#"{"op":"unsubscribe","channel":"chats/\#(chat)"}"#)
+            #expect(await client.wait { $0.filter { $0["type"] as? String == "unsubscribed" }.count == 2 })
+            // Unless a restore lost the history it belongs to.
+            try RestoreGaps.record(after: ULID(last), throughMilliseconds: beyondLast.timestamp, in: server.engine.database)
+            try await client.subscribe("chats/\(chat)", since: beyondLast.description)
+            #expect(await client.wait { $0.filter { $0["code"] as? String == "unknown_since" }.count == 2 }, "\(client.frames)")
+            try await client.subscribe("chats/\(chat)", since: last)
+            #expect(await client.wait { $0.filter { $0["type"] as? String == "subscribed" }.count == 3 }, "an id before the gap is known: \(client.frames)")
+
             // A since that is no id at all is refused saying what is wrong with it.
             try await client.subscribe("chats/\(chat)", since: "0" + String(repeating: "z", count: 24) + "u")
-            #expect(await client.wait { $0.filter { $0["type"] as? String == "error" }.count == 2 })
+            #expect(await client.wait { $0.filter { $0["type"] as? String == "error" }.count == 3 })
             let malformed = try #require(client.frames.last { $0["type"] as? String == "error" })
             #expect(malformed["code"] as? String == "invalid" && (malformed["detail"] as? String)?.contains("'u' at position 26") == true, "\(malformed)")
             await client.close()

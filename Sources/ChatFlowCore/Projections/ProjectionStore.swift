@@ -108,9 +108,8 @@ public final class ProjectionStore: Sendable {
         }
     }
 
-    /// `0x00 0x03 → salt(8)` in the generations family (keys starting 0x00 are never
-    /// projection names; `RetentionState` uses `0x00 0x01` and `0x00 0x02`).
-    private static let saltKey: [UInt8] = [0x00, 0x03]
+    /// A row of `GenerationsKeys`.
+    private static let saltKey = GenerationsKeys.salt
 
     private static func loadSalt(database: Database, generations: ColumnFamily, random: () -> UInt64) throws -> UInt64 {
         if let stored = try database.get(saltKey, in: generations) {

@@ -24,11 +24,9 @@ public struct RetentionState: Equatable, Sendable {
         self.messagesBefore = messagesBefore
     }
 
-    // Keys start with 0x00, which no projection name (the other rows of the family) does:
-    // - `0x00 0x01 → horizon(16) ‖ logHorizon(16) ‖ removedThrough(16)` (all zero = none)
-    // - `0x00 0x02 ‖ chat(16) → messagesBefore(8)`
-    private static let horizonKey: [UInt8] = [0x00, 0x01]
-    private static let countsPrefix: [UInt8] = [0x00, 0x02]
+    // Rows of `GenerationsKeys` (an id of all zeros stands for none).
+    private static let horizonKey = GenerationsKeys.retentionHorizon
+    private static let countsPrefix = GenerationsKeys.retentionCounts
 
     private static func countKey(_ chat: ChatID) -> [UInt8] {
         KeyWriter.build { $0.raw(countsPrefix); $0.chat(chat) }
