@@ -33,7 +33,7 @@ final class ConnectionLimit: Sendable {
     /// What a connection over the limit is told before it is closed.
     var refusal: String {
         let body = "the server holds as many connections as it can (\(maximum)); retry in a moment\n"
-        return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\n\(EveryAnswerHeaders.headLines)Connection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
     }
 
     private func warn(_ logger: Logger) {

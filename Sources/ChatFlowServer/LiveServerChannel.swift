@@ -257,6 +257,7 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                 fields[.connection] = "close"
                 fields[.contentType] = "application/problem+json"
                 fields[.contentLength] = String(body.count)
+                for (name, value) in EveryAnswerHeaders.fields { fields[HTTPField.Name(name)!] = value }
                 let head = HTTPResponse(status: problem.status, headerFields: fields)
                 try await outbound.write(contentsOf: [.head(head), .body(ByteBuffer(bytes: body)), .end(nil)])
             }

@@ -83,6 +83,7 @@ final class RequestHeadCheck: ChannelDuplexHandler, RemovableChannelHandler {
         // sends Date).
         headers.add(name: "Date", value: Self.httpDate(Date()))
         headers.add(name: "Server", value: "chatflow")
+        for (name, value) in EveryAnswerHeaders.fields { headers.add(name: name, value: value) }
         if hasBody {
             headers.add(name: "Content-Type", value: "application/problem+json")
             headers.add(name: "Content-Length", value: String(body.count))

@@ -4,8 +4,8 @@ import Hummingbird
 /// Browser hardening for the web client: its pages may run only the scripts and styles this
 /// server sends (no inline code, nothing from elsewhere) and talk only to this server (its
 /// WebSocket included: `'self'` covers ws: and wss: to the same host), and
-/// no site may frame them (a framed Leave or Delete could be clicked through); no answer is
-/// sniffed as another type, and no address travels on as a referrer. The client keeps its
+/// no site may frame them (a framed Leave or Delete could be clicked through); and every
+/// answer gets `EveryAnswerHeaders`. The client keeps its
 /// token in the page: these keep an injected script or a framing page from reaching it.
 /// The policy goes on HTML pages, the documents it governs.
 struct WebClientHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -19,8 +19,7 @@ struct WebClientHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
             response.headers[HTTPField.Name("Content-Security-Policy")!] = Self.policy
             response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
         }
-        response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
-        response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        for (name, value) in EveryAnswerHeaders.fields { response.headers[HTTPField.Name(name)!] = value }
         return response
     }
 }

@@ -317,6 +317,7 @@ import Testing
             for socket in sockets { #expect(try await socket.roundTrip()) }
             let (admitted, refusal) = try await Self.holdUntilRefused(server)
             #expect(refusal?.hasPrefix("HTTP/1.1 429") == true && refusal?.contains("Retry-After: 5") == true, "\(refusal ?? "none refused")")
+            #expect(refusal?.contains("X-Content-Type-Options: nosniff\r\n") == true, "\(refusal ?? "none refused")")
             // The test's own client may hold a place; the two WebSockets hold none.
             #expect((3...4).contains(admitted.count), "\(admitted.count) held")
             admitted[0].drop()
@@ -410,6 +411,10 @@ import Testing
                 + "Upgrade: websocket\r\nConnection: Upgrade\r\n\(key)Sec-WebSocket-Version: 13\r\n\r\n")
             #expect(noToken.head.hasPrefix("HTTP/1.1 401"), "\(noToken.head)")
             #expect(noToken.body.contains("a WebSocket needs a token"), "\(noToken.body)")
+            // Refused upgrades carry the headers every answer does.
+            for refused in [noToken, noKey, old] {
+                #expect(refused.head.contains("X-Content-Type-Options: nosniff") && refused.head.contains("Referrer-Policy: no-referrer"), "\(refused.head)")
+            }
 
             // Refusals never reach the router; they are counted on their own.
             let metrics = try await server.call(.get, "/metrics", as: nil)

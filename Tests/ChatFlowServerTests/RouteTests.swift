@@ -599,6 +599,7 @@ import Testing
                     // An answer to CONNECT has no body (NIO frames it so): its head says it all.
                     let explained = status == "501" || refusal.body.contains("\"detail\"")
                     #expect(refusal.head.lowercased().contains("connection: close") && explained, "\(refusal) \(request.debugDescription)")
+                    #expect(refusal.head.contains("\r\nX-Content-Type-Options: nosniff\r\n") && refusal.head.contains("\r\nReferrer-Policy: no-referrer"), "\(refusal.head)")
                     #expect(refusal.head.contains("\r\nServer: chatflow") && refusal.head.range(of: #"\r\nDate: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT"#, options: .regularExpression) != nil, "\(refusal.head)")
                 }
             }
