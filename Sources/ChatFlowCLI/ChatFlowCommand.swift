@@ -18,4 +18,9 @@ struct ChatFlowCommand: AsyncParsableCommand {
             ProjectCommand.self,
         ]
     )
+
+    /// No subcommand is a usage error (64), as any other is, with the usage to go by.
+    func run() async throws {
+        throw ValidationError("give a subcommand, such as serve; chatflow help lists them")
+    }
 }

@@ -171,7 +171,17 @@ package final class LiveHub: Service, Sendable {
             send(LiveFrame.error("invalid", problem.detail), to: connection)
             return
         }
-        guard let operation = try? JSONDecoder().decode(ClientOperation.self, from: json) else {
+        let operation: ClientOperation
+        do {
+            operation = try JSONDecoder().decode(ClientOperation.self, from: json)
+        } catch let DecodingError.typeMismatch(_, context) where context.codingPath.count == 1 {
+            // Named as HTTP names a body's field, with the channel when it is one, so the
+            // client can match the answer with its request.
+            let field = context.codingPath[0].stringValue
+            let channel = (try? JSONSerialization.jsonObject(with: json) as? [String: Any])?["channel"] as? String
+            send(LiveFrame.error("invalid", "field '\(field)' must be a string", channel: channel), to: connection)
+            return
+        } catch {
             send(LiveFrame.error("invalid", "frames are JSON objects with an op: subscribe, unsubscribe, typing or ping"), to: connection)
             return
         }

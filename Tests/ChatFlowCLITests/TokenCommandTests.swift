@@ -49,4 +49,15 @@ import ChatFlowTestSupport
             #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("--ttl must be"), "\(ttl)")
         }
     }
+
+    /// `chatflow` alone is a usage error, as any other: 64, with the usage on stderr.
+    @Test func noSubcommandIsAUsageError() async throws {
+        let dir = TemporaryDirectory("chatflow-usage")
+        defer { dir.remove() }
+        let errors = dir.appending("usage.err")
+        #expect(await (try ChildProcess([], errorFile: errors)).exitStatus() == 64)
+        let said = try String(contentsOfFile: errors, encoding: .utf8)
+        #expect(said.contains("give a subcommand") && said.contains("serve"), "\(said)")
+        #expect(await (try ChildProcess(["--help"])).exitStatus() == 0, "help asked for is not an error")
+    }
 }
