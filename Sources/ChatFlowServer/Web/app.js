@@ -1688,10 +1688,14 @@
         }
         break;
       case 'error':
-        if ((frame.code === 'too_far_behind' || frame.code === 'unknown_since') && frame.channel === chatChannel && !awaitingReply(chatChannel)) {
+        if ((frame.code === 'too_far_behind' || frame.code === 'unknown_since') && frame.channel === chatChannel) {
           // The server will not replay that far back (a quiet chat on a busy server), or no
           // longer has what this client saw (restored from a backup): go live without
-          // `since`, then read the newest page over HTTP, so nothing falls between.
+          // `since`, then read the newest page over HTTP, so nothing falls between. It comes
+          // as the answer to the resume (instead of `subscribed`); one for a subscription
+          // already given up for a newer request is passed over.
+          takeReply('subscribe', frame.channel);
+          if (awaitingReply(chatChannel)) break;
           cur.subscription = 'none';
           cur.lastEventId = null;
           cur.resync = true;
