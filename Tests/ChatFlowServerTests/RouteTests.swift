@@ -1,5 +1,6 @@
 @testable import ChatFlowServer
 import ChatFlowCore
+import ChatFlowStorage
 import ChatFlowTestSupport
 import Foundation
 import HTTPTypes
@@ -380,6 +381,19 @@ import Testing
             #expect(removed.status == 204, "\(removed.text)")
             let after = try await server.call(.get, "/messages/\(message)/reactions", as: "alice")
             #expect((after.json as? [[String: Any]] ?? []).map { $0["count"] as? Int ?? 0 } == [1, 1], "\(after.text)")
+
+            // A reaction whose text the rules refuse now but once took (a flag no region has)
+            // counts as it was stored, and its user can take it back; nobody can add it again.
+            let flag = "%F0%9F%87%BA%F0%9F%87%BA"  // 🇺🇺
+            let old = try await server.engine.log.append(EventCodec.encode(EventEnvelope(
+                actor: UserID(unchecked: "bob"), event: .reactionAdded(.init(chat: ChatID(parsing: chat), message: MessageID(parsing: message), emoji: "🇺🇺")))))
+            try await server.engine.projector.waitUntilApplied(old.ids[0], cancellable: false)
+            #expect(try await server.call(.get, "/messages/\(message)/reactions", as: "alice").text.contains("🇺🇺"))
+            #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"🇺🇺"}"#).status == 400)
+            #expect(try await server.call(.delete, "/messages/\(message)/reactions/\(flag)", as: "alice").status == 400, "alice never had it")
+            #expect(try await server.call(.delete, "/messages/\(message)/reactions/\(flag)", as: "bob").status == 204)
+            #expect(try await !server.call(.get, "/messages/\(message)/reactions", as: "alice").text.contains("🇺🇺"))
+            #expect(try await server.call(.delete, "/messages/\(message)/reactions/\(flag)", as: "bob").status == 400, "gone: no emoji")
         }
     }
 
@@ -466,6 +480,69 @@ import Testing
             #expect(postWithChatKey.status == 409, "\(postWithChatKey.text)")
             // Another user's keys are their own.
             #expect(try await server.call(.post, "/chats/\(chat)/messages", as: "bob", json: #"{"content":"bob's","messageType":"text","clientMessageId":"k1"}"#).status == 201)
+        }
+    }
+
+    /// A keyed write that changed nothing (already reacted, already a member, the same
+    /// text, a reaction not there, a message already deleted, a chat already so) keeps its
+    /// key as any other: a retry after later writes appends nothing, and the key sent with
+    /// another request is a 409.
+    @Test func keysOfWritesThatChangedNothingAreKeptToo() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            let message = try await server.post(chat, as: "alice", "hi")
+            func keyed(_ key: String) -> HTTPFields { [HTTPField.Name("Idempotency-Key")!: key] }
+            let thumbs = "%F0%9F%91%8D"
+
+            // Already reacted: the keyed request changes nothing; its retry after an unreact
+            // does not react again.
+            #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"👍"}"#).status == 201)
+            #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"👍"}"#, headers: keyed("n1")).status == 201)
+            #expect(try await server.call(.delete, "/messages/\(message)/reactions/\(thumbs)", as: "alice").status == 204)
+            let retried = try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"👍"}"#, headers: keyed("n1"))
+            #expect(retried.status == 201 && retried.string("emoji") == "👍", "\(retried.text)")
+            #expect(try await server.call(.get, "/messages/\(message)/reactions", as: "alice").text == "[]")
+
+            // Each no-op's key, sent with another request, is a reused key.
+            let before = server.engine.log.lastPosition
+            #expect(try await server.call(.post, "/chats/\(chat)/members", as: "alice", json: "{}", headers: keyed("n2")).status == 200)
+            #expect(try await server.call(.delete, "/messages/\(message)/reactions/\(thumbs)", as: "alice", headers: keyed("n3")).status == 204)
+            #expect(try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"hi"}"#, headers: keyed("n4")).status == 200)
+            #expect(try await server.call(.patch, "/chats/\(chat)", as: "alice", json: #"{"name":"general"}"#, headers: keyed("n5")).status == 200)
+            #expect(server.engine.log.lastPosition == before, "a no-op appended an event")
+            for key in ["n2", "n3", "n4", "n5"] {
+                let reused = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"with \#(key)","messageType":"text"}"#, headers: keyed(key))
+                #expect(reused.status == 409, "\(key): \(reused.text)")
+            }
+            #expect(try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"changed"}"#, headers: keyed("n4")).status == 409)
+            #expect(try await server.call(.post, "/chats/\(chat)/read", as: "alice", json: #"{"messageId":"\#(message)"}"#, headers: keyed("n3")).status == 409)
+            #expect(server.engine.log.lastPosition == before, "a reused key wrote something")
+
+            // Deleting again with a key, then the key elsewhere.
+            #expect(try await server.call(.delete, "/messages/\(message)", as: "alice").status == 204)
+            #expect(try await server.call(.delete, "/messages/\(message)", as: "alice", headers: keyed("n6")).status == 204)
+            #expect(try await server.call(.post, "/chats", as: "alice", json: #"{"name":"n6","isPrivate":false}"#, headers: keyed("n6")).status == 409)
+        }
+    }
+
+    /// A creator who has left a private chat and retries its creation hears of the chat as
+    /// the first answer showed it, not as its members have made it since.
+    @Test func aRetriedCreationShowsALeftPrivateChatAsItWasCreated() async throws {
+        try await TestServer.run { server in
+            let key: HTTPFields = [.init("Idempotency-Key")!: "team-1"]
+            let body = #"{"name":"team","isPrivate":true}"#
+            let first = try await server.call(.post, "/chats", as: "alice", json: body, headers: key)
+            let chat = try #require(first.string("id"))
+            try await server.add("bob", to: chat, by: "alice")
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/alice", as: "alice").status == 204)
+            #expect(try await server.call(.patch, "/chats/\(chat)", as: "bob", json: #"{"name":"secret plans","description":"who goes"}"#).status == 200)
+            try await server.add("carol", to: chat, by: "bob")
+
+            let again = try await server.call(.post, "/chats", as: "alice", json: body, headers: key)
+            #expect(again.status == 201 && again.headers[.init("Idempotent-Replayed")!] == "true", "\(again.text)")
+            #expect(again.string("id") == chat && again.string("name") == "team" && again.string("description") == "", "\(again.text)")
+            #expect(again["memberCount"] as? Int == 1 && !again.text.contains("secret") && !again.text.contains("who goes"), "\(again.text)")
+            #expect(again.string("createdAt") == first.string("createdAt"))
         }
     }
 

@@ -42,6 +42,14 @@ extension ChatFlowCommands {
         return original.ids
     }
 
+    /// Records `key` for a write that changed nothing (already a member, already reacted,
+    /// the same text again): a retry then answers as this request did, even after later
+    /// writes, and the key sent with another request is a 409, as for a write that appended.
+    func remember(_ key: IdempotencyKey?) async throws {
+        guard let key else { return }
+        if try await log.append([], idempotencyKey: key).isReusedKey { throw Self.reusedKey(key) }
+    }
+
     static func reusedKey(_ key: IdempotencyKey) -> ChatFlowError {
         .conflict("Idempotency-Key \(key.key) was already used for a different request; send a new key for a new request")
     }
@@ -51,7 +59,9 @@ extension ChatFlowCommands {
         // Only while the caller may still see the chat: a private one they have left is gone.
         _ = try readable(chat, by: caller)
         if let member = try reader.member(user, of: chat) { return member }
-        return MemberView(chatId: chat.description, userId: user.rawValue, role: MemberRole.member.rawValue, joinedAt: RFC3339.format(milliseconds: original[0].timestamp))
+        // A join or add that changed nothing (already a member) logged no event to tell when.
+        guard let joined = original.first else { throw ChatFlowError.notFound("\(user) is no longer a member of chat \(chat)") }
+        return MemberView(chatId: chat.description, userId: user.rawValue, role: MemberRole.member.rawValue, joinedAt: RFC3339.format(milliseconds: joined.timestamp))
     }
 
     /// `append` for a write keyed by `writeKey`: a key used meanwhile for another request is a 409.

@@ -36,7 +36,16 @@ public struct ChatFlowCommands: Sendable {
         guard !result.isReusedKey else {
             throw ChatFlowError.conflict("Idempotency-Key \(idempotencyKey ?? "") was already used for a different request; send a new key for a new chat")
         }
-        let chat = try reader.chat(ChatID(result.ids[0])).orThrow(.unavailable("the new chat could not be read back"))
+        let id = ChatID(result.ids[0])
+        if result.isReplay, (try? readable(id, by: user)) == nil {
+            // A creator who has left the (private) chat since hears of it as the first answer
+            // showed it (the request matched that one's), not as its members have made it.
+            let created = ChatView(
+                id: id.description, name: name, description: description, isPrivate: isPrivate,
+                createdBy: user.rawValue, createdAt: RFC3339.format(milliseconds: result.ids[0].timestamp), memberCount: 1)
+            return (created, true)
+        }
+        let chat = try reader.chat(id).orThrow(.unavailable("the new chat could not be read back"))
         return (chat, result.isReplay)
     }
 
@@ -64,10 +73,16 @@ public struct ChatFlowCommands: Sendable {
         }
         // A request that changes nothing is answered without holding the chat's writers back.
         let unchanged = try change()
-        guard unchanged.update != nil else { return unchanged.current }
+        guard unchanged.update != nil else {
+            try await remember(key)
+            return unchanged.current
+        }
         return try await locks.withLock(chat, .exclusive) {
             let (current, update) = try change()
-            guard let update else { return current }
+            guard let update else {
+                try await remember(key)
+                return current
+            }
             try await write(user, .chatUpdated(update), key: key)
             return try reader.chat(chat).orThrow(.unavailable("the chat could not be read back"))
         }
@@ -78,10 +93,16 @@ public struct ChatFlowCommands: Sendable {
         let key = try writeKey(idempotencyKey, user, ["join", chat.description])
         if let original = try await retried(key) { return try membership(user, of: chat, from: original, by: user) }
         // Joining again changes nothing, and need not hold the chat's writers back.
-        if try reader.role(of: user, in: chat) != nil, let member = try reader.member(user, of: chat) { return member }
+        if try reader.role(of: user, in: chat) != nil, let member = try reader.member(user, of: chat) {
+            try await remember(key)
+            return member
+        }
         return try await locks.withLock(chat, .exclusive) {
             let (view, role) = try readable(chat, by: user)
-            if role != nil { return try reader.member(user, of: chat).orThrow(.unavailable("the membership could not be read back")) }
+            if role != nil {
+                try await remember(key)
+                return try reader.member(user, of: chat).orThrow(.unavailable("the membership could not be read back"))
+            }
             guard !view.isPrivate else { throw ChatFlowError.notFound("chat \(chat) not found") }
             // The first to join a chat everyone has left becomes its owner; the event says so
             // for live clients.
@@ -94,10 +115,16 @@ public struct ChatFlowCommands: Sendable {
     public func add(_ target: UserID, to chat: ChatID, by user: UserID, idempotencyKey: String? = nil) async throws -> MemberView {
         let key = try writeKey(idempotencyKey, user, ["add", chat.description, target.rawValue])
         if let original = try await retried(key) { return try membership(target, of: chat, from: original, by: user) }
-        if try reader.role(of: user, in: chat) != nil, let existing = try reader.member(target, of: chat) { return existing }
+        if try reader.role(of: user, in: chat) != nil, let existing = try reader.member(target, of: chat) {
+            try await remember(key)
+            return existing
+        }
         return try await locks.withLock(chat, .exclusive) {
             try requireMember(chat, user)
-            if let existing = try reader.member(target, of: chat) { return existing }
+            if let existing = try reader.member(target, of: chat) {
+                try await remember(key)
+                return existing
+            }
             try await write(user, .memberJoined(.init(chat: chat, user: target, role: .member)), key: key)
             return try reader.member(target, of: chat).orThrow(.unavailable("the membership could not be read back"))
         }
@@ -200,7 +227,10 @@ public struct ChatFlowCommands: Sendable {
             let content = try Validation.content(content)
             let current = try reader.message(message).orThrow(.unavailable("the message could not be read"))
             // The same text again (a retried request) changes nothing, as with a chat's settings.
-            if current.content == content { return current }
+            if current.content == content {
+                try await remember(key)
+                return current
+            }
             try await write(user, .messageEdited(.init(chat: facts.chat, message: message, content: content)), key: key)
             return try reader.message(message).orThrow(.unavailable("the message could not be read back"))
         }
@@ -212,11 +242,17 @@ public struct ChatFlowCommands: Sendable {
         let key = try writeKey(idempotencyKey, user, ["delete", message.description])
         if try await retried(key) != nil { return }
         // Deleting again changes nothing, and need not hold the chat's writers back.
-        if let facts = try reader.messageFacts(message), facts.deleted, try reader.role(of: user, in: facts.chat) != nil { return }
+        if let facts = try reader.messageFacts(message), facts.deleted, try reader.role(of: user, in: facts.chat) != nil {
+            try await remember(key)
+            return
+        }
         try await withLock(on: message, by: user, .exclusive) {
             let facts = try visibleMessage(message, by: user)
             try requireMember(facts.chat, user)
-            if facts.deleted { return }
+            if facts.deleted {
+                try await remember(key)
+                return
+            }
             if facts.author != user {
                 guard try reader.role(of: user, in: facts.chat) == .owner else {
                     throw ChatFlowError.forbidden("only the author or the chat's owner can delete a message")
@@ -237,7 +273,8 @@ public struct ChatFlowCommands: Sendable {
         let key = try writeKey(idempotencyKey, user, ["react", message.description, emoji])
         if let original = try await retried(key) {
             _ = try visibleMessage(message, by: user)
-            let at = try reader.reactedAt(user, message, emoji) ?? original[0].timestamp
+            // A reaction that was already there logged no event: then it is as of now.
+            let at = try reader.reactedAt(user, message, emoji) ?? original.first?.timestamp ?? ULIDGenerator.wallClockMilliseconds()
             return ReactionView(messageId: message.description, userId: user.rawValue, emoji: emoji, createdAt: RFC3339.format(milliseconds: at))
         }
         // One more of a kind already there shares the chat's lock; a new kind takes it alone,
@@ -249,6 +286,7 @@ public struct ChatFlowCommands: Sendable {
                 guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted") }
                 let at: UInt64
                 if let existing = try reader.reactedAt(user, message, emoji) {
+                    try await remember(key)
                     at = existing
                 } else {
                     // Every page of history carries each message's reactions: their kinds are bounded.
@@ -272,15 +310,31 @@ public struct ChatFlowCommands: Sendable {
 
     /// Removes the caller's reaction; removing one that is not there is a no-op.
     public func unreact(to message: MessageID, with emoji: String, by user: UserID, idempotencyKey: String? = nil) async throws {
-        // Checked like a new reaction: the text goes into a key (a NUL in it stopped the server).
-        let emoji = try Validation.emoji(emoji)
+        let emoji = try reactionToRemove(emoji, on: message, by: user)
         let key = try writeKey(idempotencyKey, user, ["unreact", message.description, emoji])
         if try await retried(key) != nil { return }
         try await withLock(on: message, by: user, .shared) {
             let facts = try visibleMessage(message, by: user)
             try requireMember(facts.chat, user)
-            guard try reader.reactedAt(user, message, emoji) != nil else { return }
+            guard try reader.reactedAt(user, message, emoji) != nil else {
+                try await remember(key)
+                return
+            }
             try await write(user, .reactionRemoved(.init(chat: facts.chat, message: message, emoji: emoji)), key: key)
+        }
+    }
+
+    /// The reaction `text` names, checked like a new one (the text goes into a key: a NUL in
+    /// it stopped the server). Text the rules refuse now but once took (a flag no region
+    /// has) names the user's reaction as it is stored, if they have one: they can still
+    /// take it back.
+    private func reactionToRemove(_ text: String, on message: MessageID, by user: UserID) throws -> String {
+        do {
+            return try Validation.emoji(text)
+        } catch {
+            guard text.count == 1, Validation.reaction(text) == text, !text.utf8.contains(0),
+                  try reader.reactedAt(user, message, text) != nil else { throw error }
+            return text
         }
     }
 

@@ -6,7 +6,8 @@
 public protocol ChangeLog: Sendable {
     /// Appends `payloads` as consecutive events and returns once they are durable.
     /// With an idempotency key already seen within the retention window, returns the first
-    /// append's ids and writes nothing.
+    /// append's ids and writes nothing. No payloads with a key records the key alone (a
+    /// write that changed nothing), so that it answers retries and reuses as any other.
     func append(_ payloads: [[UInt8]], idempotencyKey: IdempotencyKey?) async throws -> AppendResult
 
     /// Up to `limit` records with ids greater than `position` (all, from the start, when nil), in order.

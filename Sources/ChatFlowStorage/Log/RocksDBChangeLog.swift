@@ -102,7 +102,8 @@ public final class RocksDBChangeLog: ChangeLog {
 
     public func append(_ payloads: [[UInt8]], idempotencyKey: IdempotencyKey?) async throws -> AppendResult {
         guard !database.isReadOnly else { throw StorageError.readOnly }
-        guard !payloads.isEmpty else { return AppendResult(ids: [], isReplay: false) }
+        // No events and a key: the key alone is recorded, for a write that changed nothing.
+        guard !payloads.isEmpty || idempotencyKey != nil else { return AppendResult(ids: [], isReplay: false) }
         return try await withCheckedThrowingContinuation { continuation in
             let request = Request(payloads: payloads, key: idempotencyKey, continuation: continuation)
             let (accepted, wake) = queue.withLock { queue -> (Bool, Bool) in
@@ -312,7 +313,7 @@ public final class RocksDBChangeLog: ChangeLog {
                     ids.append(id)
                 }
                 eventCount += ids.count
-                newLast = ids.last
+                if let last = ids.last { newLast = last }
                 if let key = request.key {
                     let expiresAt = now + options.idempotencyWindowMilliseconds
                     firstAddedExpiry = min(firstAddedExpiry, expiresAt)
