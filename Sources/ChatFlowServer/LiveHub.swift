@@ -245,7 +245,13 @@ package final class LiveHub: Service, Sendable {
             // in whatever chat.
             let now = UInt64(Date().timeIntervalSince1970 * 1000)
             let newest = max(now, projector.log.lastPosition?.timestamp ?? 0)
-            let lost = (try? RestoreGaps.contain(parsed, in: projector.log.database)) ?? false
+            let lost: Bool
+            do {
+                lost = try RestoreGaps.contain(parsed, in: projector.log.database)
+            } catch {
+                send(LiveFrame.error("unavailable", "the server could not check since; retry in a moment", channel: channel.description), to: connection)
+                return
+            }
             if parsed.timestamp > newest || lost {
                 send(LiveFrame.error(
                     "unknown_since",
@@ -430,8 +436,6 @@ package final class LiveHub: Service, Sendable {
                 }
                 chatEvents = ids[...]
             }
-            // The notifications channel counts every log event, so it can still be found too
-            // far behind after this, while it reads.
             if confirming { send(LiveFrame.subscribed(channel: channel.description, recovered: true), to: connection) }
             var cursor: ULID? = start
             var read = 0
@@ -526,16 +530,22 @@ package final class LiveHub: Service, Sendable {
         var before: [ChatID: Bool] = [:]
         var cursor = start
         var read = 0
-        while cursor < end && read < replayLimit {
+        while cursor < end {
             if connection.isClosed { return nil }
             let records = try projector.log.read(after: cursor, limit: 1024)
             guard let last = records.last else { break }
             for record in records where record.id <= end {
                 NotificationReplayFilter.noteMembershipBefore(
                     LoggedEvent(id: record.id, envelope: try EventCodec.decode(record.payload)), of: user, in: &before)
+                read += 1
             }
-            read += records.count
             cursor = last.id
+            // More than the replay would read (it counts the same events): said now, before
+            // the resume is confirmed.
+            if read > replayLimit {
+                endTooFarBehind(connection, .notifications, since: start)
+                return nil
+            }
         }
         return before
     }

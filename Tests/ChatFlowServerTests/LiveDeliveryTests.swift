@@ -707,6 +707,14 @@ import Testing
             #expect(await bob.wait { frames in frames.contains { $0["type"] as? String == "error" } })
             let error = try #require(bob.frames.first { $0["type"] as? String == "error" })
             #expect(error["code"] as? String == "too_far_behind" && error["channel"] as? String == "chats/\(busy)", "\(error)")
+
+            // The notifications channel counts every event of the log: told so, not told
+            // `subscribed` first.
+            let notifications = "users/me/notifications"
+            try await bob.subscribe(notifications, since: since)
+            #expect(await bob.wait { $0.contains { $0["type"] as? String == "error" && $0["channel"] as? String == notifications } })
+            #expect(bob.frames.first { $0["channel"] as? String == notifications }?["code"] as? String == "too_far_behind", "\(bob.frames)")
+            #expect(!bob.frames.contains { $0["type"] as? String == "subscribed" && $0["channel"] as? String == notifications }, "\(bob.frames)")
             await bob.close()
         }
     }
