@@ -35,9 +35,10 @@ final class AddressConnectionLimit: Sendable {
         return Place(address, of: self)
     }
 
-    /// Whom a connection counts against: its IPv4 address, or its IPv6 address's /64 (one
-    /// host is usually handed a whole /64 and may use any address in it). Connections
-    /// without an IP address (a Unix socket) share one.
+    /// Whom a connection counts against: its IPv4 address, or its IPv6 address's /64 (a
+    /// host may use any address of its /64, so one client could otherwise hold the bound
+    /// many times over; the hosts of one network sharing a /64 then share it, as hosts
+    /// behind one IPv4 NAT do). Connections without an IP address (a Unix socket) share one.
     static func client(of address: SocketAddress?) -> String {
         guard case .v6(let v6)? = address else { return address?.ipAddress ?? "" }
         let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }

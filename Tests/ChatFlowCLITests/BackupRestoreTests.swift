@@ -328,8 +328,6 @@ import Glibc
         #expect(verified == 0, "\(output)")
     }
 
-    /// A data directory `dir/source` with `events` appended by `bench append`, and its
-    /// offline backup in `dir/good`.
     /// A data directory holding an older version of a projection: the first command to open
     /// it starts that projection again, and says so (the next `serve` then has nothing to
     /// say about it, as its version is current).
@@ -363,6 +361,8 @@ import Glibc
         #expect(try String(contentsOfFile: again, encoding: .utf8).isEmpty, "the projection is current now")
     }
 
+    /// A data directory `dir/source` with `events` appended by `bench append`, and its
+    /// offline backup in `dir/good`.
     private static func dataAndBackup(in dir: TemporaryDirectory, events: Int) async throws -> (source: String, backup: String) {
         let source = dir.appending("source")
         let bench = try ChildProcess(["bench", "append", "--events", "\(events)", "--producers", "2", "--chats", "2", "--data-dir", source, "--json"])

@@ -219,7 +219,8 @@ public enum Validation {
     public static let maxScalarsPerCharacter = 32
 
     static func requireBoundedCharacters(_ text: String, field: String) throws(ChatFlowError) {
-        guard text.unicodeScalars.count > maxScalarsPerCharacter else { return }
+        // No ASCII character holds more than two (CR LF); most posts are ASCII.
+        guard text.unicodeScalars.count > maxScalarsPerCharacter, !text.utf8.allSatisfy({ $0 < 0x80 }) else { return }
         if let heavy = text.first(where: { $0.unicodeScalars.count > maxScalarsPerCharacter }) {
             throw .invalid("\(field) has a character of \(heavy.unicodeScalars.count) code points; at most \(maxScalarsPerCharacter) may make one (marks stacked on a letter)")
         }

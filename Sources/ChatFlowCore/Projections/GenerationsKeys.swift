@@ -1,3 +1,5 @@
+import ChatFlowStorage
+
 /// The rows of the projection generations family other than each projection's generation
 /// (keyed by the projection's name, which never starts with 0x00). The family is copied
 /// with the projections, into backups too, so what it holds travels with the data.
@@ -10,4 +12,14 @@ enum GenerationsKeys {
     static let salt: [UInt8] = [0x00, 0x03]
     /// `RestoreGaps`: `‖ after(16) → throughMilliseconds(8)`.
     static let restoreGaps: [UInt8] = [0x00, 0x04]
+
+    static func restoreGap(after: ULID) -> [UInt8] {
+        KeyWriter.build { $0.raw(restoreGaps); $0.ulid(after) }
+    }
+
+    /// The `after` of a `restoreGap` key; nil for any other row.
+    static func decodeRestoreGap(_ key: [UInt8]) -> ULID? {
+        guard key.count == restoreGaps.count + 16, key.starts(with: restoreGaps) else { return nil }
+        return ULID(bytes: key[restoreGaps.count...])
+    }
 }

@@ -12,9 +12,7 @@ public enum RestoreGaps {
     public static func record(after: ULID?, throughMilliseconds: UInt64, in database: Database) throws {
         let family = try database.family(ProjectionCatalog.generationsFamily)
         let batch = WriteBatch()
-        batch.put(
-            KeyWriter.build { $0.raw(GenerationsKeys.restoreGaps); $0.ulid(after ?? .zero) },
-            KeyWriter.build { $0.uint64(throughMilliseconds) }, in: family)
+        batch.put(GenerationsKeys.restoreGap(after: after ?? .zero), KeyWriter.build { $0.uint64(throughMilliseconds) }, in: family)
         try database.write(batch, sync: true)
     }
 
@@ -25,11 +23,7 @@ public enum RestoreGaps {
         let iterator = database.makeIterator(over: family, lower: prefix, upper: KeyWriter.prefixSuccessor(prefix))
         iterator.seekToFirst()
         while iterator.isValid {
-            let after = KeyReader.read(iterator.key) { reader -> ULID? in
-                _ = reader.byte(); _ = reader.byte()
-                return reader.ulid()
-            }
-            guard let after, let through = KeyReader.read(iterator.value, { $0.uint64() }) else {
+            guard let after = GenerationsKeys.decodeRestoreGap(iterator.key), let through = KeyReader.read(iterator.value, { $0.uint64() }) else {
                 throw StorageError.malformed("restore gap row")
             }
             if id > after && id.timestamp <= through { return true }
