@@ -74,12 +74,12 @@ func buildApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port) },
         logger: logger)
     app.addServices(engine.projector, hub)
-    if configuration.retentionDays > 0 {
-        app.addServices(RetentionService(
-            retention: Retention(days: configuration.retentionDays, log: engine.log, store: engine.store, projector: engine.projector),
-            interval: .milliseconds(Int64(configuration.retentionIntervalSeconds * 1000)),
-            clock: { UInt64(Date().timeIntervalSince1970 * 1000) }, logger: logger, observe: metrics.recordRetention))
-    }
+    // Also with retention off: a pass a stop interrupted is finished (its projections may be
+    // pruned part way; the log holds what they no longer show).
+    app.addServices(RetentionService(
+        retention: Retention(days: configuration.retentionDays, log: engine.log, store: engine.store, projector: engine.projector),
+        interval: .milliseconds(Int64(configuration.retentionIntervalSeconds * 1000)),
+        clock: { UInt64(Date().timeIntervalSince1970 * 1000) }, logger: logger, observe: metrics.recordRetention))
     // Last, so that a stop reaches it first and it speaks before the others wind down.
     app.addServices(LifecycleNotices(projector: engine.projector, graceSeconds: configuration.shutdownGraceSeconds, logger: logger))
     return app

@@ -266,7 +266,10 @@ import Testing
         }
     }
 
-    @Test func aPassInterruptedBeforeTheLogIsShortenedIsFinishedFirst() async throws {
+    /// Also with retention turned off since (days 0): the interrupted pass is finished, and
+    /// nothing more is removed.
+    @Test(arguments: [false, true])
+    func aPassInterruptedBeforeTheLogIsShortenedIsFinishedFirst(retentionTurnedOff: Bool) async throws {
         let clock = TestClock()
         try await withWorld(clock: clock) { world in
             let chat = try await world.createChat("alice")
@@ -290,6 +293,16 @@ import Testing
                 try database.write(batch, sync: false)
             }
 
+            if retentionTurnedOff {
+                let finished = try retention(world, days: 0).run(now: TestTime.jan1 + 5 * TestTime.day)
+                #expect(finished.outcome == .pruned && !finished.more && finished.eventsRemoved == 4, "\(finished)")
+                #expect(try kinds(world).count == 1 + 6 + 1)
+                try world.expectVerified()
+                let next = try retention(world, days: 0).run(now: TestTime.jan1 + 50 * TestTime.day)
+                #expect(next.outcome == .upToDate && next.eventsRemoved == 0)
+                #expect(try kinds(world).count == 1 + 6 + 1)
+                return
+            }
             // The next pass finishes that horizon before going further.
             let first = try retention(world, days: 1, maxEventsPerPass: 3).run(now: TestTime.jan1 + 5 * TestTime.day)
             #expect(first.outcome == .pruned && first.more, "\(first)")

@@ -57,18 +57,25 @@ public struct Retention: Sendable {
 
     /// One pass with the clock at `now` (Unix milliseconds). Blocking: call it off the
     /// event loops and the cooperative pool.
+    ///
+    /// With `days` 0 (keep everything) it only finishes a pass a crash interrupted: that
+    /// one's projections may be pruned part way, and they and the log agree again only
+    /// once it is done.
     public func run(now: UInt64) throws -> Report {
         let keep = UInt64(days) * 86_400_000
-        guard now > keep else { return Report(outcome: .upToDate, horizonMilliseconds: 0, eventsRemoved: 0) }
         let database = store.database
         let stored = try RetentionState.load(from: database)
+        let interrupted = stored.map { $0.horizon != $0.logHorizon } ?? false
+        guard interrupted || (days > 0 && now > keep) else { return Report(outcome: .upToDate, horizonMilliseconds: 0, eventsRemoved: 0) }
         let logHorizon = stored?.logHorizon ?? .zero
-        let target = ULID.first(atMillisecond: now - keep)
         let horizon: ULID
-        if let stored, stored.horizon != stored.logHorizon {
+        let target: ULID
+        if let stored, interrupted {
             // An interrupted pass (projections pruned further than the log) is finished first.
             horizon = stored.horizon
+            target = days > 0 ? Swift.max(horizon, ULID.first(atMillisecond: now > keep ? now - keep : 0)) : horizon
         } else {
+            target = ULID.first(atMillisecond: now - keep)
             guard try hasHistory(from: logHorizon, before: target) else {
                 return Report(outcome: .upToDate, horizonMilliseconds: target.timestamp, eventsRemoved: 0)
             }

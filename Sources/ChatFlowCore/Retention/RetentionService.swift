@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 
 /// Runs a retention pass soon after start and then every `interval`, as part of `serve`.
+/// With retention off (`days` 0) it only finishes a pass that a stop interrupted.
 /// A pass that finds the projector behind (still catching up after a start) is retried
 /// at the next tick.
 public final class RetentionService: Service, Sendable {
@@ -64,13 +65,13 @@ public final class RetentionService: Service, Sendable {
                     ])
                     continue
                 }
-                logger.notice("retention removed \(removed) events older than \(retention.days) days", metadata: [
+                logger.notice("retention removed \(removed) events \(retention.days > 0 ? "older than \(retention.days) days" : "finishing a pass a stop interrupted")", metadata: [
                     "horizon": "\(RFC3339.format(milliseconds: report.horizonMilliseconds))",
                 ])
             case .success(let report):
                 if removed > 0 {
                     let rest = report.outcome == .projectorBehind ? "; the rest waits for the projector" : ""
-                    logger.notice("retention removed \(removed) events older than \(retention.days) days\(rest)")
+                    logger.notice("retention removed \(removed) events \(retention.days > 0 ? "older than \(retention.days) days" : "finishing a pass a stop interrupted")\(rest)")
                 }
             case .failure(let error):
                 logger.error("retention pass failed after removing \(removed) events; it is retried at the next interval: \(error)")
