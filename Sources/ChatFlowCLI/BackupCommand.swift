@@ -83,8 +83,16 @@ struct BackupCommand: AsyncParsableCommand {
                     + "it may lack the files copied last (the JWT secret): restore it into a scratch directory and run `chatflow verify` before relying on it")
                 throw ExitCode(1)
             }
+            if let lost = error as? URLError, [.networkConnectionLost, .timedOut].contains(lost.code) {
+                // It took the request and went away before answering: not a wrong address.
+                let left = FileManager.default.fileExists(atPath: target + ".tmp") ? "; remove the unfinished \(target).tmp" : ""
+                print("backup failed: the server at \(base) stopped answering while it made the backup (\(lost.localizedDescription)); "
+                    + "nothing usable was written to \(target)\(left), and run the backup again once the server is back")
+                throw ExitCode(1)
+            }
+            let address = url == nil ? "pass --url, or set CHATFLOW_HOST/CHATFLOW_PORT as the server has them" : "check that --url is the server's"
             print("backup failed: \(data.path) is in use, and no server answered at \(base) (\(error.localizedDescription)); "
-                + "if a server has it, pass --url, or set CHATFLOW_HOST/CHATFLOW_PORT as the server has them; "
+                + "if a server has it, \(address); "
                 + "if another command has it (rebuild, verify, restore), wait for that to end")
             throw ExitCode(1)
         }

@@ -108,6 +108,7 @@ import Glibc
             environment: Serve.environment.merging(["CHATFLOW_PORT": "1"]) { $1 })
         #expect(await fromURL.exitStatus() == 1)
         #expect(fromURL.lines.joined().contains("no server answered at http://127.0.0.1:\(port.number)"), "\(fromURL.lines)")
+        #expect(fromURL.lines.joined().contains("check that --url is the server's"), "not told to pass the --url it gave: \(fromURL.lines)")
         #expect(!FileManager.default.fileExists(atPath: target))
     }
 }
