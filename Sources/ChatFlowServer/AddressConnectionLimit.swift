@@ -58,8 +58,8 @@ final class AddressConnectionLimit: Sendable {
 
     /// What a connection over the bound is told before it is closed.
     var refusal: String {
-        let body = "your address holds as many HTTP connections as one may (\(maximum)); reuse them, or retry in a moment\n"
-        return "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\n\(EveryAnswerHeaders.headLines)Connection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        ProblemDetail(.tooManyRequests, "your address holds as many HTTP connections as one may (\(maximum)); reuse them, or retry in a moment")
+            .closingAnswer(retryAfterSeconds: 5)
     }
 
     private func warn(_ address: String, _ logger: Logger) {

@@ -32,8 +32,8 @@ final class ConnectionLimit: Sendable {
 
     /// What a connection over the limit is told before it is closed.
     var refusal: String {
-        let body = "the server holds as many connections as it can (\(maximum)); retry in a moment\n"
-        return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\n\(EveryAnswerHeaders.headLines)Connection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        ProblemDetail(.serviceUnavailable, "the server holds as many connections as it can (\(maximum)); retry in a moment")
+            .closingAnswer(retryAfterSeconds: 5)
     }
 
     private func warn(_ logger: Logger) {

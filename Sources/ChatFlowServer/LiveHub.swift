@@ -234,7 +234,9 @@ package final class LiveHub: Service, Sendable {
             do {
                 parsed = try ULID.parse(since)
             } catch {
-                send(LiveFrame.error("invalid", "since must be an event id: \(error)", channel: channel.description), to: connection)
+                // A resume refused ends the subscription it would have replaced, as one too
+                // far behind does: the client is to start afresh either way.
+                endSubscription(connection, channel, LiveFrame.error("invalid", "since must be an event id: \(error)", channel: channel.description))
                 return
             }
             // An id from the future was never given out, and one in a gap a restore left was
@@ -249,15 +251,15 @@ package final class LiveHub: Service, Sendable {
             do {
                 lost = try RestoreGaps.contain(parsed, in: projector.log.database)
             } catch {
-                send(LiveFrame.error("unavailable", "the server could not check since; retry in a moment", channel: channel.description), to: connection)
+                endSubscription(connection, channel, LiveFrame.error("unavailable", "the server could not check since; retry in a moment", channel: channel.description))
                 return
             }
             if parsed.timestamp > newest || lost {
-                send(LiveFrame.error(
+                endSubscription(connection, channel, LiveFrame.error(
                     "unknown_since",
                     "since \(parsed) is not an event this server has (it may have been restored from a backup): "
                         + "reload over HTTP, then subscribe without since",
-                    channel: channel.description), to: connection)
+                    channel: channel.description))
                 return
             }
             position = parsed

@@ -41,6 +41,16 @@ public struct ProblemDetail: HTTPResponseError, Encodable, Sendable {
 
     static func invalid(_ detail: String) -> ProblemDetail { ProblemDetail(.badRequest, detail) }
 
+    /// The whole answer, as bytes to write on a connection refused before any HTTP handler
+    /// serves it (over a connection limit): this problem, `Retry-After`, the headers every
+    /// answer carries, and the connection's end.
+    func closingAnswer(retryAfterSeconds: Int) -> String {
+        let body = String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)
+        return "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nContent-Type: application/problem+json\r\n"
+            + "Retry-After: \(retryAfterSeconds)\r\n\(EveryAnswerHeaders.headLines)Connection: close\r\n"
+            + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+    }
+
     /// What a client sent, for a detail to quote: at most 64 Unicode scalars of it (not
     /// characters, which can each hold any number of combining marks).
     static func quote(_ text: String) -> String {

@@ -456,10 +456,21 @@ import Testing
             #expect(await client.wait { $0.filter { $0["code"] as? String == "unknown_since" }.count == 2 }, "\(client.frames)")
             try await client.subscribe("chats/\(chat)", since: last)
             #expect(await client.wait { $0.filter { $0["type"] as? String == "subscribed" }.count == 3 }, "an id before the gap is known: \(client.frames)")
+            // Refused on a socket live on the chat, a resume ends that subscription too, as
+            // one too far behind does: the client is to start afresh.
+            let witness = try await LiveClient.connect(server, as: "alice")
+            try await witness.subscribe("chats/\(chat)")
+            try await client.send(#"{"op":"subscribe","channel":"chats/\#(chat)","since":"\#(future)"}"#)
+            #expect(await client.wait { $0.filter { $0["code"] as? String == "unknown_since" }.count == 3 })
+            let after = try await server.post(chat, as: "alice", "after the refusal")
+            #expect(await witness.wait { _ in witness.events(on: "chats/\(chat)").contains { ($0["event"] as? [String: Any])?["messageId"] as? String == after } })
+            #expect(try await client.roundTrip())
+            #expect(!client.events(on: "chats/\(chat)").contains { ($0["event"] as? [String: Any])?["messageId"] as? String == after }, "\(client.frames)")
+            await witness.close()
 
             // A since that is no id at all is refused saying what is wrong with it.
             try await client.subscribe("chats/\(chat)", since: "0" + String(repeating: "z", count: 24) + "u")
-            #expect(await client.wait { $0.filter { $0["type"] as? String == "error" }.count == 3 })
+            #expect(await client.wait { $0.filter { $0["type"] as? String == "error" }.count == 4 })
             let malformed = try #require(client.frames.last { $0["type"] as? String == "error" })
             #expect(malformed["code"] as? String == "invalid" && (malformed["detail"] as? String)?.contains("'u' at position 26") == true, "\(malformed)")
             await client.close()

@@ -272,6 +272,7 @@ import Testing
         try await TestServer.run(configure: { $0.maxConnections = 4 }) { server in
             let (admitted, refusal) = try await Self.holdUntilRefused(server)
             #expect(refusal?.hasPrefix("HTTP/1.1 503") == true && refusal?.contains("Retry-After: 5") == true, "\(refusal ?? "none refused")")
+            #expect(refusal?.contains("Content-Type: application/problem+json") == true, "\(refusal ?? "none refused")")
             #expect((3...4).contains(admitted.count), "\(admitted.count) held")
             // The open ones carry on.
             try await admitted[0].send(Self.healthz)
@@ -318,6 +319,7 @@ import Testing
             let (admitted, refusal) = try await Self.holdUntilRefused(server)
             #expect(refusal?.hasPrefix("HTTP/1.1 429") == true && refusal?.contains("Retry-After: 5") == true, "\(refusal ?? "none refused")")
             #expect(refusal?.contains("X-Content-Type-Options: nosniff\r\n") == true, "\(refusal ?? "none refused")")
+            #expect(refusal?.contains("Content-Type: application/problem+json") == true, "\(refusal ?? "none refused")")
             // The test's own client may hold a place; the two WebSockets hold none.
             #expect((3...4).contains(admitted.count), "\(admitted.count) held")
             admitted[0].drop()

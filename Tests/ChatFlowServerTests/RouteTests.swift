@@ -327,6 +327,9 @@ import Testing
             #expect(try await server.call(.delete, "/messages/\(message)", as: "bob").status == 403)
             #expect(try await server.call(.delete, "/chats/\(chat)/members/alice", as: "bob").status == 403)
             #expect(try await server.call(.delete, "/messages/\(message)", as: "alice").status == 204)
+            // Deleted already, it is still not bob's to delete.
+            #expect(try await server.call(.delete, "/messages/\(message)", as: "bob").status == 403)
+            #expect(try await server.call(.delete, "/messages/\(message)", as: "alice").status == 204)
             #expect(try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"x"}"#).status == 409)
             #expect(try await server.call(.get, "/chats/01ARZ3NDEKTSV4RRFFQ69G5FAV", as: "alice").status == 404)
             #expect(try await server.call(.patch, "/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV", as: "alice", json: #"{"content":"x"}"#).status == 404)

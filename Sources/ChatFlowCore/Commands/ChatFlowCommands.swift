@@ -242,21 +242,22 @@ public struct ChatFlowCommands: Sendable {
         let key = try writeKey(idempotencyKey, user, ["delete", message.description])
         if try await retried(key) != nil { return }
         // Deleting again changes nothing, and need not hold the chat's writers back.
-        if let facts = try reader.messageFacts(message), facts.deleted, try reader.role(of: user, in: facts.chat) != nil {
+        if let facts = try reader.messageFacts(message), facts.deleted,
+           case let role? = try reader.role(of: user, in: facts.chat), facts.author == user || role == .owner {
             try await remember(key)
             return
         }
         try await withLock(on: message, by: user, .exclusive) {
             let facts = try visibleMessage(message, by: user)
             try requireMember(facts.chat, user)
-            if facts.deleted {
-                try await remember(key)
-                return
-            }
             if facts.author != user {
                 guard try reader.role(of: user, in: facts.chat) == .owner else {
                     throw ChatFlowError.forbidden("only the author or the chat's owner can delete a message")
                 }
+            }
+            if facts.deleted {
+                try await remember(key)
+                return
             }
             try await write(user, .messageDeleted(.init(chat: facts.chat, message: message)), key: key)
         }
