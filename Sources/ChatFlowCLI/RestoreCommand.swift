@@ -129,7 +129,7 @@ struct RestoreCommand: AsyncParsableCommand {
             try engine.projector.catchUp()
             last = engine.log.lastPosition
             // Clients may hold ids the replaced directory gave out after the backup was made.
-            try RestoreGaps.record(after: last, throughMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000), in: engine.database)
+            try RestoreGaps.record(after: last, throughMilliseconds: ULIDGenerator.wallClockMilliseconds(), in: engine.database)
         } catch {
             if !adopting { try? files.removeItem(atPath: staging) }
             throw Self.cannot("open the backup in \(from) (\(error)); \(target) was left as it was")

@@ -78,7 +78,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             // Ids are stamped with the clock but never go back: behind the newest one, new
             // events carry its time until the clock passes it.
-            if let newest = engine.log.lastPosition?.timestamp, case let now = UInt64(Date().timeIntervalSince1970 * 1000), newest > now + 1000 {
+            if let newest = engine.log.lastPosition?.timestamp, case let now = ULIDGenerator.wallClockMilliseconds(), newest > now + 1000 {
                 logger.warning("the system clock is \((newest - now) / 1000) s behind the newest event in the log: new events are stamped with that event's time until the clock passes it; check the clock")
             }
             if configuration.publicDirectory == nil {

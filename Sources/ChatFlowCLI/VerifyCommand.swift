@@ -29,7 +29,7 @@ struct VerifyCommand: AsyncParsableCommand {
         // first, as the next `serve` would, so that they are compared as they will stay.
         try engine.projector.catchUp()
         let finished = try Retention(days: 0, log: engine.log, store: engine.store, projector: engine.projector)
-            .run(now: UInt64(Date().timeIntervalSince1970 * 1000))
+            .run(now: ULIDGenerator.wallClockMilliseconds())
         if finished.outcome == .pruned {
             FileHandle.standardError.write(Data("verify: finished a retention pass a stop interrupted (\(finished.eventsRemoved) events removed)\n".utf8))
         }

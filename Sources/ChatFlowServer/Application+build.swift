@@ -1,4 +1,5 @@
 import ChatFlowCore
+import ChatFlowStorage
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -79,7 +80,7 @@ func buildApplication(
     app.addServices(RetentionService(
         retention: Retention(days: configuration.retentionDays, log: engine.log, store: engine.store, projector: engine.projector),
         interval: .milliseconds(Int64(configuration.retentionIntervalSeconds * 1000)),
-        clock: { UInt64(Date().timeIntervalSince1970 * 1000) }, logger: logger, observe: metrics.recordRetention))
+        clock: ULIDGenerator.wallClockMilliseconds, logger: logger, observe: metrics.recordRetention))
     // Last, so that a stop reaches it first and it speaks before the others wind down.
     app.addServices(LifecycleNotices(projector: engine.projector, graceSeconds: configuration.shutdownGraceSeconds, logger: logger))
     return app

@@ -245,7 +245,7 @@ package final class LiveHub: Service, Sendable {
             // between the log's last event and now are let through (nothing is missed after
             // them): refusing those would tell anyone who asks the id of the newest event,
             // in whatever chat.
-            let now = UInt64(Date().timeIntervalSince1970 * 1000)
+            let now = ULIDGenerator.wallClockMilliseconds()
             let newest = max(now, projector.log.lastPosition?.timestamp ?? 0)
             let lost: Bool
             do {
