@@ -7,6 +7,11 @@ import NIOCore
 /// decoding failure names the field at fault.
 enum RequestBody {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        // A body labelled as something else (a form, text) was not meant as this JSON; one
+        // with no label is read as JSON, as clients that omit it mean.
+        if let label = request.headers[.contentType], !isJSON(label) {
+            throw ProblemDetail(.unsupportedMediaType, "the body must be JSON, sent with Content-Type: application/json (not \(ProblemDetail.quote(label)))")
+        }
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw ProblemDetail(.contentTooLarge, "the request body is \(length) bytes; the limit is \(limit) bytes")
         }
@@ -26,6 +31,14 @@ enum RequestBody {
         } catch let error as DecodingError {
             throw ProblemDetail.invalid(describe(error))
         }
+    }
+
+    /// Whether a Content-Type names JSON: `application/json` or a `+json` type, with any
+    /// parameters (`charset=utf-8`).
+    static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        return mediaType == "application/json" || mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")
     }
 
     /// What is wrong with `json` before it is decoded: not valid JSON anywhere (the decoder

@@ -304,6 +304,29 @@ import Testing
         }
     }
 
+    @Test func aBodyLabelledAsAnotherMediaTypeIs415() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            let body = #"{"content":"hi","messageType":"text"}"#
+            for label in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonp"] {
+                let reply = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: body, headers: [.contentType: label])
+                #expect(reply.status == 415 && reply.headers[.contentType] == "application/problem+json", "\(label): \(reply.status) \(reply.text)")
+                #expect(reply.string("detail")?.contains("Content-Type: application/json") == true, "\(reply.text)")
+            }
+            for label in ["application/json; charset=utf-8", "Application/JSON", "application/vnd.chat+json"] {
+                let reply = try await server.call(.post, "/chats/\(chat)/messages", as: "alice", json: body, headers: [.contentType: label])
+                #expect(reply.status == 201, "\(label): \(reply.status) \(reply.text)")
+            }
+            // No label at all is read as JSON.
+            let token = try await server.token("alice")
+            let unlabelled = try await StalledClient.exchange(port: server.port, request: "POST /chats/\(chat)/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Authorization: Bearer \(token)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+            #expect(unlabelled.head.hasPrefix("HTTP/1.1 201"), "\(unlabelled.head)")
+            let page = try await server.call(.get, "/chats/\(chat)/messages", as: "alice")
+            #expect((page["messages"] as? [Any])?.count == 4, "the refused posts wrote nothing: \(page.text)")
+        }
+    }
+
     @Test func missingOrBadTokensAre401() async throws {
         try await TestServer.run { server in
             #expect(try await server.call(.get, "/chats", as: nil).status == 401)
@@ -329,6 +352,7 @@ import Testing
             #expect(try await server.call(.delete, "/messages/\(message)", as: "alice").status == 204)
             // Deleted already, it is still not bob's to delete.
             #expect(try await server.call(.delete, "/messages/\(message)", as: "bob").status == 403)
+            #expect(try await server.call(.patch, "/messages/\(message)", as: "bob", json: #"{"content":"x"}"#).status == 403)
             #expect(try await server.call(.delete, "/messages/\(message)", as: "alice").status == 204)
             #expect(try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"x"}"#).status == 409)
             #expect(try await server.call(.get, "/chats/01ARZ3NDEKTSV4RRFFQ69G5FAV", as: "alice").status == 404)

@@ -88,7 +88,7 @@ struct TestServer: Sendable {
     func call(_ method: HTTPRequest.Method, _ path: String, as user: String?, json: String? = nil, headers extra: HTTPFields = [:]) async throws -> Reply {
         var headers = extra
         if let user { headers[.authorization] = "Bearer \(try await token(user))" }
-        if json != nil { headers[.contentType] = "application/json" }
+        if json != nil, headers[.contentType] == nil { headers[.contentType] = "application/json" }
         let response = try await client.execute(uri: path, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
         return Reply(status: Int(response.status.code), headers: response.headers, text: String(buffer: response.body))
     }

@@ -222,8 +222,9 @@ public struct ChatFlowCommands: Sendable {
         return try await withLock(on: message, by: user, .shared) {
             let facts = try visibleMessage(message, by: user)
             try requireMember(facts.chat, user)
-            guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted and can no longer be edited") }
+            // Who may edit comes first: whether it can still be edited is the author's business.
             guard facts.author == user else { throw ChatFlowError.forbidden("only the author can edit a message") }
+            guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted and can no longer be edited") }
             let content = try Validation.content(content)
             let current = try reader.message(message).orThrow(.unavailable("the message could not be read"))
             // The same text again (a retried request) changes nothing, as with a chat's settings.
