@@ -1,6 +1,5 @@
 import ArgumentParser
 
-@main
 struct ChatFlowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chatflow",

@@ -81,6 +81,9 @@ struct ServeCommand: AsyncParsableCommand {
             if let newest = engine.log.lastPosition?.timestamp, case let now = ULIDGenerator.wallClockMilliseconds(), newest > now + 1000 {
                 logger.warning("the system clock is \((newest - now) / 1000) s behind the newest event in the log: new events are stamped with that event's time until the clock passes it; check the clock")
             }
+            if let mode = Directory.openToOthers(data.path) {
+                logger.warning("the data directory \(data.path) can be read by other users (mode \(String(mode, radix: 8))); it holds every private message: chmod -R go= it")
+            }
             if configuration.publicDirectory == nil {
                 logger.warning("the web client was not found (\(ServerConfiguration.resourcesLocation)); serving the API only")
             }

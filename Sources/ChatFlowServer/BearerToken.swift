@@ -22,9 +22,15 @@ enum BearerToken {
     /// The token a request carries, nil when none: a Bearer header first, then a browser's
     /// `access_token` (where one counts), and only then is a header in another scheme
     /// refused. A browser cannot set headers on a WebSocket, but sends a site's Basic
-    /// credentials (a proxy's login) by itself, beside the token meant for us.
+    /// credentials (a proxy's login) by itself, beside the token meant for us. Two different
+    /// tokens are refused, as two `Authorization` headers are: which user is meant is unclear.
     static func of(authorization: String?, accessToken: String?) throws(ProblemDetail) -> String? {
-        if let authorization, let bearer = try? from(authorization: authorization) { return bearer }
+        if let authorization, let bearer = try? from(authorization: authorization) {
+            if let accessToken, accessToken != bearer {
+                throw ProblemDetail.unauthorized("the request carries two different tokens (Authorization: Bearer and access_token); send one")
+            }
+            return bearer
+        }
         if let accessToken { return accessToken }
         guard let authorization else { return nil }
         return try from(authorization: authorization)

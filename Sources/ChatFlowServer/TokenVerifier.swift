@@ -70,6 +70,28 @@ public struct TokenVerifier: Sendable {
         return Data(base64Encoded: base64)
     }
 
+    /// Whether `part` is base64url with no padding as an encoder writes it: no length that
+    /// leaves a lone character, and no bits set in the last character past the last byte.
+    static func isCanonicalBase64URL(_ part: Substring) -> Bool {
+        let unusedBits: UInt8
+        switch part.utf8.count % 4 {
+        case 0: return true
+        case 1: return false
+        case 2: unusedBits = 0b1111
+        default: unusedBits = 0b11
+        }
+        let value: UInt8
+        switch part.utf8.last! {
+        case let c where (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(c): value = c - UInt8(ascii: "A")
+        case let c where (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(c): value = c - UInt8(ascii: "a") + 26
+        case let c where (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c): value = c - UInt8(ascii: "0") + 52
+        case UInt8(ascii: "-"): value = 62
+        case UInt8(ascii: "_"): value = 63
+        default: return true  // not base64url at all: the decoder says so
+        }
+        return value & unusedBits == 0
+    }
+
     /// What is wrong with the claims of a token the JWT library could not read, in words:
     /// its errors say only "malformed".
     private static func payloadProblem(_ token: String) -> String? {
@@ -95,6 +117,11 @@ public struct TokenVerifier: Sendable {
         // with `=` too, and one token would have several spellings.
         guard !token.contains("=") else {
             throw ProblemDetail.unauthorized("the token is not valid: its parts are base64url without '=' padding")
+        }
+        // Nor with bits set past the last byte, which the decoder drops: a signature's last
+        // character could be written four ways.
+        guard token.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(Self.isCanonicalBase64URL) else {
+            throw ProblemDetail.unauthorized("the token is not valid: a part of it is not base64url as an encoder writes it")
         }
         try Self.checkHeader(token)
         let claims: ChatFlowClaims
@@ -127,8 +154,16 @@ public struct TokenVerifier: Sendable {
         if let issuer, claims.iss?.value != issuer {
             throw ProblemDetail.unauthorized("the token was not issued by \(issuer)")
         }
+        if let iat = claims.iat, iat.value.addingTimeInterval(-leeway) > now {
+            throw ProblemDetail.unauthorized("the token says it was issued at \(Self.describe(iat.value)), which has not come yet; check the issuer's clock")
+        }
         if let audience, !(claims.aud?.value.contains(audience) ?? false) {
             throw ProblemDetail.unauthorized("the token is not meant for \(audience)")
+        }
+        // A token naming its audience is meant for that service alone (RFC 7519 §4.1.3):
+        // with no audience of its own configured, this server is none of them.
+        if audience == nil, let named = claims.aud?.value, !named.isEmpty {
+            throw ProblemDetail.unauthorized("the token is meant for \(ProblemDetail.quote(named.joined(separator: ", "))); this server takes tokens with an audience only when CHATFLOW_JWT_AUDIENCE names it")
         }
         _ = try Self.user(in: claims)
         return claims

@@ -9,6 +9,12 @@ import Glibc
 
 /// `chatflow backup` while `serve` takes writes, then `chatflow restore` and `verify`.
 @Suite(.timeLimit(.minutes(3))) struct BackupRestoreTests {
+    /// `root` and the paths under it that users other than their owner may read or enter.
+    static func openToOthers(_ root: String) -> [String] {
+        let names = (FileManager.default.enumerator(atPath: root)?.allObjects as? [String]) ?? []
+        return ([root] + names.map { root + "/" + $0 }).filter { Directory.openToOthers($0) != nil }
+    }
+
     @Test func anOnlineBackupUnderWriteLoadRestoresWithEveryEarlierAcknowledgedPost() async throws {
         let dir = TemporaryDirectory("chatflow-backup")
         defer { dir.remove() }
@@ -51,6 +57,12 @@ import Glibc
         // The secret travels with the backup, so existing tokens keep working.
         #expect(FileManager.default.contentsEqual(atPath: backup + "/jwt-secret", andPath: data + "/jwt-secret")
                 || !FileManager.default.fileExists(atPath: data + "/jwt-secret"))
+
+        // Every private message is in these files: none of them is open to other users, as
+        // the test runner's umask (022) would have made them.
+        for directory in [data, backup, restored] {
+            #expect(Self.openToOthers(directory).isEmpty, "\(directory): \(Self.openToOthers(directory))")
+        }
 
         let engine = try ChatFlowEngine(dataDirectory: restored)
         defer { engine.close() }

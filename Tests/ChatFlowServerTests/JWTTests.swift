@@ -87,6 +87,16 @@ import Testing
                 "GET /ws?access_token=\(token) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
                     + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Basic dXNlcjpwYXNz\r\n\r\n")
             #expect(behindProxy.head.hasPrefix("HTTP/1.1 101"), "\(behindProxy.head)")
+            // Two different tokens, one in the header and one in the query, name no one user.
+            let bob = try await server.token("bob")
+            for query in [bob, token] {
+                let both = try await StalledClient.exchange(port: server.port, request:
+                    "GET /ws?access_token=\(query) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                        + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer \(token)\r\n\r\n")
+                let same = query == token
+                #expect(both.head.hasPrefix(same ? "HTTP/1.1 101" : "HTTP/1.1 401"), "same token: \(same): \(both.head)")
+                if !same { #expect(both.body.contains("two different tokens"), "\(both.body)") }
+            }
             // The token's name escaped (which a proxy's log redaction would not know), or the
             // token twice, is refused as the router refuses it.
             for query in ["acc%65ss_token=\(token)", "access_token=\(token)&x%41=1", "access_token=\(token)&access_token=\(token)"] {
@@ -151,6 +161,22 @@ import Testing
             let onceReply = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(once)"])
             #expect(onceReply.status == 200, "the same token with each claim once is fine: \(onceReply.text) \(once)")
             #expect(try await status(server, token: once + "=") == 401, "a padded spelling of a good token")
+            // The signature's last character with the bits past its last byte set: the
+            // decoder reads the same bytes, but it is another spelling of the token.
+            let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+            let last = try #require(alphabet.firstIndex(of: once.last!))
+            let respelled = String(once.dropLast()) + String(alphabet[last | 1])
+            #expect(alphabet[last | 1] != once.last!, "a 32-byte signature leaves two unused bits")
+            let refusedRespelled = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(respelled)"])
+            #expect(refusedRespelled.status == 401 && refusedRespelled.string("detail")?.contains("as an encoder writes it") == true, "\(refusedRespelled.text)")
+            // Issued in the future, or meant for another service while this one names none.
+            let issuedLater = try signed(#"{"sub":"alice","exp":\#(Int(now) + 3600),"iat":\#(Int(now) + 600)}"#)
+            let refusedLater = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(issuedLater)"])
+            #expect(refusedLater.status == 401 && refusedLater.string("detail")?.contains("has not come yet") == true, "\(refusedLater.text)")
+            #expect(try await status(server, token: try signed(#"{"sub":"alice","exp":\#(Int(now) + 3600),"iat":\#(Int(now) - 600)}"#)) == 200)
+            let elsewhere = try signed(#"{"sub":"alice","exp":\#(Int(now) + 3600),"aud":"billing"}"#)
+            let refusedElsewhere = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(elsewhere)"])
+            #expect(refusedElsewhere.status == 401 && refusedElsewhere.string("detail")?.contains("meant for billing") == true, "\(refusedElsewhere.text)")
             // nbf in the future (beyond the leeway), said as a time; also one no calendar holds.
             let futureNotBefore = try await sign(["sub": "alice", "exp": now + 3600, "nbf": now + 600])
             let notYet = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(futureNotBefore)"])

@@ -4,7 +4,7 @@ import Glibc
 
 /// The few file-system checks the storage layer makes before handing a path to RocksDB,
 /// so that a bad path gets a clear error rather than RocksDB's low-level message.
-enum Directory {
+public enum Directory {
     enum Kind { case missing, directory, other }
 
     static func kind(of path: String) -> Kind {
@@ -13,16 +13,19 @@ enum Directory {
         return (info.st_mode & S_IFMT) == S_IFDIR ? .directory : .other
     }
 
-    /// `mkdir -p`: RocksDB creates only the last component itself.
+    /// `mkdir -p`: RocksDB creates only the last component itself. The database's own
+    /// directory is its owner's alone (it holds every private message); the ones above it
+    /// are made as `mkdir -p` makes them.
     static func create(_ path: String) throws(StorageError) {
         var prefix = path.hasPrefix("/") ? "/" : ""
-        for component in path.split(separator: "/") {
+        let components = path.split(separator: "/")
+        for (index, component) in components.enumerated() {
             prefix += component
             switch kind(of: prefix) {
             case .directory: break
             case .other: throw .notADirectory(path: prefix)
             case .missing:
-                if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                if mkdir(prefix, index == components.count - 1 ? 0o700 : 0o755) != 0 && errno != EEXIST {
                     let reason = String(cString: strerror(errno))
                     if errno == ENOSPC { throw .noSpace(detail: "creating \(prefix): \(reason)") }
                     throw .notWritable(path: path, detail: "cannot create \(prefix): \(reason)")
@@ -30,6 +33,14 @@ enum Directory {
             }
             prefix += "/"
         }
+    }
+
+    /// The permission bits of `path` that let users other than its owner in, if any.
+    public static func openToOthers(_ path: String) -> mode_t? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        let open = info.st_mode & 0o077
+        return open == 0 ? nil : info.st_mode & 0o777
     }
 
     static func isWritable(_ path: String) -> Bool {
