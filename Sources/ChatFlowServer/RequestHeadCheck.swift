@@ -5,6 +5,8 @@ import NIOHTTP1
 /// Refuses the requests a server must not serve as they stand, then closes the connection:
 /// - an HTTP/1.1 request without `Host`, and any with more than one or with one that is
 ///   not a host and port (400, RFC 9112 §3.2);
+/// - a `Transfer-Encoding` other than `chunked` alone (501, RFC 9112 §6.1), and any in an
+///   HTTP/1.0 request (400: its framing is faulty there);
 /// - `CONNECT`, which asks a proxy for a tunnel (501). It was answered with no length and
 ///   the connection left open, so the client waited out the idle timeout. NIO frames every
 ///   answer to a `CONNECT` without a body, so this one is a head, and the close ends it.
@@ -118,6 +120,17 @@ final class RequestHeadCheck: ChannelDuplexHandler, RemovableChannelHandler {
             guard isHost(host) else { return ProblemDetail(.badRequest, "the Host header must be a host name or address, with an optional port") }
         } else if (head.version.major, head.version.minor) >= (1, 1) {
             return ProblemDetail(.badRequest, "an HTTP/1.1 request needs a Host header")
+        }
+        // NIO's parser reads a body as chunked whatever codings are named before `chunked`:
+        // a proxy in front that applied them would see another body, or another request.
+        let codings = head.headers[canonicalForm: "Transfer-Encoding"]
+        if !codings.isEmpty {
+            if (head.version.major, head.version.minor) < (1, 1) {
+                return ProblemDetail(.badRequest, "HTTP/1.0 has no Transfer-Encoding (RFC 9112 §6.1); send the body with Content-Length")
+            }
+            if codings.count != 1 || codings[0].lowercased() != "chunked" {
+                return ProblemDetail(.notImplemented, "Transfer-Encoding '\(ProblemDetail.quote(codings.joined(separator: ", ")))' is not supported; send the body chunked alone or with Content-Length")
+            }
         }
         return nil
     }

@@ -51,6 +51,23 @@ struct ValidationTests {
         }
     }
 
+    /// Names and descriptions, shown to everyone in the directory, take no formatting that
+    /// reorders or hides text; messages may (the web client lays each out on its own).
+    @Test func namesTakeNoHiddenOrReorderingFormatting() throws {
+        for (hidden, code) in [("\u{202E}gnp.exe", "202E"), ("gen\u{200B}eral", "200B"), ("a\u{2066}b\u{2069}", "2066"),
+                               ("soft\u{AD}hyphen", "AD"), ("x\u{FEFF}", "FEFF"), ("tag\u{E0001}", "E0001")] {
+            #expect(throws: ChatFlowError.invalid("name must not hold invisible or direction-changing formatting characters (got U+\(code))")) {
+                try Validation.chatName(hidden)
+            }
+            #expect(throws: ChatFlowError.self) { try Validation.chatDescription("about " + hidden) }
+            #expect(try Validation.content(hidden) == hidden)
+        }
+        // What right-to-left text, letters and emoji need stays.
+        for name in ["\u{200F}שלום", "می\u{200C}خواهم", "👩\u{200D}💻 team", "عربي\u{061C} 42", "🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}"] {
+            #expect(try Validation.chatName(name) == name)
+        }
+    }
+
     @Test func contentLengthBoundaries() throws {
         #expect(try Validation.content(String(repeating: "a", count: 4000)).count == 4000)
         #expect(throws: ChatFlowError.invalid("content must be 1–4000 characters after trimming (got 4001)")) {

@@ -28,6 +28,7 @@ public enum Validation {
             throw .invalid("name must be 1–100 characters after trimming (got \(count))")
         }
         try requireVisible(trimmed, field: "name", allowingLineBreaks: false)
+        try requireNoHiddenFormatting(trimmed, field: "name")
         try requireBoundedCharacters(trimmed, field: "name")
         return trimmed
     }
@@ -40,6 +41,7 @@ public enum Validation {
             throw .invalid("description must be at most 1000 characters after trimming (got \(count))")
         }
         try requireNoControls(trimmed, field: "description", allowingLineBreaks: true)
+        try requireNoHiddenFormatting(trimmed, field: "description")
         try requireBoundedCharacters(trimmed, field: "description")
         return trimmed
     }
@@ -208,6 +210,25 @@ public enum Validation {
         }
         if let refused {
             throw .invalid("\(field) must not hold control characters (got U+\(String(refused.value, radix: 16, uppercase: true)))")
+        }
+    }
+
+    /// A chat's name and description are shown to everyone who browses the directory:
+    /// they may not hold characters that change how the text around them is ordered
+    /// (direction embeddings, overrides and isolates: "\u{202E}gnp.exe" shows as
+    /// "exe.png") or that show nothing at all (a zero-width space makes "gen\u{200B}eral"
+    /// another chat that looks like "general"). The marks of right-to-left text (U+200E,
+    /// U+200F, U+061C) and the joiners that letters and emoji need (U+200C, U+200D) stay.
+    static func requireNoHiddenFormatting(_ text: String, field: String) throws(ChatFlowError) {
+        guard !text.utf8.allSatisfy({ $0 < 0x80 }) else { return }
+        let refused = text.unicodeScalars.first { scalar in
+            switch scalar.value {
+            case 0x00AD, 0x180E, 0x200B, 0x202A...0x202E, 0x2060...0x2064, 0x2066...0x2069, 0xFEFF, 0xFFF9...0xFFFB, 0xE0001: true
+            default: false
+            }
+        }
+        if let refused {
+            throw .invalid("\(field) must not hold invisible or direction-changing formatting characters (got U+\(String(refused.value, radix: 16, uppercase: true)))")
         }
     }
 
