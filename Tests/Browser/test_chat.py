@@ -95,6 +95,18 @@ def test_message_text_is_never_markup(room, alice, bob):
         assert page.driver.execute_script("return window.pwned") is None
 
 
+def test_a_direction_override_in_a_message_stays_inside_it(room, alice, bob):
+    text = "\u202egnp.exe and the rest"
+    message_id = alice.send(text)
+    bob.wait_message(text)
+    message = bob.message(message_id)
+    for selector in ("[data-testid=message-content]", "[data-testid=message-author]"):
+        element = message.find_element(By.CSS_SELECTOR, selector)
+        assert bob.driver.execute_script("return getComputedStyle(arguments[0]).unicodeBidi", element) == "plaintext", selector
+    name = bob.find("[data-testid=chat-item-name]")
+    assert bob.driver.execute_script("return getComputedStyle(arguments[0]).unicodeBidi", name) == "plaintext"
+
+
 def test_a_reaction_shows_in_both_browsers(room, alice, bob, alice_api):
     message_id = alice.send("Ship it on Friday?")
     bob.wait_message("Ship it on Friday?")
