@@ -56,8 +56,19 @@ struct BackupCommand: AsyncParsableCommand {
         }
     }
 
+    /// Where to reach a server listening on `host`: the loopback name for an address that
+    /// means every interface or an IPv6 one (this build's URL loader cannot reach an IPv6
+    /// address in brackets; `localhost` names both loopbacks).
+    static func reachable(_ host: String) -> String {
+        switch host {
+        case "0.0.0.0": "127.0.0.1"
+        case let ipv6 where ipv6.contains(":"): "localhost"
+        default: host
+        }
+    }
+
     private func askServer(target: String, environment: Environment) async throws {
-        let base = url ?? "http://\(environment["CHATFLOW_HOST"] ?? "127.0.0.1"):\(environment["CHATFLOW_PORT"] ?? "8080")"
+        let base = url ?? "http://\(Self.reachable(environment["CHATFLOW_HOST"] ?? "127.0.0.1")):\(environment["CHATFLOW_PORT"] ?? "8080")"
         guard let endpoint = URL(string: base + "/admin/backup") else { throw ValidationError("--url: \(base) is not a URL") }
         let (secret, _) = try environment.jwtSecret(dataDirectory: data.path, create: false)
         let token = try await environment.tokenSigner(secret: secret).sign(user: "chatflow-backup", ttl: 300, admin: true)
@@ -81,6 +92,11 @@ struct BackupCommand: AsyncParsableCommand {
             if FileManager.default.fileExists(atPath: target + "/CURRENT") {
                 print("backup unconfirmed: the server at \(base) stopped answering (\(error.localizedDescription)) after it had written \(target); "
                     + "it may lack the files copied last (the JWT secret): restore it into a scratch directory and run `chatflow verify` before relying on it")
+                throw ExitCode(1)
+            }
+            if let refused = error as? URLError, refused.code == .badURL, base.contains("[") {
+                print("backup failed: this build's URL loader cannot reach an IPv6 address written in brackets (\(base)); "
+                    + "name the server by a host name instead, such as --url http://localhost:\(URL(string: base)?.port ?? 8080)")
                 throw ExitCode(1)
             }
             if let lost = error as? URLError, [.networkConnectionLost, .timedOut].contains(lost.code) {

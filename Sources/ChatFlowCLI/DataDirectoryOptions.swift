@@ -25,6 +25,18 @@ struct DataDirectoryOptions: ParsableArguments {
         }
     }
 
+    /// Runs `body` on an open data directory. Damage it meets there (a corrupt block, an
+    /// event this build cannot read) is said on stderr and exits 74, as damage found while
+    /// opening is; not 1, which `verify` gives for a projection that differs.
+    static func meetingDamage<T>(in command: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as StorageError {
+            FileHandle.standardError.write(Data("\(command): \(error.description)\n".utf8))
+            throw ExitCode(74)
+        }
+    }
+
     /// Says on stderr which projections this opening of `engine` started again because the
     /// data directory held another version of them. The first `serve` of a new version logs
     /// it; a command that opens the directory before that takes it over, so it says it too.

@@ -17,7 +17,7 @@ struct ProjectCommand: AsyncParsableCommand {
         let engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .existing.withinDescriptorLimit())
         defer { engine.close() }
         DataDirectoryOptions.reportRestarted(engine, command: "project")
-        let applied = try engine.projector.catchUp()
+        let applied = try DataDirectoryOptions.meetingDamage(in: "project") { try engine.projector.catchUp() }
         print("caught-up \(applied)")
     }
 }

@@ -28,14 +28,7 @@ struct RebuildCommand: AsyncParsableCommand {
         let engine = try data.openEngine(for: "rebuild", options: .replay.withinDescriptorLimit())
         defer { engine.close() }
         let showProgress = !json && isatty(STDERR_FILENO) == 1
-        let result = try Rebuilder(log: engine.log, store: engine.store).rebuild(projections) { progress in
-            guard showProgress else { return }
-            let rate = Double(progress.events) / max(progress.seconds, 1e-9)
-            let percent = 100 * Double(progress.events) / Double(progress.estimatedTotal)
-            let left = Double(progress.estimatedTotal - progress.events) / max(rate, 1)
-            let line = String(format: "\r%5.1f%%  %d / ~%d events  %.0f events/s  ~%.0f s left ", percent, progress.events, progress.estimatedTotal, rate, left)
-            FileHandle.standardError.write(Data(line.utf8))
-        }
+        let result = try DataDirectoryOptions.meetingDamage(in: "rebuild") { try rebuild(engine, showProgress: showProgress) }
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         if json {
             let encoder = JSONEncoder()
@@ -44,6 +37,17 @@ struct RebuildCommand: AsyncParsableCommand {
         } else {
             print(String(format: "rebuilt %@ from %d events in %.2f s (%.0f events/s)",
                          result.projections.joined(separator: ", "), result.events, result.seconds, result.eventsPerSecond))
+        }
+    }
+
+    private func rebuild(_ engine: ChatFlowEngine, showProgress: Bool) throws -> Rebuilder.Result {
+        try Rebuilder(log: engine.log, store: engine.store).rebuild(projections) { progress in
+            guard showProgress else { return }
+            let rate = Double(progress.events) / max(progress.seconds, 1e-9)
+            let percent = 100 * Double(progress.events) / Double(progress.estimatedTotal)
+            let left = Double(progress.estimatedTotal - progress.events) / max(rate, 1)
+            let line = String(format: "\r%5.1f%%  %d / ~%d events  %.0f events/s  ~%.0f s left ", percent, progress.events, progress.estimatedTotal, rate, left)
+            FileHandle.standardError.write(Data(line.utf8))
         }
     }
 }

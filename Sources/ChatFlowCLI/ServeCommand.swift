@@ -92,7 +92,14 @@ struct ServeCommand: AsyncParsableCommand {
                 // Said once the socket is bound, so that it means the server is up.
                 logger.notice("serving on http://\(host):\(port ?? configuration.port) with data in \(data.path)")
             }
-            try await runUntilStopped(app, configuration: configuration, logger: logger)
+            do {
+                try await runUntilStopped(app, configuration: configuration, logger: logger)
+            } catch let error as StorageError {
+                // Met while serving (a damaged block, an event this build cannot read): the
+                // projections cannot go past it.
+                logger.critical("stopped: \(error.description)")
+                throw ExitCode(74)
+            }
         } catch let error as ConfigurationError {
             logger.critical("cannot start: \(error.description)")
             throw ExitCode(78)

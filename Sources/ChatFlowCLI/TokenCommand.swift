@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChatFlowCore
 import ChatFlowServer
+import ChatFlowStorage
 import Foundation
 
 /// `chatflow token --user alice`: a token signed with the configured secret.
@@ -32,11 +33,24 @@ struct TokenCommand: AsyncParsableCommand {
             throw ValidationError("--ttl must be a positive duration such as 3600, 90m, 12h or 7d")
         }
         // A bearer token cannot be taken back before it expires: one that never does is a
-        // password that cannot be changed (short of changing the secret for everyone).
-        guard seconds <= Self.longestTTL else {
-            throw ValidationError("--ttl must be at most 366d (a token cannot be revoked before it expires; mint a new one when it does)")
+        // password that cannot be changed (short of changing the secret for everyone). The
+        // server refuses any that lives longer than CHATFLOW_JWT_MAX_DAYS: none is minted.
+        let maxDays: Int
+        do {
+            maxDays = try environment.integer("CHATFLOW_JWT_MAX_DAYS") ?? 366
+        } catch {
+            throw ValidationError("\(error)")
         }
-        let (secret, created) = try environment.jwtSecret(dataDirectory: data.path, create: true)
+        guard maxDays == 0 || seconds <= TimeInterval(maxDays) * 86400 else {
+            throw ValidationError("--ttl must be at most \(maxDays)d, as the server takes (CHATFLOW_JWT_MAX_DAYS): a token cannot be revoked before it expires; mint a new one when it does")
+        }
+        let secret: String, created: Bool
+        do {
+            (secret, created) = try environment.jwtSecret(dataDirectory: data.path, create: true)
+        } catch let error as StorageError {
+            FileHandle.standardError.write(Data("token: \(error.description)\n".utf8))
+            throw ExitCode(74)
+        }
         if created {
             // Said once, on stderr, as `serve` would: the token is only good for a server
             // started on this data directory.
@@ -51,8 +65,6 @@ struct TokenCommand: AsyncParsableCommand {
         }
         print(try await signer.sign(user: user, ttl: seconds, admin: admin))
     }
-
-    static let longestTTL: TimeInterval = 366 * 86400
 
     static func seconds(_ text: String) -> TimeInterval? {
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]

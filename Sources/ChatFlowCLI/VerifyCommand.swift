@@ -20,25 +20,23 @@ struct VerifyCommand: AsyncParsableCommand {
     struct Output: Encodable {
         let equal: Bool
         let projections: [Verifier.Report]
+        /// Damage that stopped the comparison (exit 74), for a monitor reading the JSON.
+        var error: String?
     }
 
     func run() async throws {
         let engine = try data.openEngine(for: "verify", options: .replay.withinDescriptorLimit())
         defer { engine.close() }
-        // A retention pass a stop interrupted leaves projections pruned part way: finished
-        // first, as the next `serve` would, so that they are compared as they will stay.
-        try engine.projector.catchUp()
-        let finished = try Retention(days: 0, log: engine.log, store: engine.store, projector: engine.projector)
-            .run(now: ULIDGenerator.wallClockMilliseconds())
-        if finished.outcome == .pruned {
-            FileHandle.standardError.write(Data("verify: finished a retention pass a stop interrupted (\(finished.eventsRemoved) events removed)\n".utf8))
+        let reports: [Verifier.Report]
+        do {
+            reports = try DataDirectoryOptions.meetingDamage(in: "verify") { try compare(engine) }
+        } catch let exit as ExitCode {
+            if json { try printJSON(Output(equal: false, projections: [], error: "the data directory is damaged; see standard error")) }
+            throw exit
         }
-        let reports = try Verifier(log: engine.log, store: engine.store).verify(projector: engine.projector)
         let equal = reports.allSatisfy(\.equal)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(Output(equal: equal, projections: reports)), as: UTF8.self))
+            try printJSON(Output(equal: equal, projections: reports))
         } else {
             for report in reports {
                 if report.equal {
@@ -49,5 +47,23 @@ struct VerifyCommand: AsyncParsableCommand {
             }
         }
         if !equal { throw ExitCode(1) }
+    }
+
+    private func compare(_ engine: ChatFlowEngine) throws -> [Verifier.Report] {
+        // A retention pass a stop interrupted leaves projections pruned part way: finished
+        // first, as the next `serve` would, so that they are compared as they will stay.
+        try engine.projector.catchUp()
+        let finished = try Retention(days: 0, log: engine.log, store: engine.store, projector: engine.projector)
+            .run(now: ULIDGenerator.wallClockMilliseconds())
+        if finished.outcome == .pruned {
+            FileHandle.standardError.write(Data("verify: finished a retention pass a stop interrupted (\(finished.eventsRemoved) events removed)\n".utf8))
+        }
+        return try Verifier(log: engine.log, store: engine.store).verify(projector: engine.projector)
+    }
+
+    private func printJSON(_ output: Output) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        print(String(decoding: try encoder.encode(output), as: UTF8.self))
     }
 }

@@ -25,7 +25,9 @@ public func buildApplication(
 /// `configuration.shutdownGraceSeconds`; past that its services are cancelled, which closes
 /// every connection still open.
 public func runUntilStopped(_ app: some ApplicationProtocol, configuration: ServerConfiguration, logger: Logger) async throws {
-    var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    // A stop reaches the services last to first: the notice speaks before the app winds down.
+    let notice = StopNotice(graceSeconds: configuration.shutdownGraceSeconds, logger: logger)
+    var group = ServiceGroupConfiguration(services: [app, notice], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     group.maximumGracefulShutdownDuration = .seconds(configuration.shutdownGraceSeconds)
     try await ServiceGroup(configuration: group).run()
 }
@@ -81,8 +83,7 @@ func buildApplication(
         retention: Retention(days: configuration.retentionDays, log: engine.log, store: engine.store, projector: engine.projector),
         interval: .milliseconds(Int64(configuration.retentionIntervalSeconds * 1000)),
         clock: ULIDGenerator.wallClockMilliseconds, logger: logger, observe: metrics.recordRetention))
-    // Last, so that a stop reaches it first and it speaks before the others wind down.
-    app.addServices(LifecycleNotices(projector: engine.projector, graceSeconds: configuration.shutdownGraceSeconds, logger: logger))
+    app.addServices(LifecycleNotices(projector: engine.projector, logger: logger))
     return app
 }
 

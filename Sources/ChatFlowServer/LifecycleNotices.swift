@@ -2,21 +2,18 @@ import ChatFlowCore
 import Logging
 import ServiceLifecycle
 
-/// Says in the log what an operator waits on at either end of a run: after a start, the
-/// projections catching up with the log (reads answer 503 until they have), which takes
-/// the better part of a minute on a large log; and a stop giving requests in flight their
-/// grace period. The log was silent through both.
+/// Says in the log what an operator waits on after a start: the projections catching up
+/// with the log (reads answer 503 until they have), which takes the better part of a
+/// minute on a large log. The log was silent through it. (`StopNotice` speaks for a stop.)
 struct LifecycleNotices: Service {
     let projector: Projector
-    let graceSeconds: Int
     let logger: Logger
     /// Whether the projections lacked part of the log when the server was built, before
     /// the projector could start on it (a short one may be applied before `run` begins).
     private let behind: Bool
 
-    init(projector: Projector, graceSeconds: Int, logger: Logger) {
+    init(projector: Projector, logger: Logger) {
         self.projector = projector
-        self.graceSeconds = graceSeconds
         self.logger = logger
         behind = !projector.hasReachedStart
     }
@@ -33,6 +30,5 @@ struct LifecycleNotices: Service {
             }
         }
         try? await gracefulShutdown()
-        logger.notice("stopping: requests in flight have up to \(graceSeconds) s to finish (CHATFLOW_SHUTDOWN_GRACE_SECONDS); WebSockets are closed with 1001")
     }
 }

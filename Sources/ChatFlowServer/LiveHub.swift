@@ -446,7 +446,7 @@ package final class LiveHub: Service, Sendable {
             // leaving (the last event they heard before they left).
             var away = false
             if case .chat(let chat) = channel, let record = try projector.log.record(start),
-               case .memberLeft(let left) = try EventCodec.decode(record.payload).event,
+               case .memberLeft(let left) = try LoggedEvent(record).event,
                left.chat == chat, left.user == connection.user {
                 away = true
             }
@@ -480,7 +480,7 @@ package final class LiveHub: Service, Sendable {
                         return .ended
                     }
                     cursor = record.id
-                    let logged = LoggedEvent(id: record.id, envelope: try EventCodec.decode(record.payload))
+                    let logged = try LoggedEvent(record)
                     guard let (eventChat, event) = LiveEvent.from(logged) else { continue }
                     switch channel {
                     case .chat(let chat):
@@ -538,7 +538,7 @@ package final class LiveHub: Service, Sendable {
             guard let last = records.last else { break }
             for record in records where record.id <= end {
                 NotificationReplayFilter.noteMembershipBefore(
-                    LoggedEvent(id: record.id, envelope: try EventCodec.decode(record.payload)), of: user, in: &before)
+                    try LoggedEvent(record), of: user, in: &before)
                 read += 1
             }
             cursor = last.id

@@ -69,13 +69,15 @@ import ChatFlowTestSupport
     }
 
     /// A request whose body stops coming holds a stop for the grace period only
-    /// (`CHATFLOW_SHUTDOWN_GRACE_SECONDS`), not until the connection idles out.
+    /// (`CHATFLOW_SHUTDOWN_GRACE_SECONDS`), not until the connection idles out; the log says
+    /// so as the stop begins, not once the grace is over.
     @Test func sigtermWaitsForAHalfSentBodyOnlyUntilTheGraceEnds() async throws {
         let dir = TemporaryDirectory("chatflow-graceful-body")
         defer { dir.remove() }
         let data = dir.appending("data")
+        let log = dir.appending("serve.err")
         let (server, port) = try await Serve.start(
-            dataDirectory: data, environment: ["CHATFLOW_HTTP_IDLE_SECONDS": "3600", "CHATFLOW_SHUTDOWN_GRACE_SECONDS": "1"])
+            dataDirectory: data, environment: ["CHATFLOW_HTTP_IDLE_SECONDS": "3600", "CHATFLOW_SHUTDOWN_GRACE_SECONDS": "6"], errorFile: log)
         let token = try await Serve.token(user: "alice", dataDirectory: data)
         let halfBody = try await StalledClient.open(port: port, sending: "POST /chats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             + "Authorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":")
@@ -83,7 +85,17 @@ import ChatFlowTestSupport
         defer { client.invalidate() }
         #expect(try await client.call("GET", "/healthz").status == 200)
 
-        let status = await Self.terminate(server, waiting: .seconds(30))
+        let exit = Mutex<Int32?>(nil)
+        let waiter = Task { let status = await server.exitStatus(); exit.withLock { $0 = status } }
+        kill(server.pid, SIGTERM)
+        let noticed = await eventually(timeout: .seconds(4)) {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("stopping: requests in flight have up to 6 s")
+        }
+        #expect(noticed && exit.withLock { $0 } == nil, "the stop was not logged while the grace ran (exited: \(exit.withLock { $0 }.map(String.init) ?? "not yet"))")
+        let exited = await eventually(timeout: .seconds(30)) { exit.withLock { $0 } != nil }
+        if !exited { _ = server.kill() }
+        await waiter.value
+        let status = exited ? exit.withLock { $0 } : nil
         #expect(status != nil, "serve was still running 30 s after SIGTERM, held by a request whose body never came")
         #expect(status == 0)
         _ = try await halfBody.secondsUntilClosed()

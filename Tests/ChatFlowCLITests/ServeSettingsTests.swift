@@ -60,6 +60,31 @@ import ChatFlowStorage
         #expect(taken == 75 && takenText.contains("port \(port) is already in use"), "\(taken) \(takenText)")
         #expect(!takenText.contains("serving on"), "a server that did not start must not say it is serving: \(takenText)")
     }
+    /// An event this build cannot read (a newer version wrote it, or the log is damaged)
+    /// stops `serve` and fails `verify` with 74, naming the event, as damage found while
+    /// opening does; `verify --json` says so on stdout. They exited 1 with the codec's words.
+    @Test func anEventThisVersionCannotReadIsDamageThatNamesIt() async throws {
+        let dir = TemporaryDirectory("chatflow-unreadable-event")
+        defer { dir.remove() }
+        let data = dir.appending("data")
+        let unreadable: ULID
+        do {
+            let engine = try ChatFlowEngine(dataDirectory: data)
+            defer { engine.close() }
+            // Format version 1, kind 127: none this build knows.
+            unreadable = try #require(try await engine.log.append([1, 127, 0, 0]).ids.first)
+        }
+        let verify = try ChildProcess(["verify", "--data-dir", data, "--json"], errorFile: dir.appending("verify.err"))
+        #expect(await verify.exitStatus() == 74)
+        let said = (try? String(contentsOfFile: dir.appending("verify.err"), encoding: .utf8)) ?? ""
+        #expect(said.contains("event \(unreadable) of the change log cannot be read by this version"), "\(said)")
+        let report = try #require(verify.lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any], "\(verify.lines)")
+        #expect(report["equal"] as? Bool == false && report["error"] is String, "\(report)")
+
+        let (stopped, log) = try await refusal([:], dataDirectory: data, errors: dir.appending("serve.err"), port: try Serve.freePort())
+        #expect(stopped == 74 && log.contains("event \(unreadable) of the change log cannot be read"), "\(stopped) \(log)")
+    }
+
     /// A binary copied without the resource bundle beside it (the web client and the
     /// OpenAPI document) still runs: `token` works, and `serve` serves the API only and says
     /// so. Before, every command stopped the process on reaching for the bundle.

@@ -48,6 +48,25 @@ import ChatFlowTestSupport
             #expect(await minted.exitStatus() != 0, "\(ttl) was accepted")
             #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("--ttl must be"), "\(ttl)")
         }
+        // The server's own bound, when it is set lower: a token it would refuse is not minted.
+        var bounded = environment
+        bounded["CHATFLOW_JWT_MAX_DAYS"] = "10"
+        #expect(await (try ChildProcess(["token", "--user", "alice", "--ttl", "10d", "--data-dir", dir.appending("d")], environment: bounded)).exitStatus() == 0)
+        let errors = dir.appending("bounded.err")
+        let longer = try ChildProcess(["token", "--user", "alice", "--ttl", "11d", "--data-dir", dir.appending("d")], environment: bounded, errorFile: errors)
+        #expect(await longer.exitStatus() == 64)
+        #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("at most 10d"))
+    }
+
+    /// A data directory that is a file is a data directory the command cannot use: 74.
+    @Test func aDataDirectoryThatIsAFileIs74() async throws {
+        let dir = TemporaryDirectory("chatflow-token-file")
+        defer { dir.remove() }
+        let file = dir.appending("file")
+        #expect(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
+        let errors = dir.appending("file.err")
+        #expect(await (try ChildProcess(["token", "--user", "alice", "--data-dir", file], errorFile: errors)).exitStatus() == 74)
+        #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("is not a directory"))
     }
 
     /// `chatflow` alone is a usage error, as any other: 64, with the usage on stderr.

@@ -18,6 +18,18 @@ public struct LoggedEvent: Equatable, Sendable {
         self.init(id: id, actor: envelope.actor, event: envelope.event)
     }
 
+    /// The event a log record holds. Bytes this build cannot read are a log damaged or
+    /// written by a newer version: an error that names the event, as the data directory's
+    /// other damage is named (commands exit 74 on it, `serve` stops).
+    public init(_ record: LogRecord) throws(StorageError) {
+        do {
+            self.init(id: record.id, envelope: try EventCodec.decode(record.payload))
+        } catch {
+            throw .malformed("event \(record.id) of the change log cannot be read by this version of chatflow (\(error)): "
+                + "a newer version wrote it, or the log is damaged; run the version that wrote it, or restore from a backup")
+        }
+    }
+
     /// The server time of the event: milliseconds since the Unix epoch, from the id.
     public var timeMilliseconds: UInt64 { id.timestamp }
 

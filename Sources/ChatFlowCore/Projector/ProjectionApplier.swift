@@ -51,9 +51,7 @@ struct ProjectionApplier {
     @discardableResult
     mutating func apply(_ records: [LogRecord]) throws -> [LoggedEvent] {
         guard let last = records.last else { return [] }
-        let events = try records.map { record in
-            LoggedEvent(id: record.id, envelope: try EventCodec.decode(record.payload))
-        }
+        let events = try records.map(LoggedEvent.init)
         let batch = ProjectionBatch(database: database, salt: salt)
         for target in targets {
             let rows = ProjectionRows(batch: batch, family: target.family)

@@ -49,7 +49,7 @@ public struct Retention: Sendable {
 
     /// Events that stay in the log past the horizon: what every chat and membership is.
     static func isState(_ record: LogRecord) throws -> Bool {
-        switch try EventCodec.decode(record.payload).event.kind {
+        switch try LoggedEvent(record).event.kind {
         case .chatCreated, .chatUpdated, .memberJoined, .memberLeft: true
         case .messagePosted, .messageEdited, .messageDeleted, .reactionAdded, .reactionRemoved, .readMarkerMoved: false
         }
