@@ -50,11 +50,17 @@ struct Environment {
         let path = dataDirectory + "/" + ServerConfiguration.secretFileName
         if FileManager.default.fileExists(atPath: path) {
             // Never replaced when it cannot be read: a new secret would void every token.
+            let secret: String
             do {
-                return (try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), false)
+                secret = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             } catch {
                 throw ConfigurationError("cannot read the JWT secret in \(path) (\(error.localizedDescription)); fix its owner or permissions, or set CHATFLOW_JWT_SECRET")
             }
+            // Said of the file: CHATFLOW_JWT_SECRET, which the general check names, is unset.
+            guard secret.utf8.count >= ServerConfiguration.minimumSecretBytes else {
+                throw ConfigurationError("the JWT secret in \(path) must be at least \(ServerConfiguration.minimumSecretBytes) bytes (it has \(secret.utf8.count)); put one there (openssl rand -hex 32), or set CHATFLOW_JWT_SECRET")
+            }
+            return (secret, false)
         }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: dataDirectory, isDirectory: &isDirectory), !isDirectory.boolValue {

@@ -384,21 +384,52 @@ package final class LiveHub: Service, Sendable {
     /// not hold a thread of the task pool the event loops' requests need.
     /// `confirming`: answer the subscribe (`subscribed`, recovered) once the replay knows it
     /// can be made, before its first event.
+    ///
+    /// A long replay takes turns: after each page of the log, when someone else waits at
+    /// the gate, it goes behind them. One member resuming a busy chat from far back held
+    /// the only turn of a 2-core machine for seconds, while another member one event behind
+    /// waited for all of it.
     private func replay(_ channel: LiveChannel, after start: ULID, to connection: LiveConnection, confirming: Bool = false) async -> ReplayOutcome {
+        guard await enterReplayGate(connection) else { return .ended }
+        var holding = true
+        defer { if holding { leaveReplayGate(connection) } }
+        guard let progress = await onReplayQueue({ self.startReplay(channel, after: start, to: connection, confirming: confirming) }) else {
+            return .ended
+        }
+        while true {
+            switch await onReplayQueue({ self.continueReplay(progress, channel, to: connection) }) {
+            case .finished:
+                return .replayed(last: progress.lastSent ?? start)
+            case .ended:
+                return .ended
+            case .yielded:
+                metrics.replayTurnsGiven.increment()
+                leaveReplayGate(connection)
+                holding = false
+                // Closed while it waited for its next turn: nobody to replay for.
+                guard await enterReplayGate(connection) else { return .ended }
+                holding = true
+            }
+        }
+    }
+
+    /// Waits for a turn to replay; false when the connection closed first.
+    private func enterReplayGate(_ connection: LiveConnection) async -> Bool {
         metrics.replaysWaiting.increment()
         let admitted = await replayGate.enter(connection.user, connection: connection.id)
         metrics.replaysWaiting.decrement()
-        // Closed while it waited: nobody to replay for.
-        guard admitted else { return .ended }
-        metrics.replaysRunning.increment()
-        defer {
-            replayGate.leave(connection.user)
-            metrics.replaysRunning.decrement()
-        }
-        return await withCheckedContinuation { continuation in
-            Self.replayQueue.async {
-                continuation.resume(returning: self.replaySynchronously(channel, after: start, to: connection, confirming: confirming))
-            }
+        if admitted { metrics.replaysRunning.increment() }
+        return admitted
+    }
+
+    private func leaveReplayGate(_ connection: LiveConnection) {
+        replayGate.leave(connection.user)
+        metrics.replaysRunning.decrement()
+    }
+
+    private func onReplayQueue<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Self.replayQueue.async { continuation.resume(returning: work()) }
         }
     }
 
@@ -408,14 +439,42 @@ package final class LiveHub: Service, Sendable {
     /// Client operations being handled, which `run` waits for when stopping.
     let inboundWork = WorkCounter()
 
-    private func replaySynchronously(_ channel: LiveChannel, after start: ULID, to connection: LiveConnection, confirming: Bool) -> ReplayOutcome {
+    /// Where a replay has got to, between its turns. Used by one replay at a time, on the
+    /// replay queue, one turn after another.
+    private final class ReplayProgress: @unchecked Sendable {
+        let start: ULID
+        /// The projections' position when the replay began: the hub brings what follows.
+        let end: ULID?
+        var notifications: NotificationReplayFilter?
+        /// A chat's events still to send, from its index; nil on the notifications channel.
+        var chatEvents: ArraySlice<ULID>?
+        var cursor: ULID?
+        var read = 0
+        /// Between the user's own leaving and their joining again: they hear only their
+        /// return, as they would have live.
+        var away = false
         var lastSent: ULID?
+
+        init(start: ULID, end: ULID?) {
+            self.start = start
+            self.end = end
+            cursor = start
+        }
+    }
+
+    private enum ReplayTurn: Sendable {
+        case finished, ended
+        /// Someone else waits for a turn: this replay goes on after them.
+        case yielded
+    }
+
+    /// The checks a replay makes before its first event; nil when it ended there.
+    private func startReplay(_ channel: LiveChannel, after start: ULID, to connection: LiveConnection, confirming: Bool) -> ReplayProgress? {
+        let progress = ReplayProgress(start: start, end: projector.applied.position)
         do {
-            let end = projector.applied.position
-            var notifications: NotificationReplayFilter?
-            if channel == .notifications, let end {
-                guard let before = try membershipBefore(of: connection.user, after: start, upTo: end, for: connection) else { return .ended }
-                notifications = NotificationReplayFilter(user: connection.user, reader: commands.reader, membershipBefore: before)
+            if channel == .notifications, let end = progress.end {
+                guard let before = try membershipBefore(of: connection.user, after: start, upTo: end, for: connection) else { return nil }
+                progress.notifications = NotificationReplayFilter(user: connection.user, reader: commands.reader, membershipBefore: before)
             }
             // What retention removed is not replayed: resuming from before its horizon would
             // leave a gap the client cannot see.
@@ -424,98 +483,104 @@ package final class LiveHub: Service, Sendable {
                     "too_far_behind",
                     "events before \(horizon) were removed by retention: reload over HTTP, then subscribe without since",
                     channel: channel.description))
-                return .ended
+                return nil
             }
             // A chat's events, from its index: a replay reads and counts only them, however
             // busy the other chats were. Read ahead, so a client too far behind hears so
             // before any of them rather than after the limit's worth.
-            var chatEvents: ArraySlice<ULID>?
-            if case .chat(let chat) = channel, let end {
+            if case .chat(let chat) = channel, let end = progress.end {
                 let ids = try commands.reader.chatEventIDs(of: chat, after: start, upTo: end, limit: replayLimit + 1)
                 guard ids.count <= replayLimit else {
                     endTooFarBehind(connection, channel, since: start)
-                    return .ended
+                    return nil
                 }
-                chatEvents = ids[...]
+                progress.chatEvents = ids[...]
             }
             if confirming { send(LiveFrame.subscribed(channel: channel.description, recovered: true), to: connection) }
-            var cursor: ULID? = start
-            var read = 0
-            // Between the user's own leaving and their joining again: they hear only their
-            // return, as they would have live. Also from the start, when `since` is their own
-            // leaving (the last event they heard before they left).
-            var away = false
+            // Away also from the start, when `since` is their own leaving (the last event
+            // they heard before they left).
             if case .chat(let chat) = channel, let record = try projector.log.record(start),
                case .memberLeft(let left) = try LoggedEvent(record).event,
                left.chat == chat, left.user == connection.user {
-                away = true
+                progress.away = true
             }
-            replaying: while let upTo = end, cursor.map({ $0 < upTo }) ?? true {
+            return progress
+        } catch {
+            // Going live after a failed replay would leave a gap the client cannot see.
+            endSubscription(connection, channel, LiveFrame.error("unavailable", "history could not be read; resubscribe", channel: channel.description))
+            return nil
+        }
+    }
+
+    /// Sends pages of the replay until it is done, or until another waits for a turn.
+    private func continueReplay(_ progress: ReplayProgress, _ channel: LiveChannel, to connection: LiveConnection) -> ReplayTurn {
+        do {
+            replaying: while let upTo = progress.end, progress.cursor.map({ $0 < upTo }) ?? true {
                 // The frames of the page before have reached the socket's buffer: whether it
                 // takes more is known (a slow reader is closed), and no more than a page of
                 // frames waits to be written however far behind the client is.
-                if lastSent != nil { try connection.eventLoop.submit {}.wait() }
+                if progress.lastSent != nil { try connection.eventLoop.submit {}.wait() }
                 let records: [LogRecord]
-                if let ids = chatEvents {
+                if let ids = progress.chatEvents {
                     let page = ids.prefix(1024)
-                    chatEvents = ids.dropFirst(page.count)
+                    progress.chatEvents = ids.dropFirst(page.count)
                     records = try page.compactMap { try projector.log.record($0) }
                     // Records retention removed meanwhile are passed over.
                     if records.isEmpty, let last = page.last {
-                        cursor = last
+                        progress.cursor = last
                         continue
                     }
                 } else {
-                    records = try projector.log.read(after: cursor, limit: 1024)
+                    records = try projector.log.read(after: progress.cursor, limit: 1024)
                 }
                 if records.isEmpty { break }
-                notifications?.refresh()
+                progress.notifications?.refresh()
                 for record in records {
                     if record.id > upTo { break replaying }
                     // Nobody is listening any more: stop reading the log for them.
                     if connection.isClosed { return .ended }
-                    read += 1
-                    if read > replayLimit {
-                        endTooFarBehind(connection, channel, since: start)
+                    progress.read += 1
+                    if progress.read > replayLimit {
+                        endTooFarBehind(connection, channel, since: progress.start)
                         return .ended
                     }
-                    cursor = record.id
+                    progress.cursor = record.id
                     let logged = try LoggedEvent(record)
                     guard let (eventChat, event) = LiveEvent.from(logged) else { continue }
                     switch channel {
                     case .chat(let chat):
                         guard eventChat == chat else { continue }
-                        if away {
+                        if progress.away {
                             guard case .memberJoined(let joined) = logged.event, joined.user == connection.user else { continue }
-                            away = false
+                            progress.away = false
                         }
                     case .notifications:
-                        guard try notifications?.admits(logged, in: eventChat) == true else { continue }
+                        guard try progress.notifications?.admits(logged, in: eventChat) == true else { continue }
                     }
                     guard let current = try redacted(event) else { continue }
                     let frame = LiveFrame.event(channel: channel.description, id: record.id.description, event: current)
                     if !send(frame, to: connection) { return .ended }
-                    lastSent = record.id
+                    progress.lastSent = record.id
                     // The user's own leaving: the replay skips to their `member.joined`, if
                     // one follows, and goes on from there.
                     if case .chat = channel, case .memberLeft(let left) = logged.event, left.user == connection.user {
-                        away = true
+                        progress.away = true
                     }
                 }
+                if replayGate.othersWait(besides: connection.user) { return .yielded }
             }
             // Out of the chat at the end: their last leaving is the last they hear of it, as
             // live (the hub, which may be behind the projections, would end it only later).
             // Unless they joined again since the replay's end: the hub brings that.
-            if away && membershipRefusal(channel, connection.user) != nil {
+            if progress.away && membershipRefusal(channel, connection.user) != nil {
                 endLeft(connection, channel)
                 return .ended
             }
         } catch {
-            // Going live after a failed replay would leave a gap the client cannot see.
             endSubscription(connection, channel, LiveFrame.error("unavailable", "history could not be read; resubscribe", channel: channel.description))
             return .ended
         }
-        return .replayed(last: lastSent ?? start)
+        return .finished
     }
 
     private func endTooFarBehind(_ connection: LiveConnection, _ channel: LiveChannel, since start: ULID) {

@@ -90,6 +90,12 @@ package final class ReplayGate: Sendable {
         return admitted
     }
 
+    /// Whether a replay of another user than `user` waits for a turn: a long replay of
+    /// `user`'s then lets it go first.
+    package func othersWait(besides user: UserID) -> Bool {
+        state.withLock { $0.waiting.contains { $0.user != user } }
+    }
+
     /// Replays running now, and waiting (for tests and metrics).
     package var counts: (running: Int, waiting: Int) {
         state.withLock { ($0.runningTotal, $0.waiting.count) }

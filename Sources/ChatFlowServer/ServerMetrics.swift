@@ -23,6 +23,8 @@ public final class ServerMetrics: Sendable {
     /// Replays that read on from the log because more live events came meanwhile than
     /// could be held for them.
     let replayCatchUps: Counter
+    /// Turns long replays gave up to other users' waiting replays.
+    let replayTurnsGiven: Counter
     let retentionRemoved: Counter
     let retentionFailures: Counter
 
@@ -51,6 +53,9 @@ public final class ServerMetrics: Sendable {
         replayCatchUps = registry.makeCounter(descriptor: Self.named(
             "chatflow_websocket_replay_catch_ups_total",
             "Replays that read on from the log because more events came meanwhile than a queue holds"))
+        replayTurnsGiven = registry.makeCounter(descriptor: Self.named(
+            "chatflow_websocket_replay_turns_given_total",
+            "Times a long replay let another user's waiting replay go first, after a page of the log"))
         retentionRemoved = registry.makeCounter(descriptor: Self.named(
             "chatflow_retention_events_removed_total", "Events removed from the change log and projections by retention"))
         retentionFailures = registry.makeCounter(descriptor: Self.named(

@@ -47,6 +47,12 @@ import ChatFlowStorage
         #expect(secret == 78 && secretText.contains("cannot read the JWT secret"), "\(secret) \(secretText)")
         var isDirectory: ObjCBool = false
         #expect(FileManager.default.fileExists(atPath: secretless + "/jwt-secret", isDirectory: &isDirectory) && isDirectory.boolValue)
+        // One too short is said of the file, not of the variable that is not set.
+        let shortSecret = dir.appending("short-secret")
+        try FileManager.default.createDirectory(atPath: shortSecret, withIntermediateDirectories: true)
+        try Data("short\n".utf8).write(to: URL(fileURLWithPath: shortSecret + "/jwt-secret"))
+        let (short, shortText) = try await refusal(["CHATFLOW_JWT_SECRET": ""], dataDirectory: shortSecret, errors: dir.appending("short.err"))
+        #expect(short == 78 && shortText.contains("the JWT secret in \(shortSecret)/jwt-secret must be at least 32 bytes"), "\(short) \(shortText)")
 
         // A file where the data directory should be, with no secret set: said in words (74).
         let file = dir.appending("a-file")

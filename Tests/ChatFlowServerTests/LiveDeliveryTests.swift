@@ -362,6 +362,45 @@ import Testing
         }
     }
 
+    /// A long replay lets another user's waiting replay go first after a page of the log,
+    /// and goes on where it stopped: each gets every event once, in order. A member one
+    /// event behind waited for all of another's replay of a busy chat.
+    @Test func aLongReplayTakesTurnsWithOthers() async throws {
+        let gate = ReplayGate(limit: 1)
+        let holder = UserID(unchecked: "holder")
+        try await TestServer.run(replayGate: gate) { server in
+            let busy = try await server.createChat("alice")
+            try await server.join(busy, as: "bob")
+            let quiet = try await server.createChat("carol")
+            let bobSeen = try await server.post(busy, as: "alice", "seen")
+            let carolSeen = try await server.post(quiet, as: "carol", "seen")
+            // Three pages of the log for bob; one event for carol.
+            var posted: [String] = []
+            for index in 0..<2_100 {
+                posted.append(try await server.call(.post, "/chats/\(busy)/messages", as: "alice",
+                                                    json: #"{"content":"busy \#(index)","messageType":"text"}"#).string("id") ?? "")
+            }
+            let carolMissed = try await server.post(quiet, as: "carol", "missed")
+            await gate.enter(holder)
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await Self.subscribe(bob, "chats/\(busy)", since: bobSeen, behind: gate)
+            let carol = try await LiveClient.connect(server, as: "carol")
+            try await Self.subscribe(carol, "chats/\(quiet)", since: carolSeen, behind: gate)
+            gate.leave(holder)
+
+            #expect(await carol.wait { _ in carol.events(on: "chats/\(quiet)").count == 1 })
+            #expect(await bob.wait(timeout: .seconds(60)) { _ in bob.events(on: "chats/\(busy)").count >= posted.count })
+            #expect(try await bob.roundTrip())
+            let got = bob.events(on: "chats/\(busy)").compactMap { ($0["event"] as? [String: Any])?["messageId"] as? String }
+            #expect(got == posted, "\(got.count) of \(posted.count), first difference at \(Array(zip(got, posted)).firstIndex { $0.0 != $0.1 } ?? -1)")
+            #expect(carol.events(on: "chats/\(quiet)").compactMap { ($0["event"] as? [String: Any])?["messageId"] as? String } == [carolMissed])
+            let metrics = try await server.call(.get, "/metrics", as: nil).text
+            #expect(metrics.contains("chatflow_websocket_replay_turns_given_total 1"), "bob's replay let carol's go first once: \(metrics)")
+            await bob.close()
+            await carol.close()
+        }
+    }
+
     /// A replay waiting its turn on a socket that then closes gives up its place in line.
     @Test func aClosedSocketStopsWaitingForItsReplay() async throws {
         let gate = ReplayGate(limit: 1)
