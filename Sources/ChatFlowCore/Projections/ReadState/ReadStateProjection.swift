@@ -7,7 +7,9 @@ public struct ReadStateProjection: Projection {
     /// 2: deleted messages are kept apart, so they no longer count as unread.
     /// 3: messages and deleted messages are counted per block of positions and per author,
     /// so that a marker far back is counted without reading every message after it.
-    public static let version = 3
+    /// 4: posting moves the author's marker to their message, as reading the chat to reply
+    /// to it does in every chat client: what others wrote before it is no longer unread.
+    public static let version = 4
 
     public init() {}
 
@@ -36,9 +38,8 @@ public struct ReadStateProjection: Projection {
             let inBlock = try rows.counter(blockKey) + 1
             rows.put(blockKey, KeyWriter.build { $0.uint64(inBlock) }, group: ReadStateKeys.ownBlocksPrefix(posted.chat, event.actor))
             let markerKey = ReadStateKeys.marker(event.actor, posted.chat)
-            if var marker = try rows.get(markerKey).map(ReadMarker.init(decoding:)) {
-                marker.ownSince += 1
-                rows.put(markerKey, marker.encoded())
+            if try rows.contains(markerKey) {
+                rows.put(markerKey, ReadMarker(lastRead: MessageID(event.id), sequence: sequence, ownSince: 0).encoded())
             }
 
         case .readMarkerMoved(let moved):
