@@ -416,6 +416,11 @@ import Testing
             expectInvalid("a search cursor of chat A in chat B") { try world.reader.search(in: b, query: query, cursor: cursor, limit: 5) }
             let timeline = try #require(try world.reader.messages(in: a, cursor: nil, limit: 1, direction: .older).nextCursor)
             expectInvalid("a timeline cursor for a search") { try world.reader.search(in: a, query: query, cursor: timeline, limit: 5) }
+            // A cursor continues its own query: the same one spelled otherwise, not another.
+            #expect(try world.reader.search(in: a, query: SearchQuery.parse("  DEPLOY "), cursor: cursor, limit: 5).items.count == 2)
+            for other in ["deploy*", "deploy from:alice", "deploy after:2026-01-01", "\"deploy 1\"", "release"] {
+                expectInvalid("a cursor of 'deploy' for '\(other)'") { try world.reader.search(in: a, query: SearchQuery.parse(other), cursor: cursor, limit: 5) }
+            }
             // Search is per chat: chat B's matches never show up in chat A.
             #expect(try search(world, a, "deploy").count == 3)
         }

@@ -31,7 +31,7 @@ extension ChatFlowReader {
         var upper = ULID.max
         if let before = query.before { upper = .first(atMillisecond: before) }
         if let cursor {
-            switch try PageCursor.decode(cursor, kind: .search, scope: chat.ulid, allowTime: true).position {
+            switch try PageCursor.decode(cursor, kind: .search, scope: Self.searchScope(chat, query), allowTime: true).position {
             case .message(let id): upper = Swift.min(upper, id)
             case .time(let ms): upper = Swift.min(upper, .first(atMillisecond: ms))
             case .member: throw ChatFlowError.invalid("cursor is damaged")
@@ -50,21 +50,21 @@ extension ChatFlowReader {
             // examined, which it has settled. (Such a phrase, rarely matched, once walked
             // every posting of a common word in one request.)
             if budget <= 0, let lastExamined {
-                return Page(items: matches, nextCursor: searchCursor(before: lastExamined, chat))
+                return Page(items: matches, nextCursor: searchCursor(before: lastExamined, chat, query))
             }
             switch try candidates.next(budget: &budget) {
             case .end:
                 return Page(items: matches, nextCursor: nil)
             case .paused(let through):
                 // Nothing at or before `through` has been looked at: the next page starts with it.
-                return Page(items: matches, nextCursor: searchCursor(before: through.successor ?? .max, chat))
+                return Page(items: matches, nextCursor: searchCursor(before: through.successor ?? .max, chat, query))
             case .candidate(let message):
                 budget -= Self.candidateCost
                 let view = try match(message, chat, query: query, prefixes: unjoinedPrefixes, from: from)
                 if matches.count == limit, view != nil {
                     // A full page has a next one only if another message matches: at the
                     // end of the results, the cursor is null rather than an empty page's.
-                    return Page(items: matches, nextCursor: searchCursor(before: lastExamined ?? .max, chat))
+                    return Page(items: matches, nextCursor: searchCursor(before: lastExamined ?? .max, chat, query))
                 }
                 lastExamined = message.ulid
                 if let view {
@@ -75,8 +75,28 @@ extension ChatFlowReader {
     }
 
     /// A cursor for the page of matches older than `id`.
-    private func searchCursor(before id: ULID, _ chat: ChatID) -> String {
-        PageCursor(kind: .search, scope: chat.ulid, position: .message(id)).encoded
+    private func searchCursor(before id: ULID, _ chat: ChatID, _ query: SearchQuery) -> String {
+        PageCursor(kind: .search, scope: Self.searchScope(chat, query), position: .message(id)).encoded
+    }
+
+    /// The list a search cursor belongs to: the chat and the query, as parsed (so spelling
+    /// it with other spaces or case is the same list). A cursor of one query passed with
+    /// another is refused as any cursor of another list is, rather than quietly continuing
+    /// a list the client did not ask for.
+    static func searchScope(_ chat: ChatID, _ query: SearchQuery) -> ULID {
+        // FNV-1a over the parts, each ended by a byte no folded term holds.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func add(_ bytes: some Sequence<UInt8>, end: UInt8) {
+            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+            hash = (hash ^ UInt64(end)) &* 0x0000_0100_0000_01B3
+        }
+        for word in query.words { add(word.utf8, end: 1) }
+        for prefix in query.prefixes { add(prefix.utf8, end: 2) }
+        for phrase in query.phrases { add(phrase.joined(separator: " ").utf8, end: 3) }
+        add((query.from ?? "").utf8, end: 4)
+        add(String(query.before ?? 0).utf8, end: 5)
+        add(String(query.after ?? 0).utf8, end: 6)
+        return ULID(high: chat.ulid.high, low: chat.ulid.low ^ hash)
     }
 
     /// Whether a candidate matches: every required term and joined prefix already does, by
