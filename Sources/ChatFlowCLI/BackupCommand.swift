@@ -56,13 +56,15 @@ struct BackupCommand: AsyncParsableCommand {
         }
     }
 
-    /// Where to reach a server listening on `host`: the loopback name for an address that
-    /// means every interface or an IPv6 one (this build's URL loader cannot reach an IPv6
-    /// address in brackets; `localhost` names both loopbacks).
+    /// Where to reach a server listening on `host`: a loopback for the addresses of every
+    /// interface, and `localhost` for IPv6's (this build's URL loader cannot reach an IPv6
+    /// address in brackets; `localhost` names both loopbacks). Another IPv6 address is
+    /// written in brackets, which the loader refuses with a hint to pass `--url`.
     static func reachable(_ host: String) -> String {
         switch host {
         case "0.0.0.0": "127.0.0.1"
-        case let ipv6 where ipv6.contains(":"): "localhost"
+        case "::", "::1", "[::]", "[::1]": "localhost"
+        case let ipv6 where ipv6.contains(":") && !ipv6.hasPrefix("["): "[\(ipv6)]"
         default: host
         }
     }
@@ -96,7 +98,7 @@ struct BackupCommand: AsyncParsableCommand {
             }
             if let refused = error as? URLError, refused.code == .badURL, base.contains("[") {
                 print("backup failed: this build's URL loader cannot reach an IPv6 address written in brackets (\(base)); "
-                    + "name the server by a host name instead, such as --url http://localhost:\(URL(string: base)?.port ?? 8080)")
+                    + "pass --url with a host name of the server, such as http://localhost:\(URL(string: base)?.port ?? 8080) for a loopback")
                 throw ExitCode(1)
             }
             if let lost = error as? URLError, [.networkConnectionLost, .timedOut].contains(lost.code) {

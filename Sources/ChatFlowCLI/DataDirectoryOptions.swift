@@ -32,9 +32,14 @@ struct DataDirectoryOptions: ParsableArguments {
         do {
             return try body()
         } catch let error as StorageError {
-            FileHandle.standardError.write(Data("\(command): \(error.description)\n".utf8))
-            throw ExitCode(74)
+            throw damaged(error, in: command)
         }
+    }
+
+    /// Says `error` on stderr for `command`; the exit it calls for.
+    static func damaged(_ error: StorageError, in command: String) -> ExitCode {
+        FileHandle.standardError.write(Data("\(command): \(error.description)\n".utf8))
+        return ExitCode(74)
     }
 
     /// Says on stderr which projections this opening of `engine` started again because the

@@ -25,6 +25,14 @@ struct Environment {
         values[key].flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// `CHATFLOW_JWT_MAX_DAYS`, as `serve` takes it: the longest a token may live, 0 for
+    /// no bound. `token` mints none that `serve` would refuse.
+    func jwtMaxDays() throws -> Int {
+        let days = try integer("CHATFLOW_JWT_MAX_DAYS") ?? ServerConfiguration.defaultJWTMaxDays
+        guard ServerConfiguration.jwtMaxDaysRange.contains(days) else { throw ServerConfiguration.jwtMaxDaysProblem }
+        return days
+    }
+
     /// Digits, with a `-` before them for a negative number (`Int` also reads `+5`).
     func integer(_ key: String) throws -> Int? {
         guard let text = self[key] else { return nil }

@@ -14,9 +14,8 @@ struct ProjectCommand: AsyncParsableCommand {
     @OptionGroup var data: DataDirectoryOptions
 
     func run() async throws {
-        let engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .existing.withinDescriptorLimit())
+        let engine = try data.openEngine(for: "project", options: .existing.withinDescriptorLimit())
         defer { engine.close() }
-        DataDirectoryOptions.reportRestarted(engine, command: "project")
         let applied = try DataDirectoryOptions.meetingDamage(in: "project") { try engine.projector.catchUp() }
         print("caught-up \(applied)")
     }

@@ -28,8 +28,11 @@ struct RebuildCommand: AsyncParsableCommand {
         let engine = try data.openEngine(for: "rebuild", options: .replay.withinDescriptorLimit())
         defer { engine.close() }
         let showProgress = !json && isatty(STDERR_FILENO) == 1
-        let result = try DataDirectoryOptions.meetingDamage(in: "rebuild") { try rebuild(engine, showProgress: showProgress) }
-        if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        let result = try DataDirectoryOptions.meetingDamage(in: "rebuild") {
+            // The progress line is cleared also when damage ends the rebuild, before it is said.
+            defer { if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
+            return try rebuild(engine, showProgress: showProgress)
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

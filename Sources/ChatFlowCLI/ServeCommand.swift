@@ -123,7 +123,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.jwtIssuer = environment["CHATFLOW_JWT_ISSUER"]
         configuration.jwtAudience = environment["CHATFLOW_JWT_AUDIENCE"]
         configuration.jwtLeewaySeconds = try environment.integer("CHATFLOW_JWT_LEEWAY") ?? 30
-        configuration.jwtMaxDays = try environment.integer("CHATFLOW_JWT_MAX_DAYS") ?? 366
+        configuration.jwtMaxDays = try environment.jwtMaxDays()
         configuration.httpConnectionsPerAddress = try environment.integer("CHATFLOW_HTTP_PER_ADDRESS") ?? 256
         configuration.rateLimit = try environment.number("CHATFLOW_RATE_LIMIT") ?? 20
         configuration.rateBurst = try environment.number("CHATFLOW_RATE_BURST") ?? 40

@@ -37,9 +37,11 @@ struct TokenCommand: AsyncParsableCommand {
         // server refuses any that lives longer than CHATFLOW_JWT_MAX_DAYS: none is minted.
         let maxDays: Int
         do {
-            maxDays = try environment.integer("CHATFLOW_JWT_MAX_DAYS") ?? 366
+            maxDays = try environment.jwtMaxDays()
         } catch {
-            throw ValidationError("\(error)")
+            // A setting, as `serve` says of it (78), not a usage error.
+            FileHandle.standardError.write(Data("token: \(error)\n".utf8))
+            throw ExitCode(78)
         }
         guard maxDays == 0 || seconds <= TimeInterval(maxDays) * 86400 else {
             throw ValidationError("--ttl must be at most \(maxDays)d, as the server takes (CHATFLOW_JWT_MAX_DAYS): a token cannot be revoked before it expires; mint a new one when it does")

@@ -20,7 +20,7 @@ struct VerifyCommand: AsyncParsableCommand {
     struct Output: Encodable {
         let equal: Bool
         let projections: [Verifier.Report]
-        /// Damage that stopped the comparison (exit 74), for a monitor reading the JSON.
+        /// Damage that stopped the comparison (exit 74), in words.
         var error: String?
     }
 
@@ -29,10 +29,11 @@ struct VerifyCommand: AsyncParsableCommand {
         defer { engine.close() }
         let reports: [Verifier.Report]
         do {
-            reports = try DataDirectoryOptions.meetingDamage(in: "verify") { try compare(engine) }
-        } catch let exit as ExitCode {
-            if json { try printJSON(Output(equal: false, projections: [], error: "the data directory is damaged; see standard error")) }
-            throw exit
+            reports = try compare(engine)
+        } catch let damage as StorageError {
+            // As `meetingDamage` says it, and in the JSON for a monitor that reads only that.
+            if json { try printJSON(Output(equal: false, projections: [], error: damage.description)) }
+            throw DataDirectoryOptions.damaged(damage, in: "verify")
         }
         let equal = reports.allSatisfy(\.equal)
         if json {

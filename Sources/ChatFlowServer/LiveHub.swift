@@ -406,20 +406,27 @@ package final class LiveHub: Service, Sendable {
                 metrics.replayTurnsGiven.increment()
                 leaveReplayGate(connection)
                 holding = false
-                // Closed while it waited for its next turn: nobody to replay for.
                 guard await enterReplayGate(connection) else { return .ended }
                 holding = true
             }
         }
     }
 
-    /// Waits for a turn to replay; false when the connection closed first.
+    /// Waits for a turn to replay; false when the connection closed first (the hub drops
+    /// the waits of a closing connection once, so one that closed between two turns of its
+    /// replay, before waiting again, is caught here).
     private func enterReplayGate(_ connection: LiveConnection) async -> Bool {
+        guard !connection.isClosed else { return false }
         metrics.replaysWaiting.increment()
         let admitted = await replayGate.enter(connection.user, connection: connection.id)
         metrics.replaysWaiting.decrement()
-        if admitted { metrics.replaysRunning.increment() }
-        return admitted
+        guard admitted else { return false }
+        metrics.replaysRunning.increment()
+        if connection.isClosed {
+            leaveReplayGate(connection)
+            return false
+        }
+        return true
     }
 
     private func leaveReplayGate(_ connection: LiveConnection) {
@@ -439,52 +446,14 @@ package final class LiveHub: Service, Sendable {
     /// Client operations being handled, which `run` waits for when stopping.
     let inboundWork = WorkCounter()
 
-    /// Where a replay has got to, between its turns. Used by one replay at a time, on the
-    /// replay queue, one turn after another.
-    private final class ReplayProgress: @unchecked Sendable {
-        let start: ULID
-        /// The projections' position when the replay began: the hub brings what follows.
-        let end: ULID?
-        var notifications: NotificationReplayFilter?
-        /// A chat's events still to send, from its index; nil on the notifications channel.
-        var chatEvents: ArraySlice<ULID>?
-        var cursor: ULID?
-        var read = 0
-        /// Between the user's own leaving and their joining again: they hear only their
-        /// return, as they would have live.
-        var away = false
-        var lastSent: ULID?
-
-        init(start: ULID, end: ULID?) {
-            self.start = start
-            self.end = end
-            cursor = start
-        }
-    }
-
-    private enum ReplayTurn: Sendable {
-        case finished, ended
-        /// Someone else waits for a turn: this replay goes on after them.
-        case yielded
-    }
-
     /// The checks a replay makes before its first event; nil when it ended there.
     private func startReplay(_ channel: LiveChannel, after start: ULID, to connection: LiveConnection, confirming: Bool) -> ReplayProgress? {
-        let progress = ReplayProgress(start: start, end: projector.applied.position)
+        let progress = ReplayProgress(start: start, end: projector.applied.position, confirming: confirming)
         do {
-            if channel == .notifications, let end = progress.end {
-                guard let before = try membershipBefore(of: connection.user, after: start, upTo: end, for: connection) else { return nil }
-                progress.notifications = NotificationReplayFilter(user: connection.user, reader: commands.reader, membershipBefore: before)
+            if channel == .notifications, progress.end != nil {
+                progress.readAhead = ReplayProgress.ReadAhead(cursor: start)
             }
-            // What retention removed is not replayed: resuming from before its horizon would
-            // leave a gap the client cannot see.
-            if let horizon = try RetentionState.horizon(in: projector.log.database), start < horizon {
-                endSubscription(connection, channel, LiveFrame.error(
-                    "too_far_behind",
-                    "events before \(horizon) were removed by retention: reload over HTTP, then subscribe without since",
-                    channel: channel.description))
-                return nil
-            }
+            if try passedByRetention(progress, channel, connection) { return nil }
             // A chat's events, from its index: a replay reads and counts only them, however
             // busy the other chats were. Read ahead, so a client too far behind hears so
             // before any of them rather than after the limit's worth.
@@ -496,7 +465,6 @@ package final class LiveHub: Service, Sendable {
                 }
                 progress.chatEvents = ids[...]
             }
-            if confirming { send(LiveFrame.subscribed(channel: channel.description, recovered: true), to: connection) }
             // Away also from the start, when `since` is their own leaving (the last event
             // they heard before they left).
             if case .chat(let chat) = channel, let record = try projector.log.record(start),
@@ -512,17 +480,29 @@ package final class LiveHub: Service, Sendable {
         }
     }
 
-    /// Sends pages of the replay until it is done, or until another waits for a turn.
-    private func continueReplay(_ progress: ReplayProgress, _ channel: LiveChannel, to connection: LiveConnection) -> ReplayTurn {
+    /// Sends pages of the replay until it is done, or until another user's replay waits
+    /// for a turn while more remains.
+    private func continueReplay(_ progress: ReplayProgress, _ channel: LiveChannel, to connection: LiveConnection) -> ReplayProgress.Turn {
         do {
+            // Between two turns, retention may have removed what is still to send.
+            if try passedByRetention(progress, channel, connection) { return .ended }
+            while progress.readAhead != nil {
+                guard let more = try readAhead(progress, for: connection) else { return .ended }
+                if more && replayGate.othersWait(besides: connection.user) { return .yielded }
+            }
+            if progress.confirming {
+                send(LiveFrame.subscribed(channel: channel.description, recovered: true), to: connection)
+                progress.confirming = false
+            }
             replaying: while let upTo = progress.end, progress.cursor.map({ $0 < upTo }) ?? true {
+                if connection.isClosed { return .ended }
                 // The frames of the page before have reached the socket's buffer: whether it
                 // takes more is known (a slow reader is closed), and no more than a page of
                 // frames waits to be written however far behind the client is.
                 if progress.lastSent != nil { try connection.eventLoop.submit {}.wait() }
                 let records: [LogRecord]
                 if let ids = progress.chatEvents {
-                    let page = ids.prefix(1024)
+                    let page = ids.prefix(ReplayProgress.pageSize)
                     progress.chatEvents = ids.dropFirst(page.count)
                     records = try page.compactMap { try projector.log.record($0) }
                     // Records retention removed meanwhile are passed over.
@@ -531,7 +511,7 @@ package final class LiveHub: Service, Sendable {
                         continue
                     }
                 } else {
-                    records = try projector.log.read(after: progress.cursor, limit: 1024)
+                    records = try projector.log.read(after: progress.cursor, limit: ReplayProgress.pageSize)
                 }
                 if records.isEmpty { break }
                 progress.notifications?.refresh()
@@ -567,7 +547,8 @@ package final class LiveHub: Service, Sendable {
                         progress.away = true
                     }
                 }
-                if replayGate.othersWait(besides: connection.user) { return .yielded }
+                let more = progress.chatEvents.map { !$0.isEmpty } ?? (records.count == ReplayProgress.pageSize)
+                if more && replayGate.othersWait(besides: connection.user) { return .yielded }
             }
             // Out of the chat at the end: their last leaving is the last they hear of it, as
             // live (the hub, which may be behind the projections, would end it only later).
@@ -590,31 +571,45 @@ package final class LiveHub: Service, Sendable {
             channel: channel.description))
     }
 
-    /// For each chat `user` joined or left in `(start, end]`: whether they were a member
-    /// before. Reads the range ahead of the replay (as far as the replay may go), because a
-    /// message comes before the join that tells it was posted while the user was out.
-    private func membershipBefore(of user: UserID, after start: ULID, upTo end: ULID, for connection: LiveConnection) throws -> [ChatID: Bool]? {
-        var before: [ChatID: Bool] = [:]
-        var cursor = start
-        var read = 0
-        while cursor < end {
-            if connection.isClosed { return nil }
-            let records = try projector.log.read(after: cursor, limit: 1024)
-            guard let last = records.last else { break }
-            for record in records where record.id <= end {
-                NotificationReplayFilter.noteMembershipBefore(
-                    try LoggedEvent(record), of: user, in: &before)
-                read += 1
-            }
-            cursor = last.id
-            // More than the replay would read (it counts the same events): said now, before
-            // the resume is confirmed.
-            if read > replayLimit {
-                endTooFarBehind(connection, .notifications, since: start)
-                return nil
-            }
+    /// Whether retention removed events the replay has yet to send (resuming from before
+    /// its horizon would leave a gap the client cannot see); if so the subscription ends.
+    private func passedByRetention(_ progress: ReplayProgress, _ channel: LiveChannel, _ connection: LiveConnection) throws -> Bool {
+        guard let horizon = try RetentionState.horizon(in: projector.log.database),
+              let position = progress.cursor, position < horizon else { return false }
+        endSubscription(connection, channel, LiveFrame.error(
+            "too_far_behind",
+            "events before \(horizon) were removed by retention: reload over HTTP, then subscribe without since",
+            channel: channel.description))
+        return true
+    }
+
+    /// One page of a notifications replay's read-ahead: for each chat the user joined or
+    /// left in `(start, end]`, whether they were a member before. The range is read ahead of
+    /// the replay (as far as it may go), because a message comes before the join that tells
+    /// it was posted while the user was out. Whether more is to read; nil when the
+    /// subscription ended (closed, or too far behind).
+    private func readAhead(_ progress: ReplayProgress, for connection: LiveConnection) throws -> Bool? {
+        guard var ahead = progress.readAhead, let end = progress.end else { return false }
+        if connection.isClosed { return nil }
+        let records = ahead.cursor < end ? try projector.log.read(after: ahead.cursor, limit: ReplayProgress.pageSize) : []
+        for record in records where record.id <= end {
+            NotificationReplayFilter.noteMembershipBefore(try LoggedEvent(record), of: connection.user, in: &ahead.before)
+            ahead.read += 1
         }
-        return before
+        // More than the replay would read (it counts the same events): said now, before
+        // the resume is confirmed.
+        if ahead.read > replayLimit {
+            endTooFarBehind(connection, .notifications, since: progress.start)
+            return nil
+        }
+        if let last = records.last, last.id < end, records.count == ReplayProgress.pageSize {
+            ahead.cursor = last.id
+            progress.readAhead = ahead
+            return true
+        }
+        progress.readAhead = nil
+        progress.notifications = NotificationReplayFilter(user: connection.user, reader: commands.reader, membershipBefore: ahead.before)
+        return false
     }
 
     /// Who hears of an event on the notifications channel.

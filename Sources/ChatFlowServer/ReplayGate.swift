@@ -90,10 +90,10 @@ package final class ReplayGate: Sendable {
         return admitted
     }
 
-    /// Whether a replay of another user than `user` waits for a turn: a long replay of
-    /// `user`'s then lets it go first.
+    /// Whether a replay of another user than `user` waits for a turn it could take (its
+    /// user has none running): a long replay of `user`'s then lets it go first.
     package func othersWait(besides user: UserID) -> Bool {
-        state.withLock { $0.waiting.contains { $0.user != user } }
+        state.withLock { state in state.waiting.contains { $0.user != user && state.running[$0.user] == nil } }
     }
 
     /// Replays running now, and waiting (for tests and metrics).

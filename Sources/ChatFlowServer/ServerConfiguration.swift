@@ -27,8 +27,11 @@ public struct ServerConfiguration: Sendable {
     public var jwtLeewaySeconds = 30
     /// A token whose `exp` is further ahead than this many days is refused (0: no bound). A
     /// token cannot be revoked short of changing the secret, so one that never expires
-    /// (leaked from a log, say) would be good for ever; `chatflow token` mints at most 366.
-    public var jwtMaxDays = 366
+    /// (leaked from a log, say) would be good for ever; `chatflow token` mints none longer.
+    public var jwtMaxDays = Self.defaultJWTMaxDays
+    public static let defaultJWTMaxDays = 366
+    /// 0 is no bound.
+    public static let jwtMaxDaysRange = 0...36_600
     public var rateLimit = 20.0
     public var rateBurst = 40.0
     /// Reads (GET, HEAD, WebSocket upgrades) per second per user, in a bucket of their own. A person reading
@@ -115,6 +118,7 @@ public struct ServerConfiguration: Sendable {
     }
 
     public static let minimumSecretBytes = 32
+    public static let jwtMaxDaysProblem = ConfigurationError("CHATFLOW_JWT_MAX_DAYS must be 0 (no bound) to 36600 days")
     /// The file in the data directory holding the secret `serve` created, when none is configured.
     public static let secretFileName = "jwt-secret"
 
@@ -158,9 +162,7 @@ public struct ServerConfiguration: Sendable {
         guard jwtLeewaySeconds >= 0, jwtLeewaySeconds <= 300 else {
             throw ConfigurationError("CHATFLOW_JWT_LEEWAY must be 0–300 seconds")
         }
-        guard (0...36_600).contains(jwtMaxDays) else {
-            throw ConfigurationError("CHATFLOW_JWT_MAX_DAYS must be 0 (no bound) to 36600 days")
-        }
+        guard Self.jwtMaxDaysRange.contains(jwtMaxDays) else { throw Self.jwtMaxDaysProblem }
         if let publicDirectory {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: publicDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {

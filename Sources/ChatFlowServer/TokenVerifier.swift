@@ -3,8 +3,10 @@ import Foundation
 import JWTKit
 
 /// Checks bearer tokens: HS256 only (no other algorithm is registered, so `none` and
-/// algorithm-confusion tokens fail), a valid signature, `exp` in the future and `nbf` in
-/// the past (within the leeway), the configured `iss`/`aud`, and a well-formed `sub`.
+/// algorithm-confusion tokens fail), each part spelled as an encoder writes it, a valid
+/// signature, `exp` in the future and `nbf` and `iat` in the past (within the leeway), the
+/// configured `iss`, an `aud` only when it names the configured audience, and a
+/// well-formed `sub`.
 public struct TokenVerifier: Sendable {
     private let keys: JWTKeyCollection
     private let issuer: String?

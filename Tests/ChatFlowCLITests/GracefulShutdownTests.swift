@@ -77,7 +77,7 @@ import ChatFlowTestSupport
         let data = dir.appending("data")
         let log = dir.appending("serve.err")
         let (server, port) = try await Serve.start(
-            dataDirectory: data, environment: ["CHATFLOW_HTTP_IDLE_SECONDS": "3600", "CHATFLOW_SHUTDOWN_GRACE_SECONDS": "6"], errorFile: log)
+            dataDirectory: data, environment: ["CHATFLOW_HTTP_IDLE_SECONDS": "3600", "CHATFLOW_SHUTDOWN_GRACE_SECONDS": "10"], errorFile: log)
         let token = try await Serve.token(user: "alice", dataDirectory: data)
         let halfBody = try await StalledClient.open(port: port, sending: "POST /chats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             + "Authorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":")
@@ -88,8 +88,8 @@ import ChatFlowTestSupport
         let exit = Mutex<Int32?>(nil)
         let waiter = Task { let status = await server.exitStatus(); exit.withLock { $0 = status } }
         kill(server.pid, SIGTERM)
-        let noticed = await eventually(timeout: .seconds(4)) {
-            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("stopping: requests in flight have up to 6 s")
+        let noticed = await eventually(timeout: .seconds(8)) {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("stopping: requests in flight have up to 10 s")
         }
         #expect(noticed && exit.withLock { $0 } == nil, "the stop was not logged while the grace ran (exited: \(exit.withLock { $0 }.map(String.init) ?? "not yet"))")
         let exited = await eventually(timeout: .seconds(30)) { exit.withLock { $0 } != nil }

@@ -56,6 +56,11 @@ import ChatFlowTestSupport
         let longer = try ChildProcess(["token", "--user", "alice", "--ttl", "11d", "--data-dir", dir.appending("d")], environment: bounded, errorFile: errors)
         #expect(await longer.exitStatus() == 64)
         #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("at most 10d"))
+        bounded["CHATFLOW_JWT_MAX_DAYS"] = "-1"
+        let badSetting = dir.appending("setting.err")
+        let refused = try ChildProcess(["token", "--user", "alice", "--data-dir", dir.appending("d")], environment: bounded, errorFile: badSetting)
+        #expect(await refused.exitStatus() == 78)
+        #expect(try String(contentsOfFile: badSetting, encoding: .utf8).contains("CHATFLOW_JWT_MAX_DAYS must be 0 (no bound) to 36600 days"))
     }
 
     /// A data directory that is a file is a data directory the command cannot use: 74.

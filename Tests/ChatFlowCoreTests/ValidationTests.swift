@@ -55,7 +55,8 @@ struct ValidationTests {
     /// reorders or hides text; messages may (the web client lays each out on its own).
     @Test func namesTakeNoHiddenOrReorderingFormatting() throws {
         for (hidden, code) in [("\u{202E}gnp.exe", "202E"), ("gen\u{200B}eral", "200B"), ("a\u{2066}b\u{2069}", "2066"),
-                               ("soft\u{AD}hyphen", "AD"), ("x\u{FEFF}", "FEFF"), ("tag\u{E0001}", "E0001")] {
+                               ("soft\u{AD}hyphen", "AD"), ("x\u{FEFF}", "FEFF"), ("tag\u{E0001}", "E0001"),
+                               ("gen\u{3164}eral", "3164"), ("a\u{034F}b", "34F"), ("a\u{2061}b", "2061"), ("a\u{FFF9}b", "FFF9")] {
             #expect(throws: ChatFlowError.invalid("name must not hold invisible or direction-changing formatting characters (got U+\(code))")) {
                 try Validation.chatName(hidden)
             }
@@ -63,7 +64,8 @@ struct ValidationTests {
             #expect(try Validation.content(hidden) == hidden)
         }
         // What right-to-left text, letters and emoji need stays.
-        for name in ["\u{200F}שלום", "می\u{200C}خواهم", "👩\u{200D}💻 team", "عربي\u{061C} 42", "🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}"] {
+        for name in ["\u{200F}שלום", "می\u{200C}خواهم", "👩\u{200D}💻 team", "عربي\u{061C} 42", "🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}",
+                     "❤\u{FE0F} fans", "葛\u{E0100}城", "ᠮᠣᠩ\u{180B}ᠭᠣᠯ"] {
             #expect(try Validation.chatName(name) == name)
         }
     }

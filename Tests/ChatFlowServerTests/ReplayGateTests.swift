@@ -52,6 +52,30 @@ import Testing
         #expect(gate.counts == (running: 0, waiting: 0))
     }
 
+    /// A long replay gives up its turn only for a waiter that could take it: another
+    /// user's, whose user has none running.
+    @Test func aTurnIsGivenOnlyToAWaiterThatCouldTakeIt() async throws {
+        let gate = ReplayGate(limit: 2)
+        let (alice, bob, carol) = (UserID(unchecked: "alice"), UserID(unchecked: "bob"), UserID(unchecked: "carol"))
+        await gate.enter(alice)
+        await gate.enter(bob)
+        #expect(!gate.othersWait(besides: alice))
+        let bobsSecond = Task { await gate.enter(bob) }
+        #expect(await eventually { gate.counts.waiting == 1 })
+        #expect(!gate.othersWait(besides: alice), "bob's second could not run were alice to leave")
+        #expect(!gate.othersWait(besides: bob), "bob's own")
+        let carols = Task { await gate.enter(carol) }
+        #expect(await eventually { gate.counts.waiting == 2 })
+        #expect(gate.othersWait(besides: alice) && gate.othersWait(besides: bob))
+        gate.leave(alice)
+        _ = await carols.value
+        gate.leave(bob)
+        _ = await bobsSecond.value
+        #expect(gate.counts == (running: 2, waiting: 0))
+        gate.leave(carol)
+        gate.leave(bob)
+    }
+
     @Test func aUserRunsOneReplayAtATimeWhileOthersUseTheRoom() async throws {
         let gate = ReplayGate(limit: 2)
         let (alice, bob) = (UserID(unchecked: "alice"), UserID(unchecked: "bob"))

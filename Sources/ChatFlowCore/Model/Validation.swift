@@ -217,14 +217,18 @@ public enum Validation {
     /// they may not hold characters that change how the text around them is ordered
     /// (direction embeddings, overrides and isolates: "\u{202E}gnp.exe" shows as
     /// "exe.png") or that show nothing at all (a zero-width space makes "gen\u{200B}eral"
-    /// another chat that looks like "general"). The marks of right-to-left text (U+200E,
-    /// U+200F, U+061C) and the joiners that letters and emoji need (U+200C, U+200D) stay.
+    /// another chat that looks like "general"): the code points Unicode says to ignore when
+    /// they cannot be shown, and the interlinear annotation marks. What writing needs
+    /// stays: the joiners of letters and emoji (U+200C, U+200D), the marks of right-to-left
+    /// text (U+200E, U+200F, U+061C), variation selectors (emoji, Han and Mongolian forms)
+    /// and tags (subdivision flags).
     static func requireNoHiddenFormatting(_ text: String, field: String) throws(ChatFlowError) {
         guard !text.utf8.allSatisfy({ $0 < 0x80 }) else { return }
         let refused = text.unicodeScalars.first { scalar in
             switch scalar.value {
-            case 0x00AD, 0x180E, 0x200B, 0x202A...0x202E, 0x2060...0x2064, 0x2066...0x2069, 0xFEFF, 0xFFF9...0xFFFB, 0xE0001: true
-            default: false
+            case 0x200C...0x200F, 0x061C, 0x180B...0x180D, 0x180F, 0xFE00...0xFE0F, 0xE0100...0xE01EF, 0xE0020...0xE007F: false
+            case 0xFFF9...0xFFFB: true
+            default: scalar.properties.isDefaultIgnorableCodePoint
             }
         }
         if let refused {

@@ -90,9 +90,10 @@ extension ChatFlowReader {
             for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
             hash = (hash ^ UInt64(end)) &* 0x0000_0100_0000_01B3
         }
-        for word in query.words { add(word.utf8, end: 1) }
-        for prefix in query.prefixes { add(prefix.utf8, end: 2) }
-        for phrase in query.phrases { add(phrase.joined(separator: " ").utf8, end: 3) }
+        // Order and repeats make no other list: `a b` is `b a`, `deploy deploy` is `deploy`.
+        for word in Set(query.words).sorted() { add(word.utf8, end: 1) }
+        for prefix in Set(query.prefixes).sorted() { add(prefix.utf8, end: 2) }
+        for phrase in Set(query.phrases.map { $0.joined(separator: " ") }).sorted() { add(phrase.utf8, end: 3) }
         add((query.from ?? "").utf8, end: 4)
         add(String(query.before ?? 0).utf8, end: 5)
         add(String(query.after ?? 0).utf8, end: 6)

@@ -1242,6 +1242,13 @@
       if (state.current !== cur) return;
       addMessage(cur, message);
       noteLastMessage(cur.id, message);
+      // Posting moved the server's read marker to this message: a marker for an older one,
+      // still to be sent or sent again, would move it back.
+      const summary = state.chats.get(cur.id);
+      if (summary && !(summary.lastReadMessageId && summary.lastReadMessageId >= message.id)) {
+        summary.lastReadMessageId = message.id;
+        summary.unreadCount = 0;
+      }
       renderTimeline({ toBottom: true });
       markReadSoon();
     } catch (error) {

@@ -14,8 +14,9 @@ public enum Directory {
     }
 
     /// `mkdir -p`: RocksDB creates only the last component itself. The database's own
-    /// directory is its owner's alone (it holds every private message); the ones above it
-    /// are made as `mkdir -p` makes them.
+    /// directory is its owner's alone (it holds every private message), whatever the
+    /// process's umask; the ones above it are as the umask makes them (`chatflow` sets
+    /// 077, so they are private too).
     static func create(_ path: String) throws(StorageError) {
         var prefix = path.hasPrefix("/") ? "/" : ""
         let components = path.split(separator: "/")
