@@ -121,6 +121,15 @@ struct RestoreCommand: AsyncParsableCommand {
                 throw Self.cannot("copy \(from) to \(staging): \(error.localizedDescription); \(target) was left as it was")
             }
         }
+        // A copy keeps the backup's modes, which may let every local user read it (a backup
+        // made by an earlier version, or one unpacked under umask 022): the data directory is
+        // its owner's alone.
+        do {
+            try Self.closeToOthers(staging)
+        } catch {
+            if !adopting { try? files.removeItem(atPath: staging) }
+            throw Self.cannot("make \(staging) private to its owner (\(error.localizedDescription)); \(target) was left as it was")
+        }
         let last: ULID?
         do {
             let engine = try ChatFlowEngine(dataDirectory: staging, databaseOptions: .existing.withinDescriptorLimit())
@@ -157,6 +166,16 @@ struct RestoreCommand: AsyncParsableCommand {
 
     /// Takes RocksDB's lock on the existing `target`; refused (74) when a server or another
     /// command has it open.
+    /// Takes the group's and others' permissions off `root` and everything in it.
+    private static func closeToOthers(_ root: String) throws {
+        let files = FileManager.default
+        let names = (files.enumerator(atPath: root)?.allObjects as? [String]) ?? []
+        for path in [root] + names.map({ root + "/" + $0 }) {
+            let mode = (try files.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.uint16Value ?? 0o600
+            if mode & 0o077 != 0 { try files.setAttributes([.posixPermissions: NSNumber(value: mode & ~0o077)], ofItemAtPath: path) }
+        }
+    }
+
     private static func lockTarget(_ target: String) throws -> DatabaseLock {
         let taken: DatabaseLock?
         do {

@@ -43,8 +43,10 @@ struct TokenCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("token: \(error)\n".utf8))
             throw ExitCode(78)
         }
-        guard maxDays == 0 || seconds <= TimeInterval(maxDays) * 86400 else {
-            throw ValidationError("--ttl must be at most \(maxDays)d, as the server takes (CHATFLOW_JWT_MAX_DAYS): a token cannot be revoked before it expires; mint a new one when it does")
+        // With no bound set, still one the server can read: its clock's range ends in 9999.
+        let longest = maxDays == 0 ? ServerConfiguration.jwtMaxDaysRange.upperBound : maxDays
+        guard seconds <= TimeInterval(longest) * 86400 else {
+            throw ValidationError("--ttl must be at most \(longest)d, as the server takes (CHATFLOW_JWT_MAX_DAYS): a token cannot be revoked before it expires; mint a new one when it does")
         }
         let secret: String, created: Bool
         do {

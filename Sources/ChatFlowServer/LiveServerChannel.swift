@@ -203,6 +203,10 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                 return channel.eventLoop.makeSucceededFuture(.failure(.invalid("query parameter 'access_token' is given \(tokens) times; give it once")))
             }
         }
+        // As the router refuses two: which one names the user is unclear.
+        if head.headers["Authorization"].count > 1 {
+            return channel.eventLoop.makeSucceededFuture(.failure(.unauthorized("send one Authorization header, not \(head.headers["Authorization"].count)")))
+        }
         let token: String?
         do {
             token = try BearerToken.of(

@@ -33,12 +33,22 @@ enum RequestBody {
         }
     }
 
-    /// Whether a Content-Type names JSON: `application/json` or a `+json` type, with any
-    /// parameters (`charset=utf-8`).
+    /// Whether a Content-Type names JSON: `application/json` or an `application/…+json`
+    /// type, with no charset but UTF-8 (the body is read as UTF-8; one labelled otherwise
+    /// was encoded otherwise, or mislabelled).
     static func isJSON(_ contentType: String) -> Bool {
-        let mediaType = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
-            .trimmingCharacters(in: .whitespaces).lowercased()
-        return mediaType == "application/json" || mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")
+        let parts = contentType.split(separator: ";", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let mediaType = parts[0]
+        let subtype = mediaType.hasPrefix("application/") ? mediaType.dropFirst("application/".count) : ""
+        guard subtype == "json" || subtype.count > 5 && subtype.hasSuffix("+json")
+                && subtype.dropLast(5).allSatisfy({ $0.isLetter && $0.isASCII || $0.isNumber && $0.isASCII || ".-_".contains($0) })
+        else { return false }
+        for parameter in parts.dropFirst() where parameter.hasPrefix("charset=") {
+            let charset = parameter.dropFirst("charset=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            if charset != "utf-8" && charset != "utf8" { return false }
+        }
+        return true
     }
 
     /// What is wrong with `json` before it is decoded: not valid JSON anywhere (the decoder

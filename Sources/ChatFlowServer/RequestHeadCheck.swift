@@ -123,8 +123,10 @@ final class RequestHeadCheck: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // NIO's parser reads a body as chunked whatever codings are named before `chunked`:
         // a proxy in front that applied them would see another body, or another request.
+        // Also when blank: the parser then reads no body, and the bytes a proxy took for
+        // one would be read as the next request.
         let codings = head.headers[canonicalForm: "Transfer-Encoding"]
-        if !codings.isEmpty {
+        if head.headers.contains(name: "Transfer-Encoding") {
             if (head.version.major, head.version.minor) < (1, 1) {
                 return ProblemDetail(.badRequest, "HTTP/1.0 has no Transfer-Encoding (RFC 9112 §6.1); send the body with Content-Length")
             }

@@ -63,6 +63,18 @@ import Glibc
         for directory in [data, backup, restored] {
             #expect(Self.openToOthers(directory).isEmpty, "\(directory): \(Self.openToOthers(directory))")
         }
+        // A backup open to others (an earlier version's, or one unpacked under umask 022) is
+        // restored private all the same: a copy keeps the modes it copies.
+        let names = (FileManager.default.enumerator(atPath: backup)?.allObjects as? [String]) ?? []
+        for path in [backup] + names.map({ backup + "/" + $0 }) {
+            var isDirectory: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            chmod(path, isDirectory.boolValue ? 0o755 : 0o644)
+        }
+        let fromOpen = dir.appending("restored-from-open")
+        let restoreOpen = try ChildProcess(["restore", "--from", backup, "--data-dir", fromOpen], environment: Serve.environment)
+        #expect(await restoreOpen.exitStatus() == 0, "chatflow restore: \(restoreOpen.lines)")
+        #expect(Self.openToOthers(fromOpen).isEmpty, "\(Self.openToOthers(fromOpen))")
 
         let engine = try ChatFlowEngine(dataDirectory: restored)
         defer { engine.close() }

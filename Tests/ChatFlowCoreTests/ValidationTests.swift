@@ -68,6 +68,10 @@ struct ValidationTests {
                      "❤\u{FE0F} fans", "葛\u{E0100}城", "ᠮᠣᠩ\u{180B}ᠭᠣᠯ"] {
             #expect(try Validation.chatName(name) == name)
         }
+        // Tags spell flags, not hidden text after a letter or a flag.
+        for hidden in ["a\u{E0067}\u{E0062}\u{E007F}", "🏴\u{E0068}\u{E0069}\u{E007F} team", "x\u{E0020}"] {
+            #expect(throws: ChatFlowError.self, "\(hidden.unicodeScalars.map { String($0.value, radix: 16) })") { try Validation.chatName(hidden) }
+        }
     }
 
     @Test func contentLengthBoundaries() throws {

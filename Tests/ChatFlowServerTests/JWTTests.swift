@@ -97,6 +97,10 @@ import Testing
                 #expect(both.head.hasPrefix(same ? "HTTP/1.1 101" : "HTTP/1.1 401"), "same token: \(same): \(both.head)")
                 if !same { #expect(both.body.contains("two different tokens"), "\(both.body)") }
             }
+            let twoHeaders = try await StalledClient.exchange(port: server.port, request:
+                "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer \(token)\r\nAuthorization: Bearer \(bob)\r\n\r\n")
+            #expect(twoHeaders.head.hasPrefix("HTTP/1.1 401") && twoHeaders.body.contains("one Authorization header"), "\(twoHeaders.head) \(twoHeaders.body)")
             // The token's name escaped (which a proxy's log redaction would not know), or the
             // token twice, is refused as the router refuses it.
             for query in ["acc%65ss_token=\(token)", "access_token=\(token)&x%41=1", "access_token=\(token)&access_token=\(token)"] {

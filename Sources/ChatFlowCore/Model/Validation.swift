@@ -234,6 +234,12 @@ public enum Validation {
         if let refused {
             throw .invalid("\(field) must not hold invisible or direction-changing formatting characters (got U+\(String(refused.value, radix: 16, uppercase: true)))")
         }
+        // Tags spell a subdivision's flag after 🏴; anywhere else they are hidden text.
+        let isTag: (Unicode.Scalar) -> Bool = { (0xE0020...0xE007F).contains($0.value) }
+        if let hidden = text.first(where: { $0.unicodeScalars.contains(where: isTag) && fullyQualifiedEmoji($0) == nil }),
+           let tag = hidden.unicodeScalars.first(where: isTag) {
+            throw .invalid("\(field) must not hold invisible or direction-changing formatting characters (got U+\(String(tag.value, radix: 16, uppercase: true)) outside a flag)")
+        }
     }
 
     /// Most code points one character of text may hold. The longest emoji sequences hold
