@@ -17,8 +17,9 @@ public struct ChatFlowClaims: JWTPayload, Equatable {
     public init(subject: String, expires: Date, issuer: String? = nil, audience: String? = nil, issuedAt: Date = Date(), scope: String? = nil) {
         self.scope = scope
         sub = SubjectClaim(value: subject)
-        exp = ExpirationClaim(value: expires)
-        iat = IssuedAtClaim(value: issuedAt)
+        // Whole seconds: NumericDate may have a fraction, but some JWT libraries refuse one.
+        exp = ExpirationClaim(value: Date(timeIntervalSince1970: expires.timeIntervalSince1970.rounded(.down)))
+        iat = IssuedAtClaim(value: Date(timeIntervalSince1970: issuedAt.timeIntervalSince1970.rounded(.down)))
         iss = issuer.map { IssuerClaim(value: $0) }
         aud = audience.map { AudienceClaim(value: [$0]) }
     }

@@ -35,7 +35,9 @@ package struct LiveEvent: Encodable {
         case .messageEdited(let e):
             return (e.chat, LiveEvent(kind: "message.edited", chatId: e.chat.description, messageId: e.message.description, userId: actor, content: e.content, editedAt: time))
         case .messageDeleted(let e):
-            return (e.chat, LiveEvent(kind: "message.deleted", chatId: e.chat.description, messageId: e.message.description, userId: actor))
+            // Who deleted it (the author, or the chat's owner), as `by` says it in the other
+            // events; `userId` says the same, as it always has. The message keeps its author.
+            return (e.chat, LiveEvent(kind: "message.deleted", chatId: e.chat.description, messageId: e.message.description, userId: actor, by: actor))
         case .reactionAdded(let e):
             return (e.chat, LiveEvent(kind: "reaction.added", chatId: e.chat.description, messageId: e.message.description, userId: actor, emoji: Validation.reaction(e.emoji), createdAt: time))
         case .reactionRemoved(let e):

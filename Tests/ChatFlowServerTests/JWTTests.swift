@@ -139,6 +139,16 @@ import Testing
     @Test func claimsAreChecked() async throws {
         try await TestServer.run { server in
             let now = Date().timeIntervalSince1970
+            // Minted times are whole seconds, which every JWT library reads.
+            let minted = try await server.token("alice").split(separator: ".")[1]
+            var payload = minted.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            payload += String(repeating: "=", count: (4 - payload.count % 4) % 4)
+            let payloadBytes = try #require(Data(base64Encoded: payload))
+            let mintedClaims = try #require(try JSONSerialization.jsonObject(with: payloadBytes) as? [String: Any])
+            for claim in ["exp", "iat"] {
+                let value = try #require(mintedClaims[claim] as? Double, "\(claim) in \(mintedClaims)")
+                #expect(value == value.rounded(.down), "\(claim) \(value)")
+            }
             let keys = JWTKeyCollection()
             await keys.add(hmac: HMACKey(from: TestServer.secret), digestAlgorithm: .sha256)
             let sign = { (claims: [String: Any]) async throws -> String in

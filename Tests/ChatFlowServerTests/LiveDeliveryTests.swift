@@ -23,10 +23,15 @@ import Testing
             _ = try await server.call(.patch, "/messages/\(m1)", as: "alice", json: #"{"content":"edited"}"#)
             _ = try await server.call(.post, "/messages/\(m2)/reactions", as: "alice", json: #"{"emoji":"🎉"}"#)
             _ = try await server.call(.delete, "/messages/\(m2)", as: "bob")
-            let kinds = ["message.created", "message.created", "message.edited", "reaction.added", "message.deleted"]
+            // The owner deletes bob's other message: the event says who deleted it.
+            let m3 = try await server.post(chat, as: "bob", "also from bob")
+            _ = try await server.call(.delete, "/messages/\(m3)", as: "alice")
+            let kinds = ["message.created", "message.created", "message.edited", "reaction.added", "message.deleted", "message.created", "message.deleted"]
             for client in [alice, bob] {
-                #expect(await client.wait { _ in client.events(on: "chats/\(chat)").count >= 5 })
+                #expect(await client.wait { _ in client.events(on: "chats/\(chat)").count >= kinds.count })
                 let events = client.events(on: "chats/\(chat)")
+                let deletions = events.compactMap { $0["event"] as? [String: Any] }.filter { $0["kind"] as? String == "message.deleted" }
+                #expect(deletions.map { $0["by"] as? String } == ["bob", "alice"], "\(deletions)")
                 #expect(events.compactMap { ($0["event"] as? [String: Any])?["kind"] as? String } == kinds)
                 let ids = events.compactMap { $0["id"] as? String }
                 #expect(ids == ids.sorted() && Set(ids).count == ids.count)
