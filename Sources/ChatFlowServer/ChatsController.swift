@@ -29,8 +29,8 @@ struct ChatsController {
         let (chat, replayed) = try await commands.createChat(
             by: user, name: body.name, description: body.description, isPrivate: body.isPrivate,
             idempotencyKey: request.idempotencyKey)
-        var headers: HTTPFields = [.location: "/chats/\(chat.id)"]
-        if replayed { headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
+        var headers = JSONResponse.replayedHeader(replayed)
+        headers[.location] = "/chats/\(chat.id)"
         return try JSONResponse.make(chat, status: .created, headers: headers)
     }
 
@@ -59,30 +59,30 @@ struct ChatsController {
     @Sendable func update(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let body = try await RequestBody.decode(UpdateChatBody.self, from: request, limit: maxBodyBytes)
-        let chat = try await commands.updateChat(
+        let (chat, replayed) = try await commands.updateChat(
             try context.chatID(), by: user, name: body.name, description: body.description, isPrivate: body.isPrivate,
             idempotencyKey: request.idempotencyKey)
-        return try JSONResponse.make(chat)
+        return try JSONResponse.make(chat, headers: JSONResponse.replayedHeader(replayed))
     }
 
     @Sendable func addMember(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let chat = try context.chatID()
         let body = try await RequestBody.decode(AddMemberBody.self, from: request, limit: maxBodyBytes)
-        let member: MemberView
+        let (member, replayed): (MemberView, Bool)
         if let target = body.userId, target != user.rawValue {
-            member = try await commands.add(try UserID(validating: target), to: chat, by: user, idempotencyKey: request.idempotencyKey)
+            (member, replayed) = try await commands.add(try UserID(validating: target), to: chat, by: user, idempotencyKey: request.idempotencyKey)
         } else {
-            member = try await commands.join(chat, by: user, idempotencyKey: request.idempotencyKey)
+            (member, replayed) = try await commands.join(chat, by: user, idempotencyKey: request.idempotencyKey)
         }
-        return try JSONResponse.make(member)
+        return try JSONResponse.make(member, headers: JSONResponse.replayedHeader(replayed))
     }
 
     @Sendable func removeMember(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let target = try context.userID()
-        try await commands.remove(target, from: try context.chatID(), by: user, idempotencyKey: request.idempotencyKey)
-        return JSONResponse.noContent()
+        let replayed = try await commands.remove(target, from: try context.chatID(), by: user, idempotencyKey: request.idempotencyKey)
+        return JSONResponse.noContent(replayed: replayed)
     }
 
     @Sendable func members(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
@@ -106,8 +106,8 @@ struct ChatsController {
         let (message, replayed) = try await commands.post(
             to: try context.chatID(), by: user, content: body.content, type: body.messageType.value,
             clientMessageID: body.clientMessageId ?? headerKey, keyName: keyName)
-        var headers: HTTPFields = [.location: "/messages/\(message.id)"]
-        if replayed { headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
+        var headers = JSONResponse.replayedHeader(replayed)
+        headers[.location] = "/messages/\(message.id)"
         return try JSONResponse.make(message, status: .created, headers: headers)
     }
 
@@ -143,7 +143,7 @@ struct ChatsController {
     @Sendable func markRead(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let body = try await RequestBody.decode(ReadMarkerBody.self, from: request, limit: maxBodyBytes)
-        try await commands.markRead(try context.chatID(), upTo: try MessageID(parsing: body.messageId), by: user, idempotencyKey: request.idempotencyKey)
-        return JSONResponse.noContent()
+        let replayed = try await commands.markRead(try context.chatID(), upTo: try MessageID(parsing: body.messageId), by: user, idempotencyKey: request.idempotencyKey)
+        return JSONResponse.noContent(replayed: replayed)
     }
 }

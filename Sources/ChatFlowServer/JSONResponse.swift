@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// Encodes API responses: JSON with sorted keys (stable output for clients and tests).
@@ -15,7 +16,14 @@ enum JSONResponse {
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 
-    static func noContent() -> Response {
-        Response(status: .noContent)
+    /// 204; marked `Idempotent-Replayed` when a retry was answered from the first request.
+    static func noContent(replayed: Bool = false) -> Response {
+        Response(status: .noContent, headers: replayedHeader(replayed))
+    }
+
+    /// `Idempotent-Replayed: true` for a retry answered from the first request (by its
+    /// `Idempotency-Key` or `clientMessageId`); nothing otherwise.
+    static func replayedHeader(_ replayed: Bool) -> HTTPFields {
+        replayed ? [HTTPField.Name("Idempotent-Replayed")!: "true"] : [:]
     }
 }

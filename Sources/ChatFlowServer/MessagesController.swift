@@ -28,20 +28,21 @@ struct MessagesController {
     @Sendable func edit(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let body = try await RequestBody.decode(EditMessageBody.self, from: request, limit: maxBodyBytes)
-        return try JSONResponse.make(try await commands.edit(try context.messageID(), by: user, content: body.content, idempotencyKey: request.idempotencyKey))
+        let (message, replayed) = try await commands.edit(try context.messageID(), by: user, content: body.content, idempotencyKey: request.idempotencyKey)
+        return try JSONResponse.make(message, headers: JSONResponse.replayedHeader(replayed))
     }
 
     @Sendable func delete(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
-        try await commands.delete(try context.messageID(), by: user, idempotencyKey: request.idempotencyKey)
-        return JSONResponse.noContent()
+        let replayed = try await commands.delete(try context.messageID(), by: user, idempotencyKey: request.idempotencyKey)
+        return JSONResponse.noContent(replayed: replayed)
     }
 
     @Sendable func react(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let body = try await RequestBody.decode(ReactionBody.self, from: request, limit: maxBodyBytes)
-        return try JSONResponse.make(
-            try await commands.react(to: try context.messageID(), with: body.emoji, by: user, idempotencyKey: request.idempotencyKey), status: .created)
+        let (reaction, replayed) = try await commands.react(to: try context.messageID(), with: body.emoji, by: user, idempotencyKey: request.idempotencyKey)
+        return try JSONResponse.make(reaction, status: .created, headers: JSONResponse.replayedHeader(replayed))
     }
 
     @Sendable func unreact(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
@@ -52,8 +53,8 @@ struct MessagesController {
         } catch is ProblemDetail {
             throw ProblemDetail.invalid("the emoji in the path must be percent-encoded UTF-8, such as %F0%9F%91%8D for 👍")
         }
-        try await commands.unreact(to: try context.messageID(), with: emoji, by: user, idempotencyKey: request.idempotencyKey)
-        return JSONResponse.noContent()
+        let replayed = try await commands.unreact(to: try context.messageID(), with: emoji, by: user, idempotencyKey: request.idempotencyKey)
+        return JSONResponse.noContent(replayed: replayed)
     }
 
     @Sendable func reactions(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {

@@ -442,12 +442,15 @@ import Testing
                 return reply
             }
 
-            #expect(try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"first"}"#, headers: keyed("e1")).status == 200)
+            // Every keyed write's retry says it was answered from the first, as a post's does.
+            func replayed(_ reply: TestServer.Reply) -> Bool { reply.headers[HTTPField.Name("Idempotent-Replayed")!] == "true" }
+            let firstEdit = try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"first"}"#, headers: keyed("e1"))
+            #expect(firstEdit.status == 200 && !replayed(firstEdit))
             #expect(try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"second"}"#, headers: keyed("e2")).status == 200)
             let edit = try await appendsNothing("a retried edit") {
                 try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"first"}"#, headers: keyed("e1"))
             }
-            #expect(edit.status == 200 && edit.string("content") == "second", "\(edit.text)")
+            #expect(edit.status == 200 && edit.string("content") == "second" && replayed(edit), "\(edit.text)")
             let other = try await appendsNothing("an edit with a reused key") {
                 try await server.call(.patch, "/messages/\(message)", as: "alice", json: #"{"content":"third"}"#, headers: keyed("e1"))
             }
@@ -458,7 +461,7 @@ import Testing
             let react = try await appendsNothing("a retried reaction") {
                 try await server.call(.post, "/messages/\(message)/reactions", as: "bob", json: #"{"emoji":"👍"}"#, headers: keyed("r1"))
             }
-            #expect(react.status == 201 && react.string("emoji") == "👍")
+            #expect(react.status == 201 && react.string("emoji") == "👍" && replayed(react))
             #expect(try await server.call(.get, "/messages/\(message)/reactions", as: "bob").text == "[]")
 
             #expect(try await server.call(.post, "/chats/\(chat)/members", as: "alice", json: #"{"userId":"carol"}"#, headers: keyed("a1")).status == 200)
@@ -466,7 +469,7 @@ import Testing
             let add = try await appendsNothing("a retried add") {
                 try await server.call(.post, "/chats/\(chat)/members", as: "alice", json: #"{"userId":"carol"}"#, headers: keyed("a1"))
             }
-            #expect(add.status == 200 && add.string("userId") == "carol")
+            #expect(add.status == 200 && add.string("userId") == "carol" && replayed(add))
             #expect(try await server.call(.get, "/chats/\(chat)/members", as: "alice").text.contains("carol") == false)
 
             #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob", headers: keyed("l1")).status == 204)
@@ -474,7 +477,7 @@ import Testing
             let leave = try await appendsNothing("a retried leave") {
                 try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob", headers: keyed("l1"))
             }
-            #expect(leave.status == 204)
+            #expect(leave.status == 204 && replayed(leave))
             #expect(try await server.call(.get, "/chats/\(chat)/members", as: "alice").text.contains("bob"))
 
             // A retry shows nothing of a private chat the caller has since left.

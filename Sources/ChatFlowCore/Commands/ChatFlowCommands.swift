@@ -51,14 +51,14 @@ public struct ChatFlowCommands: Sendable {
 
     /// The owner renames a chat, changes its description, or makes it private or public.
     /// Only what differs is changed; a request that changes nothing appends nothing.
-    public func updateChat(_ chat: ChatID, by user: UserID, name: String?, description: String?, isPrivate: Bool?, idempotencyKey: String? = nil) async throws -> ChatView {
+    public func updateChat(_ chat: ChatID, by user: UserID, name: String?, description: String?, isPrivate: Bool?, idempotencyKey: String? = nil) async throws -> (chat: ChatView, replayed: Bool) {
         guard name != nil || description != nil || isPrivate != nil else {
             throw ChatFlowError.invalid("give at least one of name, description and isPrivate")
         }
         let name = try name.map(Validation.chatName)
         let description = try description.map(Validation.chatDescription)
         let key = try writeKey(idempotencyKey, user, ["update", chat.description, name ?? "\u{1}", description ?? "\u{1}", isPrivate.map { "\($0)" } ?? "\u{1}"])
-        if try await retried(key) != nil { return try readable(chat, by: user).0 }
+        if try await retried(key) != nil { return (try readable(chat, by: user).0, true) }
         func change() throws -> (current: ChatView, update: ChangeEvent.ChatUpdated?) {
             let (current, role) = try readable(chat, by: user)
             guard role != nil else { throw Self.notAMember(chat) }
@@ -75,9 +75,9 @@ public struct ChatFlowCommands: Sendable {
         let unchanged = try change()
         guard unchanged.update != nil else {
             try await remember(key)
-            return unchanged.current
+            return (unchanged.current, false)
         }
-        return try await locks.withLock(chat, .exclusive) {
+        return (try await locks.withLock(chat, .exclusive) {
             let (current, update) = try change()
             guard let update else {
                 try await remember(key)
@@ -85,19 +85,19 @@ public struct ChatFlowCommands: Sendable {
             }
             try await write(user, .chatUpdated(update), key: key)
             return try reader.chat(chat).orThrow(.unavailable("the chat could not be read back"))
-        }
+        }, false)
     }
 
     /// Joins a public chat; joining one already joined returns the membership unchanged.
-    public func join(_ chat: ChatID, by user: UserID, idempotencyKey: String? = nil) async throws -> MemberView {
+    public func join(_ chat: ChatID, by user: UserID, idempotencyKey: String? = nil) async throws -> (member: MemberView, replayed: Bool) {
         let key = try writeKey(idempotencyKey, user, ["join", chat.description])
-        if let original = try await retried(key) { return try membership(user, of: chat, from: original, by: user) }
+        if let original = try await retried(key) { return (try membership(user, of: chat, from: original, by: user), true) }
         // Joining again changes nothing, and need not hold the chat's writers back.
         if try reader.role(of: user, in: chat) != nil, let member = try reader.member(user, of: chat) {
             try await remember(key)
-            return member
+            return (member, false)
         }
-        return try await locks.withLock(chat, .exclusive) {
+        return (try await locks.withLock(chat, .exclusive) {
             let (view, role) = try readable(chat, by: user)
             if role != nil {
                 try await remember(key)
@@ -108,18 +108,18 @@ public struct ChatFlowCommands: Sendable {
             // for live clients.
             try await write(user, .memberJoined(.init(chat: chat, user: user, role: view.memberCount == 0 ? .owner : .member)), key: key)
             return try reader.member(user, of: chat).orThrow(.unavailable("the membership could not be read back"))
-        }
+        }, false)
     }
 
     /// A member adds someone; the only way into a private chat. Adding a member again is a no-op.
-    public func add(_ target: UserID, to chat: ChatID, by user: UserID, idempotencyKey: String? = nil) async throws -> MemberView {
+    public func add(_ target: UserID, to chat: ChatID, by user: UserID, idempotencyKey: String? = nil) async throws -> (member: MemberView, replayed: Bool) {
         let key = try writeKey(idempotencyKey, user, ["add", chat.description, target.rawValue])
-        if let original = try await retried(key) { return try membership(target, of: chat, from: original, by: user) }
+        if let original = try await retried(key) { return (try membership(target, of: chat, from: original, by: user), true) }
         if try reader.role(of: user, in: chat) != nil, let existing = try reader.member(target, of: chat) {
             try await remember(key)
-            return existing
+            return (existing, false)
         }
-        return try await locks.withLock(chat, .exclusive) {
+        return (try await locks.withLock(chat, .exclusive) {
             try requireMember(chat, user)
             if let existing = try reader.member(target, of: chat) {
                 try await remember(key)
@@ -127,14 +127,16 @@ public struct ChatFlowCommands: Sendable {
             }
             try await write(user, .memberJoined(.init(chat: chat, user: target, role: .member)), key: key)
             return try reader.member(target, of: chat).orThrow(.unavailable("the membership could not be read back"))
-        }
+        }, false)
     }
 
     /// A member leaves (target == user), or the owner removes someone. An owner who leaves
     /// hands the chat to the member who has been in it longest.
-    public func remove(_ target: UserID, from chat: ChatID, by user: UserID, idempotencyKey: String? = nil) async throws {
+    /// Returns whether it was a retry answered from the first request (`Idempotency-Key`).
+    @discardableResult
+    public func remove(_ target: UserID, from chat: ChatID, by user: UserID, idempotencyKey: String? = nil) async throws -> Bool {
         let key = try writeKey(idempotencyKey, user, ["remove", chat.description, target.rawValue])
-        if try await retried(key) != nil { return }
+        if try await retried(key) != nil { return true }
         try await locks.withLock(chat, .exclusive) {
             guard let role = try readable(chat, by: user).1 else {
                 // Leaving a chat one is not in removes a membership that is not there: not
@@ -150,6 +152,7 @@ public struct ChatFlowCommands: Sendable {
             }
             try await write(user, .memberLeft(.init(chat: chat, user: target)), key: key)
         }
+        return false
     }
 
     // MARK: - Messages
@@ -213,13 +216,13 @@ public struct ChatFlowCommands: Sendable {
         return view
     }
 
-    public func edit(_ message: MessageID, by user: UserID, content: String, idempotencyKey: String? = nil) async throws -> MessageView {
+    public func edit(_ message: MessageID, by user: UserID, content: String, idempotencyKey: String? = nil) async throws -> (message: MessageView, replayed: Bool) {
         let key = try writeKey(idempotencyKey, user, ["edit", message.description, Validation.content(content)])
         if try await retried(key) != nil {
             _ = try visibleMessage(message, by: user)
-            return try reader.message(message).orThrow(.notFound("message \(message) not found"))
+            return (try reader.message(message).orThrow(.notFound("message \(message) not found")), true)
         }
-        return try await withLock(on: message, by: user, .shared) {
+        return (try await withLock(on: message, by: user, .shared) {
             let facts = try visibleMessage(message, by: user)
             try requireMember(facts.chat, user)
             // Who may edit comes first: whether it can still be edited is the author's business.
@@ -234,19 +237,21 @@ public struct ChatFlowCommands: Sendable {
             }
             try await write(user, .messageEdited(.init(chat: facts.chat, message: message, content: content)), key: key)
             return try reader.message(message).orThrow(.unavailable("the message could not be read back"))
-        }
+        }, false)
     }
 
     /// Deletes a message (the author while still a member, or the chat's owner). Deleting it
     /// again is a no-op.
-    public func delete(_ message: MessageID, by user: UserID, idempotencyKey: String? = nil) async throws {
+    /// Returns whether it was a retry answered from the first request (`Idempotency-Key`).
+    @discardableResult
+    public func delete(_ message: MessageID, by user: UserID, idempotencyKey: String? = nil) async throws -> Bool {
         let key = try writeKey(idempotencyKey, user, ["delete", message.description])
-        if try await retried(key) != nil { return }
+        if try await retried(key) != nil { return true }
         // Deleting again changes nothing, and need not hold the chat's writers back.
         if let facts = try reader.messageFacts(message), facts.deleted,
            case let role? = try reader.role(of: user, in: facts.chat), facts.author == user || role == .owner {
             try await remember(key)
-            return
+            return false
         }
         try await withLock(on: message, by: user, .exclusive) {
             let facts = try visibleMessage(message, by: user)
@@ -262,6 +267,7 @@ public struct ChatFlowCommands: Sendable {
             }
             try await write(user, .messageDeleted(.init(chat: facts.chat, message: message)), key: key)
         }
+        return false
     }
 
     // MARK: - Reactions and read state
@@ -270,14 +276,14 @@ public struct ChatFlowCommands: Sendable {
     public static let maxReactionKinds = 50
 
     /// Adds a reaction; adding one already there returns it unchanged.
-    public func react(to message: MessageID, with emoji: String, by user: UserID, idempotencyKey: String? = nil) async throws -> ReactionView {
+    public func react(to message: MessageID, with emoji: String, by user: UserID, idempotencyKey: String? = nil) async throws -> (reaction: ReactionView, replayed: Bool) {
         let emoji = try Validation.emoji(emoji)
         let key = try writeKey(idempotencyKey, user, ["react", message.description, emoji])
         if let original = try await retried(key) {
             _ = try visibleMessage(message, by: user)
             // A reaction that was already there logged no event: then it is as of now.
             let at = try reader.reactedAt(user, message, emoji) ?? original.first?.timestamp ?? ULIDGenerator.wallClockMilliseconds()
-            return ReactionView(messageId: message.description, userId: user.rawValue, emoji: emoji, createdAt: RFC3339.format(milliseconds: at))
+            return (ReactionView(messageId: message.description, userId: user.rawValue, emoji: emoji, createdAt: RFC3339.format(milliseconds: at)), true)
         }
         // One more of a kind already there shares the chat's lock; a new kind takes it alone,
         // so that two new kinds cannot both take the last place.
@@ -305,16 +311,18 @@ public struct ChatFlowCommands: Sendable {
                 }
                 return ReactionView(messageId: message.description, userId: user.rawValue, emoji: emoji, createdAt: RFC3339.format(milliseconds: at))
             }
-            if let view { return view }
+            if let view { return (view, false) }
         }
         throw ChatFlowError.unavailable("the reaction could not be added")
     }
 
     /// Removes the caller's reaction; removing one that is not there is a no-op.
-    public func unreact(to message: MessageID, with emoji: String, by user: UserID, idempotencyKey: String? = nil) async throws {
+    /// Returns whether it was a retry answered from the first request (`Idempotency-Key`).
+    @discardableResult
+    public func unreact(to message: MessageID, with emoji: String, by user: UserID, idempotencyKey: String? = nil) async throws -> Bool {
         let emoji = try reactionToRemove(emoji, on: message, by: user)
         let key = try writeKey(idempotencyKey, user, ["unreact", message.description, emoji])
-        if try await retried(key) != nil { return }
+        if try await retried(key) != nil { return true }
         try await withLock(on: message, by: user, .shared) {
             let facts = try visibleMessage(message, by: user)
             try requireMember(facts.chat, user)
@@ -324,6 +332,7 @@ public struct ChatFlowCommands: Sendable {
             }
             try await write(user, .reactionRemoved(.init(chat: facts.chat, message: message, emoji: emoji)), key: key)
         }
+        return false
     }
 
     /// The reaction `text` names, checked like a new one (the text goes into a key: a NUL in
@@ -340,9 +349,11 @@ public struct ChatFlowCommands: Sendable {
         }
     }
 
-    public func markRead(_ chat: ChatID, upTo message: MessageID, by user: UserID, idempotencyKey: String? = nil) async throws {
+    /// Returns whether it was a retry answered from the first request (`Idempotency-Key`).
+    @discardableResult
+    public func markRead(_ chat: ChatID, upTo message: MessageID, by user: UserID, idempotencyKey: String? = nil) async throws -> Bool {
         let key = try writeKey(idempotencyKey, user, ["read", chat.description, message.description])
-        if try await retried(key) != nil { return }
+        if try await retried(key) != nil { return true }
         try await locks.withLock(chat, .shared) {
             try requireMember(chat, user)
             guard try reader.chat(ofMessage: message) == chat else {
@@ -350,5 +361,6 @@ public struct ChatFlowCommands: Sendable {
             }
             try await write(user, .readMarkerMoved(.init(chat: chat, message: message)), key: key)
         }
+        return false
     }
 }
