@@ -164,18 +164,22 @@ struct RestoreCommand: AsyncParsableCommand {
         print("restored \(from) into \(target) (last event \(last?.description ?? "none")); run `chatflow verify` to check it")
     }
 
-    /// Takes RocksDB's lock on the existing `target`; refused (74) when a server or another
-    /// command has it open.
-    /// Takes the group's and others' permissions off `root` and everything in it.
+    /// Takes the group's and others' permissions off `root` and everything in it. A
+    /// symbolic link is left alone: changing its mode would change its target's, which may
+    /// lie outside the data directory.
     private static func closeToOthers(_ root: String) throws {
         let files = FileManager.default
         let names = (files.enumerator(atPath: root)?.allObjects as? [String]) ?? []
         for path in [root] + names.map({ root + "/" + $0 }) {
-            let mode = (try files.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.uint16Value ?? 0o600
-            if mode & 0o077 != 0 { try files.setAttributes([.posixPermissions: NSNumber(value: mode & ~0o077)], ofItemAtPath: path) }
+            let attributes = try files.attributesOfItem(atPath: path)
+            guard attributes[.type] as? FileAttributeType != .typeSymbolicLink,
+                  let mode = (attributes[.posixPermissions] as? NSNumber)?.uint16Value, mode & 0o077 != 0 else { continue }
+            try files.setAttributes([.posixPermissions: NSNumber(value: mode & ~0o077)], ofItemAtPath: path)
         }
     }
 
+    /// Takes RocksDB's lock on the existing `target`; refused (74) when a server or another
+    /// command has it open.
     private static func lockTarget(_ target: String) throws -> DatabaseLock {
         let taken: DatabaseLock?
         do {

@@ -43,10 +43,13 @@ struct TokenCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("token: \(error)\n".utf8))
             throw ExitCode(78)
         }
-        // With no bound set, still one the server can read: its clock's range ends in 9999.
+        // With no bound set (0), still at most the largest bound one may set (about a
+        // century): a lifetime in the millions of days gave an `exp` past year 9999, which
+        // the server reads as no time at all.
         let longest = maxDays == 0 ? ServerConfiguration.jwtMaxDaysRange.upperBound : maxDays
         guard seconds <= TimeInterval(longest) * 86400 else {
-            throw ValidationError("--ttl must be at most \(longest)d, as the server takes (CHATFLOW_JWT_MAX_DAYS): a token cannot be revoked before it expires; mint a new one when it does")
+            let why = maxDays == 0 ? "the longest any CHATFLOW_JWT_MAX_DAYS allows" : "as the server takes (CHATFLOW_JWT_MAX_DAYS)"
+            throw ValidationError("--ttl must be at most \(longest)d, \(why): a token cannot be revoked before it expires; mint a new one when it does")
         }
         let secret: String, created: Bool
         do {

@@ -295,7 +295,8 @@ package final class LiveHub: Service, Sendable {
             return
         }
         // With `since`, the replay confirms once it knows it can fill the gap: a client told
-        // `recovered` is not then told it is too far behind.
+        // `recovered` is not then told it is too far behind (unless retention removes what
+        // the replay has yet to send while it runs).
         if position == nil { send(LiveFrame.subscribed(channel: channel.description, recovered: false), to: connection) }
 
         // Without `since`, a new subscription starts where its membership was judged: a busy
@@ -413,12 +414,12 @@ package final class LiveHub: Service, Sendable {
     }
 
     /// Waits for a turn to replay; false when the connection closed first (the hub drops
-    /// the waits of a closing connection once, so one that closed between two turns of its
-    /// replay, before waiting again, is caught here).
+    /// the waits of a closing connection once; one closing between two turns of its replay
+    /// is caught by the gate, which asks under the lock that dropping takes).
     private func enterReplayGate(_ connection: LiveConnection) async -> Bool {
         guard !connection.isClosed else { return false }
         metrics.replaysWaiting.increment()
-        let admitted = await replayGate.enter(connection.user, connection: connection.id)
+        let admitted = await replayGate.enter(connection.user, connection: connection.id) { connection.isClosed }
         metrics.replaysWaiting.decrement()
         guard admitted else { return false }
         metrics.replaysRunning.increment()
@@ -484,8 +485,6 @@ package final class LiveHub: Service, Sendable {
     /// for a turn while more remains.
     private func continueReplay(_ progress: ReplayProgress, _ channel: LiveChannel, to connection: LiveConnection) -> ReplayProgress.Turn {
         do {
-            // Between two turns, retention may have removed what is still to send.
-            if try passedByRetention(progress, channel, connection) { return .ended }
             while progress.readAhead != nil {
                 guard let more = try readAhead(progress, for: connection) else { return .ended }
                 if more && replayGate.othersWait(besides: connection.user) { return .yielded }
@@ -505,13 +504,17 @@ package final class LiveHub: Service, Sendable {
                     let page = ids.prefix(ReplayProgress.pageSize)
                     progress.chatEvents = ids.dropFirst(page.count)
                     records = try page.compactMap { try projector.log.record($0) }
-                    // Records retention removed meanwhile are passed over.
-                    if records.isEmpty, let last = page.last {
-                        progress.cursor = last
-                        continue
+                    // Retention removed some while the replay ran (or waited for its turn):
+                    // the client would have a gap it cannot see.
+                    if records.count < page.count {
+                        endRemovedByRetention(connection, channel)
+                        return .ended
                     }
                 } else {
                     records = try projector.log.read(after: progress.cursor, limit: ReplayProgress.pageSize)
+                    // The same for the log: what lay between the cursor and the horizon may
+                    // be gone.
+                    if try passedByRetention(progress, channel, connection) { return .ended }
                 }
                 if records.isEmpty { break }
                 progress.notifications?.refresh()
@@ -547,7 +550,7 @@ package final class LiveHub: Service, Sendable {
                         progress.away = true
                     }
                 }
-                let more = progress.chatEvents.map { !$0.isEmpty } ?? (records.count == ReplayProgress.pageSize)
+                let more = progress.chatEvents.map { !$0.isEmpty } ?? (records.count == ReplayProgress.pageSize && progress.cursor.map { $0 < upTo } ?? true)
                 if more && replayGate.othersWait(besides: connection.user) { return .yielded }
             }
             // Out of the chat at the end: their last leaving is the last they hear of it, as
@@ -576,11 +579,14 @@ package final class LiveHub: Service, Sendable {
     private func passedByRetention(_ progress: ReplayProgress, _ channel: LiveChannel, _ connection: LiveConnection) throws -> Bool {
         guard let horizon = try RetentionState.horizon(in: projector.log.database),
               let position = progress.cursor, position < horizon else { return false }
-        endSubscription(connection, channel, LiveFrame.error(
-            "too_far_behind",
-            "events before \(horizon) were removed by retention: reload over HTTP, then subscribe without since",
-            channel: channel.description))
+        endRemovedByRetention(connection, channel, horizon: horizon)
         return true
+    }
+
+    private func endRemovedByRetention(_ connection: LiveConnection, _ channel: LiveChannel, horizon: ULID? = nil) {
+        let what = horizon.map { "events before \($0) were removed by retention" } ?? "events still to replay were removed by retention"
+        endSubscription(connection, channel, LiveFrame.error(
+            "too_far_behind", "\(what): reload over HTTP, then subscribe without since", channel: channel.description))
     }
 
     /// One page of a notifications replay's read-ahead: for each chat the user joined or
@@ -589,7 +595,10 @@ package final class LiveHub: Service, Sendable {
     /// it was posted while the user was out. Whether more is to read; nil when the
     /// subscription ended (closed, or too far behind).
     private func readAhead(_ progress: ReplayProgress, for connection: LiveConnection) throws -> Bool? {
-        guard var ahead = progress.readAhead, let end = progress.end else { return false }
+        guard var ahead = progress.readAhead, let end = progress.end else {
+            progress.readAhead = nil
+            return false
+        }
         if connection.isClosed { return nil }
         let records = ahead.cursor < end ? try projector.log.read(after: ahead.cursor, limit: ReplayProgress.pageSize) : []
         for record in records where record.id <= end {

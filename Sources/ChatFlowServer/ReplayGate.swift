@@ -29,11 +29,13 @@ package final class ReplayGate: Sendable {
     }
 
     /// Returns true once `user` may replay (pair it with `leave`), or false when
-    /// `cancel(connection:)` dropped the wait first.
+    /// `cancel(connection:)` dropped the wait first, or `closed` says the connection closed
+    /// (asked under the lock `cancel` takes: one closing as this waits is not left behind).
     @discardableResult
-    package func enter(_ user: UserID, connection: Int = 0) async -> Bool {
+    package func enter(_ user: UserID, connection: Int = 0, closed: () -> Bool = { false }) async -> Bool {
         await withCheckedContinuation { continuation in
-            let admitted = state.withLock { state in
+            let admitted: Bool? = state.withLock { state in
+                if closed() { return nil }
                 // Each `leave` admits every waiter that may run, so when there is room now,
                 // those still waiting are held by a replay of their own user: no overtaking.
                 if Self.mayRun(user, in: state, limit: limit) {
@@ -44,7 +46,11 @@ package final class ReplayGate: Sendable {
                 state.waiting.append(Waiter(user: user, connection: connection, continuation: continuation))
                 return false
             }
-            if admitted { continuation.resume(returning: true) }
+            switch admitted {
+            case true?: continuation.resume(returning: true)
+            case nil: continuation.resume(returning: false)
+            case false?: break
+            }
         }
     }
 

@@ -10,7 +10,7 @@ enum RequestBody {
         // A body labelled as something else (a form, text) was not meant as this JSON; one
         // with no label is read as JSON, as clients that omit it mean.
         if let label = request.headers[.contentType], !isJSON(label) {
-            throw ProblemDetail(.unsupportedMediaType, "the body must be JSON, sent with Content-Type: application/json (not \(ProblemDetail.quote(label)))")
+            throw ProblemDetail(.unsupportedMediaType, "the body must be JSON in UTF-8, sent with Content-Type: application/json (not \(ProblemDetail.quote(label)))")
         }
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw ProblemDetail(.contentTooLarge, "the request body is \(length) bytes; the limit is \(limit) bytes")

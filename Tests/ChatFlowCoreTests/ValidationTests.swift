@@ -70,7 +70,13 @@ struct ValidationTests {
         }
         // Tags spell flags, not hidden text after a letter or a flag.
         for hidden in ["a\u{E0067}\u{E0062}\u{E007F}", "🏴\u{E0068}\u{E0069}\u{E007F} team", "x\u{E0020}"] {
-            #expect(throws: ChatFlowError.self, "\(hidden.unicodeScalars.map { String($0.value, radix: 16) })") { try Validation.chatName(hidden) }
+            let error = #expect(throws: ChatFlowError.self, "\(hidden.unicodeScalars.map { String($0.value, radix: 16) })") { try Validation.chatName(hidden) }
+            #expect("\(error.map { "\($0)" } ?? "")".contains("outside a flag"), "\(String(describing: error))")
+        }
+        // Variation selectors pick a form of what they follow, or nothing: then they hide.
+        for hidden in ["gen\u{FE0F}eral", "general\u{E0100}", "👍\u{FE0F}\u{FE0F}", "a\u{180B}"] {
+            let error = #expect(throws: ChatFlowError.self, "\(hidden.unicodeScalars.map { String($0.value, radix: 16) })") { try Validation.chatName(hidden) }
+            #expect("\(error.map { "\($0)" } ?? "")".contains("where it selects no form"), "\(String(describing: error))")
         }
     }
 

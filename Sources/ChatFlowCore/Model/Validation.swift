@@ -234,11 +234,40 @@ public enum Validation {
         if let refused {
             throw .invalid("\(field) must not hold invisible or direction-changing formatting characters (got U+\(String(refused.value, radix: 16, uppercase: true)))")
         }
+        // A variation selector picks a form of the character it follows, once: after any
+        // other it shows nothing ("gen\u{FE0F}eral"), and a run of them can carry hidden text.
+        for character in text where character.unicodeScalars.contains(where: isVariationSelector) {
+            let scalars = Array(character.unicodeScalars)
+            let selectors = scalars.indices.filter { isVariationSelector(scalars[$0]) }
+            guard selectors == [1], mayTakeVariation(scalars[0], selector: scalars[1]) else {
+                let first = scalars[selectors[0]]
+                throw .invalid("\(field) must not hold invisible or direction-changing formatting characters (got U+\(String(first.value, radix: 16, uppercase: true)) where it selects no form)")
+            }
+        }
         // Tags spell a subdivision's flag after 🏴; anywhere else they are hidden text.
         let isTag: (Unicode.Scalar) -> Bool = { (0xE0020...0xE007F).contains($0.value) }
         if let hidden = text.first(where: { $0.unicodeScalars.contains(where: isTag) && fullyQualifiedEmoji($0) == nil }),
            let tag = hidden.unicodeScalars.first(where: isTag) {
             throw .invalid("\(field) must not hold invisible or direction-changing formatting characters (got U+\(String(tag.value, radix: 16, uppercase: true)) outside a flag)")
+        }
+    }
+
+    private static func isVariationSelector(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x180B...0x180D, 0x180F, 0xFE00...0xFE0F, 0xE0100...0xE01EF: true
+        default: false
+        }
+    }
+
+    /// Whether `base` has forms `selector` can pick: emoji or text presentation of an emoji,
+    /// an ideographic variant of a Han character, a Mongolian letter's form, or a
+    /// standardized variant of a symbol or letter outside ASCII.
+    private static func mayTakeVariation(_ base: Unicode.Scalar, selector: Unicode.Scalar) -> Bool {
+        switch selector.value {
+        case 0xFE0E, 0xFE0F: base.properties.isEmoji
+        case 0xE0100...0xE01EF: base.properties.isIdeographic
+        case 0x180B...0x180D, 0x180F: (0x1800...0x18AF).contains(base.value)
+        default: !base.isASCII
         }
     }
 
