@@ -45,9 +45,15 @@ extension ChatFlowCommands {
     /// Records `key` for a write that changed nothing (already a member, already reacted,
     /// the same text again): a retry then answers as this request did, even after later
     /// writes, and the key sent with another request is a 409, as for a write that appended.
-    func remember(_ key: IdempotencyKey?) async throws {
-        guard let key else { return }
-        if try await log.append([], idempotencyKey: key).isReusedKey { throw Self.reusedKey(key) }
+    /// Returns whether the key was recorded already, by the same request: a retry that
+    /// came while the first was still being answered (it passed `retried` before the first
+    /// committed), to be marked as replayed all the same.
+    @discardableResult
+    func remember(_ key: IdempotencyKey?) async throws -> Bool {
+        guard let key else { return false }
+        let result = try await log.append([], idempotencyKey: key)
+        if result.isReusedKey { throw Self.reusedKey(key) }
+        return result.isReplay
     }
 
     static func reusedKey(_ key: IdempotencyKey) -> ChatFlowError {
@@ -64,10 +70,13 @@ extension ChatFlowCommands {
         return MemberView(chatId: chat.description, userId: user.rawValue, role: MemberRole.member.rawValue, joinedAt: RFC3339.format(milliseconds: joined.timestamp))
     }
 
-    /// `append` for a write keyed by `writeKey`: a key used meanwhile for another request is a 409.
-    func write(_ actor: UserID, _ event: ChangeEvent, key: IdempotencyKey?) async throws {
+    /// `append` for a write keyed by `writeKey`: a key used meanwhile for another request is a
+    /// 409. Returns whether the same request committed it first (see `remember`).
+    @discardableResult
+    func write(_ actor: UserID, _ event: ChangeEvent, key: IdempotencyKey?) async throws -> Bool {
         let result = try await append(actor, event, key: key)
         if result.isReusedKey, let key { throw Self.reusedKey(key) }
+        return result.isReplay
     }
 
     @discardableResult

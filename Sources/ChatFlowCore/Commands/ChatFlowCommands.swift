@@ -74,18 +74,19 @@ public struct ChatFlowCommands: Sendable {
         // A request that changes nothing is answered without holding the chat's writers back.
         let unchanged = try change()
         guard unchanged.update != nil else {
-            try await remember(key)
-            return (unchanged.current, false)
+            return (unchanged.current, try await remember(key))
         }
-        return (try await locks.withLock(chat, .exclusive) {
+        var replayed = false
+        let updated = try await locks.withLock(chat, .exclusive) {
             let (current, update) = try change()
             guard let update else {
-                try await remember(key)
+                replayed = try await remember(key)
                 return current
             }
-            try await write(user, .chatUpdated(update), key: key)
+            replayed = try await write(user, .chatUpdated(update), key: key)
             return try reader.chat(chat).orThrow(.unavailable("the chat could not be read back"))
-        }, false)
+        }
+        return (updated, replayed)
     }
 
     /// Joins a public chat; joining one already joined returns the membership unchanged.
@@ -94,21 +95,22 @@ public struct ChatFlowCommands: Sendable {
         if let original = try await retried(key) { return (try membership(user, of: chat, from: original, by: user), true) }
         // Joining again changes nothing, and need not hold the chat's writers back.
         if try reader.role(of: user, in: chat) != nil, let member = try reader.member(user, of: chat) {
-            try await remember(key)
-            return (member, false)
+            return (member, try await remember(key))
         }
-        return (try await locks.withLock(chat, .exclusive) {
+        var replayed = false
+        let member = try await locks.withLock(chat, .exclusive) {
             let (view, role) = try readable(chat, by: user)
             if role != nil {
-                try await remember(key)
+                replayed = try await remember(key)
                 return try reader.member(user, of: chat).orThrow(.unavailable("the membership could not be read back"))
             }
             guard !view.isPrivate else { throw ChatFlowError.notFound("chat \(chat) not found") }
             // The first to join a chat everyone has left becomes its owner; the event says so
             // for live clients.
-            try await write(user, .memberJoined(.init(chat: chat, user: user, role: view.memberCount == 0 ? .owner : .member)), key: key)
+            replayed = try await write(user, .memberJoined(.init(chat: chat, user: user, role: view.memberCount == 0 ? .owner : .member)), key: key)
             return try reader.member(user, of: chat).orThrow(.unavailable("the membership could not be read back"))
-        }, false)
+        }
+        return (member, replayed)
     }
 
     /// A member adds someone; the only way into a private chat. Adding a member again is a no-op.
@@ -116,18 +118,19 @@ public struct ChatFlowCommands: Sendable {
         let key = try writeKey(idempotencyKey, user, ["add", chat.description, target.rawValue])
         if let original = try await retried(key) { return (try membership(target, of: chat, from: original, by: user), true) }
         if try reader.role(of: user, in: chat) != nil, let existing = try reader.member(target, of: chat) {
-            try await remember(key)
-            return (existing, false)
+            return (existing, try await remember(key))
         }
-        return (try await locks.withLock(chat, .exclusive) {
+        var replayed = false
+        let member = try await locks.withLock(chat, .exclusive) {
             try requireMember(chat, user)
             if let existing = try reader.member(target, of: chat) {
-                try await remember(key)
+                replayed = try await remember(key)
                 return existing
             }
-            try await write(user, .memberJoined(.init(chat: chat, user: target, role: .member)), key: key)
+            replayed = try await write(user, .memberJoined(.init(chat: chat, user: target, role: .member)), key: key)
             return try reader.member(target, of: chat).orThrow(.unavailable("the membership could not be read back"))
-        }, false)
+        }
+        return (member, replayed)
     }
 
     /// A member leaves (target == user), or the owner removes someone. An owner who leaves
@@ -137,7 +140,7 @@ public struct ChatFlowCommands: Sendable {
     public func remove(_ target: UserID, from chat: ChatID, by user: UserID, idempotencyKey: String? = nil) async throws -> Bool {
         let key = try writeKey(idempotencyKey, user, ["remove", chat.description, target.rawValue])
         if try await retried(key) != nil { return true }
-        try await locks.withLock(chat, .exclusive) {
+        return try await locks.withLock(chat, .exclusive) {
             guard let role = try readable(chat, by: user).1 else {
                 // Leaving a chat one is not in removes a membership that is not there: not
                 // found, as removing someone who is not a member is (not "join first").
@@ -150,9 +153,8 @@ public struct ChatFlowCommands: Sendable {
             if target != user {
                 guard role == .owner else { throw ChatFlowError.forbidden("only the chat's owner can remove other members") }
             }
-            try await write(user, .memberLeft(.init(chat: chat, user: target)), key: key)
+            return try await write(user, .memberLeft(.init(chat: chat, user: target)), key: key)
         }
-        return false
     }
 
     // MARK: - Messages
@@ -222,7 +224,8 @@ public struct ChatFlowCommands: Sendable {
             _ = try visibleMessage(message, by: user)
             return (try reader.message(message).orThrow(.notFound("message \(message) not found")), true)
         }
-        return (try await withLock(on: message, by: user, .shared) {
+        var replayed = false
+        let edited = try await withLock(on: message, by: user, .shared) {
             let facts = try visibleMessage(message, by: user)
             try requireMember(facts.chat, user)
             // Who may edit comes first: whether it can still be edited is the author's business.
@@ -232,12 +235,13 @@ public struct ChatFlowCommands: Sendable {
             let current = try reader.message(message).orThrow(.unavailable("the message could not be read"))
             // The same text again (a retried request) changes nothing, as with a chat's settings.
             if current.content == content {
-                try await remember(key)
+                replayed = try await remember(key)
                 return current
             }
-            try await write(user, .messageEdited(.init(chat: facts.chat, message: message, content: content)), key: key)
+            replayed = try await write(user, .messageEdited(.init(chat: facts.chat, message: message, content: content)), key: key)
             return try reader.message(message).orThrow(.unavailable("the message could not be read back"))
-        }, false)
+        }
+        return (edited, replayed)
     }
 
     /// Deletes a message (the author while still a member, or the chat's owner). Deleting it
@@ -250,10 +254,9 @@ public struct ChatFlowCommands: Sendable {
         // Deleting again changes nothing, and need not hold the chat's writers back.
         if let facts = try reader.messageFacts(message), facts.deleted,
            case let role? = try reader.role(of: user, in: facts.chat), facts.author == user || role == .owner {
-            try await remember(key)
-            return false
+            return try await remember(key)
         }
-        try await withLock(on: message, by: user, .exclusive) {
+        return try await withLock(on: message, by: user, .exclusive) {
             let facts = try visibleMessage(message, by: user)
             try requireMember(facts.chat, user)
             if facts.author != user {
@@ -261,13 +264,9 @@ public struct ChatFlowCommands: Sendable {
                     throw ChatFlowError.forbidden("only the author or the chat's owner can delete a message")
                 }
             }
-            if facts.deleted {
-                try await remember(key)
-                return
-            }
-            try await write(user, .messageDeleted(.init(chat: facts.chat, message: message)), key: key)
+            if facts.deleted { return try await remember(key) }
+            return try await write(user, .messageDeleted(.init(chat: facts.chat, message: message)), key: key)
         }
-        return false
     }
 
     // MARK: - Reactions and read state
@@ -287,6 +286,7 @@ public struct ChatFlowCommands: Sendable {
         }
         // One more of a kind already there shares the chat's lock; a new kind takes it alone,
         // so that two new kinds cannot both take the last place.
+        var replayed = false
         for mode in [ChatLocks.Mode.shared, .exclusive] {
             let view = try await withLock(on: message, by: user, mode) { () -> ReactionView? in
                 let facts = try visibleMessage(message, by: user)
@@ -294,7 +294,7 @@ public struct ChatFlowCommands: Sendable {
                 guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted") }
                 let at: UInt64
                 if let existing = try reader.reactedAt(user, message, emoji) {
-                    try await remember(key)
+                    replayed = try await remember(key)
                     at = existing
                 } else {
                     // Every page of history carries each message's reactions: their kinds are bounded.
@@ -305,13 +305,14 @@ public struct ChatFlowCommands: Sendable {
                     }
                     let result = try await append(user, .reactionAdded(.init(chat: facts.chat, message: message, emoji: emoji)), key: key)
                     if result.isReusedKey, let key { throw Self.reusedKey(key) }
+                    replayed = result.isReplay
                     // The user's own removal, sent at the same time (it shares the lock), may
                     // already have taken it away again: the reaction was added all the same.
                     at = try reader.reactedAt(user, message, emoji) ?? result.ids[0].timestamp
                 }
                 return ReactionView(messageId: message.description, userId: user.rawValue, emoji: emoji, createdAt: RFC3339.format(milliseconds: at))
             }
-            if let view { return (view, false) }
+            if let view { return (view, replayed) }
         }
         throw ChatFlowError.unavailable("the reaction could not be added")
     }
@@ -323,16 +324,12 @@ public struct ChatFlowCommands: Sendable {
         let emoji = try reactionToRemove(emoji, on: message, by: user)
         let key = try writeKey(idempotencyKey, user, ["unreact", message.description, emoji])
         if try await retried(key) != nil { return true }
-        try await withLock(on: message, by: user, .shared) {
+        return try await withLock(on: message, by: user, .shared) {
             let facts = try visibleMessage(message, by: user)
             try requireMember(facts.chat, user)
-            guard try reader.reactedAt(user, message, emoji) != nil else {
-                try await remember(key)
-                return
-            }
-            try await write(user, .reactionRemoved(.init(chat: facts.chat, message: message, emoji: emoji)), key: key)
+            guard try reader.reactedAt(user, message, emoji) != nil else { return try await remember(key) }
+            return try await write(user, .reactionRemoved(.init(chat: facts.chat, message: message, emoji: emoji)), key: key)
         }
-        return false
     }
 
     /// The reaction `text` names, checked like a new one (the text goes into a key: a NUL in
@@ -354,13 +351,12 @@ public struct ChatFlowCommands: Sendable {
     public func markRead(_ chat: ChatID, upTo message: MessageID, by user: UserID, idempotencyKey: String? = nil) async throws -> Bool {
         let key = try writeKey(idempotencyKey, user, ["read", chat.description, message.description])
         if try await retried(key) != nil { return true }
-        try await locks.withLock(chat, .shared) {
+        return try await locks.withLock(chat, .shared) {
             try requireMember(chat, user)
             guard try reader.chat(ofMessage: message) == chat else {
                 throw ChatFlowError.notFound("message \(message) not found in chat \(chat)")
             }
-            try await write(user, .readMarkerMoved(.init(chat: chat, message: message)), key: key)
+            return try await write(user, .readMarkerMoved(.init(chat: chat, message: message)), key: key)
         }
-        return false
     }
 }
