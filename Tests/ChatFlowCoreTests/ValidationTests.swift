@@ -55,6 +55,7 @@ struct ValidationTests {
     /// reorders or hides text; messages may (the web client lays each out on its own).
     @Test func namesTakeNoHiddenOrReorderingFormatting() throws {
         for (hidden, code) in [("\u{202E}gnp.exe", "202E"), ("gen\u{200B}eral", "200B"), ("a\u{2066}b\u{2069}", "2066"),
+                               ("ad\u{200C}min é", "200C"), ("\u{200D}x é", "200D"), ("admin\u{200E} é", "200E"), ("a\u{180E}b é", "180E"),
                                ("soft\u{AD}hyphen", "AD"), ("x\u{FEFF}", "FEFF"), ("tag\u{E0001}", "E0001"),
                                ("gen\u{3164}eral", "3164"), ("a\u{034F}b", "34F"), ("a\u{2061}b", "2061"), ("a\u{FFF9}b", "FFF9")] {
             #expect(throws: ChatFlowError.invalid("name must not hold invisible or direction-changing formatting characters (got U+\(code))")) {
@@ -65,7 +66,8 @@ struct ValidationTests {
         }
         // What right-to-left text, letters and emoji need stays.
         for name in ["\u{200F}שלום", "می\u{200C}خواهم", "👩\u{200D}💻 team", "عربي\u{061C} 42", "🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}",
-                     "❤\u{FE0F} fans", "葛\u{E0100}城", "ᠮᠣᠩ\u{180B}ᠭᠣᠯ"] {
+                     "❤\u{FE0F} fans", "葛\u{E0100}城", "ᠮᠣᠩ\u{180B}ᠭᠣᠯ", "ᠬᠠᠷ\u{180E}ᠠ", "🏃\u{200D}♂\u{FE0F} runners",
+                     "👁\u{FE0F}\u{200D}🗨\u{FE0F}", "🏳\u{FE0F}\u{200D}⚧\u{FE0F}", "शुक्र\u{200D}वार", "C++ \u{200E}עברית"] {
             #expect(try Validation.chatName(name) == name)
         }
         // Tags spell flags, not hidden text after a letter or a flag.

@@ -224,19 +224,30 @@ public enum Validation {
     /// and tags (subdivision flags).
     static func requireNoHiddenFormatting(_ text: String, field: String) throws(ChatFlowError) {
         guard !text.utf8.allSatisfy({ $0 < 0x80 }) else { return }
-        let refused = text.unicodeScalars.first { scalar in
-            switch scalar.value {
-            case 0x200C...0x200F, 0x061C, 0x180B...0x180D, 0x180F, 0xFE00...0xFE0F, 0xE0100...0xE01EF, 0xE0020...0xE007F: false
+        let hasRightToLeft = text.unicodeScalars.contains(where: isRightToLeft)
+        var previous: Unicode.Scalar?
+        for scalar in text.unicodeScalars {
+            defer { previous = scalar }
+            let refused = switch scalar.value {
+            // Joiners join letters of scripts that join, and emoji; after ASCII (or first)
+            // they join nothing and only make "ad\u{200C}min" another name than "admin".
+            case 0x200C, 0x200D: previous.map(\.isASCII) ?? true
+            // Direction marks order text that has right-to-left letters in it.
+            case 0x200E, 0x200F, 0x061C: !hasRightToLeft
+            // The Mongolian vowel separator is spelling, after a Mongolian letter.
+            case 0x180E: !(previous.map { (0x1820...0x18AF).contains($0.value) } ?? false)
+            case 0x180B...0x180D, 0x180F, 0xFE00...0xFE0F, 0xE0100...0xE01EF, 0xE0020...0xE007F: false
             case 0xFFF9...0xFFFB: true
             default: scalar.properties.isDefaultIgnorableCodePoint
             }
-        }
-        if let refused {
-            throw .invalid("\(field) must not hold invisible or direction-changing formatting characters (got U+\(String(refused.value, radix: 16, uppercase: true)))")
+            if refused {
+                throw .invalid("\(field) must not hold invisible or direction-changing formatting characters (got U+\(String(scalar.value, radix: 16, uppercase: true)))")
+            }
         }
         // A variation selector picks a form of the character it follows, once: after any
         // other it shows nothing ("gen\u{FE0F}eral"), and a run of them can carry hidden text.
-        for character in text where character.unicodeScalars.contains(where: isVariationSelector) {
+        // An emoji sequence may hold one per emoji in it (🏃‍♂️).
+        for character in text where character.unicodeScalars.contains(where: isVariationSelector) && fullyQualifiedEmoji(character) == nil {
             let scalars = Array(character.unicodeScalars)
             let selectors = scalars.indices.filter { isVariationSelector(scalars[$0]) }
             guard selectors == [1], mayTakeVariation(scalars[0], selector: scalars[1]) else {
@@ -249,6 +260,15 @@ public enum Validation {
         if let hidden = text.first(where: { $0.unicodeScalars.contains(where: isTag) && fullyQualifiedEmoji($0) == nil }),
            let tag = hidden.unicodeScalars.first(where: isTag) {
             throw .invalid("\(field) must not hold invisible or direction-changing formatting characters (got U+\(String(tag.value, radix: 16, uppercase: true)) outside a flag)")
+        }
+    }
+
+    /// Letters of the right-to-left scripts (Hebrew, Arabic, Syriac, Thaana, N'Ko and the
+    /// others of their blocks, their presentation forms, and the historic ones past U+10800).
+    private static func isRightToLeft(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x0590...0x08FF, 0xFB1D...0xFDFF, 0xFE70...0xFEFF, 0x10800...0x10FFF, 0x1E800...0x1EFFF: true
+        default: false
         }
     }
 
