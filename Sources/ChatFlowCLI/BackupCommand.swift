@@ -50,9 +50,7 @@ struct BackupCommand: AsyncParsableCommand {
             print("backup failed: cannot write \(target) (\(detail)); choose a directory this user can write")
             throw ExitCode(1)
         } catch let error as StorageError {
-            // As the other commands report a data directory they cannot open: exit 74.
-            FileHandle.standardError.write(Data("backup: \(error.description)\n".utf8))
-            throw ExitCode(74)
+            throw DataDirectoryOptions.unusable(error, in: "backup")
         }
     }
 

@@ -20,8 +20,7 @@ struct DataDirectoryOptions: ParsableArguments {
             Self.reportRestarted(engine, command: command)
             return engine
         } catch let error as StorageError {
-            FileHandle.standardError.write(Data("\(command): \(error.description)\n".utf8))
-            throw ExitCode(74)
+            throw Self.unusable(error, in: command)
         }
     }
 
@@ -32,12 +31,12 @@ struct DataDirectoryOptions: ParsableArguments {
         do {
             return try body()
         } catch let error as StorageError {
-            throw damaged(error, in: command)
+            throw unusable(error, in: command)
         }
     }
 
-    /// Says `error` on stderr for `command`; the exit it calls for.
-    static func damaged(_ error: StorageError, in command: String) -> ExitCode {
+    /// Says on stderr why `command` cannot use the data directory; the exit that calls for (74).
+    static func unusable(_ error: StorageError, in command: String) -> ExitCode {
         FileHandle.standardError.write(Data("\(command): \(error.description)\n".utf8))
         return ExitCode(74)
     }

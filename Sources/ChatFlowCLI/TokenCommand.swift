@@ -55,8 +55,7 @@ struct TokenCommand: AsyncParsableCommand {
         do {
             (secret, created) = try environment.jwtSecret(dataDirectory: data.path, create: true)
         } catch let error as StorageError {
-            FileHandle.standardError.write(Data("token: \(error.description)\n".utf8))
-            throw ExitCode(74)
+            throw DataDirectoryOptions.unusable(error, in: "token")
         }
         if created {
             // Said once, on stderr, as `serve` would: the token is only good for a server

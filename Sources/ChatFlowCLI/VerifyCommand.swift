@@ -33,7 +33,7 @@ struct VerifyCommand: AsyncParsableCommand {
         } catch let damage as StorageError {
             // As `meetingDamage` says it, and in the JSON for a monitor that reads only that.
             if json { try printJSON(Output(equal: false, projections: [], error: damage.description)) }
-            throw DataDirectoryOptions.damaged(damage, in: "verify")
+            throw DataDirectoryOptions.unusable(damage, in: "verify")
         }
         let equal = reports.allSatisfy(\.equal)
         if json {

@@ -241,7 +241,7 @@ public enum Validation {
             default: scalar.properties.isDefaultIgnorableCodePoint
             }
             if refused {
-                throw .invalid("\(field) must not hold invisible or direction-changing formatting characters (got U+\(String(scalar.value, radix: 16, uppercase: true)))")
+                throw hiddenFormatting(field, scalar)
             }
         }
         // A variation selector picks a form of the character it follows, once: after any
@@ -252,15 +252,19 @@ public enum Validation {
             let selectors = scalars.indices.filter { isVariationSelector(scalars[$0]) }
             guard selectors == [1], mayTakeVariation(scalars[0], selector: scalars[1]) else {
                 let first = scalars[selectors[0]]
-                throw .invalid("\(field) must not hold invisible or direction-changing formatting characters (got U+\(String(first.value, radix: 16, uppercase: true)) where it selects no form)")
+                throw hiddenFormatting(field, first, " where it selects no form")
             }
         }
         // Tags spell a subdivision's flag after 🏴; anywhere else they are hidden text.
         let isTag: (Unicode.Scalar) -> Bool = { (0xE0020...0xE007F).contains($0.value) }
         if let hidden = text.first(where: { $0.unicodeScalars.contains(where: isTag) && fullyQualifiedEmoji($0) == nil }),
            let tag = hidden.unicodeScalars.first(where: isTag) {
-            throw .invalid("\(field) must not hold invisible or direction-changing formatting characters (got U+\(String(tag.value, radix: 16, uppercase: true)) outside a flag)")
+            throw hiddenFormatting(field, tag, " outside a flag")
         }
+    }
+
+    private static func hiddenFormatting(_ field: String, _ scalar: Unicode.Scalar, _ context: String = "") -> ChatFlowError {
+        .invalid("\(field) must not hold invisible or direction-changing formatting characters (got U+\(String(scalar.value, radix: 16, uppercase: true))\(context))")
     }
 
     /// Letters of the right-to-left scripts (Hebrew, Arabic, Syriac, Thaana, N'Ko and the
