@@ -38,6 +38,7 @@ struct ChatsController {
     /// `scope=public`, the directory of public chats anyone may join.
     @Sendable func list(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
+        try request.takesOnly("scope", "limit", "cursor")
         switch try request.query("scope") {
         case nil, "mine":
             let page = try reader.chats(of: user, cursor: request.cursor, limit: try request.limit(default: 100))
@@ -89,6 +90,7 @@ struct ChatsController {
         let user = try context.requireUser()
         let chat = try context.chatID()
         _ = try commands.readable(chat, by: user)
+        try request.takesOnly("limit", "cursor")
         let page = try reader.members(of: chat, cursor: request.cursor, limit: try request.limit(default: 50))
         return try JSONResponse.make(ListPage("members", page))
     }
@@ -115,6 +117,7 @@ struct ChatsController {
         let user = try context.requireUser()
         let chat = try context.chatID()
         _ = try commands.readable(chat, by: user)
+        try request.takesOnly("limit", "cursor", "direction")
         let directionText = try request.query("direction") ?? "older"
         guard let direction = ChatFlowReader.Direction(rawValue: directionText) else {
             throw ProblemDetail.invalid("direction must be 'older' or 'newer' (got '\(directionText)')")
@@ -127,6 +130,7 @@ struct ChatsController {
         let user = try context.requireUser()
         let chat = try context.chatID()
         _ = try commands.readable(chat, by: user)
+        try request.takesOnly("query", "limit", "cursor")
         guard let text = try request.formText("query"), !text.isEmpty else {
             throw ProblemDetail.invalid("query is required, e.g. ?query=deploy%20from:alice")
         }

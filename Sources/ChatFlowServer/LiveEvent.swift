@@ -21,8 +21,16 @@ package struct LiveEvent: Encodable {
     var description: String?
     var isPrivate: Bool?
 
-    /// The live form of a logged event and the chat it belongs to; nil for events that are
-    /// not delivered live (chat.created has no subscribers yet; read markers are private).
+    /// The kind of a moved read marker: the user's own, for their other devices, told on
+    /// their notifications channel only (``reachesTheChat``).
+    static let readMovedKind = "read.moved"
+
+    /// Whether the chat's channel carries it: everything but a read marker, which is no
+    /// business of the other members.
+    var reachesTheChat: Bool { kind != Self.readMovedKind }
+
+    /// The live form of a logged event and the chat it belongs to; nil for chat.created,
+    /// which has no subscribers yet.
     package static func from(_ logged: LoggedEvent) -> (chat: ChatID, event: LiveEvent)? {
         let time = RFC3339.format(milliseconds: logged.timeMilliseconds)
         let actor = logged.actor.rawValue
@@ -48,7 +56,9 @@ package struct LiveEvent: Encodable {
             return (e.chat, LiveEvent(kind: "member.left", chatId: e.chat.description, userId: e.user.rawValue, by: actor))
         case .chatUpdated(let e):
             return (e.chat, LiveEvent(kind: "chat.updated", chatId: e.chat.description, by: actor, name: e.name, description: e.description, isPrivate: e.isPrivate))
-        case .chatCreated, .readMarkerMoved:
+        case .readMarkerMoved(let e):
+            return (e.chat, LiveEvent(kind: Self.readMovedKind, chatId: e.chat.description, messageId: e.message.description, userId: actor))
+        case .chatCreated:
             return nil
         }
     }

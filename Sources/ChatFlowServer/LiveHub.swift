@@ -11,7 +11,8 @@ import Synchronization
 /// channel to every subscribed connection.
 ///
 /// Channels: `chats/{chatId}` (members only) and `users/me/notifications` (messages in the
-/// user's chats, reactions to the user's messages, membership changes affecting the user).
+/// user's chats, reactions to the user's messages, membership changes affecting the user,
+/// the user's own read markers).
 /// Both resume with `since`: the missed events are replayed from the log, then the channel
 /// goes live with no gap and no repeat.
 package final class LiveHub: Service, Sendable {
@@ -532,7 +533,7 @@ package final class LiveHub: Service, Sendable {
                     guard let (eventChat, event) = LiveEvent.from(logged) else { continue }
                     switch channel {
                     case .chat(let chat):
-                        guard eventChat == chat else { continue }
+                        guard eventChat == chat, event.reachesTheChat else { continue }
                         if progress.away {
                             guard case .memberJoined(let joined) = logged.event, joined.user == connection.user else { continue }
                             progress.away = false
@@ -641,6 +642,10 @@ package final class LiveHub: Service, Sendable {
             return .user(joined.user)
         case .memberLeft(let left):
             return .user(left.user)
+        case .readMarkerMoved:
+            // The user's other devices, so that a chat read on one is read on all; not once
+            // they have left it (the marker went with them).
+            return try commands.reader.role(of: logged.actor, in: chat) != nil ? .user(logged.actor) : nil
         default:
             return nil
         }
@@ -766,9 +771,11 @@ package final class LiveHub: Service, Sendable {
         var outgoing = Outgoing()
         for (index, (logged, chat, event)) in events.enumerated() {
             let channel = LiveChannel.chat(chat)
-            let frame = LiveFrame.event(channel: channel.description, id: logged.id.description, event: event)
-            for connection in subscribers(of: chat) {
-                deliver(frame, id: logged.id, on: channel, to: connection, &outgoing)
+            if event.reachesTheChat {
+                let frame = LiveFrame.event(channel: channel.description, id: logged.id.description, event: event)
+                for connection in subscribers(of: chat) {
+                    deliver(frame, id: logged.id, on: channel, to: connection, &outgoing)
+                }
             }
             if !notified.isEmpty { notify(logged, event: event, recipients: notified[index], &outgoing) }
             // A member who left stops receiving the chat at once, after this last event.

@@ -67,6 +67,7 @@ struct MessagesController {
 
     @Sendable func mine(_ request: Request, context: ChatFlowRequestContext) async throws -> Response {
         let user = try context.requireUser()
+        try request.takesOnly("limit", "cursor")
         let page = try commands.reader.messages(by: user, cursor: request.cursor, limit: try request.limit(default: 50))
         return try JSONResponse.make(ListPage("messages", page))
     }

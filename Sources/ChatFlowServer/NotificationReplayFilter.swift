@@ -5,7 +5,7 @@ import ChatFlowCore
 /// (not their own actions, and not a message posted before they were added), and are a
 /// member of now (nothing of a chat they have left or were removed from reaches them, not
 /// even a message's text as it is now); reactions to their messages; their own joins and
-/// leaves.
+/// leaves; their own read markers.
 ///
 /// Membership then is followed through the replay: it starts, per chat, from what it was
 /// before the replayed range (`membershipBefore`, found by reading the range once ahead)
@@ -60,6 +60,9 @@ struct NotificationReplayFilter {
             return try isReaction(to: added.message, by: logged.actor, in: chat)
         case .reactionRemoved(let removed):
             return try isReaction(to: removed.message, by: logged.actor, in: chat)
+        case .readMarkerMoved:
+            // Their own marker, while they are still in the chat.
+            return try logged.actor == user && isMemberNow(chat)
         default:
             return false
         }

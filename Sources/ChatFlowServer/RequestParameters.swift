@@ -58,6 +58,16 @@ extension Request {
         return limit
     }
 
+    /// Refuses a query parameter the request does not take: a misspelt or misplaced one
+    /// (`direction` on a search) was ignored, and the client took the answer for what it
+    /// asked for.
+    func takesOnly(_ names: String...) throws {
+        for (name, _) in uri.queryParameters where !names.contains(String(name)) {
+            throw ProblemDetail.invalid(
+                "unknown query parameter '\(ProblemDetail.quote(String(name)))'; this request takes \(names.joined(separator: ", "))")
+        }
+    }
+
     /// A query parameter, nil when absent. One given twice is refused, as a field given
     /// twice in a body is: which of the two would count is a guess a proxy may make otherwise.
     func query(_ name: String) throws -> String? {

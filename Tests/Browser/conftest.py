@@ -68,6 +68,18 @@ def bob(settings):
 
 
 @pytest.fixture
+def bob_elsewhere(settings):
+    """Bob signed in on a second device."""
+    page = _page(settings, token_user(settings.bob_token))
+    page.open()
+    page.sign_in(settings.bob_token)
+    page.until(lambda d: d.find_element("id", "app").get_attribute("data-notifications") == "live",
+               "the second device's notifications never went live")
+    yield page
+    _close(page)
+
+
+@pytest.fixture
 def visitor(settings):
     """A fresh browser that signs in as nobody."""
     page = _page(settings, "visitor")

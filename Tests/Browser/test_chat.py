@@ -178,6 +178,18 @@ def test_unread_counts_and_the_read_marker(room, alice, bob, alice_api, bob_api)
                "the server still counts unread messages for bob")
 
 
+def test_a_chat_read_on_one_device_is_read_on_the_other(room, bob, bob_elsewhere, alice_api):
+    bob.create_chat("Bob's desk")  # the first device looks elsewhere
+    alice_api.post(room, "Seen this on your phone?")
+    for page in (bob, bob_elsewhere):
+        page.until(lambda d, page=page: page.unread(room) == 1, f"{page.user}'s chat list never counted the unread message")
+
+    bob.open_chat(room)
+    bob.wait_message("Seen this on your phone?")
+    bob_elsewhere.until(lambda d: bob_elsewhere.unread(room) == 0,
+                        "the chat read on bob's first device still counts as unread on his second")
+
+
 def test_search_finds_and_highlights(room, alice, bob):
     alice.send("Café at noon, anyone?")
     alice.send('<i>Kiwi</i> & "lime" <script>window.pwned=1</script>')

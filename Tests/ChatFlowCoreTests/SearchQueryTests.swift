@@ -102,6 +102,23 @@ import Testing
         #expect(error("🎉*") == .emptyPrefix)
     }
 
+    /// Operators of other search engines are refused, not searched as text: `*a` and `a*b`
+    /// found nothing, `-word` found the messages with the word.
+    @Test func wildcardsInsideAWordAndExclusionsAreRefused() throws {
+        #expect(error("*deploy") == .misplacedWildcard("*deploy"))
+        #expect(error("de*ploy") == .misplacedWildcard("de*ploy"))
+        #expect(error("ok de*p*") == .misplacedWildcard("de*p*"))
+        #expect(error("-deploy") == .exclusion("-deploy"))
+        #expect(error("-from:alice") == .exclusion("-from:alice"))
+        #expect(try parse("-5") == SearchQuery(words: ["5"]))  // a number, not an exclusion
+        #expect(SearchQueryError.exclusion("-deploy").description.contains("not supported"))
+        // Quoted, or not before a word, they are text as before.
+        #expect(try parse("\"-deploy\"") == SearchQuery(words: ["deploy"]))
+        #expect(try parse("a - b") == SearchQuery(words: ["a", "b"]))
+        #expect(try parse("plt-36*") == SearchQuery(prefixes: ["plt-36"]))
+        #expect(try parse("deploy**") == SearchQuery(prefixes: ["deploy"]))
+    }
+
     // MARK: - Phrases
 
     @Test func phrases() throws {
@@ -128,6 +145,8 @@ import Testing
         #expect(try parse("from:alice") == SearchQuery(from: "alice"))
         #expect(try parse("FROM:Bob.Smith-2_x deploy") == SearchQuery(words: ["deploy"], from: "Bob.Smith-2_x"))
         #expect(try parse("from:" + String(repeating: "a", count: 64)).from?.count == 64)
+        #expect(error("from:..") == .invalidUserID(".."))
+        #expect(error("from:.") == .invalidUserID("."))
         #expect(error("from:" + String(repeating: "a", count: 65)) == .invalidUserID(String(repeating: "a", count: 65)))
         #expect(error("from:al!ce") == .invalidUserID("al!ce"))
         #expect(error("from:élise") == .invalidUserID("élise"))
@@ -260,6 +279,7 @@ import Testing
             .missingFilterValue(filter: "after:"), .invalidUserID("x!"),
             .invalidTime(filter: "after:", value: "x", reason: "r"), .duplicateFilter("from:"),
             .emptyTimeRange(after: "2026-02-01", before: "2026-01-01"),
+            .misplacedWildcard("a*b"), .exclusion("-a"),
         ]
         for error in errors {
             #expect(!error.description.isEmpty)

@@ -25,6 +25,12 @@ import Testing
         ("ＡＢＣ１２３", "abc123"),
         ("٣٤", "34"),
         ("ﬁne", "fine"),
+        ("ǅep", "dzep"),
+        ("ǄEP", "dzep"),
+        ("džep", "dzep"),
+        ("ǈubav", "ljubav"),
+        ("ǋegoš", "njegos"),
+        ("ĲSSEL", "ijssel"),
     ])
     func foldsCaseAndAccents(word: String, folded: String) {
         #expect(Tokenizer.fold(word) == folded)

@@ -957,6 +957,61 @@ import Testing
         }
     }
 
+    /// A read marker reaches the reader's own notifications, live and on resume, so a chat
+    /// read on one device is read on the others; never another member, nor a chat's channel,
+    /// nor the reader once they have left the chat.
+    @Test func readMarkersReachOnlyTheReadersOwnDevices() async throws {
+        try await TestServer.run { server in
+            let channel = "users/me/notifications"
+            func kinds(_ client: LiveClient, on channel: String) -> [String] {
+                client.events(on: channel).compactMap { ($0["event"] as? [String: Any])?["kind"] as? String }
+            }
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let first = try await server.post(chat, as: "alice", "first")
+            let phone = try await LiveClient.connect(server, as: "bob")
+            try await phone.subscribe(channel)
+            let alice = try await LiveClient.connect(server, as: "alice")
+            try await alice.subscribe(channel)
+            try await alice.subscribe("chats/\(chat)")
+            let before = try await server.post(chat, as: "alice", "second")
+
+            #expect(try await server.call(.post, "/chats/\(chat)/read", as: "bob", json: #"{"messageId":"\#(first)"}"#).status == 204)
+            #expect(await phone.wait { _ in kinds(phone, on: channel).contains("read.moved") })
+            let moved = try #require(phone.events(on: channel).last)
+            let event = try #require(moved["event"] as? [String: Any])
+            #expect(event["chatId"] as? String == chat && event["messageId"] as? String == first && event["userId"] as? String == "bob", "\(event)")
+            let markerID = try #require(moved["id"] as? String)
+
+            // Once alice hears of bob's next post on both her channels, the hub has passed
+            // the marker (it delivers in log order) without telling her.
+            let after = try await server.post(chat, as: "bob", "after")
+            #expect(await alice.wait { _ in
+                alice.events(on: "chats/\(chat)").contains { ($0["event"] as? [String: Any])?["messageId"] as? String == after }
+                    && alice.events(on: channel).contains { ($0["event"] as? [String: Any])?["messageId"] as? String == after }
+            })
+            #expect(!kinds(alice, on: "chats/\(chat)").contains("read.moved") && !kinds(alice, on: channel).contains("read.moved"))
+
+            // Resumed from before it, bob's other device gets the marker; alice's chat channel
+            // does not replay it.
+            let laptop = try await LiveClient.connect(server, as: "bob")
+            try await laptop.subscribe(channel, since: before)
+            #expect(await laptop.wait { _ in laptop.events(on: channel).contains { $0["id"] as? String == markerID } })
+            let resumed = try await LiveClient.connect(server, as: "alice")
+            try await resumed.subscribe("chats/\(chat)", since: before)
+            #expect(await resumed.wait { _ in resumed.events(on: "chats/\(chat)").contains { ($0["event"] as? [String: Any])?["messageId"] as? String == after } })
+            #expect(!kinds(resumed, on: "chats/\(chat)").contains("read.moved"))
+
+            // Out of the chat, bob's resume leaves his old marker there.
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob").status == 204)
+            let away = try await LiveClient.connect(server, as: "bob")
+            try await away.subscribe(channel, since: before)
+            #expect(await away.wait { _ in kinds(away, on: channel).contains("member.left") })
+            #expect(!kinds(away, on: channel).contains("read.moved"), "\(kinds(away, on: channel))")
+            for client in [phone, alice, laptop, resumed, away] { await client.close() }
+        }
+    }
+
     @Test func anExpiredTokenClosesTheSocket() async throws {
         try await TestServer.run(configure: { $0.jwtLeewaySeconds = 0 }) { server in
             // Long enough to outlast the upgrade with the rest of the suite running in the same

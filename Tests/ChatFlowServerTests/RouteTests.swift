@@ -288,6 +288,17 @@ import Testing
             #expect(badTime.status == 400 && badTime.string("detail")?.components(separatedBy: "YYYY-MM-DD").count == 2, "the hint once: \(badTime.text)")
             #expect(try await server.call(.get, "/chats/\(chat)/search?query=%22open", as: "alice").status == 400)
             #expect(try await server.call(.get, "/chats/not-an-id", as: "alice").status == 400)
+            // A parameter a list does not take is refused, not ignored: `direction` on a search
+            // or on the caller's messages came back newest first, as if it had been heard.
+            for path in ["/chats/\(chat)/search?query=x&direction=newer", "/users/me/messages?direction=newer",
+                         "/chats?limits=5", "/chats/\(chat)/members?scope=public", "/chats/\(chat)/messages?dir=newer"] {
+                let unknown = try await server.call(.get, path, as: "alice")
+                #expect(unknown.status == 400 && unknown.string("detail")?.contains("unknown query parameter") == true, "\(path): \(unknown.text)")
+            }
+            for path in ["/chats/\(chat)/search?query=x&limit=5&cursor=", "/users/me/messages?limit=5", "/chats?scope=public&limit=5",
+                         "/chats/\(chat)/members?limit=5", "/chats/\(chat)/messages?direction=newer&limit=5"] {
+                #expect(try await server.call(.get, path, as: "alice").status == 200, "\(path)")
+            }
             // Nothing was written by any of it: the chat still has no messages but the one.
             let page = try await server.call(.get, "/chats/\(chat)/messages", as: "alice")
             #expect((page["messages"] as? [Any])?.count == 1)

@@ -1577,6 +1577,7 @@
   /** The connection closed or could not open: resume with backoff (0.5 s doubling to 15 s). */
   function socketGone(event, openedAt) {
     clearInterval(state.pingTimer);
+    $('app').dataset.notifications = 'false';
     if (state.current) {
       state.current.subscription = 'none';
       $('chat-pane').dataset.subscribed = 'false';
@@ -1672,6 +1673,8 @@
         break;
       case 'subscribed':
         takeReply('subscribe', frame.channel);
+        // For the tests: other devices' read markers reach this page from here on.
+        if (frame.channel === NOTIFICATIONS) $('app').dataset.notifications = 'live';
         if (frame.channel === chatChannel && cur.subscription === 'pending' && !awaitingReply(chatChannel)) {
           cur.subscription = 'live';
           $('chat-pane').dataset.subscribed = 'true';
@@ -1844,6 +1847,13 @@
       case 'chat.updated':
         refreshChatsSoon();
         break;
+      case 'read.moved': {
+        // Read on another device: the count comes from the server. This page's own markers
+        // come back too and change nothing.
+        const summary = state.chats.get(event.chatId);
+        if (summary && summary.lastReadMessageId !== event.messageId) refreshChatsSoon();
+        break;
+      }
       default:
         break;
     }

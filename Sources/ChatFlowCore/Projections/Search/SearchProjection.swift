@@ -6,7 +6,8 @@ public struct SearchProjection: Projection {
     public static let name = "search"
     /// 2: postings in runs (`PostingBlock`) instead of one row each.
     /// 3: run ends salted with the data directory's salt.
-    public static let version = 3
+    /// 4: the digraph letters (ǆ, ǉ, ǌ, ǳ) and ĳ fold to the two letters they stand for.
+    public static let version = 4
 
     public init() {}
 

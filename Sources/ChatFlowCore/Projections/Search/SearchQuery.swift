@@ -14,7 +14,8 @@
 ///   also take an RFC 3339 time (`2026-01-31T10:00:00.5+01:00`), meaning that instant.
 ///
 /// Any other `key:value` is searched as text. Every word, phrase and prefix must match;
-/// a query may have only filters.
+/// a query may have only filters. A `*` anywhere but at the end of a word, and a word
+/// starting with `-` (exclusion elsewhere), are refused rather than searched as text.
 public struct SearchQuery: Equatable, Sendable {
     /// Folded terms that must all occur in a message.
     public var words: [String]
@@ -110,6 +111,7 @@ public struct SearchQuery: Equatable, Sendable {
                         break
                     }
                 }
+                try checkOperators(word)
                 try query.addWord(word)
             }
         }
@@ -132,6 +134,17 @@ public struct SearchQuery: Equatable, Sendable {
     /// Straight quotes, and the curly ones phones substitute for them.
     private static func isQuote(_ scalar: Unicode.Scalar) -> Bool {
         scalar == "\"" || scalar == "\u{201C}" || scalar == "\u{201D}"
+    }
+
+    /// Refuses the operators other search engines have and this one does not: a `*` that
+    /// does not end the word, and a leading `-` (exclusion). Quoted, both are plain text.
+    private static func checkOperators(_ word: String) throws(SearchQueryError) {
+        if word.reversed().drop(while: { $0 == "*" }).contains("*") {
+            throw .misplacedWildcard(word)
+        }
+        if word.first == "-", let next = word.dropFirst().first, next.isLetter {
+            throw .exclusion(word)
+        }
     }
 
     private mutating func addWord(_ word: String) throws(SearchQueryError) {
@@ -178,7 +191,8 @@ public struct SearchQuery: Equatable, Sendable {
             default: false
             }
         }
-        guard valid else { throw .invalidUserID(String(value)) }
+        // "." and ".." are refused as user ids (they would be path segments).
+        guard valid, value != ".", value != ".." else { throw .invalidUserID(String(value)) }
         return String(value)
     }
 

@@ -7,6 +7,11 @@ public enum SearchQueryError: Error, Equatable, Sendable, CustomStringConvertibl
     case unterminatedQuote
     /// A `*` with no letter or digit before it.
     case emptyPrefix
+    /// A `*` inside or before a word: only a prefix (`deploy*`) is searched.
+    case misplacedWildcard(String)
+    /// A word written `-word`, which search engines read as "without word": searching for
+    /// the word instead would find the opposite of what was asked.
+    case exclusion(String)
     /// More than ``SearchQuery/maxTerms`` terms.
     case tooManyTerms(count: Int)
     /// `from:`, `before:` or `after:` with nothing after the colon.
@@ -26,6 +31,10 @@ public enum SearchQueryError: Error, Equatable, Sendable, CustomStringConvertibl
             "a quoted phrase is missing its closing quote (\"); close it or remove the quote"
         case .emptyPrefix:
             "a prefix search needs at least one letter or digit before '*', for example deploy*"
+        case .misplacedWildcard(let word):
+            "'*' may only end a word, to search for a prefix such as deploy* (got '\(word)')"
+        case .exclusion(let word):
+            "excluding words is not supported (got '\(word)'); search for the word without '-', or put it in quotes to search for it as written"
         case .tooManyTerms(let count):
             "query has \(count) search terms; at most \(SearchQuery.maxTerms) are allowed, so remove some words"
         case .missingFilterValue(let filter):
@@ -41,7 +50,7 @@ public enum SearchQueryError: Error, Equatable, Sendable, CustomStringConvertibl
         case .duplicateFilter(let filter):
             "\(filter) may appear only once in a query"
         case .emptyTimeRange(let after, let before):
-            "after:\(after) is not earlier than before:\(before), so no message can match; widen the range"
+            "after:\(after) is not earlier than before:\(before), so no message can match; widen the range (before: a date means before that day begins, so one day is after:2026-01-30 before:2026-01-31)"
         }
     }
 }

@@ -9,7 +9,8 @@ extension Tokenizer {
     ///
     /// Unicode full case folding ("Straße" → "strasse", "ΑΘΗΝΑ" → "αθηνα"), then canonical
     /// decomposition with the diacritics removed ("Ñandú" → "nandu"), a few letters with
-    /// built-in strokes mapped to their base ("Łódź" → "lodz"), full-width ASCII and decimal
+    /// built-in strokes mapped to their base ("Łódź" → "lodz"), digraph letters spelled out
+    /// ("ǅep" → "dzep", as "džep" folds), full-width ASCII and decimal
     /// digits of any script mapped to ASCII, and control and invisible characters dropped.
     /// The result is recomposed (NFC), so canonically equivalent inputs fold alike.
     ///
@@ -60,6 +61,12 @@ extension Tokenizer {
             case 0x0131: stripped.append("i")  // dotless ı
             case 0x00E6: stripped.append(contentsOf: "ae".unicodeScalars)  // æ
             case 0x0153: stripped.append(contentsOf: "oe".unicodeScalars)  // œ
+            // Digraphs of one code point, as the letters they stand for (case folding has
+            // made ǅ and Ǆ into ǆ, which has no canonical decomposition; ž loses its caron).
+            case 0x01C6, 0x01F3: stripped.append(contentsOf: "dz".unicodeScalars)  // ǆ, ǳ
+            case 0x01C9: stripped.append(contentsOf: "lj".unicodeScalars)  // ǉ
+            case 0x01CC: stripped.append(contentsOf: "nj".unicodeScalars)  // ǌ
+            case 0x0133: stripped.append(contentsOf: "ij".unicodeScalars)  // ĳ
             default: stripped.append(scalar)
             }
         }
