@@ -56,4 +56,22 @@ import Testing
         for (row, value) in expected { #expect(try database.get(row, in: family) == value) }
         #expect(try database.get(key(1), in: family) == nil)
     }
+
+    /// Readiness asks how long the oldest event not yet projected has waited: zero once
+    /// everything is applied, however long ago the last event came; the age of the first
+    /// one behind, not of the newest, while some wait.
+    @Test func lagIsTheAgeOfTheOldestEventNotYetApplied() async throws {
+        try await withWorld { world in
+            let projector = world.engine.projector
+            #expect(try projector.lagMilliseconds(now: TestTime.jan1) == 0)
+            let chat = try await world.createChat("alice")
+            world.clock.set(TestTime.jan1 + 5_000)
+            _ = try await world.post("alice", chat, "later")
+            #expect(try projector.lagMilliseconds(now: TestTime.jan1 + 8_000) == 8_000)
+            // Never negative, when the clock is behind the log.
+            #expect(try projector.lagMilliseconds(now: TestTime.jan1 - 1_000) == 0)
+            try world.catchUp()
+            #expect(try projector.lagMilliseconds(now: TestTime.jan1 + 60_000) == 0)
+        }
+    }
 }

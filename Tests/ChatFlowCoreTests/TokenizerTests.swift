@@ -31,6 +31,8 @@ import Testing
         ("ǈubav", "ljubav"),
         ("ǋegoš", "njegos"),
         ("ĲSSEL", "ijssel"),
+        ("H₂O", "h2o"),
+        ("x²", "x2"),
     ])
     func foldsCaseAndAccents(word: String, folded: String) {
         #expect(Tokenizer.fold(word) == folded)

@@ -1066,6 +1066,30 @@ import Testing
         }
     }
 
+    /// `/readyz` is 503 once the projections have stopped moving for a while, saying how far
+    /// behind they are, and 200 again when they catch up; a write being projected as it asks
+    /// is not "behind" (it answered 503 a quarter of the time under steady writes).
+    @Test func readinessReportsProjectionsThatFellBehind() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            #expect(try await server.call(.get, "/readyz", as: nil).status == 200)
+            let hold = CatchUpHold()
+            hold.engage(server.engine.projector)
+            defer { hold.release() }
+            let held = EventEnvelope(actor: UserID(unchecked: "alice"), event: .messagePosted(.init(chat: try ChatID(parsing: chat), content: "held", type: .text)))
+            _ = try await server.engine.log.append(EventCodec.encode(held))
+            var detail: String?
+            let behind = try await eventually(timeout: .seconds(20)) {
+                let reply = try await server.call(.get, "/readyz", as: nil)
+                detail = reply.string("detail")
+                return reply.status == 503
+            }
+            #expect(behind && detail?.contains("s behind") == true, "\(detail ?? "-")")
+            hold.release()
+            #expect(try await eventually(timeout: .seconds(20)) { try await server.call(.get, "/readyz", as: nil).status == 200 })
+        }
+    }
+
     @Test func readinessAndMetrics() async throws {
         try await TestServer.run { server in
             let chat = try await server.createChat("alice")

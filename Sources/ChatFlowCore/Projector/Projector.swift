@@ -70,6 +70,18 @@ public final class Projector: Service, Sendable {
         return applied.position.map { $0 >= last } ?? false
     }
 
+    /// How long the oldest event the projections have yet to apply has been in the log, in
+    /// milliseconds (by its id's time, against `now`, Unix milliseconds); zero when they have
+    /// applied it all. Under a steady stream of writes they are always a batch behind, for a
+    /// few milliseconds: that is not lagging. A projector that stopped moving is, however
+    /// little was written since.
+    public func lagMilliseconds(now: UInt64) throws -> UInt64 {
+        let position = applied.position
+        guard let last = log.lastPosition, position.map({ $0 < last }) ?? true,
+              let next = try log.read(after: position, limit: 1).first else { return 0 }
+        return now > next.id.timestamp ? now - next.id.timestamp : 0
+    }
+
     // MARK: - Running
 
     public func run() async throws {

@@ -6,7 +6,8 @@ public struct SearchProjection: Projection {
     public static let name = "search"
     /// 2: postings in runs (`PostingBlock`) instead of one row each.
     /// 3: run ends salted with the data directory's salt.
-    /// 4: the digraph letters (ǆ, ǉ, ǌ, ǳ) and ĳ fold to the two letters they stand for.
+    /// 4: the digraph letters (ǆ, ǉ, ǌ, ǳ) and ĳ fold to the two letters they stand for;
+    /// superscript, subscript and circled digits are digits of words.
     public static let version = 4
 
     public init() {}

@@ -10,8 +10,9 @@ extension Tokenizer {
     /// Unicode full case folding ("Straße" → "strasse", "ΑΘΗΝΑ" → "αθηνα"), then canonical
     /// decomposition with the diacritics removed ("Ñandú" → "nandu"), a few letters with
     /// built-in strokes mapped to their base ("Łódź" → "lodz"), digraph letters spelled out
-    /// ("ǅep" → "dzep", as "džep" folds), full-width ASCII and decimal
-    /// digits of any script mapped to ASCII, and control and invisible characters dropped.
+    /// ("ǅep" → "dzep", as "džep" folds), full-width ASCII and the digits of any script
+    /// (also superscript, subscript and circled: "H₂O" → "h2o") mapped to ASCII, and
+    /// control and invisible characters dropped.
     /// The result is recomposed (NFC), so canonically equivalent inputs fold alike.
     ///
     /// Only marks from the diacritic blocks (Latin, Greek and Cyrillic accents, Hebrew
@@ -33,7 +34,7 @@ extension Tokenizer {
             }
             if case 0xFF01...0xFF5E = scalar.value, let ascii = Unicode.Scalar(scalar.value - 0xFEE0) {
                 caseFolded.append(ascii.properties.changesWhenCaseFolded ? Unicode.Scalar(ascii.value | 0x20)! : ascii)
-            } else if properties.numericType == .decimal, let digit = properties.numericValue,
+            } else if properties.numericType == .decimal || properties.numericType == .digit, let digit = properties.numericValue,
                       let ascii = Unicode.Scalar(0x30 + UInt32(digit)) {
                 caseFolded.append(ascii)
             } else if properties.changesWhenCaseFolded {

@@ -102,6 +102,9 @@ extension Tokenizer {
                 return isUnigramScript(scalar.value) ? .unigram : .letter
             case .decimalNumber:
                 return .letter
+            case .otherNumber where properties.numericType == .digit:
+                // Superscript, subscript and circled digits: "H₂O" is the word "h2o".
+                return .letter
             case .nonspacingMark, .spacingMark, .enclosingMark:
                 return .mark
             default:
