@@ -8,18 +8,20 @@ import Synchronization
 /// One WebSocket client: its user, its outbound frames and its subscriptions.
 ///
 /// Frames are handed to the socket's event loop, never written inline by the hub, so one
-/// slow client cannot hold up delivery to the others. Once `queueLimit` frames are waiting
-/// for a socket that has stopped taking data, the client is closed (code 4008) and
-/// reconnects with `since`. The frames the hub hands over together (one batch of events)
-/// go out with one flush.
+/// slow client cannot hold up delivery to the others. Once `queueLimit` frames or
+/// `queueBytes` bytes are waiting for a socket that has stopped taking data, the client is
+/// closed (code 4008) and reconnects with `since`: counted in frames alone, a client that
+/// stopped reading held a thousand of the largest messages, 60 MB, until it was closed. The
+/// frames the hub hands over together (one batch of events) go out with one flush.
 package final class LiveConnection: Sendable {
     enum Subscription: Sendable {
         /// Replaying history: live frames wait here until the replay is done. `leaving`: the
         /// user left the chat (their `member.left` is the last frame held); nothing more is
         /// held, and the subscription ends once the replay or the hand-over has sent it.
         /// `pending` nil: more came meanwhile than a queue holds, so none is held and the
-        /// replay reads them from the log instead before going live.
-        case replaying(pending: [(ULID?, String)]?, leaving: Bool)
+        /// replay reads them from the log instead before going live. `bytes`: the held
+        /// frames' size.
+        case replaying(pending: [(ULID?, String)]?, bytes: Int, leaving: Bool)
         /// Live: frames for ids up to `lastSent` were already sent by the replay.
         case live(lastSent: ULID?)
     }
@@ -28,6 +30,9 @@ package final class LiveConnection: Sendable {
     private struct LoopState {
         /// Our close frame is out: nothing may follow it.
         var closeSent = false
+        /// A replay waiting for the socket to take what it was sent (`waitForRoom`), and
+        /// below how many queued bytes it may go on.
+        var roomWaiter: (promise: EventLoopPromise<Bool>, below: Int)?
     }
 
     /// Client messages waiting for the hub, handled one at a time in order.
@@ -55,8 +60,10 @@ package final class LiveConnection: Sendable {
     let user: UserID
     private let channel: any Channel
     private let queueLimit: Int
+    let queueBytes: Int
     private let closeGrace: TimeAmount
     private let queued = Atomic<Int>(0)
+    private let queuedBytes = Atomic<Int>(0)
     private let loop: NIOLoopBoundBox<LoopState>
     private let inbound = Mutex(Inbound())
     /// The task handling client messages, while there is one.
@@ -74,11 +81,12 @@ package final class LiveConnection: Sendable {
     static let inboundHardLimit = 4096
     static let inboundByteLimit = 256 * 1024
 
-    init(id: Int, user: UserID, channel: any Channel, queueLimit: Int, closeGrace: TimeAmount) {
+    init(id: Int, user: UserID, channel: any Channel, queueLimit: Int, queueBytes: Int, closeGrace: TimeAmount) {
         self.id = id
         self.user = user
         self.channel = channel
         self.queueLimit = queueLimit
+        self.queueBytes = queueBytes
         self.closeGrace = closeGrace
         loop = NIOLoopBoundBox.makeBoxSendingValue(LoopState(), eventLoop: channel.eventLoop)
     }
@@ -101,7 +109,7 @@ package final class LiveConnection: Sendable {
     /// Queues text frames, written in order with one flush; false when the client has
     /// stopped keeping up (the caller closes the connection).
     func send(_ frames: [String]) -> Bool {
-        guard reserve(frames.count) else { return false }
+        guard reserve(frames) else { return false }
         channel.eventLoop.execute { [self] in write(frames) }
         return true
     }
@@ -110,18 +118,59 @@ package final class LiveConnection: Sendable {
     /// each loop once, for all of its connections.
     var eventLoop: any EventLoop { channel.eventLoop }
 
-    /// Counts `count` frames as waiting for the socket; false when the client has stopped
-    /// keeping up: `queueLimit` frames already wait and the socket is not writable (more
-    /// than NIO's high-water mark is buffered in front of it). A client that reads, even
-    /// one briefly behind on a busy machine, takes a batch of any size. A closed
+    /// Counts `frames` as waiting for the socket; false when the client has stopped keeping
+    /// up: `queueLimit` frames or `queueBytes` bytes already wait and the socket is not
+    /// writable (more than NIO's high-water mark is buffered in front of it). A client that
+    /// reads, even one briefly behind on a busy machine, takes a batch of any size. A closed
     /// connection takes anything, and drops it.
-    func reserve(_ count: Int) -> Bool {
-        guard !isClosed, count > 0 else { return true }
-        if queued.wrappingAdd(count, ordering: .relaxed).oldValue >= queueLimit && !channel.isWritable {
-            queued.wrappingSubtract(count, ordering: .relaxed)
+    func reserve(_ frames: [String]) -> Bool {
+        guard !isClosed, !frames.isEmpty else { return true }
+        let bytes = frames.reduce(0) { $0 + $1.utf8.count }
+        let count = queued.wrappingAdd(frames.count, ordering: .relaxed).oldValue
+        let size = queuedBytes.wrappingAdd(bytes, ordering: .relaxed).oldValue
+        if (count >= queueLimit || size >= queueBytes) && !channel.isWritable {
+            queued.wrappingSubtract(frames.count, ordering: .relaxed)
+            queuedBytes.wrappingSubtract(bytes, ordering: .relaxed)
             return false
         }
         return true
+    }
+
+    /// Bytes of frames waiting for the socket.
+    var waitingBytes: Int { queuedBytes.load(ordering: .relaxed) }
+
+    /// Waits (blocking the calling thread, never an event loop's) until fewer than `bytes`
+    /// bytes of frames wait for the socket, so that a replay, which could write as fast as
+    /// it reads the log, goes at the client's pace and keeps little in memory. False when
+    /// the client has taken nothing for `timeout`: it has stopped reading.
+    func waitForRoom(below bytes: Int, timeout: TimeAmount) -> Bool {
+        if queuedBytes.load(ordering: .relaxed) < bytes { return true }
+        let promise = channel.eventLoop.makePromise(of: Bool.self)
+        channel.eventLoop.execute { [self] in
+            guard queuedBytes.load(ordering: .relaxed) >= bytes, !loop.value.closeSent, channel.isActive else {
+                promise.succeed(true)
+                return
+            }
+            loop.value.roomWaiter?.promise.succeed(true)
+            loop.value.roomWaiter = (promise, bytes)
+            channel.eventLoop.scheduleTask(in: timeout) { [self] in
+                guard loop.value.roomWaiter?.promise.futureResult === promise.futureResult else { return }
+                loop.value.roomWaiter = nil
+                promise.succeed(false)
+            }
+        }
+        return (try? promise.futureResult.wait()) ?? false
+    }
+
+    /// One frame of `bytes` left the queue (written, or dropped with the connection); on the
+    /// event loop.
+    private func dequeued(_ bytes: Int) {
+        queued.wrappingSubtract(1, ordering: .relaxed)
+        let size = queuedBytes.wrappingSubtract(bytes, ordering: .relaxed).newValue
+        if let waiter = loop.value.roomWaiter, size < waiter.below || !channel.isActive {
+            loop.value.roomWaiter = nil
+            waiter.promise.succeed(true)
+        }
     }
 
     /// Writes frames counted by `reserve`, with one flush; on the event loop.
@@ -129,12 +178,13 @@ package final class LiveConnection: Sendable {
         channel.eventLoop.assertInEventLoop()
         guard !frames.isEmpty else { return }
         guard !loop.value.closeSent, channel.isActive else {
-            queued.wrappingSubtract(frames.count, ordering: .relaxed)
+            for frame in frames { dequeued(frame.utf8.count) }
             return
         }
         for frame in frames {
             let promise = channel.eventLoop.makePromise(of: Void.self)
-            promise.futureResult.whenComplete { _ in self.queued.wrappingSubtract(1, ordering: .relaxed) }
+            let bytes = frame.utf8.count
+            promise.futureResult.whenComplete { _ in self.dequeued(bytes) }
             channel.write(WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: frame)), promise: promise)
         }
         channel.flush()

@@ -51,6 +51,12 @@ package final class LiveHub: Service, Sendable {
              state.notificationSubscribers.values.reduce(0) { $0 + $1.count })
         }
     }
+    /// Bytes of frames waiting for clients' sockets, all connections together, for `/metrics`.
+    var queuedBytes: Int {
+        let connections = state.withLock { Array($0.connections.values) }
+        return connections.reduce(0) { $0 + $1.waitingBytes }
+    }
+
     /// Held while frames are chosen and handed to the event loops (a batch of events, a
     /// typing indicator), and while a subscription changes with the answer that says so.
     /// A frame chosen under the old subscription then reaches its loop before that answer,
@@ -61,6 +67,8 @@ package final class LiveHub: Service, Sendable {
     private let projector: Projector
     private let metrics: ServerMetrics
     let queueLimit: Int
+    /// Bytes of frames a connection may have waiting for its socket (`ServerConfiguration.webSocketQueueBytes`).
+    let queueBytes: Int
     /// Connections one user may have open (0: no limit).
     let perUserLimit: Int
     /// Log events a resuming subscription may read through (`ServerConfiguration.webSocketReplayLimit`).
@@ -74,7 +82,7 @@ package final class LiveHub: Service, Sendable {
 
     package init(
         commands: ChatFlowCommands, projector: Projector, metrics: ServerMetrics,
-        queueLimit: Int, perUserLimit: Int = 0, replayLimit: Int = 100_000, closeGrace: TimeAmount, logger: Logger,
+        queueLimit: Int, queueBytes: Int = ServerConfiguration.defaultWebSocketQueueBytes, perUserLimit: Int = 0, replayLimit: Int = 100_000, closeGrace: TimeAmount, logger: Logger,
         replayGate: ReplayGate? = nil, reads: RateLimiter = RateLimiter(rate: 0, burst: 1)
     ) {
         self.reads = reads
@@ -86,6 +94,7 @@ package final class LiveHub: Service, Sendable {
         self.projector = projector
         self.metrics = metrics
         self.queueLimit = queueLimit
+        self.queueBytes = queueBytes
         self.closeGrace = closeGrace
         self.logger = logger
     }
@@ -128,7 +137,7 @@ package final class LiveHub: Service, Sendable {
             defer { state.nextID += 1 }
             let connection = LiveConnection(
                 id: state.nextID, user: user, channel: channel,
-                queueLimit: queueLimit, closeGrace: closeGrace)
+                queueLimit: queueLimit, queueBytes: queueBytes, closeGrace: closeGrace)
             if state.stopping { return (connection, (1001, "server shutting down")) }
             let open = state.openPerUser[user, default: 0]
             if perUserLimit > 0 && open >= perUserLimit {
@@ -275,7 +284,7 @@ package final class LiveHub: Service, Sendable {
         // goes out before any later frame, so the client sees one ordered stream.
         let previous = handOver.withLock { _ in
             connection.withSubscription(channel) { subscription in
-                defer { subscription = .replaying(pending: [], leaving: false) }
+                defer { subscription = .replaying(pending: [], bytes: 0, leaving: false) }
                 return subscription
             }
         }
@@ -324,16 +333,16 @@ package final class LiveHub: Service, Sendable {
         // When more came meanwhile than could be held, the replay goes on from the log first.
         while true {
             let step = connection.withSubscription(channel) { subscription -> HandOverStep? in
-                guard case .replaying(let pending, let leaving)? = subscription else { return nil }
+                guard case .replaying(let pending, _, let leaving)? = subscription else { return nil }
                 guard let pending else {
-                    subscription = .replaying(pending: [], leaving: leaving)
+                    subscription = .replaying(pending: [], bytes: 0, leaving: leaving)
                     return .catchUp
                 }
                 if pending.isEmpty {
                     subscription = leaving ? nil : .live(lastSent: lastSent)
                     return .done(leaving: leaving)
                 }
-                subscription = .replaying(pending: [], leaving: leaving)
+                subscription = .replaying(pending: [], bytes: 0, leaving: leaving)
                 return .send(pending)
             }
             switch step {
@@ -496,10 +505,6 @@ package final class LiveHub: Service, Sendable {
             }
             replaying: while let upTo = progress.end, progress.cursor.map({ $0 < upTo }) ?? true {
                 if connection.isClosed { return .ended }
-                // The frames of the page before have reached the socket's buffer: whether it
-                // takes more is known (a slow reader is closed), and no more than a page of
-                // frames waits to be written however far behind the client is.
-                if progress.lastSent != nil { try connection.eventLoop.submit {}.wait() }
                 let records: [LogRecord]
                 if let ids = progress.chatEvents {
                     let page = ids.prefix(ReplayProgress.pageSize)
@@ -543,6 +548,12 @@ package final class LiveHub: Service, Sendable {
                     }
                     guard let current = try redacted(event) else { continue }
                     let frame = LiveFrame.event(channel: channel.description, id: record.id.description, event: current)
+                    // At the client's pace: a replay reads the log faster than most clients
+                    // read their socket, and what it sent ahead of them would wait in memory.
+                    guard connection.waitForRoom(below: replayWindow, timeout: closeGrace) else {
+                        closeSlow(connection)
+                        return .ended
+                    }
                     if !send(frame, to: connection) { return .ended }
                     progress.lastSent = record.id
                     // The user's own leaving: the replay skips to their `member.joined`, if
@@ -790,21 +801,21 @@ package final class LiveHub: Service, Sendable {
         enum Step { case send, hold, skip }
         let step = connection.withSubscription(channel) { subscription -> Step in
             switch subscription {
-            case .replaying(let held, let leaving)?:
+            case .replaying(let held, let bytes, let leaving)?:
                 // Typing (no id) is of the moment: held until the replay ends, it would be stale.
                 // Nothing is held once the replay is to read the rest from the log.
                 guard !leaving, id != nil, var pending = held else { return .skip }
-                // Held frames count against the same limit as queued ones: a replay waiting
-                // its turn must not gather a busy chat's traffic without bound. Past it they
+                // Held frames count against the same limits as queued ones: a replay waiting
+                // its turn must not gather a busy chat's traffic without bound. Past them they
                 // are dropped, all of them, and the replay reads them from the log.
-                if pending.count >= queueLimit {
-                    subscription = .replaying(pending: nil, leaving: false)
+                if pending.count >= queueLimit || bytes + frame.utf8.count > queueBytes {
+                    subscription = .replaying(pending: nil, bytes: 0, leaving: false)
                     return .skip
                 }
                 // Let go of the stored copy first, so the append does not copy the frames.
                 subscription = nil
                 pending.append((id, frame))
-                subscription = .replaying(pending: pending, leaving: false)
+                subscription = .replaying(pending: pending, bytes: bytes + frame.utf8.count, leaving: false)
                 return .hold
             case .live(let lastSent)?:
                 if let id, let lastSent, id <= lastSent { return .skip }
@@ -853,8 +864,8 @@ package final class LiveHub: Service, Sendable {
             // A replaying subscription ends after its replay or hand-over sends the held
             // `member.left`; a live one here, after the `member.left` just queued.
             let live = connection.withSubscription(.chat(chat)) { subscription -> Bool in
-                if case .replaying(let pending, _)? = subscription {
-                    subscription = .replaying(pending: pending, leaving: true)
+                if case .replaying(let pending, let bytes, _)? = subscription {
+                    subscription = .replaying(pending: pending, bytes: bytes, leaving: true)
                     return false
                 }
                 let wasSubscribed = subscription != nil
@@ -875,7 +886,7 @@ package final class LiveHub: Service, Sendable {
         var byLoop: [ObjectIdentifier: (loop: any EventLoop, writes: [(LiveConnection, [String])])] = [:]
         for connection in outgoing.connections {
             let frames = outgoing.frames[connection.id] ?? []
-            guard connection.reserve(frames.count) else {
+            guard connection.reserve(frames) else {
                 closeSlow(connection)
                 continue
             }
@@ -906,9 +917,13 @@ package final class LiveHub: Service, Sendable {
         return false
     }
 
+    /// Bytes of a replay's frames that may wait for the socket at a time: enough to keep a
+    /// fast client's socket busy, little beside the queue's bound.
+    private var replayWindow: Int { min(256 * 1024, queueBytes / 2) }
+
     private func closeSlow(_ connection: LiveConnection) {
         metrics.slowClientCloses.increment()
-        logger.info("closing a slow WebSocket client", metadata: ["user": "\(connection.user)", "queue": "\(queueLimit)"])
+        logger.info("closing a slow WebSocket client", metadata: ["user": "\(connection.user)", "queue": "\(queueLimit) frames or \(queueBytes) bytes"])
         connection.close(code: 4008, reason: "too slow: outbound queue full; reconnect and resubscribe with since")
     }
 }

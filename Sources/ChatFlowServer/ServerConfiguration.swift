@@ -47,6 +47,10 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes = 64 * 1024
     /// Frames a WebSocket connection may have queued before it counts as too slow and is closed.
     public var webSocketQueueLimit = 1024
+    /// Bytes of frames a WebSocket connection may have queued before it counts as too slow:
+    /// a thousand of the largest messages are 60 MB.
+    public var webSocketQueueBytes = Self.defaultWebSocketQueueBytes
+    public static let defaultWebSocketQueueBytes = 1 << 20
     /// Seconds a closing WebSocket client has to read what is queued and the close frame
     /// (and to answer it) before its connection is dropped.
     public var webSocketCloseGraceSeconds = 5.0

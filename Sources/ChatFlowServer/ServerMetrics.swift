@@ -178,6 +178,9 @@ public final class ServerMetrics: Sendable {
                 labels: [("channel", channel)])
                 .set(to: Double(count))
         }
+        registry.makeGauge(descriptor: Self.named(
+            "chatflow_websocket_queued_bytes", "Bytes of frames waiting for WebSocket clients to take them, all connections together"))
+            .set(to: Double(hub.queuedBytes))
     }
 
     /// A metric's whole name (no unit suffix added) and its help text, as the registry takes them.

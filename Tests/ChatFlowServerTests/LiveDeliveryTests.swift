@@ -188,7 +188,9 @@ import Testing
             #expect(try await eventually(timeout: .seconds(30)) {
                 try await server.call(.get, "/metrics", as: nil).text.contains("chatflow_websocket_connections 1")
             })
-            #expect(await bob.wait(timeout: .seconds(60)) { _ in bob.events(on: "chats/\(chat)").count == posted })
+            let all = await bob.wait(timeout: .seconds(60)) { _ in bob.events(on: "chats/\(chat)").count == posted }
+            let bobClosed = await bob.closed(timeout: .zero)
+            #expect(all, "\(bob.events(on: "chats/\(chat)").count) of \(posted); bob closed: \(String(describing: bobClosed))")
             withExtendedLifetime(stuck) {}
             await bob.close()
         }
@@ -206,8 +208,9 @@ import Testing
     /// Posts large messages until `/metrics` satisfies `done` (the kernel buffers in front of
     /// a client that stopped reading take a few MB before the server's queue grows); returns
     /// how many were posted. Ten at a time, so a loaded machine still fills them quickly.
-    private static func postUntil(_ server: TestServer, _ chat: String, _ done: (String) -> Bool) async throws -> Int {
-        let content = String(repeating: "x", count: 3900)
+    private static func postUntil(
+        _ server: TestServer, _ chat: String, content: String = String(repeating: "x", count: 3900), _ done: (String) -> Bool
+    ) async throws -> Int {
         var posted = 0
         while try await !done(server.call(.get, "/metrics", as: nil).text) {
             try #require(posted < 5000, "the client that stopped reading was never closed")
@@ -220,6 +223,79 @@ import Testing
             posted += 10
         }
         return posted
+    }
+
+    /// The queue is bounded in bytes as well as in frames: counted in frames alone, a client
+    /// that stopped reading held a thousand of the largest messages (60 MB each time) before
+    /// it was closed.
+    @Test func aSlowClientsQueueIsBoundedInBytes() async throws {
+        try await TestServer.run(configure: {
+            $0.webSocketQueueLimit = 1024
+            $0.webSocketQueueBytes = 256 * 1024
+            $0.webSocketCloseGraceSeconds = 1
+        }) { server in
+            let (chat, bob) = try await Self.chatWithListener(server, members: ["stuck"])
+            let stuck = try await StalledClient.connect(server, as: "stuck", subscribingTo: chat)
+            // 12 KB frames (under the test client's largest frame): the kernel buffers in
+            // front of the client take a few hundred.
+            let posted = try await Self.postUntil(server, chat, content: String(repeating: "😀", count: 3000)) {
+                $0.contains("chatflow_websocket_slow_client_closes_total 1")
+            }
+            #expect(posted < 1024, "closed only after \(posted) large messages")
+            let all = await bob.wait(timeout: .seconds(60)) { _ in bob.events(on: "chats/\(chat)").count == posted }
+            let bobClosed = await bob.closed(timeout: .zero)
+            #expect(all, "\(bob.events(on: "chats/\(chat)").count) of \(posted); bob closed: \(String(describing: bobClosed))")
+            withExtendedLifetime(stuck) {}
+            await bob.close()
+        }
+    }
+
+    /// A replay goes at the client's pace: one that has not read for a while, then reads,
+    /// gets far more than its queue holds, every event once and in order, and meanwhile the
+    /// server keeps no more than the replay's window for it (the replay wrote ahead of it,
+    /// until it was closed as too slow, however steadily it read).
+    @Test func aReplayWaitsForAClientThatReads() async throws {
+        try await TestServer.run(configure: {
+            $0.webSocketQueueBytes = 1 << 20
+            $0.webSocketCloseGraceSeconds = 60
+        }) { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let since = try await server.post(chat, as: "alice", "before")
+            let content = String(repeating: "😀", count: 3990)
+            var ids: [String] = []
+            for start in stride(from: 0, to: 800, by: 10) {
+                ids += try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                    for n in start..<(start + 10) { group.addTask { (n, try await server.post(chat, as: "alice", "\(n) \(content)")) } }
+                    return try await group.reduce(into: []) { $0.append($1) }.sorted { $0.0 < $1.0 }.map(\.1)
+                }
+            }
+            ids.sort()
+            let client = try await StalledClient.connect(
+                port: server.port, token: try await server.token("bob"),
+                frames: [#"{"op":"subscribe","channel":"chats/\#(chat)","since":"\#(since)"}"#])
+            // Not reading: the replay fills the kernel's buffers, then its window, and waits.
+            func queuedBytes() async throws -> Int {
+                let text = try await server.call(.get, "/metrics", as: nil).text
+                return text.split(separator: "\n").first { $0.hasPrefix("chatflow_websocket_queued_bytes ") }
+                    .flatMap { Double($0.split(separator: " ")[1]) }.map { Int($0) } ?? 0
+            }
+            #expect(try await eventually(timeout: .seconds(60)) { try await queuedBytes() >= 128 * 1024 })
+            #expect(try await queuedBytes() <= 256 * 1024 + 2 * 16 * 1024)
+            var received: [String] = []
+            while received.count < ids.count {
+                guard let (opcode, payload) = try await client.readFrame() else { break }
+                if opcode == 0x8 {
+                    Issue.record("closed after \(received.count) events: \(payload.prefix(2).reduce(0) { $0 << 8 | Int($1) })")
+                    break
+                }
+                guard opcode == 0x1, let frame = try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any],
+                      frame["type"] as? String == "event", let id = frame["id"] as? String else { continue }
+                received.append(id)
+            }
+            let inOrder = received == ids
+            #expect(inOrder, "\(received.count) of \(ids.count) events, in order: \(inOrder)")
+        }
     }
 
     @Test func aRemovedMemberStopsReceivingAtOnce() async throws {
