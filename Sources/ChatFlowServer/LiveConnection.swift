@@ -77,8 +77,14 @@ package final class LiveConnection: Sendable {
     /// so the client's writes wait in TCP until these are answered): a client may pipeline
     /// as many operations as it likes, such as subscribing to each of its chats at once.
     static let inboundLimit = 64
-    /// Messages, and their bytes, waiting before the connection is closed for flooding.
-    static let inboundHardLimit = 4096
+    /// The most a socket read takes (one read per turn, `LiveServerChannel`). The frames of a
+    /// read all arrive, also after reading pauses.
+    static let readBytes = 65_536
+    /// Messages, and their bytes, waiting before the connection is closed for flooding: past
+    /// what a client that stops when asked can send, one read of the smallest frames (8 bytes:
+    /// a header, a mask and `{}`) after the pause. At 4,096, a client that pipelined 20,000
+    /// pings in one burst, reading every answer, was closed.
+    static let inboundHardLimit = inboundLimit + readBytes / 8
     static let inboundByteLimit = 256 * 1024
 
     init(id: Int, user: UserID, channel: any Channel, queueLimit: Int, queueBytes: Int, closeGrace: TimeAmount) {

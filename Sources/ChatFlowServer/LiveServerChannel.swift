@@ -99,6 +99,12 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
                         guard let session = signedIn.value else { throw ChannelError.inappropriateOperationForState }
+                        // One read of at most `readBytes` per turn: when the socket handler
+                        // pauses reading, no more than that is still on its way to the hub.
+                        try channel.syncOptions?.setOption(ChannelOptions.maxMessagesPerRead, value: 1)
+                        try channel.syncOptions?.setOption(
+                            ChannelOptions.recvAllocator,
+                            value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: LiveConnection.readBytes))
                         try channel.pipeline.syncOperations.addHandler(LiveFrameCheck())
                         try channel.pipeline.syncOperations.addHandler(NIOWebSocketFrameAggregator(
                             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,

@@ -144,6 +144,26 @@ import Testing
         }
     }
 
+    /// A client may pipeline as many operations as it likes while it reads the answers: a
+    /// burst of 20,000 pings in one write is all answered (counting 4,096 waiting as a flood,
+    /// the server closed it after about 2,900, as reads kept coming after it paused).
+    @Test func aBurstOfPipelinedPingsIsAllAnswered() async throws {
+        try await TestServer.run { server in
+            let client = try await Self.socket(server)
+            let ping = Array(#"{"op":"ping"}"#.utf8)
+            // Masked with the key 0, so the payload goes as it is.
+            let frame: [UInt8] = [0x80 | Self.text, 0x80 | UInt8(ping.count), 0, 0, 0, 0] + ping
+            let count = 20_000
+            let writer = Task { try await client.send(bytes: Array([[UInt8]](repeating: frame, count: count).joined())) }
+            var pongs = 0
+            while pongs < count, let answer = try await client.readFrame(), answer.opcode == Self.text {
+                if String(decoding: answer.payload, as: UTF8.self).contains("pong") { pongs += 1 }
+            }
+            try await writer.value
+            #expect(pongs == count, "\(pongs) pongs; the stream ended: \(client.ending)")
+        }
+    }
+
     /// Frames a server must fail the connection on get 1002: reserved bits set with no
     /// extension agreed, a reserved opcode (RFC 6455 §5.2), and a close with a one-byte
     /// payload, a code no peer may send or a reason that is not UTF-8 (§5.5.1, §7.4). A close
