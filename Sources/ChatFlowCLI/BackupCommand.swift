@@ -40,7 +40,7 @@ struct BackupCommand: AsyncParsableCommand {
         do {
             let engine = try ChatFlowEngine(dataDirectory: data.path, databaseOptions: .existing.withinDescriptorLimit())
             defer { engine.close() }
-            DataDirectoryOptions.reportRestarted(engine, command: "backup")
+            DataDirectoryOptions.reportOpening(engine, command: "backup")
             let last = try engine.backup(to: target, alsoCopying: [ServerConfiguration.secretFileName])
             print("backup of \(data.path) written to \(target) (last event \(last?.description ?? "none"))")
         } catch StorageError.locked {

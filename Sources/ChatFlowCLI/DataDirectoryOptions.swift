@@ -17,7 +17,7 @@ struct DataDirectoryOptions: ParsableArguments {
     func openEngine(for command: String, options: DatabaseOptions) throws -> ChatFlowEngine {
         do {
             let engine = try ChatFlowEngine(dataDirectory: path, databaseOptions: options)
-            Self.reportRestarted(engine, command: command)
+            Self.reportOpening(engine, command: command)
             return engine
         } catch let error as StorageError {
             throw Self.unusable(error, in: command)
@@ -41,10 +41,14 @@ struct DataDirectoryOptions: ParsableArguments {
         return ExitCode(74)
     }
 
-    /// Says on stderr which projections this opening of `engine` started again because the
-    /// data directory held another version of them. The first `serve` of a new version logs
-    /// it; a command that opens the directory before that takes it over, so it says it too.
-    static func reportRestarted(_ engine: ChatFlowEngine, command: String) {
+    /// Says on stderr what this opening of `engine` found: damage in the write-ahead log, and
+    /// which projections started again because the data directory held another version of
+    /// them. The first `serve` after logs it; a command that opens the directory before that
+    /// is the only one to see it, so it says it too.
+    static func reportOpening(_ engine: ChatFlowEngine, command: String) {
+        if let damage = engine.walDamageReport {
+            FileHandle.standardError.write(Data("\(command): \(damage)\n".utf8))
+        }
         for (name, stored, version) in engine.store.restarted {
             FileHandle.standardError.write(Data(
                 "\(command): projection \(name) was built by version \(stored); this build has version \(version): it starts again from the log\n".utf8))

@@ -134,7 +134,7 @@ struct RestoreCommand: AsyncParsableCommand {
         do {
             let engine = try ChatFlowEngine(dataDirectory: staging, databaseOptions: .existing.withinDescriptorLimit())
             defer { engine.close() }
-            DataDirectoryOptions.reportRestarted(engine, command: "restore")
+            DataDirectoryOptions.reportOpening(engine, command: "restore")
             try engine.projector.catchUp()
             last = engine.log.lastPosition
             // Clients may hold ids the replaced directory gave out after the backup was made.

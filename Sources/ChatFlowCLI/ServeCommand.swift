@@ -72,6 +72,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             let engine = try ChatFlowEngine(dataDirectory: data.path, logOptions: logOptions, databaseOptions: databaseOptions, logger: logger)
             defer { engine.close() }
+            if let damage = engine.walDamageReport { logger.critical("\(damage)") }
             for (name, stored, version) in engine.store.restarted {
                 // Reads wait for it (503, /readyz) until it has the log up to this start.
                 logger.notice("projection \(name) was built by version \(stored); this build has version \(version): building it again from the log")

@@ -98,11 +98,55 @@ import ChatFlowTestSupport
             try handle.truncate(atOffset: UInt64(size - Int.random(in: 1...8, using: &rng)))
             try handle.close()
 
-            let after = try readAll(path)
+            let (after, damage) = try readAllWithDamage(path)
+            #expect(damage.isEmpty, "a torn tail held nothing acknowledged: \(damage)")
             #expect(after.count == acked.count, "exactly the torn batch is gone")
             #expect(Array(before.prefix(after.count)) == after, "the log must open to a prefix of what was written")
             try check(after, acked: acked, runs: [label])
         }
+    }
+
+    /// Damage inside the write-ahead log loses what follows it (RocksDB opens to the records
+    /// before it): opening says so, in words that name the log's new end, and records the
+    /// lost ids, so a WebSocket resume from one of them is refused; the next opening finds
+    /// nothing wrong (the log was rewritten without the damage).
+    @Test func damageInsideTheWALIsSaidAndItsLostIdsAreRecorded() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.appending("data")
+        let child = try ChildProcess(["append-loop", "--data-dir", path, "--producers", "8", "--label", "damaged"])
+        #expect(await child.waitForOutput { $0.count > 1_500 })
+        let acked = acknowledged(child.kill())
+        let wal = try newestWAL(in: path)
+        let size = try FileManager.default.attributesOfItem(atPath: wal)[.size] as! Int
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: wal))
+        try handle.seek(toOffset: UInt64(size / 3))
+        try handle.write(contentsOf: Data((0..<64).map { _ in UInt8.random(in: 0...255) }))
+        try handle.close()
+
+        do {
+            let engine = try ChatFlowEngine(dataDirectory: path)
+            defer { engine.close() }
+            let report = try #require(engine.walDamageReport)
+            let kept = try engine.log.read(after: nil, limit: .max)
+            let end = try #require(kept.last?.id)
+            #expect(report.contains("the write-ahead log was damaged") && report.contains("ends at event \(end)"), "\(report)")
+            let lost = acked.map(\.0).filter { $0 > end }
+            #expect(!lost.isEmpty, "the damage lost nothing acknowledged")
+            let keptAllBefore = Set(acked.map(\.0).filter { $0 <= end }).isSubset(of: Set(kept.map(\.id)))
+            #expect(keptAllBefore, "the log opens to a prefix: every acknowledged event up to its end is kept")
+            for id in lost { #expect(try RestoreGaps.contain(id, in: engine.database), "\(id) is not recorded as lost") }
+            #expect(try !RestoreGaps.contain(end, in: engine.database))
+        }
+        let again = try ChatFlowEngine(dataDirectory: path)
+        defer { again.close() }
+        #expect(again.walDamageReport == nil)
+    }
+
+    private func readAllWithDamage(_ path: String) throws -> ([LogRecord], [String]) {
+        let log = try RocksDBChangeLog.open(path: path)
+        defer { log.close(); log.database.close() }
+        return (try log.read(after: nil, limit: .max), log.database.walDamage)
     }
 
     private func readOnly(_ path: String) throws -> [LogRecord] {

@@ -27,11 +27,28 @@ public final class ChatFlowEngine: Sendable {
             store = try ProjectionStore(database: database, random: { logOptions.random().1 })
             projector = try Projector(log: log, store: store, logger: logger)
             reader = ChatFlowReader(store: store)
+            // Opening dropped what followed damage in the write-ahead log (and then rewrote
+            // it, so the next opening sees nothing wrong): ids given out after the log's end
+            // up to now may be lost, like those a restore loses.
+            if !database.walDamage.isEmpty, !databaseOptions.readOnly {
+                try RestoreGaps.record(after: log.lastPosition, throughMilliseconds: ULIDGenerator.wallClockMilliseconds(), in: database)
+            }
         } catch {
             opened?.close()
             database.close()
             throw error
         }
+    }
+
+    /// What this opening found damaged in the write-ahead log, in words for an operator; nil
+    /// when nothing was. Said once: the opening rewrote the log without the damage.
+    public var walDamageReport: String? {
+        let damage = database.walDamage
+        guard !damage.isEmpty else { return nil }
+        let end = log.lastPosition.map { "event \($0) (\(RFC3339.format(milliseconds: $0.timestamp)))" } ?? "its start"
+        return "the write-ahead log was damaged, and what followed the damage is lost (\(damage.joined(separator: "; "))): "
+            + "the change log now ends at \(end), so writes acknowledged after that are gone, and WebSocket clients that saw them "
+            + "are told to reload; restore a backup made after that time if there is one (ops/runbooks/backup-restore.md)"
     }
 
     /// The database's unique id (RocksDB's `IDENTITY` file), which tells one data directory

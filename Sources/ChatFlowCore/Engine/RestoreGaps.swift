@@ -1,11 +1,12 @@
 import ChatFlowStorage
 
 /// Event ids a data directory may have given out and then lost to a restore from an older
-/// backup: from the backup's last event to the moment of the restore. A client holding one
-/// saw a history the log no longer has, so a WebSocket resume after it is refused
+/// backup (from the backup's last event to the moment of the restore) or to damage in its
+/// write-ahead log (from the last event kept to the opening that found it). A client holding
+/// one saw a history the log no longer has, so a WebSocket resume after it is refused
 /// (`unknown_since`) and the client reloads, rather than keep showing events that are gone.
-/// `chatflow restore` records one gap per restore; they live in the projection generations
-/// family, so a backup of a restored directory carries them on.
+/// `chatflow restore` records one gap per restore, `ChatFlowEngine` one per damage found;
+/// they live in the projection generations family, so a backup carries them on.
 public enum RestoreGaps {
     /// Records the gap a restore leaves: ids after `after` (nil: the backup held no event)
     /// up to `throughMilliseconds`.

@@ -25,6 +25,11 @@ public final class Database: Sendable {
     /// Kept alive as long as the database may log.
     private let diagnostics: DatabaseDiagnostics.Sink
 
+    /// RocksDB's words for what opening dropped from a damaged write-ahead log: the writes
+    /// after the damage are gone (recovery keeps the consistent prefix before it). Empty
+    /// for a log that was whole or only torn at its end by a crash.
+    public var walDamage: [String] { diagnostics.walDamage.withLock { $0 } }
+
     private struct State {
         var families: [String: ColumnFamily] = [:]
         /// Dropped families whose handles are destroyed only at close (see `ColumnFamily`).
