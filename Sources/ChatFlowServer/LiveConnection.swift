@@ -145,12 +145,15 @@ package final class LiveConnection: Sendable {
     /// Bytes of frames waiting for the socket.
     var waitingBytes: Int { queuedBytes.load(ordering: .relaxed) }
 
+    /// Whether fewer than `bytes` bytes of frames wait for the socket.
+    func hasRoom(below bytes: Int) -> Bool { waitingBytes < bytes }
+
     /// Waits (blocking the calling thread, never an event loop's) until fewer than `bytes`
     /// bytes of frames wait for the socket, so that a replay, which could write as fast as
     /// it reads the log, goes at the client's pace and keeps little in memory. False when
     /// the client has taken nothing for `timeout`: it has stopped reading.
     func waitForRoom(below bytes: Int, timeout: TimeAmount) -> Bool {
-        if queuedBytes.load(ordering: .relaxed) < bytes { return true }
+        if hasRoom(below: bytes) { return true }
         let promise = channel.eventLoop.makePromise(of: Bool.self)
         channel.eventLoop.execute { [self] in
             guard queuedBytes.load(ordering: .relaxed) >= bytes, !loop.value.closeSent, channel.isActive else {

@@ -505,6 +505,13 @@ package final class LiveHub: Service, Sendable {
             }
             replaying: while let upTo = progress.end, progress.cursor.map({ $0 < upTo }) ?? true {
                 if connection.isClosed { return .ended }
+                switch awaitRoom(progress, connection) {
+                case .room: break
+                case .yield: return .yielded
+                case .stalled:
+                    closeSlow(connection)
+                    return .ended
+                }
                 let records: [LogRecord]
                 if let ids = progress.chatEvents {
                     let page = ids.prefix(ReplayProgress.pageSize)
@@ -524,10 +531,21 @@ package final class LiveHub: Service, Sendable {
                 }
                 if records.isEmpty { break }
                 progress.notifications?.refresh()
-                for record in records {
+                // What the window has room for now (`awaitRoom` made some).
+                let budget = replayWindow - connection.waitingBytes
+                var pageBytes = 0
+                var stoppedEarly = false
+                for (index, record) in records.enumerated() {
                     if record.id > upTo { break replaying }
                     // Nobody is listening any more: stop reading the log for them.
                     if connection.isClosed { return .ended }
+                    // A window's worth sent: the rest of the page waits until the client has
+                    // taken it, read again from here (the log's cursor is at the record before).
+                    if pageBytes > 0, pageBytes >= budget {
+                        if let rest = progress.chatEvents { progress.chatEvents = ArraySlice(records[index...].map(\.id)) + rest }
+                        stoppedEarly = true
+                        break
+                    }
                     progress.read += 1
                     if progress.read > replayLimit {
                         endTooFarBehind(connection, channel, since: progress.start)
@@ -548,13 +566,8 @@ package final class LiveHub: Service, Sendable {
                     }
                     guard let current = try redacted(event) else { continue }
                     let frame = LiveFrame.event(channel: channel.description, id: record.id.description, event: current)
-                    // At the client's pace: a replay reads the log faster than most clients
-                    // read their socket, and what it sent ahead of them would wait in memory.
-                    guard connection.waitForRoom(below: replayWindow, timeout: closeGrace) else {
-                        closeSlow(connection)
-                        return .ended
-                    }
                     if !send(frame, to: connection) { return .ended }
+                    pageBytes += frame.utf8.count
                     progress.lastSent = record.id
                     // The user's own leaving: the replay skips to their `member.joined`, if
                     // one follows, and goes on from there.
@@ -562,7 +575,7 @@ package final class LiveHub: Service, Sendable {
                         progress.away = true
                     }
                 }
-                let more = progress.chatEvents.map { !$0.isEmpty } ?? (records.count == ReplayProgress.pageSize && progress.cursor.map { $0 < upTo } ?? true)
+                let more = stoppedEarly || (progress.chatEvents.map { !$0.isEmpty } ?? (records.count == ReplayProgress.pageSize && progress.cursor.map { $0 < upTo } ?? true))
                 if more && replayGate.othersWait(besides: connection.user) { return .yielded }
             }
             // Out of the chat at the end: their last leaving is the last they hear of it, as
@@ -920,6 +933,27 @@ package final class LiveHub: Service, Sendable {
     /// Bytes of a replay's frames that may wait for the socket at a time: enough to keep a
     /// fast client's socket busy, little beside the queue's bound.
     private var replayWindow: Int { min(256 * 1024, queueBytes / 2) }
+
+    private enum Room { case room, yield, stalled }
+
+    /// Waits until the client has taken what the replay sent (a replay reads the log faster
+    /// than most clients read their socket, and what it sent ahead of them would wait in
+    /// memory). While it waits, another user's waiting replay goes first (`.yield`): a slow
+    /// or stalled reader held the only turn for as long as it took. `.stalled`: the client
+    /// has taken nothing for `closeGrace`, over however many turns.
+    private func awaitRoom(_ progress: ReplayProgress, _ connection: LiveConnection) -> Room {
+        while !connection.hasRoom(below: replayWindow), !connection.isClosed {
+            let now = DispatchTime.now().uptimeNanoseconds
+            let since = progress.stalledSince ?? now
+            progress.stalledSince = since
+            let left = closeGrace.nanoseconds - Int64(now - since)
+            if left <= 0 { return .stalled }
+            if replayGate.othersWait(besides: connection.user) { return .yield }
+            _ = connection.waitForRoom(below: replayWindow, timeout: .nanoseconds(min(left, 250_000_000)))
+        }
+        progress.stalledSince = nil
+        return .room
+    }
 
     private func closeSlow(_ connection: LiveConnection) {
         metrics.slowClientCloses.increment()

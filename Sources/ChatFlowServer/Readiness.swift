@@ -14,6 +14,9 @@ struct Readiness: Sendable {
 
     func problem(projector: Projector) -> String? {
         if let full = log.diskGuard?.problem { return full }
+        if log.isWaitingForSpace {
+            return "the disk filled up under a write: writes are refused until the store has room again (RocksDB takes them again once a whole write buffer is free); reads still work"
+        }
         if let failure = log.writeFailure {
             return "the store refuses writes (\(failure)); fix the cause, then restart the server"
         }

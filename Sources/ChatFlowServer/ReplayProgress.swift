@@ -38,6 +38,9 @@ final class ReplayProgress: @unchecked Sendable {
     /// return, as they would have live.
     var away = false
     var lastSent: ULID?
+    /// Since when (uptime nanoseconds) the client has taken none of what was sent, while the
+    /// replay waits for it to.
+    var stalledSince: UInt64?
 
     init(start: ULID, end: ULID?, confirming: Bool) {
         self.start = start

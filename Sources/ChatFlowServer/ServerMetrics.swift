@@ -151,7 +151,7 @@ public final class ServerMetrics: Sendable {
     /// horizon, refreshed at each scrape (the same checks `/readyz` makes, as numbers an
     /// alert can watch).
     func updateStore(log: RocksDBChangeLog, database: Database) {
-        let diskFull = log.diskGuard?.problem != nil
+        let diskFull = log.diskGuard?.problem != nil || log.isWaitingForSpace
         for (reason, refused) in [("disk_full", diskFull), ("store_failed", log.writeFailure != nil)] {
             registry.makeGauge(
                 descriptor: Self.named("chatflow_writes_refused", "1 while writes are refused, by reason (as /readyz reports it)"),

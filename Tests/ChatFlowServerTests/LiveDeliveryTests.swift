@@ -253,14 +253,17 @@ import Testing
     /// A replay goes at the client's pace: one that has not read for a while, then reads,
     /// gets far more than its queue holds, every event once and in order, and meanwhile the
     /// server keeps no more than the replay's window for it (the replay wrote ahead of it,
-    /// until it was closed as too slow, however steadily it read).
-    @Test func aReplayWaitsForAClientThatReads() async throws {
+    /// until it was closed as too slow, however steadily it read). While it waits for its
+    /// client, another user's replay goes first (a stalled reader held the only turn until
+    /// it was closed).
+    @Test func aReplayGoesAtItsClientsPaceAndLetsOthersGoFirst() async throws {
         try await TestServer.run(configure: {
             $0.webSocketQueueBytes = 1 << 20
             $0.webSocketCloseGraceSeconds = 60
-        }) { server in
+        }, replayGate: ReplayGate(limit: 1)) { server in
             let chat = try await server.createChat("alice")
             try await server.join(chat, as: "bob")
+            try await server.join(chat, as: "carol")
             let since = try await server.post(chat, as: "alice", "before")
             let content = String(repeating: "😀", count: 3990)
             var ids: [String] = []
@@ -271,6 +274,8 @@ import Testing
                 }
             }
             ids.sort()
+            // Small, for the test client, whose frames are at most 16 KiB.
+            ids.append(try await server.post(chat, as: "alice", "the end"))
             let client = try await StalledClient.connect(
                 port: server.port, token: try await server.token("bob"),
                 frames: [#"{"op":"subscribe","channel":"chats/\#(chat)","since":"\#(since)"}"#])
@@ -282,6 +287,12 @@ import Testing
             }
             #expect(try await eventually(timeout: .seconds(60)) { try await queuedBytes() >= 128 * 1024 })
             #expect(try await queuedBytes() <= 256 * 1024 + 2 * 16 * 1024)
+            // Carol, one event behind, is not kept waiting for bob to read (60 s until he
+            // would be closed).
+            let carol = try await LiveClient.connect(server, as: "carol")
+            try await carol.send(#"{"op":"subscribe","channel":"chats/\#(chat)","since":"\#(ids[ids.count - 2])"}"#)
+            #expect(await carol.wait(timeout: .seconds(20)) { _ in carol.events(on: "chats/\(chat)").contains { $0["id"] as? String == ids.last } })
+            await carol.close()
             var received: [String] = []
             while received.count < ids.count {
                 guard let (opcode, payload) = try await client.readFrame() else { break }

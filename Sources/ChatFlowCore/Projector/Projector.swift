@@ -104,8 +104,30 @@ public final class Projector: Service, Sendable {
     }
 
     private func tail() async throws {
+        var waitingForSpace = false
         while !Task.isCancelled {
-            let applied = try await onQueue { try self.applyNextBatch() }
+            let applied: Int
+            do {
+                applied = try await onQueue { try self.applyNextBatch() }
+            } catch let error as StorageError {
+                // The disk filled up under a write (faster than the disk guard samples): RocksDB
+                // takes no write until it has room again and resumes by itself. Nothing of the
+                // batch was written; reads go on, and the projections try again rather than
+                // stop the server.
+                if case .noSpace = error {} else if !log.isWaitingForSpace { throw error }
+                if !waitingForSpace {
+                    logger.error("projections paused: \(error.description); they go on by themselves once space is freed")
+                    waitingForSpace = true
+                }
+                try? await Task.sleep(for: .seconds(1))
+                // Nothing is appended meanwhile for the log to resume the database with.
+                try? await onQueue { try self.store.database.resume() }
+                continue
+            }
+            if waitingForSpace {
+                logger.notice("projections going on: the store takes writes again")
+                waitingForSpace = false
+            }
             if applied == 0 {
                 await log.waitForCommit(after: self.applied.position)
             }

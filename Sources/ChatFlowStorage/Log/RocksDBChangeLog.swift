@@ -53,6 +53,10 @@ public final class RocksDBChangeLog: ChangeLog {
     nonisolated(unsafe) private var sweepFrom: [UInt8] = [LogKeys.expiryTag]
     /// When the first key left expires (0: not looked yet; `.max`: no key left).
     nonisolated(unsafe) private var nextExpiry: UInt64 = 0
+    /// A write failed for lack of space, and RocksDB takes none until the database resumes.
+    private let waitingForSpace = Atomic<Bool>(false)
+    /// When the writer last tried to resume it (milliseconds by the log's clock).
+    nonisolated(unsafe) private var lastResumeAttempt: UInt64 = 0
 
     /// Opens the log in `database` (which must have been opened with `LogKeys.families`).
     public init(database: Database, options: ChangeLogOptions = ChangeLogOptions()) throws(StorageError) {
@@ -278,6 +282,23 @@ public final class RocksDBChangeLog: ChangeLog {
         }
     }
 
+    /// After a write failed for lack of space, asks RocksDB to take writes again, at most
+    /// once a second (each try flushes what it can); RocksDB would try by itself only once a
+    /// whole write buffer is free. Throws while it cannot.
+    private func resumeAfterRunningOutOfSpace(now: UInt64) throws(StorageError) {
+        guard isWaitingForSpace else { return }
+        let waiting = StorageError.noSpace(detail: "the disk filled up under a write; the store takes writes again once the disk has room")
+        guard now >= lastResumeAttempt + 1000 || now < lastResumeAttempt else { throw waiting }
+        lastResumeAttempt = now
+        // Busy while RocksDB's own recovery waits for room: that is the same wait.
+        do { try database.resume() } catch { throw waiting }
+        waitingForSpace.store(false, ordering: .releasing)
+    }
+
+    /// Whether a write failed for lack of space and the store takes none until it has room
+    /// (faster than the disk guard, the disk filled up under a write).
+    public var isWaitingForSpace: Bool { waitingForSpace.load(ordering: .acquiring) }
+
     /// Commits `group` and resumes its callers; returns when it finished. The group was
     /// gathering since the previous commit ended (the first group: not at all).
     private func commit(_ group: [Request], gatheredSince previousCommitEnd: UInt64?) -> UInt64 {
@@ -294,6 +315,7 @@ public final class RocksDBChangeLog: ChangeLog {
         do {
             // Refused before any id is taken: a full disk fails the appends, never the database.
             try options.diskGuard?.check()
+            try resumeAfterRunningOutOfSpace(now: now)
             for request in group {
                 if let key = request.key, let original = try keysInBatch[key] ?? remembered(key, now: now) {
                     // Told apart only when both requests were fingerprinted.
@@ -335,7 +357,13 @@ public final class RocksDBChangeLog: ChangeLog {
             // One write, one fsync: the records become visible and durable together.
             prepared = DispatchTime.now().uptimeNanoseconds
             if batch.count > 0 {
-                try database.write(batch, sync: true)
+                do {
+                    try database.write(batch, sync: true)
+                } catch {
+                    // The disk filled up between two samples of the guard.
+                    if case .noSpace = error { waitingForSpace.store(true, ordering: .releasing) }
+                    throw error
+                }
             }
             written = DispatchTime.now().uptimeNanoseconds
         } catch {

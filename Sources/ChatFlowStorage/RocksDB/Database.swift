@@ -300,6 +300,17 @@ public final class Database: Sendable {
         }
     }
 
+    /// Takes writes again after RocksDB stopped taking them on a failed write (the disk filled
+    /// up under it); throws while it still cannot write. Does nothing when nothing failed.
+    public func resume() throws(StorageError) {
+        guard !isReadOnly else { throw .readOnly }
+        try whileOpen { () throws(StorageError) in
+            var error: UnsafeMutablePointer<CChar>?
+            chatflow_rocksdb_resume(handle, &error)
+            try check(error)
+        }
+    }
+
     /// Commits `batch` atomically without the write-ahead log: a crash loses its rows until
     /// `flush(_:)` has put their families' memtables in table files. For rows that can be
     /// made again and that nothing refers to before they are flushed (a rebuild's new

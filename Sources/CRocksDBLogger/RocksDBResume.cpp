@@ -1,0 +1,19 @@
+// Resuming a database after a background error: what RocksDB 7.8's C API does not offer,
+// beside the logger (RocksDBLogger.cpp).
+
+#include "chatflow_rocksdb_resume.h"
+
+#include <rocksdb/db.h>
+
+#include <cstdlib>
+#include <cstring>
+
+// As the C API defines it (rocksdb/db/c.cc): the handle wraps the database.
+struct rocksdb_t {
+    rocksdb::DB *rep;
+};
+
+extern "C" void chatflow_rocksdb_resume(rocksdb_t *db, char **errptr) {
+    const rocksdb::Status status = db->rep->Resume();
+    if (!status.ok()) *errptr = strdup(status.ToString().c_str());
+}
