@@ -62,7 +62,8 @@ extension Request {
     /// (`direction` on a search) was ignored, and the client took the answer for what it
     /// asked for.
     func takesOnly(_ names: String...) throws {
-        for (name, _) in uri.queryParameters where !names.contains(String(name)) {
+        // An empty name (`a=1&&b=2`, `?&`) is a stray separator, not a parameter.
+        for (name, _) in uri.queryParameters where !name.isEmpty && !names.contains(String(name)) {
             throw ProblemDetail.invalid(
                 "unknown query parameter '\(ProblemDetail.quote(String(name)))'; this request takes \(names.joined(separator: ", "))")
         }

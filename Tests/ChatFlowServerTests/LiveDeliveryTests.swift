@@ -1069,6 +1069,12 @@ import Testing
             let event = try #require(moved["event"] as? [String: Any])
             #expect(event["chatId"] as? String == chat && event["messageId"] as? String == first && event["userId"] as? String == "bob", "\(event)")
             let markerID = try #require(moved["id"] as? String)
+            // Marked again where it is: nothing moves, nothing is told (alice's next post
+            // comes after where a second one would be).
+            #expect(try await server.call(.post, "/chats/\(chat)/read", as: "bob", json: #"{"messageId":"\#(first)"}"#).status == 204)
+            let next = try await server.post(chat, as: "alice", "next")
+            #expect(await phone.wait { _ in phone.events(on: channel).contains { ($0["event"] as? [String: Any])?["messageId"] as? String == next } })
+            #expect(kinds(phone, on: channel).filter { $0 == "read.moved" }.count == 1, "\(kinds(phone, on: channel))")
 
             // Once alice hears of bob's next post on both her channels, the hub has passed
             // the marker (it delivers in log order) without telling her.

@@ -295,7 +295,7 @@ import Testing
                 let unknown = try await server.call(.get, path, as: "alice")
                 #expect(unknown.status == 400 && unknown.string("detail")?.contains("unknown query parameter") == true, "\(path): \(unknown.text)")
             }
-            for path in ["/chats/\(chat)/search?query=x&limit=5&cursor=", "/users/me/messages?limit=5", "/chats?scope=public&limit=5",
+            for path in ["/chats/\(chat)/search?query=x&limit=5&cursor=", "/chats/\(chat)/search?query=x&&limit=5", "/users/me/messages?limit=5", "/chats?scope=public&limit=5",
                          "/chats/\(chat)/members?limit=5", "/chats/\(chat)/messages?direction=newer&limit=5"] {
                 #expect(try await server.call(.get, path, as: "alice").status == 200, "\(path)")
             }

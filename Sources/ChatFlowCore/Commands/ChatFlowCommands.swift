@@ -356,6 +356,8 @@ public struct ChatFlowCommands: Sendable {
             guard try reader.chat(ofMessage: message) == chat else {
                 throw ChatFlowError.notFound("message \(message) not found in chat \(chat)")
             }
+            // Already there: nothing to log, nor to tell the reader's other devices again.
+            if try reader.lastRead(user, chat) == message { return try await remember(key) }
             return try await write(user, .readMarkerMoved(.init(chat: chat, message: message)), key: key)
         }
     }

@@ -153,6 +153,12 @@ public struct ChatFlowReader: Sendable {
 
     // MARK: - Read state
 
+    /// The message the user's read marker in a chat is at; nil when it is at none (or the
+    /// user is not a member).
+    public func lastRead(_ user: UserID, _ chat: ChatID) throws -> MessageID? {
+        try database.get(ReadStateKeys.marker(user, chat), in: readState).map(ReadMarker.init(decoding:))?.lastRead
+    }
+
     /// The user's read marker in a chat and the messages by others after it (deleted ones
     /// not counted). Read at one snapshot: the user's own post, applied between reading the
     /// marker and the chat's count, made it count as unread for a moment.
