@@ -71,7 +71,11 @@ struct ServeCommand: AsyncParsableCommand {
                 }
             }
             let engine = try ChatFlowEngine(dataDirectory: data.path, logOptions: logOptions, databaseOptions: databaseOptions, logger: logger)
-            defer { engine.close() }
+            defer {
+                if let failure = engine.close() {
+                    logger.warning("stopped without writing memory to table files (\(failure.description)): nothing is lost, the next start replays the write-ahead log")
+                }
+            }
             if let damage = engine.walDamageReport { logger.critical("\(damage)") }
             for (name, stored, version) in engine.store.restarted {
                 // Reads wait for it (503, /readyz) until it has the log up to this start.

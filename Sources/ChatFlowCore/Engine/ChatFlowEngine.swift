@@ -102,13 +102,19 @@ public final class ChatFlowEngine: Sendable {
     }
 
     /// Stops the log's writer (after it commits what is queued) and closes the database.
-    /// Call after the projector's service has stopped.
-    public func close() {
+    /// Call after the projector's service has stopped. Returns why the memtables could not
+    /// be written to table files, if they could not.
+    @discardableResult
+    public func close() -> StorageError? {
         log.close()
         // What the memtables hold would otherwise be replayed from the write-ahead log on the
         // next start, keeping the port closed for seconds after a deploy. A failure here costs
         // only that: the log still has it all.
-        if !database.isReadOnly { try? database.flushAll() }
+        var failure: StorageError?
+        if !database.isReadOnly {
+            do { try database.flushAll() } catch { failure = error }
+        }
         database.close()
+        return failure
     }
 }
