@@ -4,6 +4,12 @@
 #include "chatflow_rocksdb_resume.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/version.h>
+
+// The handle's layout below is 7.x's: another major version must be looked at again.
+#if ROCKSDB_MAJOR != 7
+#error "rocksdb_t's layout was checked against RocksDB 7"
+#endif
 
 #include <cstdlib>
 #include <cstring>

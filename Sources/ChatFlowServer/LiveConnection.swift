@@ -81,10 +81,10 @@ package final class LiveConnection: Sendable {
     /// read all arrive, also after reading pauses.
     static let readBytes = 65_536
     /// Messages, and their bytes, waiting before the connection is closed for flooding: past
-    /// what a client that stops when asked can send, one read of the smallest frames (8 bytes:
-    /// a header, a mask and `{}`) after the pause. At 4,096, a client that pipelined 20,000
-    /// pings in one burst, reading every answer, was closed.
-    static let inboundHardLimit = inboundLimit + readBytes / 8
+    /// what a client that stops when asked can send, one read of the smallest frames (6 bytes:
+    /// a header and a mask, no text) after the pause. At 4,096, a client that pipelined
+    /// 20,000 pings in one burst, reading every answer, was closed.
+    static let inboundHardLimit = inboundLimit + readBytes / 6
     static let inboundByteLimit = 256 * 1024
 
     init(id: Int, user: UserID, channel: any Channel, queueLimit: Int, queueBytes: Int, closeGrace: TimeAmount) {
@@ -130,11 +130,12 @@ package final class LiveConnection: Sendable {
     /// reads, even one briefly behind on a busy machine, takes a batch of any size. A closed
     /// connection takes anything, and drops it.
     func reserve(_ frames: [String]) -> Bool {
-        guard !isClosed, !frames.isEmpty else { return true }
+        guard !frames.isEmpty else { return true }
+        // Counted also when closed: `write` uncounts every frame it is handed.
         let bytes = frames.reduce(0) { $0 + $1.utf8.count }
         let count = queued.wrappingAdd(frames.count, ordering: .relaxed).oldValue
         let size = queuedBytes.wrappingAdd(bytes, ordering: .relaxed).oldValue
-        if (count >= queueLimit || size >= queueBytes) && !channel.isWritable {
+        if !isClosed && (count >= queueLimit || size >= queueBytes) && !channel.isWritable {
             queued.wrappingSubtract(frames.count, ordering: .relaxed)
             queuedBytes.wrappingSubtract(bytes, ordering: .relaxed)
             return false
@@ -151,7 +152,7 @@ package final class LiveConnection: Sendable {
     /// Waits (blocking the calling thread, never an event loop's) until fewer than `bytes`
     /// bytes of frames wait for the socket, so that a replay, which could write as fast as
     /// it reads the log, goes at the client's pace and keeps little in memory. False when
-    /// the client has taken nothing for `timeout`: it has stopped reading.
+    /// they have not dropped below `bytes` within `timeout`.
     func waitForRoom(below bytes: Int, timeout: TimeAmount) -> Bool {
         if hasRoom(below: bytes) { return true }
         let promise = channel.eventLoop.makePromise(of: Bool.self)

@@ -939,8 +939,9 @@ package final class LiveHub: Service, Sendable {
     /// Waits until the client has taken what the replay sent (a replay reads the log faster
     /// than most clients read their socket, and what it sent ahead of them would wait in
     /// memory). While it waits, another user's waiting replay goes first (`.yield`): a slow
-    /// or stalled reader held the only turn for as long as it took. `.stalled`: the client
-    /// has taken nothing for `closeGrace`, over however many turns.
+    /// or stalled reader held the only turn for as long as it took. `.stalled`: what waits
+    /// for the client has not dropped below the window for `closeGrace`, over however many
+    /// turns.
     private func awaitRoom(_ progress: ReplayProgress, _ connection: LiveConnection) -> Room {
         while !connection.hasRoom(below: replayWindow), !connection.isClosed {
             let now = DispatchTime.now().uptimeNanoseconds
@@ -948,8 +949,10 @@ package final class LiveHub: Service, Sendable {
             progress.stalledSince = since
             let left = closeGrace.nanoseconds - Int64(now - since)
             if left <= 0 { return .stalled }
+            // A moment for the client first: two replays whose clients both lag would
+            // otherwise hand the turn back and forth without pause.
+            if connection.waitForRoom(below: replayWindow, timeout: .nanoseconds(min(left, 250_000_000))) { break }
             if replayGate.othersWait(besides: connection.user) { return .yield }
-            _ = connection.waitForRoom(below: replayWindow, timeout: .nanoseconds(min(left, 250_000_000)))
         }
         progress.stalledSince = nil
         return .room

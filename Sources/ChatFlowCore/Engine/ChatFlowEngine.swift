@@ -41,7 +41,8 @@ public final class ChatFlowEngine: Sendable {
     }
 
     /// What this opening found damaged in the write-ahead log, in words for an operator; nil
-    /// when nothing was. Said once: the opening rewrote the log without the damage.
+    /// when nothing was. Said once by a writable opening, which rewrites the log without the
+    /// damage (and records the lost ids); a read-only one leaves it, and says it again.
     public var walDamageReport: String? {
         let damage = database.walDamage
         guard !damage.isEmpty else { return nil }

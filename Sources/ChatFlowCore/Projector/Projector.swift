@@ -114,7 +114,7 @@ public final class Projector: Service, Sendable {
                 // takes no write until it has room again and resumes by itself. Nothing of the
                 // batch was written; reads go on, and the projections try again rather than
                 // stop the server.
-                if case .noSpace = error {} else if !log.isWaitingForSpace { throw error }
+                guard case .noSpace = error else { throw error }
                 if !waitingForSpace {
                     logger.error("projections paused: \(error.description); they go on by themselves once space is freed")
                     waitingForSpace = true
@@ -127,6 +127,13 @@ public final class Projector: Service, Sendable {
             if waitingForSpace {
                 logger.notice("projections going on: the store takes writes again")
                 waitingForSpace = false
+            }
+            if applied == 0, log.isWaitingForSpace {
+                // Nothing to apply, and no write to resume the store with: try now and then,
+                // so that readiness and writes come back once the disk has room.
+                try? await Task.sleep(for: .seconds(1))
+                _ = try? await onQueue { self.log.retryAfterRunningOutOfSpace() }
+                continue
             }
             if applied == 0 {
                 await log.waitForCommit(after: self.applied.position)

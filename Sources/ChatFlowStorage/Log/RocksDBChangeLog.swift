@@ -299,6 +299,16 @@ public final class RocksDBChangeLog: ChangeLog {
     /// (faster than the disk guard, the disk filled up under a write).
     public var isWaitingForSpace: Bool { waitingForSpace.load(ordering: .acquiring) }
 
+    /// Asks the store to take writes again, after a write failed for lack of space, when no
+    /// append comes to do it; true when it does.
+    @discardableResult
+    public func retryAfterRunningOutOfSpace() -> Bool {
+        guard isWaitingForSpace else { return true }
+        guard (try? database.resume()) != nil else { return false }
+        waitingForSpace.store(false, ordering: .releasing)
+        return true
+    }
+
     /// Commits `group` and resumes its callers; returns when it finished. The group was
     /// gathering since the previous commit ended (the first group: not at all).
     private func commit(_ group: [Request], gatheredSince previousCommitEnd: UInt64?) -> UInt64 {
