@@ -255,8 +255,10 @@ import Testing
     /// server keeps no more than the replay's window for it (the replay wrote ahead of it,
     /// until it was closed as too slow, however steadily it read). While it waits for its
     /// client, another user's replay goes first (a stalled reader held the only turn until
-    /// it was closed).
-    @Test func aReplayGoesAtItsClientsPaceAndLetsOthersGoFirst() async throws {
+    /// it was closed). On a chat's channel (a replay of the chat's index) and on the
+    /// notifications channel (a replay of the log).
+    @Test(arguments: [true, false])
+    func aReplayGoesAtItsClientsPaceAndLetsOthersGoFirst(chatChannel: Bool) async throws {
         try await TestServer.run(configure: {
             $0.webSocketQueueBytes = 1 << 20
             $0.webSocketCloseGraceSeconds = 60
@@ -276,9 +278,10 @@ import Testing
             ids.sort()
             // Small, for the test client, whose frames are at most 16 KiB.
             ids.append(try await server.post(chat, as: "alice", "the end"))
+            let channel = chatChannel ? "chats/\(chat)" : "users/me/notifications"
             let client = try await StalledClient.connect(
                 port: server.port, token: try await server.token("bob"),
-                frames: [#"{"op":"subscribe","channel":"chats/\#(chat)","since":"\#(since)"}"#])
+                frames: [#"{"op":"subscribe","channel":"\#(channel)","since":"\#(since)"}"#])
             // Not reading: the replay fills the kernel's buffers, then its window, and waits.
             func queuedBytes() async throws -> Int {
                 let text = try await server.call(.get, "/metrics", as: nil).text
@@ -290,8 +293,8 @@ import Testing
             // Carol, one event behind, is not kept waiting for bob to read (60 s until he
             // would be closed).
             let carol = try await LiveClient.connect(server, as: "carol")
-            try await carol.send(#"{"op":"subscribe","channel":"chats/\#(chat)","since":"\#(ids[ids.count - 2])"}"#)
-            #expect(await carol.wait(timeout: .seconds(20)) { _ in carol.events(on: "chats/\(chat)").contains { $0["id"] as? String == ids.last } })
+            try await carol.send(#"{"op":"subscribe","channel":"\#(channel)","since":"\#(ids[ids.count - 2])"}"#)
+            #expect(await carol.wait(timeout: .seconds(20)) { _ in carol.events(on: channel).contains { $0["id"] as? String == ids.last } })
             await carol.close()
             var received: [String] = []
             while received.count < ids.count {

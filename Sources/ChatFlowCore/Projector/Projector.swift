@@ -128,13 +128,6 @@ public final class Projector: Service, Sendable {
                 logger.notice("projections going on: the store takes writes again")
                 waitingForSpace = false
             }
-            if applied == 0, log.isWaitingForSpace {
-                // Nothing to apply, and no write to resume the store with: try now and then,
-                // so that readiness and writes come back once the disk has room.
-                try? await Task.sleep(for: .seconds(1))
-                _ = try? await onQueue { self.log.retryAfterRunningOutOfSpace() }
-                continue
-            }
             if applied == 0 {
                 await log.waitForCommit(after: self.applied.position)
             }

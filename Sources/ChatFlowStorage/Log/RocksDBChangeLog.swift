@@ -238,7 +238,14 @@ public final class RocksDBChangeLog: ChangeLog {
             var (group, stop) = takeGroup(expecting: lastGroup)
             if group.isEmpty {
                 if stop { break }
-                wakeWriter.wait()
+                if isWaitingForSpace {
+                    // No append comes to resume the store with: try once a second, so that
+                    // readiness and writes come back once the disk has room.
+                    _ = wakeWriter.wait(timeout: .now() + 1)
+                    retryAfterRunningOutOfSpace()
+                } else {
+                    wakeWriter.wait()
+                }
                 continue
             }
             lastGroup = group.count
@@ -302,7 +309,7 @@ public final class RocksDBChangeLog: ChangeLog {
     /// Asks the store to take writes again, after a write failed for lack of space, when no
     /// append comes to do it; true when it does.
     @discardableResult
-    public func retryAfterRunningOutOfSpace() -> Bool {
+    func retryAfterRunningOutOfSpace() -> Bool {
         guard isWaitingForSpace else { return true }
         guard (try? database.resume()) != nil else { return false }
         waitingForSpace.store(false, ordering: .releasing)
