@@ -53,6 +53,13 @@ struct ServeCommand: AsyncParsableCommand {
             guard (1...1_048_576).contains(reserve) else {
                 throw ConfigurationError("CHATFLOW_DISK_RESERVE_MB must be 1–1048576 (MiB kept free: RocksDB cannot recover by itself from a log write on a full disk)")
             }
+            logOptions.onWaitingForSpace = { waiting in
+                if waiting {
+                    logger.error("refusing writes: the disk filled up under a write; the store takes writes again once it has room (RocksDB recovers once a whole write buffer, 64 MiB, is free)")
+                } else {
+                    logger.notice("accepting writes again: the store has recovered from the full disk")
+                }
+            }
             logOptions.diskGuard = DiskSpaceGuard(path: data.path, reserveBytes: UInt64(reserve) << 20) { problem in
                 if let problem { logger.warning("refusing writes: \(problem)") } else { logger.notice("accepting writes again: the disk has room") }
             }

@@ -115,6 +115,8 @@ public final class Projector: Service, Sendable {
                 // batch was written; reads go on, and the projections try again rather than
                 // stop the server.
                 guard case .noSpace = error else { throw error }
+                // The store as a whole waits: readiness says so, and the log's writer tries it.
+                log.noteWaitingForSpace(true)
                 if !waitingForSpace {
                     logger.error("projections paused: \(error.description); they go on by themselves once space is freed")
                     waitingForSpace = true
@@ -127,6 +129,7 @@ public final class Projector: Service, Sendable {
             if waitingForSpace {
                 logger.notice("projections going on: the store takes writes again")
                 waitingForSpace = false
+                log.noteWaitingForSpace(false)
             }
             if applied == 0 {
                 await log.waitForCommit(after: self.applied.position)

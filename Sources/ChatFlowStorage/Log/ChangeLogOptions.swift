@@ -13,6 +13,9 @@ public struct ChangeLogOptions: Sendable {
     public var random: ULIDGenerator.Random = ULIDGenerator.systemRandom
     /// Refuses appends while the disk is nearly full (nil: no check).
     public var diskGuard: DiskSpaceGuard?
+    /// Told when a write of the store failed for lack of space (true: it takes none until it
+    /// has room), and when it takes writes again (false).
+    public var onWaitingForSpace: (@Sendable (Bool) -> Void)?
     /// Called on the writer thread after every group commit, once its callers are resumed
     /// (for metrics).
     public var onCommit: (@Sendable (GroupCommitStatistics) -> Void)?

@@ -299,7 +299,15 @@ public final class RocksDBChangeLog: ChangeLog {
         lastResumeAttempt = now
         // Busy while RocksDB's own recovery waits for room: that is the same wait.
         do { try database.resume() } catch { throw waiting }
-        waitingForSpace.store(false, ordering: .releasing)
+        noteWaitingForSpace(false)
+    }
+
+    /// Notes that the store takes no writes until it has room (a write of its own, or of the
+    /// projections, failed for lack of space), or that it takes them again; says so once.
+    public func noteWaitingForSpace(_ waiting: Bool) {
+        if waitingForSpace.exchange(waiting, ordering: .acquiringAndReleasing) != waiting {
+            options.onWaitingForSpace?(waiting)
+        }
     }
 
     /// Whether a write failed for lack of space and the store takes none until it has room
@@ -312,7 +320,7 @@ public final class RocksDBChangeLog: ChangeLog {
     func retryAfterRunningOutOfSpace() -> Bool {
         guard isWaitingForSpace else { return true }
         guard (try? database.resume()) != nil else { return false }
-        waitingForSpace.store(false, ordering: .releasing)
+        noteWaitingForSpace(false)
         return true
     }
 
@@ -378,7 +386,7 @@ public final class RocksDBChangeLog: ChangeLog {
                     try database.write(batch, sync: true)
                 } catch {
                     // The disk filled up between two samples of the guard.
-                    if case .noSpace = error { waitingForSpace.store(true, ordering: .releasing) }
+                    if case .noSpace = error { noteWaitingForSpace(true) }
                     throw error
                 }
             }
