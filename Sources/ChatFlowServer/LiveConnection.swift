@@ -60,7 +60,7 @@ package final class LiveConnection: Sendable {
     let user: UserID
     private let channel: any Channel
     private let queueLimit: Int
-    let queueBytes: Int
+    private let queueBytes: Int
     private let closeGrace: TimeAmount
     private let queued = Atomic<Int>(0)
     private let queuedBytes = Atomic<Int>(0)
@@ -157,7 +157,7 @@ package final class LiveConnection: Sendable {
         if hasRoom(below: bytes) { return true }
         let promise = channel.eventLoop.makePromise(of: Bool.self)
         channel.eventLoop.execute { [self] in
-            guard queuedBytes.load(ordering: .relaxed) >= bytes, !loop.value.closeSent, channel.isActive else {
+            guard !hasRoom(below: bytes), !loop.value.closeSent, channel.isActive else {
                 promise.succeed(true)
                 return
             }

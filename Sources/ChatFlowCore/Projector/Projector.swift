@@ -115,21 +115,18 @@ public final class Projector: Service, Sendable {
                 // batch was written; reads go on, and the projections try again rather than
                 // stop the server.
                 guard case .noSpace = error else { throw error }
-                // The store as a whole waits: readiness says so, and the log's writer tries it.
+                // The store as a whole waits: readiness says so, and the log's writer resumes it.
                 log.noteWaitingForSpace(true)
                 if !waitingForSpace {
                     logger.error("projections paused: \(error.description); they go on by themselves once space is freed")
                     waitingForSpace = true
                 }
                 try? await Task.sleep(for: .seconds(1))
-                // Nothing is appended meanwhile for the log to resume the database with.
-                try? await onQueue { try self.store.database.resume() }
                 continue
             }
             if waitingForSpace {
                 logger.notice("projections going on: the store takes writes again")
                 waitingForSpace = false
-                log.noteWaitingForSpace(false)
             }
             if applied == 0 {
                 await log.waitForCommit(after: self.applied.position)

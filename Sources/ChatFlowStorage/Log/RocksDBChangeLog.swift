@@ -242,7 +242,7 @@ public final class RocksDBChangeLog: ChangeLog {
                     // No append comes to resume the store with: try once a second, so that
                     // readiness and writes come back once the disk has room.
                     _ = wakeWriter.wait(timeout: .now() + 1)
-                    retryAfterRunningOutOfSpace()
+                    try? resumeAfterRunningOutOfSpace(now: options.clock())
                 } else {
                     wakeWriter.wait()
                 }
@@ -304,25 +304,17 @@ public final class RocksDBChangeLog: ChangeLog {
 
     /// Notes that the store takes no writes until it has room (a write of its own, or of the
     /// projections, failed for lack of space), or that it takes them again; says so once.
+    /// The writer then tries to resume the store, with the next append or, idle, once a second.
     public func noteWaitingForSpace(_ waiting: Bool) {
         if waitingForSpace.exchange(waiting, ordering: .acquiringAndReleasing) != waiting {
             options.onWaitingForSpace?(waiting)
+            if waiting { wakeWriter.signal() }
         }
     }
 
     /// Whether a write failed for lack of space and the store takes none until it has room
     /// (faster than the disk guard, the disk filled up under a write).
     public var isWaitingForSpace: Bool { waitingForSpace.load(ordering: .acquiring) }
-
-    /// Asks the store to take writes again, after a write failed for lack of space, when no
-    /// append comes to do it; true when it does.
-    @discardableResult
-    func retryAfterRunningOutOfSpace() -> Bool {
-        guard isWaitingForSpace else { return true }
-        guard (try? database.resume()) != nil else { return false }
-        noteWaitingForSpace(false)
-        return true
-    }
 
     /// Commits `group` and resumes its callers; returns when it finished. The group was
     /// gathering since the previous commit ended (the first group: not at all).
