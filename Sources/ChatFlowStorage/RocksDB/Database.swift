@@ -22,6 +22,11 @@ public final class Database: Sendable {
     nonisolated(unsafe) private let bufferedWriteOptions: OpaquePointer
     nonisolated(unsafe) private let unloggedWriteOptions: OpaquePointer
     nonisolated(unsafe) private let flushOptions: OpaquePointer
+    /// The "default" family's options: it holds only the write-ahead log's anchor row (see
+    /// `anchorWriteAheadLog()`).
+    nonisolated(unsafe) private let anchorOptions: OpaquePointer
+    /// The "default" family, kept apart from `state` for the hot path of every write.
+    nonisolated(unsafe) private let anchorFamily: OpaquePointer
     /// Kept alive as long as the database may log.
     private let diagnostics: DatabaseDiagnostics.Sink
 
@@ -115,6 +120,11 @@ public final class Database: Sendable {
         rocksdb_writeoptions_disable_WAL(unloggedWriteOptions, 1)
         flushOptions = rocksdb_flushoptions_create()
         rocksdb_flushoptions_set_wait(flushOptions, 1)
+        // One row rewritten before every logged write: each write is a memtable entry of ~40
+        // bytes, so a small memtable (flushed every ~100k writes into one row). Rewriting it
+        // in place would keep one entry, but RocksDB then refuses snapshots in every family.
+        anchorOptions = rocksdb_options_create_copy(options)
+        rocksdb_options_set_write_buffer_size(anchorOptions, 4 << 20)
 
         let options = options
         var names = ["default"]
@@ -137,6 +147,7 @@ public final class Database: Sendable {
         var cNames = names.map { strdup($0) }
         defer { cNames.forEach { free($0) } }
         var cfOptions = [OpaquePointer?](repeating: options, count: names.count)
+        cfOptions[0] = anchorOptions  // "default"
         var handles = [OpaquePointer?](repeating: nil, count: names.count)
         let opened: OpaquePointer? = cNames.withUnsafeMutableBufferPointer { namePointers in
             namePointers.withMemoryRebound(to: UnsafePointer<CChar>?.self) { constNames in
@@ -151,7 +162,7 @@ public final class Database: Sendable {
         if let error {
             let message = String(cString: error)
             rocksdb_free(error)
-            Database.destroyOptions(options, tableOptions, cache, readOptions, syncWriteOptions, bufferedWriteOptions, unloggedWriteOptions, flushOptions)
+            Database.destroyOptions(options, tableOptions, cache, readOptions, syncWriteOptions, bufferedWriteOptions, unloggedWriteOptions, flushOptions, anchorOptions)
             throw StorageError.from(rocksMessage: message, path: path)
         }
         handle = opened!
@@ -159,6 +170,7 @@ public final class Database: Sendable {
         for (name, familyHandle) in zip(names, handles) {
             families[name] = ColumnFamily(name: name, handle: familyHandle!)
         }
+        anchorFamily = handles[0]!
         state = Mutex(State(families: families))
     }
 
@@ -171,6 +183,7 @@ public final class Database: Sendable {
         rocksdb_writeoptions_destroy(pointers[5])
         rocksdb_writeoptions_destroy(pointers[6])
         rocksdb_flushoptions_destroy(pointers[7])
+        rocksdb_options_destroy(pointers[8])
     }
 
     deinit {
@@ -199,7 +212,7 @@ public final class Database: Sendable {
         guard let toDestroy else { return }
         for family in toDestroy { rocksdb_column_family_handle_destroy(family.handle) }
         rocksdb_close(handle)
-        Database.destroyOptions(options, tableOptions, cache, readOptions, syncWriteOptions, bufferedWriteOptions, unloggedWriteOptions, flushOptions)
+        Database.destroyOptions(options, tableOptions, cache, readOptions, syncWriteOptions, bufferedWriteOptions, unloggedWriteOptions, flushOptions, anchorOptions)
     }
 
     public var isClosed: Bool { state.withLock { $0.closed } }
@@ -294,11 +307,35 @@ public final class Database: Sendable {
     public func write(_ batch: WriteBatch, sync: Bool) throws(StorageError) {
         guard !isReadOnly else { throw .readOnly }
         try whileOpen { () throws(StorageError) in
+            try anchorWriteAheadLog()
             var error: UnsafeMutablePointer<CChar>?
             rocksdb_write(handle, sync ? syncWriteOptions : bufferedWriteOptions, batch.handle, &error)
             try check(error)
         }
     }
+
+    /// Rewrites the anchor row, without the log, so that a write to the log that fails for
+    /// lack of space always finds a memtable with something in it.
+    ///
+    /// A failed write leaves RocksDB's writer of that log file marked as failed, and only a
+    /// new log file replaces it. `resume()` starts one only by flushing a memtable that holds
+    /// rows; when the failed write was the first into a fresh log (where the disk runs out:
+    /// each log file is given its space when made), every memtable was empty, the failed
+    /// writer stayed, and the next write after recovery stopped the process on an assertion
+    /// of Debian's RocksDB 7.8 build. A write of its own ahead of the logged one makes any
+    /// switch to a fresh memtable happen before the anchor row lands in it.
+    private func anchorWriteAheadLog() throws(StorageError) {
+        var error: UnsafeMutablePointer<CChar>?
+        withUnsafeBytes(of: Self.anchorKey) { key in
+            key.withMemoryRebound(to: CChar.self) {
+                rocksdb_put_cf(handle, unloggedWriteOptions, anchorFamily, $0.baseAddress, $0.count, nil, 0, &error)
+            }
+        }
+        try check(error)
+    }
+
+    /// The one row of the "default" family.
+    private static let anchorKey: UInt8 = 0
 
     /// Takes writes again after RocksDB stopped taking them on a failed write (the disk filled
     /// up under it); throws while it still cannot write. Does nothing when nothing failed.
