@@ -28,8 +28,8 @@ import Testing
         var isHolding: Bool { held.load(ordering: .acquiring) }
         var isDone: Bool { done.load(ordering: .acquiring) }
 
-        func hold(_ locks: ChatLocks, _ chat: ChatID, _ mode: ChatLocks.Mode, log: Order, name: String) async throws {
-            try await locks.withLock(chat, mode) {
+        func hold(_ locks: ChatLocks, _ chat: ChatID, _ mode: ChatLocks.Mode, by user: UserID? = nil, log: Order, name: String) async throws {
+            try await locks.withLock(chat, mode, by: user) {
                 log.names.withLock { $0.append(name) }
                 held.store(true, ordering: .releasing)
                 for await _ in gate.stream { break }
@@ -84,5 +84,34 @@ import Testing
         #expect(locks.count == 0)
         let value = try await locks.withLock(chat, .exclusive) { 42 }
         #expect(value == 42)
+    }
+
+    /// Sharing a chat's lock as a user: the same user's holders take turns, another user's
+    /// share the chat with them, and a writer still waits for all of them.
+    @Test func aUsersPlaceInAChatIsTheirsAlone() async throws {
+        let locks = ChatLocks()
+        let order = Order()
+        let (bob, carol) = (UserID(unchecked: "bob"), UserID(unchecked: "carol"))
+        let (phone, laptop, other, writer) = (Holder(), Holder(), Holder(), Holder())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await phone.hold(locks, chat, .shared, by: bob, log: order, name: "phone") }
+            #expect(await eventually(timeout: Self.patience) { phone.isHolding })
+            group.addTask { try await laptop.hold(locks, chat, .shared, by: bob, log: order, name: "laptop") }
+            #expect(await eventually(timeout: Self.patience) { locks.waiting(in: chat, by: bob) == 1 })
+            group.addTask { try await other.hold(locks, chat, .shared, by: carol, log: order, name: "other") }
+            #expect(await eventually(timeout: Self.patience) { other.isHolding }, "another user shares the chat")
+            group.addTask { try await writer.hold(locks, chat, .exclusive, log: order, name: "writer") }
+            #expect(await eventually(timeout: Self.patience) { locks.waiting(in: chat) == 1 })
+            other.release()
+            phone.release()
+            #expect(await eventually(timeout: Self.patience) { laptop.isHolding })
+            #expect(!writer.isHolding, "the writer waits for the user's second holder too")
+            laptop.release()
+            #expect(await eventually(timeout: Self.patience) { writer.isHolding })
+            writer.release()
+            try await group.waitForAll()
+        }
+        #expect(order.names.withLock { $0 } == ["phone", "other", "laptop", "writer"])
+        #expect(locks.count == 0, "idle places are forgotten")
     }
 }

@@ -151,4 +151,58 @@ import Testing
             }
         }
     }
+
+    /// The same change sent several times at once (a retry without a key, two devices) is
+    /// made once: one event in the log, however the requests interleave.
+    @Test func theSameChangeSentAtOnceIsLoggedOnce() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let chatID = try ChatID(#require(ULID(chat)))
+            let commands = ChatFlowCommands(engine: server.engine)
+            let (alice, bob) = (UserID(unchecked: "alice"), UserID(unchecked: "bob"))
+            func count(after start: ULID?, _ matches: (ChangeEvent) -> Bool) throws -> Int {
+                try events(after: start, in: server).count { matches($0.event) }
+            }
+            func atOnce(_ body: @escaping @Sendable () async throws -> Void) async throws {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<3 { group.addTask { try await body() } }
+                    try await group.waitForAll()
+                }
+            }
+            for attempt in 0..<20 {
+                let message = try MessageID(#require(ULID(try await server.post(chat, as: "bob", "attempt \(attempt)"))))
+                // One more of a reaction that is there already (the shared path), three times.
+                _ = try await commands.react(to: message, with: "👍", by: alice)
+                var start = server.engine.log.lastPosition
+                try await atOnce { _ = try await commands.react(to: message, with: "👍", by: bob) }
+                #expect(try count(after: start) { if case .reactionAdded = $0 { true } else { false } } == 1, "attempt \(attempt): added")
+                start = server.engine.log.lastPosition
+                try await atOnce { try await commands.unreact(to: message, with: "👍", by: bob) }
+                #expect(try count(after: start) { if case .reactionRemoved = $0 { true } else { false } } == 1, "attempt \(attempt): removed")
+                start = server.engine.log.lastPosition
+                try await atOnce { try await commands.markRead(chatID, upTo: message, by: alice) }
+                #expect(try count(after: start) { if case .readMarkerMoved = $0 { true } else { false } } == 1, "attempt \(attempt): read")
+                start = server.engine.log.lastPosition
+                try await atOnce { _ = try await commands.edit(message, by: bob, content: "edited \(attempt)") }
+                #expect(try count(after: start) { if case .messageEdited = $0 { true } else { false } } == 1, "attempt \(attempt): edited")
+            }
+        }
+    }
+
+    /// A deleted message shows no reactions: taking one back changes nothing and tells
+    /// nobody (adding one is refused).
+    @Test func aDeletedMessagesReactionIsNotTakenBack() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let message = try await server.post(chat, as: "alice", "soon gone")
+            #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "bob", json: #"{"emoji":"👍"}"#).status == 201)
+            #expect(try await server.call(.delete, "/messages/\(message)", as: "alice").status == 204)
+            let start = server.engine.log.lastPosition
+            #expect(try await server.call(.delete, "/messages/\(message)/reactions/%F0%9F%91%8D", as: "bob").status == 204)
+            #expect(try events(after: start, in: server).isEmpty)
+            #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "bob", json: #"{"emoji":"👍"}"#).status == 409)
+        }
+    }
 }

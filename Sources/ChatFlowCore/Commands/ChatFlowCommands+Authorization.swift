@@ -32,9 +32,10 @@ extension ChatFlowCommands {
     }
 
     /// Runs `body` holding the lock of `message`'s chat (a message never moves), once the
-    /// user may see the message at all.
+    /// user may see the message at all; sharing it, also the user's place in the chat (the
+    /// commands taking it change what is the user's own there).
     func withLock<R>(on message: MessageID, by user: UserID, _ mode: ChatLocks.Mode, _ body: () async throws -> R) async throws -> R {
         let chat = try visibleMessage(message, by: user).chat
-        return try await locks.withLock(chat, mode, body)
+        return try await locks.withLock(chat, mode, by: user, body)
     }
 }

@@ -327,7 +327,8 @@ public struct ChatFlowCommands: Sendable {
         return try await withLock(on: message, by: user, .shared) {
             let facts = try visibleMessage(message, by: user)
             try requireMember(facts.chat, user)
-            guard try reader.reactedAt(user, message, emoji) != nil else { return try await remember(key) }
+            // A deleted message shows no reactions: there is none to take back.
+            guard !facts.deleted, try reader.reactedAt(user, message, emoji) != nil else { return try await remember(key) }
             return try await write(user, .reactionRemoved(.init(chat: facts.chat, message: message, emoji: emoji)), key: key)
         }
     }
@@ -351,7 +352,7 @@ public struct ChatFlowCommands: Sendable {
     public func markRead(_ chat: ChatID, upTo message: MessageID, by user: UserID, idempotencyKey: String? = nil) async throws -> Bool {
         let key = try writeKey(idempotencyKey, user, ["read", chat.description, message.description])
         if try await retried(key) != nil { return true }
-        return try await locks.withLock(chat, .shared) {
+        return try await locks.withLock(chat, .shared, by: user) {
             try requireMember(chat, user)
             guard try reader.chat(ofMessage: message) == chat else {
                 throw ChatFlowError.notFound("message \(message) not found in chat \(chat)")

@@ -12,6 +12,11 @@ import Synchronization
 /// posts still group-commit together. Waiters are served in arrival order, so a removal is
 /// never starved by a stream of posts.
 ///
+/// Sharing the chat's lock, a command that changes what is the user's own (their reaction,
+/// their read marker, their message's text) and logs nothing when it is already so also
+/// holds the user's place in the chat alone: two of the same user's removals of one
+/// reaction, sent at once, would otherwise both see it there and both log its removal.
+///
 /// The locks live in one process: a deployment with several writers to one log would need
 /// the log to check these conditions at commit time instead.
 final class ChatLocks: Sendable {
@@ -47,24 +52,40 @@ final class ChatLocks: Sendable {
         var isIdle: Bool { readers == 0 && !writer && waiting.isEmpty }
     }
 
-    private let entries = Mutex<[ChatID: Entry]>([:])
+    /// What a lock is held on: a chat, or a user's place in one.
+    private enum Key: Hashable {
+        case chat(ChatID)
+        case member(ChatID, UserID)
+    }
 
-    /// Runs `body` holding `chat`'s lock in `mode`.
-    func withLock<R>(_ chat: ChatID, _ mode: Mode, _ body: () async throws -> R) async throws -> R {
-        await acquire(chat, mode)
-        defer { release(chat, mode) }
+    private let entries = Mutex<[Key: Entry]>([:])
+
+    /// Runs `body` holding `chat`'s lock in `mode`; sharing it with `user` given, also
+    /// holding that user's place in the chat alone (taken after the chat's lock, never
+    /// before, so the two cannot wait on each other).
+    func withLock<R>(_ chat: ChatID, _ mode: Mode, by user: UserID? = nil, _ body: () async throws -> R) async throws -> R {
+        await acquire(.chat(chat), mode)
+        defer { release(.chat(chat), mode) }
+        guard mode == .shared, let user else { return try await body() }
+        await acquire(.member(chat, user), .exclusive)
+        defer { release(.member(chat, user), .exclusive) }
         return try await body()
     }
 
-    /// Chats with a lock held or awaited (idle ones are forgotten).
+    /// Chats and places with a lock held or awaited (idle ones are forgotten).
     var count: Int { entries.withLock { $0.count } }
 
     /// How many wait for `chat`'s lock.
     func waiting(in chat: ChatID) -> Int {
-        entries.withLock { $0[chat]?.waiting.count ?? 0 }
+        entries.withLock { $0[.chat(chat)]?.waiting.count ?? 0 }
     }
 
-    private func acquire(_ chat: ChatID, _ mode: Mode) async {
+    /// How many wait for `user`'s place in `chat`.
+    func waiting(in chat: ChatID, by user: UserID) -> Int {
+        entries.withLock { $0[.member(chat, user)]?.waiting.count ?? 0 }
+    }
+
+    private func acquire(_ chat: Key, _ mode: Mode) async {
         // Not cancellable: a waiter waits only for commands already running in its chat.
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let granted = entries.withLock { entries in
@@ -82,7 +103,7 @@ final class ChatLocks: Sendable {
         }
     }
 
-    private func release(_ chat: ChatID, _ mode: Mode) {
+    private func release(_ chat: Key, _ mode: Mode) {
         let woken = entries.withLock { entries -> [Waiter] in
             guard var entry = entries[chat] else { return [] }
             switch mode {
