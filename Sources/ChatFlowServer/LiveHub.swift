@@ -648,16 +648,16 @@ package final class LiveHub: Service, Sendable {
 
     /// Who hears of an event on the notifications channel.
     private enum Audience {
-        /// The chat's members but the one who acted: what a chat list shows of each chat,
-        /// its newest message and its name.
-        case membersExcept(UserID)
+        /// The chat's members, the one who acted too (their other devices show the chat
+        /// list as well): what a chat list shows of each chat, its newest message and its name.
+        case members
         case user(UserID)
     }
 
     private func audience(of logged: LoggedEvent, in chat: ChatID) throws -> Audience? {
         switch logged.event {
         case .messagePosted, .messageEdited, .messageDeleted, .chatUpdated:
-            return .membersExcept(logged.actor)
+            return .members
         case .reactionAdded(let added):
             return try reactionAudience(to: added.message, by: logged.actor, in: chat)
         case .reactionRemoved(let removed):
@@ -847,7 +847,7 @@ package final class LiveHub: Service, Sendable {
     private func notificationRecipients(_ logged: LoggedEvent, in chat: ChatID) -> [UserID] {
         guard let audience = (try? audience(of: logged, in: chat)) ?? nil else { return [] }
         return switch audience {
-        case .membersExcept(let actor): ((try? commands.reader.memberIDs(of: chat)) ?? []).filter { $0 != actor }
+        case .members: (try? commands.reader.memberIDs(of: chat)) ?? []
         case .user(let user): [user]
         }
     }

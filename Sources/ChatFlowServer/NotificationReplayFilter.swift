@@ -55,7 +55,7 @@ struct NotificationReplayFilter {
             memberThen[chat] = false
             return true
         case .messagePosted, .messageEdited, .messageDeleted, .chatUpdated:
-            return try logged.actor != user && isMemberThenAndNow(chat)
+            return try isMemberThenAndNow(chat)
         case .reactionAdded(let added):
             return try isReaction(to: added.message, by: logged.actor, in: chat)
         case .reactionRemoved(let removed):

@@ -914,6 +914,8 @@ import Testing
         }
     }
 
+    /// Notifications carry posts in the user's chats, their own too (for their other
+    /// devices' chat lists), and reactions to their messages, until they leave.
     @Test func notificationsReachTheUserAcrossChats() async throws {
         try await TestServer.run { server in
             let chat = try await server.createChat("alice")
@@ -928,9 +930,11 @@ import Testing
             // Taking a reaction back is told too, so counts kept from this channel go down.
             #expect(try await server.call(.delete, "/messages/\(message)/reactions/%F0%9F%91%8D", as: "alice").status == 204)
             _ = try await server.call(.post, "/messages/\(message)/reactions", as: "alice", json: #"{"emoji":"👍"}"#)
-            #expect(await bob.wait { _ in bob.events(on: "users/me/notifications").count >= 4 })
+            #expect(await bob.wait { _ in bob.events(on: "users/me/notifications").count >= 5 })
             let kinds = bob.events(on: "users/me/notifications").compactMap { ($0["event"] as? [String: Any])?["kind"] as? String }
-            #expect(kinds == ["message.created", "reaction.added", "reaction.removed", "reaction.added"])
+            #expect(kinds == ["message.created", "message.created", "reaction.added", "reaction.removed", "reaction.added"])
+            let authors = bob.events(on: "users/me/notifications").prefix(2).compactMap { (($0["event"] as? [String: Any])?["message"] as? [String: Any])?["userId"] as? String }
+            #expect(authors == ["bob", "alice"], "\(authors)")
 
             // Once bob has left, reactions to what he wrote are not his to hear of.
             #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob").status == 204)
@@ -938,19 +942,19 @@ import Testing
             // Once bob hears of a later post in another chat, the hub has passed the reaction
             // (it delivers in log order), and has decided on it while bob was out.
             _ = try await server.post(other, as: "alice", "elsewhere")
-            #expect(await bob.wait { _ in bob.events(on: "users/me/notifications").count >= 6 })
-            try await server.add("bob", to: chat, by: "alice")
             #expect(await bob.wait { _ in bob.events(on: "users/me/notifications").count >= 7 })
+            try await server.add("bob", to: chat, by: "alice")
+            #expect(await bob.wait { _ in bob.events(on: "users/me/notifications").count >= 8 })
             let later = bob.events(on: "users/me/notifications").compactMap { ($0["event"] as? [String: Any])?["kind"] as? String }
-            #expect(later == ["message.created", "reaction.added", "reaction.removed", "reaction.added", "member.left", "message.created", "member.joined"], "\(later)")
+            #expect(later == ["message.created", "message.created", "reaction.added", "reaction.removed", "reaction.added", "member.left", "message.created", "member.joined"], "\(later)")
             await bob.close()
         }
     }
 
     /// Notifications resume with `since` as a chat does: what the user would have heard of
-    /// while away (posts in their chats, reactions to their messages, being added or
-    /// removed), none of what they would not (their own posts, chats they are not in, a post
-    /// from before they were added, anything of a chat they were removed from), then live,
+    /// while away (posts in their chats, their own too, reactions to their messages, being
+    /// added or removed), none of what they would not (chats they are not in, a post from
+    /// before they were added, anything of a chat they were removed from), then live,
     /// with no gap and no repeat while posts keep flowing.
     @Test func notificationsResumeWithSince() async throws {
         try await TestServer.run { server in
@@ -964,7 +968,7 @@ import Testing
             try await first.subscribe(channel)
             let bobs = try await server.post(chat, as: "bob", "bob's")
             _ = try await server.post(chat, as: "alice", "seen")
-            #expect(await first.wait { _ in first.events(on: channel).count == 1 })
+            #expect(await first.wait { _ in first.events(on: channel).count == 2 })
             let lastSeen = try #require(first.events(on: channel).last?["id"] as? String)
             await first.close()
 
@@ -976,7 +980,7 @@ import Testing
             _ = try await server.post(secret, as: "alice", "before bob is added")
             try await server.add("bob", to: secret, by: "alice")
             let inSecret = try await server.post(secret, as: "alice", "welcome")
-            _ = try await server.post(chat, as: "bob", "bob's own")
+            let bobsOwn = try await server.post(chat, as: "bob", "bob's own")
             _ = try await server.post(club, as: "alice", "before bob is removed")
             #expect(try await server.call(.delete, "/chats/\(club)/members/bob", as: "alice").status == 204)
 
@@ -988,13 +992,13 @@ import Testing
             }
             try await again.subscribe(channel, since: lastSeen)
             let live = try await writer.value
-            #expect(await again.wait { _ in again.events(on: channel).count >= 6 + live.count })
+            #expect(await again.wait { _ in again.events(on: channel).count >= 7 + live.count })
             let events = again.events(on: channel)
             let kinds = events.compactMap { ($0["event"] as? [String: Any])?["kind"] as? String }
-            #expect(kinds == ["message.created", "reaction.added", "reaction.removed", "member.joined", "message.created", "member.left"]
+            #expect(kinds == ["message.created", "reaction.added", "reaction.removed", "member.joined", "message.created", "message.created", "member.left"]
                 + live.map { _ in "message.created" }, "\(kinds)")
             let messages = events.compactMap { ($0["event"] as? [String: Any])?["messageId"] as? String }
-            #expect(messages == [missed, bobs, bobs, inSecret] + live, "\(messages)")
+            #expect(messages == [missed, bobs, bobs, inSecret, bobsOwn] + live, "\(messages)")
             let ids = events.compactMap { $0["id"] as? String }
             #expect(ids == ids.sorted() && Set(ids).count == ids.count && ids.allSatisfy { $0 > lastSeen })
             #expect(again.frames.first { $0["type"] as? String == "subscribed" }?["recovered"] as? Bool == true)
