@@ -1,4 +1,5 @@
 import ChatFlowCore
+import ChatFlowStorage
 import Hummingbird
 import Logging
 
@@ -17,7 +18,12 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             if let problem = ProblemDetail.from(error) {
                 return try problem.response(from: request, context: context)
             }
-            context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+            if case StorageError.corrupt? = error as? StorageError {
+                // Damage on disk does not heal by itself: said so that it is acted on.
+                context.logger.critical("request failed on damaged stored data: stop the server and run `chatflow verify`; a damaged projection is rebuilt with `chatflow rebuild --projection NAME` (ops/runbooks/rebuild-projection.md)", metadata: ["error": "\(String(reflecting: error))"])
+            } else {
+                context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
             return try ProblemDetail(.internalServerError, "an internal error occurred; quote request id \(context.id) when reporting it")
                 .response(from: request, context: context)
         }

@@ -29,7 +29,12 @@ public struct Verifier {
             defer { try? store.discard(scratch.family) }
             _ = try Rebuilder(log: log, store: store)
                 .replay(into: [(projection, scratch.family)], progress: nil, started: DispatchTime.now().uptimeNanoseconds)
-            return try compare(projection.name, live: store.family(of: projection.name), rebuilt: scratch.family)
+            do {
+                return try compare(projection.name, live: store.family(of: projection.name), rebuilt: scratch.family)
+            } catch StorageError.corrupt(let path, let detail) {
+                // Which projection to rebuild (the message names only a table file).
+                throw StorageError.corrupt(path: path, detail: "the \(projection.name) projection is damaged (`chatflow rebuild --projection \(projection.name)` makes it again from the log): \(detail)")
+            }
         }
     }
 
@@ -55,6 +60,10 @@ public struct Verifier {
                 }
             }
             if let difference {
+                // An iterator that stopped on a damaged block looks like one at its end: the
+                // damage is the error, not a difference.
+                try a.checkError()
+                try b.checkError()
                 return Report(projection: name, rows: rows, equal: false, firstDifference: difference)
             }
             rows += 1
