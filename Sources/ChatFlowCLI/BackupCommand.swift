@@ -118,6 +118,15 @@ struct BackupCommand: AsyncParsableCommand {
             print("backup failed: the server at \(base) answered \(status): \(reply["detail"] as? String ?? String(decoding: answer, as: UTF8.self))")
             throw ExitCode(1)
         }
+        // The server wrote it as it sees the file system. Under systemd's PrivateTmp= (or
+        // another mount namespace) its /tmp is not this one: a backup there is invisible here
+        // and goes when the service stops.
+        guard FileManager.default.fileExists(atPath: target + "/CURRENT") else {
+            print("backup failed: the server at \(base) wrote \(target), but it is not there as this command sees the file system "
+                + "(a service's private /tmp or /var/tmp, as the systemd unit's PrivateTmp=yes gives it, is its own and is emptied when it stops); "
+                + "back up into a directory outside /tmp and /var/tmp, such as /var/backups/chatflow")
+            throw ExitCode(1)
+        }
         print("backup of the running server's data (\(reply["dataDirectory"] as? String ?? data.path)) written to \(target) (last event \(reply["lastEventId"] as? String ?? "none"))")
     }
 }

@@ -135,6 +135,30 @@ import Glibc
         #expect(!FileManager.default.fileExists(atPath: second + "/nested"))
     }
 
+    /// A server whose /tmp is its own (systemd's PrivateTmp=, here a mount namespace with a
+    /// tmpfs of its own) writes a backup there that the operator cannot see and that goes
+    /// when it stops: the command says so and fails, instead of reporting a backup.
+    @Test(.enabled(if: getuid() == 0, "a mount namespace needs root"))
+    func aBackupTheServerWroteWhereThisCommandCannotSeeItFails() async throws {
+        let dir = TemporaryDirectory("chatflow-backup-private")
+        defer { dir.remove() }
+        let data = dir.appending("data"), privateTmp = dir.appending("private")
+        try FileManager.default.createDirectory(atPath: privateTmp, withIntermediateDirectories: true)
+        let port = try Serve.freePort()
+        let server = try ChildProcess(
+            ["--mount", "--propagation", "private", "/bin/sh", "-c",
+             "mount -t tmpfs tmpfs '\(privateTmp)' && exec '\(ChildProcess.binary)' serve --data-dir '\(data)' --port \(port)"],
+            environment: Serve.environment, executable: "/usr/bin/unshare")
+        defer { _ = server.kill() }
+        try await Serve.waitReady(port: port)
+
+        let target = privateTmp + "/backup"
+        let backup = try ChildProcess(["backup", "--data-dir", data, "--to", target, "--url", "http://127.0.0.1:\(port)"], environment: Serve.environment)
+        #expect(await backup.exitStatus() == 1, "\(backup.lines)")
+        #expect(backup.lines.joined().contains("not there as this command sees the file system"), "\(backup.lines)")
+        #expect(!FileManager.default.fileExists(atPath: target))
+    }
+
     /// Nothing an operator mistypes or a damaged backup can cost data: a backup with files
     /// missing is refused before the directory it would replace is touched, a file is not a
     /// data directory, and a path with no data in it is not verified or backed up as empty.
