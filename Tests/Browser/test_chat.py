@@ -190,6 +190,20 @@ def test_a_chat_read_on_one_device_is_read_on_the_other(room, bob, bob_elsewhere
                         "the chat read on bob's first device still counts as unread on his second")
 
 
+def test_a_post_from_one_device_moves_the_chat_up_on_the_other(room, bob, bob_elsewhere, alice_api, bob_api):
+    busy = alice_api.create_chat("Busier than the room")["id"]
+    bob_api.join(busy)
+    alice_api.post(busy, "Newer than anything in the room")  # first in both lists
+    bob_elsewhere.until(lambda d: bob_elsewhere.find("[data-testid=chat-item]").get_attribute("data-chat-id") == busy,
+                        "bob's second device never listed the busier chat first")
+    bob.open_chat(room)
+    bob.send("Posted from my first device")
+    first = lambda: bob_elsewhere.find("[data-testid=chat-item]")
+    bob_elsewhere.until(lambda d: first().get_attribute("data-chat-id") == room and "Posted from my first device" in first().text,
+                        "bob's own post did not move the chat up with its text on his second device")
+    assert bob_elsewhere.unread(room) == 0, "bob's own message counts as unread on his second device"
+
+
 def test_search_finds_and_highlights(room, alice, bob):
     alice.send("Café at noon, anyone?")
     alice.send('<i>Kiwi</i> & "lime" <script>window.pwned=1</script>')

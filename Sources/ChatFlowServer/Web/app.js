@@ -11,6 +11,7 @@
   const API_TIMEOUT_MS = 20000;
   const SEARCH_PAGE_SIZE = 20;
   const DIRECTORY_PAGE_SIZE = 20;
+  const PENDING_LIVE_LIMIT = 500;
   const NOTIFICATIONS = 'users/me/notifications';
   const TYPING_SEND_EVERY_MS = 2500;
   const TYPING_SHOW_MS = 4000;
@@ -54,6 +55,14 @@
       days: new Map(), // day key → separator <li>
       olderCursor: null,
       reachedStart: false,
+      // Set while the view is a window into older history (after a jump to a search result)
+      // that does not reach the newest message: the cursor of the next newer page.
+      newerCursor: null,
+      loadingNewer: false,
+      // Messages that came live while the window did not reach them, kept for when it does:
+      // the page that gets there may have been read just before they were posted.
+      pendingLive: new Map(),
+      epoch: 0, // bumped when the window is replaced, so a page asked for before is dropped
       loaded: false,
       loadingOlder: false,
       lastEventId: null, // newest event id seen on chats/{id}: the `since` to resume from
@@ -64,6 +73,8 @@
       lastTypingSent: 0,
       readPending: null,
       editing: null, // id of the message being edited
+      gone: null, // left | removed | unknown: how a member stopped being one while viewing
+      leftBy: null, // who ended this user's membership, from the chat's member.left
       search: { query: '', cursor: null },
     };
   }
@@ -247,7 +258,8 @@
   }
 
   async function signIn(token, { remembered = false } = {}) {
-    token = token.trim();
+    // A token copied from a request's Authorization header comes with its scheme.
+    token = token.trim().replace(/^bearer\s+/i, '');
     let claims;
     try {
       claims = parseToken(token);
@@ -297,13 +309,13 @@
   // MARK: - Chat list
 
   function setChats(chats) {
-    const viewing = state.current && state.current.loaded ? state.current : null;
+    const cur = state.current;
     state.chats = new Map(chats.map((chat) => [chat.id, chat]));
-    if (viewing && state.chats.has(viewing.id)) {
+    if (viewing(cur) && state.chats.has(cur.id)) {
       // The open chat is read up to what is on screen; the server hears of it shortly.
-      const summary = state.chats.get(viewing.id);
-      const newest = newestId(viewing);
-      if (newest && (!summary.lastMessage || summary.lastMessage.id <= newest)) summary.unreadCount = 0;
+      const summary = state.chats.get(cur.id);
+      const seen = newestSeenId(cur);
+      if (seen && (!summary.lastMessage || summary.lastMessage.id <= seen)) summary.unreadCount = 0;
     }
     renderChats();
   }
@@ -491,6 +503,7 @@
     $('composer-input').value = '';
     autosize();
     setHistoryStatus('loading');
+    setNewerStatus();
     renderChats();
 
     try {
@@ -523,15 +536,32 @@
     }
   }
 
-  /** Members get the composer; anyone else looking at a public chat gets a Join button. */
+  /**
+   * Members get the composer. Anyone else is told why not: a public chat may be previewed and
+   * joined (again); a private one they left or were removed from is closed to them, and only
+   * a member can add them back, so it offers no Join and no search.
+   */
   function setMembership(cur, member) {
     cur.member = member;
+    if (member) cur.gone = null;
+    const isPrivate = Boolean((cur.chat || state.chats.get(cur.id) || {}).isPrivate);
+    const shut = !member && isPrivate;
     $('chat-pane').dataset.member = String(member);
     $('composer').hidden = !member;
     $('join-bar').hidden = member;
+    $('join-this-chat').hidden = shut;
     $('leave-chat').hidden = !member;
     $('add-member-toggle').hidden = !member;
+    $('search-toggle').hidden = shut;
     if (!member) closeAddMember();
+    if (shut) closeSearch();
+    const was = { left: 'You left this chat', removed: 'You were removed from this chat', unknown: 'You are no longer a member of this chat' }[cur.gone];
+    let text = 'You are previewing this public chat. Join it to post, react and get live updates.';
+    if (was && shut) text = `${was}. It is private: only a member can add you back.`;
+    else if (was) text = `${was}. Join it again to post, react and get live updates.`;
+    $('join-bar-text').textContent = text;
+    $('join-bar').dataset.state = member ? 'member' : cur.gone ? cur.gone : 'preview';
+    if (cur.chat) renderChatHeader(cur.chat);
   }
 
   async function joinOpenChat() {
@@ -544,6 +574,10 @@
       await refreshChats();
       if (state.current !== cur) return;
       setMembership(cur, state.chats.has(cur.id));
+      if (cur.member) {
+        cur.leftBy = null;
+        hideError(); // what was said of leaving or being removed no longer holds
+      }
       refreshChatHeader(cur);
       // What came while this page was not subscribed (previewing, or after being removed)
       // may not be in the resume: the server skips a member's time away, as live. The
@@ -560,9 +594,13 @@
   }
 
   function renderChatHeader(chat) {
+    const cur = state.current;
+    // A private chat's members are its own business once this user is not one of them.
+    const outside = cur && cur.id === chat.id && cur.member === false && chat.isPrivate;
     $('chat-name').textContent = chat.name;
-    $('chat-members').textContent = typeof chat.memberCount !== 'number' ? ''
-      : chat.memberCount === 1 ? '1 member' : `${chat.memberCount} members`;
+    $('chat-members').textContent = outside ? 'not a member'
+      : typeof chat.memberCount !== 'number' ? ''
+        : chat.memberCount === 1 ? '1 member' : `${chat.memberCount} members`;
     $('chat-id').textContent = chat.id;
   }
 
@@ -785,6 +823,24 @@
     status.setAttribute('data-testid', status.dataset.state === 'start' ? 'history-start' : 'history-status');
   }
 
+  function setNewerStatus() {
+    const cur = state.current;
+    const status = $('newer-status');
+    status.hidden = !cur || !cur.newerCursor;
+    status.dataset.state = cur && cur.loadingNewer ? 'loading' : 'more';
+    status.textContent = cur && cur.loadingNewer ? 'Loading newer messages…' : 'Scroll down for newer messages';
+  }
+
+  /**
+   * The button over the timeline's foot, with what it leads to: new messages below, or, from
+   * a window into older history, the newest ones. No text hides it.
+   */
+  function showNewMessagesButton(text) {
+    const button = $('new-messages');
+    button.textContent = text || '';
+    button.hidden = !text;
+  }
+
   function isNearBottom() {
     const tl = $('timeline');
     return tl.scrollHeight - tl.scrollTop - tl.clientHeight < 80;
@@ -806,7 +862,8 @@
     if (!cur) return;
     const tl = $('timeline');
     const list = $('message-list');
-    const stick = toBottom || isNearBottom();
+    // The foot of a window into older history is not the newest message: nothing sticks there.
+    const stick = toBottom || (!cur.newerCursor && isNearBottom());
     let anchor = null;
     if (!stick) {
       const top = tl.getBoundingClientRect().top;
@@ -935,18 +992,20 @@
     const cur = state.current;
     const tl = $('timeline');
     if (cur && cur.loaded && !cur.reachedStart && tl.scrollHeight <= tl.clientHeight + 200) loadOlder();
+    if (cur && cur.loaded && cur.newerCursor && tl.scrollHeight <= tl.clientHeight + 200) loadNewer();
   }
 
   async function loadOlder() {
     const cur = state.current;
     if (!cur || !cur.loaded || cur.loadingOlder || cur.reachedStart || !cur.olderCursor) return;
     cur.loadingOlder = true;
+    const epoch = cur.epoch;
     const status = $('history-status');
     status.dataset.state = 'loading';
     status.textContent = 'Loading older messages…';
     try {
       const page = await api('GET', `/chats/${cur.id}/messages?limit=${PAGE_SIZE}&cursor=${encode(cur.olderCursor)}`);
-      if (state.current !== cur) return;
+      if (state.current !== cur || cur.epoch !== epoch) return;
       for (const message of page.messages) addMessage(cur, message);
       cur.olderCursor = page.nextCursor;
       cur.reachedStart = !page.nextCursor;
@@ -962,6 +1021,86 @@
         if ($('timeline').scrollTop < 300) requestAnimationFrame(() => loadOlder());
         fillViewport();
       }
+    }
+  }
+
+  /** Loads the next newer page of a window into older history, as the reader scrolls down. */
+  async function loadNewer() {
+    const cur = state.current;
+    if (!cur || !cur.loaded || cur.loadingNewer || !cur.newerCursor) return;
+    cur.loadingNewer = true;
+    const epoch = cur.epoch;
+    setNewerStatus();
+    try {
+      const page = await api('GET', `/chats/${cur.id}/messages?limit=${PAGE_SIZE}&direction=newer&cursor=${encode(cur.newerCursor)}`);
+      if (state.current !== cur || cur.epoch !== epoch) return;
+      for (const message of page.messages) addMessage(cur, message);
+      cur.newerCursor = page.nextCursor;
+      if (!cur.newerCursor) reachNewest(cur);
+      renderTimeline();
+      loadReactionDetails(cur, page.messages);
+    } catch (error) {
+      showError(error);
+    } finally {
+      cur.loadingNewer = false;
+      if (state.current === cur) {
+        setNewerStatus();
+        if (!cur.newerCursor && isNearBottom()) $('new-messages').hidden = true;
+        else if (cur.newerCursor && isNearBottom()) requestAnimationFrame(() => loadNewer());
+        fillViewport();
+        markReadSoon();
+      }
+    }
+  }
+
+  /** The window has reached the newest message: what came live meanwhile follows on. */
+  function reachNewest(cur) {
+    cur.newerCursor = null;
+    for (const message of cur.pendingLive.values()) if (!cur.messages.has(message.id)) cur.messages.set(message.id, message);
+    cur.pendingLive.clear();
+    setNewerStatus();
+  }
+
+  /**
+   * Replaces what the view shows with two pages that meet: `older` (newest first) ending just
+   * before where `newer` (oldest first) starts. A `newer` page without a cursor reaches the
+   * newest message, and what came live after it was read is kept.
+   */
+  function showWindow(cur, older, newer) {
+    const pages = [...older.messages, ...newer.messages];
+    let newest = null;
+    for (const message of pages) if (!newest || message.id > newest) newest = message.id;
+    const later = newer.nextCursor ? []
+      : [...cur.messages.values(), ...cur.pendingLive.values()].filter((m) => !newest || m.id > newest);
+    if (cur.editing) cancelEdit(cur);
+    closePicker();
+    cur.epoch += 1;
+    cur.messages.clear();
+    cur.nodes.clear();
+    cur.days.clear();
+    $('message-list').replaceChildren();
+    for (const message of pages) addMessage(cur, message);
+    for (const message of later) cur.messages.set(message.id, message);
+    cur.olderCursor = older.nextCursor;
+    cur.reachedStart = !older.nextCursor;
+    cur.newerCursor = newer.nextCursor;
+    if (!cur.newerCursor) reachNewest(cur);
+    renderTimeline({ toBottom: !cur.newerCursor });
+    setHistoryStatus();
+    setNewerStatus();
+    showNewMessagesButton(cur.newerCursor ? 'Back to the newest ↓' : null);
+    loadReactionDetails(cur, pages);
+  }
+
+  /** From a window into older history back to the newest messages. */
+  async function showNewest(cur) {
+    try {
+      const page = await api('GET', `/chats/${cur.id}/messages?limit=${PAGE_SIZE}`);
+      if (state.current !== cur) return;
+      showWindow(cur, page, { messages: [], nextCursor: null });
+      markReadSoon();
+    } catch (error) {
+      showError(error);
     }
   }
 
@@ -1127,8 +1266,11 @@
       if (event.key === 'Escape') { event.preventDefault(); cancelEdit(cur); }
     });
     node.querySelector('.content').replaceChildren(form);
-    input.focus();
+    input.focus({ preventScroll: true });
     input.setSelectionRange(input.value.length, input.value.length);
+    // The whole editor, Save and Cancel too, not only the text box (a message at the foot
+    // of the timeline grows below what is in view).
+    form.scrollIntoView({ block: 'nearest' });
   }
 
   function cancelEdit(cur) {
@@ -1240,6 +1382,9 @@
       const message = await api('POST', `/chats/${cur.id}/messages`, { content, messageType: 'text', clientMessageId });
       hideError();
       if (state.current !== cur) return;
+      // Posted from back in the history: it shows among the newest, so go there.
+      if (cur.newerCursor) await showNewest(cur);
+      if (state.current !== cur) return;
       addMessage(cur, message);
       noteLastMessage(cur.id, message);
       // Posting moved the server's read marker to this message: a marker for an older one,
@@ -1297,18 +1442,35 @@
     cur.readPending = setTimeout(() => { cur.readPending = null; markRead(cur); }, 400);
   }
 
+  /**
+   * The newest message the reader has seen: the last one whose top has come into the
+   * timeline's box. Scrolled up in the history, that is not the newest one loaded.
+   */
+  function newestSeenId(cur) {
+    if (state.current !== cur) return null;
+    const bottom = $('timeline').getBoundingClientRect().bottom;
+    const nodes = $('message-list').children;
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const id = nodes[i].dataset.messageId;
+      if (id && nodes[i].getBoundingClientRect().top < bottom) return id;
+    }
+    return null;
+  }
+
   async function markRead(cur) {
     if (!viewing(cur)) return;
-    const newest = newestId(cur);
+    const seen = newestSeenId(cur);
+    // For the tests: the messages this check has looked at, up to the newest one loaded.
+    $('chat-pane').dataset.readChecked = newestId(cur) || '';
     const summary = state.chats.get(cur.id);
-    if (!newest || !summary) return;
+    if (!seen || !summary) return;
     // The server moves the marker wherever it is told, so only ever move it forward.
-    if (summary.lastReadMessageId && summary.lastReadMessageId >= newest) return;
+    if (summary.lastReadMessageId && summary.lastReadMessageId >= seen) return;
     const previous = summary.lastReadMessageId;
-    summary.lastReadMessageId = newest;
-    summary.unreadCount = 0;
+    summary.lastReadMessageId = seen;
+    if (!summary.lastMessage || summary.lastMessage.id <= seen) summary.unreadCount = 0;
     renderChats();
-    saveReadMarker(cur.id, newest, previous);
+    saveReadMarker(cur.id, seen, previous);
   }
 
   /**
@@ -1320,6 +1482,9 @@
     try {
       await api('POST', `/chats/${chatId}/read`, { messageId });
       if (state.current && state.current.id === chatId) $('chat-pane').dataset.readUpTo = messageId;
+      // Read only part of the way: what is left unread is counted by the server.
+      const summary = state.chats.get(chatId);
+      if (summary && summary.lastMessage && summary.lastMessage.id > messageId) refreshChatsSoon();
     } catch (error) {
       const summary = state.chats.get(chatId);
       const current = () => summary && summary.lastReadMessageId === messageId;
@@ -1380,11 +1545,18 @@
     const submit = $('add-member-submit');
     submit.disabled = true;
     try {
+      // Adding a member twice answers as the first time did: the member count, read before
+      // and after, tells a new member from one already there.
+      const before = await api('GET', `/chats/${cur.id}`);
       const member = await api('POST', `/chats/${cur.id}/members`, { userId: user });
+      const after = await api('GET', `/chats/${cur.id}`);
       if (state.current !== cur) return;
       hideError();
       $('add-member-form').reset();
-      $('add-member-status').textContent = `${member.userId} is a member now.`;
+      $('add-member-status').textContent = after.memberCount > before.memberCount
+        ? `${member.userId} is a member now.` : `${member.userId} was already a member.`;
+      cur.chat = after;
+      renderChatHeader(after);
       refreshChatHeader(cur);
       $('add-member-id').focus();
     } catch (error) {
@@ -1418,7 +1590,16 @@
     const cur = state.current;
     if (!cur) return;
     const query = more ? cur.search.query : $('search-input').value.trim();
-    if (!query) return;
+    if (!query) {
+      // An empty search puts away what the last one showed, its error too.
+      cur.search = { query: '', cursor: null };
+      $('search-results').replaceChildren();
+      $('search-status').textContent = '';
+      $('search-more').hidden = true;
+      $('search-panel').dataset.state = 'idle';
+      hideError();
+      return;
+    }
     if (!more) {
       cur.search = { query, cursor: null };
       $('search-results').replaceChildren();
@@ -1443,7 +1624,7 @@
           results.appendChild(el('li', null,
             el('button', {
               type: 'button', class: 'search-result', dataset: { testid: 'search-result', messageId: message.id },
-              onclick: () => jumpTo(cur, message.id),
+              onclick: () => jumpTo(cur, message.id, message.createdAt),
             },
             el('span', { class: 'search-result-meta' },
               el('strong', { text: message.userId }),
@@ -1469,11 +1650,32 @@
     }
   }
 
-  /** Scrolls to a message, loading older pages until it is there. */
-  async function jumpTo(cur, id) {
-    for (let pages = 0; !cur.messages.has(id) && !cur.reachedStart && pages < 100 && state.current === cur; pages++) {
-      if (cur.loadingOlder) { await new Promise((resolve) => setTimeout(resolve, 50)); pages--; continue; }
-      await loadOlder();
+  /**
+   * Scrolls to a message. One that is not loaded is read from the server at its time (a time
+   * `cursor`: `newer` starts at that millisecond, `older` ends just before it), in place of
+   * what the view shows, so a jump however far back costs two requests and the reader pages
+   * on from there, up or down.
+   */
+  async function jumpTo(cur, id, createdAt) {
+    if (!cur.messages.has(id)) {
+      const at = encode(createdAt);
+      let older, newer;
+      try {
+        [older, newer] = await Promise.all([
+          api('GET', `/chats/${cur.id}/messages?limit=${PAGE_SIZE}&direction=older&cursor=${at}`),
+          api('GET', `/chats/${cur.id}/messages?limit=${PAGE_SIZE}&direction=newer&cursor=${at}`),
+        ]);
+      } catch (error) {
+        if (state.current === cur) showError(error);
+        return;
+      }
+      if (state.current !== cur) return;
+      const found = newer.messages.find((message) => message.id === id);
+      if (!found || found.deleted) {
+        showError(new Error('That message is no longer in the chat.'));
+        return;
+      }
+      if (!cur.messages.has(id)) showWindow(cur, older, newer);
     }
     const node = cur.nodes.get(id);
     if (!node || state.current !== cur) {
@@ -1620,10 +1822,13 @@
       connecting: 'Connecting…',
       closed: 'Offline',
     }[mode];
-    if (label) { status.textContent = label; return; }
+    if (label) { status.textContent = label; status.title = ''; return; }
     const tick = () => {
       const seconds = Math.max(0, Math.ceil((state.reconnectAt - Date.now()) / 1000));
-      status.textContent = seconds > 0 ? `Reconnecting in ${seconds} s…` : 'Reconnecting…';
+      // A phone's top bar has room for the short form only; the full one is its tooltip.
+      const narrow = matchMedia('(max-width: 720px)').matches;
+      status.title = seconds > 0 ? `Reconnecting in ${seconds} s` : 'Reconnecting';
+      status.textContent = seconds <= 0 ? 'Reconnecting…' : narrow ? `Retry in ${seconds} s` : `Reconnecting in ${seconds} s…`;
     };
     tick();
     state.statusTimer = setInterval(tick, 1000);
@@ -1691,9 +1896,12 @@
         if (frame.channel === chatChannel && cur.subscription === 'live') {
           cur.subscription = 'none';
           $('chat-pane').dataset.subscribed = 'false';
-          showError(new Error('You are no longer a member of this chat.'));
+          cur.gone = !cur.leftBy ? 'unknown' : cur.leftBy === state.me ? 'left' : 'removed';
           state.chats.delete(cur.id);
           setMembership(cur, false);
+          showError(new Error($('join-bar-text').textContent));
+          // A public chat still shows its members to anyone; a private one no longer does.
+          refreshChatHeader(cur);
           refreshChatsSoon();
         }
         break;
@@ -1742,9 +1950,10 @@
    * back to what the view already shows, the history in between is unknown: open afresh.
    */
   async function resyncNewest(cur) {
+    const epoch = cur.epoch;
     try {
       const page = await api('GET', `/chats/${cur.id}/messages?limit=${PAGE_SIZE}`);
-      if (state.current !== cur) return;
+      if (state.current !== cur || cur.epoch !== epoch) return;
       const knownNewest = newestId(cur);
       const oldest = page.messages[page.messages.length - 1];
       if (knownNewest && oldest && page.nextCursor && oldest.id > knownNewest) {
@@ -1766,6 +1975,8 @@
         }
       }
       if (!cur.lastEventId && page.messages.length) cur.lastEventId = page.messages[0].id;
+      // A window into older history now runs on to the newest message.
+      if (cur.newerCursor) reachNewest(cur);
       renderTimeline();
       loadReactionDetails(cur, page.messages);
     } catch (error) {
@@ -1776,17 +1987,29 @@
   function handleChatEvent(cur, frame) {
     if (frame.id && (!cur.lastEventId || frame.id > cur.lastEventId)) cur.lastEventId = frame.id;
     const event = frame.event;
-    const message = event.messageId ? cur.messages.get(event.messageId) : null;
+    const message = event.messageId ? cur.messages.get(event.messageId) || cur.pendingLive.get(event.messageId) : null;
     switch (event.kind) {
       case 'message.created': {
         cur.typing.delete(event.userId);
         renderTyping(cur);
-        if (cur.messages.has(event.message.id)) break;
+        if (cur.messages.has(event.message.id) || cur.pendingLive.has(event.message.id)) break;
+        if (cur.newerCursor) {
+          // The view is back in the history: this belongs below what is not loaded yet.
+          cur.pendingLive.set(event.message.id, { ...event.message, mine: new Set(), v: 1 });
+          // Only the newest can be newer than the page that reaches them; keep those.
+          for (const id of cur.pendingLive.keys()) {
+            if (cur.pendingLive.size <= PENDING_LIVE_LIMIT) break;
+            cur.pendingLive.delete(id);
+          }
+          noteLastMessage(cur.id, event.message);
+          if (event.message.userId !== state.me) showNewMessagesButton('New messages ↓');
+          break;
+        }
         const wasAtBottom = isNearBottom();
         addMessage(cur, event.message);
         noteLastMessage(cur.id, event.message);
         renderTimeline();
-        if (!wasAtBottom && event.message.userId !== state.me) $('new-messages').hidden = false;
+        if (!wasAtBottom && event.message.userId !== state.me) showNewMessagesButton('New messages ↓');
         markReadSoon();
         break;
       }
@@ -1806,8 +2029,13 @@
         // Counts are not additive across a replay, so ask for the message's summary.
         if (message) refreshReactions(cur, message.id);
         break;
-      case 'member.joined':
       case 'member.left':
+        // The `unsubscribed` that follows says how to put it: left here or elsewhere, or removed.
+        if (event.userId === state.me) cur.leftBy = event.by || null;
+        refreshChatHeader(cur);
+        break;
+      case 'member.joined':
+        if (event.userId === state.me) cur.leftBy = null;
         refreshChatHeader(cur);
         break;
       case 'chat.updated':
@@ -1828,7 +2056,17 @@
         const here = cur && cur.id === event.chatId && viewing(cur);
         const summary = state.chats.get(event.chatId);
         if (!summary) { refreshChatsSoon(); break; }
-        if (!here && (!summary.lastMessage || summary.lastMessage.id < event.message.id)) summary.unreadCount = (summary.unreadCount || 0) + 1;
+        const newer = !summary.lastMessage || summary.lastMessage.id < event.message.id;
+        if (event.message.userId === state.me) {
+          // Posted on another device (or this one): never unread, and posting moved this
+          // user's read marker to it, as the server counts it.
+          if (!summary.lastReadMessageId || summary.lastReadMessageId < event.message.id) {
+            summary.lastReadMessageId = event.message.id;
+            summary.unreadCount = 0;
+          }
+        } else if (!here && newer) {
+          summary.unreadCount = (summary.unreadCount || 0) + 1;
+        }
         noteLastMessage(event.chatId, event.message);
         break;
       }
@@ -1931,10 +2169,21 @@
     $('message-list').addEventListener('click', onMessageListClick);
     $('timeline').addEventListener('keydown', onTimelineKey);
     $('timeline').addEventListener('scroll', () => {
+      const cur = state.current;
       if ($('timeline').scrollTop < 300) loadOlder();
-      if (isNearBottom()) { $('new-messages').hidden = true; markReadSoon(); }
+      if (isNearBottom()) {
+        if (cur && cur.newerCursor) loadNewer();
+        else $('new-messages').hidden = true;
+      }
+      // What scrolled into view is read.
+      markReadSoon();
     }, { passive: true });
-    $('new-messages').addEventListener('click', scrollToBottom);
+    $('new-messages').addEventListener('click', () => {
+      const cur = state.current;
+      if (cur && cur.newerCursor) showNewest(cur);
+      else scrollToBottom();
+      markReadSoon();
+    });
 
     $('composer').addEventListener('submit', sendMessage);
     $('composer-input').addEventListener('keydown', onComposerKey);
