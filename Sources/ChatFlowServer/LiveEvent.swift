@@ -29,8 +29,8 @@ package struct LiveEvent: Encodable {
     /// business of the other members.
     var reachesTheChat: Bool { kind != Self.readMovedKind }
 
-    /// The live form of a logged event and the chat it belongs to; nil for chat.created,
-    /// which has no subscribers yet.
+    /// The live form of a logged event and the chat it belongs to (a chat's creation is its
+    /// creator's joining).
     package static func from(_ logged: LoggedEvent) -> (chat: ChatID, event: LiveEvent)? {
         let time = RFC3339.format(milliseconds: logged.timeMilliseconds)
         let actor = logged.actor.rawValue
@@ -59,7 +59,9 @@ package struct LiveEvent: Encodable {
         case .readMarkerMoved(let e):
             return (e.chat, LiveEvent(kind: Self.readMovedKind, chatId: e.chat.description, messageId: e.message.description, userId: actor))
         case .chatCreated:
-            return nil
+            // The creator is its first member: their other devices hear of it as of a join.
+            let chat = ChatID(logged.id)
+            return (chat, LiveEvent(kind: "member.joined", chatId: chat.description, userId: actor, role: MemberRole.owner.rawValue, joinedAt: time, by: actor))
         }
     }
 

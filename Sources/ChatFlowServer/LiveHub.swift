@@ -666,6 +666,8 @@ package final class LiveHub: Service, Sendable {
             return .user(joined.user)
         case .memberLeft(let left):
             return .user(left.user)
+        case .chatCreated:
+            return .user(logged.actor)
         case .readMarkerMoved:
             // The user's other devices, so that a chat read on one is read on all; not once
             // they have left it (the marker went with them).

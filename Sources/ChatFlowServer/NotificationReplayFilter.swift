@@ -32,6 +32,8 @@ struct NotificationReplayFilter {
             if before[joined.chat] == nil { before[joined.chat] = false }
         case .memberLeft(let left) where left.user == user:
             if before[left.chat] == nil { before[left.chat] = true }
+        case .chatCreated where logged.actor == user:
+            before[ChatID(logged.id)] = false
         default:
             break
         }
@@ -53,6 +55,11 @@ struct NotificationReplayFilter {
         case .memberLeft(let left):
             guard left.user == user else { return false }
             memberThen[chat] = false
+            return true
+        case .chatCreated:
+            // Their own chat: its creation is their first joining.
+            guard logged.actor == user else { return false }
+            memberThen[chat] = true
             return true
         case .messagePosted, .messageEdited, .messageDeleted, .chatUpdated:
             return try isMemberThenAndNow(chat)

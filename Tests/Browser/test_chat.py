@@ -204,6 +204,13 @@ def test_a_post_from_one_device_moves_the_chat_up_on_the_other(room, bob, bob_el
     assert bob_elsewhere.unread(room) == 0, "bob's own message counts as unread on his second device"
 
 
+def test_a_chat_created_on_one_device_is_listed_on_the_other(room, bob, bob_elsewhere):
+    created = bob.create_chat("Made on the first device")
+    bob_elsewhere.until(lambda d: bob_elsewhere.find("[data-testid=chat-item]").get_attribute("data-chat-id") == created,
+                        "bob's second device never listed the chat he created on the first")
+    bob.open_chat(room)  # where the tests after this one expect him
+
+
 def test_search_finds_and_highlights(room, alice, bob):
     alice.send("Café at noon, anyone?")
     alice.send('<i>Kiwi</i> & "lime" <script>window.pwned=1</script>')

@@ -1031,6 +1031,38 @@ import Testing
         }
     }
 
+    /// A chat created on one device reaches the creator's other devices, live and on
+    /// resume, as their joining it (as owner); nobody else hears of it.
+    @Test func aChatCreatedOnOneDeviceReachesTheCreatorsOthers() async throws {
+        try await TestServer.run { server in
+            let channel = "users/me/notifications"
+            let earlier = try await server.createChat("bob", name: "earlier")
+            let since = try #require(server.engine.log.lastPosition).description
+            let laptop = try await LiveClient.connect(server, as: "bob")
+            try await laptop.subscribe(channel)
+            let alice = try await LiveClient.connect(server, as: "alice")
+            try await alice.subscribe(channel)
+            let created = try await server.createChat("bob", name: "from the phone")
+            _ = try await server.join(earlier, as: "alice")
+            #expect(await laptop.wait { _ in !laptop.events(on: channel).isEmpty })
+            let joined = try #require(laptop.events(on: channel).first)
+            let event = try #require(joined["event"] as? [String: Any])
+            #expect(event["kind"] as? String == "member.joined" && event["chatId"] as? String == created
+                && event["userId"] as? String == "bob" && event["role"] as? String == "owner", "\(event)")
+            #expect(joined["id"] as? String == created)
+            // alice hears of her own join, not of bob's new chat.
+            #expect(await alice.wait { _ in !alice.events(on: channel).isEmpty })
+            #expect(alice.events(on: channel).compactMap { ($0["event"] as? [String: Any])?["chatId"] as? String } == [earlier])
+
+            let phone = try await LiveClient.connect(server, as: "bob")
+            try await phone.subscribe(channel, since: since)
+            #expect(await phone.wait { _ in phone.events(on: channel).contains { $0["id"] as? String == created } })
+            await laptop.close()
+            await alice.close()
+            await phone.close()
+        }
+    }
+
     /// What a chat list shows of each chat (its newest message, its name) is kept current
     /// through notifications: edits, deletes and renames reach the other members.
     @Test func notificationsCarryEditsDeletesAndRenames() async throws {
