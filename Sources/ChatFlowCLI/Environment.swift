@@ -74,11 +74,11 @@ struct Environment {
         if FileManager.default.fileExists(atPath: dataDirectory, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw StorageError.notADirectory(path: dataDirectory)
         }
-        guard create else {
-            throw ConfigurationError("no JWT secret: set CHATFLOW_JWT_SECRET or start the server once with --data-dir \(dataDirectory) to create one")
-        }
         // Not in the place of a data directory a restore stopped before putting back.
         try ChatFlowEngine.requireNoInterruptedRestore(at: dataDirectory)
+        guard create else {
+            throw ConfigurationError("no JWT secret: set CHATFLOW_JWT_SECRET as the server has it, or start the server once with --data-dir \(dataDirectory) (it makes \(path))")
+        }
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         var bytes = [UInt8](repeating: 0, count: 32)
         var rng = SystemRandomNumberGenerator()

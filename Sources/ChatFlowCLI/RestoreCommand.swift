@@ -109,6 +109,13 @@ struct RestoreCommand: AsyncParsableCommand {
             }
             throw ValidationError("\(target) is not empty; stop the server and pass --force to replace it")
         }
+        // --force replaces a data directory, never a directory of something else (a mistyped
+        // --data-dir): without RocksDB's CURRENT file, only the JWT secret may be there.
+        let foreign = existing.filter { $0 != replaced && $0 != "jwt-secret" }
+        if force && !foreign.isEmpty && !files.fileExists(atPath: target + "/CURRENT") {
+            let named = foreign.sorted().prefix(3).joined(separator: ", ") + (foreign.count > 3 ? ", …" : "")
+            throw ValidationError("\(target) holds files that are not ChatFlow data (\(named)); --force replaces only a data directory: check --data-dir, or empty it yourself")
+        }
         // Copy next to the target and open the copy there (which finds missing or damaged
         // files, and brings the projections up to date); only then swap, so that neither a
         // failed copy nor a broken backup costs the data directory it would replace.

@@ -8,7 +8,7 @@ import Foundation
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token",
-        abstract: "Mint a JWT for a user with the configured secret ($CHATFLOW_JWT_SECRET or the data dir's)."
+        abstract: "Mint a JWT for a user with the configured secret ($CHATFLOW_JWT_SECRET, or the one `serve` made in the data dir)."
     )
 
     @OptionGroup var data: DataDirectoryOptions
@@ -51,17 +51,17 @@ struct TokenCommand: AsyncParsableCommand {
             let why = maxDays == 0 ? "the longest any CHATFLOW_JWT_MAX_DAYS allows" : "as the server takes (CHATFLOW_JWT_MAX_DAYS)"
             throw ValidationError("--ttl must be at most \(longest)d, \(why): a token cannot be revoked before it expires; mint a new one when it does")
         }
-        let secret: String, created: Bool
+        // Never made here: a secret this command made would be taken by no server already
+        // running (one started with CHATFLOW_JWT_SECRET keeps its own), so its tokens would
+        // be refused while the command said they were good.
+        let secret: String
         do {
-            (secret, created) = try environment.jwtSecret(dataDirectory: data.path, create: true)
+            (secret, _) = try environment.jwtSecret(dataDirectory: data.path, create: false)
         } catch let error as StorageError {
             throw DataDirectoryOptions.unusable(error, in: "token")
-        }
-        if created {
-            // Said once, on stderr, as `serve` would: the token is only good for a server
-            // started on this data directory.
-            FileHandle.standardError.write(Data(
-                "created a JWT secret in \(data.path)/jwt-secret (set CHATFLOW_JWT_SECRET to use your own); this token is accepted by `chatflow serve --data-dir \(data.path)`\n".utf8))
+        } catch {
+            FileHandle.standardError.write(Data("token: \(error)\n".utf8))
+            throw ExitCode(78)
         }
         let signer: TokenVerifier
         do {

@@ -21,13 +21,14 @@ public func buildApplication(
         replayGate: nil, onServerRunning: onServerRunning)
 }
 
-/// Runs `app` until SIGTERM or SIGINT, then lets what is in flight finish for at most
+/// Runs `app` until SIGTERM, SIGINT or SIGHUP (a terminal closing under a `serve` started by
+/// hand), then lets what is in flight finish for at most
 /// `configuration.shutdownGraceSeconds`; past that its services are cancelled, which closes
 /// every connection still open.
 public func runUntilStopped(_ app: some ApplicationProtocol, configuration: ServerConfiguration, logger: Logger) async throws {
     // A stop reaches the services last to first: the notice speaks before the app winds down.
     let notice = StopNotice(graceSeconds: configuration.shutdownGraceSeconds, logger: logger)
-    var group = ServiceGroupConfiguration(services: [app, notice], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    var group = ServiceGroupConfiguration(services: [app, notice], gracefulShutdownSignals: [.sigterm, .sigint, .sighup], logger: logger)
     group.maximumGracefulShutdownDuration = .seconds(configuration.shutdownGraceSeconds)
     try await ServiceGroup(configuration: group).run()
 }

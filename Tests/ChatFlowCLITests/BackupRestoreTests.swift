@@ -202,6 +202,14 @@ import Glibc
         #expect(await (try ChildProcess(["backup", "--data-dir", file, "--to", dir.appending("from-a-file")], environment: Serve.environment)).exitStatus() == 74)
         #expect(await (try ChildProcess(["bench", "append", "--events", "10", "--data-dir", file])).exitStatus() == 74)
         #expect(try String(contentsOfFile: file, encoding: .utf8) == "keep me")
+        // A directory of something else (a mistyped --data-dir): --force does not replace it.
+        let elsewhere = dir.appending("notes")
+        try files.createDirectory(atPath: elsewhere, withIntermediateDirectories: false)
+        try Data("mine".utf8).write(to: URL(fileURLWithPath: elsewhere + "/notes.txt"))
+        let foreignErrors = dir.appending("foreign.err")
+        #expect(await (try ChildProcess(["restore", "--from", good, "--data-dir", elsewhere, "--force"], errorFile: foreignErrors)).exitStatus() == 64)
+        #expect(try String(contentsOfFile: foreignErrors, encoding: .utf8).contains("not ChatFlow data (notes.txt)"))
+        #expect(try String(contentsOfFile: elsewhere + "/notes.txt", encoding: .utf8) == "mine")
 
         // A path with no data: neither verified nor backed up, and not created either.
         let typo = dir.appending("typo")

@@ -47,6 +47,19 @@ import ChatFlowTestSupport
         }
     }
 
+    /// A hang-up (the terminal of a `serve` started by hand closing) stops the server as
+    /// SIGTERM does, instead of ending it on the spot with its memtables unwritten.
+    @Test func aHangUpStopsTheServerAsATermDoes() async throws {
+        let dir = TemporaryDirectory("chatflow-graceful-hangup")
+        defer { dir.remove() }
+        let log = dir.appending("serve.err")
+        let (server, port) = try await Serve.start(dataDirectory: dir.appending("data"), errorFile: log)
+        try await Serve.waitReady(port: port)
+        #expect(await Self.terminate(server, with: SIGHUP, waiting: .seconds(20)) == 0)
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(text.contains("stopping: requests in flight have up to 10 s"), "\(text)")
+    }
+
     /// Connections that have not sent a whole request yet (nothing at all, or half a head)
     /// are closed at once by a graceful shutdown instead of holding it up until they idle out.
     @Test func sigtermDoesNotWaitForConnectionsThatSentNoRequest() async throws {
@@ -103,10 +116,10 @@ import ChatFlowTestSupport
 
     /// Sends SIGTERM and waits up to `limit` for the exit status; nil (and the process
     /// killed) when it has not exited by then.
-    private static func terminate(_ server: ChildProcess, waiting limit: Duration) async -> Int32? {
+    private static func terminate(_ server: ChildProcess, with signal: Int32 = SIGTERM, waiting limit: Duration) async -> Int32? {
         let exit = Mutex<Int32?>(nil)
         let waiter = Task { let status = await server.exitStatus(); exit.withLock { $0 = status } }
-        kill(server.pid, SIGTERM)
+        kill(server.pid, signal)
         let exited = await eventually(timeout: limit) { exit.withLock { $0 } != nil }
         if !exited { _ = server.kill() }
         await waiter.value
