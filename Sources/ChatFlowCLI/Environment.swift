@@ -79,13 +79,18 @@ struct Environment {
         guard create else {
             throw ConfigurationError("no JWT secret: set CHATFLOW_JWT_SECRET as the server has it, or start the server once with --data-dir \(dataDirectory) (it makes \(path))")
         }
-        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        // Failing here is the data directory's fault (74), not a setting's.
+        do {
+            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw StorageError.notWritable(path: dataDirectory, detail: error.localizedDescription)
+        }
         var bytes = [UInt8](repeating: 0, count: 32)
         var rng = SystemRandomNumberGenerator()
         for i in bytes.indices { bytes[i] = rng.next() }
         let secret = bytes.map { String(format: "%02x", $0) }.joined()
         guard FileManager.default.createFile(atPath: path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw ConfigurationError("could not write the JWT secret to \(path)")
+            throw StorageError.notWritable(path: dataDirectory, detail: "could not write the JWT secret to \(path): \(String(cString: strerror(errno)))")
         }
         return (secret, true)
     }

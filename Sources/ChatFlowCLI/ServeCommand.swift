@@ -73,6 +73,9 @@ struct ServeCommand: AsyncParsableCommand {
             databaseOptions.diagnostics = DatabaseDiagnostics(minimumLevel: logger.logLevel <= .debug ? .info : .warning) { [logger] level, message in
                 switch level {
                 case .debug, .info: logger.debug("rocksdb: \(message)")
+                // Said on every online backup (a checkpoint while another holds deletions off):
+                // nothing wrong.
+                case .warning where message.contains("File Deletions Disabled, but already disabled"): logger.debug("rocksdb: \(message)")
                 case .warning: logger.warning("rocksdb: \(message)")
                 case .error, .fatal: logger.error("rocksdb: \(message)")
                 }
@@ -84,6 +87,8 @@ struct ServeCommand: AsyncParsableCommand {
                 }
             }
             if let damage = engine.walDamageReport { logger.critical("\(damage)") }
+            // A disk already short of room is said at the start, not at the first write.
+            _ = engine.log.diskGuard?.problem
             for (name, stored, version) in engine.store.restarted {
                 // Reads wait for it (503, /readyz) until it has the log up to this start.
                 logger.notice("projection \(name) was built by version \(stored); this build has version \(version): building it again from the log")
@@ -99,7 +104,8 @@ struct ServeCommand: AsyncParsableCommand {
             if configuration.publicDirectory == nil {
                 logger.warning("the web client was not found (\(ServerConfiguration.resourcesLocation)); serving the API only")
             }
-            let host = configuration.host
+            // An IPv6 address goes in brackets in a URL.
+            let host = configuration.host.contains(":") && !configuration.host.hasPrefix("[") ? "[\(configuration.host)]" : configuration.host
             let app = try await buildApplication(engine: engine, configuration: configuration, metrics: metrics, logger: logger) { port in
                 // Said once the socket is bound, so that it means the server is up.
                 logger.notice("serving on http://\(host):\(port ?? configuration.port) with data in \(data.path)")

@@ -70,6 +70,23 @@ struct DiskFullTests {
         #expect(log.components(separatedBy: "accepting writes again").count == 2, "\(log)")
     }
 
+    /// A disk already under the reserve when the server starts is said in its log then,
+    /// not at the first write (which may come much later).
+    @Test func aDiskUnderTheReserveAtTheStartIsSaidAtOnce() async throws {
+        let dir = TemporaryDirectory("chatflow-diskfull-start")
+        defer { dir.remove() }
+        let serverLog = dir.appending("serve.log")
+        let (server, port) = try await Serve.start(dataDirectory: dir.appending("data"), environment: ["CHATFLOW_DISK_RESERVE_MB": "1048576"], errorFile: serverLog)
+        defer { _ = server.kill() }
+        let said = await eventually(timeout: .seconds(10)) {
+            ((try? String(contentsOfFile: serverLog, encoding: .utf8)) ?? "").contains("refusing writes: the disk of")
+        }
+        #expect(said, "nothing in the log about the full disk before any request")
+        let client = APIClient(port: port, token: nil)
+        defer { client.invalidate() }
+        #expect(try await client.call("GET", "/readyz").status == 503)
+    }
+
     /// With no byte left on the disk, nothing stops the process: a backup asked of the
     /// server fails and says so, a command opening the directory says it is in use, and
     /// the server stops cleanly on SIGTERM (RocksDB's own log file, written again after a

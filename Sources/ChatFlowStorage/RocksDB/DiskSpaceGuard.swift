@@ -39,16 +39,20 @@ public final class DiskSpaceGuard: Sendable {
         return free
     }
 
-    /// Why writes are refused right now, or nil when there is room.
+    /// Why writes are refused right now, or nil when there is room. Whoever asks first
+    /// after it changed (a write, `/readyz`, a scrape of the metrics) has it told.
     public var problem: String? {
-        guard let free = freeBytes, free < reserveBytes else { return nil }
-        return "the disk of \(path) has \(free >> 20) MiB free, below the reserve of \(reserveBytes >> 20) MiB; writes resume once space is freed"
+        let problem: String? = if let free = freeBytes, free < reserveBytes {
+            "the disk of \(path) has \(free >> 20) MiB free, below the reserve of \(reserveBytes >> 20) MiB; writes resume once space is freed"
+        } else {
+            nil
+        }
+        if refusing.exchange(problem != nil, ordering: .relaxed) != (problem != nil) { onChange?(problem) }
+        return problem
     }
 
     /// Throws `StorageError.noSpace` while the disk is below the reserve.
     public func check() throws(StorageError) {
-        let problem = problem
-        if refusing.exchange(problem != nil, ordering: .relaxed) != (problem != nil) { onChange?(problem) }
         if let problem { throw StorageError.noSpace(detail: problem) }
     }
 }
