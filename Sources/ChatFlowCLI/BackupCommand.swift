@@ -121,10 +121,16 @@ struct BackupCommand: AsyncParsableCommand {
         // The server wrote it as it sees the file system. Under systemd's PrivateTmp= (or
         // another mount namespace) its /tmp is not this one: a backup there is invisible here
         // and goes when the service stops.
-        guard FileManager.default.fileExists(atPath: target + "/CURRENT") else {
+        var seen = stat()
+        if stat(target + "/CURRENT", &seen) != 0 {
+            guard errno != EACCES else {
+                // The service's own directory (mode 0700, say): there, but not this user's to see.
+                print("backup of the running server's data written to \(target), the server says (this user cannot look into it to confirm)")
+                return
+            }
             print("backup failed: the server at \(base) wrote \(target), but it is not there as this command sees the file system "
-                + "(a service's private /tmp or /var/tmp, as the systemd unit's PrivateTmp=yes gives it, is its own and is emptied when it stops); "
-                + "back up into a directory outside /tmp and /var/tmp, such as /var/backups/chatflow")
+                + "(a service's private /tmp or /var/tmp, as the systemd unit's PrivateTmp=yes gives it, is its own: the copy there takes "
+                + "disk space until the service stops, and goes then); back up into a directory outside /tmp and /var/tmp, such as /var/backups/chatflow")
             throw ExitCode(1)
         }
         print("backup of the running server's data (\(reply["dataDirectory"] as? String ?? data.path)) written to \(target) (last event \(reply["lastEventId"] as? String ?? "none"))")

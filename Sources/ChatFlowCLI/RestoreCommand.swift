@@ -1,5 +1,6 @@
 import ArgumentParser
 import ChatFlowCore
+import ChatFlowServer
 import ChatFlowStorage
 import Foundation
 #if canImport(Glibc)
@@ -109,10 +110,10 @@ struct RestoreCommand: AsyncParsableCommand {
             }
             throw ValidationError("\(target) is not empty; stop the server and pass --force to replace it")
         }
-        // --force replaces a data directory, never a directory of something else (a mistyped
-        // --data-dir): without RocksDB's CURRENT file, only the JWT secret may be there.
-        let foreign = existing.filter { $0 != replaced && $0 != "jwt-secret" }
-        if force && !foreign.isEmpty && !files.fileExists(atPath: target + "/CURRENT") {
+        // --force replaces a data directory (also one a copy left without its CURRENT file),
+        // never a directory of something else (a mistyped --data-dir).
+        let foreign = existing.filter { $0 != replaced && $0 != ServerConfiguration.secretFileName }
+        if force && !foreign.isEmpty && !files.fileExists(atPath: target + "/CURRENT") && Directory.databaseFile(in: target) == nil {
             let named = foreign.sorted().prefix(3).joined(separator: ", ") + (foreign.count > 3 ? ", …" : "")
             throw ValidationError("\(target) holds files that are not ChatFlow data (\(named)); --force replaces only a data directory: check --data-dir, or empty it yourself")
         }

@@ -59,7 +59,8 @@ package struct LiveEvent: Encodable {
         case .readMarkerMoved(let e):
             return (e.chat, LiveEvent(kind: Self.readMovedKind, chatId: e.chat.description, messageId: e.message.description, userId: actor))
         case .chatCreated:
-            // The creator is its first member: their other devices hear of it as of a join.
+            // The creator is its first member: their other devices hear of it as of a join
+            // (on the notifications channel only, see `LiveHub`).
             let chat = ChatID(logged.id)
             return (chat, LiveEvent(kind: "member.joined", chatId: chat.description, userId: actor, role: MemberRole.owner.rawValue, joinedAt: time, by: actor))
         }

@@ -797,7 +797,10 @@ package final class LiveHub: Service, Sendable {
         var outgoing = Outgoing()
         for (index, (logged, chat, event)) in events.enumerated() {
             let channel = LiveChannel.chat(chat)
-            if event.reachesTheChat {
+            // A chat's creation is for its creator's notifications: its replay from the
+            // chat's events has none (`ChatEventsProjection`), and live must match it.
+            let isCreation = if case .chatCreated = logged.event { true } else { false }
+            if event.reachesTheChat, !isCreation {
                 let frame = LiveFrame.event(channel: channel.description, id: logged.id.description, event: event)
                 for connection in subscribers(of: chat) {
                     deliver(frame, id: logged.id, on: channel, to: connection, &outgoing)

@@ -1,11 +1,11 @@
 import ChatFlowCore
 
 /// Picks, from the log events a notifications replay reads, those the user would have heard
-/// of live when they happened, and still may: events of a chat they were a member of then
-/// (not their own actions, and not a message posted before they were added), and are a
-/// member of now (nothing of a chat they have left or were removed from reaches them, not
-/// even a message's text as it is now); reactions to their messages; their own joins and
-/// leaves; their own read markers.
+/// of live when they happened, and still may: messages and renames of a chat they were a
+/// member of then (their own too, and not a message posted before they were added), and
+/// are a member of now (nothing of a chat they have left or were removed from reaches them,
+/// not even a message's text as it is now); others' reactions to their messages; their own
+/// joins and leaves, and chats they created (as their joining); their own read markers.
 ///
 /// Membership then is followed through the replay: it starts, per chat, from what it was
 /// before the replayed range (`membershipBefore`, found by reading the range once ahead)

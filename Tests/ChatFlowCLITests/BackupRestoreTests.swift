@@ -210,6 +210,12 @@ import Glibc
         #expect(await (try ChildProcess(["restore", "--from", good, "--data-dir", elsewhere, "--force"], errorFile: foreignErrors)).exitStatus() == 64)
         #expect(try String(contentsOfFile: foreignErrors, encoding: .utf8).contains("not ChatFlow data (notes.txt)"))
         #expect(try String(contentsOfFile: elsewhere + "/notes.txt", encoding: .utf8) == "mine")
+        // A copy of a data directory that stopped before its CURRENT file is data: replaced.
+        let halfCopy = dir.appending("half-copy")
+        try files.createDirectory(atPath: halfCopy, withIntermediateDirectories: false)
+        try Data("partial".utf8).write(to: URL(fileURLWithPath: halfCopy + "/000009.sst"))
+        #expect(await (try ChildProcess(["restore", "--from", good, "--data-dir", halfCopy, "--force"])).exitStatus() == 0)
+        #expect(files.fileExists(atPath: halfCopy + "/CURRENT"))
 
         // A path with no data: neither verified nor backed up, and not created either.
         let typo = dir.appending("typo")

@@ -1054,9 +1054,19 @@ import Testing
             #expect(await alice.wait { _ in !alice.events(on: channel).isEmpty })
             #expect(alice.events(on: channel).compactMap { ($0["event"] as? [String: Any])?["chatId"] as? String } == [earlier])
 
+            // A later post of bob's in the new chat marks the end of what the replay brings.
+            let later = try await server.post(created, as: "bob", "first words")
             let phone = try await LiveClient.connect(server, as: "bob")
             try await phone.subscribe(channel, since: since)
-            #expect(await phone.wait { _ in phone.events(on: channel).contains { $0["id"] as? String == created } })
+            #expect(await phone.wait { _ in phone.events(on: channel).contains { ($0["event"] as? [String: Any])?["messageId"] as? String == later } })
+            let replayed = phone.events(on: channel).map { "\(($0["event"] as? [String: Any])?["kind"] ?? "?") \($0["id"] ?? "?")" }
+            #expect(replayed == ["member.joined \(created)", "message.created \(later)"], "\(replayed)")
+            // Its chat's channel carries no creation, live or replayed.
+            let chatReplay = try await LiveClient.connect(server, as: "bob")
+            try await chatReplay.subscribe("chats/\(created)", since: since)
+            #expect(await chatReplay.wait { _ in !chatReplay.events(on: "chats/\(created)").isEmpty })
+            #expect(chatReplay.events(on: "chats/\(created)").compactMap { $0["id"] as? String } == [later])
+            await chatReplay.close()
             await laptop.close()
             await alice.close()
             await phone.close()

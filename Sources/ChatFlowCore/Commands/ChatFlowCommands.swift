@@ -306,8 +306,6 @@ public struct ChatFlowCommands: Sendable {
                     let result = try await append(user, .reactionAdded(.init(chat: facts.chat, message: message, emoji: emoji)), key: key)
                     if result.isReusedKey, let key { throw Self.reusedKey(key) }
                     replayed = result.isReplay
-                    // The user's own removal, sent at the same time (it shares the lock), may
-                    // already have taken it away again: the reaction was added all the same.
                     at = try reader.reactedAt(user, message, emoji) ?? result.ids[0].timestamp
                 }
                 return ReactionView(messageId: message.description, userId: user.rawValue, emoji: emoji, createdAt: RFC3339.format(milliseconds: at))

@@ -61,14 +61,20 @@ final class ChatLocks: Sendable {
     private let entries = Mutex<[Key: Entry]>([:])
 
     /// Runs `body` holding `chat`'s lock in `mode`; sharing it with `user` given, also
-    /// holding that user's place in the chat alone (taken after the chat's lock, never
-    /// before, so the two cannot wait on each other).
+    /// holding that user's place in the chat alone. The place is taken first: the user's
+    /// requests queued behind each other do not hold the chat's lock meanwhile (a removal
+    /// waiting for it would wait for all of them), and nothing holding the chat's lock ever
+    /// waits for a place, so the two cannot wait on each other.
     func withLock<R>(_ chat: ChatID, _ mode: Mode, by user: UserID? = nil, _ body: () async throws -> R) async throws -> R {
-        await acquire(.chat(chat), mode)
-        defer { release(.chat(chat), mode) }
-        guard mode == .shared, let user else { return try await body() }
+        guard mode == .shared, let user else {
+            await acquire(.chat(chat), mode)
+            defer { release(.chat(chat), mode) }
+            return try await body()
+        }
         await acquire(.member(chat, user), .exclusive)
         defer { release(.member(chat, user), .exclusive) }
+        await acquire(.chat(chat), mode)
+        defer { release(.chat(chat), mode) }
         return try await body()
     }
 

@@ -120,9 +120,10 @@ public final class Database: Sendable {
         rocksdb_writeoptions_disable_WAL(unloggedWriteOptions, 1)
         flushOptions = rocksdb_flushoptions_create()
         rocksdb_flushoptions_set_wait(flushOptions, 1)
-        // One row rewritten before every logged write: each write is a memtable entry of ~40
-        // bytes, so a small memtable (flushed every ~100k writes into one row). Rewriting it
-        // in place would keep one entry, but RocksDB then refuses snapshots in every family.
+        // One row rewritten twice before every logged write: each write is a memtable entry
+        // of ~40 bytes, so a small memtable (flushed every ~50k logged writes into one row, or
+        // sooner with the log's budget). Rewriting it in place would keep one entry, but
+        // RocksDB then refuses snapshots in every family.
         anchorOptions = rocksdb_options_create_copy(options)
         rocksdb_options_set_write_buffer_size(anchorOptions, 4 << 20)
 
@@ -315,23 +316,29 @@ public final class Database: Sendable {
     }
 
     /// Rewrites the anchor row, without the log, so that a write to the log that fails for
-    /// lack of space always finds a memtable with something in it.
+    /// lack of space finds a memtable with something in it.
     ///
     /// A failed write leaves RocksDB's writer of that log file marked as failed, and only a
     /// new log file replaces it. `resume()` starts one only by flushing a memtable that holds
     /// rows; when the failed write was the first into a fresh log (where the disk runs out:
     /// each log file is given its space when made), every memtable was empty, the failed
     /// writer stayed, and the next write after recovery stopped the process on an assertion
-    /// of Debian's RocksDB 7.8 build. A write of its own ahead of the logged one makes any
-    /// switch to a fresh memtable happen before the anchor row lands in it.
+    /// of Debian's RocksDB 7.8 build. A write switches memtables (and log files) before it
+    /// lands, when an earlier write filled one or the log or memory budget is over: the
+    /// first anchor write does the switches the logged write would have done, and the second
+    /// the one the first may have called for by filling the anchor's own memtable, landing
+    /// in the fresh one. Left open: a flush of every family (a backup's, the stop's) between
+    /// these writes and the logged one.
     private func anchorWriteAheadLog() throws(StorageError) {
-        var error: UnsafeMutablePointer<CChar>?
-        withUnsafeBytes(of: Self.anchorKey) { key in
-            key.withMemoryRebound(to: CChar.self) {
-                rocksdb_put_cf(handle, unloggedWriteOptions, anchorFamily, $0.baseAddress, $0.count, nil, 0, &error)
+        for _ in 0..<2 {
+            var error: UnsafeMutablePointer<CChar>?
+            withUnsafeBytes(of: Self.anchorKey) { key in
+                key.withMemoryRebound(to: CChar.self) {
+                    rocksdb_put_cf(handle, unloggedWriteOptions, anchorFamily, $0.baseAddress, $0.count, nil, 0, &error)
+                }
             }
+            try check(error)
         }
-        try check(error)
     }
 
     /// The one row of the "default" family.

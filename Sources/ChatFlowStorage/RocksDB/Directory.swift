@@ -54,7 +54,7 @@ public enum Directory {
 
     /// The name of a file of a RocksDB database in `path` (a table, a write-ahead log, a
     /// manifest), if there is one.
-    static func databaseFile(in path: String) -> String? {
+    public static func databaseFile(in path: String) -> String? {
         guard let directory = opendir(path) else { return nil }
         defer { closedir(directory) }
         while let entry = readdir(directory) {

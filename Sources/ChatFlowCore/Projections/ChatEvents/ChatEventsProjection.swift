@@ -4,8 +4,9 @@ import ChatFlowStorage
 /// chat with `since` missed, found without reading the rest of the log. A replay's length
 /// and its limit are then the chat's own events, however busy other chats were.
 ///
-/// Chat creation (a chat has no subscribers yet) and read markers (private to their user,
-/// and frequent) are not delivered on a chat's channel, so they are not listed.
+/// Chat creation (told only on its creator's notifications channel) and read markers
+/// (private to their user, and frequent) are not delivered on a chat's channel, so they
+/// are not listed.
 public struct ChatEventsProjection: Projection {
     public static let name = "chat_events"
     public static let version = 1
