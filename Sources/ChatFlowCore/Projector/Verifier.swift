@@ -31,9 +31,9 @@ public struct Verifier {
                 .replay(into: [(projection, scratch.family)], progress: nil, started: DispatchTime.now().uptimeNanoseconds)
             do {
                 return try compare(projection.name, live: store.family(of: projection.name), rebuilt: scratch.family)
-            } catch StorageError.corrupt(let path, let detail) {
-                // Which projection to rebuild (the message names only a table file).
-                throw StorageError.corrupt(path: path, detail: "the \(projection.name) projection is damaged (`chatflow rebuild --projection \(projection.name)` makes it again from the log): \(detail)")
+            } catch StorageError.corrupt(_, let detail) {
+                // Which projection to rebuild (RocksDB's message names only a table file).
+                throw StorageError.damagedProjection(name: projection.name, detail: detail)
             }
         }
     }

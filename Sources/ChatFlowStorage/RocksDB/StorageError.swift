@@ -10,6 +10,9 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     case locked(path: String)
     /// RocksDB found damaged files.
     case corrupt(path: String, detail: String)
+    /// A read model's rows are damaged: made again from the log, they are whole (the log is
+    /// the data; a backup is not needed).
+    case damagedProjection(name: String, detail: String)
     /// A restore stopped between swapping directories: the data directory is missing or
     /// empty beside `<path>.restoring` or `<path>.replaced`.
     case interruptedRestore(path: String)
@@ -42,6 +45,8 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
             "data directory \(path) is in use by another ChatFlow process (its LOCK is held); stop that process or use another directory"
         case .corrupt(let path, let detail):
             "data in \(path) is corrupt: \(detail); restore from a backup"
+        case .damagedProjection(let name, let detail):
+            "the \(name) projection is damaged (\(detail)); with the server stopped, `chatflow rebuild --projection \(name)` makes it again from the change log"
         case .interruptedRestore(let path):
             "a `chatflow restore` into \(path) is running or did not finish (\(path).restoring or \(path).replaced is there): "
                 + "wait for it, or run the restore again, or move one of them back to \(path); starting here would begin an empty database"
