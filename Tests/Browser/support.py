@@ -376,6 +376,14 @@ class ChatPage:
     def content(self, message_id: str) -> str:
         return self.message(message_id).find_element(By.CSS_SELECTOR, "[data-testid=message-content]").text
 
+    def set_network(self, online: bool) -> None:
+        """Takes the browser's network away (HTTP and WebSocket alike, as a dead link or a
+        stopped server would) or gives it back; the page hears `offline` / `online`."""
+        self.driver.execute_cdp_cmd("Network.enable", {})
+        self.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
+            "offline": not online, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1,
+        })
+
     def scroll_timeline_to_top(self) -> None:
         self.driver.execute_script("document.getElementById('timeline').scrollTop = 0")
 

@@ -291,8 +291,13 @@ def test_a_client_far_behind_catches_up_over_http(room, alice_api, bob):
     bob.wait_live(seconds=20)
     # Told it is too far behind (70 events in its chat, over the limit of 60), the client goes
     # live without `since` and reads the newest page over HTTP; as that page does not reach
-    # back to what it showed, it opens the chat afresh. Either way it ends up current.
+    # back to what it showed, it opens the chat afresh, at the first message bob missed.
     bob.wait_subscribed(room)
+    first_missed = bob.wait_message("Missed while away 00")
+    divider = bob.visible("[data-testid=unread-divider]")
+    assert bob.driver.execute_script("return arguments[0].nextElementSibling.dataset.messageId", divider) == first_missed
+    bob.until(lambda d: d.find_element(By.ID, "new-messages").text == "Back to the newest ↓", "no way back to the newest")
+    bob.find("[data-testid=new-messages]").click()
     bob.wait_message("Missed while away 69")
     missed = [text for text in bob.message_texts() if text.startswith("Missed while away")]
     assert missed == [f"Missed while away {i:02}" for i in range(70)][-len(missed):]
@@ -303,7 +308,8 @@ def test_a_client_far_behind_catches_up_over_http(room, alice_api, bob):
 def test_history_survives_a_reload_and_older_pages_load_on_scroll(room, alice_api, bob):
     for number in range(1, 81):
         alice_api.post(room, f"Paging message {number:03}")
-    bob.wait_message("Paging message 080", seconds=20)
+    # Read to the end before the reload, which then opens at the newest.
+    bob.attribute_is("#chat-pane", "data-read-up-to", bob.wait_message("Paging message 080", seconds=20))
     expected = [DELETED_TEXT if m["deleted"] else m["content"] for m in alice_api.all_messages(room)]
     assert len(expected) >= 80
 

@@ -64,6 +64,15 @@
       pendingLive: new Map(),
       epoch: 0, // bumped when the window is replaced, so a page asked for before is dropped
       loaded: false,
+      openAfter: null, // a message id to open the chat after, rather than the read marker
+      loading: false,
+      failures: 0, // loads in a row that were not heard, for the backoff of the next one
+      retryTimer: null,
+      // The read marker when the chat was opened with messages unread after it: the "New
+      // messages" divider (its node in `divider`) stays above the first of them until the
+      // view closes, however far the reader has read since.
+      unreadAfter: null,
+      divider: null,
       loadingOlder: false,
       lastEventId: null, // newest event id seen on chats/{id}: the `since` to resume from
       subscription: 'none', // none | pending | live
@@ -310,6 +319,9 @@
 
   function setChats(chats) {
     const cur = state.current;
+    // The server's count takes in every message up to its lastMessage; a notification of one
+    // of those, come late, is not counted again.
+    for (const chat of chats) chat.countedThrough = chat.lastMessage ? chat.lastMessage.id : null;
     state.chats = new Map(chats.map((chat) => [chat.id, chat]));
     if (viewing(cur) && state.chats.has(cur.id)) {
       // The open chat is read up to what is on screen; the server hears of it shortly.
@@ -476,6 +488,7 @@
     if (!cur) return;
     unsubscribe(cur);
     clearInterval(cur.typingTimer);
+    clearTimeout(cur.retryTimer);
     state.current = null;
     $('chat-pane').hidden = true;
     $('no-chat').hidden = false;
@@ -484,10 +497,12 @@
     renderChats();
   }
 
-  async function openChat(id) {
+  /** Opens a chat; `after`, a message id, opens it at the first message after that one. */
+  async function openChat(id, { after = null } = {}) {
     if (state.current && state.current.id === id) return;
     closeChat();
     const cur = newChatView(id);
+    cur.openAfter = after;
     state.current = cur;
     $('no-chat').hidden = true;
     $('chat-pane').hidden = false;
@@ -502,10 +517,26 @@
     $('new-messages').hidden = true;
     $('composer-input').value = '';
     autosize();
-    setHistoryStatus('loading');
     setNewerStatus();
     renderChats();
+    loadChat(cur);
+  }
 
+  /**
+   * Reads the chat and its messages, then goes live. With more unread than fit on screen it
+   * opens at the first of them, below a "New messages" divider, in a window into the history
+   * when they run past the newest page. Not heard (offline, the server down), it is asked
+   * again once the connection is back (see connect) and, meanwhile, with backoff.
+   */
+  async function loadChat(cur) {
+    if (cur.loaded || cur.loading) return;
+    cur.loading = true;
+    clearTimeout(cur.retryTimer);
+    setHistoryStatus('loading');
+    const id = cur.id;
+    // The marker as the chat list has it: what the server counts as unread comes after it.
+    const summary = state.chats.get(id);
+    const marker = cur.openAfter || (summary && summary.unreadCount > 0 ? summary.lastReadMessageId : null);
     try {
       const [chat, page] = await Promise.all([
         api('GET', `/chats/${id}`),
@@ -514,26 +545,84 @@
       if (state.current !== cur) return;
       cur.chat = chat;
       renderChatHeader(chat);
-      for (const message of page.messages) addMessage(cur, message);
-      cur.olderCursor = page.nextCursor;
-      cur.reachedStart = !page.nextCursor;
-      setMembership(cur, state.chats.has(id));
-      // Resume the live stream right after what this page shows: the newest message's id is
-      // its event id, and an empty chat's id is the id of the event that created it.
+      // Resume the live stream right after the newest message: its id is its event id, and an
+      // empty chat's id is the id of the event that created it.
       cur.lastEventId = page.messages.length ? page.messages[0].id : chat.id;
+      const oldest = page.messages[page.messages.length - 1];
+      let around = null;
+      if (marker && page.messages[0] && page.messages[0].id > marker) {
+        cur.unreadAfter = marker;
+        // The first unread message is further back than the newest page reaches.
+        if (page.nextCursor && oldest.id > marker) around = await pagesAfterMarker(cur, marker);
+        if (state.current !== cur) return;
+      }
+      if (around) {
+        showWindow(cur, around.older, around.newer);
+      } else {
+        for (const message of page.messages) addMessage(cur, message);
+        cur.olderCursor = page.nextCursor;
+        cur.reachedStart = !page.nextCursor;
+        // The status first: its height is part of what the timeline scrolls to the foot of.
+        setHistoryStatus();
+        renderTimeline({ toBottom: true });
+        loadReactionDetails(cur, page.messages);
+      }
+      setMembership(cur, state.chats.has(id));
       cur.loaded = true;
-      renderTimeline({ toBottom: true });
-      setHistoryStatus();
-      loadReactionDetails(cur, page.messages);
+      if (cur.failures) hideError(); // the failed load it reported is put right
+      cur.failures = 0;
+      showFirstUnread(cur);
       subscribe(cur);
       markReadSoon();
       fillViewport();
       if (!matchMedia('(max-width: 720px)').matches) $('composer-input').focus();
     } catch (error) {
       if (state.current !== cur) return;
-      showError(error);
-      if (error.status === 404 || error.status === 403 || error.status === 400) location.hash = '#/';
+      if (error.status === 404) {
+        // The server cannot say which: it keeps private chats from those outside them.
+        showError(new Error('This chat does not exist, or it is private and you are not a member.'));
+        location.hash = '#/';
+      } else if (error.status === 403 || error.status === 400) {
+        showError(error);
+        location.hash = '#/';
+      } else {
+        showError(error);
+        setHistoryStatus('failed');
+        cur.failures = (cur.failures || 0) + 1;
+        const delay = Math.min(RECONNECT_MAX_MS, 1000 * 2 ** cur.failures);
+        cur.retryTimer = setTimeout(() => { if (state.current === cur) loadChat(cur); }, delay);
+      }
+    } finally {
+      cur.loading = false;
     }
+  }
+
+  /**
+   * The two pages around the read marker's message (read at its time, as jumpTo does), or
+   * null when that message cannot be read: then the chat opens at the newest.
+   */
+  async function pagesAfterMarker(cur, marker) {
+    try {
+      const read = await api('GET', `/messages/${marker}`);
+      const [older, newer] = await pagesAt(cur, read.createdAt);
+      return newer.messages.some((message) => message.id > marker) ? { older, newer } : null;
+    } catch (error) {
+      if (error.status === 0) throw error;
+      return null;
+    }
+  }
+
+  /**
+   * Brings the "New messages" divider to the top of the view, unless it is on screen with
+   * the newest message (a few unread): then the view stays at the foot of the chat.
+   */
+  function showFirstUnread(cur) {
+    const divider = cur.divider;
+    if (!divider || !divider.isConnected) return;
+    const tl = $('timeline');
+    const above = divider.getBoundingClientRect().top - tl.getBoundingClientRect().top;
+    if (!cur.newerCursor && above >= 0) return;
+    tl.scrollTop += above - 8;
   }
 
   /**
@@ -571,21 +660,8 @@
     button.disabled = true;
     try {
       await api('POST', `/chats/${cur.id}/members`, {});
-      await refreshChats();
-      if (state.current !== cur) return;
-      setMembership(cur, state.chats.has(cur.id));
-      if (cur.member) {
-        cur.leftBy = null;
-        hideError(); // what was said of leaving or being removed no longer holds
-      }
-      refreshChatHeader(cur);
-      // What came while this page was not subscribed (previewing, or after being removed)
-      // may not be in the resume: the server skips a member's time away, as live. The
-      // newest page over HTTP fills that in once the subscription is live.
-      cur.resync = true;
-      subscribe(cur);
-      markReadSoon();
-      $('composer-input').focus();
+      await rejoin(cur);
+      if (cur.member && state.current === cur) $('composer-input').focus();
     } catch (error) {
       showError(error);
     } finally {
@@ -593,14 +669,33 @@
     }
   }
 
+  /**
+   * The open chat is this user's again (joined here, or added back while looking at it): the
+   * composer comes back and it goes live. What came while this page was not subscribed
+   * (previewing, or after being removed) may not be in the resume: the server skips a
+   * member's time away, as live. The newest page over HTTP fills that in once it is live.
+   */
+  async function rejoin(cur) {
+    await refreshChats();
+    if (state.current !== cur || cur.member || !state.chats.has(cur.id)) return;
+    setMembership(cur, true);
+    cur.leftBy = null;
+    hideError(); // what was said of leaving or being removed no longer holds
+    refreshChatHeader(cur);
+    cur.resync = true;
+    subscribe(cur);
+    markReadSoon();
+  }
+
   function renderChatHeader(chat) {
     const cur = state.current;
-    // A private chat's members are its own business once this user is not one of them.
-    const outside = cur && cur.id === chat.id && cur.member === false && chat.isPrivate;
+    const outside = cur && cur.id === chat.id && cur.member === false;
+    const count = typeof chat.memberCount !== 'number' ? ''
+      : chat.memberCount === 1 ? '1 member' : `${chat.memberCount} members`;
     $('chat-name').textContent = chat.name;
-    $('chat-members').textContent = outside ? 'not a member'
-      : typeof chat.memberCount !== 'number' ? ''
-        : chat.memberCount === 1 ? '1 member' : `${chat.memberCount} members`;
+    // A private chat's members are its own business once this user is not one of them.
+    $('chat-members').textContent = !outside ? count
+      : chat.isPrivate || !count ? 'not a member' : `${count} · not a member`;
     $('chat-id').textContent = chat.id;
   }
 
@@ -813,6 +908,9 @@
     if (mode === 'loading') {
       status.dataset.state = 'loading';
       status.textContent = 'Loading messages…';
+    } else if (mode === 'failed') {
+      status.dataset.state = 'failed';
+      status.textContent = 'The messages could not be loaded. Trying again…';
     } else if (cur && cur.reachedStart) {
       status.dataset.state = 'start';
       status.textContent = cur.chat ? `This is the beginning of “${cur.chat.name}”.` : 'This is the beginning of the chat.';
@@ -832,8 +930,8 @@
   }
 
   /**
-   * The button over the timeline's foot, with what it leads to: new messages below, or, from
-   * a window into older history, the newest ones. No text hides it.
+   * The button at the timeline's foot, with what it leads to: new messages below, or, from a
+   * window into older history, the newest ones. No text hides it.
    */
   function showNewMessagesButton(text) {
     const button = $('new-messages');
@@ -876,6 +974,8 @@
     const desired = [];
     let previous = null;
     let previousDay = null;
+    let lastId = null;
+    let dividerPlaced = !cur.unreadAfter;
     for (const id of Array.from(cur.messages.keys()).sort()) {
       const message = cur.messages.get(id);
       const day = dayKey(message.createdAt);
@@ -889,6 +989,17 @@
         previousDay = day;
         previous = null;
       }
+      // Only where what was read is loaded above it: otherwise its place is not known yet.
+      if (!dividerPlaced && id > cur.unreadAfter) {
+        dividerPlaced = true;
+        if (lastId || cur.reachedStart) {
+          cur.divider = cur.divider || el('li', { class: 'unread-divider', role: 'separator', 'data-testid': 'unread-divider' },
+            el('span', { text: 'New messages' }));
+          desired.push(cur.divider);
+          previous = null;
+        }
+      }
+      lastId = id;
       const node = messageNode(cur, message);
       const grouped = previous && previous.userId === message.userId &&
         Date.parse(message.createdAt) - Date.parse(previous.createdAt) < GROUP_WITHIN_MS;
@@ -1085,9 +1196,9 @@
     cur.reachedStart = !older.nextCursor;
     cur.newerCursor = newer.nextCursor;
     if (!cur.newerCursor) reachNewest(cur);
-    renderTimeline({ toBottom: !cur.newerCursor });
     setHistoryStatus();
     setNewerStatus();
+    renderTimeline({ toBottom: !cur.newerCursor });
     showNewMessagesButton(cur.newerCursor ? 'Back to the newest ↓' : null);
     loadReactionDetails(cur, pages);
   }
@@ -1658,13 +1769,9 @@
    */
   async function jumpTo(cur, id, createdAt) {
     if (!cur.messages.has(id)) {
-      const at = encode(createdAt);
       let older, newer;
       try {
-        [older, newer] = await Promise.all([
-          api('GET', `/chats/${cur.id}/messages?limit=${PAGE_SIZE}&direction=older&cursor=${at}`),
-          api('GET', `/chats/${cur.id}/messages?limit=${PAGE_SIZE}&direction=newer&cursor=${at}`),
-        ]);
+        [older, newer] = await pagesAt(cur, createdAt);
       } catch (error) {
         if (state.current === cur) showError(error);
         return;
@@ -1687,6 +1794,15 @@
     node.classList.remove('flash');
     void node.offsetWidth;
     node.classList.add('flash');
+  }
+
+  /** The page that ends just before a time (newest first) and the one that starts at it. */
+  function pagesAt(cur, createdAt) {
+    const at = encode(createdAt);
+    return Promise.all([
+      api('GET', `/chats/${cur.id}/messages?limit=${PAGE_SIZE}&direction=older&cursor=${at}`),
+      api('GET', `/chats/${cur.id}/messages?limit=${PAGE_SIZE}&direction=newer&cursor=${at}`),
+    ]);
   }
 
   // MARK: - Typing indicators
@@ -1746,7 +1862,9 @@
       setStatus('open');
       state.awaiting = [];
       sendControl({ op: 'subscribe', channel: NOTIFICATIONS });
-      if (state.current) subscribe(state.current);
+      // A chat opened while the server could not be reached loads now, and subscribes then.
+      if (state.current && !state.current.loaded) loadChat(state.current);
+      else if (state.current) subscribe(state.current);
       // Anything that happened while we were away: unread counts, new chats.
       if (state.connectedBefore) refreshChatsSoon();
       state.connectedBefore = true;
@@ -1825,10 +1943,10 @@
     if (label) { status.textContent = label; status.title = ''; return; }
     const tick = () => {
       const seconds = Math.max(0, Math.ceil((state.reconnectAt - Date.now()) / 1000));
-      // A phone's top bar has room for the short form only; the full one is its tooltip.
-      const narrow = matchMedia('(max-width: 720px)').matches;
+      // The short form, which a phone's top bar has room for, at every width; the full one
+      // is its tooltip.
       status.title = seconds > 0 ? `Reconnecting in ${seconds} s` : 'Reconnecting';
-      status.textContent = seconds <= 0 ? 'Reconnecting…' : narrow ? `Retry in ${seconds} s` : `Reconnecting in ${seconds} s…`;
+      status.textContent = seconds <= 0 ? 'Reconnecting…' : `Retry in ${seconds} s`;
     };
     tick();
     state.statusTimer = setInterval(tick, 1000);
@@ -1898,8 +2016,8 @@
           $('chat-pane').dataset.subscribed = 'false';
           cur.gone = !cur.leftBy ? 'unknown' : cur.leftBy === state.me ? 'left' : 'removed';
           state.chats.delete(cur.id);
+          // The bar in place of the composer says what happened (once: no banner as well).
           setMembership(cur, false);
-          showError(new Error($('join-bar-text').textContent));
           // A public chat still shows its members to anyone; a private one no longer does.
           refreshChatHeader(cur);
           refreshChatsSoon();
@@ -1957,8 +2075,10 @@
       const knownNewest = newestId(cur);
       const oldest = page.messages[page.messages.length - 1];
       if (knownNewest && oldest && page.nextCursor && oldest.id > knownNewest) {
+        // At the first message the reader has not read, which the list may not count yet.
+        const summary = state.chats.get(cur.id);
         closeChat();
-        openChat(cur.id);
+        openChat(cur.id, { after: (summary && summary.lastReadMessageId) || knownNewest });
         return;
       }
       for (const message of page.messages) {
@@ -2052,21 +2172,23 @@
   function handleNotification(event) {
     switch (event.kind) {
       case 'message.created': {
-        const cur = state.current;
-        const here = cur && cur.id === event.chatId && viewing(cur);
         const summary = state.chats.get(event.chatId);
         if (!summary) { refreshChatsSoon(); break; }
-        const newer = !summary.lastMessage || summary.lastMessage.id < event.message.id;
+        const id = event.message.id;
+        const after = (mark) => !mark || id > mark;
         if (event.message.userId === state.me) {
           // Posted on another device (or this one): never unread, and posting moved this
           // user's read marker to it, as the server counts it.
-          if (!summary.lastReadMessageId || summary.lastReadMessageId < event.message.id) {
-            summary.lastReadMessageId = event.message.id;
+          if (after(summary.lastReadMessageId)) {
+            summary.lastReadMessageId = id;
             summary.unreadCount = 0;
           }
-        } else if (!here && newer) {
+        } else if (after(summary.lastReadMessageId) && after(summary.countedThrough)) {
+          // Counted in the open chat too: the reader may be scrolled up or back in its history,
+          // and the count is what the list shows once they leave. Reading it (markRead) clears it.
           summary.unreadCount = (summary.unreadCount || 0) + 1;
         }
+        if (after(summary.countedThrough)) summary.countedThrough = id;
         noteLastMessage(event.chatId, event.message);
         break;
       }
@@ -2080,7 +2202,13 @@
         if (last) noteChangedMessage(event.chatId, { ...last, id: event.messageId, content: '', deleted: true });
         break;
       }
-      case 'member.joined':
+      case 'member.joined': {
+        // Added back to the chat on screen (by a member, or joined on another device).
+        const cur = state.current;
+        if (event.userId === state.me && cur && cur.id === event.chatId && cur.loaded && !cur.member) rejoin(cur);
+        else refreshChatsSoon();
+        break;
+      }
       case 'member.left':
       case 'chat.updated':
         refreshChatsSoon();
@@ -2205,7 +2333,10 @@
       markReadSoon();
       if (state.token && !state.ws && state.reconnectTimer) connect();
     });
-    window.addEventListener('online', () => { if (state.token && !state.ws) connect(); });
+    window.addEventListener('online', () => {
+      if (state.token && !state.ws) connect();
+      if (state.current && !state.current.loaded) loadChat(state.current);
+    });
     // A socket the network went out from under stays open until a ping goes unanswered:
     // say so now, and reconnect (resuming with `since`) once the network is back.
     window.addEventListener('offline', () => { if (state.ws) state.ws.close(4000, 'offline'); });
