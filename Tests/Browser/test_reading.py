@@ -1,7 +1,7 @@
-"""Reading a chat: jumping far back to a search result and paging on from there, the read
-marker while scrolled up, editing at the foot of the timeline, searching, adding members,
-losing membership while looking at a chat, signing in with a pasted header, and the top bar
-at phone width.
+"""Reading a chat: jumping far back to a search result and paging on from there (a newer
+page that fails, the last one that reaches the newest), the read marker while scrolled up,
+editing at the foot of the timeline, searching, adding members, losing membership while
+looking at a chat, signing in with a pasted header, and the top bar at phone width.
 
 A module of its own, so bob gets a fresh browser and each test its own chat; alice acts
 through the API only.
@@ -10,6 +10,7 @@ through the API only.
 from __future__ import annotations
 
 import pytest
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -410,3 +411,73 @@ def test_a_link_to_a_private_chat_bob_is_not_in_says_so_plainly(signed_in, setti
     bob.until(lambda d: d.find_element(By.ID, "error-text").text
               == "This chat does not exist, or it is private and you are not a member.", "the refusal was not put plainly")
     bob.wait_live()
+
+
+def jump_back(alice_api, bob_api, bob, name: str, needle_at: int, total: int) -> tuple[str, list[dict]]:
+    """A chat of `total` messages open in bob's browser at the one numbered `needle_at`,
+    found by search, in a window that does not reach the newest."""
+    history = ["Needle in the stack" if n == needle_at else f"Stack entry {n:03}" for n in range(total)]
+    chat_id = shared_chat(alice_api, bob_api, bob, name, history=history)
+    bob.wait_message(history[-1])
+    stored = alice_api.all_messages(chat_id)
+    search(bob, "needle")
+    bob.clickable(f"[data-testid=search-result][data-message-id='{stored[needle_at]['id']}']").click()
+    bob.until(lambda d: "flash" in bob.message(stored[needle_at]["id"]).get_attribute("class"), "the result was not shown")
+    bob.visible("[data-testid=newer-status]")
+    bob.find("[data-testid=search-close]").click()
+    return chat_id, stored
+
+
+SCROLL_TO_FOOT = "const t = document.getElementById('timeline'); t.scrollTop = t.scrollHeight"
+
+# Answers every request for a newer page with 503 and counts them (window.newerAsked).
+REFUSE_NEWER = """
+window.newerAsked = 0;
+window.realFetch = window.realFetch || window.fetch;
+window.fetch = (path, init) => {
+  if (String(path).includes('direction=newer')) {
+    window.newerAsked += 1;
+    return Promise.resolve(new Response(JSON.stringify({detail: 'Busy'}),
+      {status: 503, headers: {'Content-Type': 'application/json'}}));
+  }
+  return window.realFetch(path, init);
+};
+"""
+
+
+def test_a_newer_page_that_fails_is_asked_for_again_later_not_at_once(signed_in, alice_api, bob_api, bob):
+    jump_back(alice_api, bob_api, bob, "Busy server", 60, 160)
+    shown = message_count(bob)
+    bob.driver.execute_script(REFUSE_NEWER)
+    try:
+        bob.driver.execute_script(SCROLL_TO_FOOT)
+        bob.until(lambda d: d.execute_script("return window.newerAsked") >= 1, "no newer page was asked for")
+        bob.visible("[data-testid=error-banner]")
+        # Held back by the backoff: asking again at once, every frame, would pass 3 by far.
+        with pytest.raises(TimeoutException):
+            bob.wait(1.5).until(lambda d: d.execute_script("return window.newerAsked") > 2)
+    finally:
+        bob.driver.execute_script("window.fetch = window.realFetch")
+    # Once the backoff is over, the page comes.
+    bob.until(lambda d: message_count(bob) > shown, "the newer page was never asked for again", seconds=20)
+
+
+def test_the_last_newer_page_goes_below_the_reader_with_what_came_live(signed_in, alice_api, bob_api, bob):
+    chat_id, stored = jump_back(alice_api, bob_api, bob, "Slow reader", 60, 120)
+    live = alice_api.post(chat_id, "Came live while bob was back in the stack")["id"]
+    bob.until(lambda d: d.find_element(By.ID, "new-messages").text == "New messages ↓", "bob was not told of the new message")
+    alice_api.react(live, "🎉")
+    bob.driver.execute_script(SCROLL_TO_FOOT)
+    bob.until(lambda d: not d.find_element(By.ID, "newer-status").is_displayed(), "the last newer page never came")
+    # The view stayed where the reader was: the last page and the live message are below it,
+    # not jumped to, and not read.
+    bob.wait_message("Stack entry 119")
+    assert not bob.driver.execute_script(IN_TIMELINE, bob.message(live))
+    assert not bob.driver.execute_script(IN_TIMELINE, bob.message(stored[-1]["id"]))
+    bob.until(lambda d: d.find_element(By.ID, "chat-pane").get_attribute("data-read-checked") == live,
+              "the client never considered the page")
+    assert read_up_to(bob) != live
+    # A reaction while it waited below the window was kept.
+    bob.clickable("[data-testid=new-messages]").click()
+    bob.wait_reaction(live, "🎉", 1, False)
+    bob.attribute_is("#chat-pane", "data-read-up-to", live)

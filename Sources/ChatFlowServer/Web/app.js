@@ -18,6 +18,7 @@
   const GROUP_WITHIN_MS = 5 * 60 * 1000;
   const RECONNECT_BASE_MS = 500;
   const RECONNECT_MAX_MS = 15000;
+  const LOAD_RETRIES = 8; // timed retries of a chat's first load; a reconnect asks again
   const PING_EVERY_MS = 25000;
   const PONG_TIMEOUT_MS = 10000;
   const REACTION_CHOICES = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '🔥'];
@@ -44,6 +45,10 @@
     listRefresh: null,
     errorTimer: null,
     unsent: null, // {chatId, content, clientMessageId} of a send that failed, for its retry
+    // Chat id → the newest read marker this page has sent or heard of. The server moves the
+    // marker wherever it is told, and a GET /chats answered before a POST /read landed
+    // would otherwise let the next scroll up send it back.
+    readUpTo: new Map(),
   };
 
   function newChatView(id) {
@@ -59,6 +64,15 @@
       // that does not reach the newest message: the cursor of the next newer page.
       newerCursor: null,
       loadingNewer: false,
+      newerFailures: 0, // newer pages in a row that failed, for the backoff of the next one
+      newerRetryAt: 0, // no newer page is asked for before this time (ms)
+      newerRetryTimer: null,
+      olderFailures: 0, // the same for older pages
+      olderRetryAt: 0,
+      olderRetryTimer: null,
+      // Set by "Back to the newest": the reader chose to skip what lies between the read
+      // marker and the newest page, so reading those moves the marker past it.
+      skippedUnread: false,
       // Messages that came live while the window did not reach them, kept for when it does:
       // the page that gets there may have been read just before they were posted.
       pendingLive: new Map(),
@@ -180,7 +194,19 @@
       super(detail);
       this.status = status;
       this.detail = detail;
+      this.retryAfter = null; // seconds, from a Retry-After header
     }
+  }
+
+  /** Whether asking again later may succeed: not heard, busy or briefly unavailable. */
+  function isTransient(error) {
+    return error instanceof ApiError && [0, 429, 502, 503, 504].includes(error.status);
+  }
+
+  /** How long to wait before the attempt after `failures` failed ones, in ms. */
+  function backoff(error, failures) {
+    if (error && error.retryAfter) return error.retryAfter * 1000;
+    return Math.min(RECONNECT_MAX_MS, 1000 * 2 ** failures);
   }
 
   function showError(error) {
@@ -231,7 +257,9 @@
     if (response.status === 401 && token && token === state.token) {
       signOut(`Signed out: ${detail}`);
     }
-    throw new ApiError(response.status, detail);
+    const failure = new ApiError(response.status, detail);
+    if (retry && Number.isFinite(Number(retry))) failure.retryAfter = Number(retry);
+    throw failure;
   }
 
   const encode = encodeURIComponent;
@@ -321,7 +349,12 @@
     const cur = state.current;
     // The server's count takes in every message up to its lastMessage; a notification of one
     // of those, come late, is not counted again.
-    for (const chat of chats) chat.countedThrough = chat.lastMessage ? chat.lastMessage.id : null;
+    for (const chat of chats) {
+      chat.countedThrough = chat.lastMessage ? chat.lastMessage.id : null;
+      const sent = state.readUpTo.get(chat.id);
+      if (sent && (!chat.lastReadMessageId || chat.lastReadMessageId < sent)) chat.lastReadMessageId = sent;
+      else if (chat.lastReadMessageId) state.readUpTo.set(chat.id, chat.lastReadMessageId);
+    }
     state.chats = new Map(chats.map((chat) => [chat.id, chat]));
     if (viewing(cur) && state.chats.has(cur.id)) {
       // The open chat is read up to what is on screen; the server hears of it shortly.
@@ -489,6 +522,8 @@
     unsubscribe(cur);
     clearInterval(cur.typingTimer);
     clearTimeout(cur.retryTimer);
+    clearTimeout(cur.newerRetryTimer);
+    clearTimeout(cur.olderRetryTimer);
     state.current = null;
     $('chat-pane').hidden = true;
     $('no-chat').hidden = false;
@@ -525,8 +560,9 @@
   /**
    * Reads the chat and its messages, then goes live. With more unread than fit on screen it
    * opens at the first of them, below a "New messages" divider, in a window into the history
-   * when they run past the newest page. Not heard (offline, the server down), it is asked
-   * again once the connection is back (see connect) and, meanwhile, with backoff.
+   * when they run past the newest page. Not heard (offline, the server down or busy), it is
+   * asked again once the connection is back (see connect) and, meanwhile, with backoff, a
+   * few times; any other failure is shown and not asked again.
    */
   async function loadChat(cur) {
     if (cur.loaded || cur.loading) return;
@@ -585,12 +621,16 @@
       } else if (error.status === 403 || error.status === 400) {
         showError(error);
         location.hash = '#/';
-      } else {
+      } else if (isTransient(error) && cur.failures < LOAD_RETRIES) {
         showError(error);
         setHistoryStatus('failed');
-        cur.failures = (cur.failures || 0) + 1;
-        const delay = Math.min(RECONNECT_MAX_MS, 1000 * 2 ** cur.failures);
-        cur.retryTimer = setTimeout(() => { if (state.current === cur) loadChat(cur); }, delay);
+        cur.failures += 1;
+        cur.retryTimer = setTimeout(() => { if (state.current === cur) loadChat(cur); }, backoff(error, cur.failures));
+      } else {
+        // Asking again would fail the same way (or a reconnect asks again, see connect).
+        showError(error);
+        setHistoryStatus('broken');
+        if (!(error instanceof ApiError)) console.error(error);
       }
     } finally {
       cur.loading = false;
@@ -599,7 +639,9 @@
 
   /**
    * The two pages around the read marker's message (read at its time, as jumpTo does), or
-   * null when that message cannot be read: then the chat opens at the newest.
+   * null when that message cannot be read: then the chat opens at the newest, and what lies
+   * between the marker and that page stays unread (see markRead) until the reader scrolls
+   * back to it. Not heard, the load fails and is asked again.
    */
   async function pagesAfterMarker(cur, marker) {
     try {
@@ -607,7 +649,7 @@
       const [older, newer] = await pagesAt(cur, read.createdAt);
       return newer.messages.some((message) => message.id > marker) ? { older, newer } : null;
     } catch (error) {
-      if (error.status === 0) throw error;
+      if (isTransient(error)) throw error;
       return null;
     }
   }
@@ -911,6 +953,9 @@
     } else if (mode === 'failed') {
       status.dataset.state = 'failed';
       status.textContent = 'The messages could not be loaded. Trying again…';
+    } else if (mode === 'broken') {
+      status.dataset.state = 'failed';
+      status.textContent = 'The messages could not be loaded.';
     } else if (cur && cur.reachedStart) {
       status.dataset.state = 'start';
       status.textContent = cur.chat ? `This is the beginning of “${cur.chat.name}”.` : 'This is the beginning of the chat.';
@@ -955,13 +1000,14 @@
    * node (so an open editor survives) and keeping what the reader looks at in place when
    * older messages arrive above it.
    */
-  function renderTimeline({ toBottom = false } = {}) {
+  function renderTimeline({ toBottom = false, anchored = false } = {}) {
     const cur = state.current;
     if (!cur) return;
     const tl = $('timeline');
     const list = $('message-list');
-    // The foot of a window into older history is not the newest message: nothing sticks there.
-    const stick = toBottom || (!cur.newerCursor && isNearBottom());
+    // The foot of a window into older history is not the newest message: nothing sticks there,
+    // nor (`anchored`) to the foot of the page that has just brought the window to the newest.
+    const stick = toBottom || (!anchored && !cur.newerCursor && isNearBottom());
     let anchor = null;
     if (!stick) {
       const top = tl.getBoundingClientRect().top;
@@ -1108,9 +1154,10 @@
 
   async function loadOlder() {
     const cur = state.current;
-    if (!cur || !cur.loaded || cur.loadingOlder || cur.reachedStart || !cur.olderCursor) return;
+    if (!cur || !cur.loaded || cur.loadingOlder || cur.reachedStart || !cur.olderCursor || Date.now() < cur.olderRetryAt) return;
     cur.loadingOlder = true;
     const epoch = cur.epoch;
+    let failed = false;
     const status = $('history-status');
     status.dataset.state = 'loading';
     status.textContent = 'Loading older messages…';
@@ -1120,45 +1167,73 @@
       for (const message of page.messages) addMessage(cur, message);
       cur.olderCursor = page.nextCursor;
       cur.reachedStart = !page.nextCursor;
+      cur.olderFailures = 0;
       renderTimeline();
       loadReactionDetails(cur, page.messages);
     } catch (error) {
+      // As for newer pages: asked again after a wait, not on the next frame.
+      failed = true;
+      if (state.current !== cur || cur.epoch !== epoch) return;
       showError(error);
+      cur.olderFailures += 1;
+      const delay = backoff(error, cur.olderFailures);
+      cur.olderRetryAt = Date.now() + delay;
+      clearTimeout(cur.olderRetryTimer);
+      cur.olderRetryTimer = setTimeout(() => {
+        if (state.current === cur && $('timeline').scrollTop < 300) loadOlder();
+      }, delay);
     } finally {
       cur.loadingOlder = false;
       if (state.current === cur) {
         setHistoryStatus();
         // Still at the top (a short page, or the reader kept scrolling): keep going.
-        if ($('timeline').scrollTop < 300) requestAnimationFrame(() => loadOlder());
-        fillViewport();
+        if (!failed && $('timeline').scrollTop < 300) requestAnimationFrame(() => loadOlder());
+        if (!failed) fillViewport();
       }
     }
   }
 
-  /** Loads the next newer page of a window into older history, as the reader scrolls down. */
+  /**
+   * Loads the next newer page of a window into older history, as the reader scrolls down.
+   * After a failure it waits (Retry-After, or a backoff) before asking again, whatever the
+   * reader does meanwhile; a reconnect asks at once.
+   */
   async function loadNewer() {
     const cur = state.current;
-    if (!cur || !cur.loaded || cur.loadingNewer || !cur.newerCursor) return;
+    if (!cur || !cur.loaded || cur.loadingNewer || !cur.newerCursor || Date.now() < cur.newerRetryAt) return;
     cur.loadingNewer = true;
     const epoch = cur.epoch;
+    let failed = false;
     setNewerStatus();
     try {
       const page = await api('GET', `/chats/${cur.id}/messages?limit=${PAGE_SIZE}&direction=newer&cursor=${encode(cur.newerCursor)}`);
       if (state.current !== cur || cur.epoch !== epoch) return;
+      cur.newerFailures = 0;
       for (const message of page.messages) addMessage(cur, message);
       cur.newerCursor = page.nextCursor;
       if (!cur.newerCursor) reachNewest(cur);
-      renderTimeline();
+      // The page goes below what the reader is looking at, which stays put: the window's
+      // foot was not the newest message, so the view does not stick to the new foot.
+      renderTimeline({ anchored: true });
       loadReactionDetails(cur, page.messages);
     } catch (error) {
+      failed = true;
+      if (state.current !== cur || cur.epoch !== epoch) return;
       showError(error);
+      cur.newerFailures += 1;
+      const delay = backoff(error, cur.newerFailures);
+      cur.newerRetryAt = Date.now() + delay;
+      clearTimeout(cur.newerRetryTimer);
+      cur.newerRetryTimer = setTimeout(() => {
+        if (state.current === cur && isNearBottom()) loadNewer();
+      }, delay);
     } finally {
       cur.loadingNewer = false;
       if (state.current === cur) {
         setNewerStatus();
         if (!cur.newerCursor && isNearBottom()) $('new-messages').hidden = true;
-        else if (cur.newerCursor && isNearBottom()) requestAnimationFrame(() => loadNewer());
-        fillViewport();
+        else if (!failed && cur.newerCursor && isNearBottom()) requestAnimationFrame(() => loadNewer());
+        if (!failed) fillViewport();
         markReadSoon();
       }
     }
@@ -1209,6 +1284,7 @@
       const page = await api('GET', `/chats/${cur.id}/messages?limit=${PAGE_SIZE}`);
       if (state.current !== cur) return;
       showWindow(cur, page, { messages: [], nextCursor: null });
+      cur.skippedUnread = true;
       markReadSoon();
     } catch (error) {
       showError(error);
@@ -1243,7 +1319,8 @@
       reactionInFlight += 1;
       api('GET', `/messages/${id}/reactions`)
         .then((summaries) => {
-          const message = cur.messages.get(id);
+          // Held back for the window to reach (pendingLive), it is updated there.
+          const message = cur.messages.get(id) || cur.pendingLive.get(id);
           if (!message) return;
           message.reactions = Object.fromEntries(summaries.map((s) => [s.emoji, s.count]));
           message.mine = new Set(summaries.filter((s) => s.reactedByMe).map((s) => s.emoji));
@@ -1568,6 +1645,19 @@
     return null;
   }
 
+  /** The newest read marker known for a chat: the list's, or one sent since. */
+  function readMarker(chatId) {
+    const known = state.chats.get(chatId)?.lastReadMessageId || null;
+    const sent = state.readUpTo.get(chatId) || null;
+    return !known || (sent && sent > known) ? sent : known;
+  }
+
+  function oldestId(cur) {
+    let oldest = null;
+    for (const id of cur.messages.keys()) if (!oldest || id < oldest) oldest = id;
+    return oldest;
+  }
+
   async function markRead(cur) {
     if (!viewing(cur)) return;
     const seen = newestSeenId(cur);
@@ -1576,9 +1666,15 @@
     const summary = state.chats.get(cur.id);
     if (!seen || !summary) return;
     // The server moves the marker wherever it is told, so only ever move it forward.
-    if (summary.lastReadMessageId && summary.lastReadMessageId >= seen) return;
+    const marker = readMarker(cur.id);
+    if (marker && marker >= seen) return;
+    // Only what follows on from what was read counts: a window that starts after the marker
+    // (a search result further on, or the newest page when the marker's could not be read)
+    // has unread messages above it that were never shown.
+    if (marker && !cur.reachedStart && !cur.skippedUnread && !(oldestId(cur) <= marker)) return;
     const previous = summary.lastReadMessageId;
     summary.lastReadMessageId = seen;
+    state.readUpTo.set(cur.id, seen);
     if (!summary.lastMessage || summary.lastMessage.id <= seen) summary.unreadCount = 0;
     renderChats();
     saveReadMarker(cur.id, seen, previous);
@@ -1604,6 +1700,11 @@
         return;
       }
       if (current()) summary.lastReadMessageId = previous;
+      // Not saved: the marker the server keeps is the one before it.
+      if (state.readUpTo.get(chatId) === messageId) {
+        if (previous) state.readUpTo.set(chatId, previous);
+        else state.readUpTo.delete(chatId);
+      }
       if (error.status !== 404) showError(error);
     }
   }
@@ -1782,7 +1883,10 @@
         showError(new Error('That message is no longer in the chat.'));
         return;
       }
-      if (!cur.messages.has(id)) showWindow(cur, older, newer);
+      if (!cur.messages.has(id)) {
+        showWindow(cur, older, newer);
+        cur.skippedUnread = false;
+      }
     }
     const node = cur.nodes.get(id);
     if (!node || state.current !== cur) {
@@ -1865,6 +1969,10 @@
       // A chat opened while the server could not be reached loads now, and subscribes then.
       if (state.current && !state.current.loaded) loadChat(state.current);
       else if (state.current) subscribe(state.current);
+      if (state.current && state.current.newerRetryAt) {
+        state.current.newerRetryAt = 0;
+        if (isNearBottom()) loadNewer();
+      }
       // Anything that happened while we were away: unread counts, new chats.
       if (state.connectedBefore) refreshChatsSoon();
       state.connectedBefore = true;
@@ -2095,9 +2203,11 @@
         }
       }
       if (!cur.lastEventId && page.messages.length) cur.lastEventId = page.messages[0].id;
-      // A window into older history now runs on to the newest message.
-      if (cur.newerCursor) reachNewest(cur);
-      renderTimeline();
+      // A window into older history now runs on to the newest message, below what the reader
+      // is looking at, which stays put.
+      const wasWindow = Boolean(cur.newerCursor);
+      if (wasWindow) reachNewest(cur);
+      renderTimeline({ anchored: wasWindow });
       loadReactionDetails(cur, page.messages);
     } catch (error) {
       showError(error);
@@ -2183,6 +2293,7 @@
             summary.lastReadMessageId = id;
             summary.unreadCount = 0;
           }
+          if (after(state.readUpTo.get(event.chatId))) state.readUpTo.set(event.chatId, id);
         } else if (after(summary.lastReadMessageId) && after(summary.countedThrough)) {
           // Counted in the open chat too: the reader may be scrolled up or back in its history,
           // and the count is what the list shows once they leave. Reading it (markRead) clears it.
