@@ -67,7 +67,9 @@ struct TokenCommand: AsyncParsableCommand {
         do {
             signer = try await environment.tokenSigner(secret: secret)
         } catch {
-            throw ValidationError(error.description)
+            // A secret `serve` would not start with (too short): a setting, as it says (78).
+            FileHandle.standardError.write(Data("token: \(error.description)\n".utf8))
+            throw ExitCode(78)
         }
         print(try await signer.sign(user: user, ttl: seconds, admin: admin))
     }

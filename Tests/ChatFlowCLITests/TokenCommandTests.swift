@@ -15,6 +15,9 @@ import ChatFlowTestSupport
         #expect(await refused.exitStatus() == 78)
         #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("no JWT secret"))
         #expect(!FileManager.default.fileExists(atPath: data), "the command made the data directory")
+        // A secret the server would not start with is a setting's fault, as `serve` says (78).
+        let short = try ChildProcess(["token", "--user", "alice", "--data-dir", data], environment: ["CHATFLOW_JWT_SECRET": "too-short"])
+        #expect(await short.exitStatus() == 78)
 
         let (server, port) = try await Serve.start(dataDirectory: data, environment: ["CHATFLOW_JWT_SECRET": ""])
         defer { _ = server.stop(with: SIGTERM) }
