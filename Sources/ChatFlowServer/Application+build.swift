@@ -96,6 +96,7 @@ func buildRouter(
     // A GET route answers HEAD too (RFC 9110 §9.3.2), without its body.
     let router = Router(context: ChatFlowRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.middlewares.add(RequestIDMiddleware())
+    router.middlewares.add(RequestLogMiddleware())
     router.middlewares.add(MetricsMiddleware(metrics: metrics))
     // Outside the problem middleware, so that error answers are marked for the origin too.
     if !configuration.corsOrigins.isEmpty {

@@ -69,6 +69,27 @@ import ChatFlowStorage
     /// An event this build cannot read (a newer version wrote it, or the log is damaged)
     /// stops `serve` and fails `verify` with 74, naming the event, as damage found while
     /// opening does; `verify --json` says so on stdout. They exited 1 with the codec's words.
+    /// At debug level each request answered is one line: method, path, status, time, and
+    /// the request id of its other lines; never the query (a WebSocket's `access_token`).
+    @Test func debugLogsEachRequestWithoutItsQuery() async throws {
+        let dir = TemporaryDirectory("chatflow-serve-request-log")
+        defer { dir.remove() }
+        let log = dir.appending("serve.err")
+        let (server, port) = try await Serve.start(dataDirectory: dir.appending("data"), environment: ["CHATFLOW_LOG_LEVEL": "debug"], errorFile: log)
+        defer { _ = server.stop(with: SIGTERM) }
+        let client = APIClient(port: port, token: nil)
+        defer { client.invalidate() }
+        #expect(try await client.call("GET", "/healthz").status == 200)
+        #expect(try await client.call("GET", "/chats?access_token=secret-looking-query").status == 401)
+        let logged = await eventually(timeout: .seconds(10)) {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            return text.contains("GET /healthz 200 in ") && text.contains("GET /chats 401 in ")
+        }
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(logged, "\(text.suffix(2000))")
+        #expect(!text.contains("secret-looking-query"))
+    }
+
     @Test func anEventThisVersionCannotReadIsDamageThatNamesIt() async throws {
         let dir = TemporaryDirectory("chatflow-unreadable-event")
         defer { dir.remove() }
