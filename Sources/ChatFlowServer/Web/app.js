@@ -64,12 +64,10 @@
       // that does not reach the newest message: the cursor of the next newer page.
       newerCursor: null,
       loadingNewer: false,
-      newerFailures: 0, // newer pages in a row that failed, for the backoff of the next one
-      newerRetryAt: 0, // no newer page is asked for before this time (ms)
-      newerRetryTimer: null,
-      olderFailures: 0, // the same for older pages
-      olderRetryAt: 0,
-      olderRetryTimer: null,
+      // Per direction of paging: pages in a row that failed (for the backoff of the next),
+      // the time before which none is asked for (ms), and the timer that asks again.
+      older: { failures: 0, retryAt: 0, timer: null },
+      newer: { failures: 0, retryAt: 0, timer: null },
       // Set by "Back to the newest": the reader chose to skip what lies between the read
       // marker and the newest page, so reading those moves the marker past it.
       skippedUnread: false,
@@ -207,6 +205,22 @@
   function backoff(error, failures) {
     if (error && error.retryAfter) return error.retryAfter * 1000;
     return Math.min(RECONNECT_MAX_MS, 1000 * 2 ** failures);
+  }
+
+  /**
+   * A history page that failed is asked for again after a wait (Retry-After, or a backoff),
+   * not on the next frame: `paging` is the chat's `older` or `newer`, and `again` asks if the
+   * reader is still where that page is wanted.
+   */
+  function retryPageLater(cur, paging, error, again) {
+    showError(error);
+    paging.failures += 1;
+    const delay = backoff(error, paging.failures);
+    paging.retryAt = Date.now() + delay;
+    clearTimeout(paging.timer);
+    paging.timer = setTimeout(() => {
+      if (state.current === cur) again();
+    }, delay);
   }
 
   function showError(error) {
@@ -522,8 +536,8 @@
     unsubscribe(cur);
     clearInterval(cur.typingTimer);
     clearTimeout(cur.retryTimer);
-    clearTimeout(cur.newerRetryTimer);
-    clearTimeout(cur.olderRetryTimer);
+    clearTimeout(cur.newer.timer);
+    clearTimeout(cur.older.timer);
     state.current = null;
     $('chat-pane').hidden = true;
     $('no-chat').hidden = false;
@@ -1154,7 +1168,7 @@
 
   async function loadOlder() {
     const cur = state.current;
-    if (!cur || !cur.loaded || cur.loadingOlder || cur.reachedStart || !cur.olderCursor || Date.now() < cur.olderRetryAt) return;
+    if (!cur || !cur.loaded || cur.loadingOlder || cur.reachedStart || !cur.olderCursor || Date.now() < cur.older.retryAt) return;
     cur.loadingOlder = true;
     const epoch = cur.epoch;
     let failed = false;
@@ -1167,21 +1181,13 @@
       for (const message of page.messages) addMessage(cur, message);
       cur.olderCursor = page.nextCursor;
       cur.reachedStart = !page.nextCursor;
-      cur.olderFailures = 0;
+      cur.older.failures = 0;
       renderTimeline();
       loadReactionDetails(cur, page.messages);
     } catch (error) {
-      // As for newer pages: asked again after a wait, not on the next frame.
       failed = true;
       if (state.current !== cur || cur.epoch !== epoch) return;
-      showError(error);
-      cur.olderFailures += 1;
-      const delay = backoff(error, cur.olderFailures);
-      cur.olderRetryAt = Date.now() + delay;
-      clearTimeout(cur.olderRetryTimer);
-      cur.olderRetryTimer = setTimeout(() => {
-        if (state.current === cur && $('timeline').scrollTop < 300) loadOlder();
-      }, delay);
+      retryPageLater(cur, cur.older, error, () => { if ($('timeline').scrollTop < 300) loadOlder(); });
     } finally {
       cur.loadingOlder = false;
       if (state.current === cur) {
@@ -1200,7 +1206,7 @@
    */
   async function loadNewer() {
     const cur = state.current;
-    if (!cur || !cur.loaded || cur.loadingNewer || !cur.newerCursor || Date.now() < cur.newerRetryAt) return;
+    if (!cur || !cur.loaded || cur.loadingNewer || !cur.newerCursor || Date.now() < cur.newer.retryAt) return;
     cur.loadingNewer = true;
     const epoch = cur.epoch;
     let failed = false;
@@ -1208,7 +1214,7 @@
     try {
       const page = await api('GET', `/chats/${cur.id}/messages?limit=${PAGE_SIZE}&direction=newer&cursor=${encode(cur.newerCursor)}`);
       if (state.current !== cur || cur.epoch !== epoch) return;
-      cur.newerFailures = 0;
+      cur.newer.failures = 0;
       for (const message of page.messages) addMessage(cur, message);
       cur.newerCursor = page.nextCursor;
       if (!cur.newerCursor) reachNewest(cur);
@@ -1219,14 +1225,7 @@
     } catch (error) {
       failed = true;
       if (state.current !== cur || cur.epoch !== epoch) return;
-      showError(error);
-      cur.newerFailures += 1;
-      const delay = backoff(error, cur.newerFailures);
-      cur.newerRetryAt = Date.now() + delay;
-      clearTimeout(cur.newerRetryTimer);
-      cur.newerRetryTimer = setTimeout(() => {
-        if (state.current === cur && isNearBottom()) loadNewer();
-      }, delay);
+      retryPageLater(cur, cur.newer, error, () => { if (isNearBottom()) loadNewer(); });
     } finally {
       cur.loadingNewer = false;
       if (state.current === cur) {
@@ -1969,8 +1968,8 @@
       // A chat opened while the server could not be reached loads now, and subscribes then.
       if (state.current && !state.current.loaded) loadChat(state.current);
       else if (state.current) subscribe(state.current);
-      if (state.current && state.current.newerRetryAt) {
-        state.current.newerRetryAt = 0;
+      if (state.current && state.current.newer.retryAt) {
+        state.current.newer.retryAt = 0;
         if (isNearBottom()) loadNewer();
       }
       // Anything that happened while we were away: unread counts, new chats.
