@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import ChatFlowCore
@@ -139,6 +140,37 @@ import Testing
         #expect(Tokenizer.terms("iPhone用") == ["iphone", "用"])
         #expect(Tokenizer.terms("用-x") == ["用", "x"])
         #expect(Tokenizer.terms("한국어 검색") == ["한국어", "검색"])
+    }
+
+    @Test func halfWidthKatakanaAreTheFullWidthOnes() {
+        #expect(Tokenizer.terms("ｶﾀｶﾅ") == Tokenizer.terms("カタカナ"))
+        #expect(Tokenizer.terms("ｶﾞｲﾄﾞﾌﾞｯｸ") == ["ガ", "イ", "ド", "ブ", "ッ", "ク"])
+        #expect(Tokenizer.terms("ﾊﾟｰﾃｨｰ") == Tokenizer.terms("パーティー"))
+        // A voicing mark with no kana before it belongs to nothing.
+        #expect(Tokenizer.terms("ﾞa") == ["a"])
+        // Every one as its compatibility form (NFKC) segments, alone and voiced.
+        #expect("ｶﾞ".precomposedStringWithCompatibilityMapping == "ガ")
+        for value in UInt32(0xFF66)...0xFF9D {
+            let kana = String(Unicode.Scalar(value)!)
+            for text in [kana, kana + "ﾞ", kana + "ﾟ", "a" + kana + "1"] {
+                #expect(Tokenizer.terms(text) == Tokenizer.terms(text.precomposedStringWithCompatibilityMapping), "\(text)")
+                #expect(Tokenizer.fold(text) == Tokenizer.fold(text.precomposedStringWithCompatibilityMapping), "\(text)")
+            }
+        }
+    }
+
+    @Test func romanNumeralsAreTheirLetters() {
+        #expect(Tokenizer.terms("Chapter Ⅻ") == ["chapter", "xii"])
+        #expect(Tokenizer.terms("Louis ⅹⅳ") == ["louis", "xiv"])
+        #expect(Tokenizer.terms("Ⅱ-3") == ["ii", "3", "ii-3"])
+        #expect("Ⅻ".precomposedStringWithCompatibilityMapping == "XII")
+        for value in UInt32(0x2160)...0x217F {
+            let numeral = String(Unicode.Scalar(value)!)
+            for text in [numeral, "a" + numeral + "b"] {
+                #expect(Tokenizer.terms(text) == Tokenizer.terms(text.precomposedStringWithCompatibilityMapping), "\(text)")
+                #expect(Tokenizer.fold(text) == Tokenizer.fold(text.precomposedStringWithCompatibilityMapping), "\(text)")
+            }
+        }
     }
 
     @Test func otherScripts() {

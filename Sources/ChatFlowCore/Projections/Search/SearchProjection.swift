@@ -8,7 +8,8 @@ public struct SearchProjection: Projection {
     /// 3: run ends salted with the data directory's salt.
     /// 4: the digraph letters (ǆ, ǉ, ǌ, ǳ) and ĳ fold to the two letters they stand for;
     /// superscript, subscript and circled digits are digits of words.
-    public static let version = 4
+    /// 5: half-width katakana fold to full-width ones, Roman numerals (Ⅻ) to their letters.
+    public static let version = 5
 
     public init() {}
 

@@ -11,7 +11,8 @@ extension Tokenizer {
     /// decomposition with the diacritics removed ("Ñandú" → "nandu"), a few letters with
     /// built-in strokes mapped to their base ("Łódź" → "lodz"), digraph letters spelled out
     /// ("ǅep" → "dzep", as "džep" folds), full-width ASCII and the digits of any script
-    /// (also superscript, subscript and circled: "H₂O" → "h2o") mapped to ASCII, and
+    /// (also superscript, subscript and circled: "H₂O" → "h2o") mapped to ASCII, half-width
+    /// katakana to full-width ones, Roman numerals to their letters ("Ⅻ" → "xii"), and
     /// control and invisible characters dropped.
     /// The result is recomposed (NFC), so canonically equivalent inputs fold alike.
     ///
@@ -32,7 +33,11 @@ extension Tokenizer {
             if properties.generalCategory == .control || properties.isDefaultIgnorableCodePoint {
                 continue
             }
-            if case 0xFF01...0xFF5E = scalar.value, let ascii = Unicode.Scalar(scalar.value - 0xFEE0) {
+            if let kana = Tokenizer.fullWidthKana(scalar.value) {
+                caseFolded.append(Unicode.Scalar(kana)!)
+            } else if let letters = Tokenizer.romanNumeralLetters(scalar.value) {
+                caseFolded.append(contentsOf: letters.unicodeScalars)
+            } else if case 0xFF01...0xFF5E = scalar.value, let ascii = Unicode.Scalar(scalar.value - 0xFEE0) {
                 caseFolded.append(ascii.properties.changesWhenCaseFolded ? Unicode.Scalar(ascii.value | 0x20)! : ascii)
             } else if properties.numericType == .decimal || properties.numericType == .digit, let digit = properties.numericValue,
                       let ascii = Unicode.Scalar(0x30 + UInt32(digit)) {

@@ -10,7 +10,8 @@
 /// so `don't` yields `don`, `t` and `dont`, and a search for either spelling finds it.
 /// `/`, `:`, `?`, `=`, `&` and `#` separate tokens, which breaks a URL into its host,
 /// path segments and parameters. Han, Hiragana and Katakana characters are each a term of
-/// their own, because those scripts do not put spaces between words.
+/// their own, because those scripts do not put spaces between words. Half-width katakana
+/// are the full-width ones, and a Roman numeral of one code point (Ⅻ) is its letters.
 ///
 /// Terms are at most ``maxTermLength`` UTF-8 bytes and never contain the bytes 0x00 or
 /// 0xFF, so a storage key can embed one followed by a 0x00 terminator. A longer part is cut
@@ -199,6 +200,12 @@ private struct Segmenter<Sink: TokenSink> {
         case 0x200B:
             // Zero-width space marks word breaks in Thai, Khmer and others.
             return endToken()
+        case 0xFF66...0xFF9F:
+            // Half-width katakana and voicing marks: as the full-width ones, so a voicing
+            // mark composes with the kana before it.
+            return substitute(Tokenizer.fullWidthKana(value)!)
+        case 0x2160...0x217F:
+            return Tokenizer.romanNumeralLetters(value)!.utf8.forEach { ascii($0) }
         case 0x3041...0x3096, 0x309D...0x309F, 0x30A1...0x30FA, 0x30FC...0x30FF,
              0x3400...0x4DBF, 0x4E00...0x9FFF:
             // Kana and CJK ideographs: letters without case, and any decomposition composes back.
@@ -257,6 +264,15 @@ private struct Segmenter<Sink: TokenSink> {
             break
         case .separator:
             endToken()
+        }
+    }
+
+    /// Segments `value` (in the Basic Multilingual Plane, past U+07FF) in place of the
+    /// scalar read.
+    private mutating func substitute(_ value: UInt32) {
+        let utf8: (UInt8, UInt8, UInt8) = (0xE0 | UInt8(value >> 12), 0x80 | UInt8(value >> 6 & 0x3F), 0x80 | UInt8(value & 0x3F))
+        withUnsafeBytes(of: utf8) { bytes in
+            scalar(value, utf8: bytes.assumingMemoryBound(to: UInt8.self))
         }
     }
 
