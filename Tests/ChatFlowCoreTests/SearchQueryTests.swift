@@ -117,6 +117,10 @@ import Testing
         #expect(try parse("a - b") == SearchQuery(words: ["a", "b"]))
         #expect(try parse("plt-36*") == SearchQuery(prefixes: ["plt-36"]))
         #expect(try parse("deploy**") == SearchQuery(prefixes: ["deploy"]))
+        // Markdown emphasis pasted as a query: the answer says how to search its words.
+        #expect(error("**bold**") == .misplacedWildcard("**bold**"))
+        #expect(SearchQueryError.misplacedWildcard("**bold**").description.contains("put it in quotes"))
+        #expect(try parse("\"**bold**\"") == SearchQuery(words: ["bold"]))
     }
 
     // MARK: - Phrases

@@ -969,6 +969,10 @@ import Testing
             #expect(server.engine.log.lastPosition == before, "a retry appends nothing")
             let new = try await server.call(.post, "/chats/\(chat)/messages", as: "bob", json: #"{"content":"still here?","messageType":"text","clientMessageId":"r-2"}"#)
             #expect(new.status == 404, "a new post from outside the private chat: \(new.status)")
+            // The key sent again with other text: its reuse is what the client must hear of.
+            let reused = try await server.call(.post, "/chats/\(chat)/messages", as: "bob", json: #"{"content":"changed my mind","messageType":"text","clientMessageId":"r-1"}"#)
+            #expect(reused.status == 409 && reused.string("detail")?.contains("already used for a different message") == true, "\(reused.status) \(reused.text)")
+            #expect(server.engine.log.lastPosition == before, "nothing is appended")
         }
     }
 

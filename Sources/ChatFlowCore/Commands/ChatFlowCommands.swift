@@ -185,19 +185,24 @@ public struct ChatFlowCommands: Sendable {
             try requireMember(chat, user)
             return try await append(user, .messagePosted(.init(chat: chat, content: content, type: type, clientMessageID: clientMessageID)), key: key)
         }
-        guard !result.isReusedKey else {
-            throw ChatFlowError.conflict("the key \(clientMessageID ?? "") (clientMessageId or Idempotency-Key) was already used for a different message or request; send a new key for a new message")
-        }
+        guard !result.isReusedKey else { throw Self.reusedPostKey(clientMessageID) }
         return (try readBack(MessageID(result.ids[0]), postedTo: chat, clientMessageID: clientMessageID), result.isReplay)
+    }
+
+    private static func reusedPostKey(_ clientMessageID: String?) -> ChatFlowError {
+        .conflict("the key \(clientMessageID ?? "") (clientMessageId or Idempotency-Key) was already used for a different message or request; send a new key for a new message")
     }
 
     /// The message a post with `key` created, if one did: as it is now when `user` may still
     /// read the chat, else as the first answer showed it (not others' reactions or a
-    /// deletion since).
+    /// deletion since). A key the user sent before with another request is a 409 here too:
+    /// it says more about what went wrong than the refusal of a post by a non-member.
     private func replayedPost(
         _ key: IdempotencyKey, to chat: ChatID, by user: UserID, content: String, type: MessageType, clientMessageID: String?
     ) async throws -> MessageView? {
-        guard let original = try log.rememberedResult(for: key), !original.isReusedKey, let id = original.ids.first else { return nil }
+        guard let original = try log.rememberedResult(for: key) else { return nil }
+        guard !original.isReusedKey else { throw Self.reusedPostKey(clientMessageID) }
+        guard let id = original.ids.first else { return nil }
         try await projector.waitUntilApplied(id, cancellable: false)
         guard (try? readable(chat, by: user)) != nil else {
             return MessageView(

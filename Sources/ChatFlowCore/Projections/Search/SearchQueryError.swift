@@ -32,7 +32,7 @@ public enum SearchQueryError: Error, Equatable, Sendable, CustomStringConvertibl
         case .emptyPrefix:
             "a prefix search needs at least one letter or digit before '*', for example deploy*"
         case .misplacedWildcard(let word):
-            "'*' may only end a word, to search for a prefix such as deploy* (got '\(word)')"
+            "'*' may only end a word, to search for a prefix such as deploy* (got '\(word)'); put it in quotes to search for the words in it as text"
         case .exclusion(let word):
             "excluding words is not supported (got '\(word)'); search for the word without '-', or put it in quotes to search for it as written"
         case .tooManyTerms(let count):
