@@ -87,13 +87,20 @@ package final class LiveConnection: Sendable {
     static let inboundHardLimit = inboundLimit + readBytes / 6
     static let inboundByteLimit = 256 * 1024
 
-    init(id: Int, user: UserID, channel: any Channel, queueLimit: Int, queueBytes: Int, closeGrace: TimeAmount) {
+    /// Told once the connection is closing, before its close handshake has run out.
+    private let onClosing: @Sendable (LiveConnection) -> Void
+
+    init(
+        id: Int, user: UserID, channel: any Channel, queueLimit: Int, queueBytes: Int, closeGrace: TimeAmount,
+        onClosing: @escaping @Sendable (LiveConnection) -> Void = { _ in }
+    ) {
         self.id = id
         self.user = user
         self.channel = channel
         self.queueLimit = queueLimit
         self.queueBytes = queueBytes
         self.closeGrace = closeGrace
+        self.onClosing = onClosing
         loop = NIOLoopBoundBox.makeBoxSendingValue(LoopState(), eventLoop: channel.eventLoop)
     }
 
@@ -221,6 +228,7 @@ package final class LiveConnection: Sendable {
     func close(code: UInt16, reason: String) {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         cancelInbound()
+        onClosing(self)
         // The client's answer to our close frame must be read: reading resumes if paused.
         let wasPaused = inbound.withLock { inbound in
             defer { inbound.readingPaused = false }
@@ -240,6 +248,7 @@ package final class LiveConnection: Sendable {
         channel.eventLoop.assertInEventLoop()
         closed.store(true, ordering: .releasing)
         cancelInbound()
+        onClosing(self)
         if loop.value.closeSent {
             channel.close(promise: nil)
             return

@@ -23,9 +23,18 @@ package final class LiveHub: Service, Sendable {
         var chatSubscribers: [ChatID: [Int: ULID]] = [:]
         var notificationSubscribers: [UserID: Set<Int>] = [:]
         var openPerUser: [UserID: Int] = [:]
+        /// The connections counted in `openPerUser`: registered, and not closing yet.
+        var placesHeld: Set<Int> = []
         var nextID = 0
         /// Set before the shutdown sweep: a socket upgraded after it is closed at once.
         var stopping = false
+
+        /// Gives back the place of a connection in its user's count, once.
+        mutating func releasePlace(of connection: LiveConnection) {
+            guard placesHeld.remove(connection.id) != nil else { return }
+            let open = openPerUser[connection.user, default: 1] - 1
+            openPerUser[connection.user] = open > 0 ? open : nil
+        }
 
         /// Takes a connection off a channel, and the channel off the table with its last
         /// subscriber (a table of empty sets would only grow, and would keep the
@@ -131,13 +140,15 @@ package final class LiveHub: Service, Sendable {
     /// Registers the connection of an upgraded socket, or closes it when the server is
     /// stopping or its user already has `perUserLimit` open. A connection refused here is
     /// never counted: its close may take `closeGrace` to run out, and counting it meanwhile
-    /// kept the user's own reconnects out (429) and showed more sockets than the limit.
+    /// kept the user's own reconnects out (429) and showed more sockets than the limit. For
+    /// the same reason a connection stops being counted once it is closing, whoever began.
     package func connect(user: UserID, channel: any Channel) -> LiveConnection {
         let (connection, refusal) = state.withLock { state -> (LiveConnection, (code: UInt16, reason: String)?) in
             defer { state.nextID += 1 }
             let connection = LiveConnection(
                 id: state.nextID, user: user, channel: channel,
-                queueLimit: queueLimit, queueBytes: queueBytes, closeGrace: closeGrace)
+                queueLimit: queueLimit, queueBytes: queueBytes, closeGrace: closeGrace,
+                onClosing: { [weak self] connection in self?.state.withLock { $0.releasePlace(of: connection) } })
             if state.stopping { return (connection, (1001, "server shutting down")) }
             let open = state.openPerUser[user, default: 0]
             if perUserLimit > 0 && open >= perUserLimit {
@@ -145,6 +156,7 @@ package final class LiveHub: Service, Sendable {
             }
             state.connections[connection.id] = connection
             state.openPerUser[user] = open + 1
+            state.placesHeld.insert(connection.id)
             return (connection, nil)
         }
         if let refusal {
@@ -161,8 +173,7 @@ package final class LiveHub: Service, Sendable {
         connection.finish()
         let known = state.withLock { state -> Bool in
             guard state.connections.removeValue(forKey: connection.id) != nil else { return false }
-            let open = state.openPerUser[connection.user, default: 1] - 1
-            state.openPerUser[connection.user] = open > 0 ? open : nil
+            state.releasePlace(of: connection)
             for chat in connection.subscribedChats { state.unsubscribe(connection.id, from: .chat(chat), of: connection.user) }
             state.unsubscribe(connection.id, from: .notifications, of: connection.user)
             return true

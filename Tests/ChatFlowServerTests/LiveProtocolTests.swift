@@ -519,6 +519,39 @@ import Testing
         }
     }
 
+    /// A socket the server is closing gives its place back at once: its client may never
+    /// answer the close, and the user's reconnect must not wait out the handshake (429).
+    @Test func aSocketTheServerClosesNoLongerCountsAgainstItsUser() async throws {
+        try await TestServer.run(configure: { $0.webSocketsPerUser = 2; $0.webSocketCloseGraceSeconds = 60 }) { server in
+            let first = try await Self.socket(server)
+            let second = try await Self.socket(server)
+            for socket in [first, second] {
+                try await socket.send(opcode: Self.ping, [1])
+                #expect(try await socket.readFrame()?.opcode == Self.pong)
+            }
+            // Text that is not UTF-8: the server sends its close, which this client leaves unanswered.
+            try await second.send(opcode: Self.text, [0xC3, 0x28])
+            #expect(Self.closeCode(try await second.readFrame()) == 1007)
+            let token = try await server.token("alice")
+            let upgrade = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nUpgrade: websocket\r\n"
+                + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            let third = try await Self.socket(server)
+            try await third.send(opcode: Self.ping, [3])
+            #expect(try await third.readFrame()?.opcode == Self.pong)
+            // The limit still holds: the first and the third are open.
+            let over = try await StalledClient.exchange(port: server.port, request: upgrade)
+            #expect(over.head.hasPrefix("HTTP/1.1 429"), "\(over.head)")
+            // The closing socket's end, when it comes, gives back no other's place.
+            try await second.send(opcode: Self.close, [0x03, 0xE8])
+            _ = try await second.readUntilClosed()
+            #expect(try await eventually(timeout: .seconds(10)) {
+                try await server.call(.get, "/metrics", as: nil).text.contains("chatflow_websocket_connections 2")
+            })
+            let stillOver = try await StalledClient.exchange(port: server.port, request: upgrade)
+            #expect(stillOver.head.hasPrefix("HTTP/1.1 429"), "\(stillOver.head)")
+        }
+    }
+
     /// `/metrics` counts live subscriptions by kind of channel, and each ends with its
     /// unsubscribe or its socket.
     @Test func subscriptionsAreCountedInTheMetrics() async throws {
