@@ -6,11 +6,12 @@ when a test fails (in .build/screenshots/failures/)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 
 import pytest
 
-from support import Api, ChatPage, Settings, javascript_errors, start_browser
+from support import Api, ChatPage, Server, Settings, javascript_errors, start_browser
 
 OPEN_PAGES: list[ChatPage] = []
 
@@ -87,13 +88,44 @@ def visitor(settings):
     _close(page)
 
 
-@pytest.fixture(autouse=True)
-def browser_health(request, settings):
-    yield
+@pytest.fixture
+def own_server(settings, tmp_path):
+    """A server of the test's own, running, that it may stop and start again."""
+    server = Server(settings, tmp_path / "data")
+    server.start()
+    yield server
+    try:
+        server.stop()
+    finally:
+        print(f"its server's log ({server.log}) ends:\n{server.log_tail()}")
+
+
+@pytest.fixture
+def page_on(request, settings):
+    """Opens fresh browsers on a server of the test's own: page_on(server, user). They are
+    checked (see check_pages) before they close, which is before browser_health runs."""
+    pages = []
+
+    def open_page(server: Server, user: str) -> ChatPage:
+        page = _page(dataclasses.replace(settings, url=server.url), user)
+        pages.append(page)
+        return page
+
+    yield open_page
+    try:
+        check_pages(request, settings, pages)
+    finally:
+        for page in pages:
+            _close(page)
+
+
+def check_pages(request, settings: Settings, pages: list[ChatPage]) -> None:
+    """After a test: no page logged a JavaScript error; if the test failed, a screenshot and
+    the console log of each."""
     report = getattr(request.node, "report_call", None)
     failed = report is None or report.failed
     problems = []
-    for page in list(OPEN_PAGES):
+    for page in pages:
         try:
             errors = javascript_errors(page.driver)
         except Exception as error:  # the browser itself is gone
@@ -109,3 +141,9 @@ def browser_health(request, settings):
             problems.append(f"{page.user}: JavaScript errors:\n  " + "\n  ".join(errors))
     if problems and not failed:
         pytest.fail("\n".join(problems))
+
+
+@pytest.fixture(autouse=True)
+def browser_health(request, settings):
+    yield
+    check_pages(request, settings, list(OPEN_PAGES))

@@ -11,7 +11,10 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
+import socket
+import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -46,6 +49,8 @@ class Settings:
     committed_screenshots: Path
     chromium: str
     chromedriver: str
+    binary: Path  # the `chatflow` that ops/browser-test.sh runs, for a Server of a test's own
+    web: Path  # the web client's files, which that server serves too
 
     @staticmethod
     def from_environment() -> "Settings":
@@ -62,6 +67,9 @@ class Settings:
             committed_screenshots=here / "screenshots",
             chromium=os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium"),
             chromedriver=os.environ.get("CHROMEDRIVER", shutil.which("chromedriver") or "/usr/bin/chromedriver"),
+            # As ops/browser-test.sh finds it (from the repository, where it runs pytest).
+            binary=repo / os.environ.get("CHATFLOW_BINARY", ".build/debug/chatflow"),
+            web=repo / "Sources" / "ChatFlowServer" / "Web",
         )
 
 
@@ -132,6 +140,70 @@ class Api:
                 return list(reversed(messages))
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """A `chatflow serve` of a test's own, with its own data, that the test can stop and
+    start again on the same address: the shared server belongs to ops/browser-test.sh, and
+    the pages on it would all be cut off. Its environment is the shared server's (rate
+    limit off, the small replay limit)."""
+
+    def __init__(self, settings: Settings, data: Path):
+        self.settings = settings
+        self.data = data
+        self.log = data.parent / f"{data.name}.log"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, seconds: float = 30) -> None:
+        """Starts the server and waits until it is ready (its projections caught up)."""
+        assert self.process is None, "the server is already running"
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [str(self.settings.binary), "serve", "--data-dir", str(self.data), "--host", "127.0.0.1",
+                 "--port", str(self.port), "--public-dir", str(self.settings.web)],
+                stdout=log, stderr=subprocess.STDOUT)
+        wait_until(lambda: self.process.poll() is not None or self.ready(), f"{self.url} never became ready", seconds)
+        if self.process.poll() is not None:
+            self.process = None
+            raise AssertionError(f"chatflow serve exited at its start; its log:\n{self.log_tail()}")
+
+    def stop(self, seconds: float = 30) -> None:
+        """Stops the server as a restart does (SIGTERM): it closes its WebSockets with 1001
+        and exits once its requests are done."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"chatflow serve did not stop within {seconds} s; its log:\n{self.log_tail()}") from None
+        finally:
+            self.process = None
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/readyz", timeout=2) as response:
+                return response.status == 200
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def token(self, user: str) -> str:
+        return subprocess.run(
+            [str(self.settings.binary), "token", "--data-dir", str(self.data), "--user", user, "--ttl", "2h"],
+            check=True, capture_output=True, text=True).stdout.strip()
+
+    def log_tail(self, lines: int = 20) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
 def forged_token(user: str) -> str:
     """A well-formed token signed with a secret the server does not know."""
 
@@ -179,11 +251,13 @@ def set_viewport(driver: WebDriver, width: int, height: int) -> None:
 
 
 def javascript_errors(driver: WebDriver) -> list[str]:
-    """Uncaught errors and console.error calls since the last call (failed requests excepted:
-    tests provoke 4xx answers on purpose)."""
+    """Uncaught errors and console.error calls since the last call (failed requests and
+    WebSockets that could not connect excepted: tests provoke 4xx answers and stop servers on
+    purpose)."""
     return [
         entry["message"] for entry in driver.get_log("browser")
         if entry["level"] == "SEVERE" and "Failed to load resource" not in entry["message"]
+        and not re.search(r"WebSocket connection to '[^']*' failed: Error in connection establishment", entry["message"])
     ]
 
 
@@ -246,6 +320,16 @@ class ChatPage:
 
     def text_of(self, selector: str) -> str:
         return self.find(selector).text
+
+    def accessible(self, selector: str) -> dict:
+        """What a screen reader is told of an element, from Chromium's accessibility tree:
+        its role, its name and whether it takes focus."""
+        root = self.driver.execute_cdp_cmd("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+        node = self.driver.execute_cdp_cmd("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        ax = self.driver.execute_cdp_cmd("Accessibility.getPartialAXTree", {"nodeId": node, "fetchRelatives": False})["nodes"][0]
+        properties = {p["name"]: p["value"].get("value") for p in ax.get("properties", [])}
+        return {"role": ax.get("role", {}).get("value"), "name": ax.get("name", {}).get("value", ""),
+                "focusable": bool(properties.get("focusable"))}
 
     # MARK: Signing in
 

@@ -1958,6 +1958,7 @@
     const ws = new WebSocket(socketURL());
     state.ws = ws;
     let openedAt = 0;
+    let heard = false;
     ws.onopen = () => {
       if (state.ws !== ws) return;
       openedAt = Date.now();
@@ -1980,6 +1981,7 @@
     ws.onmessage = (event) => {
       if (state.ws !== ws) return;
       ws.lastFrameAt = Date.now();
+      heard = true;
       let frame;
       try { frame = JSON.parse(event.data); } catch { return; }
       handleFrame(frame);
@@ -1987,7 +1989,7 @@
     ws.onclose = (event) => {
       if (state.ws !== ws) return;
       state.ws = null;
-      socketGone(event, openedAt);
+      socketGone(event, openedAt, heard);
     };
   }
 
@@ -2001,8 +2003,11 @@
     setStatus('closed');
   }
 
-  /** The connection closed or could not open: resume with backoff (0.5 s doubling to 15 s). */
-  function socketGone(event, openedAt) {
+  /**
+   * The connection closed or could not open: resume with backoff (0.5 s doubling to 15 s).
+   * `heard` says whether the server sent anything on it.
+   */
+  function socketGone(event, openedAt, heard) {
     clearInterval(state.pingTimer);
     $('app').dataset.notifications = 'false';
     if (state.current) {
@@ -2015,8 +2020,13 @@
       return;
     }
     // Only a connection that stayed up a while resets the backoff, so a server that keeps
-    // accepting and dropping us is not hammered.
-    if (openedAt && Date.now() - openedAt > 5000) state.attempt = 0;
+    // accepting and dropping us is not hammered. A server that served us and then said it
+    // is going away (1001) is usually restarting, however soon after we came: it is asked
+    // again at the first step. (One already stopping closes a new socket with 1001 before
+    // it answers anything, and that backs off as any drop does.)
+    const stable = openedAt && Date.now() - openedAt > 5000;
+    const restarting = event && event.code === 1001 && heard;
+    if (stable || restarting) state.attempt = 0;
     const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** state.attempt) * (0.8 + Math.random() * 0.4);
     state.attempt += 1;
     // Repeated failures to even open may mean the token is no longer accepted: ask over HTTP,
@@ -2025,6 +2035,17 @@
     state.reconnectAt = Date.now() + delay;
     state.reconnectTimer = setTimeout(connect, delay);
     setStatus('reconnecting');
+  }
+
+  /**
+   * The reader would rather not wait for the timer (the status is a button while it runs):
+   * one attempt now. The backoff stays where it was, so an attempt that fails waits longer
+   * after it, as one the timer made would, and a server that keeps refusing is asked once
+   * per click and no more often.
+   */
+  function reconnectNow() {
+    if (!state.token || state.ws || !state.reconnectTimer) return;
+    connect();
   }
 
   function startPings(ws) {
@@ -2040,23 +2061,45 @@
   function setStatus(mode) {
     const status = $('connection-status');
     clearInterval(state.statusTimer);
-    status.dataset.state = mode;
-    status.dataset.attempt = String(state.attempt);
     const label = {
       open: 'Live',
       connecting: 'Connecting…',
       closed: 'Offline',
     }[mode];
+    // Screen readers hear of a change once, from a live region of its own: not at each tick
+    // of the countdown, nor at each attempt while the connection stays lost.
+    if (mode === 'reconnecting') announce(state.connectedBefore ? 'Connection lost. Reconnecting…' : 'Cannot connect. Trying again…');
+    else if (!(mode === 'connecting' && status.dataset.state === 'reconnecting')) announce(label);
+    status.dataset.state = mode;
+    status.dataset.attempt = String(state.attempt);
+    // Waiting for the timer, the status is the button that cuts the wait short; otherwise it
+    // is text. Just pressed, it keeps the focus (out of the tab order), so that it is still
+    // there to press if the attempt fails too.
+    if (mode === 'reconnecting') {
+      status.setAttribute('role', 'button');
+      status.setAttribute('aria-label', 'Reconnect now');
+      status.tabIndex = 0;
+    } else {
+      status.removeAttribute('role');
+      status.removeAttribute('aria-label');
+      if (document.activeElement === status) status.tabIndex = -1;
+      else status.removeAttribute('tabindex');
+    }
     if (label) { status.textContent = label; status.title = ''; return; }
     const tick = () => {
       const seconds = Math.max(0, Math.ceil((state.reconnectAt - Date.now()) / 1000));
       // The short form, which a phone's top bar has room for, at every width; the full one
       // is its tooltip.
-      status.title = seconds > 0 ? `Reconnecting in ${seconds} s` : 'Reconnecting';
+      status.title = seconds > 0 ? `Reconnecting in ${seconds} s. Click to reconnect now.` : 'Reconnecting';
       status.textContent = seconds <= 0 ? 'Reconnecting…' : `Retry in ${seconds} s`;
     };
     tick();
     state.statusTimer = setInterval(tick, 1000);
+  }
+
+  function announce(text) {
+    const region = $('connection-announcement');
+    if (region.textContent !== text) region.textContent = text;
   }
 
   function subscribe(cur) {
@@ -2362,6 +2405,17 @@
       if (event.key === 'Enter' && !event.shiftKey) { event.preventDefault(); $('signin-form').requestSubmit(); }
     });
     $('signout-button').addEventListener('click', () => signOut());
+    // The status is a button only while it waits to reconnect (see setStatus): then it takes
+    // the keys a button does, Enter as it goes down and Space as it comes up.
+    $('connection-status').addEventListener('click', reconnectNow);
+    $('connection-status').addEventListener('keydown', (event) => {
+      if (event.currentTarget.getAttribute('role') !== 'button') return;
+      if (event.key === 'Enter') { event.preventDefault(); if (!event.repeat) reconnectNow(); }
+      else if (event.key === ' ') event.preventDefault();
+    });
+    $('connection-status').addEventListener('keyup', (event) => {
+      if (event.key === ' ' && event.currentTarget.getAttribute('role') === 'button') reconnectNow();
+    });
     $('error-dismiss').addEventListener('click', hideError);
 
     $('new-chat-toggle').addEventListener('click', () => toggleForm('new-chat-form'));
