@@ -99,6 +99,9 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
                         guard let session = signedIn.value else { throw ChannelError.inappropriateOperationForState }
+                        // What follows is WebSocket frames, which that handler must not see.
+                        let parseErrors = try channel.pipeline.syncOperations.handler(type: ParseErrorAnswer.self)
+                        channel.pipeline.syncOperations.removeHandler(parseErrors, promise: nil)
                         // One read of at most `readBytes` per turn: when the socket handler
                         // pauses reading, no more than that is still on its way to the hub.
                         try channel.syncOptions?.setOption(ChannelOptions.maxMessagesPerRead, value: 1)
@@ -138,8 +141,8 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
             var configuration = NIOUpgradableHTTPServerPipelineConfiguration<Upgrade>(upgradeConfiguration: upgrades)
             configuration.enablePipelining = false  // NIOAsyncChannel pipelines HTTP
             // A first request NIO cannot parse never reaches Hummingbird (nor the upgrader,
-            // whose future then never completes): NIO's handler answers it 400, and
-            // `FirstRequestDeadline` closes the connection.
+            // whose future then never completes): NIO's handler answers it 400 (made a
+            // problem by `ParseErrorAnswer`), and `FirstRequestDeadline` closes the connection.
             configuration.enableErrorHandling = true
             configuration.enableResponseHeaderValidation = false  // HTTPTypes validates them
             configuration.decoderConfiguration.maxHeaderFieldSize = settings.http1.httpDecoder.maxHeaderFieldSize
@@ -147,6 +150,8 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
             configuration.decoderConfiguration.maxHeaderFieldCount = settings.http1.httpDecoder.maxHeaderFieldCount
             let upgrade = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
             let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<Upgrade>.self)
+            let decoder = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try channel.pipeline.syncOperations.addHandler(ParseErrorAnswer(), position: .after(decoder))
             try channel.pipeline.syncOperations.addHandler(ForeignUpgradeFilter(), position: .before(upgradeHandler))
             // Until its first request head arrives a connection belongs to no handler that
             // would time it out or end it at shutdown.
