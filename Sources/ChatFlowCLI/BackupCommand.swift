@@ -26,6 +26,7 @@ struct BackupCommand: AsyncParsableCommand {
 
     func run() async throws {
         let target = URL(fileURLWithPath: to).standardizedFileURL.path
+        if let problem = ChatFlowEngine.backupNameProblem(target) { throw ValidationError("--to: \(problem)") }
         guard !FileManager.default.fileExists(atPath: target) else {
             throw ValidationError("--to: \(target) already exists; backups go into a new directory")
         }

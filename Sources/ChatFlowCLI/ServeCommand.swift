@@ -73,9 +73,10 @@ struct ServeCommand: AsyncParsableCommand {
             databaseOptions.diagnostics = DatabaseDiagnostics(minimumLevel: logger.logLevel <= .debug ? .info : .warning) { [logger] level, message in
                 switch level {
                 case .debug, .info: logger.debug("rocksdb: \(message)")
-                // Said on every online backup (a checkpoint while another holds deletions off):
-                // nothing wrong.
-                case .warning where message.contains("File Deletions Disabled, but already disabled"): logger.debug("rocksdb: \(message)")
+                // Said on every online backup (a checkpoint while another holds deletions off,
+                // and its end while the other still does): nothing wrong.
+                case .warning where message.contains("File Deletions Disabled, but already disabled")
+                    || message.contains("File Deletions Enable, but not really enabled"): logger.debug("rocksdb: \(message)")
                 case .warning: logger.warning("rocksdb: \(message)")
                 case .error, .fatal: logger.error("rocksdb: \(message)")
                 }

@@ -31,6 +31,7 @@ struct AdminController {
         guard body.to.hasPrefix("/") else { throw ProblemDetail.invalid("to: give an absolute path on the server's machine") }
         // A NUL would end the path early for the file system: the backup would go elsewhere.
         try Validation.requireNoControls(body.to, field: "to", allowingLineBreaks: false)
+        if let problem = ChatFlowEngine.backupNameProblem(body.to) { throw ProblemDetail.invalid("to: \(problem)") }
         let parent = (body.to as NSString).deletingLastPathComponent
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {

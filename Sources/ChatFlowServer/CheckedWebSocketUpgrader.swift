@@ -21,7 +21,8 @@ struct CheckedWebSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServerProt
         let tooOld = (upgradeRequest.version.major, upgradeRequest.version.minor) < (1, 1)
             ? ProblemDetail(.badRequest, "a WebSocket upgrade needs HTTP/1.1 (RFC 6455 §4.1)") : nil
         if let problem = tooOld ?? RequestHeadCheck.problem(with: upgradeRequest) ?? UpgradeRequestCheck.problem(
-            upgrade: values("Upgrade"), connection: values("Connection"), versions: values("Sec-WebSocket-Version"), keys: values("Sec-WebSocket-Key"))
+            upgrade: values("Upgrade"), connection: values("Connection"), versions: values("Sec-WebSocket-Version"), keys: values("Sec-WebSocket-Key"),
+            contentLength: values("Content-Length"), transferEncoding: values("Transfer-Encoding"))
         {
             refusal.value = problem
             return channel.eventLoop.makeFailedFuture(Malformed())

@@ -224,7 +224,7 @@ package final class LiveHub: Service, Sendable {
         case "typing":
             typing(connection, chatID: operation.chatId)
         default:
-            send(LiveFrame.error("invalid", "unknown op '\(operation.op)'; use subscribe, unsubscribe, typing or ping"), to: connection)
+            send(LiveFrame.error("invalid", "unknown op '\(ProblemDetail.quote(operation.op))'; use subscribe, unsubscribe, typing or ping"), to: connection)
         }
     }
 

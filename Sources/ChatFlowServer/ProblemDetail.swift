@@ -51,10 +51,10 @@ public struct ProblemDetail: HTTPResponseError, Encodable, Sendable {
             + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
     }
 
-    /// What a client sent, for a detail to quote: at most 64 Unicode scalars of it (not
+    /// What a client sent, for a detail to quote: at most `limit` Unicode scalars of it (not
     /// characters, which can each hold any number of combining marks).
-    static func quote(_ text: String) -> String {
-        text.unicodeScalars.count > 64 ? String(String.UnicodeScalarView(text.unicodeScalars.prefix(64))) + "…" : text
+    static func quote(_ text: String, limit: Int = 64) -> String {
+        text.unicodeScalars.count > limit ? String(String.UnicodeScalarView(text.unicodeScalars.prefix(limit))) + "…" : text
     }
     static func unauthorized(_ detail: String) -> ProblemDetail {
         ProblemDetail(.unauthorized, detail, headers: [.wwwAuthenticate: "Bearer"])

@@ -93,9 +93,11 @@ enum RequestBody {
             if context.codingPath.isEmpty { return "the body must be a JSON object" }
             return "field '\(path(context.codingPath))' must be \(typeName(type)), not null"
         case .dataCorrupted(let context):
+            // The parser's words may quote the input (a number of thousands of digits).
+            let why = ProblemDetail.quote(context.debugDescription, limit: 200)
             let field = path(context.codingPath)
-            if field.isEmpty { return "the body is not valid JSON: \(context.debugDescription)" }
-            return "field '\(field)' is invalid: \(context.debugDescription)"
+            if field.isEmpty { return "the body is not valid JSON: \(why)" }
+            return "field '\(ProblemDetail.quote(field))' is invalid: \(why)"
         @unknown default:
             return "the body could not be decoded"
         }

@@ -60,6 +60,16 @@ public struct TokenVerifier: Sendable {
         guard header["crit"] == nil else {
             throw ProblemDetail.unauthorized("the token is not valid: it has critical header parameters (crit) this server does not know")
         }
+        // Parsers disagree on which of two `alg`s counts (RFC 7515 §4 lets a reader refuse
+        // the header): refused, as a claim given twice is.
+        switch JSONStructureScan.firstFinding(in: data) {
+        case .repeatedName(let name):
+            throw ProblemDetail.unauthorized("the token is not valid: its header gives '\(ProblemDetail.quote(name))' more than once")
+        case .trailingComma:
+            throw ProblemDetail.unauthorized("the token is not valid: its header is not valid JSON (a comma before a closing brace)")
+        case nil:
+            break
+        }
     }
 
     /// Part `index` of the token (0: the header, 1: the payload), decoded from base64url; nil

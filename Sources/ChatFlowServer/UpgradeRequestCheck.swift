@@ -9,7 +9,9 @@ import HTTPTypes
 enum UpgradeRequestCheck {
     /// The problem with a request carrying these header values as an upgrade to a
     /// WebSocket; nil when they are well formed.
-    static func problem(upgrade: [String], connection: [String], versions: [String], keys: [String]) -> ProblemDetail? {
+    static func problem(
+        upgrade: [String], connection: [String], versions: [String], keys: [String], contentLength: [String] = [], transferEncoding: [String] = []
+    ) -> ProblemDetail? {
         let protocols = upgrade.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         guard protocols.contains("websocket") else {
             return ProblemDetail(.upgradeRequired, "open a WebSocket here: GET /ws with Upgrade: websocket and a token",
@@ -32,12 +34,17 @@ enum UpgradeRequestCheck {
         guard values(connection).contains(where: { $0.lowercased() == "upgrade" }) else {
             return ProblemDetail(.badRequest, "a WebSocket upgrade needs Connection: Upgrade")
         }
+        // NIO reads such a body, switches protocols, and the socket's first frame is lost.
+        guard transferEncoding.isEmpty, values(contentLength).allSatisfy({ $0 == "0" }) else {
+            return ProblemDetail(.badRequest, "a WebSocket upgrade is a GET without a body; send frames once the socket is open")
+        }
         return nil
     }
 
     static func problem(in fields: HTTPFields) -> ProblemDetail? {
         problem(upgrade: fields[values: .upgrade], connection: fields[values: .connection],
-                versions: fields[values: .secWebSocketVersion], keys: fields[values: .secWebSocketKey])
+                versions: fields[values: .secWebSocketVersion], keys: fields[values: .secWebSocketKey],
+                contentLength: fields[values: .contentLength], transferEncoding: fields[values: .transferEncoding])
     }
 
     /// The values of a header's fields, comma-separated lists split.

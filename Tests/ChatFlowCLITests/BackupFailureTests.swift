@@ -69,7 +69,9 @@ import Glibc
         defer { admin.invalidate() }
         for (to, words) in [(dir.appending("missing/deeper/backup"), "is not an existing directory"),
                             (dir.appending("backup\\u0000x"), "control characters"),
-                            ("relative/backup", "absolute path")] {
+                            ("relative/backup", "absolute path"),
+                            // A name the file system takes, but not with the checkpoint's ".tmp" added.
+                            (dir.appending(String(repeating: "b", count: 252)), "at most 251")] {
             let reply = try await admin.call("POST", "/admin/backup", json: #"{"to":"\#(to)"}"#)
             #expect(reply.status == 400 && reply.text.contains(words), "\(to): \(reply.status) \(reply.text)")
         }

@@ -162,9 +162,15 @@ import Testing
             let key = try await keys.getKey()
             // Signed as the JSON text it holds, byte for byte: what an encoder would never
             // write (a claim twice), as another JWT library or a hand-made token may.
-            func signed(_ json: String) throws -> String {
-                let input = base64url(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8)) + "." + base64url(Data(json.utf8))
+            func signed(_ json: String, header: String = #"{"alg":"HS256","typ":"JWT"}"#) throws -> String {
+                let input = base64url(Data(header.utf8)) + "." + base64url(Data(json.utf8))
                 return input + "." + base64url(Data(try key.sign(Array(input.utf8))))
+            }
+            // So is a header field: which `alg` counts is read differently too.
+            for header in [#"{"alg":"none","alg":"HS256"}"#, #"{"alg":"HS256","typ":"JWT","typ":"JWT"}"#] {
+                let token = try signed(#"{"sub":"alice","exp":\#(Int(now) + 3600)}"#, header: header)
+                let refused = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(token)"])
+                #expect(refused.status == 401 && refused.string("detail")?.contains("its header gives") == true, "\(header): \(refused.text)")
             }
             let twice = try signed(#"{"sub":"alice","sub":"bob","exp":\#(Int(now) + 3600)}"#)
             let refusedTwice = try await server.call(.get, "/chats", as: nil, headers: [.authorization: "Bearer \(twice)"])

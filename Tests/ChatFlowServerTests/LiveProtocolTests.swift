@@ -216,6 +216,10 @@ import Testing
                 let answer = try await StalledClient.exchange(port: server.port, request: request)
                 #expect(answer.head.hasPrefix("HTTP/1.1 400"), "\(request.debugDescription): \(answer.head)")
                 #expect(answer.head.lowercased().contains("connection: close"), "\(answer.head)")
+                // A problem like any other error, with the headers every answer carries.
+                #expect(answer.head.lowercased().contains("content-type: application/problem+json"), "\(answer.head)")
+                #expect(answer.head.lowercased().contains("x-content-type-options: nosniff"), "\(answer.head)")
+                #expect(answer.body.contains(#""detail":"the request could not be parsed as HTTP\/1.1"#), "\(answer.body)")
                 // Closed at once, not when the connection idles out (60 s by default).
                 let closedAfter = try await StalledClient.secondsUntilClosed(port: server.port, sending: request, answered: true)
                 #expect(closedAfter < 10, "\(request.debugDescription): closed after \(closedAfter) s")
@@ -226,6 +230,13 @@ import Testing
             let answers = try await pipelined.readUntilEnd()
             #expect(answers.hasPrefix("HTTP/1.1 200"), "\(answers)")
             #expect(answers.components(separatedBy: "HTTP/1.1 400").count == 2, "one 400 after the 200: \(answers)")
+            let second = answers.components(separatedBy: "HTTP/1.1 400").last ?? ""
+            #expect(second.lowercased().contains("content-type: application/problem+json") && second.contains("could not be parsed"), "\(second)")
+            // A head larger than the server takes: 431, said so.
+            let huge = try await StalledClient.exchange(
+                port: server.port, request: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: \(String(repeating: "a", count: 200_000))\r\n\r\n")
+            #expect(huge.head.hasPrefix("HTTP/1.1 431"), "\(huge.head)")
+            #expect(huge.body.contains("larger than the server takes"), "\(huge.body)")
             // A head that parses with a body that does not: the route reading it answers 400.
             let badChunk = try await StalledClient.exchange(port: server.port, request: "POST /chats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 + "Authorization: Bearer \(try await server.token("alice"))\r\nContent-Type: application/json\r\n"
@@ -447,6 +458,14 @@ import Testing
             let noConnection = try await upgrade("\(key)Sec-WebSocket-Version: 13\r\n")
             #expect(noConnection.head.hasPrefix("HTTP/1.1 400"), "\(noConnection.head)")
             #expect(noConnection.body.contains("Connection: Upgrade"), "\(noConnection.body)")
+
+            // A body, which NIO read and dropped before switching protocols: refused instead.
+            for body in ["Content-Length: 5\r\n\r\nhello", "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"] {
+                let withBody = try await StalledClient.exchange(port: server.port, request: "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    + "Authorization: Bearer \(token)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\(key)Sec-WebSocket-Version: 13\r\n\(body)")
+                #expect(withBody.head.hasPrefix("HTTP/1.1 400"), "\(body.debugDescription): \(withBody.head)")
+                #expect(withBody.body.contains("without a body"), "\(withBody.body)")
+            }
 
             let noVersion = try await upgrade("Connection: Upgrade\r\n\(key)")
             #expect(noVersion.head.hasPrefix("HTTP/1.1 426"), "\(noVersion.head)")

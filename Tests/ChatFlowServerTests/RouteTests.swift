@@ -1030,6 +1030,9 @@ import Testing
             let tooManyCodePoints = try await server.call(
                 .post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"b","messageType":"text","clientMessageId":"\#(decomposed)"}"#)
             #expect(tooManyCodePoints.status == 400 && tooManyCodePoints.string("detail") == "clientMessageId must be 1–128 code points", "\(tooManyCodePoints.text)")
+            let nul = try await server.call(
+                .post, "/chats/\(chat)/messages", as: "alice", json: #"{"content":"b","messageType":"text","clientMessageId":"a\u0000b"}"#)
+            #expect(nul.status == 400 && nul.string("detail") == "clientMessageId must not hold U+0000 (NUL)", "\(nul.text)")
             var twoKeys = HTTPFields()
             twoKeys.append(HTTPField(name: .init("Idempotency-Key")!, value: "k-9"))
             twoKeys.append(HTTPField(name: .init("Idempotency-Key")!, value: "k-10"))

@@ -92,8 +92,11 @@ struct ULIDTests {
         #expect(throws: ULIDParseError.wrongLength(25)) { try ULID.parse("0000000000000000000000000") }
         #expect(throws: ULIDParseError.wrongLength(27)) { try ULID.parse("000000000000000000000000000") }
         #expect(throws: ULIDParseError.wrongLength(0)) { try ULID.parse("") }
-        // Length counts UTF-8 bytes: 25 ASCII + "é" is 27.
-        #expect(throws: ULIDParseError.wrongLength(27)) { try ULID.parse("0000000000000000000000000é") }
+        // Counted and pointed at in characters, as the client wrote them, not in UTF-8 bytes.
+        #expect(throws: ULIDParseError.invalidCharacter("é", position: 25)) { try ULID.parse("0000000000000000000000000é") }
+        #expect(throws: ULIDParseError.wrongLength(25)) { try ULID.parse("000000000000000000000000👍") }
+        #expect(throws: ULIDParseError.invalidCharacter("👍", position: 1)) { try ULID.parse("0👍0000000000000000000000U0") }
+        #expect(throws: ULIDParseError.invalidCharacter("\r\n", position: 24)) { try ULID.parse("000000000000000000000000\r\n0") }
         #expect(throws: ULIDParseError.invalidCharacter("U", position: 3)) { try ULID.parse("000U0000000000000000000000") }
         #expect(throws: ULIDParseError.invalidCharacter("-", position: 25)) { try ULID.parse("0000000000000000000000000-") }
         #expect(throws: ULIDParseError.invalidCharacter(" ", position: 0)) { try ULID.parse(" 0000000000000000000000000") }

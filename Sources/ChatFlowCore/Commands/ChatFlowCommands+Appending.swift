@@ -8,9 +8,10 @@ extension ChatFlowCommands {
     /// `request` lists what a retry repeats, so that a key reused for another request is
     /// told from a retry.
     static func clientKey(_ key: String, field: String, user: UserID, scope: KeyScope, request: [String]) throws -> IdempotencyKey {
-        guard (1...128).contains(key.unicodeScalars.count), !key.utf8.contains(0) else {
+        guard (1...128).contains(key.unicodeScalars.count) else {
             throw ChatFlowError.invalid("\(field) must be 1–128 code points")
         }
+        guard !key.utf8.contains(0) else { throw ChatFlowError.invalid("\(field) must not hold U+0000 (NUL)") }
         // Each part is followed by a NUL (which validated text cannot hold), so parts never
         // run into each other; text is compared as Swift compares it, by canonical
         // equivalence, so a retry spelling an accent in decomposed form is still a retry.

@@ -84,6 +84,15 @@ public final class ChatFlowEngine: Sendable {
     /// Where it puts the data it replaces until the new data is in place.
     public static func replacedPath(of dataDirectory: String) -> String { dataDirectory + ".replaced" }
 
+    /// Why `directory` cannot be a backup's directory by its name alone, if it cannot:
+    /// RocksDB makes the copy under the name with `.tmp` added, then renames it, and a file
+    /// system takes names of at most 255 bytes.
+    public static func backupNameProblem(_ directory: String) -> String? {
+        let name = (directory as NSString).lastPathComponent
+        guard name.utf8.count > 251 else { return nil }
+        return "the backup directory's name is \(name.utf8.count) bytes; at most 251 (the copy is made under the name with .tmp added, and names are at most 255 bytes)"
+    }
+
     /// A consistent copy of the data directory at `directory` (which must not exist), taken
     /// while writes go on: a RocksDB checkpoint of the log and every projection as of one
     /// moment, plus the directory's own `files` (such as the JWT secret). Returns the last

@@ -143,7 +143,13 @@ extension ULID: CustomStringConvertible, LosslessStringConvertible {
     /// Parses the text form, saying what is wrong when it cannot.
     public static func parse(_ text: some StringProtocol) throws(ULIDParseError) -> ULID {
         let utf8 = Array(text.utf8)
-        guard utf8.count == 26 else { throw .wrongLength(utf8.count) }
+        guard utf8.count == 26, utf8.allSatisfy({ $0 < 0x80 }) else {
+            // Told in characters, as the client wrote the id, not in UTF-8 bytes.
+            let characters = Array(text)
+            guard characters.count == 26 else { throw .wrongLength(characters.count) }
+            let position = characters.firstIndex { $0.asciiValue.map { decodeTable[Int($0)] == 0xFF } ?? true } ?? 0
+            throw .invalidCharacter(characters[position], position: position)
+        }
         var high: UInt64 = 0
         var low: UInt64 = 0
         for (index, byte) in utf8.enumerated() {
