@@ -267,7 +267,7 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
         metrics.recordRefusedUpgrade(status: problem.status.code)
         do {
             try await http.executeThenClose { _, outbound in
-                let body = try JSONEncoder().encode(problem)
+                let body = try JSONResponse.encoder.encode(problem)
                 var fields = problem.headers
                 fields[.connection] = "close"
                 fields[.contentType] = "application/problem+json"

@@ -30,7 +30,7 @@ final class ParseErrorAnswer: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         self.problem = nil
-        let body = context.channel.allocator.buffer(bytes: (try? JSONEncoder().encode(problem)) ?? Data())
+        let body = context.channel.allocator.buffer(bytes: (try? JSONResponse.encoder.encode(problem)) ?? Data())
         head.status = HTTPResponseStatus(statusCode: Int(problem.status.code))
         head.headers.replaceOrAdd(name: "Content-Type", value: "application/problem+json")
         head.headers.replaceOrAdd(name: "Content-Length", value: "\(body.readableBytes)")

@@ -5,7 +5,9 @@ import Hummingbird
 import NIOCore
 import NIOHTTP1
 
-/// An RFC 9457 problem: `application/problem+json` with `type`, `title`, `status`, `detail`.
+/// An RFC 9457 problem: `application/problem+json` with `type`, `title`, `status`, `detail`,
+/// its keys sorted as in every answer (Foundation's encoder orders them at random otherwise,
+/// and the same error would not be the same bytes twice).
 public struct ProblemDetail: HTTPResponseError, Encodable, Sendable {
     public let type: String
     public let title: String
@@ -33,7 +35,7 @@ public struct ProblemDetail: HTTPResponseError, Encodable, Sendable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = try JSONEncoder().encode(self)
+        let body = try JSONResponse.encoder.encode(self)
         var fields = headers
         fields[.contentType] = "application/problem+json"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
@@ -45,7 +47,7 @@ public struct ProblemDetail: HTTPResponseError, Encodable, Sendable {
     /// serves it (over a connection limit): this problem, `Retry-After`, the headers every
     /// answer carries, and the connection's end.
     func closingAnswer(retryAfterSeconds: Int) -> String {
-        let body = String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)
+        let body = String(decoding: (try? JSONResponse.encoder.encode(self)) ?? Data(), as: UTF8.self)
         return "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nContent-Type: application/problem+json\r\n"
             + "Retry-After: \(retryAfterSeconds)\r\n\(EveryAnswerHeaders.headLines)Connection: close\r\n"
             + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"

@@ -79,7 +79,7 @@ final class RequestHeadCheck: ChannelDuplexHandler, RemovableChannelHandler {
     private func sendRefusal(context: ChannelHandlerContext) {
         guard let (problem, hasBody) = refusal, !sent else { return }
         sent = true
-        let body = hasBody ? (try? JSONEncoder().encode(problem)) ?? Data() : Data()
+        let body = hasBody ? (try? JSONResponse.encoder.encode(problem)) ?? Data() : Data()
         var headers = HTTPHeaders()
         // As Hummingbird's own answers carry (RFC 9110 §6.6.1: an origin server with a clock
         // sends Date).

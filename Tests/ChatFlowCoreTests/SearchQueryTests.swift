@@ -96,10 +96,17 @@ import Testing
         #expect(matches(try parse("bob@exa*"), "write to bob@example.com"))
     }
 
-    @Test func prefixNeedsALetterOrDigit() {
+    @Test func prefixNeedsALetterOrDigit() throws {
         #expect(error("*") == .emptyPrefix)
         #expect(error("deploy **") == .emptyPrefix)
         #expect(error("🎉*") == .emptyPrefix)
+        // Not the prefix of the letters before the symbols: `C++*` searched `c*`.
+        #expect(error("C++*") == .emptyPrefix)
+        #expect(error("don'*") == .emptyPrefix)
+        #expect(try parse("café*") == SearchQuery(prefixes: ["cafe"]))
+        #expect(try parse("cafe\u{301}*") == SearchQuery(prefixes: ["cafe"]))
+        #expect(try parse("ภาษา*") == SearchQuery(prefixes: ["ภาษา"]))
+        #expect(try parse("v2*") == SearchQuery(prefixes: ["v2"]))
     }
 
     /// Operators of other search engines are refused, not searched as text: `*a` and `a*b`

@@ -148,6 +148,7 @@ import Testing
             let last = try await world.post("alice", chat, "three")
             try await world.react("alice", chat, doomed, "👍")
             try await world.react("alice", chat, last, "🎉")
+            try await world.edit("bob", chat, doomed, "two, regretted more")
             // The owner deletes bob's message.
             try await world.delete("alice", chat, doomed)
             try world.catchUp()
@@ -158,6 +159,8 @@ import Testing
             #expect(tombstone.reactions == [:])
             #expect(tombstone.userId == "bob")
             #expect(tombstone.createdAt == "2026-01-01T00:00:00.000Z")
+            // Nor that it was edited.
+            #expect(tombstone.editedAt == nil)
             #expect(try world.reader.message(last)?.reactions == ["🎉": 1])
 
             // It keeps its place in the timeline.

@@ -219,7 +219,7 @@ import Testing
                 // A problem like any other error, with the headers every answer carries.
                 #expect(answer.head.lowercased().contains("content-type: application/problem+json"), "\(answer.head)")
                 #expect(answer.head.lowercased().contains("x-content-type-options: nosniff"), "\(answer.head)")
-                #expect(answer.body.contains(#""detail":"the request could not be parsed as HTTP\/1.1"#), "\(answer.body)")
+                #expect(answer.body.contains(#""detail":"the request could not be parsed as HTTP/1.1"#), "\(answer.body)")
                 // Closed at once, not when the connection idles out (60 s by default).
                 let closedAfter = try await StalledClient.secondsUntilClosed(port: server.port, sending: request, answered: true)
                 #expect(closedAfter < 10, "\(request.debugDescription): closed after \(closedAfter) s")

@@ -976,6 +976,19 @@ import Testing
         }
     }
 
+    /// The same error is the same bytes each time, its keys sorted as in every other answer.
+    @Test func anErrorIsTheSameBytesEachTime() async throws {
+        try await TestServer.run { server in
+            var bodies = Set<String>()
+            for _ in 0..<8 {
+                bodies.insert(try await server.call(.get, "/chats/01M8K2XBYD86MX6ASJCQDS77YN", as: "alice").text)
+                bodies.insert(try await server.call(.get, "/chats", as: nil).text)
+            }
+            #expect(bodies.count == 2, "\(bodies)")
+            #expect(bodies.allSatisfy { $0.hasPrefix(#"{"detail":"#) && $0.contains(#","status":"#) }, "\(bodies)")
+        }
+    }
+
     @Test func aRetriedPostWithTheSameClientIDIsNotPostedTwice() async throws {
         try await TestServer.run { server in
             let chat = try await server.createChat("alice")

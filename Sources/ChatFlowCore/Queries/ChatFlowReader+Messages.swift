@@ -156,11 +156,12 @@ extension ChatFlowReader {
     }
 
     func view(_ chat: ChatID, _ message: MessageID, _ record: MessageRecord) throws -> MessageView {
+        // A deleted message shows nothing of what it was, not even that it was edited.
         MessageView(
             id: message.description, chatId: chat.description, userId: record.author.rawValue,
             content: record.content, messageType: record.type.rawValue,
             createdAt: RFC3339.format(milliseconds: message.ulid.timestamp),
-            editedAt: record.editedAt.map { RFC3339.format(milliseconds: $0) }, deleted: record.deleted,
+            editedAt: record.deleted ? nil : record.editedAt.map { RFC3339.format(milliseconds: $0) }, deleted: record.deleted,
             reactions: record.deleted ? [:] : try reactionCounts(message))
     }
 }

@@ -153,6 +153,8 @@ public struct SearchQuery: Equatable, Sendable {
             return
         }
         let stem = String(word.reversed().drop { $0 == "*" }.reversed())
+        // `C++*` would search the prefix `c`, a letter before the symbols the star follows.
+        guard let last = stem.last, last.isLetter || last.isNumber else { throw .emptyPrefix }
         var tokens = Tokenizer.tokens(stem)
         guard let last = tokens.popLast() else { throw .emptyPrefix }
         var leading = tokens.flatMap(\.parts)

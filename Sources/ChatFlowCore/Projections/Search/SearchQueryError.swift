@@ -5,7 +5,7 @@ public enum SearchQueryError: Error, Equatable, Sendable, CustomStringConvertibl
     case empty
     /// A `"` without its closing `"`.
     case unterminatedQuote
-    /// A `*` with no letter or digit before it.
+    /// A `*` with no letter or digit right before it.
     case emptyPrefix
     /// A `*` inside or before a word: only a prefix (`deploy*`) is searched.
     case misplacedWildcard(String)
@@ -30,7 +30,7 @@ public enum SearchQueryError: Error, Equatable, Sendable, CustomStringConvertibl
         case .unterminatedQuote:
             "a quoted phrase is missing its closing quote (\"); close it or remove the quote"
         case .emptyPrefix:
-            "a prefix search needs at least one letter or digit before '*', for example deploy*"
+            "a prefix search needs a letter or digit right before '*', for example deploy*"
         case .misplacedWildcard(let word):
             "'*' may only end a word, to search for a prefix such as deploy* (got '\(word)'); put it in quotes to search for the words in it as text"
         case .exclusion(let word):
