@@ -798,8 +798,55 @@ package final class LiveHub: Service, Sendable {
         // Who hears of each event on the notifications channel, read before taking the lock:
         // the reads must not hold back subscribes and typing meanwhile.
         let hasListeners = state.withLock { !$0.notificationSubscribers.isEmpty }
-        let notified = hasListeners ? events.map { notificationRecipients($0.logged, in: $0.chat) } : []
+        let notified = hasListeners ? notificationRecipients(of: events) : []
         handOver.withLock { _ in deliverHoldingHandOver(events, notified: notified) }
+    }
+
+    /// Per event, the users told of it on the notifications channel. An event for a chat's
+    /// members goes to the members as of that event, as a replay from the log finds them:
+    /// the projections already hold the whole batch (and perhaps more), so the batch's own
+    /// joins and leaves after the event are undone, walking back from its end, and a member
+    /// who joined after it in a later batch is left out by their time of joining. Read from
+    /// the projections alone, someone who left and came back within one batch was told of
+    /// what was posted while they were out.
+    private func notificationRecipients(of events: [(logged: LoggedEvent, chat: ChatID, event: LiveEvent)]) -> [[UserID]] {
+        var recipients = [[UserID]](repeating: [], count: events.count)
+        // Per chat, its members as of the event reached, with when they joined (0: before
+        // a leave this batch undid, so before the events looked at).
+        var members: [ChatID: [UserID: UInt64]] = [:]
+        func loaded(_ chat: ChatID) -> [UserID: UInt64] {
+            if let known = members[chat] { return known }
+            let read = (try? commands.reader.memberJoinTimes(of: chat)) ?? [:]
+            members[chat] = read
+            return read
+        }
+        for index in events.indices.reversed() {
+            let (logged, chat, _) = events[index]
+            if let audience = (try? audience(of: logged, in: chat)) ?? nil {
+                switch audience {
+                case .members:
+                    let time = logged.timeMilliseconds
+                    recipients[index] = loaded(chat).compactMap { user, joinedAt in joinedAt <= time ? user : nil }
+                case .user(let user):
+                    recipients[index] = [user]
+                }
+            }
+            // Undone for the events before it.
+            switch logged.event {
+            case .memberJoined(let joined):
+                _ = loaded(chat)
+                members[chat]?[joined.user] = nil
+            case .memberLeft(let left):
+                _ = loaded(chat)
+                members[chat]?[left.user] = 0
+            case .chatCreated:
+                _ = loaded(chat)
+                members[chat]?[logged.actor] = nil
+            default:
+                break
+            }
+        }
+        return recipients
     }
 
     /// `notified`: per event, the users told of it on the notifications channel (empty:
@@ -856,15 +903,6 @@ package final class LiveHub: Service, Sendable {
         switch step {
         case .send: outgoing.add(frame, to: connection)
         case .hold, .skip: break
-        }
-    }
-
-    /// The users an event is for on the notifications channel.
-    private func notificationRecipients(_ logged: LoggedEvent, in chat: ChatID) -> [UserID] {
-        guard let audience = (try? audience(of: logged, in: chat)) ?? nil else { return [] }
-        return switch audience {
-        case .members: (try? commands.reader.memberIDs(of: chat)) ?? []
-        case .user(let user): [user]
         }
     }
 

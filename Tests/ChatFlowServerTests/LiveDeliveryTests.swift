@@ -951,6 +951,37 @@ import Testing
         }
     }
 
+    /// A user who left and came back while the projections were behind hears nothing of what
+    /// was posted while they were out (the hub then gets the leave, the post and the return
+    /// in one batch, after the projections hold all three): as a replay from the log says.
+    @Test func notificationsLeaveOutWhatWasPostedWhileTheUserWasOut() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("users/me/notifications")
+            let chatID = try ChatID(parsing: chat)
+            let (alice, bobID) = (UserID(unchecked: "alice"), UserID(unchecked: "bob"))
+            let hold = CatchUpHold()
+            hold.engage(server.engine.projector)
+            defer { hold.release() }
+            for (actor, event): (UserID, ChangeEvent) in [
+                (bobID, .memberLeft(.init(chat: chatID, user: bobID))),
+                (alice, .messagePosted(.init(chat: chatID, content: "while bob was out", type: .text))),
+                (bobID, .memberJoined(.init(chat: chatID, user: bobID, role: .member))),
+            ] {
+                _ = try await server.engine.log.append([EventCodec.encode(EventEnvelope(actor: actor, event: event))], idempotencyKey: nil)
+            }
+            hold.release()
+            _ = try await server.post(chat, as: "alice", "bob is back")
+            #expect(await bob.wait { _ in bob.events(on: "users/me/notifications").count >= 3 })
+            let heard = bob.events(on: "users/me/notifications").compactMap { $0["event"] as? [String: Any] }
+            let said = heard.map { event in [event["kind"] as? String, (event["message"] as? [String: Any])?["content"] as? String].compactMap { $0 }.joined(separator: " ") }
+            #expect(said == ["member.left", "member.joined", "message.created bob is back"], "\(said)")
+            await bob.close()
+        }
+    }
+
     /// Notifications resume with `since` as a chat does: what the user would have heard of
     /// while away (posts in their chats, their own too, reactions to their messages, being
     /// added or removed), none of what they would not (chats they are not in, a post from

@@ -112,7 +112,21 @@ public struct ChatFlowReader: Sendable {
         return Page(items: found, nextCursor: next)
     }
 
-    /// Every member's user id, for delivering notifications.
+    /// Every member with when they joined (Unix milliseconds), for delivering notifications.
+    public func memberJoinTimes(of chat: ChatID) throws -> [UserID: UInt64] {
+        let prefix = ChatsKeys.membersPrefix(chat)
+        let iterator = database.makeIterator(over: chats, lower: prefix, upper: KeyWriter.prefixSuccessor(prefix))
+        iterator.seekToFirst()
+        var members: [UserID: UInt64] = [:]
+        while iterator.isValid {
+            if let user = ChatsKeys.decodeMember(iterator.key) { members[user] = try MemberRecord(decoding: iterator.value).joinedAt }
+            iterator.next()
+        }
+        try iterator.checkError()
+        return members
+    }
+
+    /// Every member's user id.
     public func memberIDs(of chat: ChatID) throws -> [UserID] {
         let prefix = ChatsKeys.membersPrefix(chat)
         let iterator = database.makeIterator(over: chats, lower: prefix, upper: KeyWriter.prefixSuccessor(prefix))
