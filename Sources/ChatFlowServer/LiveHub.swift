@@ -22,18 +22,29 @@ package final class LiveHub: Service, Sendable {
         /// subscribed: its membership was judged on a state holding every event up to there.
         var chatSubscribers: [ChatID: [Int: ULID]] = [:]
         var notificationSubscribers: [UserID: Set<Int>] = [:]
-        var openPerUser: [UserID: Int] = [:]
-        /// The connections counted in `openPerUser`: registered, and not closing yet.
-        var placesHeld: Set<Int> = []
+        /// Per user, their registered connections (`open`), and how many of them the server
+        /// or the client has begun to close (`closing`).
+        var perUser: [UserID: (open: Int, closing: Int)] = [:]
+        /// The connections counted as closing in `perUser`.
+        var closing: Set<Int> = []
         var nextID = 0
         /// Set before the shutdown sweep: a socket upgraded after it is closed at once.
         var stopping = false
 
-        /// Gives back the place of a connection in its user's count, once.
-        mutating func releasePlace(of connection: LiveConnection) {
-            guard placesHeld.remove(connection.id) != nil else { return }
-            let open = openPerUser[connection.user, default: 1] - 1
-            openPerUser[connection.user] = open > 0 ? open : nil
+        /// Counts a registered connection as closing, once.
+        mutating func noteClosing(_ connection: LiveConnection) {
+            guard connections[connection.id] != nil, closing.insert(connection.id).inserted else { return }
+            perUser[connection.user, default: (0, 0)].closing += 1
+        }
+
+        /// Whether `user` may open another connection: at most `limit` that are not closing,
+        /// and at most as many again that are (a close handshake may take `closeGrace` to run
+        /// out, and a client the server closed must not wait for it to reconnect; but each one
+        /// still holds its buffers until then, so the server closing them is no way around
+        /// the limit either).
+        func hasRoom(for user: UserID, limit: Int) -> Bool {
+            let counts = perUser[user] ?? (0, 0)
+            return limit == 0 || (counts.open - counts.closing < limit && counts.open < 2 * limit)
         }
 
         /// Takes a connection off a channel, and the channel off the table with its last
@@ -134,29 +145,27 @@ package final class LiveHub: Service, Sendable {
     /// Whether `user` may open another connection. Upgrades are refused early with this;
     /// `connect` decides for good, as upgrades run concurrently.
     func hasRoom(for user: UserID) -> Bool {
-        perUserLimit == 0 || state.withLock { $0.openPerUser[user, default: 0] } < perUserLimit
+        state.withLock { $0.hasRoom(for: user, limit: perUserLimit) }
     }
 
     /// Registers the connection of an upgraded socket, or closes it when the server is
     /// stopping or its user already has `perUserLimit` open. A connection refused here is
     /// never counted: its close may take `closeGrace` to run out, and counting it meanwhile
     /// kept the user's own reconnects out (429) and showed more sockets than the limit. For
-    /// the same reason a connection stops being counted once it is closing, whoever began.
+    /// the same reason a connection that is closing counts apart (`State.hasRoom`).
     package func connect(user: UserID, channel: any Channel) -> LiveConnection {
         let (connection, refusal) = state.withLock { state -> (LiveConnection, (code: UInt16, reason: String)?) in
             defer { state.nextID += 1 }
             let connection = LiveConnection(
                 id: state.nextID, user: user, channel: channel,
                 queueLimit: queueLimit, queueBytes: queueBytes, closeGrace: closeGrace,
-                onClosing: { [weak self] connection in self?.state.withLock { $0.releasePlace(of: connection) } })
+                onClosing: { [weak self] connection in self?.state.withLock { $0.noteClosing(connection) } })
             if state.stopping { return (connection, (1001, "server shutting down")) }
-            let open = state.openPerUser[user, default: 0]
-            if perUserLimit > 0 && open >= perUserLimit {
+            guard state.hasRoom(for: user, limit: perUserLimit) else {
                 return (connection, (1008, "too many WebSockets open for this user (\(perUserLimit))"))
             }
             state.connections[connection.id] = connection
-            state.openPerUser[user] = open + 1
-            state.placesHeld.insert(connection.id)
+            state.perUser[user, default: (0, 0)].open += 1
             return (connection, nil)
         }
         if let refusal {
@@ -173,7 +182,10 @@ package final class LiveHub: Service, Sendable {
         connection.finish()
         let known = state.withLock { state -> Bool in
             guard state.connections.removeValue(forKey: connection.id) != nil else { return false }
-            state.releasePlace(of: connection)
+            var counts = state.perUser[connection.user] ?? (1, 0)
+            counts.open -= 1
+            if state.closing.remove(connection.id) != nil { counts.closing -= 1 }
+            state.perUser[connection.user] = counts.open > 0 ? counts : nil
             for chat in connection.subscribedChats { state.unsubscribe(connection.id, from: .chat(chat), of: connection.user) }
             state.unsubscribe(connection.id, from: .notifications, of: connection.user)
             return true

@@ -35,6 +35,9 @@ final class ParseErrorAnswer: ChannelDuplexHandler, RemovableChannelHandler {
         head.headers.replaceOrAdd(name: "Content-Type", value: "application/problem+json")
         head.headers.replaceOrAdd(name: "Content-Length", value: "\(body.readableBytes)")
         head.headers.replaceOrAdd(name: "Connection", value: "close")
+        // As `RequestHeadCheck`'s refusals and Hummingbird's own answers carry.
+        head.headers.replaceOrAdd(name: "Date", value: RequestHeadCheck.httpDate(Date()))
+        head.headers.replaceOrAdd(name: "Server", value: "chatflow")
         for field in EveryAnswerHeaders.fields { head.headers.replaceOrAdd(name: field.name, value: field.value) }
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: promise)
@@ -42,7 +45,7 @@ final class ParseErrorAnswer: ChannelDuplexHandler, RemovableChannelHandler {
 
     private static func problem(for error: HTTPParserError) -> ProblemDetail {
         let why: String? = switch error {
-        case .headerOverflow: "its head is larger than the server takes"
+        case .headerOverflow: "its head (or its body's trailers) is larger than the server takes"
         case .invalidCharactersUsed, .invalidHeaderToken: "it holds characters HTTP does not allow where they are"
         case .invalidMethod: "its method is not one HTTP knows"
         case .invalidVersion: "its HTTP version is not HTTP/1.0 or HTTP/1.1"

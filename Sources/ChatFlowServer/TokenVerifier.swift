@@ -54,14 +54,9 @@ public struct TokenVerifier: Sendable {
               let header = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ProblemDetail.unauthorized("the token is not valid: its header is not base64url-encoded JSON")
         }
-        guard header["alg"] as? String == "HS256" else {
-            throw ProblemDetail.unauthorized("the token is not valid: it must be signed with HS256 by this server")
-        }
-        guard header["crit"] == nil else {
-            throw ProblemDetail.unauthorized("the token is not valid: it has critical header parameters (crit) this server does not know")
-        }
-        // Parsers disagree on which of two `alg`s counts (RFC 7515 §4 lets a reader refuse
-        // the header): refused, as a claim given twice is.
+        // Before anything is read from it: parsers disagree on which of two `alg`s counts
+        // (RFC 7515 §4 lets a reader refuse the header), so it is refused, as a claim given
+        // twice is.
         switch JSONStructureScan.firstFinding(in: data) {
         case .repeatedName(let name):
             throw ProblemDetail.unauthorized("the token is not valid: its header gives '\(ProblemDetail.quote(name))' more than once")
@@ -69,6 +64,12 @@ public struct TokenVerifier: Sendable {
             throw ProblemDetail.unauthorized("the token is not valid: its header is not valid JSON (a comma before a closing brace)")
         case nil:
             break
+        }
+        guard header["alg"] as? String == "HS256" else {
+            throw ProblemDetail.unauthorized("the token is not valid: it must be signed with HS256 by this server")
+        }
+        guard header["crit"] == nil else {
+            throw ProblemDetail.unauthorized("the token is not valid: it has critical header parameters (crit) this server does not know")
         }
     }
 

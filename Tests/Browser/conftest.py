@@ -113,21 +113,21 @@ def page_on(request, settings):
 
     yield open_page
     try:
-        check_pages(request, settings, pages)
+        check_pages(request, settings, pages, allow_socket_failures=True)
     finally:
         for page in pages:
             _close(page)
 
 
-def check_pages(request, settings: Settings, pages: list[ChatPage]) -> None:
+def check_pages(request, settings: Settings, pages: list[ChatPage], allow_socket_failures: bool = False) -> None:
     """After a test: no page logged a JavaScript error; if the test failed, a screenshot and
-    the console log of each."""
+    the console log of each. `allow_socket_failures`: the pages' server was stopped on purpose."""
     report = getattr(request.node, "report_call", None)
     failed = report is None or report.failed
     problems = []
     for page in pages:
         try:
-            errors = javascript_errors(page.driver)
+            errors = javascript_errors(page.driver, allow_socket_failures)
         except Exception as error:  # the browser itself is gone
             problems.append(f"{page.user}: browser unavailable: {error}")
             continue

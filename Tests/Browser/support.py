@@ -250,14 +250,15 @@ def set_viewport(driver: WebDriver, width: int, height: int) -> None:
         f"viewport did not become {width}x{height}")
 
 
-def javascript_errors(driver: WebDriver) -> list[str]:
-    """Uncaught errors and console.error calls since the last call (failed requests and
-    WebSockets that could not connect excepted: tests provoke 4xx answers and stop servers on
-    purpose)."""
+def javascript_errors(driver: WebDriver, allow_socket_failures: bool = False) -> list[str]:
+    """Uncaught errors and console.error calls since the last call (failed requests excepted:
+    tests provoke 4xx answers on purpose; and, with `allow_socket_failures`, WebSockets that
+    could not connect, for pages on a server a test stops)."""
     return [
         entry["message"] for entry in driver.get_log("browser")
         if entry["level"] == "SEVERE" and "Failed to load resource" not in entry["message"]
-        and not re.search(r"WebSocket connection to '[^']*' failed: Error in connection establishment", entry["message"])
+        and not (allow_socket_failures
+                 and re.search(r"WebSocket connection to '[^']*' failed: Error in connection establishment", entry["message"]))
     ]
 
 

@@ -215,6 +215,7 @@ def test_search_finds_and_highlights(room, alice, bob):
     alice.send("Café at noon, anyone?")
     alice.send('<i>Kiwi</i> & "lime" <script>window.pwned=1</script>')
     target = alice.send("Pineapple pizza is controversial")
+    alice.send("Chapter Ⅻ in ｶﾀｶﾅ")
     alice.clickable("[data-testid=search-toggle]").click()
 
     def search(query: str) -> list[list[str]]:
@@ -232,6 +233,9 @@ def test_search_finds_and_highlights(room, alice, bob):
     assert search('"PINEAPPLE pizza"') == [["Pineapple pizza is controversial", "Pineapple pizza"]]
     assert search("kiwi") == [['<i>Kiwi</i> & "lime" <script>window.pwned=1</script>', "Kiwi"]]
     assert alice.driver.execute_script("return window.pwned") is None
+    # Compatibility forms are found and highlighted as the server folds them.
+    assert search("xii") == [["Chapter Ⅻ in ｶﾀｶﾅ", "Ⅻ"]]
+    assert search("カタカナ") == [["Chapter Ⅻ in ｶﾀｶﾅ", "ｶﾀｶﾅ"]]
     assert search("zzyzx") == []
     assert "No messages match" in alice.text_of("[data-testid=search-status]")
 

@@ -102,7 +102,13 @@ import Testing
         #expect(error("🎉*") == .emptyPrefix)
         // Not the prefix of the letters before the symbols: `C++*` searched `c*`.
         #expect(error("C++*") == .emptyPrefix)
-        #expect(error("don'*") == .emptyPrefix)
+        #expect(error("x½*") == .emptyPrefix)
+        #expect(error("a⑩*") == .emptyPrefix)
+        // After a joiner, the prefix of what it joins to.
+        #expect(try parse("PLT-*") == SearchQuery(prefixes: ["plt"]))
+        #expect(try parse("don'*") == SearchQuery(prefixes: ["don"]))
+        #expect(try parse("don\u{2BC}*") == SearchQuery(prefixes: ["don"]))
+        #expect(try parse("bob@*") == SearchQuery(prefixes: ["bob"]))
         #expect(try parse("café*") == SearchQuery(prefixes: ["cafe"]))
         #expect(try parse("cafe\u{301}*") == SearchQuery(prefixes: ["cafe"]))
         #expect(try parse("ภาษา*") == SearchQuery(prefixes: ["ภาษา"]))

@@ -104,6 +104,11 @@ struct ULIDTests {
         #expect(throws: ULIDParseError.overflow) { try ULID.parse("Z0000000000000000000000000") }
         #expect(ULID("8ZZZZZZZZZZZZZZZZZZZZZZZZZ") == nil)
         #expect(ULIDParseError.wrongLength(3).description == "an id has 26 characters, this one has 3")
+        // A character with thousands of marks is not quoted whole.
+        let marked = try? ULID.parse(String(repeating: "0", count: 25) + "a" + String(repeating: "\u{301}", count: 30_000))
+        #expect(marked == nil)
+        #expect(ULIDParseError.invalidCharacter(Character("a" + String(repeating: "\u{301}", count: 30_000)), position: 25).description
+            == "'a…' at position 26 is not a Crockford base32 character")
         #expect(ULIDParseError.invalidCharacter("U", position: 3).description
             == "'U' at position 4 is not a Crockford base32 character")
     }

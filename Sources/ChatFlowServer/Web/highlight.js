@@ -8,9 +8,13 @@
   const WORD_CHAR = '[\\p{L}\\p{N}]';
   const FILTER = /^(from|before|after):/i;
 
-  /** One code point folded for matching: decomposed, marks dropped, lower-cased. */
+  /**
+   * One code point folded for matching: decomposed to its compatibility form (full-width
+   * letters, half-width kana, `Ⅻ` as `XII`, as the server folds them), marks dropped,
+   * lower-cased.
+   */
   function foldCodePoint(cp) {
-    return cp.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+    return cp.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
   }
 
   function fold(text) {

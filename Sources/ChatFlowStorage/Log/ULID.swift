@@ -173,8 +173,14 @@ public enum ULIDParseError: Error, Equatable, CustomStringConvertible, Sendable 
     public var description: String {
         switch self {
         case .wrongLength(let n): "an id has 26 characters, this one has \(n)"
-        case .invalidCharacter(let c, let p): "'\(c)' at position \(p + 1) is not a Crockford base32 character"
+        case .invalidCharacter(let c, let p): "'\(Self.shown(c))' at position \(p + 1) is not a Crockford base32 character"
         case .overflow: "the id is larger than 128 bits (its first character must be 0–7)"
         }
+    }
+
+    /// A character as an error quotes it: its first code point alone when it has more (a
+    /// character may hold any number of combining marks).
+    private static func shown(_ character: Character) -> String {
+        character.unicodeScalars.count > 1 ? String(character.unicodeScalars.first!) + "…" : String(character)
     }
 }

@@ -153,8 +153,12 @@ public struct SearchQuery: Equatable, Sendable {
             return
         }
         let stem = String(word.reversed().drop { $0 == "*" }.reversed())
-        // `C++*` would search the prefix `c`, a letter before the symbols the star follows.
-        guard let last = stem.last, last.isLetter || last.isNumber else { throw .emptyPrefix }
+        // A star after a separator (`C++*`, `x½*`) would search the prefix of the word before
+        // it (`c*`): it must follow something a term is made of, or a joiner (`PLT-*`: `plt*`).
+        guard let end = stem.last,
+              end.unicodeScalars.last.map(Tokenizer.isJoiner) == true || !Tokenizer.terms(String(end)).isEmpty else {
+            throw .emptyPrefix
+        }
         var tokens = Tokenizer.tokens(stem)
         guard let last = tokens.popLast() else { throw .emptyPrefix }
         var leading = tokens.flatMap(\.parts)

@@ -64,6 +64,16 @@ public enum Tokenizer {
         containsPhrase(phraseTerms, in: words(text))
     }
 
+    /// Whether `scalar` joins the parts of a token, as the segmenter reads it: `-`, `.`, `_`,
+    /// `@`, apostrophes and hyphens, also in full width.
+    static func isJoiner(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x2D, 0x2E, 0x40, 0x5F, 0x27, 0x2018, 0x2019, 0x02BC, 0x2010, 0x2011: true
+        case 0xFF01...0xFF5E: isJoiner(Unicode.Scalar(scalar.value - 0xFEE0)!)
+        default: false
+        }
+    }
+
     /// The tokens of `text`, each with its parts and whole form; the query parser needs to
     /// know which parts belong together.
     static func tokens(_ text: String) -> [Token] {
@@ -181,7 +191,7 @@ private struct Segmenter<Sink: TokenSink> {
         case 0x41...0x5A:
             startPart()
             part.append(byte | 0x20)
-        case 0x2D, 0x2E, 0x40, 0x5F, Self.apostrophe:
+        case 0x2D, 0x2E, 0x40, 0x5F, Self.apostrophe:  // as `Tokenizer.isJoiner` says
             joiner(byte)
         default:
             endToken()
