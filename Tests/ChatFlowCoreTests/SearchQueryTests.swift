@@ -204,6 +204,12 @@ import Testing
         ("2026-01-31T05:30:00-04:30", jan1 + 30 * day + 36_000_000),
     ]
 
+    /// As a time cursor may be written (a space cannot be in a search filter's value).
+    @Test func aSpaceMayStandForTheT() throws {
+        #expect(try RFC3339.milliseconds("2026-01-31 10:00:00.5Z") == Self.jan1 + 30 * Self.day + 36_000_500)
+        #expect(throws: RFC3339.Invalid.self) { try RFC3339.milliseconds("2026-01-31  10:00:00Z") }
+    }
+
     @Test(arguments: times)
     func timeValues(text: String, milliseconds: UInt64) throws {
         #expect(try parse("before:\(text)").before == milliseconds)

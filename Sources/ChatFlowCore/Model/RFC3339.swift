@@ -31,7 +31,8 @@ public enum RFC3339 {
         var millis: Int64 = 0
 
         if !reader.isAtEnd {
-            guard reader.take(UInt8(ascii: "T")) || reader.take(UInt8(ascii: "t")) else {
+            // RFC 3339 §5.6 lets a space stand for the T, as many tools write it.
+            guard reader.take(UInt8(ascii: "T")) || reader.take(UInt8(ascii: "t")) || reader.take(UInt8(ascii: " ")) else {
                 throw Invalid(reason: expectedForm)
             }
             let hour = try reader.number(digits: 2)
