@@ -57,19 +57,25 @@ public struct TokenVerifier: Sendable {
         // Before anything is read from it: parsers disagree on which of two `alg`s counts
         // (RFC 7515 §4 lets a reader refuse the header), so it is refused, as a claim given
         // twice is.
-        switch JSONStructureScan.firstFinding(in: data) {
-        case .repeatedName(let name):
-            throw ProblemDetail.unauthorized("the token is not valid: its header gives '\(ProblemDetail.quote(name))' more than once")
-        case .trailingComma:
-            throw ProblemDetail.unauthorized("the token is not valid: its header is not valid JSON (a comma before a closing brace)")
-        case nil:
-            break
-        }
+        try checkStructure(data, of: "its header", giving: "its header gives")
         guard header["alg"] as? String == "HS256" else {
             throw ProblemDetail.unauthorized("the token is not valid: it must be signed with HS256 by this server")
         }
         guard header["crit"] == nil else {
             throw ProblemDetail.unauthorized("the token is not valid: it has critical header parameters (crit) this server does not know")
+        }
+    }
+
+    /// Refuses a part of the token (`part`, as a detail names it) that gives a name twice
+    /// or has a comma before a closing brace, which JSON parsers read differently.
+    private static func checkStructure(_ json: Data, of part: String, giving gives: String) throws {
+        switch JSONStructureScan.firstFinding(in: json) {
+        case .repeatedName(let name):
+            throw ProblemDetail.unauthorized("the token is not valid: \(gives) '\(ProblemDetail.quote(name))' more than once")
+        case .trailingComma:
+            throw ProblemDetail.unauthorized("the token is not valid: \(part) is not valid JSON (a comma before a closing brace)")
+        case nil:
+            break
         }
     }
 
@@ -147,13 +153,8 @@ public struct TokenVerifier: Sendable {
         }
         // Signed by this server's secret, but read first-wins: a claim given twice could be
         // read otherwise by another service, as a body's field could.
-        switch Self.segment(1, of: token).flatMap(JSONStructureScan.firstFinding) {
-        case .repeatedName(let name):
-            throw ProblemDetail.unauthorized("the token is not valid: it gives the claim '\(ProblemDetail.quote(name))' more than once")
-        case .trailingComma:
-            throw ProblemDetail.unauthorized("the token is not valid: its payload is not valid JSON (a comma before a closing brace)")
-        case nil:
-            break
+        if let payload = Self.segment(1, of: token) {
+            try Self.checkStructure(payload, of: "its payload", giving: "it gives the claim")
         }
         guard claims.exp.value.addingTimeInterval(leeway) > now else {
             throw ProblemDetail.unauthorized("the token expired at \(Self.describe(claims.exp.value)); get a new one")

@@ -77,7 +77,7 @@ import Testing
             #expect(try unread(world, "dave", chat) == 2)   // joined after the horizon: new1, new2
             // Chats and memberships stay, whatever their age.
             #expect(try world.reader.chat(chat) != nil)
-            #expect(try Set(world.reader.memberIDs(of: chat).map(\.rawValue)) == ["alice", "bob", "dave"])
+            #expect(try Set(world.reader.memberJoinTimes(of: chat).keys.map(\.rawValue)) == ["alice", "bob", "dave"])
 
             // The log kept the chat and the memberships from before the horizon, and
             // everything after it.

@@ -126,20 +126,6 @@ public struct ChatFlowReader: Sendable {
         return members
     }
 
-    /// Every member's user id.
-    public func memberIDs(of chat: ChatID) throws -> [UserID] {
-        let prefix = ChatsKeys.membersPrefix(chat)
-        let iterator = database.makeIterator(over: chats, lower: prefix, upper: KeyWriter.prefixSuccessor(prefix))
-        iterator.seekToFirst()
-        var users: [UserID] = []
-        while iterator.isValid {
-            if let user = ChatsKeys.decodeMember(iterator.key) { users.append(user) }
-            iterator.next()
-        }
-        try iterator.checkError()
-        return users
-    }
-
     public func members(of chat: ChatID, cursor: String?, limit: Int) throws -> Page<MemberView> {
         let prefix = ChatsKeys.membersPrefix(chat)
         var lower = prefix
