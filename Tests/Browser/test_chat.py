@@ -245,6 +245,25 @@ def test_search_finds_and_highlights(room, alice, bob):
     alice.find("[data-testid=search-close]").click()
 
 
+def test_search_highlights_half_width_kana_with_their_voiced_marks(room, alice):
+    # Each "ﾞ" (U+FF9E) folds to nothing on its own: it is highlighted with the kana before it.
+    alice.open_chat(room)
+    alice.send("ｶﾞｷﾞｸﾞ voiced half")
+    if not alice.find("[data-testid=search-panel]").is_displayed():
+        alice.clickable("[data-testid=search-toggle]").click()
+    for query in ("ガギグ", "ｶﾞｷﾞｸﾞ"):
+        field = alice.visible("[data-testid=search-input]")
+        field.clear()
+        field.send_keys(query, Keys.ENTER)
+        alice.until(lambda d: d.find_element(By.ID, "search-panel").get_attribute("data-state") == "done"
+                    and query in d.find_element(By.ID, "search-status").text, f"search for {query!r} did not finish")
+        marks = alice.driver.execute_script("""
+            return Array.from(document.querySelectorAll('[data-testid=search-result-text]'),
+                              (r) => [r.textContent, ...Array.from(r.querySelectorAll('mark'), (m) => m.textContent)]);""")
+        assert marks == [["ｶﾞｷﾞｸﾞ voiced half", "ｶﾞｷﾞｸﾞ"]], (query, marks)
+    alice.find("[data-testid=search-close]").click()
+
+
 def test_bob_reconnects_and_resumes_where_he_left_off(room, alice, bob, alice_api):
     reacted = alice.send("React to me while bob is away")
     bob.wait_message("React to me while bob is away")
@@ -472,6 +491,90 @@ def test_message_actions_are_reached_by_keyboard(room, alice):
     timeline.send_keys(Keys.ARROW_UP)
     active().send_keys(Keys.ESCAPE)
     assert active() == timeline
+
+
+def test_the_focus_stays_on_the_message_after_a_delete_and_tabbing_out_closes_the_picker(room, alice, alice_api):
+    alice.open_chat(room)
+    alice.send("Pick a reaction, then wander off.")
+    doomed = alice.send("Delete me by keyboard.")
+    timeline = alice.clickable("[data-testid=timeline]")
+    alice.driver.execute_script("arguments[0].focus()", timeline)
+    active = lambda: alice.driver.switch_to.active_element
+    timeline.send_keys(Keys.ARROW_UP)
+    assert active().get_attribute("data-message-id") == doomed
+    active().send_keys(Keys.TAB, Keys.TAB, Keys.TAB)
+    delete = active()
+    assert delete.get_attribute("data-testid") == "delete-button"
+
+    # Cancelled: back on the Delete button, not at the top of the page.
+    delete.send_keys(Keys.ENTER)
+    alice.until(lambda d: active().get_attribute("data-testid") == "confirm-delete", "the confirm bar did not take the focus")
+    active().send_keys(Keys.TAB)
+    assert active().get_attribute("data-testid") == "cancel-delete"
+    active().send_keys(Keys.ENTER)
+    alice.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid=cancel-delete]"), "the confirm bar stayed")
+    assert active() == delete, active().get_attribute("outerHTML")[:200]
+
+    # Confirmed: the message, now a tombstone with no Delete button, keeps the focus.
+    delete.send_keys(Keys.ENTER)
+    alice.until(lambda d: active().get_attribute("data-testid") == "confirm-delete", "the confirm bar did not take the focus")
+    active().send_keys(Keys.ENTER)
+    alice.until(lambda d: alice.message(doomed).get_attribute("data-deleted") == "true", "the delete did not show")
+    alice.until(lambda d: active().get_attribute("data-message-id") == doomed,
+                f"the focus went elsewhere: {active().get_attribute('outerHTML')[:200]}")
+    assert alice_api.request("GET", f"/messages/{doomed}")["deleted"]
+
+    # Tabbing out of the picker closes it.
+    active().send_keys(Keys.ARROW_UP)
+    active().send_keys(Keys.TAB)
+    react = active()
+    assert react.get_attribute("data-testid") == "react-button"
+    react.send_keys(Keys.ENTER)
+    picker = alice.visible("[data-testid=emoji-picker]")
+    alice.until(lambda d: active().get_attribute("data-testid") == "emoji-choice", "the picker did not take the focus")
+    for _ in range(len(picker.find_elements(By.CSS_SELECTOR, "[data-testid=emoji-choice]"))):
+        active().send_keys(Keys.TAB)
+    assert active().get_attribute("data-testid") != "emoji-choice"
+    alice.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid=emoji-picker]"), "the picker stayed open")
+
+
+def paste(page, text: str) -> None:
+    """Puts text into the focused field as a paste or an input method does (send_keys takes
+    no character beyond the Basic Multilingual Plane)."""
+    page.driver.execute_cdp_cmd("Input.insertText", {"text": text})
+
+
+def test_long_text_is_counted_as_the_server_counts_it_and_never_cut(room, alice, alice_api):
+    alice.open_chat(room)
+    composer = alice.clickable("[data-testid=composer-input]")
+    composer.click()
+    # 2,500 characters to a reader (and to the server), 5,000 UTF-16 units.
+    grins = "😀" * 2500
+    paste(alice, grins)
+    assert composer.get_attribute("value") == grins, "the pasted text was cut"
+    composer.send_keys(Keys.ENTER)
+    alice.wait_message(grins)
+    assert alice_api.all_messages(room)[-1]["content"] == grins
+
+    # Over the server's limit: said so, and the text stays to be shortened.
+    composer.click()
+    paste(alice, "a" * 4001)
+    composer.send_keys(Keys.ENTER)
+    alice.until(lambda d: "at most 4,000 characters" in d.find_element(By.ID, "error-text").text, "the limit was not explained")
+    assert composer.get_attribute("value") == "a" * 4001
+    assert alice_api.all_messages(room)[-1]["content"] == grins
+    alice.driver.execute_script("arguments[0].value = ''", composer)
+    alice.find("#error-dismiss").click()
+
+    # A chat name of 20 characters, 220 UTF-16 units.
+    name = "👨‍👩‍👧‍👦" * 20
+    alice.clickable("[data-testid=new-chat-toggle]").click()
+    alice.visible("[data-testid=new-chat-name]").click()
+    paste(alice, name)
+    assert alice.find("[data-testid=new-chat-name]").get_attribute("value") == name, "the pasted name was cut"
+    alice.find("[data-testid=new-chat-submit]").click()
+    alice.until(lambda d: d.find_element(By.ID, "chat-name").text == name, "the chat with the long name did not open")
+    assert any(c["name"] == name for c in alice_api.chats())
 
 
 def test_alice_adds_bob_to_a_private_chat(signed_in, alice, bob, bob_api):

@@ -9,12 +9,14 @@ through the API only.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from support import DESKTOP, PHONE, set_viewport, wait_until
+from support import DESKTOP, PHONE, Api, set_viewport, wait_until
 
 PAGE_SIZE = 50  # PAGE_SIZE in app.js
 
@@ -386,6 +388,112 @@ def test_a_chat_with_a_few_unread_or_none_opens_at_the_newest(signed_in, alice_a
     assert bob.driver.execute_script(at_bottom)
 
 
+@pytest.mark.parametrize("who", ["added with history", "its creator"])
+def test_a_chat_never_read_opens_at_the_first_unread(signed_in, alice_api, bob_api, bob, who):
+    # No read marker at all: the server counts every message since bob joined (for its
+    # creator, since it was made), and the first of those is where the chat opens.
+    if who == "added with history":
+        chat_id = alice_api.create_chat("Added to a busy chat", private=True)["id"]
+        for n in range(20):
+            alice_api.post(chat_id, f"Before bob came {n:02}")
+        alice_api.request("POST", f"/chats/{chat_id}/members", {"userId": "bob"})
+    else:
+        chat_id = bob_api.create_chat("Made and never read")["id"]
+        alice_api.join(chat_id)
+    texts = [f"Never read ({who}) {n:03}" for n in range(150)]
+    for text in texts:
+        alice_api.post(chat_id, text)
+    summary = next(c for c in bob_api.chats() if c["id"] == chat_id)
+    assert (summary["lastReadMessageId"], summary["unreadCount"]) == (None, 150)
+    bob.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"[data-testid=chat-item][data-chat-id='{chat_id}']")
+              and bob.unread(chat_id) == 150, "bob's list never counted 150 unread")
+
+    bob.open_chat(chat_id)
+    first = bob.wait_message(texts[0])
+    divider = bob.visible("[data-testid=unread-divider]")
+    assert bob.driver.execute_script("return arguments[0].nextElementSibling.dataset.messageId", divider) == first
+    assert bob.driver.execute_script(IN_TIMELINE, divider) and bob.driver.execute_script(IN_TIMELINE, bob.message(first))
+    assert bob.message_id(texts[-1]) is None, "the newest messages were loaded as well"
+    # Read only as far as what came into view.
+    ids = {m["content"]: m["id"] for m in alice_api.all_messages(chat_id)}
+    bob.until(lambda d: read_up_to(bob) in {ids[t] for t in texts[:60]}, "the read marker never moved to what is in view")
+    wait_until(lambda: server_unread(bob_api, chat_id) < 150, "the server never heard of what bob read")
+    assert server_unread(bob_api, chat_id) >= 100
+
+
+def test_unread_messages_deleted_stop_counting_in_the_list_and_title(signed_in, alice_api, bob_api, bob):
+    chat_id = other_chat(alice_api, bob_api, bob, "Said and unsaid")
+    shared_chat(alice_api, bob_api, bob, "Looking elsewhere")
+    # The title counts every chat's unread: other tests' chats' too.
+    titled = lambda: int((re.fullmatch(r"\((\d+)\) ChatFlow", bob.driver.title) or [0, 0])[1])
+    before = titled()
+    posted = [alice_api.post(chat_id, f"Second thoughts {n}")["id"] for n in range(2)]
+    bob.until(lambda d: bob.unread(chat_id) == 2, "bob's list never counted 2 unread")
+    bob.until(lambda d: titled() == before + 2, f"the title does not count 2 more than {before}: {bob.driver.title!r}")
+
+    alice_api.request("DELETE", f"/messages/{posted[0]}")
+    bob.until(lambda d: bob.unread(chat_id) == 1, f"a deleted message still counts: {bob.unread(chat_id)}")
+    alice_api.request("DELETE", f"/messages/{posted[1]}")
+    bob.until(lambda d: bob.unread(chat_id) == 0, f"the deleted messages still count: {bob.unread(chat_id)}")
+    bob.until(lambda d: titled() == before, f"the title still counts them: {bob.driver.title!r}")
+    assert not bob.driver.find_elements(By.CSS_SELECTOR, f"[data-chat-id='{chat_id}'] [data-testid=unread-badge]")
+    assert server_unread(bob_api, chat_id) == 0
+
+
+def test_a_reaction_the_server_never_got_is_not_shown_and_the_outage_notice_goes_once_live(signed_in, alice_api, bob_api, bob):
+    chat_id = shared_chat(alice_api, bob_api, bob, "Cheering into the void")
+    message = alice_api.post(chat_id, "React while offline")["id"]
+    bob.wait_message("React while offline")
+    bob.set_network(online=False)
+    try:
+        bob.attribute_is("[data-testid=connection-status]", "data-state", "reconnecting")
+        bob.message_action(message, "react-button").click()
+        bob.clickable("[data-testid=emoji-choice][data-emoji='🎉']").click()
+        bob.until(lambda d: "Cannot reach the server" in d.find_element(By.ID, "error-text").text,
+                  "the failed reaction was not reported")
+        # Not taken: not shown as bob's, even while the server cannot be asked what it has.
+        bob.wait_reaction(message, "🎉", 0, False)
+        assert bob.find("[data-testid=error-banner]").is_displayed()
+    finally:
+        bob.set_network(online=True)
+    bob.wait_live(seconds=20)
+    # Live again: the notice of the outage no longer stands beside "Live".
+    assert not bob.find("[data-testid=error-banner]").is_displayed()
+    assert bob.reaction(message, "🎉") is None
+    assert alice_api.request("GET", f"/messages/{message}")["reactions"] == {}
+
+
+DELETE_SHOWN = "return !arguments[0].querySelector('[data-testid=delete-button]').hidden"
+
+
+def test_made_owner_when_the_owner_leaves_bob_may_delete_others_messages(signed_in, alice_api, bob_api, bob):
+    elsewhere = other_chat(alice_api, bob_api, bob, "Meanwhile")
+    # Handed over while bob looks at the chat, and while he is elsewhere.
+    watched = shared_chat(alice_api, bob_api, bob, "Handed over in view")
+    unwatched = other_chat(alice_api, bob_api, bob, "Handed over out of view")
+    alice_api.post(unwatched, "Alice's words, out of view")
+    watched_message = alice_api.post(watched, "Alice's words, in view")["id"]
+    bob.wait_message("Alice's words, in view")
+    assert not bob.driver.execute_script(DELETE_SHOWN, bob.message(watched_message))
+
+    alice_api.request("DELETE", f"/chats/{watched}/members/alice")
+    assert next(c for c in bob_api.chats() if c["id"] == watched)["role"] == "owner"
+    bob.until(lambda d: d.execute_script(DELETE_SHOWN, bob.message(watched_message)),
+              "bob, the owner now, is not offered Delete on alice's message")
+
+    alice_api.request("DELETE", f"/chats/{unwatched}/members/alice")
+    assert next(c for c in bob_api.chats() if c["id"] == unwatched)["role"] == "owner"
+    bob.open_chat(elsewhere)
+    bob.open_chat(unwatched)
+    message = bob.wait_message("Alice's words, out of view")
+    bob.until(lambda d: d.execute_script(DELETE_SHOWN, bob.message(message)),
+              "bob, the owner now, is not offered Delete on alice's message after opening the chat")
+    bob.message_action(message, "delete-button").click()
+    bob.clickable("[data-testid=confirm-delete]").click()
+    bob.until(lambda d: bob.message(message).get_attribute("data-deleted") == "true", "the delete did not show")
+    assert alice_api.request("GET", f"/messages/{message}")["deleted"]
+
+
 def test_added_back_to_a_private_chat_bob_sees_it_again(signed_in, alice_api, bob_api, bob):
     chat_id = shared_chat(alice_api, bob_api, bob, "Revolving door", private=True)
     alice_api.post(chat_id, "Before the door turned")
@@ -481,3 +589,29 @@ def test_the_last_newer_page_goes_below_the_reader_with_what_came_live(signed_in
     bob.clickable("[data-testid=new-messages]").click()
     bob.wait_reaction(live, "🎉", 1, False)
     bob.attribute_is("#chat-pane", "data-read-up-to", live)
+
+
+def test_a_long_user_id_wraps_at_phone_width(own_server, page_on):
+    # A valid id, long and without a space to break at; bob's and alice's are too short.
+    author = "bob_with_a_rather_long_user_id_0123456789"
+    alice_api = Api(own_server.url, own_server.token("alice"))
+    author_api = Api(own_server.url, own_server.token(author))
+    chat_id = alice_api.create_chat("Long names")["id"]
+    author_api.join(chat_id)
+    author_api.post(chat_id, "Hello from a long name")
+    alice = page_on(own_server, "alice")
+    alice.open()
+    alice.sign_in(own_server.token("alice"))
+    set_viewport(alice.driver, *PHONE)
+    alice.open_chat(chat_id)
+    message = alice.message(alice.wait_message("Hello from a long name"))
+    assert alice.driver.execute_script("""
+        const t = document.getElementById('timeline');
+        return t.scrollWidth <= t.clientWidth;"""), "the timeline scrolls sideways"
+    assert alice.driver.execute_script("""
+        const [message] = arguments;
+        const box = document.getElementById('timeline').getBoundingClientRect();
+        return [message.querySelector('[data-testid=message-author]'), message.querySelector('.time')].every((node) => {
+          const rect = node.getBoundingClientRect();
+          return rect.width > 0 && rect.left >= box.left && rect.right <= box.right;
+        });""", message), "the author or the time runs off screen"

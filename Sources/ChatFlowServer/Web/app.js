@@ -18,9 +18,17 @@
   const GROUP_WITHIN_MS = 5 * 60 * 1000;
   const RECONNECT_BASE_MS = 500;
   const RECONNECT_MAX_MS = 15000;
+  const COUNT_PAGE_SIZE = 100; // the most a page of messages holds
+  const UNMARKED_COUNT_PAGES = 10; // counting back to the first unread of a chat with no marker
   const LOAD_RETRIES = 8; // timed retries of a chat's first load; a reconnect asks again
   const PING_EVERY_MS = 25000;
   const PONG_TIMEOUT_MS = 10000;
+  // The server's limits, in characters as a reader sees them (grapheme clusters: a flag or an
+  // emoji with a skin tone is one), after trimming. The fields have no maxlength, which
+  // counts UTF-16 units and cuts pasted text without a word: they are checked on submit.
+  const MESSAGE_LIMIT = 4000;
+  const NAME_LIMIT = 100;
+  const DESCRIPTION_LIMIT = 1000;
   const REACTION_CHOICES = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '🔥'];
 
   const $ = (id) => document.getElementById(id);
@@ -44,6 +52,7 @@
     awaiting: [], // subscribe / unsubscribe frames sent and not yet answered
     listRefresh: null,
     errorTimer: null,
+    errorUnheard: false, // the error on show is that the server could not be reached
     unsent: null, // {chatId, content, clientMessageId} of a send that failed, for its retry
     // Chat id → the newest read marker this page has sent or heard of. The server moves the
     // marker wherever it is told, and a GET /chats answered before a POST /read landed
@@ -84,11 +93,14 @@
       // messages" divider (its node in `divider`) stays above the first of them until the
       // view closes, however far the reader has read since.
       unreadAfter: null,
+      // With no read marker to go by: the first unread message, which the divider goes above.
+      firstUnread: null,
       divider: null,
       loadingOlder: false,
       lastEventId: null, // newest event id seen on chats/{id}: the `since` to resume from
       subscription: 'none', // none | pending | live
       resync: false, // going live without `since`: then read the newest page over HTTP
+      unsureReactions: new Set(), // ids of messages whose reaction request went unanswered
       typing: new Map(), // user → expiry time
       typingTimer: null,
       lastTypingSent: 0,
@@ -145,6 +157,23 @@
       child.remove();
       child = next;
     }
+  }
+
+  const graphemes = typeof Intl.Segmenter === 'function' ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null;
+
+  /** How many characters the server counts in a text (see MESSAGE_LIMIT). */
+  function characters(text) {
+    if (!graphemes) return Array.from(text).length;
+    let count = 0;
+    for (const _ of graphemes.segment(text)) count += 1;
+    return count;
+  }
+
+  /** An Error saying that a text is over the server's limit, or null. */
+  function overLimit(what, text, limit) {
+    const count = characters(text.trim());
+    if (count <= limit) return null;
+    return new Error(`${what} can be at most ${limit.toLocaleString('en-US')} characters; this one has ${count.toLocaleString('en-US')}.`);
   }
 
   function uid() {
@@ -225,6 +254,8 @@
 
   function showError(error) {
     const text = error instanceof ApiError ? error.detail : (error && error.message) || String(error);
+    // Said of the connection: the live connection coming back puts it right (see connect).
+    state.errorUnheard = error instanceof ApiError && error.status === 0;
     $('error-text').textContent = text;
     $('error-banner').hidden = false;
     clearTimeout(state.errorTimer);
@@ -232,6 +263,7 @@
   }
 
   function hideError() {
+    state.errorUnheard = false;
     $('error-banner').hidden = true;
   }
 
@@ -369,7 +401,13 @@
       if (sent && (!chat.lastReadMessageId || chat.lastReadMessageId < sent)) chat.lastReadMessageId = sent;
       else if (chat.lastReadMessageId) state.readUpTo.set(chat.id, chat.lastReadMessageId);
     }
+    const role = cur && state.chats.get(cur.id)?.role;
     state.chats = new Map(chats.map((chat) => [chat.id, chat]));
+    // Made the owner (the owner left), this user may now delete anyone's messages.
+    if (cur && cur.loaded && state.chats.has(cur.id) && state.chats.get(cur.id).role !== role) {
+      for (const message of cur.messages.values()) message.v += 1;
+      renderTimeline();
+    }
     if (viewing(cur) && state.chats.has(cur.id)) {
       // The open chat is read up to what is on screen; the server hears of it shortly.
       const summary = state.chats.get(cur.id);
@@ -461,6 +499,8 @@
     };
     const description = $('new-chat-description').value.trim();
     if (description) body.description = description;
+    const tooLong = overLimit('A chat name', body.name, NAME_LIMIT) || overLimit('A description', description, DESCRIPTION_LIMIT);
+    if (tooLong) { showError(tooLong); return; }
     const submit = $('new-chat-submit');
     submit.disabled = true;
     try {
@@ -586,7 +626,11 @@
     const id = cur.id;
     // The marker as the chat list has it: what the server counts as unread comes after it.
     const summary = state.chats.get(id);
-    const marker = cur.openAfter || (summary && summary.unreadCount > 0 ? summary.lastReadMessageId : null);
+    const unread = (summary && summary.unreadCount) || 0;
+    const marker = cur.openAfter || (unread > 0 ? summary.lastReadMessageId : null);
+    // Unread with no marker at all: a member who has read nothing since joining (or the
+    // chat's creator who never read it). Their unread are counted from their joining.
+    const unmarked = !cur.openAfter && unread > 0 && !summary.lastReadMessageId;
     try {
       const [chat, page] = await Promise.all([
         api('GET', `/chats/${id}`),
@@ -605,6 +649,16 @@
         // The first unread message is further back than the newest page reaches.
         if (page.nextCursor && oldest.id > marker) around = await pagesAfterMarker(cur, marker);
         if (state.current !== cur) return;
+      } else if (unmarked) {
+        const first = await firstUnmarkedUnread(cur, page, unread);
+        if (state.current !== cur) return;
+        if (first) {
+          cur.firstUnread = first.id;
+          // The divider needs what was read above it: the page must reach further back.
+          const at = page.messages.findIndex((message) => message.id === first.id);
+          if (page.nextCursor && (at < 0 || at === page.messages.length - 1)) around = await pagesFrom(cur, first);
+          if (state.current !== cur) return;
+        }
       }
       if (around) {
         showWindow(cur, around.older, around.newer);
@@ -619,6 +673,10 @@
       }
       setMembership(cur, state.chats.has(id));
       cur.loaded = true;
+      // The chat may have changed hands while this page was not looking at it (no
+      // notification says so; an owner who leaves changes the member count): the list has
+      // this user's role as it is now.
+      if (summary && summary.role !== 'owner' && summary.memberCount !== chat.memberCount) refreshChatsSoon();
       if (cur.failures) hideError(); // the failed load it reported is put right
       cur.failures = 0;
       showFirstUnread(cur);
@@ -662,6 +720,68 @@
       const read = await api('GET', `/messages/${marker}`);
       const [older, newer] = await pagesAt(cur, read.createdAt);
       return newer.messages.some((message) => message.id > marker) ? { older, newer } : null;
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      return null;
+    }
+  }
+
+  /**
+   * The first unread message of a chat with no read marker, or null when it cannot be told.
+   * The server counts as unread every message since this user joined that is not deleted,
+   * and with no marker none of them is theirs (posting moves the marker): the first is the
+   * oldest of the newest `unread` messages not deleted. They are counted back from the
+   * newest `page` a page at a time; further back than that is worth, it is the first
+   * message not deleted from the time this user joined. Not heard, the load fails and is
+   * asked again.
+   */
+  async function firstUnmarkedUnread(cur, page, unread) {
+    try {
+      let left = unread;
+      let current = page;
+      for (let pages = 0; ; pages++) {
+        for (const message of current.messages) {
+          if (!message.deleted && --left === 0) return message;
+        }
+        // The whole chat counted short of the count (the list's, from a moment before some
+        // were deleted): every message in it is unread.
+        if (!current.nextCursor) return current.messages.filter((message) => !message.deleted).pop() || null;
+        if (pages === UNMARKED_COUNT_PAGES) break;
+        current = await api('GET', `/chats/${cur.id}/messages?limit=${COUNT_PAGE_SIZE}&cursor=${encode(current.nextCursor)}`);
+        if (state.current !== cur) return null;
+      }
+      const joinedAt = await myJoiningTime(cur);
+      if (!joinedAt || state.current !== cur) return null;
+      const newer = await api('GET', `/chats/${cur.id}/messages?limit=${PAGE_SIZE}&direction=newer&cursor=${encode(joinedAt)}`);
+      return newer.messages.find((message) => !message.deleted) || null;
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      return null;
+    }
+  }
+
+  /** When this user joined the chat, from its members (a page at a time, by user id). */
+  async function myJoiningTime(cur) {
+    let cursor = null;
+    for (let pages = 0; pages < UNMARKED_COUNT_PAGES; pages++) {
+      const page = await api('GET', `/chats/${cur.id}/members?limit=100${cursor ? `&cursor=${encode(cursor)}` : ''}`);
+      const me = page.members.find((member) => member.userId === state.me);
+      if (me) return me.joinedAt;
+      cursor = page.nextCursor;
+      if (!cursor || state.current !== cur) return null;
+    }
+    return null;
+  }
+
+  /**
+   * The two pages around a message (read at its time, as jumpTo does), or null when they
+   * cannot be read: then the chat opens at the newest. Not heard, the load fails and is
+   * asked again.
+   */
+  async function pagesFrom(cur, message) {
+    try {
+      const [older, newer] = await pagesAt(cur, message.createdAt);
+      return newer.messages.some((m) => m.id === message.id) ? { older, newer } : null;
     } catch (error) {
       if (isTransient(error)) throw error;
       return null;
@@ -1035,7 +1155,7 @@
     let previous = null;
     let previousDay = null;
     let lastId = null;
-    let dividerPlaced = !cur.unreadAfter;
+    let dividerPlaced = !cur.unreadAfter && !cur.firstUnread;
     for (const id of Array.from(cur.messages.keys()).sort()) {
       const message = cur.messages.get(id);
       const day = dayKey(message.createdAt);
@@ -1050,7 +1170,7 @@
         previous = null;
       }
       // Only where what was read is loaded above it: otherwise its place is not known yet.
-      if (!dividerPlaced && id > cur.unreadAfter) {
+      if (!dividerPlaced && (cur.firstUnread ? id >= cur.firstUnread : id > cur.unreadAfter)) {
         dividerPlaced = true;
         if (lastId || cur.reachedStart) {
           cur.divider = cur.divider || el('li', { class: 'unread-divider', role: 'separator', 'data-testid': 'unread-divider' },
@@ -1332,6 +1452,7 @@
 
   async function toggleReaction(cur, message, emoji) {
     const mine = message.mine.has(emoji);
+    const before = { reactions: message.reactions, mine: new Set(message.mine) };
     // Show it at once; the summary fetched afterwards is the truth.
     message.reactions = { ...message.reactions, [emoji]: Math.max(0, (message.reactions[emoji] || 0) + (mine ? -1 : 1)) };
     if (mine) message.mine.delete(emoji); else message.mine.add(emoji);
@@ -1341,6 +1462,14 @@
       else await api('POST', `/messages/${message.id}/reactions`, { emoji });
     } catch (error) {
       showError(error);
+      // Refused, or not heard: shown as it was. The summary asked for below may fail too
+      // (the server down), so one not heard is asked for again once the connection is back:
+      // the request may have reached the server with only its answer lost.
+      if (message.deleted) return;
+      message.reactions = before.reactions;
+      message.mine = before.mine;
+      touch(cur, message);
+      if (error.status === 0) cur.unsureReactions.add(message.id);
     }
     refreshReactions(cur, message.id);
   }
@@ -1355,7 +1484,13 @@
     // The message keeps its actions shown while the focus is in the picker, so that the
     // focus can come back to the button that opened it.
     anchor.closest('.message')?.classList.add('picking');
-    picker = el('div', { class: 'picker', role: 'menu', 'data-testid': 'emoji-picker', 'aria-label': 'Pick a reaction', onkeydown: onPickerKey },
+    picker = el('div', {
+      class: 'picker', role: 'menu', 'data-testid': 'emoji-picker', 'aria-label': 'Pick a reaction', onkeydown: onPickerKey,
+      // Tabbed (or clicked) out of, it closes: a menu left open would float over the page.
+      onfocusout: (event) => {
+        if (picker && event.currentTarget === picker && !picker.contains(event.relatedTarget)) closePicker();
+      },
+    },
       REACTION_CHOICES.map((emoji) => el('button', {
         type: 'button', role: 'menuitem', class: 'picker-choice', 'data-testid': 'emoji-choice', 'data-emoji': emoji,
         'aria-label': `React with ${emoji}`, text: emoji,
@@ -1375,8 +1510,10 @@
   }
 
   function closePicker({ refocus = false } = {}) {
-    if (picker) picker.remove();
+    // Let go of it first: removed with the focus in it, it loses the focus (see openPicker).
+    const closing = picker;
     picker = null;
+    if (closing) closing.remove();
     // Focused first, while still shown: then its message's focus keeps the actions shown.
     if (refocus && pickerAnchor && pickerAnchor.isConnected) pickerAnchor.focus();
     if (pickerAnchor) pickerAnchor.closest('.message')?.classList.remove('picking');
@@ -1440,7 +1577,7 @@
     cur.editing = message.id;
     const node = cur.nodes.get(message.id);
     node.classList.add('editing');
-    const input = el('textarea', { class: 'edit-input', 'data-testid': 'edit-input', rows: 2, maxlength: 4000, 'aria-label': 'Edit message' });
+    const input = el('textarea', { class: 'edit-input', 'data-testid': 'edit-input', rows: 2, 'aria-label': 'Edit message' });
     input.value = message.content;
     const form = el('form', { class: 'edit-form' }, input,
       el('div', { class: 'form-row' },
@@ -1476,6 +1613,8 @@
 
   async function saveEdit(cur, message, content) {
     if (content === message.content) { cancelEdit(cur); return; }
+    const tooLong = overLimit('A message', content, MESSAGE_LIMIT);
+    if (tooLong) { showError(tooLong); return; }
     try {
       const updated = await api('PATCH', `/messages/${message.id}`, { content });
       message.content = updated.content;
@@ -1491,12 +1630,23 @@
   function confirmDelete(cur, message) {
     const node = cur.nodes.get(message.id);
     if (node.querySelector('.confirm')) return;
+    // The bar goes away with the focus in it: the focus goes back to the Delete button that
+    // opened it, or, once that is hidden (the message deleted), to the message itself.
+    // Focused first, while the bar holds the focus in the message: its actions are shown
+    // only while something in it has the focus.
+    const dismiss = () => {
+      if (bar.contains(document.activeElement) && node.isConnected) {
+        const button = node.querySelector('[data-action=delete]');
+        if (button && !button.hidden) button.focus(); else node.focus();
+      }
+      bar.remove();
+    };
     const bar = el('div', { class: 'confirm', role: 'alertdialog', 'aria-label': 'Delete message' },
       el('span', { text: 'Delete this message?' }),
       el('button', {
         type: 'button', class: 'button danger small', 'data-testid': 'confirm-delete', text: 'Delete',
         onclick: async () => {
-          bar.remove();
+          dismiss();
           try {
             await api('DELETE', `/messages/${message.id}`);
             markDeleted(cur, message);
@@ -1505,7 +1655,7 @@
           }
         },
       }),
-      el('button', { type: 'button', class: 'button ghost small', 'data-testid': 'cancel-delete', text: 'Cancel', onclick: () => bar.remove() }));
+      el('button', { type: 'button', class: 'button ghost small', 'data-testid': 'cancel-delete', text: 'Cancel', onclick: dismiss }));
     node.querySelector('.bubble').appendChild(bar);
     bar.querySelector('[data-testid=confirm-delete]').focus();
   }
@@ -1513,6 +1663,10 @@
   function markDeleted(cur, message) {
     if (message.deleted) return;
     if (cur.editing === message.id) cancelEdit(cur);
+    // Its actions are hidden once it is deleted (here, or live before the answer to this
+    // page's own delete): the focus on them goes to the message rather than to the page.
+    const node = cur.nodes.get(message.id);
+    if (node && node.isConnected && node !== document.activeElement && node.contains(document.activeElement)) node.focus();
     message.deleted = true;
     message.content = '';
     message.reactions = {};
@@ -1558,6 +1712,9 @@
     const input = $('composer-input');
     const content = input.value;
     if (!cur || !cur.loaded || !content.trim()) return;
+    // Kept in the composer, to be shortened.
+    const tooLong = overLimit('A message', content, MESSAGE_LIMIT);
+    if (tooLong) { showError(tooLong); return; }
     // Sending the same text again after a failure reuses its id, so that if the first try
     // did reach the server (an answer lost on the way back) the message is not posted twice.
     const retry = state.unsent && state.unsent.chatId === cur.id && state.unsent.content === content;
@@ -1963,12 +2120,19 @@
       if (state.ws !== ws) return;
       openedAt = Date.now();
       ws.lastFrameAt = openedAt;
+      // "Cannot reach the server" is no longer so, and would stand beside "Live".
+      if (state.errorUnheard) hideError();
       setStatus('open');
       state.awaiting = [];
       sendControl({ op: 'subscribe', channel: NOTIFICATIONS });
       // A chat opened while the server could not be reached loads now, and subscribes then.
       if (state.current && !state.current.loaded) loadChat(state.current);
       else if (state.current) subscribe(state.current);
+      // Reactions whose request went unanswered: whether the server took them, it says now.
+      if (state.current && state.current.loaded) {
+        for (const id of state.current.unsureReactions) refreshReactions(state.current, id);
+        state.current.unsureReactions.clear();
+      }
       if (state.current && state.current.newer.retryAt) {
         state.current.newer.retryAt = 0;
         if (isNearBottom()) loadNewer();
@@ -2304,6 +2468,8 @@
       case 'member.left':
         // The `unsubscribed` that follows says how to put it: left here or elsewhere, or removed.
         if (event.userId === state.me) cur.leftBy = event.by || null;
+        // An owner who leaves hands the chat on, perhaps to this user: only the list says.
+        else if (state.chats.get(cur.id)?.role !== 'owner') refreshChatsSoon();
         refreshChatHeader(cur);
         break;
       case 'member.joined':
@@ -2351,8 +2517,13 @@
         break;
       }
       case 'message.deleted': {
-        const last = state.chats.get(event.chatId)?.lastMessage;
+        const summary = state.chats.get(event.chatId);
+        const last = summary?.lastMessage;
         if (last) noteChangedMessage(event.chatId, { ...last, id: event.messageId, content: '', deleted: true });
+        // A deleted message stops counting as unread. Whether it was counted (by someone else,
+        // after this user's joining) only the server knows: ask it for the count again.
+        const marker = summary && readMarker(event.chatId);
+        if (summary && summary.unreadCount > 0 && (!marker || event.messageId > marker)) refreshChatsSoon();
         break;
       }
       case 'member.joined': {

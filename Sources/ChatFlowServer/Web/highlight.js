@@ -25,15 +25,23 @@
 
   /**
    * The folded text and, for each of its UTF-16 units, where the code point it came from
-   * starts and ends in the original text (folding can change lengths: "é" → "e").
+   * starts and ends in the original text (folding can change lengths: "é" → "e"). A code
+   * point that folds to nothing (a mark on its own, such as the half-width voiced mark in
+   * "ｶﾞ") belongs to the one before it: a match that ends there takes it in.
    */
   function foldWithMap(text) {
     let folded = '';
     const starts = [];
     const ends = [];
     let offset = 0;
+    let previous = 0; // where the units of the last code point that folded to any begin
     for (const cp of text) {
       const f = foldCodePoint(cp);
+      if (!f.length) {
+        for (let i = previous; i < ends.length; i++) ends[i] = offset + cp.length;
+      } else {
+        previous = ends.length;
+      }
       for (let i = 0; i < f.length; i++) {
         starts.push(offset);
         ends.push(offset + cp.length);
