@@ -38,6 +38,17 @@ return node.getBoundingClientRect().width > 0 && node.scrollWidth <= node.client
 """
 
 
+def opened_at_first_unread(page, texts: list[str]) -> str:
+    """The chat just opened shows the first of `texts` (its unread messages, oldest first)
+    at the top of the view, just below the "New messages" divider, and not the newest: its id."""
+    first = page.wait_message(texts[0])
+    divider = page.visible("[data-testid=unread-divider]")
+    assert page.driver.execute_script("return arguments[0].nextElementSibling.dataset.messageId", divider) == first
+    assert page.driver.execute_script(IN_TIMELINE, divider) and page.driver.execute_script(IN_TIMELINE, page.message(first))
+    assert page.message_id(texts[-1]) is None, "the newest messages were loaded as well"
+    return first
+
+
 @pytest.fixture(scope="module")
 def signed_in(settings, bob):
     bob.open()
@@ -329,12 +340,7 @@ def test_a_chat_with_many_unread_opens_at_the_first_of_them(signed_in, alice_api
         bob.until(lambda d: bob.unread(chat_id) == 150, f"bob's list never counted 150 unread: {bob.unread(chat_id)}")
 
         bob.open_chat(chat_id)
-        first = bob.wait_message(texts[0])
-        divider = bob.visible("[data-testid=unread-divider]")
-        # The divider sits just above the first unread message, at the top of the view.
-        assert bob.driver.execute_script("return arguments[0].nextElementSibling.dataset.messageId", divider) == first
-        assert bob.driver.execute_script(IN_TIMELINE, divider) and bob.driver.execute_script(IN_TIMELINE, bob.message(first))
-        assert bob.message_id(texts[-1]) is None, "the newest messages were loaded as well"
+        first = opened_at_first_unread(bob, texts)
         assert message_count(bob) <= 3 * PAGE_SIZE
         assert bob.find("[data-testid=newer-status]").is_displayed()
         assert bob.find("[data-testid=new-messages]").text == "Back to the newest ↓"
@@ -409,11 +415,7 @@ def test_a_chat_never_read_opens_at_the_first_unread(signed_in, alice_api, bob_a
               and bob.unread(chat_id) == 150, "bob's list never counted 150 unread")
 
     bob.open_chat(chat_id)
-    first = bob.wait_message(texts[0])
-    divider = bob.visible("[data-testid=unread-divider]")
-    assert bob.driver.execute_script("return arguments[0].nextElementSibling.dataset.messageId", divider) == first
-    assert bob.driver.execute_script(IN_TIMELINE, divider) and bob.driver.execute_script(IN_TIMELINE, bob.message(first))
-    assert bob.message_id(texts[-1]) is None, "the newest messages were loaded as well"
+    first = opened_at_first_unread(bob, texts)
     # Read only as far as what came into view.
     ids = {m["content"]: m["id"] for m in alice_api.all_messages(chat_id)}
     bob.until(lambda d: read_up_to(bob) in {ids[t] for t in texts[:60]}, "the read marker never moved to what is in view")
