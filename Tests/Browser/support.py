@@ -195,9 +195,9 @@ class Server:
         except (OSError, urllib.error.URLError):
             return False
 
-    def token(self, user: str) -> str:
+    def token(self, user: str, ttl: str = "2h") -> str:
         return subprocess.run(
-            [str(self.settings.binary), "token", "--data-dir", str(self.data), "--user", user, "--ttl", "2h"],
+            [str(self.settings.binary), "token", "--data-dir", str(self.data), "--user", user, "--ttl", ttl],
             check=True, capture_output=True, text=True).stdout.strip()
 
     def log_tail(self, lines: int = 20) -> str:

@@ -7,6 +7,9 @@
 
 (function () {
   const TOKEN_KEY = 'chatflow.token';
+  const DRAFT_KEY = 'chatflow.draft'; // + `.${user}.${chatId}`, in sessionStorage
+  const EXPIRED = 'Your token expired. Paste a new one to continue.';
+  const EXPIRY_CHECK_MS = 60 * 60 * 1000; // see watchExpiry
   const PAGE_SIZE = 50;
   const API_TIMEOUT_MS = 20000;
   const SEARCH_PAGE_SIZE = 20;
@@ -38,6 +41,8 @@
   const state = {
     token: null,
     me: null,
+    expires: null, // the token's `exp`, in ms
+    expiryTimer: null,
     chats: new Map(), // chat id → ChatSummary (GET /chats), kept current by live events
     current: null, // the open chat, see newChatView()
     directory: null, // the public chats on show at #/browse, see newDirectoryView()
@@ -58,6 +63,12 @@
     // marker wherever it is told, and a GET /chats answered before a POST /read landed
     // would otherwise let the next scroll up send it back.
     readUpTo: new Map(),
+    // Messages posted that were heard of while a chat list was being read ({seq, chatId,
+    // message}): the server may have read the list before they were posted, and its answer
+    // would then undo their effect on the unread counts (see setChats).
+    listsReading: [], // the `since` of each list being read
+    heardSeq: 0,
+    heardPosts: [],
   };
 
   function newChatView(id) {
@@ -368,6 +379,8 @@
       button.disabled = false;
     }
     localStorage.setItem(TOKEN_KEY, token);
+    state.expires = typeof claims.exp === 'number' ? claims.exp * 1000 : null;
+    watchExpiry();
     $('token-input').value = '';
     $('signin').hidden = true;
     $('app').hidden = false;
@@ -379,6 +392,9 @@
 
   function signOut(message) {
     localStorage.removeItem(TOKEN_KEY);
+    clearTimeout(state.expiryTimer);
+    state.expiryTimer = null;
+    state.expires = null;
     state.token = null;
     state.me = null;
     closeSocket();
@@ -386,12 +402,33 @@
     closeDirectory();
     state.chats.clear();
     renderChats();
+    // The draft stays in storage for this user (see saveDraft), not on the page for the next.
+    $('composer-input').value = '';
+    autosize();
     showSignIn(message);
+  }
+
+  /**
+   * Signs out when the token expires. The server would only tell us later: it accepts a
+   * token for its leeway (CHATFLOW_JWT_LEEWAY, 30 s by default) past `exp`, and closes the
+   * WebSocket with 4001 then: until that the page would look signed in on a spent token.
+   * The timer is re-armed in steps: setTimeout takes at most ~24.8 days (a longer delay
+   * fires at once), and a computer that slept is caught up with at the next step or when
+   * the page is shown again.
+   */
+  function watchExpiry() {
+    clearTimeout(state.expiryTimer);
+    state.expiryTimer = null;
+    if (!state.token || state.expires === null) return;
+    const left = state.expires - Date.now();
+    if (left <= 0) { signOut(EXPIRED); return; }
+    state.expiryTimer = setTimeout(watchExpiry, Math.min(left, EXPIRY_CHECK_MS));
   }
 
   // MARK: - Chat list
 
-  function setChats(chats) {
+  /** A list from fetchAllChats: `since` is what had been heard when it was asked for. */
+  function setChats({ chats, since }) {
     const cur = state.current;
     // The server's count takes in every message up to its lastMessage; a notification of one
     // of those, come late, is not counted again.
@@ -403,6 +440,12 @@
     }
     const role = cur && state.chats.get(cur.id)?.role;
     state.chats = new Map(chats.map((chat) => [chat.id, chat]));
+    // Posts heard of since the list was asked for count again against it: those it already
+    // takes in are not counted twice (countedThrough).
+    for (const heard of state.heardPosts) {
+      if (heard.seq >= since) notePosted(heard.chatId, heard.message);
+    }
+    forgetHeardPosts();
     // Made the owner (the owner left), this user may now delete anyone's messages.
     if (cur && cur.loaded && state.chats.has(cur.id) && state.chats.get(cur.id).role !== role) {
       for (const message of cur.messages.values()) message.v += 1;
@@ -426,12 +469,28 @@
   async function fetchAllChats() {
     let chats = [];
     let cursor = null;
-    do {
-      const data = await api('GET', cursor ? `/chats?cursor=${encodeURIComponent(cursor)}` : '/chats');
-      chats = chats.concat(data.chats);
-      cursor = data.nextCursor;
-    } while (cursor);
-    return chats;
+    const since = state.heardSeq;
+    state.listsReading.push(since);
+    try {
+      do {
+        const data = await api('GET', cursor ? `/chats?cursor=${encodeURIComponent(cursor)}` : '/chats');
+        chats = chats.concat(data.chats);
+        cursor = data.nextCursor;
+      } while (cursor);
+    } catch (error) {
+      state.listsReading.splice(state.listsReading.indexOf(since), 1);
+      forgetHeardPosts();
+      throw error;
+    }
+    // What was heard meanwhile stays until setChats has counted it against this list.
+    state.listsReading.splice(state.listsReading.indexOf(since), 1);
+    return { chats, since };
+  }
+
+  /** Keeps only the posts heard since the oldest list still being read asked for it. */
+  function forgetHeardPosts() {
+    const oldest = Math.min(...state.listsReading);
+    state.heardPosts = state.heardPosts.filter((heard) => heard.seq >= oldest);
   }
 
   async function refreshChats() {
@@ -604,7 +663,7 @@
     closeAddMember();
     $('typing-indicator').textContent = '';
     $('new-messages').hidden = true;
-    $('composer-input').value = '';
+    $('composer-input').value = loadDraft(id);
     autosize();
     setNewerStatus();
     renderChats();
@@ -1721,6 +1780,7 @@
     const clientMessageId = retry ? state.unsent.clientMessageId : uid();
     state.unsent = null;
     input.value = '';
+    saveDraft(cur.id, '');
     autosize();
     try {
       const message = await api('POST', `/chats/${cur.id}/messages`, { content, messageType: 'text', clientMessageId });
@@ -1743,6 +1803,7 @@
     } catch (error) {
       if (!input.value && state.current === cur) {
         input.value = content;
+        saveDraft(cur.id, content);
         autosize();
         state.unsent = { chatId: cur.id, content, clientMessageId };
       }
@@ -1766,10 +1827,39 @@
   function onComposerInput() {
     autosize();
     const cur = state.current;
+    if (cur) saveDraft(cur.id, $('composer-input').value);
     if (!cur || !$('composer-input').value.trim()) return;
     const now = Date.now();
     if (now - cur.lastTypingSent > TYPING_SEND_EVERY_MS && sendFrame({ op: 'typing', chatId: cur.id })) {
       cur.lastTypingSent = now;
+    }
+  }
+
+  /**
+   * What this user typed in a chat's composer and did not send, kept per user and chat: it
+   * is there again on coming back to the chat, after signing out (an expired token) and in
+   * again as the same user, or after a reload; another user signing in here never sees it.
+   * In sessionStorage, so that it goes with the tab rather than staying in the browser.
+   */
+  function draftKey(chatId) {
+    return `${DRAFT_KEY}.${state.me}.${chatId}`;
+  }
+
+  function loadDraft(chatId) {
+    try {
+      return (state.me && sessionStorage.getItem(draftKey(chatId))) || '';
+    } catch {
+      return ''; // storage disabled: drafts last as long as the chat stays open
+    }
+  }
+
+  function saveDraft(chatId, content) {
+    if (!state.me) return;
+    try {
+      if (content.trim()) sessionStorage.setItem(draftKey(chatId), content);
+      else sessionStorage.removeItem(draftKey(chatId));
+    } catch {
+      // Full or disabled: the draft is not kept past this chat's view.
     }
   }
 
@@ -2180,7 +2270,7 @@
     }
     if (!state.token) return;
     if (event && event.code === 4001) {
-      signOut('Your token expired. Paste a new one to continue.');
+      signOut(EXPIRED);
       return;
     }
     // Only a connection that stayed up a while resets the backoff, so a server that keeps
@@ -2487,28 +2577,39 @@
     }
   }
 
+  /**
+   * A message posted in a chat of the list: its unread count and last message, for the
+   * caller to render; false if the chat is not listed.
+   */
+  function notePosted(chatId, message) {
+    const summary = state.chats.get(chatId);
+    if (!summary) return false;
+    const id = message.id;
+    const after = (mark) => !mark || id > mark;
+    if (message.userId === state.me) {
+      // Posted on another device (or this one): never unread, and posting moved this
+      // user's read marker to it, as the server counts it.
+      if (after(summary.lastReadMessageId)) {
+        summary.lastReadMessageId = id;
+        summary.unreadCount = 0;
+      }
+      if (after(state.readUpTo.get(chatId))) state.readUpTo.set(chatId, id);
+    } else if (after(summary.lastReadMessageId) && after(summary.countedThrough)) {
+      // Counted in the open chat too: the reader may be scrolled up or back in its history,
+      // and the count is what the list shows once they leave. Reading it (markRead) clears it.
+      summary.unreadCount = (summary.unreadCount || 0) + 1;
+    }
+    if (after(summary.countedThrough)) summary.countedThrough = id;
+    if (!summary.lastMessage || summary.lastMessage.id <= id) summary.lastMessage = message;
+    return true;
+  }
+
   function handleNotification(event) {
     switch (event.kind) {
       case 'message.created': {
-        const summary = state.chats.get(event.chatId);
-        if (!summary) { refreshChatsSoon(); break; }
-        const id = event.message.id;
-        const after = (mark) => !mark || id > mark;
-        if (event.message.userId === state.me) {
-          // Posted on another device (or this one): never unread, and posting moved this
-          // user's read marker to it, as the server counts it.
-          if (after(summary.lastReadMessageId)) {
-            summary.lastReadMessageId = id;
-            summary.unreadCount = 0;
-          }
-          if (after(state.readUpTo.get(event.chatId))) state.readUpTo.set(event.chatId, id);
-        } else if (after(summary.lastReadMessageId) && after(summary.countedThrough)) {
-          // Counted in the open chat too: the reader may be scrolled up or back in its history,
-          // and the count is what the list shows once they leave. Reading it (markRead) clears it.
-          summary.unreadCount = (summary.unreadCount || 0) + 1;
-        }
-        if (after(summary.countedThrough)) summary.countedThrough = id;
-        noteLastMessage(event.chatId, event.message);
+        if (state.listsReading.length) state.heardPosts.push({ seq: state.heardSeq++, chatId: event.chatId, message: event.message });
+        if (notePosted(event.chatId, event.message)) renderChats();
+        else refreshChatsSoon();
         break;
       }
       case 'message.edited': {
@@ -2665,6 +2766,8 @@
     });
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState !== 'visible') return;
+      // A hidden page's timers are throttled, and a computer that slept ran none.
+      if (state.token) watchExpiry();
       markReadSoon();
       if (state.token && !state.ws && state.reconnectTimer) connect();
     });

@@ -1,0 +1,86 @@
+"""A token that expires: the page signs out when it does (not when the server next refuses
+something, which its leeway puts later), and what was typed in a chat's composer is there
+again when the same user signs back in, and for nobody else.
+
+On a server of its own (see Server in support.py), whose tokens the test mints with the
+lifetimes it needs; a chat opened from the list goes into the address, so signing back in
+returns to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+from support import Api
+
+# When the sign-in screen came back, by the page's clock (the same machine's as the test's).
+WATCH_SIGNIN = """
+const signin = document.getElementById('signin');
+window.signedOutAt = null;
+new MutationObserver(() => {
+  if (!signin.hidden && window.signedOutAt === null) window.signedOutAt = Date.now();
+}).observe(signin, {attributes: true, attributeFilter: ['hidden']});
+"""
+
+
+def expiry(token: str) -> float:
+    claims = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["exp"]
+
+
+def composer(page) -> str:
+    return page.find("[data-testid=composer-input]").get_attribute("value")
+
+
+def test_an_expired_token_signs_out_at_once_and_the_draft_waits_for_its_user(own_server, page_on):
+    carol_api = Api(own_server.url, own_server.token("carol"))
+    dave_api = Api(own_server.url, own_server.token("dave"))
+    chat = carol_api.create_chat("Drafts")["id"]
+    other = carol_api.create_chat("Elsewhere")["id"]
+    dave_api.join(chat)
+
+    carol = page_on(own_server, "carol")
+    carol.open()
+    # Long enough to sign in and type; the server accepts it for its leeway (30 s) after.
+    short = own_server.token("carol", ttl="12s")
+    carol.sign_in(short)
+    carol.open_chat(other)
+    carol.type("half a thought elsewhere")
+    carol.open_chat(chat)
+    carol.type("half a thought")
+    carol.driver.execute_script(WATCH_SIGNIN)
+
+    expires = expiry(short)
+    carol.visible("[data-testid=signin-screen]", seconds=max(1.0, expires + 5 - time.time()))
+    signed_out = carol.driver.execute_script("return window.signedOutAt") / 1000
+    assert expires - 1 <= signed_out <= expires + 3, f"signed out {signed_out - expires:+.1f} s from the token's expiry"
+    assert "expired" in carol.text_of("[data-testid=signin-error]")
+
+    # Back as carol: the same chat, with the draft, and the other chat's draft in its own.
+    carol.sign_in(own_server.token("carol"))
+    carol.wait_subscribed(chat)
+    assert composer(carol) == "half a thought"
+    carol.open_chat(other)
+    assert composer(carol) == "half a thought elsewhere"
+    carol.open_chat(chat)
+
+    # Another user on the same browser sees none of it, in the same chat.
+    carol.clickable("[data-testid=signout-button]").click()
+    carol.visible("[data-testid=signin-screen]")
+    carol.user = "dave"
+    carol.sign_in(own_server.token("dave"))
+    carol.driver.get(f"{own_server.url}/#/chats/{chat}")
+    carol.wait_subscribed(chat)
+    assert composer(carol) == ""
+    carol.type("dave's own")
+    carol.clickable("[data-testid=signout-button]").click()
+    carol.visible("[data-testid=signin-screen]")
+
+    # And carol's is still hers.
+    carol.user = "carol"
+    carol.sign_in(own_server.token("carol"))
+    carol.driver.get(f"{own_server.url}/#/chats/{chat}")
+    carol.wait_subscribed(chat)
+    assert composer(carol) == "half a thought"
