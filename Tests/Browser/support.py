@@ -252,13 +252,14 @@ def set_viewport(driver: WebDriver, width: int, height: int) -> None:
 
 def javascript_errors(driver: WebDriver, allow_socket_failures: bool = False) -> list[str]:
     """Uncaught errors and console.error calls since the last call (failed requests excepted:
-    tests provoke 4xx answers on purpose; and, with `allow_socket_failures`, WebSockets that
-    could not connect, for pages on a server a test stops)."""
+    tests provoke 4xx answers on purpose; WebSockets that could not connect while a test had
+    taken the browser's network away; and, with `allow_socket_failures`, those that could not
+    connect at all, for pages on a server a test stops)."""
     return [
         entry["message"] for entry in driver.get_log("browser")
         if entry["level"] == "SEVERE" and "Failed to load resource" not in entry["message"]
-        and not (allow_socket_failures
-                 and re.search(r"WebSocket connection to '[^']*' failed: Error in connection establishment", entry["message"]))
+        and not (re.search(r"WebSocket connection to '[^']*' failed: Error in connection establishment", entry["message"])
+                 and (allow_socket_failures or "net::ERR_INTERNET_DISCONNECTED" in entry["message"]))
     ]
 
 
