@@ -135,15 +135,16 @@ public final class ServerMetrics: Sendable {
         }
     }
 
-    /// Projector lag per projection, in milliseconds of log time, refreshed at each scrape.
+    /// Projector lag per projection, in seconds of log time (Prometheus's base unit),
+    /// refreshed at each scrape.
     func updateLag(projector: Projector) {
         let newest = projector.log.lastPosition?.timestamp ?? 0
         for (name, checkpoint) in projector.checkpoints {
             let lag = newest > (checkpoint?.timestamp ?? 0) ? newest - (checkpoint?.timestamp ?? 0) : 0
             registry.makeGauge(
-                descriptor: Self.named("chatflow_projector_lag_milliseconds", "How far each projection is behind the newest event, in milliseconds of log time"),
+                descriptor: Self.named("chatflow_projector_lag_seconds", "How far each projection is behind the newest event, in seconds of log time"),
                 labels: [("projection", name)])
-                .set(to: Double(lag))
+                .set(to: Double(lag) / 1000)
         }
     }
 

@@ -34,6 +34,16 @@ def composer(page) -> str:
     return page.find("[data-testid=composer-input]").get_attribute("value")
 
 
+def switch_user(page, server, user: str, chat: str) -> None:
+    """Signs the page out and in again as `user`, back in `chat`."""
+    page.clickable("[data-testid=signout-button]").click()
+    page.visible("[data-testid=signin-screen]")
+    page.user = user
+    page.sign_in(server.token(user))
+    page.driver.get(f"{server.url}/#/chats/{chat}")
+    page.wait_subscribed(chat)
+
+
 def test_an_expired_token_signs_out_at_once_and_the_draft_waits_for_its_user(own_server, page_on):
     carol_api = Api(own_server.url, own_server.token("carol"))
     dave_api = Api(own_server.url, own_server.token("dave"))
@@ -67,20 +77,10 @@ def test_an_expired_token_signs_out_at_once_and_the_draft_waits_for_its_user(own
     carol.open_chat(chat)
 
     # Another user on the same browser sees none of it, in the same chat.
-    carol.clickable("[data-testid=signout-button]").click()
-    carol.visible("[data-testid=signin-screen]")
-    carol.user = "dave"
-    carol.sign_in(own_server.token("dave"))
-    carol.driver.get(f"{own_server.url}/#/chats/{chat}")
-    carol.wait_subscribed(chat)
+    switch_user(carol, own_server, "dave", chat)
     assert composer(carol) == ""
     carol.type("dave's own")
-    carol.clickable("[data-testid=signout-button]").click()
-    carol.visible("[data-testid=signin-screen]")
 
     # And carol's is still hers.
-    carol.user = "carol"
-    carol.sign_in(own_server.token("carol"))
-    carol.driver.get(f"{own_server.url}/#/chats/{chat}")
-    carol.wait_subscribed(chat)
+    switch_user(carol, own_server, "carol", chat)
     assert composer(carol) == "half a thought"
