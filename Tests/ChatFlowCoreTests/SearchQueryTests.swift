@@ -202,6 +202,10 @@ import Testing
         ("2026-01-31T10:00:00.1230000Z", jan1 + 30 * day + 36_000_123),
         ("2026-01-31T12:00:00+02:00", jan1 + 30 * day + 36_000_000),
         ("2026-01-31T05:30:00-04:30", jan1 + 30 * day + 36_000_000),
+        // A leap second is the next day's first, as Unix time has it.
+        ("2016-12-31T23:59:60Z", 1_483_228_800_000),
+        ("2016-12-31T23:59:60.5Z", 1_483_228_800_500),
+        ("2017-01-01T00:59:60+01:00", 1_483_228_800_000),
     ]
 
     /// As a time cursor may be written (a space cannot be in a search filter's value).
@@ -229,6 +233,8 @@ import Testing
         ("2026-01-31T25:00:00Z", "hour must be 00 to 23"),
         ("2026-01-31T10:60:00Z", "minute must be 00 to 59"),
         ("2026-01-31T10:00:61Z", "second must be 00 to 59"),
+        ("2026-01-31T10:00:60Z", "only after 23:59:59 UTC"),
+        ("2026-01-31T23:59:60+01:00", "only after 23:59:59 UTC"),
         ("2026-01-31T10:00:00", "time zone"),
         ("2026-01-31T10:00:00+24:00", "offset"),
         ("2026-01-31T10:00:00.Z", "use YYYY-MM-DD"),

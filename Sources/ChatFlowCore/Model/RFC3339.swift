@@ -5,7 +5,8 @@
 /// A time with sub-millisecond digits is rounded up to the next millisecond, so that a
 /// stored millisecond time compared with `<` and `>=` against the result gives the same
 /// answer as against the exact instant. Times before 1970 are refused, since message times
-/// are unsigned.
+/// are unsigned. A leap second (`23:59:60Z`, or the same instant at an offset) is the
+/// first second of the next day, as Unix time counts it.
 public enum RFC3339 {
     public struct Invalid: Error, Equatable {
         public var reason: String
@@ -29,6 +30,7 @@ public enum RFC3339 {
         }
         var seconds = daysFromCivil(year: year, month: month, day: day) * 86_400
         var millis: Int64 = 0
+        var leapSecond = false
 
         if !reader.isAtEnd {
             // RFC 3339 §5.6 lets a space stand for the T, as many tools write it.
@@ -42,8 +44,9 @@ public enum RFC3339 {
             let second = try reader.number(digits: 2)
             guard hour <= 23 else { throw Invalid(reason: "hour must be 00 to 23") }
             guard minute <= 59 else { throw Invalid(reason: "minute must be 00 to 59") }
-            guard second <= 59 else { throw Invalid(reason: "second must be 00 to 59") }
-            seconds += Int64(hour * 3600 + minute * 60 + second)
+            guard second <= 60 else { throw Invalid(reason: "second must be 00 to 59 (60 for a leap second)") }
+            leapSecond = second == 60
+            seconds += Int64(hour * 3600 + minute * 60 + min(second, 59))
 
             if reader.take(UInt8(ascii: ".")) {
                 var digits = 0
@@ -78,6 +81,13 @@ public enum RFC3339 {
             }
         }
         guard reader.isAtEnd else { throw Invalid(reason: expectedForm) }
+        if leapSecond {
+            // Only ever inserted after 23:59:59 UTC.
+            guard (seconds % 86_400 + 86_400) % 86_400 == 86_399 else {
+                throw Invalid(reason: "second 60 is a leap second, only after 23:59:59 UTC")
+            }
+            seconds += 1
+        }
 
         let total = seconds * 1000 + millis
         guard total >= 0 else {
