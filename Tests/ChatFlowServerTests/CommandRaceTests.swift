@@ -1,7 +1,8 @@
-import ChatFlowCore
+@testable import ChatFlowCore
 import ChatFlowStorage
 import ChatFlowTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// Requests that race one that takes away their right: what each checked must still hold
@@ -187,6 +188,67 @@ import Testing
                 try await atOnce { _ = try await commands.edit(message, by: bob, content: "edited \(attempt)") }
                 #expect(try count(after: start) { if case .messageEdited = $0 { true } else { false } } == 1, "attempt \(attempt): edited")
             }
+        }
+    }
+
+    /// A retry sent while its original is still waiting (the client gave up on it) finds no
+    /// key at first, then waits behind it: it is answered as the retry it is, not checked
+    /// against what the original changed. The test holds the chat's lock until both wait.
+    @Test func aRetryOverlappingItsOriginalIsAnsweredAsARetry() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let chatID = try ChatID(#require(ULID(chat)))
+            let message = try MessageID(#require(ULID(try await server.post(chat, as: "alice", "tap"))))
+            let commands = ChatFlowCommands(engine: server.engine)
+            let locks = server.engine.chatLocks
+            let (alice, bob) = (UserID(unchecked: "alice"), UserID(unchecked: "bob"))
+
+            /// Starts each request once the one before waits for the lock the test holds, then lets go.
+            func queued<R: Sendable>(_ requests: [@Sendable () async throws -> R]) async throws -> [Result<R, any Error>] {
+                let (release, gate) = AsyncStream<Void>.makeStream()
+                let holding = Mutex(false)
+                let holder = Task {
+                    try await locks.withLock(chatID, .exclusive) {
+                        holding.withLock { $0 = true }
+                        for await _ in release { break }
+                    }
+                }
+                #expect(await eventually { holding.withLock { $0 } })
+                var tasks: [Task<R, any Error>] = []
+                for (index, request) in requests.enumerated() {
+                    tasks.append(Task { try await request() })
+                    #expect(await eventually { locks.waiting(in: chatID) + locks.waiting(in: chatID, by: bob) == index + 1 })
+                }
+                gate.yield()
+                try await holder.value
+                var results: [Result<R, any Error>] = []
+                for task in tasks { results.append(await task.result) }
+                return results
+            }
+
+            // The owner removes bob; the retry would find him gone (404).
+            let removals = try await queued([
+                { @Sendable in try await commands.remove(bob, from: chatID, by: alice, idempotencyKey: "remove-bob") },
+                { @Sendable in try await commands.remove(bob, from: chatID, by: alice, idempotencyKey: "remove-bob") },
+            ])
+            #expect(try removals.map { try $0.get() } == [false, true])
+            try await server.join(chat, as: "bob")
+
+            // Bob's reaction is there already, so the keyed request logs no event; he takes it
+            // back; the retry comes last. It once appended with the key and crashed the
+            // server on the empty answer.
+            _ = try await commands.react(to: message, with: "👍", by: bob)
+            let start = server.engine.log.lastPosition
+            let reactions = try await queued([
+                { @Sendable in try await commands.react(to: message, with: "👍", by: bob, idempotencyKey: "thumb").replayed },
+                { @Sendable in try await commands.unreact(to: message, with: "👍", by: bob); return false },
+                { @Sendable in try await commands.react(to: message, with: "👍", by: bob, idempotencyKey: "thumb").replayed },
+            ])
+            #expect(try reactions.map { try $0.get() } == [false, false, true])
+            let kinds = try events(after: start, in: server).map { "\($0.event)".prefix(while: { $0 != "(" }) }
+            #expect(kinds == ["reactionRemoved"], "the retry reacted again: \(kinds)")
+            #expect(try server.engine.reader.reactionCounts(message) == [:])
         }
     }
 

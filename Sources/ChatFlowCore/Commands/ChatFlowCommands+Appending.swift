@@ -36,6 +36,12 @@ extension ChatFlowCommands {
     /// A retry of a write committed before with the same key: the original event ids, once
     /// the projections have them (nil for a new key). The caller answers from the state as it
     /// stands and appends nothing, whatever has changed since, as the first answer did.
+    ///
+    /// Commands ask before taking their chat's lock and again under it: a retry sent while
+    /// its original was still being answered finds no key at first, then waits for the lock
+    /// the original holds until it has committed its key and its projections have applied
+    /// it. Checked only against that state, the retry would be refused for what the
+    /// original did (a member removed twice is no longer a member).
     func retried(_ key: IdempotencyKey?) async throws -> [ULID]? {
         guard let key, let original = try log.rememberedResult(for: key) else { return nil }
         guard !original.isReusedKey else { throw Self.reusedKey(key) }

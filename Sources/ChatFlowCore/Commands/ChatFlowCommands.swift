@@ -78,6 +78,10 @@ public struct ChatFlowCommands: Sendable {
         }
         var replayed = false
         let updated = try await locks.withLock(chat, .exclusive) {
+            if try await retried(key) != nil {
+                replayed = true
+                return try readable(chat, by: user).0
+            }
             let (current, update) = try change()
             guard let update else {
                 replayed = try await remember(key)
@@ -99,6 +103,10 @@ public struct ChatFlowCommands: Sendable {
         }
         var replayed = false
         let member = try await locks.withLock(chat, .exclusive) {
+            if let original = try await retried(key) {
+                replayed = true
+                return try membership(user, of: chat, from: original, by: user)
+            }
             let (view, role) = try readable(chat, by: user)
             if role != nil {
                 replayed = try await remember(key)
@@ -122,6 +130,10 @@ public struct ChatFlowCommands: Sendable {
         }
         var replayed = false
         let member = try await locks.withLock(chat, .exclusive) {
+            if let original = try await retried(key) {
+                replayed = true
+                return try membership(target, of: chat, from: original, by: user)
+            }
             try requireMember(chat, user)
             if let existing = try reader.member(target, of: chat) {
                 replayed = try await remember(key)
@@ -141,6 +153,7 @@ public struct ChatFlowCommands: Sendable {
         let key = try writeKey(idempotencyKey, user, ["remove", chat.description, target.rawValue])
         if try await retried(key) != nil { return true }
         return try await locks.withLock(chat, .exclusive) {
+            if try await retried(key) != nil { return true }
             guard let role = try readable(chat, by: user).1 else {
                 // Leaving a chat one is not in removes a membership that is not there: not
                 // found, as removing someone who is not a member is (not "join first").
@@ -225,12 +238,17 @@ public struct ChatFlowCommands: Sendable {
 
     public func edit(_ message: MessageID, by user: UserID, content: String, idempotencyKey: String? = nil) async throws -> (message: MessageView, replayed: Bool) {
         let key = try writeKey(idempotencyKey, user, ["edit", message.description, Validation.content(content)])
-        if try await retried(key) != nil {
+        func retryAnswer() throws -> MessageView {
             _ = try visibleMessage(message, by: user)
-            return (try reader.message(message).orThrow(.notFound("message \(message) not found")), true)
+            return try reader.message(message).orThrow(.notFound("message \(message) not found"))
         }
+        if try await retried(key) != nil { return (try retryAnswer(), true) }
         var replayed = false
         let edited = try await withLock(on: message, by: user, .shared) {
+            if try await retried(key) != nil {
+                replayed = true
+                return try retryAnswer()
+            }
             let facts = try visibleMessage(message, by: user)
             try requireMember(facts.chat, user)
             // Who may edit comes first: whether it can still be edited is the author's business.
@@ -262,6 +280,7 @@ public struct ChatFlowCommands: Sendable {
             return try await remember(key)
         }
         return try await withLock(on: message, by: user, .exclusive) {
+            if try await retried(key) != nil { return true }
             let facts = try visibleMessage(message, by: user)
             try requireMember(facts.chat, user)
             if facts.author != user {
@@ -283,17 +302,25 @@ public struct ChatFlowCommands: Sendable {
     public func react(to message: MessageID, with emoji: String, by user: UserID, idempotencyKey: String? = nil) async throws -> (reaction: ReactionView, replayed: Bool) {
         let emoji = try Validation.emoji(emoji)
         let key = try writeKey(idempotencyKey, user, ["react", message.description, emoji])
-        if let original = try await retried(key) {
-            _ = try visibleMessage(message, by: user)
-            // A reaction that was already there logged no event: then it is as of now.
-            let at = try reader.reactedAt(user, message, emoji) ?? original.first?.timestamp ?? ULIDGenerator.wallClockMilliseconds()
-            return (ReactionView(messageId: message.description, userId: user.rawValue, emoji: emoji, createdAt: RFC3339.format(milliseconds: at)), true)
+        func reaction(at milliseconds: UInt64) -> ReactionView {
+            ReactionView(messageId: message.description, userId: user.rawValue, emoji: emoji, createdAt: RFC3339.format(milliseconds: milliseconds))
         }
+        /// The reaction as a retry answers it; a first request that found it already there
+        /// logged no event (`original` is empty): then, once taken back since, as of now.
+        func retryAnswer(_ original: [ULID]) throws -> ReactionView {
+            _ = try visibleMessage(message, by: user)
+            return reaction(at: try reader.reactedAt(user, message, emoji) ?? original.first?.timestamp ?? ULIDGenerator.wallClockMilliseconds())
+        }
+        if let original = try await retried(key) { return (try retryAnswer(original), true) }
         // One more of a kind already there shares the chat's lock; a new kind takes it alone,
         // so that two new kinds cannot both take the last place.
         var replayed = false
         for mode in [ChatLocks.Mode.shared, .exclusive] {
             let view = try await withLock(on: message, by: user, mode) { () -> ReactionView? in
+                if let original = try await retried(key) {
+                    replayed = true
+                    return try retryAnswer(original)
+                }
                 let facts = try visibleMessage(message, by: user)
                 try requireMember(facts.chat, user)
                 guard !facts.deleted else { throw ChatFlowError.conflict("message \(message) was deleted") }
@@ -310,10 +337,16 @@ public struct ChatFlowCommands: Sendable {
                     }
                     let result = try await append(user, .reactionAdded(.init(chat: facts.chat, message: message, emoji: emoji)), key: key)
                     if result.isReusedKey, let key { throw Self.reusedKey(key) }
-                    replayed = result.isReplay
+                    // A replay may come back here too (sharing the lock, the first request
+                    // committed the key after this one looked), and one of a reaction that
+                    // was already there has no event.
+                    if result.isReplay {
+                        replayed = true
+                        return try retryAnswer(result.ids)
+                    }
                     at = try reader.reactedAt(user, message, emoji) ?? result.ids[0].timestamp
                 }
-                return ReactionView(messageId: message.description, userId: user.rawValue, emoji: emoji, createdAt: RFC3339.format(milliseconds: at))
+                return reaction(at: at)
             }
             if let view { return (view, replayed) }
         }
@@ -328,6 +361,7 @@ public struct ChatFlowCommands: Sendable {
         let key = try writeKey(idempotencyKey, user, ["unreact", message.description, emoji])
         if try await retried(key) != nil { return true }
         return try await withLock(on: message, by: user, .shared) {
+            if try await retried(key) != nil { return true }
             let facts = try visibleMessage(message, by: user)
             try requireMember(facts.chat, user)
             // A deleted message shows no reactions: there is none to take back.
@@ -356,6 +390,7 @@ public struct ChatFlowCommands: Sendable {
         let key = try writeKey(idempotencyKey, user, ["read", chat.description, message.description])
         if try await retried(key) != nil { return true }
         return try await locks.withLock(chat, .shared, by: user) {
+            if try await retried(key) != nil { return true }
             try requireMember(chat, user)
             guard try reader.chat(ofMessage: message) == chat else {
                 throw ChatFlowError.notFound("message \(message) not found in chat \(chat)")

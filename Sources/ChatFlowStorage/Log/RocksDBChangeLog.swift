@@ -329,6 +329,9 @@ public final class RocksDBChangeLog: ChangeLog {
         var eventCount = 0
         var (prepared, written): (UInt64, UInt64) = (0, 0)
         let now = options.clock()
+        // The sweep moves on as it adds deletes to the batch: a batch that fails to commit
+        // deleted nothing, and the next one sweeps from where this one began.
+        let sweep = (from: sweepFrom, nextExpiry: nextExpiry)
         do {
             // Refused before any id is taken: a full disk fails the appends, never the database.
             try options.diskGuard?.check()
@@ -387,6 +390,7 @@ public final class RocksDBChangeLog: ChangeLog {
             // The disk guard's refusals are its own to report. RocksDB, once a write of its
             // log failed, refuses every later one until the database is opened again.
             if case StorageError.noSpace? = error as? StorageError {} else { failure.withLock { $0 = "\(error)" } }
+            (sweepFrom, nextExpiry) = sweep
             for request in group { request.continuation.resume(throwing: error) }
             return DispatchTime.now().uptimeNanoseconds
         }
