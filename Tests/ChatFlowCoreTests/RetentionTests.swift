@@ -105,6 +105,46 @@ import Testing
         }
     }
 
+    /// A projection the next version starts afresh (or one the data directory never had)
+    /// fills from a log that retention shortened: what it shows is what a rebuild shows,
+    /// counters seeded from the removed part and rows of removed messages pruned.
+    @Test func projectionsStartedAfreshAfterRetentionMatchARebuild() async throws {
+        let clock = TestClock()
+        try await withWorld(clock: clock) { world in
+            let chat = try await world.createChat("alice")
+            try await world.join("bob", chat)
+            let old = try await world.post("alice", chat, "ancient walrus")
+            _ = try await world.post("alice", chat, "ancient two")
+            try await world.markRead("bob", chat, old)
+            clock.set(TestTime.jan1 + 10 * TestTime.day)
+            let new = try await world.post("alice", chat, "fresh walrus")
+            try await world.react("bob", chat, old, "🎉")  // logged after the horizon, to a message before it
+            try await world.join("carol", chat)
+            try world.catchUp()
+            #expect(try retention(world, days: 5).run(now: TestTime.jan1 + 12 * TestTime.day).outcome == .pruned)
+            let answers = { () throws -> [String] in
+                [try timeline(world, chat).joined(separator: "|"), try search(world, chat, "walrus").joined(separator: "|"),
+                 "\(try unread(world, "bob", chat)) \(try unread(world, "carol", chat))",
+                 "\(try world.reader.reactionCounts(old)) \(try world.reader.reactionCounts(new))"]
+            }
+            let before = try answers()
+            #expect(before == ["fresh walrus", "fresh walrus", "1 0", "[:] [:]"])
+
+            // As if every projection's code had a new version: their stored ones differ.
+            let generations = try world.engine.database.family(ProjectionCatalog.generationsFamily)
+            let batch = WriteBatch()
+            for name in ProjectionCatalog.names {
+                batch.put(Array(name.utf8), KeyWriter.build { $0.uint32(world.engine.store.generation(of: name)); $0.uint32(999) }, in: generations)
+            }
+            try world.engine.database.write(batch, sync: true)
+            try world.reopen()
+            #expect(world.engine.store.startedAfresh == ProjectionCatalog.names)
+            try world.catchUp()
+            #expect(try answers() == before)
+            try world.expectVerified()
+        }
+    }
+
     @Test func aSecondHorizonRemovesTheNextSliceAndARebuildMatchesIt() async throws {
         let clock = TestClock()
         try await withWorld(clock: clock) { world in

@@ -25,6 +25,15 @@ public final class ChatFlowEngine: Sendable {
             opened = log
             self.log = log
             store = try ProjectionStore(database: database, random: { logOptions.random().1 })
+            // After retention the log starts part-way through each chat's history: a
+            // projection filled from its start would lack what `rebuild` gives it (the seed
+            // of what was removed, counters included, and the prune at the horizon after).
+            // Such a projection is rebuilt here, before the projector or anything reads it.
+            if !databaseOptions.readOnly, !store.startedAfresh.isEmpty, try RetentionState.load(from: database) != nil {
+                logger.notice("rebuilding projections started afresh on a log that retention shortened", metadata: ["projections": "\(store.startedAfresh.joined(separator: ","))"])
+                let rebuilt = try Rebuilder(log: log, store: store).rebuild(store.startedAfresh)
+                logger.notice("rebuilt projections", metadata: ["events": "\(rebuilt.events)", "seconds": "\(rebuilt.seconds)"])
+            }
             projector = try Projector(log: log, store: store, logger: logger)
             reader = ChatFlowReader(store: store)
             // Opening dropped what followed damage in the write-ahead log (and then rewrote
