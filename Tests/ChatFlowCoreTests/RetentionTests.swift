@@ -145,6 +145,26 @@ import Testing
         }
     }
 
+    /// A reaction checked before a pass and applied after it removed the message (the
+    /// command's window, reproduced here by appending it straight to the log) is not kept.
+    @Test func aReactionAppliedAfterItsMessageWasRemovedIsNotKept() async throws {
+        let clock = TestClock()
+        try await withWorld(clock: clock) { world in
+            let chat = try await world.createChat("alice")
+            let old = try await world.post("alice", chat, "ancient")
+            clock.set(TestTime.jan1 + 10 * TestTime.day)
+            let new = try await world.post("alice", chat, "fresh")
+            try world.catchUp()
+            #expect(try retention(world, days: 5).run(now: TestTime.jan1 + 12 * TestTime.day).outcome == .pruned)
+            try await world.react("alice", chat, old, "👍")
+            try await world.react("alice", chat, new, "👍")
+            try world.catchUp()
+            #expect(try world.reader.reactionCounts(old) == [:])
+            #expect(try world.reader.reactionCounts(new) == ["👍": 1])
+            try world.expectVerified()
+        }
+    }
+
     @Test func aSecondHorizonRemovesTheNextSliceAndARebuildMatchesIt() async throws {
         let clock = TestClock()
         try await withWorld(clock: clock) { world in

@@ -3,7 +3,10 @@ import ChatFlowStorage
 /// Key layouts of the `reactions` projection:
 /// - `0x01 ‖ message(16) ‖ emoji ‖ 0x00 ‖ user ‖ 0x00 → reactedAt(8)` (who reacted with what)
 /// - `0x02 ‖ message(16) ‖ emoji ‖ 0x00 → count(8)` (the per-emoji count, absent at zero)
+/// - `0x03 → horizon(16)` (retention removed the messages before it)
 enum ReactionsKeys {
+    static let horizon: [UInt8] = [0x03]
+
     static func reaction(_ message: MessageID, _ emoji: String, _ user: UserID) -> [UInt8] {
         KeyWriter.build { $0.byte(0x01); $0.message(message); $0.terminatedString(emoji); $0.user(user) }
     }

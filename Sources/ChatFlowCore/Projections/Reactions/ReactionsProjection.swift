@@ -5,10 +5,10 @@ import ChatFlowStorage
 /// Emoji count in their fully-qualified form (`Validation.reaction`), whatever form an
 /// event holds (version 2: version 1 counted each form apart; version 3: an emoji that
 /// shows as text without its selector, such as a lone `❤`, is that emoji, no longer a
-/// reaction of its own).
+/// reaction of its own; version 4: no reaction to a message retention removed).
 public struct ReactionsProjection: Projection {
     public static let name = "reactions"
-    public static let version = 3
+    public static let version = 4
 
     public init() {}
 
@@ -17,7 +17,7 @@ public struct ReactionsProjection: Projection {
         case .reactionAdded(let added):
             let emoji = Validation.reaction(added.emoji)
             let key = ReactionsKeys.reaction(added.message, emoji, event.actor)
-            guard try !rows.contains(key) else { return }
+            guard try !rows.contains(key), try !isRemoved(added.message, rows) else { return }
             rows.put(key, KeyWriter.build { $0.uint64(event.timeMilliseconds) })
             let count = ReactionsKeys.count(added.message, emoji)
             rows.setCounter(count, try rows.counter(count) + 1)
