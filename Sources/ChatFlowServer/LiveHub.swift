@@ -120,7 +120,7 @@ package final class LiveHub: Service, Sendable {
     }
 
     package func run() async throws {
-        let batches = projector.subscribe()
+        let batches = projector.subscribe(preparing: { [self] in prepare($0) })
         await cancelWhenGracefulShutdown {
             for await batch in batches {
                 self.deliver(batch)
@@ -804,23 +804,38 @@ package final class LiveHub: Service, Sendable {
         }
     }
 
-    package func deliver(_ batch: [LoggedEvent]) {
-        // Each event as clients see it, made once for its chat and for the notifications.
+    /// A batch as it is delivered: each event as clients see it, made once for its chat and
+    /// for the notifications, and who hears of each on the notifications channel (empty:
+    /// nobody listens).
+    package struct PreparedBatch: Sendable {
+        fileprivate let events: [(logged: LoggedEvent, chat: ChatID, event: LiveEvent)]
+        fileprivate let notified: [[UserID]]
+    }
+
+    /// Called by the projector right after it applied `batch` (see `run`), before the next:
+    /// the members read for the notifications are those the batch left.
+    package func prepare(_ batch: [LoggedEvent]) -> PreparedBatch {
         let events = batch.compactMap { logged in LiveEvent.from(logged).map { (logged: logged, chat: $0.chat, event: $0.event) } }
-        // Who hears of each event on the notifications channel, read before taking the lock:
-        // the reads must not hold back subscribes and typing meanwhile.
         let hasListeners = state.withLock { !$0.notificationSubscribers.isEmpty }
-        let notified = hasListeners ? notificationRecipients(of: events) : []
-        handOver.withLock { _ in deliverHoldingHandOver(events, notified: notified) }
+        return PreparedBatch(events: events, notified: hasListeners ? notificationRecipients(of: events) : [])
+    }
+
+    /// Delivers a batch the projector has applied (tests hand some in themselves).
+    package func deliver(_ batch: [LoggedEvent]) {
+        deliver(prepare(batch))
+    }
+
+    private func deliver(_ batch: PreparedBatch) {
+        handOver.withLock { _ in deliverHoldingHandOver(batch.events, notified: batch.notified) }
     }
 
     /// Per event, the users told of it on the notifications channel. An event for a chat's
     /// members goes to the members as of that event, as a replay from the log finds them:
-    /// the projections already hold the whole batch (and perhaps more), so the batch's own
-    /// joins and leaves after the event are undone, walking back from its end, and a member
-    /// who joined after it in a later batch is left out by their time of joining. Read from
-    /// the projections alone, someone who left and came back within one batch was told of
-    /// what was posted while they were out.
+    /// read as the batch left the projections (`prepare`), and walking back from its end,
+    /// undoing the batch's own joins and leaves after the event. Read from the projections
+    /// alone, someone who left and came back within one batch was told of what was posted
+    /// while they were out; read while later batches were applied, someone who left in the
+    /// next one was not told of a post they had been there for.
     private func notificationRecipients(of events: [(logged: LoggedEvent, chat: ChatID, event: LiveEvent)]) -> [[UserID]] {
         var recipients = [[UserID]](repeating: [], count: events.count)
         // Per chat, its members as of the event reached, with when they joined (0: before

@@ -100,6 +100,31 @@ import Testing
             }
         }
     }
+    /// A listener prepares each batch as the projections stand right after it, however late
+    /// it takes the batch from its stream: the live hub reads there who was a member when a
+    /// message was posted, and a member who left in the next batch is still one of them.
+    @Test func aListenerPreparesEachBatchAsItLeftTheProjections() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            try await world.join("bob", chat)
+            try world.catchUp()
+            let reader = world.reader
+            let batches = world.engine.projector.subscribe(preparing: { _ in
+                ((try? reader.memberJoinTimes(of: chat)) ?? [:]).keys.map(\.rawValue).sorted()
+            })
+            _ = try await world.post("alice", chat, "bob is still here")
+            try world.catchUp()
+            try await world.leave("bob", chat)
+            try world.catchUp()
+            var members: [[String]] = []
+            for await prepared in batches {
+                members.append(prepared)
+                if members.count == 2 { break }
+            }
+            #expect(members == [["alice", "bob"], ["alice"]])
+        }
+    }
+
     /// A projection whose version changed starts over from the beginning of the log while
     /// the others carry on: the events it applies again are not news, and listeners (the
     /// live hub) hear only of events no projection had applied before.

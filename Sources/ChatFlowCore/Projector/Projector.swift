@@ -23,7 +23,13 @@ public final class Projector: Service, Sendable {
     private let published: Mutex<[String: ULID?]>
     // RocksDB work runs here, off the cooperative pool and off any event loop.
     private let queue = DispatchQueue(label: "chatflow.projector")
-    private let listeners = Mutex<[UUID: AsyncStream<[LoggedEvent]>.Continuation]>([:])
+    private let listeners = Mutex<[UUID: Listener]>([:])
+
+    /// A subscriber: handed each batch (after preparing it), finished when the projector stops.
+    private struct Listener {
+        let hear: @Sendable ([LoggedEvent]) -> Void
+        let finish: @Sendable () -> Void
+    }
 
     public init(log: RocksDBChangeLog, store: ProjectionStore, batchSize: Int = 1024, logger: Logger = Logger(label: "chatflow.projector")) throws {
         self.log = log
@@ -100,7 +106,7 @@ public final class Projector: Service, Sendable {
             defer { listeners = [:] }
             return Array(listeners.values)
         }
-        for continuation in listening { continuation.finish() }
+        for listener in listening { listener.finish() }
     }
 
     private func tail() async throws {
@@ -147,26 +153,27 @@ public final class Projector: Service, Sendable {
     }
 
     private func applyNextBatch() throws -> Int {
-        let (events, seenBefore) = try applier.withLock { applier -> ([LoggedEvent], ULID?) in
+        try applier.withLock { applier -> Int in
             let seenBefore = applier.furthestPosition
             let records = try log.read(after: applier.resumePosition, limit: batchSize)
             let events = try applier.apply(records)
-            if !events.isEmpty { published.withLock { $0 = Self.checkpoints(of: applier) } }
-            return (events, seenBefore)
+            guard let last = events.last else { return 0 }
+            published.withLock { $0 = Self.checkpoints(of: applier) }
+            applied.publish(last.id)
+            // Listeners hear of each event once, as it first becomes visible. Events a
+            // projection catching up from the start applies again were applied (and
+            // delivered) long ago, and events already in the log at the start are history
+            // that clients resume with `since`: a live client must not get them as new.
+            // Heard holding the applier: what a listener reads of the projections while
+            // preparing the batch is as of its end, with no later batch applied yet.
+            let seen = [seenBefore, startPosition].compactMap { $0 }.max()
+            let fresh = seen.map { seen in events.filter { $0.id > seen } } ?? events
+            if !fresh.isEmpty {
+                let listeners = self.listeners.withLock { Array($0.values) }
+                for listener in listeners { listener.hear(fresh) }
+            }
+            return events.count
         }
-        guard let last = events.last else { return 0 }
-        applied.publish(last.id)
-        // Listeners hear of each event once, as it first becomes visible. Events a
-        // projection catching up from the start applies again were applied (and delivered)
-        // long ago, and events already in the log at the start are history that clients
-        // resume with `since`: a live client must not get them as new.
-        let seen = [seenBefore, startPosition].compactMap { $0 }.max()
-        let fresh = seen.map { seen in events.filter { $0.id > seen } } ?? events
-        if !fresh.isEmpty {
-            let listeners = self.listeners.withLock { Array($0.values) }
-            for listener in listeners { listener.yield(fresh) }
-        }
-        return events.count
     }
 
     /// Runs `body` while no batch is being applied, on the calling thread. Retention uses
@@ -196,12 +203,20 @@ public final class Projector: Service, Sendable {
     /// Every batch of events from now on, right after the projections applied it.
     /// The stream buffers without bound: consumers must keep up or bound themselves.
     public func subscribe() -> AsyncStream<[LoggedEvent]> {
+        subscribe(preparing: { $0 })
+    }
+
+    /// Every batch from now on, as `prepare` makes it: called on the projector's queue right
+    /// after the projections applied the batch and before they apply the next, so that what
+    /// it reads of them is as of the batch's end (who was a member when it was posted). It
+    /// holds the projector back while it runs.
+    public func subscribe<Prepared: Sendable>(preparing prepare: @escaping @Sendable ([LoggedEvent]) -> Prepared) -> AsyncStream<Prepared> {
         let id = UUID()
-        let (stream, continuation) = AsyncStream<[LoggedEvent]>.makeStream()
+        let (stream, continuation) = AsyncStream<Prepared>.makeStream()
         continuation.onTermination = { [weak self] _ in
             _ = self?.listeners.withLock { $0.removeValue(forKey: id) }
         }
-        listeners.withLock { $0[id] = continuation }
+        listeners.withLock { $0[id] = Listener(hear: { continuation.yield(prepare($0)) }, finish: { continuation.finish() }) }
         return stream
     }
 }
