@@ -267,9 +267,10 @@ package final class LiveHub: Service, Sendable {
             do {
                 parsed = try ULID.parse(since)
             } catch {
-                // A resume refused ends the subscription it would have replaced, as one too
-                // far behind does: the client is to start afresh either way.
-                endSubscription(connection, channel, LiveFrame.error("invalid", "since must be an event id: \(error)", channel: channel.description))
+                // A request that cannot be read changes nothing, as a field of the wrong type
+                // does: a subscription already there goes on. (A resume refused for where it
+                // would start ends it, below: the client is to start afresh.)
+                send(LiveFrame.error("invalid", "since must be an event id: \(error)", channel: channel.description), to: connection)
                 return
             }
             // An id from the future was never given out, and one in a gap a restore left was

@@ -602,11 +602,16 @@ import Testing
             #expect(!client.events(on: "chats/\(chat)").contains { ($0["event"] as? [String: Any])?["messageId"] as? String == after }, "\(client.frames)")
             await witness.close()
 
-            // A since that is no id at all is refused saying what is wrong with it.
+            // A since that is no id at all is refused saying what is wrong with it, and
+            // changes nothing: the subscription live on the socket goes on.
+            try await client.subscribe("chats/\(chat)")
+            #expect(await client.wait { $0.filter { $0["type"] as? String == "subscribed" }.count == 4 })
             try await client.subscribe("chats/\(chat)", since: "0" + String(repeating: "z", count: 24) + "u")
             #expect(await client.wait { $0.filter { $0["type"] as? String == "error" }.count == 4 })
             let malformed = try #require(client.frames.last { $0["type"] as? String == "error" })
             #expect(malformed["code"] as? String == "invalid" && (malformed["detail"] as? String)?.contains("'u' at position 26") == true, "\(malformed)")
+            let stillLive = try await server.post(chat, as: "alice", "after the malformed since")
+            #expect(await client.wait { _ in client.events(on: "chats/\(chat)").contains { ($0["event"] as? [String: Any])?["messageId"] as? String == stillLive } })
             await client.close()
         }
     }
