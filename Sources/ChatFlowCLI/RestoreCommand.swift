@@ -90,18 +90,10 @@ struct RestoreCommand: AsyncParsableCommand {
             unlink(lockPath)
             close(lock)
         }
-        // RocksDB's lock on the target, held until the swap is done: a server or command
-        // starting meanwhile is refused as "in use" instead of opening a directory about to
-        // be moved aside (whose writes would go with it).
-        var targetLock: DatabaseLock?
-        if files.fileExists(atPath: target) {
-            targetLock = try Self.lockTarget(target)
-        }
-        defer { targetLock?.release() }
         // The copy an interrupted restore left is adopted as it is: it may be all there is.
         let adopting = source == staging
         // What an earlier restore stopped between its renames set aside counts as data here;
-        // a LOCK file alone (this restore's, or a database's that was never written) does not.
+        // a LOCK file alone (a database's that was never written) does not.
         let existing = ((try? files.contentsOfDirectory(atPath: target)) ?? []).filter { $0 != "LOCK" }
             + (files.fileExists(atPath: replaced) ? [replaced] : [])
         if !existing.isEmpty && !force {
@@ -117,6 +109,15 @@ struct RestoreCommand: AsyncParsableCommand {
             let named = foreign.sorted().prefix(3).joined(separator: ", ") + (foreign.count > 3 ? ", …" : "")
             throw ValidationError("\(target) holds files that are not ChatFlow data (\(named)); --force replaces only a data directory: check --data-dir, or empty it yourself")
         }
+        // RocksDB's lock on the target, held until the swap is done: a server or command
+        // starting meanwhile is refused as "in use" instead of opening a directory about to
+        // be moved aside (whose writes would go with it). Taken once the target is known
+        // to be one to replace: it leaves a LOCK file in a directory that had none.
+        var targetLock: DatabaseLock?
+        if files.fileExists(atPath: target) {
+            targetLock = try Self.lockTarget(target)
+        }
+        defer { targetLock?.release() }
         // Copy next to the target and open the copy there (which finds missing or damaged
         // files, and brings the projections up to date); only then swap, so that neither a
         // failed copy nor a broken backup costs the data directory it would replace.
@@ -144,6 +145,10 @@ struct RestoreCommand: AsyncParsableCommand {
             defer { engine.close() }
             DataDirectoryOptions.reportOpening(engine, command: "restore")
             try engine.projector.catchUp()
+            // The log is what everything else is rebuilt from, and opening read little of it:
+            // a block of it damaged in the backup is found now, not once it has replaced the
+            // data directory. (Damaged projections are `verify`'s to find and `rebuild`'s to mend.)
+            try engine.log.checkBlocks()
             last = engine.log.lastPosition
             // Clients may hold ids the replaced directory gave out after the backup was made.
             try RestoreGaps.record(after: last, throughMilliseconds: ULIDGenerator.wallClockMilliseconds(), in: engine.database)

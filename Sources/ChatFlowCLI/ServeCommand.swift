@@ -85,6 +85,8 @@ struct ServeCommand: AsyncParsableCommand {
             defer {
                 if let failure = engine.close() {
                     logger.warning("stopped without writing memory to table files (\(failure.description)): nothing is lost, the next start replays the write-ahead log")
+                } else {
+                    logger.notice("stopped: the database is closed, with everything in memory written to table files")
                 }
             }
             if let damage = engine.walDamageReport { logger.critical("\(damage)") }

@@ -30,6 +30,7 @@ public func runUntilStopped(_ app: some ApplicationProtocol, configuration: Serv
     let notice = StopNotice(graceSeconds: configuration.shutdownGraceSeconds, logger: logger)
     var group = ServiceGroupConfiguration(services: [app, notice], gracefulShutdownSignals: [.sigterm, .sigint, .sighup], logger: logger)
     group.maximumGracefulShutdownDuration = .seconds(configuration.shutdownGraceSeconds)
+    defer { notice.ended() }
     try await ServiceGroup(configuration: group).run()
 }
 

@@ -191,6 +191,24 @@ import Glibc
         #expect(try String(contentsOfFile: missingErrors, encoding: .utf8).contains("it does not exist"))
         #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("was left as it was"))
         #expect(!files.fileExists(atPath: live + ".restoring"))
+        // One whose change log has a damaged block (bytes flipped in a table of the log's
+        // events): a backup of a directory whose projections are up to date, which opening
+        // it reads nothing of; the check of every block does.
+        let caughtUp = dir.appending("caught-up")
+        #expect(await (try ChildProcess(["backup", "--data-dir", live, "--to", caughtUp], environment: Serve.environment)).exitStatus() == 0)
+        let flipped = dir.appending("flipped")
+        try files.copyItem(atPath: caughtUp, toPath: flipped)
+        let logTable = try #require(try files.contentsOfDirectory(atPath: flipped).filter { $0.hasSuffix(".sst") }.first { name in
+            try Data(contentsOf: URL(fileURLWithPath: flipped + "/" + name)).range(of: Data(LogKeys.eventsFamily.utf8)) != nil
+        }, "the backup should hold a table of the log's events")
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: flipped + "/" + logTable))
+        for offset in bytes.count / 4..<(bytes.count / 4 + 8) { bytes[offset] ^= 0xFF }
+        try bytes.write(to: URL(fileURLWithPath: flipped + "/" + logTable))
+        let flippedErrors = dir.appending("flipped.err")
+        #expect(await (try ChildProcess(["restore", "--from", flipped, "--data-dir", live, "--force"], errorFile: flippedErrors)).exitStatus() == 74)
+        let flippedSaid = try String(contentsOfFile: flippedErrors, encoding: .utf8)
+        #expect(flippedSaid.contains("was left as it was") && flippedSaid.localizedCaseInsensitiveContains("corrupt"), "\(flippedSaid)")
+        #expect(!files.fileExists(atPath: live + ".restoring"))
         let (verified, output) = try await Serve.verify(dataDirectory: live)
         #expect(verified == 0, "the data directory must be untouched: \(output)")
 
@@ -209,6 +227,8 @@ import Glibc
         let foreignErrors = dir.appending("foreign.err")
         #expect(await (try ChildProcess(["restore", "--from", good, "--data-dir", elsewhere, "--force"], errorFile: foreignErrors)).exitStatus() == 64)
         #expect(try String(contentsOfFile: foreignErrors, encoding: .utf8).contains("not ChatFlow data (notes.txt)"))
+        #expect(await (try ChildProcess(["restore", "--from", good, "--data-dir", elsewhere])).exitStatus() == 64)
+        #expect(try files.contentsOfDirectory(atPath: elsewhere) == ["notes.txt"], "a refused restore leaves nothing behind, not even a LOCK file")
         #expect(try String(contentsOfFile: elsewhere + "/notes.txt", encoding: .utf8) == "mine")
         // A copy of a data directory that stopped before its CURRENT file is data: replaced.
         let halfCopy = dir.appending("half-copy")

@@ -62,8 +62,8 @@ public final class Database: Sendable {
             }
             try Directory.create(path)
         case .directory:
-            if !options.readOnly && !Directory.isWritable(path) {
-                throw .notWritable(path: path, detail: "permission denied")
+            if !options.readOnly, let problem = Directory.writeProblem(path) {
+                throw .notWritable(path: path, detail: problem)
             }
             // RocksDB takes a directory without CURRENT for a new database, and would start
             // one over the files of a copy or a removal that did not finish.

@@ -44,8 +44,10 @@ public enum Directory {
         return open == 0 ? nil : info.st_mode & 0o777
     }
 
-    static func isWritable(_ path: String) -> Bool {
-        access(path, W_OK) == 0
+    /// Why this process cannot write in `path`, or nil when it can.
+    static func writeProblem(_ path: String) -> String? {
+        guard access(path, W_OK) != 0 else { return nil }
+        return errno == EROFS ? "read-only file system" : String(cString: strerror(errno)).lowercased()
     }
 
     static func exists(_ path: String) -> Bool {

@@ -39,6 +39,10 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
             "data directory \(path) exists but is not a directory; choose another path or remove the file"
         case .noDatabase(let path):
             "there is no ChatFlow data in \(path); check --data-dir (or CHATFLOW_DATA_DIR): `chatflow serve` creates it on its first start"
+        case .notWritable(let path, let detail) where detail.localizedCaseInsensitiveContains("read-only file system"):
+            // Every command opens the directory for writing (verify and rebuild write new
+            // generations, backup a checkpoint): permissions are not what is wrong.
+            "data directory \(path) is on a read-only file system (\(detail)); copy it to a writable one to serve, verify or back it up"
         case .notWritable(let path, let detail):
             "data directory \(path) is not writable by this process (\(detail)); fix its permissions or choose another path"
         case .locked(let path):
@@ -74,8 +78,10 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
             || message.contains("Resource temporarily unavailable") && message.contains("LOCK") {
             return .locked(path: path)
         }
+        // A directory RocksDB cannot make (a checkpoint's, somewhere nothing can be made)
+        // is one this process cannot write, whatever the reason.
         if message.contains("Permission denied") || message.contains("Read-only file system")
-            || message.contains("Operation not permitted") {
+            || message.contains("Operation not permitted") || message.contains("While mkdir") {
             return .notWritable(path: path, detail: message)
         }
         if message.contains("No space left on device") {
