@@ -210,3 +210,18 @@ def test_a_message_posted_while_bob_previews_a_chat_is_there_once_he_joins(signe
     texts = bob.message_texts()
     assert texts.index("Posted while bob was out.") < texts.index("Posted after bob came back."), texts
     assert len(texts) == len(set(texts)), texts
+
+
+def test_a_directory_opened_offline_loads_once_the_connection_is_back(signed_in, chats, bob):
+    bob.driver.get(bob.settings.url + "/#/")
+    bob.wait_live()
+    bob.set_network(online=False)
+    try:
+        bob.attribute_is("[data-testid=connection-status]", "data-state", "reconnecting")
+        bob.clickable("[data-testid=browse-chats]").click()
+        bob.attribute_is("#directory-status", "data-state", "error")
+    finally:
+        bob.set_network(online=True)
+    bob.wait_live(seconds=20)
+    assert bob.wait_directory(seconds=20) in ("more", "end")
+    assert bob.directory_entries()

@@ -244,6 +244,102 @@ def test_removed_from_a_public_chat_bob_joins_it_again(signed_in, alice_api, bob
     assert [m["content"] for m in alice_api.all_messages(chat_id)] == ["Back again"]
 
 
+def test_really_leave_is_asked_of_one_chat_only(signed_in, alice_api, bob_api, bob):
+    public = shared_chat(alice_api, bob_api, bob, "Leave or stay")
+    private = shared_chat(alice_api, bob_api, bob, "Hard to get back into", private=True)
+    bob.open_chat(public)
+    bob.clickable("[data-testid=leave-chat]").click()
+    bob.until(lambda d: d.find_element(By.ID, "leave-chat").text == "Really leave?", "leaving asked for no confirmation")
+
+    # Bob thinks better of it and goes to the private chat: its button asks afresh.
+    bob.open_chat(private)
+    assert bob.text_of("[data-testid=leave-chat]") == "Leave"
+    bob.find("[data-testid=leave-chat]").click()
+    bob.until(lambda d: d.find_element(By.ID, "leave-chat").text == "Really leave?", "leaving asked for no confirmation")
+    assert bob.find("#chat-pane").get_attribute("data-member") == "true"
+    assert {private, public} <= {c["id"] for c in bob_api.chats()}
+
+
+def test_join_by_id_takes_a_pasted_link_or_an_id_with_spaces_around_it(signed_in, settings, alice_api, bob):
+    by_link = alice_api.create_chat("Shared as a link")["id"]
+    by_id = alice_api.create_chat("Shared as an id")["id"]
+    for text, chat_id in ((f"{settings.url}/#/chats/{by_link}", by_link), (f"  {by_id} ", by_id)):
+        bob.clickable("[data-testid=join-chat-toggle]").click()
+        field = bob.visible("[data-testid=join-chat-id]")
+        bob.driver.execute_cdp_cmd("Input.insertText", {"text": text})
+        assert field.get_attribute("value") == text, "what was pasted was cut"
+        bob.find("[data-testid=join-chat-submit]").click()
+        bob.wait_subscribed(chat_id)
+        assert not bob.find("[data-testid=error-banner]").is_displayed()
+
+    # Anything else is not sent, and said to be no id in words a reader follows.
+    bob.clickable("[data-testid=join-chat-toggle]").click()
+    bob.visible("[data-testid=join-chat-id]").send_keys("the chat called Shared as a link" + Keys.ENTER)
+    bob.until(lambda d: "not a chat id" in d.find_element(By.ID, "error-text").text, "the mistake was not explained")
+    bob.find("#join-chat-form [data-close-form]").click()
+    bob.find("#error-dismiss").click()
+
+
+def test_the_reaction_picker_goes_with_its_message_as_the_timeline_scrolls(signed_in, alice_api, bob_api, bob):
+    history = [f"Scrolled past {n:02}" for n in range(40)]
+    shared_chat(alice_api, bob_api, bob, "Picker on the move", history=history)
+    newest = bob.wait_message(history[-1])
+    bob.message_action(bob.wait_message(history[-3]), "react-button").click()
+    picker = bob.visible("[data-testid=emoji-picker]")
+    top = picker.rect["y"]
+    bob.driver.execute_script("document.getElementById('timeline').scrollTop -= 30")
+    bob.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid=emoji-picker]")
+              or abs(d.find_element(By.CSS_SELECTOR, "[data-testid=emoji-picker]").rect["y"] - (top + 30)) <= 1,
+              "the picker did not move with its message")
+    assert bob.find("[data-testid=emoji-picker]").is_displayed()
+    # Its message scrolled out of view: the picker goes, and reacts to nothing.
+    bob.scroll_timeline_to_top()
+    bob.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid=emoji-picker]"), "the picker stayed over other messages")
+    assert bob.reaction(newest, "👍") is None
+
+
+# The messages added to the timeline (a live region, role=log) while it was not aria-busy,
+# which a screen reader announces (window.announced, their ids). An aria-busy record holds
+# the value before the change; the value after is the next one's, or the value now.
+WATCH_ANNOUNCED = """
+const timeline = document.getElementById('timeline');
+window.announced = [];
+let busy = timeline.hasAttribute('aria-busy');
+new MutationObserver((records) => {
+  records.forEach((record, at) => {
+    if (record.type === 'attributes') {
+      const next = records.slice(at + 1).find((later) => later.type === 'attributes');
+      busy = (next ? next.oldValue : timeline.getAttribute('aria-busy')) === 'true';
+    } else if (!busy) {
+      for (const node of record.addedNodes) {
+        if (node.classList && node.classList.contains('message')) window.announced.push(node.dataset.messageId);
+      }
+    }
+  });
+}).observe(timeline, {subtree: true, childList: true, attributes: true, attributeFilter: ['aria-busy'], attributeOldValue: true});
+"""
+
+
+def test_only_messages_that_come_live_are_announced(signed_in, alice_api, bob_api, bob):
+    chat_id = alice_api.create_chat("Read aloud")["id"]
+    for n in range(130):
+        alice_api.post(chat_id, f"Old news {n:03}")
+    bob_api.join(chat_id)
+    bob.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"[data-testid=chat-item][data-chat-id='{chat_id}']"),
+              "the chat never reached bob's list")
+    bob.driver.execute_script(WATCH_ANNOUNCED)
+    bob.open_chat(chat_id)
+    bob.wait_message("Old news 129")
+    for _ in range(2):
+        shown = message_count(bob)
+        bob.scroll_timeline_to_top()
+        bob.until(lambda d: message_count(bob) > shown, "no older page came")
+    live = alice_api.post(chat_id, "Breaking news")["id"]
+    bob.wait_message("Breaking news")
+    bob.until(lambda d: d.execute_script("return window.announced").count(live) == 1, "the live message was not announced")
+    assert bob.driver.execute_script("return window.announced") == [live]
+
+
 def test_the_top_bar_fits_a_phone_while_reconnecting(signed_in, alice_api, bob_api, bob):
     shared_chat(alice_api, bob_api, bob, "A chat with a name long enough to be cut short on a phone")
     set_viewport(bob.driver, *PHONE)
@@ -267,6 +363,26 @@ def test_the_top_bar_fits_a_phone_while_reconnecting(signed_in, alice_api, bob_a
         bob.driver.execute_script("window.chatflow.goOnline()")
         set_viewport(bob.driver, *DESKTOP)
     bob.wait_live(seconds=20)
+
+
+@pytest.mark.parametrize("width", [375, 320])
+def test_the_chat_header_and_top_bar_stay_readable_on_a_narrow_phone(signed_in, alice_api, bob_api, bob, width):
+    name = "A very long chat name that keeps going and going past the width of a phone"
+    chat_id = shared_chat(alice_api, bob_api, bob, name)
+    set_viewport(bob.driver, width, 667)
+    try:
+        bob.driver.get(f"{bob.settings.url}/#/chats/{chat_id}")
+        bob.wait_subscribed(chat_id)
+        bob.wait_live()
+        for selector in ("#chat-members", "#connection-status", "#current-user", "[data-testid=copy-chat-id]"):
+            assert bob.driver.execute_script(SHOWN_WHOLE, bob.find(selector)), f"{selector} is cut short"
+        assert bob.text_of("#chat-members") == "2 members"
+        # The name is cut, and whole in its title, here and in the list.
+        assert bob.find("#chat-name").get_attribute("title") == name
+        assert bob.chat_item(chat_id).find_element(By.CSS_SELECTOR, "[data-testid=chat-item-name]").get_attribute("title") == name
+        assert bob.driver.execute_script("return document.documentElement.scrollWidth") <= width
+    finally:
+        set_viewport(bob.driver, *DESKTOP)
 
 
 def test_a_pasted_bearer_header_signs_in(visitor, settings):

@@ -9,10 +9,12 @@ would cut off every other page. The keyboard test takes bob's network away inste
 from __future__ import annotations
 
 import re
+import shutil
 import time
 
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from support import Api
@@ -124,6 +126,31 @@ def test_after_a_server_restart_a_click_on_the_status_reconnects_at_once(own_ser
     bob.wait_subscribed(chat)
     alice_api.post(chat, "After the second restart")
     bob.wait_message("After the second restart")
+
+
+def test_a_chat_the_server_came_back_without_is_said_to_be_gone(own_server, page_on, tmp_path):
+    alice_token = own_server.token("alice")
+    alice_api = Api(own_server.url, alice_token)
+    chat = alice_api.create_chat("Only in the newer data")["id"]
+    alice_api.post(chat, "Soon to be forgotten")
+    alice = page_on(own_server, "alice")
+    alice.open()
+    alice.sign_in(alice_token)
+    alice.open_chat(chat)
+    alice.wait_message("Soon to be forgotten")
+
+    # Back on data from before the chat (an older backup): the same secret, so the same token.
+    own_server.stop()
+    older = tmp_path / "older-data"
+    older.mkdir(mode=0o700)
+    shutil.copy2(own_server.data / "jwt-secret", older / "jwt-secret")
+    own_server.data = older
+    own_server.start()
+    alice.until(lambda d: "This chat does not exist" in d.find_element(By.ID, "error-text").text,
+                "the page never said the chat was gone", seconds=30)
+    alice.until(lambda d: not d.find_element(By.ID, "chat-pane").is_displayed(), "the gone chat stayed open")
+    assert not alice.find("[data-testid=composer]").is_displayed()
+    assert not alice.driver.find_elements(By.CSS_SELECTOR, f"[data-testid=chat-item][data-chat-id='{chat}']")
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """A token that expires: the page signs out when it does (not when the server next refuses
 something, which its leeway puts later), and what was typed in a chat's composer is there
-again when the same user signs back in, and for nobody else.
+again when the same user signs back in, and for nobody else. Signing out (or in as someone
+else) in one tab does so in every tab of the browser.
 
 On a server of its own (see Server in support.py), whose tokens the test mints with the
 lifetimes it needs; a chat opened from the list goes into the address, so signing back in
@@ -12,6 +13,8 @@ from __future__ import annotations
 import base64
 import json
 import time
+
+from selenium.webdriver.common.by import By
 
 from support import Api
 
@@ -84,3 +87,49 @@ def test_an_expired_token_signs_out_at_once_and_the_draft_waits_for_its_user(own
     # And carol's is still hers.
     switch_user(carol, own_server, "carol", chat)
     assert composer(carol) == "half a thought"
+
+
+def test_signing_out_in_one_tab_signs_out_the_others(visitor, settings):
+    page = visitor
+    page.user = "bob"
+    page.open()
+    page.sign_in(settings.bob_token)
+    first = page.driver.current_window_handle
+    page.driver.switch_to.new_window("tab")
+    page.open()
+    page.until(lambda d: d.find_element(By.ID, "current-user").text == "bob", "the second tab did not sign in")
+    page.wait_live()
+    page.clickable("[data-testid=signout-button]").click()
+    page.visible("[data-testid=signin-screen]")
+
+    page.driver.switch_to.window(first)
+    page.visible("[data-testid=signin-screen]")
+    assert not page.find("#app").is_displayed()
+    assert page.find("[data-testid=connection-status]").get_attribute("data-state") == "closed"
+    assert "another tab" in page.text_of("[data-testid=signin-error]")
+
+    # Signed in as someone else in the second tab: this one is them too, not bob.
+    second = [handle for handle in page.driver.window_handles if handle != first][0]
+    page.driver.switch_to.window(second)
+    page.user = "alice"
+    page.sign_in(settings.alice_token)
+    page.driver.switch_to.window(first)
+    page.until(lambda d: d.find_element(By.ID, "current-user").text == "alice", "the first tab is not alice's")
+    page.wait_live()
+
+
+def test_signing_out_leaves_no_chat_in_the_address_for_the_next_user(own_server, page_on):
+    carol_api = Api(own_server.url, own_server.token("carol"))
+    chat = carol_api.create_chat("Carol's own", private=True)["id"]
+    page = page_on(own_server, "carol")
+    page.open()
+    page.sign_in(own_server.token("carol"))
+    page.open_chat(chat)
+    page.clickable("[data-testid=signout-button]").click()
+    page.visible("[data-testid=signin-screen]")
+    assert chat not in page.driver.current_url
+
+    page.user = "dave"
+    page.sign_in(own_server.token("dave"))
+    assert page.find("#app").get_attribute("data-screen") == "list"
+    assert not page.find("[data-testid=error-banner]").is_displayed()

@@ -9,6 +9,7 @@
   const TOKEN_KEY = 'chatflow.token';
   const DRAFT_KEY = 'chatflow.draft'; // + `.${user}.${chatId}`, in sessionStorage
   const EXPIRED = 'Your token expired. Paste a new one to continue.';
+  const NO_SUCH_CHAT = 'This chat does not exist, or it is private and you are not a member.';
   const EXPIRY_CHECK_MS = 60 * 60 * 1000; // see watchExpiry
   const PAGE_SIZE = 50;
   const API_TIMEOUT_MS = 20000;
@@ -32,6 +33,9 @@
   const MESSAGE_LIMIT = 4000;
   const NAME_LIMIT = 100;
   const DESCRIPTION_LIMIT = 1000;
+  // The most a request body may hold, in bytes (of UTF-8): text within the character limit
+  // may not fit when its characters are long ones, emoji built of several most of all.
+  const BODY_LIMIT = 64 * 1024;
   const REACTION_CHOICES = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '🔥'];
 
   const $ = (id) => document.getElementById(id);
@@ -156,8 +160,13 @@
     return node;
   }
 
-  /** Makes `parent`'s children exactly `nodes`, in order, moving only what is out of place. */
+  /**
+   * Makes `parent`'s children exactly `nodes`, in order, moving only what is out of place. A
+   * node moved loses the focus (its own or that of what it holds): it is given back, so a
+   * chat the keyboard is on stays so when a message takes it to the top of the list.
+   */
   function reconcile(parent, nodes) {
+    const focused = parent.contains(document.activeElement) ? document.activeElement : null;
     let child = parent.firstChild;
     for (const node of nodes) {
       if (node === child) { child = child.nextSibling; continue; }
@@ -168,6 +177,7 @@
       child.remove();
       child = next;
     }
+    if (focused && focused.isConnected && document.activeElement !== focused) focused.focus({ preventScroll: true });
   }
 
   const graphemes = typeof Intl.Segmenter === 'function' ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null;
@@ -185,6 +195,18 @@
     const count = characters(text.trim());
     if (count <= limit) return null;
     return new Error(`${what} can be at most ${limit.toLocaleString('en-US')} characters; this one has ${count.toLocaleString('en-US')}.`);
+  }
+
+  /**
+   * An Error saying that a request with this body would be over the server's size limit, in
+   * characters of `text` to remove (the server's own answer counts bytes), or null.
+   */
+  function overBodyLimit(body, text) {
+    const bytes = new TextEncoder().encode(JSON.stringify(body)).length;
+    if (bytes <= BODY_LIMIT) return null;
+    const perCharacter = new TextEncoder().encode(text).length / Math.max(1, characters(text));
+    const cut = Math.max(1, Math.ceil((bytes - BODY_LIMIT) / perCharacter));
+    return new Error(`This message is too large to send: emoji and other long characters take more room than letters. Remove about ${cut.toLocaleString('en-US')} characters.`);
   }
 
   function uid() {
@@ -390,8 +412,9 @@
     route();
   }
 
-  function signOut(message) {
-    localStorage.removeItem(TOKEN_KEY);
+  /** `forget`: false when another tab has already changed the stored token (see init). */
+  function signOut(message, { forget = true } = {}) {
+    if (forget) localStorage.removeItem(TOKEN_KEY);
     clearTimeout(state.expiryTimer);
     state.expiryTimer = null;
     state.expires = null;
@@ -530,7 +553,7 @@
       if (chat.id === open) link.setAttribute('aria-current', 'page'); else link.removeAttribute('aria-current');
       link.replaceChildren(
         el('span', { class: 'chat-item-top' },
-          el('span', { class: 'chat-item-name', 'data-testid': 'chat-item-name', text: chat.name }),
+          el('span', { class: 'chat-item-name', 'data-testid': 'chat-item-name', title: chat.name, text: chat.name }),
           chat.isPrivate ? el('span', { class: 'tag', text: 'private' }) : null,
           el('time', { class: 'chat-item-time', datetime: chatActivity(chat), text: listTime(chatActivity(chat)) })),
         el('span', { class: 'chat-item-bottom' },
@@ -578,9 +601,15 @@
 
   async function joinChat(event) {
     event.preventDefault();
-    // Accept a pasted link (…/#/chats/ID) as well as the bare id.
+    // Accept a pasted link (…/#/chats/ID) as well as the bare id. The field has no maxlength,
+    // which would cut a link (or an id with a space before it) short without a word.
     const text = $('join-chat-id').value.trim();
-    const id = (text.match(/[0-9A-Za-z]{26}(?![0-9A-Za-z])/) || [text])[0].toUpperCase();
+    const found = text.match(/(?<![0-9A-Za-z])[0-9A-Za-z]{26}(?![0-9A-Za-z])/);
+    if (!found) {
+      showError(new Error('That is not a chat id: an id has 26 letters and digits, as the chat\'s header shows it. A link to the chat works too.'));
+      return;
+    }
+    const id = found[0].toUpperCase();
     const submit = $('join-chat-submit');
     submit.disabled = true;
     try {
@@ -599,9 +628,12 @@
   function toggleForm(form) {
     for (const [id, toggle] of [['new-chat-form', 'new-chat-toggle'], ['join-chat-form', 'join-chat-toggle']]) {
       const open = id === form && $(id).hidden;
+      // Closed with the focus in it, the focus goes back to the button that opened it.
+      const held = !open && $(id).contains(document.activeElement);
       $(id).hidden = !open;
       $(toggle).setAttribute('aria-expanded', String(open));
       if (open) $(id).querySelector('input').focus();
+      if (held) $(toggle).focus();
     }
   }
 
@@ -614,10 +646,15 @@
   function route() {
     if (!state.token) return;
     const match = location.hash.match(/^#\/chats\/([0-9A-Za-z]{26})$/);
+    // On a phone one screen shows at a time: the focus, on what the last one hid, follows
+    // into the chat opened, and back to its entry in the list.
+    const phone = matchMedia('(max-width: 720px)').matches;
+    const was = state.current && state.current.id;
     if (match) {
       closeDirectory();
       openChat(match[1].toUpperCase());
       $('app').dataset.screen = 'chat';
+      if (phone && !$('chat-view').contains(document.activeElement)) $('timeline').focus({ preventScroll: true });
     } else if (location.hash === '#/browse') {
       closeChat();
       openDirectory();
@@ -626,6 +663,8 @@
       closeChat();
       closeDirectory();
       $('app').dataset.screen = 'list';
+      const entry = was && chatNodes.get(was);
+      if (phone && entry && !$('sidebar').contains(document.activeElement)) entry.firstChild.focus();
     }
   }
 
@@ -638,6 +677,7 @@
     clearTimeout(cur.newer.timer);
     clearTimeout(cur.older.timer);
     state.current = null;
+    resetLeave();
     $('chat-pane').hidden = true;
     $('no-chat').hidden = false;
     $('message-list').replaceChildren();
@@ -727,7 +767,7 @@
         cur.reachedStart = !page.nextCursor;
         // The status first: its height is part of what the timeline scrolls to the foot of.
         setHistoryStatus();
-        renderTimeline({ toBottom: true });
+        renderTimeline({ toBottom: true, history: true });
         loadReactionDetails(cur, page.messages);
       }
       setMembership(cur, state.chats.has(id));
@@ -747,7 +787,7 @@
       if (state.current !== cur) return;
       if (error.status === 404) {
         // The server cannot say which: it keeps private chats from those outside them.
-        showError(new Error('This chat does not exist, or it is private and you are not a member.'));
+        showError(new Error(NO_SUCH_CHAT));
         location.hash = '#/';
       } else if (error.status === 403 || error.status === 400) {
         showError(error);
@@ -928,6 +968,8 @@
     const count = typeof chat.memberCount !== 'number' ? ''
       : chat.memberCount === 1 ? '1 member' : `${chat.memberCount} members`;
     $('chat-name').textContent = chat.name;
+    // Cut short on a narrow screen, the name is whole here.
+    $('chat-name').title = chat.name;
     // A private chat's members are its own business once this user is not one of them.
     $('chat-members').textContent = !outside ? count
       : chat.isPrivate || !count ? 'not a member' : `${count} · not a member`;
@@ -948,18 +990,29 @@
     }
   }
 
+  let leaveTimer = null;
+
+  /** "Really leave?" is asked of one chat: gone to another (or after a while), it is "Leave". */
+  function resetLeave() {
+    clearTimeout(leaveTimer);
+    leaveTimer = null;
+    const button = $('leave-chat');
+    button.dataset.confirm = 'false';
+    button.textContent = 'Leave';
+  }
+
   async function leaveChat() {
     const cur = state.current;
     const button = $('leave-chat');
     if (!cur) return;
-    if (button.dataset.confirm !== 'true') {
-      button.dataset.confirm = 'true';
+    if (button.dataset.confirm !== cur.id) {
+      resetLeave();
+      button.dataset.confirm = cur.id;
       button.textContent = 'Really leave?';
-      setTimeout(() => { button.dataset.confirm = 'false'; button.textContent = 'Leave'; }, 4000);
+      leaveTimer = setTimeout(resetLeave, 4000);
       return;
     }
-    button.dataset.confirm = 'false';
-    button.textContent = 'Leave';
+    resetLeave();
     try {
       await api('DELETE', `/chats/${cur.id}/members/${encode(state.me)}`);
       state.chats.delete(cur.id);
@@ -1188,12 +1241,17 @@
     $('new-messages').hidden = true;
   }
 
+  let historyInserts = 0;
+
   /**
    * Brings the message list in line with the open chat's messages, reusing each message's
    * node (so an open editor survives) and keeping what the reader looks at in place when
-   * older messages arrive above it.
+   * older messages arrive above it. `history`: the messages added were asked for (a chat's
+   * first page, a page further on, a jump), not news: the log is busy while they go in, so
+   * that a screen reader announces only what comes live. It stays busy until the next
+   * frame, when the accessibility tree has taken them in.
    */
-  function renderTimeline({ toBottom = false, anchored = false } = {}) {
+  function renderTimeline({ toBottom = false, anchored = false, history = false } = {}) {
     const cur = state.current;
     if (!cur) return;
     const tl = $('timeline');
@@ -1245,6 +1303,11 @@
       node.classList.toggle('grouped', Boolean(grouped));
       desired.push(node);
       previous = message;
+    }
+    if (history) {
+      tl.setAttribute('aria-busy', 'true');
+      const insert = ++historyInserts;
+      requestAnimationFrame(() => setTimeout(() => { if (insert === historyInserts) tl.removeAttribute('aria-busy'); }));
     }
     reconcile(list, desired);
     $('chat-pane').dataset.messageCount = String(cur.messages.size);
@@ -1361,7 +1424,7 @@
       cur.olderCursor = page.nextCursor;
       cur.reachedStart = !page.nextCursor;
       cur.older.failures = 0;
-      renderTimeline();
+      renderTimeline({ history: true });
       loadReactionDetails(cur, page.messages);
     } catch (error) {
       failed = true;
@@ -1399,7 +1462,7 @@
       if (!cur.newerCursor) reachNewest(cur);
       // The page goes below what the reader is looking at, which stays put: the window's
       // foot was not the newest message, so the view does not stick to the new foot.
-      renderTimeline({ anchored: true });
+      renderTimeline({ anchored: true, history: true });
       loadReactionDetails(cur, page.messages);
     } catch (error) {
       failed = true;
@@ -1451,7 +1514,7 @@
     if (!cur.newerCursor) reachNewest(cur);
     setHistoryStatus();
     setNewerStatus();
-    renderTimeline({ toBottom: !cur.newerCursor });
+    renderTimeline({ toBottom: !cur.newerCursor, history: true });
     showNewMessagesButton(cur.newerCursor ? 'Back to the newest ↓' : null);
     loadReactionDetails(cur, pages);
   }
@@ -1559,13 +1622,28 @@
         },
       })));
     document.body.appendChild(picker);
-    const rect = anchor.getBoundingClientRect();
+    placePicker();
+    picker.querySelector('button').focus();
+  }
+
+  /**
+   * Puts the picker by the button that opened it, and keeps it there as the timeline
+   * scrolls: once that message is out of view, the picker closes rather than float over
+   * others while it still reacts to the one gone.
+   */
+  function placePicker() {
+    if (!picker) return;
+    const rect = pickerAnchor.getBoundingClientRect();
+    const box = $('timeline').getBoundingClientRect();
+    if (!pickerAnchor.isConnected || rect.bottom <= box.top || rect.top >= box.bottom) {
+      closePicker({ refocus: picker.contains(document.activeElement) });
+      return;
+    }
     const width = picker.offsetWidth;
     const left = Math.max(8, Math.min(window.innerWidth - width - 8, rect.right - width));
     const top = rect.top - picker.offsetHeight - 6 > 8 ? rect.top - picker.offsetHeight - 6 : rect.bottom + 6;
     picker.style.left = `${left}px`;
     picker.style.top = `${top}px`;
-    picker.querySelector('button').focus();
   }
 
   function closePicker({ refocus = false } = {}) {
@@ -1574,7 +1652,7 @@
     picker = null;
     if (closing) closing.remove();
     // Focused first, while still shown: then its message's focus keeps the actions shown.
-    if (refocus && pickerAnchor && pickerAnchor.isConnected) pickerAnchor.focus();
+    if (refocus && pickerAnchor && pickerAnchor.isConnected) pickerAnchor.focus({ preventScroll: true });
     if (pickerAnchor) pickerAnchor.closest('.message')?.classList.remove('picking');
     pickerAnchor = null;
   }
@@ -1672,7 +1750,7 @@
 
   async function saveEdit(cur, message, content) {
     if (content === message.content) { cancelEdit(cur); return; }
-    const tooLong = overLimit('A message', content, MESSAGE_LIMIT);
+    const tooLong = overLimit('A message', content, MESSAGE_LIMIT) || overBodyLimit({ content }, content);
     if (tooLong) { showError(tooLong); return; }
     try {
       const updated = await api('PATCH', `/messages/${message.id}`, { content });
@@ -1778,12 +1856,15 @@
     // did reach the server (an answer lost on the way back) the message is not posted twice.
     const retry = state.unsent && state.unsent.chatId === cur.id && state.unsent.content === content;
     const clientMessageId = retry ? state.unsent.clientMessageId : uid();
+    const body = { content, messageType: 'text', clientMessageId };
+    const tooLarge = overBodyLimit(body, content);
+    if (tooLarge) { showError(tooLarge); return; }
     state.unsent = null;
     input.value = '';
     saveDraft(cur.id, '');
     autosize();
     try {
-      const message = await api('POST', `/chats/${cur.id}/messages`, { content, messageType: 'text', clientMessageId });
+      const message = await api('POST', `/chats/${cur.id}/messages`, body);
       hideError();
       if (state.current !== cur) return;
       // Posted from back in the history: it shows among the newest, so go there.
@@ -1801,14 +1882,33 @@
       renderTimeline({ toBottom: true });
       markReadSoon();
     } catch (error) {
-      if (!input.value && state.current === cur) {
-        input.value = content;
-        saveDraft(cur.id, content);
-        autosize();
-        state.unsent = { chatId: cur.id, content, clientMessageId };
-      }
-      showError(error);
+      keepUnsent(cur, content, clientMessageId, error);
     }
+  }
+
+  /**
+   * A message that was not sent goes back where its writer finds it: the chat's composer, or
+   * its saved draft when they went to another chat meanwhile, ahead of anything typed there
+   * since. Sent again as it is, it keeps its clientMessageId (see sendMessage).
+   */
+  function keepUnsent(cur, content, clientMessageId, error) {
+    const input = $('composer-input');
+    const here = Boolean(state.current && state.current.id === cur.id);
+    const typed = here ? input.value : loadDraft(cur.id);
+    const text = typed.trim() ? `${content}\n${typed}` : content;
+    if (here) {
+      const { selectionStart, selectionEnd } = input;
+      input.value = text;
+      // Whoever goes on typing does so where they were.
+      if (text !== content) input.setSelectionRange(selectionStart + text.length - typed.length, selectionEnd + text.length - typed.length);
+      autosize();
+    }
+    saveDraft(cur.id, text);
+    state.unsent = text === content ? { chatId: cur.id, content, clientMessageId } : null;
+    if (here) { showError(error); return; }
+    const name = state.chats.get(cur.id)?.name || (cur.chat && cur.chat.name) || 'that chat';
+    const reason = error instanceof ApiError ? error.detail : (error && error.message) || String(error);
+    showError(new Error(`Not sent, and back in the composer of “${name}”: ${reason}`));
   }
 
   function onComposerKey(event) {
@@ -1828,6 +1928,9 @@
     autosize();
     const cur = state.current;
     if (cur) saveDraft(cur.id, $('composer-input').value);
+    // Changed (or cleared) from the text that failed, it is a new message, not a retry:
+    // the same text typed again later must not be taken for the first (see sendMessage).
+    if (cur && state.unsent && state.unsent.chatId === cur.id && state.unsent.content !== $('composer-input').value) state.unsent = null;
     if (!cur || !$('composer-input').value.trim()) return;
     const now = Date.now();
     if (now - cur.lastTypingSent > TYPING_SEND_EVERY_MS && sendFrame({ op: 'typing', chatId: cur.id })) {
@@ -1971,6 +2074,11 @@
     return true;
   }
 
+  /** A panel closing with the focus in it gives it back to its toggle, as the picker does. */
+  function returnFocus(panel, toggle) {
+    if ($(panel).contains(document.activeElement) && !$(toggle).hidden) $(toggle).focus();
+  }
+
   /** Shows or hides a panel of the chat header's, with its toggle button saying which. */
   function setPanel(panel, toggle, open) {
     $(panel).hidden = !open;
@@ -1990,6 +2098,7 @@
   }
 
   function closeAddMember() {
+    returnFocus('add-member-panel', 'add-member-toggle');
     setPanel('add-member-panel', 'add-member-toggle', false);
     $('add-member-form').reset();
     $('add-member-status').textContent = '';
@@ -2036,6 +2145,7 @@
   }
 
   function closeSearch() {
+    returnFocus('search-panel', 'search-toggle');
     setPanel('search-panel', 'search-toggle', false);
     $('search-results').replaceChildren();
     $('search-status').textContent = '';
@@ -2229,6 +2339,8 @@
       }
       // Anything that happened while we were away: unread counts, new chats.
       if (state.connectedBefore) refreshChatsSoon();
+      // The directory that could not be loaded loads now, as a chat does.
+      if (state.directory && state.directory.failed) loadDirectory();
       state.connectedBefore = true;
       startPings(ws);
     };
@@ -2453,6 +2565,15 @@
           if (frame.channel !== chatChannel || awaitingReply(chatChannel)) break;
           cur.subscription = 'none';
           $('chat-pane').dataset.subscribed = 'false';
+          // The chat is gone from the server (it came back from an older backup, or on other
+          // data): said as opening an unknown chat says it, and the view goes with it.
+          if (frame.code === 'not_found') {
+            showError(new Error(NO_SUCH_CHAT));
+            state.chats.delete(cur.id);
+            renderChats();
+            location.hash = '#/';
+            break;
+          }
           // Over the read limit: try again shortly, resuming where the view is.
           if (frame.code === 'rate_limited') {
             setTimeout(() => { if (state.current === cur) subscribe(cur); }, 3000);
@@ -2676,7 +2797,9 @@
     $('token-input').addEventListener('keydown', (event) => {
       if (event.key === 'Enter' && !event.shiftKey) { event.preventDefault(); $('signin-form').requestSubmit(); }
     });
-    $('signout-button').addEventListener('click', () => signOut());
+    // Signed out on purpose, the chat on show is not where the next person to sign in starts
+    // (signed out by an expired token, the same user comes back to it).
+    $('signout-button').addEventListener('click', () => { signOut(); history.replaceState(null, '', '#/'); });
     // The status is a button only while it waits to reconnect (see setStatus): then it takes
     // the keys a button does, Enter as it goes down and Space as it comes up.
     $('connection-status').addEventListener('click', reconnectNow);
@@ -2734,6 +2857,7 @@
     $('timeline').addEventListener('keydown', onTimelineKey);
     $('timeline').addEventListener('scroll', () => {
       const cur = state.current;
+      placePicker();
       if ($('timeline').scrollTop < 300) loadOlder();
       if (isNearBottom()) {
         if (cur && cur.newerCursor) loadNewer();
@@ -2744,6 +2868,8 @@
     }, { passive: true });
     $('new-messages').addEventListener('click', () => {
       const cur = state.current;
+      // The button hides itself: the focus goes on into the timeline it leads to.
+      if (document.activeElement === $('new-messages')) $('timeline').focus({ preventScroll: true });
       if (cur && cur.newerCursor) showNewest(cur);
       else scrollToBottom();
       markReadSoon();
@@ -2761,7 +2887,10 @@
     });
     document.addEventListener('keydown', (event) => {
       if (event.key !== 'Escape') return;
+      const held = (id) => $(id).contains(document.activeElement);
       if (picker) closePicker({ refocus: true });
+      else if (held('add-member-panel')) closeAddMember();
+      else if (held('new-chat-form') || held('join-chat-form')) toggleForm(null);
       else if (!$('search-panel').hidden) closeSearch();
     });
     document.addEventListener('visibilitychange', () => {
@@ -2779,6 +2908,15 @@
     // say so now, and reconnect (resuming with `since`) once the network is back.
     window.addEventListener('offline', () => { if (state.ws) state.ws.close(4000, 'offline'); });
     window.addEventListener('hashchange', route);
+    // Signed out (or in as someone else) in another tab of this browser: so is this one,
+    // which would otherwise go on live, and posting, on a token the browser was told to forget.
+    window.addEventListener('storage', (event) => {
+      if (event.storageArea !== localStorage || (event.key !== TOKEN_KEY && event.key !== null)) return;
+      const stored = localStorage.getItem(TOKEN_KEY);
+      if (stored === state.token) return;
+      if (state.token) signOut(stored ? null : 'Signed out in another tab.', { forget: false });
+      if (stored) signIn(stored, { remembered: true });
+    });
 
     const saved = localStorage.getItem(TOKEN_KEY);
     if (saved) signIn(saved, { remembered: true });

@@ -1,0 +1,179 @@
+"""Sending when it goes wrong: a message whose request fails is never lost (whether its
+writer stayed in the chat, typed on or went to another chat), a message sent again after a
+failure is posted once, while the same text written afresh is a new message, and a message
+too large for the server's body limit is refused before it is sent, in characters.
+
+A module of its own, so bob gets a fresh browser and each test its own chat; alice acts
+through the API only. The page's `fetch` is wrapped (as test_reading.py does) to hold a
+send until the test lets it fail.
+"""
+
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from support import wait_until
+
+# Holds every POST of a message (window.heldSends) until the test settles it: `reject()`
+# fails it as a network that went away does; with `deliver`, the request reaches the server
+# first and only its answer is lost.
+HOLD_SENDS = """
+const [deliver] = arguments;
+window.heldSends = [];
+window.realFetch = window.realFetch || window.fetch;
+window.fetch = (path, init) => {
+  if (init && init.method === 'POST' && /\\/chats\\/[^/]+\\/messages$/.test(String(path))) {
+    const sent = deliver ? window.realFetch(path, init) : Promise.resolve();
+    return new Promise((resolve, reject) => window.heldSends.push({
+      body: JSON.parse(init.body),
+      reject: () => sent.finally(() => reject(new TypeError('Failed to fetch'))),
+    }));
+  }
+  return window.realFetch(path, init);
+};
+"""
+
+FAIL_HELD = "window.fetch = window.realFetch; for (const send of window.heldSends.splice(0)) send.reject();"
+
+
+@pytest.fixture(scope="module")
+def signed_in(settings, bob):
+    bob.open()
+    bob.sign_in(settings.bob_token)
+
+
+def listed_chat(alice_api, bob_api, bob, name: str) -> str:
+    """A chat of alice's that bob is in, listed in his browser."""
+    chat_id = alice_api.create_chat(name)["id"]
+    bob_api.join(chat_id)
+    bob.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"[data-testid=chat-item][data-chat-id='{chat_id}']"),
+              f"chat {name!r} never reached bob's list")
+    return chat_id
+
+
+def composer(page) -> str:
+    return page.find("[data-testid=composer-input]").get_attribute("value")
+
+
+def held(page) -> int:
+    return page.driver.execute_script("return window.heldSends.length")
+
+
+def send_held(page, text: str, deliver: bool = False) -> None:
+    """Sends `text` from the open chat with its request held (see HOLD_SENDS)."""
+    page.driver.execute_script(HOLD_SENDS, deliver)
+    before = held(page)
+    page.type(text + Keys.ENTER)
+    page.until(lambda d: held(page) == before + 1, "the message was never sent")
+    assert composer(page) == ""
+
+
+def contents(api, chat_id: str) -> list[str]:
+    return [m["content"] for m in api.all_messages(chat_id)]
+
+
+def test_a_send_that_fails_after_switching_chats_is_back_in_its_composer(signed_in, alice_api, bob_api, bob):
+    chat = listed_chat(alice_api, bob_api, bob, "Left mid-send")
+    other = listed_chat(alice_api, bob_api, bob, "Gone to meanwhile")
+    bob.open_chat(chat)
+    text = "Important words typed before switching"
+    try:
+        send_held(bob, text)
+        bob.open_chat(other)
+    finally:
+        bob.driver.execute_script(FAIL_HELD)
+    bob.until(lambda d: "Left mid-send" in d.find_element(By.ID, "error-text").text,
+              "the failed send in the other chat was not reported")
+    assert composer(bob) == ""
+    assert contents(alice_api, chat) == []
+
+    # Back in the chat, the text waits in its composer; sent, it is posted once.
+    bob.open_chat(chat)
+    assert composer(bob) == text
+    bob.find("[data-testid=composer-input]").send_keys(Keys.ENTER)
+    bob.wait_message(text)
+    wait_until(lambda: contents(alice_api, chat) == [text], "the message was not posted once")
+
+
+def test_a_send_that_fails_while_the_next_is_typed_keeps_both(signed_in, alice_api, bob_api, bob):
+    chat = listed_chat(alice_api, bob_api, bob, "Typing on")
+    bob.open_chat(chat)
+    try:
+        send_held(bob, "The first thought")
+        bob.type("and the next")
+    finally:
+        bob.driver.execute_script(FAIL_HELD)
+    bob.until(lambda d: "Cannot reach the server" in d.find_element(By.ID, "error-text").text, "the failure was not reported")
+    assert composer(bob) == "The first thought\nand the next"
+    # The caret stayed where bob was typing.
+    bob.type("!")
+    assert composer(bob) == "The first thought\nand the next!"
+    bob.driver.execute_script("arguments[0].value = ''", bob.find("[data-testid=composer-input]"))
+
+
+def test_the_same_text_written_again_after_a_lost_answer_is_a_new_message(signed_in, alice_api, bob_api, bob):
+    chat = listed_chat(alice_api, bob_api, bob, "Said twice")
+    bob.open_chat(chat)
+    try:
+        # The server takes it, but the answer never comes back.
+        send_held(bob, "ok", deliver=True)
+    finally:
+        bob.driver.execute_script(FAIL_HELD)
+    bob.until(lambda d: composer(bob) == "ok", "the text that failed was not put back")
+    bob.wait_message("ok")
+    wait_until(lambda: contents(alice_api, chat) == ["ok"], "the first ok never reached the server")
+
+    # Seeing it went through, bob clears the composer; later he answers "ok" again.
+    field = bob.find("[data-testid=composer-input]")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(Keys.DELETE)
+    assert composer(bob) == ""
+    alice_api.post(chat, "Shall we?")
+    bob.wait_message("Shall we?")
+    bob.type("ok" + Keys.ENTER)
+    wait_until(lambda: contents(alice_api, chat) == ["ok", "Shall we?", "ok"], "the second ok was not posted")
+    bob.until(lambda d: bob.message_texts() == ["ok", "Shall we?", "ok"], "the second ok is not shown")
+
+
+def test_the_same_text_sent_again_after_a_lost_answer_is_posted_once(signed_in, alice_api, bob_api, bob):
+    chat = listed_chat(alice_api, bob_api, bob, "Sent again")
+    bob.open_chat(chat)
+    try:
+        send_held(bob, "Only once, please", deliver=True)
+    finally:
+        bob.driver.execute_script(FAIL_HELD)
+    bob.until(lambda d: composer(bob) == "Only once, please", "the text that failed was not put back")
+    # Sent again untouched: the retry of the one the server took, not a second message.
+    bob.find("[data-testid=composer-input]").send_keys(Keys.ENTER)
+    bob.until(lambda d: composer(bob) == "", "the retry did not go through")
+    bob.wait_message("Only once, please")
+    assert contents(alice_api, chat) == ["Only once, please"]
+    assert bob.message_texts() == ["Only once, please"]
+
+
+def test_a_message_over_the_body_limit_says_how_many_characters_to_remove(signed_in, alice_api, bob_api, bob):
+    chat = listed_chat(alice_api, bob_api, bob, "Family album")
+    bob.open_chat(chat)
+    # 3,000 characters (under the 4,000 limit), 75,000 bytes of UTF-8 (over 64 KiB).
+    family = "👨‍👩‍👧‍👦" * 3000
+    field = bob.clickable("[data-testid=composer-input]")
+    field.click()
+    bob.driver.execute_cdp_cmd("Input.insertText", {"text": family})
+    field.send_keys(Keys.ENTER)
+    bob.until(lambda d: "Remove about" in d.find_element(By.ID, "error-text").text, "the size was not explained in characters")
+    cut = int(bob.text_of("#error-text").split("Remove about ")[1].split(" characters")[0].replace(",", ""))
+    assert composer(bob) == family, "the text was not kept to be shortened"
+    # As many as it says are enough, and not many more.
+    shorter = "👨‍👩‍👧‍👦" * (3000 - cut)
+    bob.driver.execute_script("arguments[0].value = arguments[1]", field, shorter)
+    field.send_keys(Keys.ENTER)
+    bob.wait_message(shorter, seconds=20)
+    shortest_refused = "👨‍👩‍👧‍👦" * (3000 - cut + 5)
+    bob.driver.execute_script("arguments[0].value = arguments[1]", field, shortest_refused)
+    assert not bob.find("[data-testid=error-banner]").is_displayed()
+    field.send_keys(Keys.ENTER)
+    bob.until(lambda d: "Remove about" in d.find_element(By.ID, "error-text").text, "a few more were accepted")
+    assert contents(alice_api, chat) == [shorter]
+    bob.driver.execute_script("arguments[0].value = ''", field)
