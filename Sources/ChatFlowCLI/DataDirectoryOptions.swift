@@ -8,8 +8,14 @@ struct DataDirectoryOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "The data directory (default: $CHATFLOW_DATA_DIR or ./data).")
     var dataDirectory: String?
 
+    /// An empty `CHATFLOW_DATA_DIR` is unset, as every variable is: taken as a path, it named
+    /// the working directory, which `restore` would have replaced.
     var path: String {
-        dataDirectory ?? ProcessInfo.processInfo.environment["CHATFLOW_DATA_DIR"] ?? "./data"
+        dataDirectory ?? Environment()["CHATFLOW_DATA_DIR"] ?? "./data"
+    }
+
+    func validate() throws {
+        if dataDirectory?.isEmpty == true { throw ValidationError("--data-dir must name a directory; leave it out for $CHATFLOW_DATA_DIR or ./data") }
     }
 
     /// Opens the data directory for `command`; when it cannot be opened (none there, in use,

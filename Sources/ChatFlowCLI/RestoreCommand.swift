@@ -73,18 +73,19 @@ struct RestoreCommand: AsyncParsableCommand {
         let lockPath = target + ".restore-lock"
         let lock = open(lockPath, O_CREAT | O_RDWR, 0o600)
         guard lock >= 0 else {
-            throw ValidationError("cannot create \(lockPath): \(String(cString: strerror(errno))); the data directory's parent must exist and be writable")
+            throw Self.cannot("create \(lockPath): \(String(cString: strerror(errno))); the data directory's parent must exist and be writable")
         }
         guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
             close(lock)
-            throw ValidationError("another restore into \(target) is running (\(lockPath) is held); wait for it to end")
+            // In use, as a server running on it is (74), not a mistake in the command (64).
+            throw Self.cannot("restore into \(target) while another restore into it is running (\(lockPath) is held); wait for it to end")
         }
         // A restore ending removes its lock file: a lock then taken on that removed file
         // keeps no one out, so the file locked must still be the one at the path.
         var held = stat(), named = stat()
         guard fstat(lock, &held) == 0, stat(lockPath, &named) == 0, held.st_dev == named.st_dev, held.st_ino == named.st_ino else {
             close(lock)
-            throw ValidationError("another restore into \(target) ended just now; check what it left and run this one again")
+            throw Self.cannot("restore into \(target) while another restore into it ends; check what it left and run this one again")
         }
         defer {
             unlink(lockPath)

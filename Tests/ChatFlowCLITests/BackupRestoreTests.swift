@@ -345,7 +345,7 @@ import Glibc
         let lock = open(live + ".restore-lock", O_CREAT | O_RDWR, 0o600)
         try #require(lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0)
         let errors = dir.appending("locked.err")
-        #expect(await (try ChildProcess(["restore", "--from", good, "--data-dir", live], errorFile: errors)).exitStatus() == 64)
+        #expect(await (try ChildProcess(["restore", "--from", good, "--data-dir", live], errorFile: errors)).exitStatus() == 74, "in use, as a directory a server has open is")
         #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("another restore into"))
         #expect(!files.fileExists(atPath: live) && !files.fileExists(atPath: live + ".restoring"), "a refused restore touches nothing")
         close(lock)

@@ -139,8 +139,18 @@ public final class RocksDBChangeLog: ChangeLog {
             records.append(LogRecord(id: id, payload: iterator.value))
             iterator.next()
         }
-        try iterator.checkError()
+        try Self.checkLogError(iterator)
         return records
+    }
+
+    /// An iterator's error; damage met reading the log's rows is the log's (not a
+    /// projection's, which a rebuild would mend).
+    private static func checkLogError(_ iterator: KeyValueIterator) throws(StorageError) {
+        do {
+            try iterator.checkError()
+        } catch .corrupt(_, let detail) {
+            throw .damagedLog(detail: detail)
+        }
     }
 
     // MARK: - Retention
@@ -190,7 +200,7 @@ public final class RocksDBChangeLog: ChangeLog {
                 if family === self.events { events += 1 }
                 iterator.next()
             }
-            try iterator.checkError()
+            try Self.checkLogError(iterator)
         }
         return events
     }

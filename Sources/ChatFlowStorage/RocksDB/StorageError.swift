@@ -13,6 +13,8 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A read model's rows are damaged: made again from the log, they are whole (the log is
     /// the data; a backup is not needed).
     case damagedProjection(name: String, detail: String)
+    /// The change log's own rows are damaged: nothing makes them again.
+    case damagedLog(detail: String)
     /// A restore stopped between swapping directories: the data directory is missing or
     /// empty beside `<path>.restoring` or `<path>.replaced`.
     case interruptedRestore(path: String)
@@ -48,7 +50,13 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .locked(let path):
             "data directory \(path) is in use by another ChatFlow process (its LOCK is held); stop that process or use another directory"
         case .corrupt(let path, let detail):
-            "data in \(path) is corrupt: \(detail); restore from a backup"
+            // Which data is not known here: a projection's can be made again from the log,
+            // losing nothing, and only the log's own needs a backup (which loses what followed it).
+            "data in \(path) is corrupt: \(detail); with the server stopped, `chatflow verify` says whether it is a projection's "
+                + "(`chatflow rebuild --projection NAME` makes it again from the change log) or the change log's (restore a backup)"
+        case .damagedLog(let detail):
+            "the change log is damaged (\(detail)); it cannot be made again from anything: restore a backup made before the damage "
+                + "(what was written after the backup is lost), see ops/runbooks/backup-restore.md"
         case .damagedProjection(let name, let detail):
             "the \(name) projection is damaged (\(detail)); with the server stopped, `chatflow rebuild --projection \(name)` makes it again from the change log"
         case .interruptedRestore(let path):
