@@ -61,6 +61,12 @@ struct AdminController {
         } catch StorageError.notWritable(_, let detail) {
             // The server writes the backup itself: the directory must be writable to it.
             throw ProblemDetail(.internalServerError, "the server cannot write \(body.to) (\(detail)); the directory must be writable by the server's user (under the systemd unit: add it to ReadWritePaths, as /var/backups/chatflow is)")
+        } catch StorageError.noSpace(let detail) where detail.contains(body.to) {
+            // The backup's disk, not the data's: writes go on, and the 503 of a full data
+            // disk would send whoever reads it after the wrong disk.
+            context.logger.warning("backup failed: no space left for it", metadata: ["directory": "\(body.to)"])
+            throw ProblemDetail(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"),
+                                "no space left for the backup in \(parent) (\(detail)); the data directory is unaffected and takes writes as before: free space there or choose another directory")
         }
         context.logger.notice("backup written", metadata: ["directory": "\(body.to)"])
         return try JSONResponse.make(BackupView(directory: body.to, lastEventId: position?.description, dataDirectory: dataDirectory), status: .created)

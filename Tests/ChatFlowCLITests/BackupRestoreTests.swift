@@ -159,6 +159,32 @@ import Glibc
         #expect(!FileManager.default.fileExists(atPath: target))
     }
 
+    /// A backup to a disk without room for it is said as such (507), not as the data disk
+    /// being full (503): the server's writes go on.
+    @Test(.enabled(if: getuid() == 0, "a mount namespace needs root"))
+    func aBackupWithoutRoomSaysItIsTheBackupsDisk() async throws {
+        let dir = TemporaryDirectory("chatflow-backup-full")
+        defer { dir.remove() }
+        let data = dir.appending("data"), small = dir.appending("small")
+        try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
+        #expect(await (try ChildProcess(["bench", "append", "--events", "5000", "--data-dir", data])).exitStatus() == 0)
+        let port = try Serve.freePort()
+        let server = try ChildProcess(
+            ["--mount", "--propagation", "private", "/bin/sh", "-c",
+             "mount -t tmpfs -o size=256k tmpfs '\(small)' && exec '\(ChildProcess.binary)' serve --data-dir '\(data)' --port \(port)"],
+            environment: Serve.environment, executable: "/usr/bin/unshare")
+        defer { _ = server.kill() }
+        try await Serve.waitReady(port: port)
+
+        let backup = try ChildProcess(["backup", "--data-dir", data, "--to", small + "/backup", "--url", "http://127.0.0.1:\(port)"], environment: Serve.environment)
+        #expect(await backup.exitStatus() == 1, "\(backup.lines)")
+        let said = backup.lines.joined(separator: "\n")
+        #expect(said.contains("507") && said.contains("no space left for the backup") && !said.contains("writes are paused"), "\(said)")
+        let client = APIClient(port: port, token: nil)
+        defer { client.invalidate() }
+        #expect(try await client.call("GET", "/readyz").status == 200, "the data disk is not full")
+    }
+
     /// Nothing an operator mistypes or a damaged backup can cost data: a backup with files
     /// missing is refused before the directory it would replace is touched, a file is not a
     /// data directory, and a path with no data in it is not verified or backed up as empty.
