@@ -70,6 +70,10 @@ struct RestoreCommand: AsyncParsableCommand {
             throw ValidationError("--from: \(from) is the data directory \(target) (or inside it, or what a restore set aside): restore from a backup elsewhere")
         }
         // One restore at a time into a directory: two would swap each other's copies away.
+        // Restored by root into the service user's directory, the copy is given to that user
+        // before it goes in: root's files would keep that user's server out.
+        var owner = stat()
+        let keepOwner = geteuid() == 0 && stat(target, &owner) == 0 && owner.st_uid != 0
         let lockPath = target + ".restore-lock"
         let lock = open(lockPath, O_CREAT | O_RDWR, 0o600)
         guard lock >= 0 else {
@@ -157,6 +161,14 @@ struct RestoreCommand: AsyncParsableCommand {
             if !adopting { try? files.removeItem(atPath: staging) }
             throw Self.cannot("open the backup in \(from) (\(error)); \(target) was left as it was")
         }
+        if keepOwner {
+            do {
+                try Self.give(staging, to: owner.st_uid, group: owner.st_gid)
+            } catch {
+                if !adopting { try? files.removeItem(atPath: staging) }
+                throw Self.cannot("give \(staging) to the owner of \(target) (\(error)); \(target) was left as it was")
+            }
+        }
         // The swap is two renames, each whole or not at all: the old directory aside, the
         // new one in. Stopped between them, the target is missing and every command that
         // opens it says so (`StorageError.interruptedRestore`) instead of starting an empty
@@ -189,6 +201,14 @@ struct RestoreCommand: AsyncParsableCommand {
             guard attributes[.type] as? FileAttributeType != .typeSymbolicLink,
                   let mode = (attributes[.posixPermissions] as? NSNumber)?.uint16Value, mode & 0o077 != 0 else { continue }
             try files.setAttributes([.posixPermissions: NSNumber(value: mode & ~0o077)], ofItemAtPath: path)
+        }
+    }
+
+    /// Gives `root` and everything in it (links themselves, not what they point at) to `user`.
+    private static func give(_ root: String, to user: uid_t, group: gid_t) throws {
+        let names = (FileManager.default.enumerator(atPath: root)?.allObjects as? [String]) ?? []
+        for path in [root] + names.map({ root + "/" + $0 }) where lchown(path, user, group) != 0 {
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM)
         }
     }
 

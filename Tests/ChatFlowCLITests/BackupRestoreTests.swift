@@ -159,6 +159,35 @@ import Glibc
         #expect(!FileManager.default.fileExists(atPath: target))
     }
 
+    /// Root running a command on the service user's data directory would leave files that
+    /// user's server cannot open: refused, saying whom to run it as, and nothing written.
+    /// A restore, which needs root to make its copy beside the directory, gives the copy to
+    /// the directory's owner.
+    @Test(.enabled(if: getuid() == 0, "only root can act on another user's directory"))
+    func rootLeavesAnotherUsersDataDirectoryAlone() async throws {
+        let dir = TemporaryDirectory("chatflow-other-owner")
+        defer { dir.remove() }
+        let (source, good) = try await Self.dataAndBackup(in: dir, events: 100)
+        let nobody = try #require(getpwnam("nobody"))
+        try #require(chown(source, nobody.pointee.pw_uid, nobody.pointee.pw_gid) == 0)
+        let before = try FileManager.default.contentsOfDirectory(atPath: source).sorted()
+        for command in [["verify"], ["rebuild"]] {
+            let errors = dir.appending("\(command[0]).err")
+            let child = try ChildProcess(command + ["--data-dir", source], environment: Serve.environment, errorFile: errors)
+            #expect(await child.exitStatus() == 74, "\(command[0])")
+            #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("belongs to nobody"), "\(command[0])")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: source).sorted() == before)
+
+        #expect(await (try ChildProcess(["restore", "--from", good, "--force", "--data-dir", source])).exitStatus() == 0)
+        let names = (FileManager.default.enumerator(atPath: source)?.allObjects as? [String]) ?? []
+        #expect(!names.isEmpty)
+        for path in [source] + names.map({ source + "/" + $0 }) {
+            var info = stat()
+            #expect(lstat(path, &info) == 0 && info.st_uid == nobody.pointee.pw_uid, "\(path) is not nobody's")
+        }
+    }
+
     /// A backup to a disk without room for it is said as such (507), not as the data disk
     /// being full (503): the server's writes go on.
     @Test(.enabled(if: getuid() == 0, "a mount namespace needs root"))

@@ -62,6 +62,9 @@ public final class Database: Sendable {
             }
             try Directory.create(path)
         case .directory:
+            if !options.readOnly, let owner = Directory.otherOwner(of: path) {
+                throw .ownedByAnotherUser(path: path, owner: owner)
+            }
             if !options.readOnly, let problem = Directory.writeProblem(path) {
                 throw .notWritable(path: path, detail: problem)
             }

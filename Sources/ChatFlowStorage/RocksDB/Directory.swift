@@ -44,6 +44,15 @@ public enum Directory {
         return open == 0 ? nil : info.st_mode & 0o777
     }
 
+    /// The name of the user `path` belongs to when this process is root and that user is
+    /// not; nil otherwise (or when there is nothing at `path`).
+    public static func otherOwner(of path: String) -> String? {
+        var info = stat()
+        guard geteuid() == 0, stat(path, &info) == 0, info.st_uid != 0 else { return nil }
+        guard let entry = getpwuid(info.st_uid) else { return "user \(info.st_uid)" }
+        return String(cString: entry.pointee.pw_name)
+    }
+
     /// Why this process cannot write in `path`, or nil when it can.
     static func writeProblem(_ path: String) -> String? {
         guard access(path, W_OK) != 0 else { return nil }

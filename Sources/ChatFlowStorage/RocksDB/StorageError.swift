@@ -6,6 +6,9 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     case noDatabase(path: String)
     /// The process may not create or write files at the path.
     case notWritable(path: String, detail: String)
+    /// Root would open a data directory that belongs to another user (the service's): the
+    /// files it wrote there would be root's, and that user's server could not open them.
+    case ownedByAnotherUser(path: String, owner: String)
     /// Another process (or another open handle in this one) holds the database lock.
     case locked(path: String)
     /// RocksDB found damaged files.
@@ -47,6 +50,9 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
             "data directory \(path) is on a read-only file system (\(detail)); copy it to a writable one to serve, verify or back it up"
         case .notWritable(let path, let detail):
             "data directory \(path) is not writable by this process (\(detail)); fix its permissions or choose another path"
+        case .ownedByAnotherUser(let path, let owner):
+            "data directory \(path) belongs to \(owner), and this command runs as root: files it wrote there would keep \(owner)'s server out; "
+                + "run it as \(owner) (sudo -u \(owner) chatflow ...)"
         case .locked(let path):
             "data directory \(path) is in use by another ChatFlow process (its LOCK is held); stop that process or use another directory"
         case .corrupt(let path, let detail):
