@@ -19,13 +19,15 @@ struct DataDirectoryOptions: ParsableArguments {
     }
 
     /// Opens the data directory for `command`; when it cannot be opened (none there, in use,
-    /// damaged) says why on stderr and exits 74, as `serve` does.
-    func openEngine(for command: String, options: DatabaseOptions) throws -> ChatFlowEngine {
+    /// damaged) says why on stderr and exits 74, as `serve` does. `json`: also on stdout, as
+    /// the one JSON object a monitor reading the command's `--json` output expects.
+    func openEngine(for command: String, options: DatabaseOptions, json: ((StorageError) -> Void)? = nil) throws -> ChatFlowEngine {
         do {
             let engine = try ChatFlowEngine(dataDirectory: path, databaseOptions: options)
             Self.reportOpening(engine, command: command)
             return engine
         } catch let error as StorageError {
+            json?(error)
             throw Self.unusable(error, in: command)
         }
     }
@@ -33,12 +35,20 @@ struct DataDirectoryOptions: ParsableArguments {
     /// Runs `body` on an open data directory. Damage it meets there (a corrupt block, an
     /// event this build cannot read) is said on stderr and exits 74, as damage found while
     /// opening is; not 1, which `verify` gives for a projection that differs.
-    static func meetingDamage<T>(in command: String, _ body: () throws -> T) throws -> T {
+    static func meetingDamage<T>(in command: String, json: ((StorageError) -> Void)? = nil, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as StorageError {
+            json?(error)
             throw unusable(error, in: command)
         }
+    }
+
+    /// `{"error": "..."}` on stdout: what a `--json` command prints when it cannot go on.
+    static func printJSONError(_ error: StorageError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        if let data = try? encoder.encode(["error": error.description]) { print(String(decoding: data, as: UTF8.self)) }
     }
 
     /// Says on stderr why `command` cannot use the data directory; the exit that calls for (74).

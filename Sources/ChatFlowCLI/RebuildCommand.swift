@@ -25,10 +25,11 @@ struct RebuildCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try data.openEngine(for: "rebuild", options: .replay.withinDescriptorLimit())
+        let reportJSON = json ? DataDirectoryOptions.printJSONError : nil
+        let engine = try data.openEngine(for: "rebuild", options: .replay.withinDescriptorLimit(), json: reportJSON)
         defer { engine.close() }
         let showProgress = !json && isatty(STDERR_FILENO) == 1
-        let result = try DataDirectoryOptions.meetingDamage(in: "rebuild") {
+        let result = try DataDirectoryOptions.meetingDamage(in: "rebuild", json: reportJSON) {
             // The progress line is cleared also when damage ends the rebuild, before it is said.
             defer { if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
             return try rebuild(engine, showProgress: showProgress)

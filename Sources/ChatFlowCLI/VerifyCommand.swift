@@ -25,7 +25,9 @@ struct VerifyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try data.openEngine(for: "verify", options: .replay.withinDescriptorLimit())
+        let engine = try data.openEngine(for: "verify", options: .replay.withinDescriptorLimit(), json: json ? { error in
+            try? printJSON(Output(equal: false, projections: [], error: error.description))
+        } : nil)
         defer { engine.close() }
         let reports: [Verifier.Report]
         do {

@@ -299,6 +299,13 @@ import Glibc
         #expect(await verify.exitStatus() == 74, "74: the data cannot be opened, unlike 1 for a mismatch")
         #expect(try String(contentsOfFile: verifyErrors, encoding: .utf8).contains("no ChatFlow data"))
         #expect(await (try ChildProcess(["rebuild", "--data-dir", typo])).exitStatus() == 74, "as verify and serve exit")
+        // Asked for JSON, they print one object in this outcome too, for a monitor to read.
+        for command in ["verify", "rebuild"] {
+            let asJSON = try ChildProcess([command, "--data-dir", typo, "--json"], errorFile: dir.appending("\(command)-json.err"))
+            #expect(await asJSON.exitStatus() == 74)
+            let object = asJSON.lines.first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect((object?["error"] as? String)?.contains("no ChatFlow data") == true, "\(command): \(asJSON.lines)")
+        }
         #expect(await (try ChildProcess(["rebuild", "--data-dir", source, "--projection", "nope"])).exitStatus() == 64, "a usage error, not 1 (differs)")
         let emptyBackup = try ChildProcess(["backup", "--data-dir", typo, "--to", dir.appending("empty-backup")], environment: Serve.environment)
         #expect(await emptyBackup.exitStatus() != 0)
