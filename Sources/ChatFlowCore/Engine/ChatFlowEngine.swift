@@ -24,15 +24,20 @@ public final class ChatFlowEngine: Sendable {
             let log = try RocksDBChangeLog(database: database, options: logOptions)
             opened = log
             self.log = log
-            store = try ProjectionStore(database: database, random: { logOptions.random().1 })
+            let store = try ProjectionStore(database: database, random: { logOptions.random().1 })
+            self.store = store
             // After retention the log starts part-way through each chat's history: a
             // projection filled from its start would lack what `rebuild` gives it (the seed
             // of what was removed, counters included, and the prune at the horizon after).
-            // Such a projection is rebuilt here, before the projector or anything reads it.
-            if !databaseOptions.readOnly, !store.startedAfresh.isEmpty, try RetentionState.load(from: database) != nil {
-                logger.notice("rebuilding projections started afresh on a log that retention shortened", metadata: ["projections": "\(store.startedAfresh.joined(separator: ","))"])
-                let rebuilt = try Rebuilder(log: log, store: store).rebuild(store.startedAfresh)
-                logger.notice("rebuilt projections", metadata: ["events": "\(rebuilt.events)", "seconds": "\(rebuilt.seconds)"])
+            // One that has applied nothing (started afresh by this opening, or by one whose
+            // rebuild here was cut short) is rebuilt here, before anything reads it.
+            if !databaseOptions.readOnly, try RetentionState.load(from: database) != nil {
+                let empty = try ProjectionCatalog.names.filter { try store.checkpoint(of: $0) == nil }
+                if !empty.isEmpty {
+                    logger.notice("rebuilding projections that start afresh on a log that retention shortened", metadata: ["projections": "\(empty.joined(separator: ","))"])
+                    let rebuilt = try Rebuilder(log: log, store: store).rebuild(empty)
+                    logger.notice("rebuilt projections", metadata: ["events": "\(rebuilt.events)", "seconds": "\(rebuilt.seconds)"])
+                }
             }
             projector = try Projector(log: log, store: store, logger: logger)
             reader = ChatFlowReader(store: store)

@@ -15,9 +15,6 @@ public final class ProjectionStore: Sendable {
     /// The projections this opening started afresh because the log held rows of another
     /// version of them, with that version: the projector builds them again from the log.
     public let restarted: [(name: String, storedVersion: Int, version: Int)]
-    /// Every projection this opening gave an empty generation: those restarted, and those
-    /// the data directory had never held.
-    public let startedAfresh: [String]
 
     /// Opens the projections of `database`. A projection seen for the first time, or whose
     /// stored version differs from the code's, gets a fresh empty generation that the
@@ -30,7 +27,6 @@ public final class ProjectionStore: Sendable {
         salt = try Self.loadSalt(database: database, generations: generations, random: random)
         var active: [String: (UInt32, ColumnFamily)] = [:]
         var restarted: [(String, Int, Int)] = []
-        var startedAfresh: [String] = []
         for projection in ProjectionCatalog.all {
             let stored = try database.get(Array(projection.name.utf8), in: generations).flatMap(Self.decodeGeneration)
             if let stored, stored.version == UInt32(projection.version),
@@ -43,7 +39,6 @@ public final class ProjectionStore: Sendable {
                 batch.put(Array(projection.name.utf8), Self.encodeGeneration(generation, version: projection.version), in: generations)
                 try database.write(batch, sync: true)
                 active[projection.name] = (generation, family)
-                startedAfresh.append(projection.name)
                 if let stored, stored.version != UInt32(projection.version) { restarted.append((projection.name, Int(stored.version), projection.version)) }
             } else {
                 throw StorageError.malformed("projection \(projection.name) has not been built in \(database.path); start the server or run rebuild once")
@@ -51,7 +46,6 @@ public final class ProjectionStore: Sendable {
         }
         self.active = Mutex(active)
         self.restarted = restarted
-        self.startedAfresh = startedAfresh
         if !database.isReadOnly { try dropUnreferencedGenerations() }
     }
 

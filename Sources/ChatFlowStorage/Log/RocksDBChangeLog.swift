@@ -186,9 +186,8 @@ public final class RocksDBChangeLog: ChangeLog {
         return removed
     }
 
-    /// The durable record `id`, if the log holds it.
     /// Reads every event and idempotency record once, which checks each block holding them
-    /// against its checksum: a log damaged on disk says so here (`StorageError.corrupt`)
+    /// against its checksum: a log damaged on disk says so here (`StorageError.damagedLog`)
     /// rather than when a read first meets the damage. Returns the number of events.
     @discardableResult
     public func checkBlocks() throws -> Int {
@@ -205,6 +204,7 @@ public final class RocksDBChangeLog: ChangeLog {
         return events
     }
 
+    /// The durable record `id`, if the log holds it.
     public func record(_ id: ULID) throws -> LogRecord? {
         guard let durable = lastPosition, id <= durable else { return nil }
         return try database.get(LogKeys.event(id), in: events).map { LogRecord(id: id, payload: $0) }

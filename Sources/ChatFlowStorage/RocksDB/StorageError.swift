@@ -92,14 +92,15 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
             || message.contains("Resource temporarily unavailable") && message.contains("LOCK") {
             return .locked(path: path)
         }
+        // First: a full disk fails whatever was being done, making a directory too.
+        if message.contains("No space left on device") {
+            return .noSpace(detail: message)
+        }
         // A directory RocksDB cannot make (a checkpoint's, somewhere nothing can be made)
         // is one this process cannot write, whatever the reason.
         if message.contains("Permission denied") || message.contains("Read-only file system")
             || message.contains("Operation not permitted") || message.contains("While mkdir") {
             return .notWritable(path: path, detail: message)
-        }
-        if message.contains("No space left on device") {
-            return .noSpace(detail: message)
         }
         if message.contains("does not exist (create_if_missing is false)") {
             return .noDatabase(path: path)
