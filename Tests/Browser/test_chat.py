@@ -264,6 +264,26 @@ def test_search_highlights_half_width_kana_with_their_voiced_marks(room, alice):
     alice.find("[data-testid=search-close]").click()
 
 
+def test_search_highlights_han_and_kana_inside_unspaced_text(room, alice):
+    # The server matches Han and kana character by character, inside text without spaces.
+    alice.open_chat(room)
+    alice.send("日本語のテキスト検索 and 東京tower")
+    if not alice.find("[data-testid=search-panel]").is_displayed():
+        alice.clickable("[data-testid=search-toggle]").click()
+    for query, marked in (("テキスト", ["テキスト"]), ("日本語", ["日本語"]), ('"テキスト 検索"', ["テキスト検索"]),
+                          ("東京tower", ["東京tower"]), ("tower", ["tower"])):
+        field = alice.visible("[data-testid=search-input]")
+        field.clear()
+        field.send_keys(query, Keys.ENTER)
+        alice.until(lambda d: d.find_element(By.ID, "search-panel").get_attribute("data-state") == "done"
+                    and query in d.find_element(By.ID, "search-status").text, f"search for {query!r} did not finish")
+        marks = alice.driver.execute_script("""
+            return Array.from(document.querySelectorAll('[data-testid=search-result-text]'),
+                              (r) => [r.textContent, ...Array.from(r.querySelectorAll('mark'), (m) => m.textContent)]);""")
+        assert marks == [["日本語のテキスト検索 and 東京tower", *marked]], (query, marks)
+    alice.find("[data-testid=search-close]").click()
+
+
 def test_bob_reconnects_and_resumes_where_he_left_off(room, alice, bob, alice_api):
     reacted = alice.send("React to me while bob is away")
     bob.wait_message("React to me while bob is away")

@@ -212,6 +212,59 @@ def test_a_message_posted_while_bob_previews_a_chat_is_there_once_he_joins(signe
     assert len(texts) == len(set(texts)), texts
 
 
+def test_load_more_keeps_the_keyboard_focus(signed_in, chats, alice_api, bob):
+    # Three pages at least, so that "Load more" is pressed with more to come and at the end.
+    for number in range(2 * DIRECTORY_PAGE_SIZE + 1 - len(public_directory(alice_api))):
+        alice_api.create_chat(f"Keyboard page filler {number + 1}")
+    bob.driver.get(bob.settings.url + "/#/")
+    bob.wait_live()
+    bob.browse()
+    focused = "return document.activeElement.id || document.activeElement.getAttribute('data-testid')"
+    more = bob.clickable("[data-testid=directory-more]")
+    bob.driver.execute_script("arguments[0].focus()", more)
+    pressed_with_more_to_come = False
+    for _ in range(50):
+        shown = [entry["id"] for entry in bob.directory_entries()]
+        bob.driver.switch_to.active_element.send_keys(Keys.ENTER)
+        bob.until(lambda d: len(bob.directory_entries()) > len(shown), "Load more added nothing")
+        if bob.wait_directory() == "end":
+            break
+        # More to come: the next page is one key press away.
+        assert bob.driver.execute_script(focused) == "directory-more"
+        pressed_with_more_to_come = True
+    else:
+        raise AssertionError("the directory never reached its end")
+    assert pressed_with_more_to_come
+    # The button is gone for good: the focus is on the first chat the last page brought.
+    first_new = bob.directory_entries()[len(shown)]
+    assert bob.driver.execute_script(focused) == "directory-item-name"
+    assert bob.driver.execute_script("return document.activeElement.closest('[data-chat-id]').dataset.chatId") == first_new["id"]
+
+
+def test_a_preview_of_a_chat_made_private_is_taken_away(signed_in, settings, alice_api, bob):
+    chat = alice_api.create_chat("Open for now", "Soon to be closed")
+    alice_api.post(chat["id"], "Readable while public.")
+    bob.driver.get(f"{settings.url}/#/chats/{chat['id']}")
+    bob.wait_live()
+    bob.visible("[data-testid=join-bar]")
+    bob.wait_message("Readable while public.")
+
+    # A previewer has no live channel: coming back to the page, the preview is read again.
+    alice_api.request("PATCH", f"/chats/{chat['id']}", {"name": "Open, renamed"})
+    bob.driver.execute_script("document.dispatchEvent(new Event('visibilitychange'))")
+    bob.until(lambda d: d.find_element(By.ID, "chat-name").text == "Open, renamed", "the preview kept the old name")
+
+    # Made private meanwhile: Join says so in the client's words, and what bob may no longer
+    # read goes away.
+    alice_api.request("PATCH", f"/chats/{chat['id']}", {"isPrivate": True})
+    bob.clickable("[data-testid=join-this-chat]").click()
+    bob.until(lambda d: d.find_element(By.ID, "error-text").text
+              == "This chat does not exist, or it is private and you are not a member.", "Join did not say why it failed")
+    bob.until(lambda d: not d.find_element(By.ID, "chat-pane").is_displayed(), "the preview stayed on screen")
+    assert bob.message_texts() == []
+    assert bob.driver.execute_script("return location.hash") == "#/"
+
+
 def test_a_directory_opened_offline_loads_once_the_connection_is_back(signed_in, chats, bob):
     bob.driver.get(bob.settings.url + "/#/")
     bob.wait_live()

@@ -1,7 +1,8 @@
 """Where the keyboard focus goes when what holds it goes away: a panel or form that closes
 (by its ×, its Cancel or Escape) gives it back to the button that opened it, "New messages ↓"
 hands it on to the timeline, a chat in the list keeps it when a message takes the chat to
-the top, and on a phone it follows from the list into a chat and back.
+the top, on a phone it follows from the list into a chat and back, and Escape in the delete
+confirmation is Cancel.
 
 A module of its own, so bob gets a fresh browser and each test its own chat; alice acts
 through the API only.
@@ -117,3 +118,17 @@ def test_on_a_phone_the_focus_goes_into_the_chat_and_back_to_its_entry(signed_in
         focus_is(bob, chat_id, "after Back")
     finally:
         set_viewport(bob.driver, *DESKTOP)
+
+
+def test_escape_in_the_delete_confirmation_is_cancel(signed_in, alice_api, bob_api, bob):
+    chat = listed_chat(alice_api, bob_api, bob, "Second thoughts")
+    bob.open_chat(chat)
+    mine = bob.send("Delete me, or not")
+    bob.message_action(mine, "delete-button").send_keys(Keys.ENTER)
+    bob.until(lambda d: d.switch_to.active_element.get_attribute("data-testid") == "confirm-delete",
+              "the confirmation did not take the focus")
+    bob.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    bob.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid=confirm-delete]"), "the confirmation stayed open")
+    assert bob.driver.switch_to.active_element.get_attribute("data-testid") == "delete-button"
+    assert bob.driver.switch_to.active_element.find_element(By.XPATH, "ancestor::li").get_attribute("data-message-id") == mine
+    assert not alice_api.request("GET", f"/messages/{mine}")["deleted"]

@@ -733,3 +733,94 @@ def test_a_long_user_id_wraps_at_phone_width(own_server, page_on):
           const rect = node.getBoundingClientRect();
           return rect.width > 0 && rect.left >= box.left && rect.right <= box.right;
         });""", message), "the author or the time runs off screen"
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_a_long_chat_list_scrolls_only_down_and_keeps_its_buttons_in_view(own_server, page_on, width):
+    carol_api = Api(own_server.url, own_server.token("carol"))
+    for number in range(30):
+        carol_api.create_chat(f"Chat number {number + 1}")
+    carol = page_on(own_server, "carol")
+    carol.open()
+    carol.sign_in(own_server.token("carol"))
+    set_viewport(carol.driver, width, DESKTOP[1])
+    carol.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-testid=chat-item]")) == 30, "the list is not whole")
+    carol.clickable("[data-testid=browse-chats]").click()
+    carol.wait_directory()
+    layout = """
+        const sidebar = document.getElementById('sidebar');
+        const box = sidebar.getBoundingClientRect();
+        const list = document.getElementById('chat-list');
+        list.scrollTop = list.scrollHeight;
+        sidebar.scrollTop = sidebar.scrollHeight;
+        const inside = (node) => {
+          const rect = node.getBoundingClientRect();
+          return rect.left >= box.left && rect.top >= box.top && rect.bottom <= box.bottom
+            && rect.right <= box.left + sidebar.clientLeft + sidebar.clientWidth;
+        };
+        return {
+          sideways: [sidebar, list].filter((node) => node.scrollWidth > node.clientWidth).map((node) => node.id),
+          scrolledSideways: sidebar.scrollLeft + list.scrollLeft,
+          buttons: Array.from(document.querySelectorAll('.sidebar-actions .button'), (button) => inside(button)
+            && button.scrollWidth <= button.clientWidth),
+        };"""
+    # Scrolled to the end of the list: nothing scrolls sideways, and the three buttons are
+    # whole and in view.
+    assert carol.driver.execute_script(layout) == {"sideways": [], "scrolledSideways": 0, "buttons": [True, True, True]}
+
+
+CONTRAST = """
+const parse = (color) => color.match(/[\\d.]+/g).map(Number);
+const luminance = ([r, g, b]) => {
+  const [R, G, B] = [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+  return 0.2126 * R + 0.7152 * G + 0.0722 * B;
+};
+const background = (node) => {
+  for (; node; node = node.parentElement) {
+    const color = parse(getComputedStyle(node).backgroundColor);
+    if (color.length < 4 || color[3] > 0) return color;
+  }
+  return [255, 255, 255];
+};
+return Array.from(document.querySelectorAll(arguments[0]), (node) => {
+  const [a, b] = [luminance(parse(getComputedStyle(node).color)), luminance(background(node))].sort((x, y) => y - x);
+  return [node.textContent, Math.round((a + 0.05) / (b + 0.05) * 100) / 100];
+});
+"""
+
+
+def test_small_muted_text_has_enough_contrast_on_the_open_chat_and_the_status(signed_in, alice_api, bob_api, bob):
+    chat = alice_api.create_chat("Contrast check", private=True)
+    alice_api.request("POST", f"/chats/{chat['id']}/members", {"userId": "bob"})
+    alice_api.post(chat["id"], "Readable, I hope")
+    bob.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "light"}]})
+    try:
+        bob.open_chat(chat["id"])
+        selector = ("[data-testid=connection-status], [aria-current=page] .chat-item-time,"
+                    " [aria-current=page] .chat-item-preview, [aria-current=page] .tag")
+        ratios = bob.driver.execute_script(CONTRAST, selector)
+        assert len(ratios) == 4, ratios
+        # WCAG AA for text this small.
+        assert all(ratio >= 4.5 for _, ratio in ratios), ratios
+    finally:
+        bob.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+
+
+def test_a_message_of_blank_lines_takes_at_most_a_screen(signed_in, alice_api, bob_api, bob):
+    chat = alice_api.create_chat("Blank lines")["id"]
+    bob_api.join(chat)
+    tall = "x" + "\n" * 3000 + "y"
+    alice_api.post(chat, "Before the tall one")
+    alice_api.post(chat, tall)
+    alice_api.post(chat, "After the tall one")
+    bob.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"[data-testid=chat-item][data-chat-id='{chat}']"), "the chat never reached bob's list")
+    bob.open_chat(chat)
+    message = bob.message(bob.wait_message(tall))
+    sizes = bob.driver.execute_script("""
+        const [message] = arguments;
+        const text = message.querySelector('.text');
+        return {message: message.getBoundingClientRect().height, screen: innerHeight,
+                scrolls: text.scrollHeight > text.clientHeight};""", message)
+    assert sizes["message"] <= sizes["screen"], sizes
+    # All of it can still be read, within the message.
+    assert sizes["scrolls"], sizes

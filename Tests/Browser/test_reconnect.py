@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import time
 
 import pytest
@@ -151,6 +152,36 @@ def test_a_chat_the_server_came_back_without_is_said_to_be_gone(own_server, page
     alice.until(lambda d: not d.find_element(By.ID, "chat-pane").is_displayed(), "the gone chat stayed open")
     assert not alice.find("[data-testid=composer]").is_displayed()
     assert not alice.driver.find_elements(By.CSS_SELECTOR, f"[data-testid=chat-item][data-chat-id='{chat}']")
+
+
+def test_messages_the_server_lost_in_a_restore_leave_the_page(own_server, page_on, tmp_path):
+    alice_token = own_server.token("alice")
+    alice_api = Api(own_server.url, alice_token)
+    chat = alice_api.create_chat("Restored")["id"]
+    alice_api.post(chat, "Kept by the backup")
+    own_server.stop()
+    backup = tmp_path / "backup"
+    subprocess.run([str(own_server.settings.binary), "backup", "--data-dir", str(own_server.data), "--to", str(backup)],
+                   check=True, capture_output=True)
+    own_server.start()
+    alice = page_on(own_server, "alice")
+    alice.open()
+    alice.sign_in(alice_token)
+    alice.open_chat(chat)
+    alice.send("Lost with the restore")
+
+    own_server.stop()
+    subprocess.run([str(own_server.settings.binary), "restore", "--data-dir", str(own_server.data), "--from", str(backup),
+                    "--force"], check=True, capture_output=True)
+    own_server.start()
+    # The page saw history the server no longer has: it says so and shows what the server has.
+    alice.until(lambda d: "restored from an earlier backup" in d.find_element(By.ID, "error-text").text,
+                "the page never said messages were lost", seconds=30)
+    alice.wait_subscribed(chat, seconds=20)
+    alice.until(lambda d: alice.message_texts() == ["Kept by the backup"], "a message the server lost is still shown")
+    alice_api.post(chat, "After the restore")
+    alice.wait_message("After the restore")
+    assert alice.message_texts() == ["Kept by the backup", "After the restore"]
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """Sending when it goes wrong: a message whose request fails is never lost (whether its
-writer stayed in the chat, typed on or went to another chat), a message sent again after a
-failure is posted once, while the same text written afresh is a new message, and a message
+writer stayed in the chat, typed on or went to another chat), messages sent in quick
+succession are posted one after another, in order, a message sent again after a failure is
+posted once, while the same text written afresh is a new message, and a message
 too large for the server's body limit is refused before it is sent, in characters.
 
 A module of its own, so bob gets a fresh browser and each test its own chat; alice acts
@@ -18,7 +19,7 @@ from support import wait_until
 
 # Holds every POST of a message (window.heldSends) until the test settles it: `reject()`
 # fails it as a network that went away does; with `deliver`, the request reaches the server
-# first and only its answer is lost.
+# first and only its answer is lost. `pass()` lets one held without `deliver` go on.
 HOLD_SENDS = """
 const [deliver] = arguments;
 window.heldSends = [];
@@ -29,6 +30,7 @@ window.fetch = (path, init) => {
     return new Promise((resolve, reject) => window.heldSends.push({
       body: JSON.parse(init.body),
       reject: () => sent.finally(() => reject(new TypeError('Failed to fetch'))),
+      pass: () => window.realFetch(path, init).then(resolve, reject),
     }));
   }
   return window.realFetch(path, init);
@@ -177,3 +179,44 @@ def test_a_message_over_the_body_limit_says_how_many_characters_to_remove(signed
     bob.until(lambda d: "Remove about" in d.find_element(By.ID, "error-text").text, "a few more were accepted")
     assert contents(alice_api, chat) == [shorter]
     bob.driver.execute_script("arguments[0].value = ''", field)
+
+
+def test_messages_sent_in_quick_succession_are_posted_one_after_another(signed_in, alice_api, bob_api, bob):
+    chat = listed_chat(alice_api, bob_api, bob, "Rapid fire")
+    bob.open_chat(chat)
+    bob.driver.execute_script(HOLD_SENDS, False)
+    try:
+        # Three lines sent at once: only the first is on its way, and the composer is free.
+        for text in ("one", "two", "three"):
+            bob.type(text + Keys.ENTER)
+            assert composer(bob) == ""
+        bob.until(lambda d: held(bob) == 1, "the first message was never sent")
+        assert held(bob) == 1, "the next message went before the first was posted"
+        # Each goes once the one before it is posted.
+        for count, text in enumerate(("one", "two", "three"), start=1):
+            bob.driver.execute_script("window.heldSends[arguments[0]].pass()", count - 1)
+            bob.wait_message(text)
+            if count < 3:
+                bob.until(lambda d: held(bob) == count + 1, f"the message after {text!r} was never sent")
+        assert [send["content"] for send in bob.driver.execute_script("return window.heldSends.map((s) => s.body)")] \
+            == ["one", "two", "three"]
+    finally:
+        bob.driver.execute_script(FAIL_HELD)
+    wait_until(lambda: contents(alice_api, chat) == ["one", "two", "three"], "the messages were not posted in order")
+    assert bob.message_texts() == ["one", "two", "three"]
+
+
+def test_a_failed_send_keeps_the_messages_queued_behind_it_in_order(signed_in, alice_api, bob_api, bob):
+    chat = listed_chat(alice_api, bob_api, bob, "Queued behind")
+    bob.open_chat(chat)
+    try:
+        send_held(bob, "first")
+        bob.type("second" + Keys.ENTER)
+        assert composer(bob) == ""
+        bob.type("still typing")
+    finally:
+        bob.driver.execute_script(FAIL_HELD)
+    bob.until(lambda d: "Cannot reach the server" in d.find_element(By.ID, "error-text").text, "the failure was not reported")
+    bob.until(lambda d: composer(bob) == "first\nsecond\nstill typing", "what was not sent is not back in order")
+    assert contents(alice_api, chat) == []
+    bob.driver.execute_script("arguments[0].value = ''", bob.find("[data-testid=composer-input]"))

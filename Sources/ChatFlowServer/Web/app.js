@@ -10,6 +10,7 @@
   const DRAFT_KEY = 'chatflow.draft'; // + `.${user}.${chatId}`, in sessionStorage
   const EXPIRED = 'Your token expired. Paste a new one to continue.';
   const NO_SUCH_CHAT = 'This chat does not exist, or it is private and you are not a member.';
+  const LOST_HISTORY = 'The server was restored from an earlier backup: the latest messages shown here are no longer on it. The chat now shows what the server has.';
   const EXPIRY_CHECK_MS = 60 * 60 * 1000; // see watchExpiry
   const PAGE_SIZE = 50;
   const API_TIMEOUT_MS = 20000;
@@ -418,6 +419,12 @@
     clearTimeout(state.expiryTimer);
     state.expiryTimer = null;
     state.expires = null;
+    // Messages waiting their turn are not posted on whoever signs in next: they are drafts
+    // (this user's, while state.me still says who that is).
+    for (const [chatId, queue] of sendQueues) {
+      const waiting = queue.splice(1).map((item) => item.content);
+      if (waiting.length) saveDraft(chatId, [...waiting, loadDraft(chatId)].filter((text) => text.trim()).join('\n'));
+    }
     state.token = null;
     state.me = null;
     closeSocket();
@@ -938,7 +945,9 @@
       await rejoin(cur);
       if (cur.member && state.current === cur) $('composer-input').focus();
     } catch (error) {
-      showError(error);
+      // Made private since the preview was opened (nothing live tells a previewer).
+      if (error.status === 404 && state.current === cur) noSuchChat(cur);
+      else showError(error);
     } finally {
       button.disabled = false;
     }
@@ -986,8 +995,22 @@
       if (summary) Object.assign(summary, chat);
       renderChats();
     } catch (error) {
-      if (error.status !== 404) showError(error);
+      // A member who has just lost a private chat is told so by the bar; a preview that can
+      // no longer be read is of a chat made private since, and is taken away.
+      if (error.status === 404 && state.current === cur && !cur.member && !cur.gone) noSuchChat(cur);
+      else if (error.status !== 404) showError(error);
     }
+  }
+
+  /**
+   * The open chat cannot be read (gone from the server, or private to this non-member): said
+   * as opening an unknown chat says it, and the view, with what it showed, goes with it.
+   */
+  function noSuchChat(cur) {
+    showError(new Error(NO_SUCH_CHAT));
+    state.chats.delete(cur.id);
+    renderChats();
+    if (state.current === cur) location.hash = '#/';
   }
 
   let leaveTimer = null;
@@ -1060,6 +1083,7 @@
     renderDirectory();
     let path = `/chats?scope=public&limit=${DIRECTORY_PAGE_SIZE}`;
     if (dir.cursor) path += `&cursor=${encode(dir.cursor)}`;
+    const shown = dir.chats.size;
     try {
       // The first page comes with a fresh list of the user's chats, which the "Joined" marks
       // go by: chats joined elsewhere (another tab, the API) reach this page only on a refresh.
@@ -1075,7 +1099,13 @@
       showError(error);
     }
     dir.loading = false;
+    const held = document.activeElement === $('directory-more');
     renderDirectory();
+    // The last page hides "Load more" for good: the focus goes on to the first chat it brought.
+    if (held && $('directory-more').hidden && dir.chats.size) {
+      const ids = Array.from(dir.chats.keys());
+      dir.nodes.get(ids[Math.min(shown, ids.length - 1)]).querySelector('a').focus();
+    }
   }
 
   function renderDirectory() {
@@ -1105,7 +1135,9 @@
 
     const more = $('directory-more');
     more.hidden = !(dir.failed || (count && !dir.reachedEnd));
-    more.disabled = dir.loading;
+    // Not disabled while a page loads, which would drop the focus: the next page stays one key
+    // press away (loadDirectory does not ask twice at once).
+    more.setAttribute('aria-disabled', String(dir.loading));
     more.textContent = dir.failed ? 'Try again' : dir.loading ? 'Loading…' : 'Load more';
   }
 
@@ -1778,7 +1810,17 @@
       }
       bar.remove();
     };
-    const bar = el('div', { class: 'confirm', role: 'alertdialog', 'aria-label': 'Delete message' },
+    const bar = el('div', {
+      class: 'confirm', role: 'alertdialog', 'aria-label': 'Delete message',
+      // Escape is Cancel, as in any dialog (not the timeline's "back to the timeline", which
+      // would leave the armed bar behind).
+      onkeydown: (event) => {
+        if (event.key !== 'Escape') return;
+        event.preventDefault();
+        event.stopPropagation();
+        dismiss();
+      },
+    },
       el('span', { text: 'Delete this message?' }),
       el('button', {
         type: 'button', class: 'button danger small', 'data-testid': 'confirm-delete', text: 'Delete',
@@ -1863,33 +1905,60 @@
     input.value = '';
     saveDraft(cur.id, '');
     autosize();
-    try {
-      const message = await api('POST', `/chats/${cur.id}/messages`, body);
-      hideError();
-      if (state.current !== cur) return;
-      // Posted from back in the history: it shows among the newest, so go there.
-      if (cur.newerCursor) await showNewest(cur);
-      if (state.current !== cur) return;
-      addMessage(cur, message);
-      noteLastMessage(cur.id, message);
-      // Posting moved the server's read marker to this message: a marker for an older one,
-      // still to be sent or sent again, would move it back.
-      const summary = state.chats.get(cur.id);
-      if (summary && !(summary.lastReadMessageId && summary.lastReadMessageId >= message.id)) {
-        summary.lastReadMessageId = message.id;
-        summary.unreadCount = 0;
+    // Sent one after another: requests sent together may overtake one another on the way,
+    // and the server posts them in the order they arrive. The composer is free meanwhile.
+    let queue = sendQueues.get(cur.id);
+    if (!queue) sendQueues.set(cur.id, queue = []);
+    queue.push({ cur, content, clientMessageId, body });
+    if (queue.length === 1) sendQueued(cur.id, queue);
+  }
+
+  const sendQueues = new Map(); // chat id → the messages waiting to be posted, the first on its way
+
+  async function sendQueued(chatId, queue) {
+    while (queue.length) {
+      const { cur, body } = queue[0];
+      let message;
+      try {
+        message = await api('POST', `/chats/${cur.id}/messages`, body);
+      } catch (error) {
+        // What waited behind it is not sent either, which would put it before this one: all
+        // of it goes back, in order.
+        const unsent = queue.splice(0);
+        sendQueues.delete(chatId);
+        keepUnsent(cur, unsent.map((item) => item.content).join('\n'), unsent.length === 1 ? unsent[0].clientMessageId : null, error);
+        return;
       }
-      renderTimeline({ toBottom: true });
-      markReadSoon();
-    } catch (error) {
-      keepUnsent(cur, content, clientMessageId, error);
+      await posted(cur, message);
+      queue.shift();
     }
+    sendQueues.delete(chatId);
+  }
+
+  async function posted(cur, message) {
+    hideError();
+    if (state.current !== cur) return;
+    // Posted from back in the history: it shows among the newest, so go there.
+    if (cur.newerCursor) await showNewest(cur);
+    if (state.current !== cur) return;
+    addMessage(cur, message);
+    noteLastMessage(cur.id, message);
+    // Posting moved the server's read marker to this message: a marker for an older one,
+    // still to be sent or sent again, would move it back.
+    const summary = state.chats.get(cur.id);
+    if (summary && !(summary.lastReadMessageId && summary.lastReadMessageId >= message.id)) {
+      summary.lastReadMessageId = message.id;
+      summary.unreadCount = 0;
+    }
+    renderTimeline({ toBottom: true });
+    markReadSoon();
   }
 
   /**
    * A message that was not sent goes back where its writer finds it: the chat's composer, or
    * its saved draft when they went to another chat meanwhile, ahead of anything typed there
-   * since. Sent again as it is, it keeps its clientMessageId (see sendMessage).
+   * since. Sent again as it is, it keeps its clientMessageId (see sendMessage); several that
+   * failed together, put back as one text, are a new message.
    */
   function keepUnsent(cur, content, clientMessageId, error) {
     const input = $('composer-input');
@@ -1904,7 +1973,7 @@
       autosize();
     }
     saveDraft(cur.id, text);
-    state.unsent = text === content ? { chatId: cur.id, content, clientMessageId } : null;
+    state.unsent = text === content && clientMessageId ? { chatId: cur.id, content, clientMessageId } : null;
     if (here) { showError(error); return; }
     const name = state.chats.get(cur.id)?.name || (cur.chat && cur.chat.name) || 'that chat';
     const reason = error instanceof ApiError ? error.detail : (error && error.message) || String(error);
@@ -2541,14 +2610,23 @@
         break;
       case 'error':
         if ((frame.code === 'too_far_behind' || frame.code === 'unknown_since') && frame.channel === chatChannel) {
-          // The server will not replay that far back (a quiet chat on a busy server), or no
-          // longer has what this client saw (restored from a backup): go live without
-          // `since`, then read the newest page over HTTP, so nothing falls between. It comes
-          // as the answer to the resume (instead of `subscribed`); one for a subscription
-          // already given up for a newer request is passed over.
+          // The server will not replay that far back (a quiet chat on a busy server): go live
+          // without `since`, then read the newest page over HTTP, so nothing falls between. Or
+          // it no longer has what this client saw (see below). It comes as the answer to the
+          // resume (instead of `subscribed`); one for a subscription already given up for a
+          // newer request is passed over.
           takeReply('subscribe', frame.channel);
           if (awaitingReply(chatChannel)) break;
           cur.subscription = 'none';
+          if (frame.code === 'unknown_since') {
+            // What the view showed after that point is gone from the server (restored from an
+            // older backup): messages that no longer exist would stay on screen, so the chat
+            // is read afresh, and the reader is told why some went.
+            showError(new Error(LOST_HISTORY));
+            closeChat();
+            openChat(cur.id);
+            break;
+          }
           cur.lastEventId = null;
           cur.resync = true;
           subscribe(cur);
@@ -2568,10 +2646,7 @@
           // The chat is gone from the server (it came back from an older backup, or on other
           // data): said as opening an unknown chat says it, and the view goes with it.
           if (frame.code === 'not_found') {
-            showError(new Error(NO_SUCH_CHAT));
-            state.chats.delete(cur.id);
-            renderChats();
-            location.hash = '#/';
+            noSuchChat(cur);
             break;
           }
           // Over the read limit: try again shortly, resuming where the view is.
@@ -2898,6 +2973,9 @@
       // A hidden page's timers are throttled, and a computer that slept ran none.
       if (state.token) watchExpiry();
       markReadSoon();
+      // A preview has no live channel: whether it is still public (and its name), it asks.
+      const cur = state.current;
+      if (cur && cur.loaded && !cur.member && !cur.gone) refreshChatHeader(cur);
       if (state.token && !state.ws && state.reconnectTimer) connect();
     });
     window.addEventListener('online', () => {

@@ -5,7 +5,13 @@
 'use strict';
 
 (function () {
-  const WORD_CHAR = '[\\p{L}\\p{N}]';
+  // Han and kana are written without spaces: the server takes each such character as a
+  // word of its own (as its Tokenizer's ranges say), so a word of other letters ends where
+  // one begins, and a query word written in them is a phrase of single characters.
+  const UNIGRAM = '[\\u3005-\\u3007\\u3040-\\u30FF\\u31F0-\\u31FF\\u3400-\\u4DBF\\u4E00-\\u9FFF\\uF900-\\uFAFF\\uFF66-\\uFF9F\\u{20000}-\\u{3FFFF}]';
+  const WORD_CHAR = `(?:(?!${UNIGRAM})[\\p{L}\\p{N}])`;
+  const UNIGRAM_CHAR = `(?:(?=[\\p{L}\\p{N}])${UNIGRAM})`;
+  const GAP = '[^\\p{L}\\p{N}]';
   const FILTER = /^(from|before|after):/i;
 
   /**
@@ -57,7 +63,26 @@
   }
 
   function words(s) {
-    return fold(s).split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+    const split = new RegExp(`${UNIGRAM_CHAR}|${WORD_CHAR}+`, 'gu');
+    return fold(s).match(split) || [];
+  }
+
+  const isUnigram = (part) => new RegExp(`^${UNIGRAM_CHAR}$`, 'u').test(part);
+
+  /**
+   * The source of a pattern for words next to each other, in order, as whole words (the
+   * last one a prefix with `prefix`). Single Han or kana characters need no boundary.
+   */
+  function phrase(parts, prefix) {
+    return parts.map((part, index) => {
+      const unigram = isUnigram(part);
+      let source = '';
+      if (index === 0 && !unigram) source += `(?<!${WORD_CHAR})`;
+      if (index > 0) source += unigram || isUnigram(parts[index - 1]) ? `${GAP}*` : `${GAP}+`;
+      source += escapeRegExp(part);
+      if (index === parts.length - 1 && !unigram) source += prefix ? `${WORD_CHAR}*` : `(?!${WORD_CHAR})`;
+      return source;
+    }).join('');
   }
 
   /** The patterns (as RegExp sources over folded text) a query highlights. */
@@ -67,19 +92,14 @@
     for (const token of tokens) {
       if (token.startsWith('"')) {
         const parts = words(token.replace(/"/g, ''));
-        if (parts.length) {
-          result.push(`(?<!${WORD_CHAR})${parts.map(escapeRegExp).join('[^\\p{L}\\p{N}]+')}(?!${WORD_CHAR})`);
-        }
+        if (parts.length) result.push(phrase(parts, false));
         continue;
       }
       if (FILTER.test(token)) continue;
       const prefix = token.endsWith('*');
+      // A word of several (`PLT-3699`, `東京`) is a phrase to the server, too.
       const parts = words(prefix ? token.slice(0, -1) : token);
-      parts.forEach((part, index) => {
-        const last = index === parts.length - 1;
-        const tail = prefix && last ? `${WORD_CHAR}*` : `(?!${WORD_CHAR})`;
-        result.push(`(?<!${WORD_CHAR})${escapeRegExp(part)}${tail}`);
-      });
+      if (parts.length) result.push(phrase(parts, prefix));
     }
     return result;
   }
