@@ -44,6 +44,10 @@ struct BenchAppendCommand: AsyncParsableCommand {
         let directory = dataDir ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("chatflow-bench-\(UUID().uuidString)").path
         defer { if dataDir == nil { try? FileManager.default.removeItem(atPath: directory) } }
+        // Stopped with Ctrl-C or SIGTERM, a long run's temporary directory (hundreds of MB)
+        // would stay behind.
+        let stoppers = dataDir == nil ? Self.removeWhenStopped(directory) : []
+        defer { stoppers.forEach { $0.cancel() } }
 
         let commits = CommitCounter()
         var options = ChangeLogOptions()
@@ -81,6 +85,22 @@ struct BenchAppendCommand: AsyncParsableCommand {
             print(try result.jsonLine())
         } else {
             print(result.table(producers: producers, directory: dataDir))
+        }
+    }
+
+    /// On SIGINT or SIGTERM, removes `directory` and exits as the signal would have ended
+    /// the process (128 + its number), without running what exit would (RocksDB's threads
+    /// are still writing).
+    private static func removeWhenStopped(_ directory: String) -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                try? FileManager.default.removeItem(atPath: directory)
+                _exit(128 + number)
+            }
+            source.resume()
+            return source
         }
     }
 }

@@ -46,4 +46,21 @@ import ChatFlowTestSupport
         #expect(await again.exitStatus() != 0)
         #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("is not empty"))
     }
+
+    /// Stopped part way (Ctrl-C, SIGTERM), a run without --data-dir takes its temporary
+    /// directory with it and exits as the signal would have ended it.
+    @Test(arguments: [SIGINT, SIGTERM])
+    func aStoppedRunLeavesNoTemporaryDirectory(signal: Int32) async throws {
+        let dir = TemporaryDirectory("chatflow-bench-stopped")
+        defer { dir.remove() }
+        let bench = try ChildProcess(["bench", "append", "--events", "50000000", "--producers", "4"], environment: ["TMPDIR": dir.path])
+        let started = await eventually(timeout: .seconds(30)) {
+            ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).contains { name in
+                name.hasPrefix("chatflow-bench-") && FileManager.default.fileExists(atPath: dir.appending(name) + "/CURRENT")
+            }
+        }
+        #expect(started, "the benchmark should have made its directory")
+        #expect(bench.stop(with: signal) == 128 + signal)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [])
+    }
 }
