@@ -144,13 +144,8 @@ import Glibc
         defer { dir.remove() }
         let data = dir.appending("data"), privateTmp = dir.appending("private")
         try FileManager.default.createDirectory(atPath: privateTmp, withIntermediateDirectories: true)
-        let port = try Serve.freePort()
-        let server = try ChildProcess(
-            ["--mount", "--propagation", "private", "/bin/sh", "-c",
-             "mount -t tmpfs tmpfs '\(privateTmp)' && exec '\(ChildProcess.binary)' serve --data-dir '\(data)' --port \(port)"],
-            environment: Serve.environment, executable: "/usr/bin/unshare")
+        let (server, port) = try await Self.serveWithMount(privateTmp, data: data)
         defer { _ = server.kill() }
-        try await Serve.waitReady(port: port)
 
         let target = privateTmp + "/backup"
         let backup = try ChildProcess(["backup", "--data-dir", data, "--to", target, "--url", "http://127.0.0.1:\(port)"], environment: Serve.environment)
@@ -188,6 +183,24 @@ import Glibc
         }
     }
 
+    /// `serve` on `data` in a mount namespace of its own, where a tmpfs (of `size`) is
+    /// mounted at `mountPoint`: a directory the server sees and this process does not.
+    private static func serveWithMount(_ mountPoint: String, size: String? = nil, data: String) async throws -> (ChildProcess, Int) {
+        let port = try Serve.freePort()
+        let options = size.map { "-o size=\($0) " } ?? ""
+        let server = try ChildProcess(
+            ["--mount", "--propagation", "private", "/bin/sh", "-c",
+             "mount -t tmpfs \(options)tmpfs '\(mountPoint)' && exec '\(ChildProcess.binary)' serve --data-dir '\(data)' --port \(port)"],
+            environment: Serve.environment, executable: "/usr/bin/unshare")
+        do {
+            try await Serve.waitReady(port: port)
+        } catch {
+            _ = server.kill()
+            throw error
+        }
+        return (server, port)
+    }
+
     /// A backup to a disk without room for it is said as such (507), not as the data disk
     /// being full (503): the server's writes go on.
     @Test(.enabled(if: getuid() == 0, "a mount namespace needs root"))
@@ -197,13 +210,8 @@ import Glibc
         let data = dir.appending("data"), small = dir.appending("small")
         try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
         #expect(await (try ChildProcess(["bench", "append", "--events", "5000", "--data-dir", data])).exitStatus() == 0)
-        let port = try Serve.freePort()
-        let server = try ChildProcess(
-            ["--mount", "--propagation", "private", "/bin/sh", "-c",
-             "mount -t tmpfs -o size=256k tmpfs '\(small)' && exec '\(ChildProcess.binary)' serve --data-dir '\(data)' --port \(port)"],
-            environment: Serve.environment, executable: "/usr/bin/unshare")
+        let (server, port) = try await Self.serveWithMount(small, size: "256k", data: data)
         defer { _ = server.kill() }
-        try await Serve.waitReady(port: port)
 
         let backup = try ChildProcess(["backup", "--data-dir", data, "--to", small + "/backup", "--url", "http://127.0.0.1:\(port)"], environment: Serve.environment)
         #expect(await backup.exitStatus() == 1, "\(backup.lines)")
