@@ -1,9 +1,11 @@
 import ArgumentParser
+import ChatFlowCore
 
 struct ChatFlowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chatflow",
         abstract: "A real-time chat backend on an event-sourced RocksDB change log.",
+        version: ChatFlowVersion.description,
         subcommands: [
             ServeCommand.self,
             TokenCommand.self,

@@ -47,6 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             let metrics = ServerMetrics(registry: registry)
+            metrics.noteDescriptorLimit(descriptors)
             var logOptions = ChangeLogOptions()
             logOptions.onCommit = { metrics.recordCommit($0) }
             let reserve = try environment.integer("CHATFLOW_DISK_RESERVE_MB") ?? 256
@@ -111,7 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
             let host = configuration.host.contains(":") && !configuration.host.hasPrefix("[") ? "[\(configuration.host)]" : configuration.host
             let app = try await buildApplication(engine: engine, configuration: configuration, metrics: metrics, logger: logger) { port in
                 // Said once the socket is bound, so that it means the server is up.
-                logger.notice("serving on http://\(host):\(port ?? configuration.port) with data in \(data.path)")
+                logger.notice("serving on http://\(host):\(port ?? configuration.port) with data in \(data.path)", metadata: ["version": "\(ChatFlowVersion.description)"])
             }
             do {
                 try await runUntilStopped(app, configuration: configuration, logger: logger)

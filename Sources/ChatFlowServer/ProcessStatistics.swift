@@ -23,6 +23,20 @@ enum ProcessStatistics {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
+    /// When the process started, in seconds since 1970: field 22 of `/proc/self/stat` (clock
+    /// ticks after boot) added to the boot time in `/proc/stat` (`btime`).
+    static func startTime() -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+              let end = stat.lastIndex(of: ")"),
+              let system = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let btime = system.split(separator: "\n").first(where: { $0.hasPrefix("btime ") })?.split(separator: " ").last.flatMap({ Double($0) })
+        else { return nil }
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        // After the name: state is field 3, so starttime (22) is at 19.
+        guard fields.count > 19, let ticks = Double(fields[19]) else { return nil }
+        return btime + ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     /// Open file descriptors: the entries of `/proc/self/fd`.
     static func openDescriptors() -> Int? {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")).map(\.count)

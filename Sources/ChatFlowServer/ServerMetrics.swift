@@ -1,5 +1,6 @@
 import ChatFlowCore
 import ChatFlowStorage
+import Foundation
 import Prometheus
 import Synchronization
 
@@ -36,6 +37,13 @@ public final class ServerMetrics: Sendable {
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
+        // Which build answers, and since when: a restart or an upgrade shows on a dashboard.
+        registry.makeGauge(
+            descriptor: Self.named("chatflow_build_info", "Always 1; its labels say which ChatFlow runs"),
+            labels: [("version", ChatFlowVersion.release), ("projections", ChatFlowVersion.projections)])
+            .set(to: 1)
+        registry.makeGauge(descriptor: Self.named("process_start_time_seconds", "Start time of the process since unix epoch in seconds"))
+            .set(to: ProcessStatistics.startTime() ?? Date().timeIntervalSince1970)
         appendDuration = registry.makeDurationHistogram(
             descriptor: Self.named("chatflow_append_duration_seconds", "Time to write and fsync one group commit of the change log"),
             buckets: Self.latencyBuckets)
@@ -113,6 +121,13 @@ public final class ServerMetrics: Sendable {
         counter.increment()
     }
 
+    /// The open-file limit `serve` raised itself to: what `process_open_fds` is measured
+    /// against (connections are capped below it).
+    public func noteDescriptorLimit(_ limit: Int) {
+        registry.makeGauge(descriptor: Self.named("process_max_fds", "Maximum number of open file descriptors"))
+            .set(to: Double(limit))
+    }
+
     /// The process's CPU time, resident memory and open descriptors, refreshed at each scrape.
     func updateProcess() {
         if let cpu = ProcessStatistics.cpuSeconds() {
@@ -133,6 +148,7 @@ public final class ServerMetrics: Sendable {
             registry.makeGauge(descriptor: Self.named("process_open_fds", "Number of open file descriptors"))
                 .set(to: Double(descriptors))
         }
+
     }
 
     /// Projector lag per projection, in seconds of log time (Prometheus's base unit),

@@ -71,6 +71,15 @@ import ChatFlowStorage
     /// opening does; `verify --json` says so on stdout. They exited 1 with the codec's words.
     /// At debug level each request answered is one line: method, path, status, time, and
     /// the request id of its other lines; never the query (a WebSocket's `access_token`).
+    /// `--version` says the release and each projection's version (which decides whether a
+    /// data directory's projection starts again from the log), as `serve`'s first line does.
+    @Test func theVersionNamesTheProjections() async throws {
+        let child = try ChildProcess(["--version"])
+        #expect(await child.exitStatus() == 0)
+        #expect(child.lines.joined() == ChatFlowVersion.description)
+        #expect(ChatFlowVersion.description.contains("reactions \(ReactionsProjection.version)"))
+    }
+
     @Test func debugLogsEachRequestWithoutItsQuery() async throws {
         let dir = TemporaryDirectory("chatflow-serve-request-log")
         defer { dir.remove() }

@@ -1117,7 +1117,8 @@ import Testing
             #expect(try await server.call(.get, "/readyz", as: nil).status == 200)
             let metrics = try await server.call(.get, "/metrics", as: nil)
             for name in ["chatflow_http_requests_total", "chatflow_http_request_duration_seconds", "chatflow_append_duration_seconds",
-                         "chatflow_projector_lag_seconds", "chatflow_websocket_connections"] {
+                         "chatflow_projector_lag_seconds", "chatflow_websocket_connections", "chatflow_build_info{",
+                         "process_start_time_seconds"] {
                 #expect(metrics.text.contains(name), "metrics should include \(name)")
             }
             // The process's CPU time is a counter, and counts up from scrape to scrape.
