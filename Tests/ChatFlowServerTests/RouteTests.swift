@@ -362,6 +362,8 @@ import Testing
             #expect(try await server.call(.patch, "/messages/\(message)", as: "bob", json: #"{"content":"x"}"#).status == 403)
             #expect(try await server.call(.delete, "/messages/\(message)", as: "bob").status == 403)
             #expect(try await server.call(.delete, "/chats/\(chat)/members/alice", as: "bob").status == 403)
+            // Whoever is named, member or not: a member who may not remove is told so.
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/nobody-here", as: "bob").status == 403)
             #expect(try await server.call(.delete, "/messages/\(message)", as: "alice").status == 204)
             // Deleted already, it is still not bob's to delete.
             #expect(try await server.call(.delete, "/messages/\(message)", as: "bob").status == 403)

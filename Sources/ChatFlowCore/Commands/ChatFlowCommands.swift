@@ -160,11 +160,12 @@ public struct ChatFlowCommands: Sendable {
                 if target == user { throw ChatFlowError.notFound("\(user) is not a member of chat \(chat)") }
                 throw Self.notAMember(chat)
             }
-            guard try reader.role(of: target, in: chat) != nil else {
-                throw ChatFlowError.notFound("\(target) is not a member of chat \(chat)")
-            }
+            // Who may remove comes first: a member who may not is told so whoever they name.
             if target != user {
                 guard role == .owner else { throw ChatFlowError.forbidden("only the chat's owner can remove other members") }
+            }
+            guard try reader.role(of: target, in: chat) != nil else {
+                throw ChatFlowError.notFound("\(target) is not a member of chat \(chat)")
             }
             return try await write(user, .memberLeft(.init(chat: chat, user: target)), key: key)
         }
