@@ -481,6 +481,27 @@ class ChatPage:
         return path
 
 
+def listed_chat(alice_api: Api, bob_api: Api, bob: ChatPage, name: str, private: bool = False,
+                history: list[str] = ()) -> str:
+    """A chat of alice's that bob is in (added by her to a private one, joined if public),
+    with what she wrote before he came, listed in his browser: its id."""
+    chat_id = alice_api.create_chat(name, private=private)["id"]
+    for text in history:
+        alice_api.post(chat_id, text)
+    if private:
+        alice_api.request("POST", f"/chats/{chat_id}/members", {"userId": "bob"})
+    else:
+        bob_api.join(chat_id)
+    bob.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"[data-testid=chat-item][data-chat-id='{chat_id}']"),
+              f"chat {name!r} never reached bob's list")
+    return chat_id
+
+
+def composer(page: ChatPage) -> str:
+    """What the open chat's composer holds."""
+    return page.find("[data-testid=composer-input]").get_attribute("value")
+
+
 def wait_until(condition, message: str, seconds: float = WAIT_SECONDS):
     """A deadline-bound wait on something outside the browser (the HTTP API)."""
     return WebDriverWait(None, seconds, poll_frequency=0.1).until(lambda _: condition(), message)

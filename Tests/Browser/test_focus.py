@@ -14,7 +14,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from support import DESKTOP, PHONE, set_viewport
+from support import DESKTOP, PHONE, listed_chat, set_viewport
 
 FOCUSED = """
 const node = document.activeElement;
@@ -26,17 +26,6 @@ return node === document.body ? 'body' : node.id || node.dataset.chatId || node.
 def signed_in(settings, bob):
     bob.open()
     bob.sign_in(settings.bob_token)
-
-
-def listed_chat(alice_api, bob_api, bob, name: str, history: list[str] = ()) -> str:
-    """A chat of alice's, with what she wrote before bob joined, listed in bob's browser."""
-    chat_id = alice_api.create_chat(name)["id"]
-    for text in history:
-        alice_api.post(chat_id, text)
-    bob_api.join(chat_id)
-    bob.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"[data-testid=chat-item][data-chat-id='{chat_id}']"),
-              f"chat {name!r} never reached bob's list")
-    return chat_id
 
 
 def focused(page) -> str:
@@ -76,7 +65,7 @@ def test_closed_panels_and_forms_give_the_focus_back_and_escape_closes_each(sign
 
 
 def test_new_messages_hands_the_focus_to_the_timeline(signed_in, alice_api, bob_api, bob):
-    chat_id = listed_chat(alice_api, bob_api, bob, "Busy evening", [f"Earlier {n:03}" for n in range(60)])
+    chat_id = listed_chat(alice_api, bob_api, bob, "Busy evening", history=[f"Earlier {n:03}" for n in range(60)])
     bob.open_chat(chat_id)
     bob.wait_message("Earlier 059")
     bob.scroll_timeline_to_top()
@@ -106,7 +95,7 @@ def test_a_chat_keeps_the_focus_when_a_message_takes_it_to_the_top(signed_in, al
 
 
 def test_on_a_phone_the_focus_goes_into_the_chat_and_back_to_its_entry(signed_in, alice_api, bob_api, bob):
-    chat_id = listed_chat(alice_api, bob_api, bob, "Pocket chat", ["Hello from the pocket"])
+    chat_id = listed_chat(alice_api, bob_api, bob, "Pocket chat", history=["Hello from the pocket"])
     bob.driver.get(bob.settings.url + "/#/")
     bob.wait_live()
     set_viewport(bob.driver, *PHONE)

@@ -15,11 +15,12 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from support import wait_until
+from support import composer, listed_chat, wait_until
 
 # Holds every POST of a message (window.heldSends) until the test settles it: `reject()`
 # fails it as a network that went away does; with `deliver`, the request reaches the server
-# first and only its answer is lost. `pass()` lets one held without `deliver` go on.
+# first and only its answer is lost. `pass()` lets one held without `deliver` go on;
+# `refuse()` answers 401, as the server does a token that has expired.
 HOLD_SENDS = """
 const [deliver] = arguments;
 window.heldSends = [];
@@ -31,6 +32,8 @@ window.fetch = (path, init) => {
       body: JSON.parse(init.body),
       reject: () => sent.finally(() => reject(new TypeError('Failed to fetch'))),
       pass: () => window.realFetch(path, init).then(resolve, reject),
+      refuse: () => resolve(new Response(JSON.stringify({detail: 'the token has expired'}),
+                                         {status: 401, headers: {'Content-Type': 'application/problem+json'}})),
     }));
   }
   return window.realFetch(path, init);
@@ -38,25 +41,13 @@ window.fetch = (path, init) => {
 """
 
 FAIL_HELD = "window.fetch = window.realFetch; for (const send of window.heldSends.splice(0)) send.reject();"
+REFUSE_HELD = "window.fetch = window.realFetch; for (const send of window.heldSends.splice(0)) send.refuse();"
 
 
 @pytest.fixture(scope="module")
 def signed_in(settings, bob):
     bob.open()
     bob.sign_in(settings.bob_token)
-
-
-def listed_chat(alice_api, bob_api, bob, name: str) -> str:
-    """A chat of alice's that bob is in, listed in his browser."""
-    chat_id = alice_api.create_chat(name)["id"]
-    bob_api.join(chat_id)
-    bob.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"[data-testid=chat-item][data-chat-id='{chat_id}']"),
-              f"chat {name!r} never reached bob's list")
-    return chat_id
-
-
-def composer(page) -> str:
-    return page.find("[data-testid=composer-input]").get_attribute("value")
 
 
 def held(page) -> int:
@@ -153,6 +144,89 @@ def test_the_same_text_sent_again_after_a_lost_answer_is_posted_once(signed_in, 
     bob.wait_message("Only once, please")
     assert contents(alice_api, chat) == ["Only once, please"]
     assert bob.message_texts() == ["Only once, please"]
+
+
+def test_a_failed_message_sent_again_after_sending_in_another_chat_is_posted_once(signed_in, alice_api, bob_api, bob):
+    chat = listed_chat(alice_api, bob_api, bob, "Answer lost")
+    other = listed_chat(alice_api, bob_api, bob, "Talking elsewhere")
+    bob.open_chat(chat)
+    try:
+        send_held(bob, "Posted just once", deliver=True)
+    finally:
+        bob.driver.execute_script(FAIL_HELD)
+    bob.until(lambda d: composer(bob) == "Posted just once", "the text that failed was not put back")
+    wait_until(lambda: contents(alice_api, chat) == ["Posted just once"], "the first try never reached the server")
+
+    # Bob says something in another chat meanwhile, then comes back and sends it as it is.
+    bob.open_chat(other)
+    bob.send("Over here")
+    bob.open_chat(chat)
+    assert composer(bob) == "Posted just once"
+    bob.find("[data-testid=composer-input]").send_keys(Keys.ENTER)
+    bob.until(lambda d: composer(bob) == "", "the retry was not sent")
+    # Posted after the retry (one after another): once it shows, the retry has been answered.
+    bob.send("And then this")
+    assert contents(alice_api, chat) == ["Posted just once", "And then this"]
+    assert contents(alice_api, other) == ["Over here"]
+
+
+def test_a_send_refused_for_an_expired_token_waits_in_its_writers_draft(settings, signed_in, alice_api, bob_api, bob):
+    chat = listed_chat(alice_api, bob_api, bob, "Token ran out")
+    bob.open_chat(chat)
+    text = "Written as the token ran out"
+    try:
+        send_held(bob, text)
+    finally:
+        bob.driver.execute_script(REFUSE_HELD)
+    bob.visible("[data-testid=signin-screen]")
+    assert "expired" in bob.text_of("[data-testid=signin-error]")
+    # Back in, in the same chat (it stayed in the address): the text is in its composer.
+    bob.sign_in(settings.bob_token)
+    bob.wait_subscribed(chat)
+    assert composer(bob) == text
+    bob.find("[data-testid=composer-input]").send_keys(Keys.ENTER)
+    bob.wait_message(text)
+    wait_until(lambda: contents(alice_api, chat) == [text], "the message was not posted once")
+
+
+def test_a_send_that_fails_after_another_user_signed_in_is_kept_from_them(settings, signed_in, alice_api, bob_api, bob):
+    chat = listed_chat(alice_api, bob_api, bob, "Shared browser")
+    bob.open_chat(chat)
+    text = "Bob's words, not alice's"
+    try:
+        send_held(bob, text)
+        # Bob signs out while it is on its way, and alice signs in and opens the same chat.
+        bob.clickable("[data-testid=signout-button]").click()
+        bob.visible("[data-testid=signin-screen]")
+        bob.user = "alice"
+        bob.sign_in(settings.alice_token)
+        bob.open_chat(chat)
+        bob.type("alice's own")
+    finally:
+        bob.driver.execute_script(FAIL_HELD)
+    # The failure (settled by the next task) is bob's: alice is shown none of it.
+    bob.driver.execute_async_script("setTimeout(arguments[0], 0)")
+    assert composer(bob) == "alice's own"
+    assert text not in bob.text_of("#error-text")
+    clear_composer(bob)
+
+    # Bob, back, finds it in the chat's composer; nothing was posted.
+    bob.clickable("[data-testid=signout-button]").click()
+    bob.visible("[data-testid=signin-screen]")
+    bob.user = "bob"
+    bob.sign_in(settings.bob_token)
+    bob.open_chat(chat)
+    assert composer(bob) == text
+    assert contents(alice_api, chat) == []
+    clear_composer(bob)
+
+
+def clear_composer(page) -> None:
+    """Empties the composer as a reader does (its draft goes too)."""
+    field = page.find("[data-testid=composer-input]")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(Keys.DELETE)
+    assert composer(page) == ""
 
 
 def test_a_message_over_the_body_limit_says_how_many_characters_to_remove(signed_in, alice_api, bob_api, bob):

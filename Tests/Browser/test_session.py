@@ -16,7 +16,7 @@ import time
 
 from selenium.webdriver.common.by import By
 
-from support import Api
+from support import Api, composer
 
 # When the sign-in screen came back, by the page's clock (the same machine's as the test's).
 WATCH_SIGNIN = """
@@ -31,10 +31,6 @@ new MutationObserver(() => {
 def expiry(token: str) -> float:
     claims = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["exp"]
-
-
-def composer(page) -> str:
-    return page.find("[data-testid=composer-input]").get_attribute("value")
 
 
 def switch_user(page, server, user: str, chat: str) -> None:
@@ -92,8 +88,11 @@ def test_an_expired_token_signs_out_at_once_and_the_draft_waits_for_its_user(own
 def test_signing_out_in_one_tab_signs_out_the_others(visitor, settings):
     page = visitor
     page.user = "bob"
+    chat = Api(settings.url, settings.bob_token).create_chat("Bob's own tab", private=True)["id"]
     page.open()
     page.sign_in(settings.bob_token)
+    page.driver.get(f"{settings.url}/#/chats/{chat}")
+    page.wait_subscribed(chat)
     first = page.driver.current_window_handle
     page.driver.switch_to.new_window("tab")
     page.open()
@@ -107,6 +106,8 @@ def test_signing_out_in_one_tab_signs_out_the_others(visitor, settings):
     assert not page.find("#app").is_displayed()
     assert page.find("[data-testid=connection-status]").get_attribute("data-state") == "closed"
     assert "another tab" in page.text_of("[data-testid=signin-error]")
+    # Bob's chat went from this tab's address too, as from the one signed out in.
+    assert chat not in page.driver.current_url
 
     # Signed in as someone else in the second tab: this one is them too, not bob.
     second = [handle for handle in page.driver.window_handles if handle != first][0]
@@ -132,4 +133,45 @@ def test_signing_out_leaves_no_chat_in_the_address_for_the_next_user(own_server,
     page.user = "dave"
     page.sign_in(own_server.token("dave"))
     assert page.find("#app").get_attribute("data-screen") == "list"
+    assert not page.find("[data-testid=error-banner]").is_displayed()
+
+
+# Moves the page's clock past its token's expiry and has it look (as when it is shown again).
+EXPIRE_HERE = """
+const real = Date.now;
+Date.now = () => real() + 3 * 60 * 60 * 1000;
+document.dispatchEvent(new Event('visibilitychange'));
+return document.visibilityState;
+"""
+
+
+def test_a_token_that_expired_in_one_tab_is_said_to_have_expired_in_the_others(visitor, settings):
+    page = visitor
+    page.user = "bob"
+    chat = Api(settings.url, settings.bob_token).create_chat("Bob's until it expires", private=True)["id"]
+    page.open()
+    page.sign_in(settings.bob_token)
+    page.driver.get(f"{settings.url}/#/chats/{chat}")
+    page.wait_subscribed(chat)
+    first = page.driver.current_window_handle
+    page.driver.switch_to.new_window("tab")
+    page.open()
+    page.until(lambda d: d.find_element(By.ID, "current-user").text == "bob", "the second tab did not sign in")
+    # The second tab's timer would fire after the first's: its clock alone runs on.
+    assert page.driver.execute_script(EXPIRE_HERE) == "visible"
+    page.visible("[data-testid=signin-screen]")
+    assert "expired" in page.text_of("[data-testid=signin-error]")
+    # Closed: with its clock hours ahead, it would take any token signed in with for expired.
+    page.driver.close()
+
+    page.driver.switch_to.window(first)
+    page.visible("[data-testid=signin-screen]")
+    said = page.text_of("[data-testid=signin-error]")
+    assert "expired" in said and "another tab" not in said, said
+
+    # Someone else signing in here starts at the list, not in bob's chat.
+    page.user = "alice"
+    page.sign_in(settings.alice_token)
+    assert page.find("#app").get_attribute("data-screen") == "list"
+    assert chat not in page.driver.current_url
     assert not page.find("[data-testid=error-banner]").is_displayed()

@@ -8,6 +8,16 @@
 (function () {
   const TOKEN_KEY = 'chatflow.token';
   const DRAFT_KEY = 'chatflow.draft'; // + `.${user}.${chatId}`, in sessionStorage
+  // + `.${user}.${chatId}`, in sessionStorage: {content, clientMessageId} of a send that
+  // failed, for its retry (see keepUnsent).
+  const UNSENT_KEY = 'chatflow.unsent';
+  // Why this browser was last signed out (the expiry, a refused token), for its other tabs
+  // to say the same; none for a sign-out asked for.
+  const SIGNED_OUT_KEY = 'chatflow.signedOut';
+  const PHONE_MEDIA = '(max-width: 720px)'; // as app.css's phone layout
+  const ANNOUNCE_EVERY_MS = 1000; // live messages are read out at most this often
+  const ANNOUNCE_LENGTH = 140; // characters of a message read out
+  const ANNOUNCE_MAX = 3; // messages read out in full at once; more are counted
   const EXPIRED = 'Your token expired. Paste a new one to continue.';
   const NO_SUCH_CHAT = 'This chat does not exist, or it is private and you are not a member.';
   const LOST_HISTORY = 'The server was restored from an earlier backup: the latest messages shown here are no longer on it. The chat now shows what the server has.';
@@ -63,7 +73,7 @@
     listRefresh: null,
     errorTimer: null,
     errorUnheard: false, // the error on show is that the server could not be reached
-    unsent: null, // {chatId, content, clientMessageId} of a send that failed, for its retry
+    lastUser: null, // who signed out last: the chat in the address was theirs
     // Chat id → the newest read marker this page has sent or heard of. The server moves the
     // marker wherever it is told, and a GET /chats answered before a POST /read landed
     // would otherwise let the next scroll up send it back.
@@ -402,6 +412,13 @@
       button.disabled = false;
     }
     localStorage.setItem(TOKEN_KEY, token);
+    localStorage.removeItem(SIGNED_OUT_KEY);
+    // The chat in the address was another user's (signed out here, or in another tab): this
+    // one starts at the list, not in that chat. The same user comes back to it.
+    if (state.lastUser && state.lastUser !== state.me && location.hash.startsWith('#/chats/')) {
+      history.replaceState(null, '', '#/');
+    }
+    state.lastUser = null;
     state.expires = typeof claims.exp === 'number' ? claims.exp * 1000 : null;
     watchExpiry();
     $('token-input').value = '';
@@ -413,18 +430,29 @@
     route();
   }
 
-  /** `forget`: false when another tab has already changed the stored token (see init). */
+  /**
+   * `forget`: false when another tab has already changed the stored token (see init). The
+   * `message` of a sign-out not asked for (the expiry, a refused token) is left for the other
+   * tabs, which are signed out with this one, to say as well.
+   */
   function signOut(message, { forget = true } = {}) {
-    if (forget) localStorage.removeItem(TOKEN_KEY);
+    if (forget) {
+      if (message) localStorage.setItem(SIGNED_OUT_KEY, message);
+      else localStorage.removeItem(SIGNED_OUT_KEY);
+      localStorage.removeItem(TOKEN_KEY);
+    }
     clearTimeout(state.expiryTimer);
     state.expiryTimer = null;
     state.expires = null;
     // Messages waiting their turn are not posted on whoever signs in next: they are drafts
     // (this user's, while state.me still says who that is).
-    for (const [chatId, queue] of sendQueues) {
-      const waiting = queue.splice(1).map((item) => item.content);
-      if (waiting.length) saveDraft(chatId, [...waiting, loadDraft(chatId)].filter((text) => text.trim()).join('\n'));
+    for (const queue of sendQueues.values()) {
+      const waiting = queue.splice(1);
+      if (!waiting.length) continue;
+      const { cur, me } = waiting[0];
+      saveDraft(cur.id, [...waiting.map((item) => item.content), loadDraft(cur.id, me)].filter((text) => text.trim()).join('\n'), me);
     }
+    if (state.me) state.lastUser = state.me;
     state.token = null;
     state.me = null;
     closeSocket();
@@ -611,12 +639,13 @@
     // Accept a pasted link (…/#/chats/ID) as well as the bare id. The field has no maxlength,
     // which would cut a link (or an id with a space before it) short without a word.
     const text = $('join-chat-id').value.trim();
-    const found = text.match(/(?<![0-9A-Za-z])[0-9A-Za-z]{26}(?![0-9A-Za-z])/);
+    // No lookbehind: Safari before 16.4 cannot parse one, and would load none of this file.
+    const found = text.match(/(?:^|[^0-9A-Za-z])([0-9A-Za-z]{26})(?![0-9A-Za-z])/);
     if (!found) {
       showError(new Error('That is not a chat id: an id has 26 letters and digits, as the chat\'s header shows it. A link to the chat works too.'));
       return;
     }
-    const id = found[0].toUpperCase();
+    const id = found[1].toUpperCase();
     const submit = $('join-chat-submit');
     submit.disabled = true;
     try {
@@ -655,7 +684,7 @@
     const match = location.hash.match(/^#\/chats\/([0-9A-Za-z]{26})$/);
     // On a phone one screen shows at a time: the focus, on what the last one hid, follows
     // into the chat opened, and back to its entry in the list.
-    const phone = matchMedia('(max-width: 720px)').matches;
+    const phone = matchMedia(PHONE_MEDIA).matches;
     const was = state.current && state.current.id;
     if (match) {
       closeDirectory();
@@ -688,6 +717,7 @@
     $('chat-pane').hidden = true;
     $('no-chat').hidden = false;
     $('message-list').replaceChildren();
+    clearAnnouncements();
     closePicker();
     renderChats();
   }
@@ -774,7 +804,7 @@
         cur.reachedStart = !page.nextCursor;
         // The status first: its height is part of what the timeline scrolls to the foot of.
         setHistoryStatus();
-        renderTimeline({ toBottom: true, history: true });
+        renderTimeline({ toBottom: true });
         loadReactionDetails(cur, page.messages);
       }
       setMembership(cur, state.chats.has(id));
@@ -789,7 +819,7 @@
       subscribe(cur);
       markReadSoon();
       fillViewport();
-      if (!matchMedia('(max-width: 720px)').matches) $('composer-input').focus();
+      if (!matchMedia(PHONE_MEDIA).matches) $('composer-input').focus();
     } catch (error) {
       if (state.current !== cur) return;
       if (error.status === 404) {
@@ -1273,17 +1303,13 @@
     $('new-messages').hidden = true;
   }
 
-  let historyInserts = 0;
-
   /**
    * Brings the message list in line with the open chat's messages, reusing each message's
    * node (so an open editor survives) and keeping what the reader looks at in place when
-   * older messages arrive above it. `history`: the messages added were asked for (a chat's
-   * first page, a page further on, a jump), not news: the log is busy while they go in, so
-   * that a screen reader announces only what comes live. It stays busy until the next
-   * frame, when the accessibility tree has taken them in.
+   * older messages arrive above it. The list is not a live region: what is read out is said
+   * by announceMessage(), of live messages only.
    */
-  function renderTimeline({ toBottom = false, anchored = false, history = false } = {}) {
+  function renderTimeline({ toBottom = false, anchored = false } = {}) {
     const cur = state.current;
     if (!cur) return;
     const tl = $('timeline');
@@ -1335,11 +1361,6 @@
       node.classList.toggle('grouped', Boolean(grouped));
       desired.push(node);
       previous = message;
-    }
-    if (history) {
-      tl.setAttribute('aria-busy', 'true');
-      const insert = ++historyInserts;
-      requestAnimationFrame(() => setTimeout(() => { if (insert === historyInserts) tl.removeAttribute('aria-busy'); }));
     }
     reconcile(list, desired);
     $('chat-pane').dataset.messageCount = String(cur.messages.size);
@@ -1456,7 +1477,7 @@
       cur.olderCursor = page.nextCursor;
       cur.reachedStart = !page.nextCursor;
       cur.older.failures = 0;
-      renderTimeline({ history: true });
+      renderTimeline();
       loadReactionDetails(cur, page.messages);
     } catch (error) {
       failed = true;
@@ -1494,7 +1515,7 @@
       if (!cur.newerCursor) reachNewest(cur);
       // The page goes below what the reader is looking at, which stays put: the window's
       // foot was not the newest message, so the view does not stick to the new foot.
-      renderTimeline({ anchored: true, history: true });
+      renderTimeline({ anchored: true });
       loadReactionDetails(cur, page.messages);
     } catch (error) {
       failed = true;
@@ -1546,7 +1567,7 @@
     if (!cur.newerCursor) reachNewest(cur);
     setHistoryStatus();
     setNewerStatus();
-    renderTimeline({ toBottom: !cur.newerCursor, history: true });
+    renderTimeline({ toBottom: !cur.newerCursor });
     showNewMessagesButton(cur.newerCursor ? 'Back to the newest ↓' : null);
     loadReactionDetails(cur, pages);
   }
@@ -1655,7 +1676,8 @@
       })));
     document.body.appendChild(picker);
     placePicker();
-    picker.querySelector('button').focus();
+    // Closed at once when its message is out of view (opened from the keyboard, scrolled off).
+    if (picker) picker.querySelector('button').focus();
   }
 
   /**
@@ -1896,26 +1918,32 @@
     if (tooLong) { showError(tooLong); return; }
     // Sending the same text again after a failure reuses its id, so that if the first try
     // did reach the server (an answer lost on the way back) the message is not posted twice.
-    const retry = state.unsent && state.unsent.chatId === cur.id && state.unsent.content === content;
-    const clientMessageId = retry ? state.unsent.clientMessageId : uid();
+    // Kept per user and chat: sending elsewhere meanwhile does not lose it.
+    const me = state.me;
+    const unsent = loadUnsent(me, cur.id);
+    const retry = Boolean(unsent && unsent.content === content);
+    const clientMessageId = retry ? unsent.clientMessageId : uid();
     const body = { content, messageType: 'text', clientMessageId };
     const tooLarge = overBodyLimit(body, content);
     if (tooLarge) { showError(tooLarge); return; }
-    state.unsent = null;
+    saveUnsent(me, cur.id, null);
     input.value = '';
     saveDraft(cur.id, '');
     autosize();
     // Sent one after another: requests sent together may overtake one another on the way,
     // and the server posts them in the order they arrive. The composer is free meanwhile.
-    let queue = sendQueues.get(cur.id);
-    if (!queue) sendQueues.set(cur.id, queue = []);
-    queue.push({ cur, content, clientMessageId, body });
-    if (queue.length === 1) sendQueued(cur.id, queue);
+    // The writer's own queue: another user signed in here meanwhile has a queue of theirs.
+    const key = `${me}\n${cur.id}`;
+    let queue = sendQueues.get(key);
+    if (!queue) sendQueues.set(key, queue = []);
+    queue.push({ cur, me, content, clientMessageId, body });
+    if (queue.length === 1) sendQueued(key, queue);
   }
 
-  const sendQueues = new Map(); // chat id → the messages waiting to be posted, the first on its way
+  // `${user}\n${chat id}` → the messages waiting to be posted, the first on its way
+  const sendQueues = new Map();
 
-  async function sendQueued(chatId, queue) {
+  async function sendQueued(key, queue) {
     while (queue.length) {
       const { cur, body } = queue[0];
       let message;
@@ -1925,14 +1953,15 @@
         // What waited behind it is not sent either, which would put it before this one: all
         // of it goes back, in order.
         const unsent = queue.splice(0);
-        sendQueues.delete(chatId);
-        keepUnsent(cur, unsent.map((item) => item.content).join('\n'), unsent.length === 1 ? unsent[0].clientMessageId : null, error);
+        sendQueues.delete(key);
+        keepUnsent(cur, unsent[0].me, unsent.map((item) => item.content).join('\n'),
+          unsent.length === 1 ? unsent[0].clientMessageId : null, error);
         return;
       }
       await posted(cur, message);
       queue.shift();
     }
-    sendQueues.delete(chatId);
+    sendQueues.delete(key);
   }
 
   async function posted(cur, message) {
@@ -1958,12 +1987,16 @@
    * A message that was not sent goes back where its writer finds it: the chat's composer, or
    * its saved draft when they went to another chat meanwhile, ahead of anything typed there
    * since. Sent again as it is, it keeps its clientMessageId (see sendMessage); several that
-   * failed together, put back as one text, are a new message.
+   * failed together, put back as one text, are a new message. It is the writer's (`me`)
+   * whoever is signed in now: signed out meanwhile (a refused token signs out before the
+   * failure comes here), it waits in their draft for them to sign in again, and another user
+   * signed in since is shown none of it.
    */
-  function keepUnsent(cur, content, clientMessageId, error) {
+  function keepUnsent(cur, me, content, clientMessageId, error) {
     const input = $('composer-input');
-    const here = Boolean(state.current && state.current.id === cur.id);
-    const typed = here ? input.value : loadDraft(cur.id);
+    const theirs = state.me === me;
+    const here = Boolean(theirs && state.current && state.current.id === cur.id);
+    const typed = here ? input.value : loadDraft(cur.id, me);
     const text = typed.trim() ? `${content}\n${typed}` : content;
     if (here) {
       const { selectionStart, selectionEnd } = input;
@@ -1972,8 +2005,9 @@
       if (text !== content) input.setSelectionRange(selectionStart + text.length - typed.length, selectionEnd + text.length - typed.length);
       autosize();
     }
-    saveDraft(cur.id, text);
-    state.unsent = text === content && clientMessageId ? { chatId: cur.id, content, clientMessageId } : null;
+    saveDraft(cur.id, text, me);
+    saveUnsent(me, cur.id, text === content && clientMessageId ? { content, clientMessageId } : null);
+    if (!theirs) return;
     if (here) { showError(error); return; }
     const name = state.chats.get(cur.id)?.name || (cur.chat && cur.chat.name) || 'that chat';
     const reason = error instanceof ApiError ? error.detail : (error && error.message) || String(error);
@@ -1999,7 +2033,8 @@
     if (cur) saveDraft(cur.id, $('composer-input').value);
     // Changed (or cleared) from the text that failed, it is a new message, not a retry:
     // the same text typed again later must not be taken for the first (see sendMessage).
-    if (cur && state.unsent && state.unsent.chatId === cur.id && state.unsent.content !== $('composer-input').value) state.unsent = null;
+    const unsent = cur && loadUnsent(state.me, cur.id);
+    if (unsent && unsent.content !== $('composer-input').value) saveUnsent(state.me, cur.id, null);
     if (!cur || !$('composer-input').value.trim()) return;
     const now = Date.now();
     if (now - cur.lastTypingSent > TYPING_SEND_EVERY_MS && sendFrame({ op: 'typing', chatId: cur.id })) {
@@ -2013,25 +2048,54 @@
    * again as the same user, or after a reload; another user signing in here never sees it.
    * In sessionStorage, so that it goes with the tab rather than staying in the browser.
    */
-  function draftKey(chatId) {
-    return `${DRAFT_KEY}.${state.me}.${chatId}`;
+  function draftKey(chatId, user) {
+    return `${DRAFT_KEY}.${user}.${chatId}`;
   }
 
-  function loadDraft(chatId) {
+  /** `user`: whose draft, the signed-in user's unless said (see keepUnsent). */
+  function loadDraft(chatId, user = state.me) {
     try {
-      return (state.me && sessionStorage.getItem(draftKey(chatId))) || '';
+      return (user && sessionStorage.getItem(draftKey(chatId, user))) || '';
     } catch {
       return ''; // storage disabled: drafts last as long as the chat stays open
     }
   }
 
-  function saveDraft(chatId, content) {
-    if (!state.me) return;
+  function saveDraft(chatId, content, user = state.me) {
+    if (!user) return;
     try {
-      if (content.trim()) sessionStorage.setItem(draftKey(chatId), content);
-      else sessionStorage.removeItem(draftKey(chatId));
+      if (content.trim()) sessionStorage.setItem(draftKey(chatId, user), content);
+      else sessionStorage.removeItem(draftKey(chatId, user));
     } catch {
       // Full or disabled: the draft is not kept past this chat's view.
+    }
+  }
+
+  // A failed send's {content, clientMessageId} per user and chat (UNSENT_KEY), here and, to
+  // outlast a reload as its draft does, in sessionStorage.
+  const unsentSends = new Map();
+
+  function loadUnsent(user, chatId) {
+    if (!user) return null;
+    const key = `${UNSENT_KEY}.${user}.${chatId}`;
+    if (unsentSends.has(key)) return unsentSends.get(key);
+    try {
+      const stored = JSON.parse(sessionStorage.getItem(key) || 'null');
+      return stored && typeof stored.content === 'string' && typeof stored.clientMessageId === 'string' ? stored : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function saveUnsent(user, chatId, unsent) {
+    if (!user) return;
+    const key = `${UNSENT_KEY}.${user}.${chatId}`;
+    unsentSends.set(key, unsent);
+    try {
+      if (unsent) sessionStorage.setItem(key, JSON.stringify(unsent));
+      else sessionStorage.removeItem(key);
+    } catch {
+      // Full or disabled: kept for as long as the page is open.
     }
   }
 
@@ -2039,7 +2103,7 @@
 
   function viewing(cur) {
     return cur && cur.loaded && state.current === cur && document.visibilityState === 'visible' &&
-      ($('app').dataset.screen === 'chat' || !matchMedia('(max-width: 720px)').matches);
+      ($('app').dataset.screen === 'chat' || !matchMedia(PHONE_MEDIA).matches);
   }
 
   function markReadSoon() {
@@ -2318,7 +2382,7 @@
       showError(new Error('That message is no longer in the chat.'));
       return;
     }
-    if (matchMedia('(max-width: 720px)').matches) closeSearch();
+    if (matchMedia(PHONE_MEDIA).matches) closeSearch();
     node.scrollIntoView({ block: 'center' });
     node.classList.remove('flash');
     void node.offsetWidth;
@@ -2571,6 +2635,22 @@
     return state.awaiting.some((item) => item.channel === channel);
   }
 
+  /**
+   * This user is no longer a member of the open chat (removed, or left on another device):
+   * the bar in place of the composer says what happened (once: no banner as well), offering
+   * Join again only for a public chat.
+   */
+  function lostMembership(cur) {
+    cur.subscription = 'none';
+    $('chat-pane').dataset.subscribed = 'false';
+    cur.gone = !cur.leftBy ? 'unknown' : cur.leftBy === state.me ? 'left' : 'removed';
+    state.chats.delete(cur.id);
+    setMembership(cur, false);
+    // A public chat still shows its members to anyone; a private one no longer does.
+    refreshChatHeader(cur);
+    refreshChatsSoon();
+  }
+
   function handleFrame(frame) {
     const cur = state.current;
     const chatChannel = cur ? `chats/${cur.id}` : null;
@@ -2596,17 +2676,7 @@
       case 'unsubscribed':
         if (takeReply('unsubscribe', frame.channel)) break;
         // Unasked for: we were removed from the chat.
-        if (frame.channel === chatChannel && cur.subscription === 'live') {
-          cur.subscription = 'none';
-          $('chat-pane').dataset.subscribed = 'false';
-          cur.gone = !cur.leftBy ? 'unknown' : cur.leftBy === state.me ? 'left' : 'removed';
-          state.chats.delete(cur.id);
-          // The bar in place of the composer says what happened (once: no banner as well).
-          setMembership(cur, false);
-          // A public chat still shows its members to anyone; a private one no longer does.
-          refreshChatHeader(cur);
-          refreshChatsSoon();
-        }
+        if (frame.channel === chatChannel && cur.subscription === 'live') lostMembership(cur);
         break;
       case 'error':
         if ((frame.code === 'too_far_behind' || frame.code === 'unknown_since') && frame.channel === chatChannel) {
@@ -2643,8 +2713,18 @@
           if (frame.channel !== chatChannel || awaitingReply(chatChannel)) break;
           cur.subscription = 'none';
           $('chat-pane').dataset.subscribed = 'false';
-          // The chat is gone from the server (it came back from an older backup, or on other
-          // data): said as opening an unknown chat says it, and the view goes with it.
+          // Refused a chat this page had as one of this user's (going live again after the
+          // connection was down): they left it on another device or were removed meanwhile.
+          // The server refuses a public chat to one outside it as `forbidden`, and a private
+          // one as it does a chat it does not have (`not_found`): which, it does not say, so
+          // a private chat is taken as left, as one left in view is (the bar says so).
+          const known = cur.chat || state.chats.get(cur.id);
+          if (cur.member && known && (frame.code === 'forbidden' || (frame.code === 'not_found' && known.isPrivate))) {
+            lostMembership(cur);
+            break;
+          }
+          // A public chat gone from the server (it came back from an older backup, or on
+          // other data): said as opening an unknown chat says it, and the view goes with it.
           if (frame.code === 'not_found') {
             noSuchChat(cur);
             break;
@@ -2706,6 +2786,48 @@
     }
   }
 
+  // Live messages waiting to be read out, and the timer that reads them (see announceMessage).
+  const announcing = { waiting: [], timer: null, at: 0 };
+
+  /**
+   * Has a screen reader say a message that came live: its author and (the start of) its
+   * text, in #message-announcement, a live region of its own; the timeline is not one, so
+   * that history pages going in are not read out. A burst is said at most once a second,
+   * the first few in full and the rest counted, and the region keeps only its last few
+   * lines.
+   */
+  function announceMessage(message) {
+    announcing.waiting.push(message);
+    if (announcing.timer) return;
+    const wait = Math.max(0, announcing.at + ANNOUNCE_EVERY_MS - Date.now());
+    announcing.timer = setTimeout(sayAnnounced, wait);
+  }
+
+  function sayAnnounced() {
+    announcing.timer = null;
+    const messages = announcing.waiting.splice(0);
+    if (!messages.length || !state.current) return;
+    announcing.at = Date.now();
+    const said = messages.slice(-ANNOUNCE_MAX).map((message) => {
+      const text = Array.from(message.content.replace(/\s+/g, ' ').trim());
+      const short = text.length > ANNOUNCE_LENGTH ? `${text.slice(0, ANNOUNCE_LENGTH).join('')}…` : text.join('');
+      return `${message.userId}: ${short}`;
+    });
+    const more = messages.length - said.length;
+    if (more > 0) said.unshift(`${more === 1 ? '1 more new message' : `${more} more new messages`}, and:`);
+    const region = $('message-announcement');
+    region.appendChild(el('p', { text: said.join('\n') }));
+    while (region.childElementCount > ANNOUNCE_MAX) region.firstElementChild.remove();
+  }
+
+  /** Nothing more is read out of a chat closed. */
+  function clearAnnouncements() {
+    clearTimeout(announcing.timer);
+    announcing.timer = null;
+    announcing.waiting = [];
+    $('message-announcement').replaceChildren();
+  }
+
   function handleChatEvent(cur, frame) {
     if (frame.id && (!cur.lastEventId || frame.id > cur.lastEventId)) cur.lastEventId = frame.id;
     const event = frame.event;
@@ -2715,6 +2837,7 @@
         cur.typing.delete(event.userId);
         renderTyping(cur);
         if (cur.messages.has(event.message.id) || cur.pendingLive.has(event.message.id)) break;
+        if (event.message.userId !== state.me) announceMessage(event.message);
         if (cur.newerCursor) {
           // The view is back in the history: this belongs below what is not loaded yet.
           cur.pendingLive.set(event.message.id, { ...event.message, mine: new Set(), v: 1 });
@@ -2992,7 +3115,14 @@
       if (event.storageArea !== localStorage || (event.key !== TOKEN_KEY && event.key !== null)) return;
       const stored = localStorage.getItem(TOKEN_KEY);
       if (stored === state.token) return;
-      if (state.token) signOut(stored ? null : 'Signed out in another tab.', { forget: false });
+      if (state.token) {
+        // Said as the tab that signed out says it (the token expired there as it does here).
+        const reason = stored ? null : localStorage.getItem(SIGNED_OUT_KEY);
+        signOut(stored ? null : reason || 'Signed out in another tab.', { forget: false });
+        // Signed out on purpose, or in as someone else: the chat in the address goes, as it
+        // does in the tab signed out from. After an expiry it stays, for signing back in.
+        if (!reason && location.hash.startsWith('#/chats/')) history.replaceState(null, '', '#/');
+      }
       if (stored) signIn(stored, { remembered: true });
     });
 

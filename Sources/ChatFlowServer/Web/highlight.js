@@ -68,24 +68,27 @@
   }
 
   const isUnigram = (part) => new RegExp(`^${UNIGRAM_CHAR}$`, 'u').test(part);
+  const isWordChar = (cp) => new RegExp(`^${WORD_CHAR}$`, 'u').test(cp);
 
   /**
-   * The source of a pattern for words next to each other, in order, as whole words (the
-   * last one a prefix with `prefix`). Single Han or kana characters need no boundary.
+   * A pattern for words next to each other, in order, as whole words (the last one a prefix
+   * with `prefix`): its RegExp `source`, and whether a match must not follow a letter or
+   * digit (`bounded`), which ranges() checks: a lookbehind would say so in the pattern, but
+   * Safari before 16.4 cannot build one. Single Han or kana characters need no boundary.
    */
   function phrase(parts, prefix) {
-    return parts.map((part, index) => {
+    const source = parts.map((part, index) => {
       const unigram = isUnigram(part);
       let source = '';
-      if (index === 0 && !unigram) source += `(?<!${WORD_CHAR})`;
       if (index > 0) source += unigram || isUnigram(parts[index - 1]) ? `${GAP}*` : `${GAP}+`;
       source += escapeRegExp(part);
       if (index === parts.length - 1 && !unigram) source += prefix ? `${WORD_CHAR}*` : `(?!${WORD_CHAR})`;
       return source;
     }).join('');
+    return { source, bounded: !isUnigram(parts[0]) };
   }
 
-  /** The patterns (as RegExp sources over folded text) a query highlights. */
+  /** The patterns (see phrase) a query highlights, over folded text. */
   function patterns(query) {
     const result = [];
     const tokens = query.match(/"[^"]*"?|\S+/g) || [];
@@ -110,11 +113,20 @@
     if (!sources.length || !text) return [];
     const { folded, starts, ends } = foldWithMap(text);
     const found = [];
-    for (const source of sources) {
+    for (const { source, bounded } of sources) {
       const re = new RegExp(source, 'gu');
       let m;
       while ((m = re.exec(folded)) !== null) {
         if (m[0].length === 0) { re.lastIndex++; continue; }
+        if (bounded && m.index > 0) {
+          // Inside a word: try again from the next code point.
+          const low = folded.charCodeAt(m.index - 1);
+          const before = low >= 0xDC00 && low <= 0xDFFF && m.index > 1 ? folded.slice(m.index - 2, m.index) : folded[m.index - 1];
+          if (isWordChar(before)) {
+            re.lastIndex = m.index + (folded.codePointAt(m.index) > 0xFFFF ? 2 : 1);
+            continue;
+          }
+        }
         found.push([starts[m.index], ends[m.index + m[0].length - 1]]);
       }
     }
