@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 @testable import ChatFlowStorage
@@ -254,6 +255,44 @@ import ChatFlowTestSupport
         let (expiries, records) = (try rows(LogKeys.expiryTag), try rows(LogKeys.recordTag))
         #expect(expiries == 350 && records == 350, "only the fresh keys are left: \(expiries) expiries, \(records) records")
         #expect(try await log.append(payload(1), idempotencyKey: IdempotencyKey(scope: "alice", key: "new-349")).isReplay)
+    }
+
+    /// The block check (restore's) reads the records retention removed too, while their
+    /// table is on disk: compaction would read that table, and fail on damage in it.
+    @Test func theBlockCheckReadsRecordsRetentionRemovedToo() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        do {
+            let log = try RocksDBChangeLog.open(path: dir.path)
+            // Bytes that do not compress away, so that the table has many blocks.
+            let records = (0..<3000).map { n in payload(n) + (0..<200).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 7 ^ n &* 40_503) } }
+            let ids = try await log.append(records, idempotencyKey: nil).ids
+            let events = try log.database.family(LogKeys.eventsFamily)
+            try log.database.flush([events])
+            #expect(try log.truncate(before: ids[2900], keep: { _ in false }) == 2900)
+            try log.database.flush([events])
+            #expect(try log.checkBlocks() == 3000)
+            log.close(); log.database.close()
+        }
+        // The first table holds every record, most of them removed; damage one of those.
+        let tables = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".sst") }
+        let largest = try #require(try tables.max { try Self.size(dir.path + "/" + $0) < Self.size(dir.path + "/" + $1) })
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/" + largest))
+        for offset in bytes.count / 4..<(bytes.count / 4 + 16) { bytes[offset] ^= 0xFF }
+        try bytes.write(to: URL(fileURLWithPath: dir.path + "/" + largest))
+
+        let log = try RocksDBChangeLog.open(path: dir.path)
+        defer { log.close(); log.database.close() }
+        #expect(try log.read(after: nil, limit: 1000).count == 100, "the records left read as before")
+        do {
+            try log.checkBlocks()
+            Issue.record("the damaged block of removed records was not read")
+        } catch StorageError.damagedLog {
+        }
+    }
+
+    private static func size(_ path: String) throws -> Int {
+        try (FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
     }
 
     @Test func reopeningContinuesAfterTheLastID() async throws {

@@ -18,7 +18,8 @@ public final class ProjectionStore: Sendable {
 
     /// Opens the projections of `database`. A projection seen for the first time, or whose
     /// stored version differs from the code's, gets a fresh empty generation that the
-    /// projector fills from the start of the log. Generations no longer referenced (left by
+    /// projector fills from the start of the log (or that `ChatFlowEngine` rebuilds, when
+    /// retention has shortened the log). Generations no longer referenced (left by
     /// a rebuild that did not finish) are dropped. A data directory without a salt gets one
     /// from `random`.
     public init(database: Database, random: () -> UInt64 = { var system = SystemRandomNumberGenerator(); return system.next() }) throws {

@@ -405,15 +405,19 @@ public final class Database: Sendable {
     /// An iterator over `family`, limited to `[lower, upper)` when given.
     /// Scans that read many rows once (rebuild, verify) pass `fillCache: false`.
     /// Once the database is closing, the iterator is empty and `checkError` says it closed.
-    public func makeIterator(over family: ColumnFamily, lower: [UInt8]? = nil, upper: [UInt8]? = nil, fillCache: Bool = true) -> KeyValueIterator {
-        makeIterator(over: family, lower: lower, upper: upper, fillCache: fillCache, snapshot: nil)
+    /// `includingRangeDeleted`: also the rows a range delete covers that compaction has not
+    /// dropped yet (reading every block of a family, not only those still live).
+    public func makeIterator(over family: ColumnFamily, lower: [UInt8]? = nil, upper: [UInt8]? = nil, fillCache: Bool = true, includingRangeDeleted: Bool = false) -> KeyValueIterator {
+        makeIterator(over: family, lower: lower, upper: upper, fillCache: fillCache, snapshot: nil, includingRangeDeleted: includingRangeDeleted)
     }
 
-    func makeIterator(over family: ColumnFamily, lower: [UInt8]?, upper: [UInt8]?, fillCache: Bool = true, snapshot: DatabaseSnapshot?) -> KeyValueIterator {
+    func makeIterator(over family: ColumnFamily, lower: [UInt8]?, upper: [UInt8]?, fillCache: Bool = true, snapshot: DatabaseSnapshot?, includingRangeDeleted: Bool = false) -> KeyValueIterator {
         // Counted before `closing` is read, as in `whileOpen`: `close()` sees one or the other.
         liveIterators.wrappingAdd(1, ordering: .sequentiallyConsistent)
         let open = !closing.load(ordering: .sequentiallyConsistent)
-        return KeyValueIterator(database: self, dbHandle: open ? handle : nil, family: family, lower: lower, upper: upper, fillCache: fillCache, snapshot: snapshot)
+        return KeyValueIterator(
+            database: self, dbHandle: open ? handle : nil, family: family, lower: lower, upper: upper, fillCache: fillCache, snapshot: snapshot,
+            includingRangeDeleted: includingRangeDeleted)
     }
 
     /// A snapshot to read several rows as of one moment (`DatabaseSnapshot`).

@@ -19,11 +19,15 @@ public final class KeyValueIterator {
     // Kept until the iterator is destroyed: RocksDB reads through the snapshot until then.
     private let snapshot: DatabaseSnapshot?
 
-    init(database: Database, dbHandle: OpaquePointer?, family: ColumnFamily, lower: [UInt8]?, upper: [UInt8]?, fillCache: Bool, snapshot: DatabaseSnapshot? = nil) {
+    init(
+        database: Database, dbHandle: OpaquePointer?, family: ColumnFamily, lower: [UInt8]?, upper: [UInt8]?, fillCache: Bool,
+        snapshot: DatabaseSnapshot? = nil, includingRangeDeleted: Bool = false
+    ) {
         self.database = database
         self.snapshot = snapshot
         readOptions = rocksdb_readoptions_create()
         rocksdb_readoptions_set_fill_cache(readOptions, fillCache ? 1 : 0)
+        if includingRangeDeleted { rocksdb_readoptions_set_ignore_range_deletions(readOptions, 1) }
         if let snapshot { snapshot.apply(to: readOptions) }
         lowerBound = lower.map(KeyValueIterator.copy)
         upperBound = upper.map(KeyValueIterator.copy)
