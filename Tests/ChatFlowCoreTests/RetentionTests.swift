@@ -1,5 +1,6 @@
 @testable import ChatFlowCore
 import ChatFlowStorage
+import ChatFlowTestSupport
 import Logging
 import Synchronization
 import Testing
@@ -333,6 +334,32 @@ import Testing
             let steps = observed.withLock { $0 }
             #expect(steps.count == 4 && steps.reduce(0, +) == 10 && steps.allSatisfy { $0 > 0 }, "\(steps)")
             try world.expectVerified()
+        }
+    }
+
+    /// A pass that meets the projections behind (a start catching up on a long log) goes on
+    /// once they have caught up, not an interval later.
+    @Test func aPassThatFindsTheProjectorBehindGoesOnSoon() async throws {
+        let clock = TestClock()
+        try await withWorld(clock: clock) { world in
+            let chat = try await world.createChat("alice")
+            for n in 0..<4 { try await world.post("alice", chat, "old walrus \(n)") }
+            clock.set(TestTime.jan1 + 5 * TestTime.day)
+            try await world.post("alice", chat, "fresh walrus")
+            // Not caught up: the projector has applied nothing.
+            let observed = Mutex<[Int]>([])
+            let service = RetentionService(
+                retention: retention(world, days: 1), interval: .seconds(3600), firstDelay: .zero, behindDelay: .milliseconds(20),
+                clock: { TestTime.jan1 + 5 * TestTime.day }, logger: Logger(label: "retention-test"),
+                observe: { result in observed.withLock { $0.append((try? result.get()) ?? -1) } })
+            let running = Task { try await service.run() }
+            #expect(await eventually { observed.withLock { !$0.isEmpty } })
+            try world.catchUp()
+            let done = try await eventually(timeout: .seconds(20)) { try kinds(world) == [.chatCreated, .messagePosted] }
+            running.cancel()
+            _ = try? await running.value
+            #expect(done, "the pass should have gone on once the projections caught up: \(observed.withLock { $0 })")
+            #expect(try timeline(world, chat) == ["fresh walrus"])
         }
     }
 
