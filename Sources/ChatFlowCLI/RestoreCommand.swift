@@ -149,6 +149,13 @@ struct RestoreCommand: AsyncParsableCommand {
             let engine = try ChatFlowEngine(dataDirectory: staging, databaseOptions: .existing.withinDescriptorLimit())
             defer { engine.close() }
             DataDirectoryOptions.reportOpening(engine, command: "restore")
+            // An online backup's projections are a little behind its log; a projection the
+            // backup's version built differently starts from the log's beginning: minutes
+            // for a long one, said rather than sat through in silence.
+            if !engine.projector.hasReachedStart {
+                let from = engine.projector.applied.position.map { "event \($0)" } ?? "the log's start"
+                FileHandle.standardError.write(Data("restore: bringing the projections up to the backup's last event, from \(from)\n".utf8))
+            }
             try engine.projector.catchUp()
             // The log is what everything else is rebuilt from, and opening read little of it:
             // a block of it damaged in the backup is found now, not once it has replaced the
