@@ -47,7 +47,10 @@ struct BenchAppendCommand: AsyncParsableCommand {
         // Stopped with Ctrl-C or SIGTERM, a long run's temporary directory (hundreds of MB)
         // would stay behind.
         let stoppers = dataDir == nil ? Self.removeWhenStopped(directory) : []
-        defer { stoppers.forEach { $0.cancel() } }
+        defer {
+            stoppers.forEach { $0.cancel() }
+            for number in [SIGINT, SIGTERM] { signal(number, SIG_DFL) }
+        }
 
         let commits = CommitCounter()
         var options = ChangeLogOptions()
@@ -96,7 +99,11 @@ struct BenchAppendCommand: AsyncParsableCommand {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                try? FileManager.default.removeItem(atPath: directory)
+                // Moved away first: RocksDB's threads, still writing, make files by the old
+                // path, which no longer leads anywhere, so none lands in what is removed.
+                let doomed = directory + ".removing"
+                let moved = rename(directory, doomed) == 0
+                try? FileManager.default.removeItem(atPath: moved ? doomed : directory)
                 _exit(128 + number)
             }
             source.resume()

@@ -69,11 +69,12 @@ struct RestoreCommand: AsyncParsableCommand {
         if source == target || source == replaced || (source + "/").hasPrefix(target + "/") {
             throw ValidationError("--from: \(from) is the data directory \(target) (or inside it, or what a restore set aside): restore from a backup elsewhere")
         }
-        // One restore at a time into a directory: two would swap each other's copies away.
         // Restored by root into the service user's directory, the copy is given to that user
-        // before it goes in: root's files would keep that user's server out.
-        var owner = stat()
-        let keepOwner = geteuid() == 0 && stat(target, &owner) == 0 && owner.st_uid != 0
+        // before it goes in: root's files would keep that user's server out. The owner is
+        // the directory's, or, when an interrupted restore moved it aside, that of what it
+        // set aside or copied.
+        let owner = geteuid() == 0 ? [target, replaced, staging].lazy.compactMap(Self.nonRootOwner).first : nil
+        // One restore at a time into a directory: two would swap each other's copies away.
         let lockPath = target + ".restore-lock"
         let lock = open(lockPath, O_CREAT | O_RDWR, 0o600)
         guard lock >= 0 else {
@@ -120,7 +121,7 @@ struct RestoreCommand: AsyncParsableCommand {
         // to be one to replace: it leaves a LOCK file in a directory that had none.
         var targetLock: DatabaseLock?
         if files.fileExists(atPath: target) {
-            targetLock = try Self.lockTarget(target)
+            targetLock = try Self.lockTarget(target, owner: owner)
         }
         defer { targetLock?.release() }
         // Copy next to the target and open the copy there (which finds missing or damaged
@@ -140,6 +141,8 @@ struct RestoreCommand: AsyncParsableCommand {
         // its owner's alone.
         do {
             try Self.closeToOthers(staging)
+            // Opened by root, the copy is root's until the swap (one adopted may be the owner's).
+            if owner != nil { try Self.give(staging, to: 0, group: 0) }
         } catch {
             if !adopting { try? files.removeItem(atPath: staging) }
             throw Self.cannot("make \(staging) private to its owner (\(error.localizedDescription)); \(target) was left as it was")
@@ -168,9 +171,9 @@ struct RestoreCommand: AsyncParsableCommand {
             if !adopting { try? files.removeItem(atPath: staging) }
             throw Self.cannot("open the backup in \(from) (\(error)); \(target) was left as it was")
         }
-        if keepOwner {
+        if let owner {
             do {
-                try Self.give(staging, to: owner.st_uid, group: owner.st_gid)
+                try Self.give(staging, to: owner.user, group: owner.group)
             } catch {
                 if !adopting { try? files.removeItem(atPath: staging) }
                 throw Self.cannot("give \(staging) to the owner of \(target) (\(error)); \(target) was left as it was")
@@ -183,7 +186,7 @@ struct RestoreCommand: AsyncParsableCommand {
         do {
             if files.fileExists(atPath: target) {
                 // Made since the restore began: whatever made it must not be using it.
-                if targetLock == nil { targetLock = try Self.lockTarget(target) }
+                if targetLock == nil { targetLock = try Self.lockTarget(target, owner: owner) }
                 if files.fileExists(atPath: replaced) { try files.removeItem(atPath: replaced) }
                 try Self.rename(target, to: replaced)
             }
@@ -211,6 +214,13 @@ struct RestoreCommand: AsyncParsableCommand {
         }
     }
 
+    /// Who `path` belongs to, when that is not root (nil too when nothing is there).
+    private static func nonRootOwner(_ path: String) -> (user: uid_t, group: gid_t)? {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_uid != 0 else { return nil }
+        return (info.st_uid, info.st_gid)
+    }
+
     /// Gives `root` and everything in it (links themselves, not what they point at) to `user`.
     private static func give(_ root: String, to user: uid_t, group: gid_t) throws {
         let names = (FileManager.default.enumerator(atPath: root)?.allObjects as? [String]) ?? []
@@ -221,7 +231,9 @@ struct RestoreCommand: AsyncParsableCommand {
 
     /// Takes RocksDB's lock on the existing `target`; refused (74) when a server or another
     /// command has it open.
-    private static func lockTarget(_ target: String) throws -> DatabaseLock {
+    /// Its LOCK file, made by root when there was none, is given to `owner`: a restore that
+    /// fails after must not leave a file the owner's server cannot open.
+    private static func lockTarget(_ target: String, owner: (user: uid_t, group: gid_t)?) throws -> DatabaseLock {
         let taken: DatabaseLock?
         do {
             taken = try DatabaseLock.take(in: target)
@@ -231,6 +243,7 @@ struct RestoreCommand: AsyncParsableCommand {
         guard let taken else {
             throw cannot("restore into \(target): it is in use by a running server or another command (rebuild, verify, backup); stop it first")
         }
+        if let owner { lchown(target + "/LOCK", owner.user, owner.group) }
         return taken
     }
 

@@ -39,6 +39,8 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             // The soft open-file limit (often 1,024) raised to the hard one.
             let descriptors = FileDescriptorLimit.raise()
+            // Said before anything is written there: the JWT secret made next would be root's too.
+            if let owner = Directory.otherOwner(of: data.path) { throw StorageError.ownedByAnotherUser(path: data.path, owner: owner) }
             let (configuration, createdSecret) = try serverConfiguration(environment, descriptors: descriptors)
             configuredPort = configuration.port
             if createdSecret {

@@ -174,13 +174,29 @@ import Glibc
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: source).sorted() == before)
 
-        #expect(await (try ChildProcess(["restore", "--from", good, "--force", "--data-dir", source])).exitStatus() == 0)
-        let names = (FileManager.default.enumerator(atPath: source)?.allObjects as? [String]) ?? []
-        #expect(!names.isEmpty)
-        for path in [source] + names.map({ source + "/" + $0 }) {
-            var info = stat()
-            #expect(lstat(path, &info) == 0 && info.st_uid == nobody.pointee.pw_uid, "\(path) is not nobody's")
+        // serve is refused before it writes anything there (the JWT secret it would make).
+        let serveErrors = dir.appending("serve.err")
+        var environment = Serve.environment
+        environment["CHATFLOW_JWT_SECRET"] = nil
+        let serve = try ChildProcess(["serve", "--data-dir", source, "--port", "\(try Serve.freePort())"], environment: environment, errorFile: serveErrors)
+        #expect(await serve.exitStatus() == 74)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: source).sorted() == before)
+
+        func expectNobodys(_ root: String) {
+            let names = (FileManager.default.enumerator(atPath: root)?.allObjects as? [String]) ?? []
+            #expect(!names.isEmpty)
+            for path in [root] + names.map({ root + "/" + $0 }) {
+                var info = stat()
+                #expect(lstat(path, &info) == 0 && info.st_uid == nobody.pointee.pw_uid, "\(path) is not nobody's")
+            }
         }
+        #expect(await (try ChildProcess(["restore", "--from", good, "--force", "--data-dir", source])).exitStatus() == 0)
+        expectNobodys(source)
+        // Run again after one stopped between its renames (the data set aside, none in place):
+        // the owner is that of what it set aside.
+        try #require(rename(source, ChatFlowEngine.replacedPath(of: source)) == 0)
+        #expect(await (try ChildProcess(["restore", "--from", good, "--force", "--data-dir", source])).exitStatus() == 0)
+        expectNobodys(source)
     }
 
     /// `serve` on `data` in a mount namespace of its own, where a tmpfs (of `size`) is

@@ -69,10 +69,8 @@ import ChatFlowStorage
     /// An event this build cannot read (a newer version wrote it, or the log is damaged)
     /// stops `serve` and fails `verify` with 74, naming the event, as damage found while
     /// opening does; `verify --json` says so on stdout. They exited 1 with the codec's words.
-    /// At debug level each request answered is one line: method, path, status, time, and
-    /// the request id of its other lines; never the query (a WebSocket's `access_token`).
     /// `--version` says the release and each projection's version (which decides whether a
-    /// data directory's projection starts again from the log), as `serve`'s first line does.
+    /// data directory's projection starts again from the log), as `serve`'s "serving on" line does.
     @Test func theVersionNamesTheProjections() async throws {
         let child = try ChildProcess(["--version"])
         #expect(await child.exitStatus() == 0)
@@ -80,6 +78,8 @@ import ChatFlowStorage
         #expect(ChatFlowVersion.description.contains("reactions \(ReactionsProjection.version)"))
     }
 
+    /// At debug level each request answered is one line: method, path, status, time, and
+    /// the request id of its other lines; never the query (a WebSocket's `access_token`).
     @Test func debugLogsEachRequestWithoutItsQuery() async throws {
         let dir = TemporaryDirectory("chatflow-serve-request-log")
         defer { dir.remove() }
