@@ -63,6 +63,16 @@ def send_held(page, text: str, deliver: bool = False) -> None:
     assert composer(page) == ""
 
 
+def lose_the_answer(page, text: str) -> None:
+    """Sends `text` from the open chat; the server takes it, but its answer never comes back,
+    and the text is put back in the composer."""
+    try:
+        send_held(page, text, deliver=True)
+    finally:
+        page.driver.execute_script(FAIL_HELD)
+    page.until(lambda d: composer(page) == text, "the text that failed was not put back")
+
+
 def contents(api, chat_id: str) -> list[str]:
     return [m["content"] for m in api.all_messages(chat_id)]
 
@@ -109,12 +119,7 @@ def test_a_send_that_fails_while_the_next_is_typed_keeps_both(signed_in, alice_a
 def test_the_same_text_written_again_after_a_lost_answer_is_a_new_message(signed_in, alice_api, bob_api, bob):
     chat = listed_chat(alice_api, bob_api, bob, "Said twice")
     bob.open_chat(chat)
-    try:
-        # The server takes it, but the answer never comes back.
-        send_held(bob, "ok", deliver=True)
-    finally:
-        bob.driver.execute_script(FAIL_HELD)
-    bob.until(lambda d: composer(bob) == "ok", "the text that failed was not put back")
+    lose_the_answer(bob, "ok")
     bob.wait_message("ok")
     wait_until(lambda: contents(alice_api, chat) == ["ok"], "the first ok never reached the server")
 
@@ -133,11 +138,7 @@ def test_the_same_text_written_again_after_a_lost_answer_is_a_new_message(signed
 def test_the_same_text_sent_again_after_a_lost_answer_is_posted_once(signed_in, alice_api, bob_api, bob):
     chat = listed_chat(alice_api, bob_api, bob, "Sent again")
     bob.open_chat(chat)
-    try:
-        send_held(bob, "Only once, please", deliver=True)
-    finally:
-        bob.driver.execute_script(FAIL_HELD)
-    bob.until(lambda d: composer(bob) == "Only once, please", "the text that failed was not put back")
+    lose_the_answer(bob, "Only once, please")
     # Sent again untouched: the retry of the one the server took, not a second message.
     bob.find("[data-testid=composer-input]").send_keys(Keys.ENTER)
     bob.until(lambda d: composer(bob) == "", "the retry did not go through")
@@ -150,11 +151,7 @@ def test_a_failed_message_sent_again_after_sending_in_another_chat_is_posted_onc
     chat = listed_chat(alice_api, bob_api, bob, "Answer lost")
     other = listed_chat(alice_api, bob_api, bob, "Talking elsewhere")
     bob.open_chat(chat)
-    try:
-        send_held(bob, "Posted just once", deliver=True)
-    finally:
-        bob.driver.execute_script(FAIL_HELD)
-    bob.until(lambda d: composer(bob) == "Posted just once", "the text that failed was not put back")
+    lose_the_answer(bob, "Posted just once")
     wait_until(lambda: contents(alice_api, chat) == ["Posted just once"], "the first try never reached the server")
 
     # Bob says something in another chat meanwhile, then comes back and sends it as it is.

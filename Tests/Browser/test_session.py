@@ -85,10 +85,12 @@ def test_an_expired_token_signs_out_at_once_and_the_draft_waits_for_its_user(own
     assert composer(carol) == "half a thought"
 
 
-def test_signing_out_in_one_tab_signs_out_the_others(visitor, settings):
-    page = visitor
+def bob_in_two_tabs(page, settings, name: str) -> tuple[str, str]:
+    """Bob signed in, in a private chat of his (`name`), and a second tab of the same browser
+    signed in from what the first stored; returns the chat and the first tab's handle (the
+    second is the current one)."""
     page.user = "bob"
-    chat = Api(settings.url, settings.bob_token).create_chat("Bob's own tab", private=True)["id"]
+    chat = Api(settings.url, settings.bob_token).create_chat(name, private=True)["id"]
     page.open()
     page.sign_in(settings.bob_token)
     page.driver.get(f"{settings.url}/#/chats/{chat}")
@@ -97,6 +99,12 @@ def test_signing_out_in_one_tab_signs_out_the_others(visitor, settings):
     page.driver.switch_to.new_window("tab")
     page.open()
     page.until(lambda d: d.find_element(By.ID, "current-user").text == "bob", "the second tab did not sign in")
+    return chat, first
+
+
+def test_signing_out_in_one_tab_signs_out_the_others(visitor, settings):
+    page = visitor
+    chat, first = bob_in_two_tabs(page, settings, "Bob's own tab")
     page.wait_live()
     page.clickable("[data-testid=signout-button]").click()
     page.visible("[data-testid=signin-screen]")
@@ -147,16 +155,7 @@ return document.visibilityState;
 
 def test_a_token_that_expired_in_one_tab_is_said_to_have_expired_in_the_others(visitor, settings):
     page = visitor
-    page.user = "bob"
-    chat = Api(settings.url, settings.bob_token).create_chat("Bob's until it expires", private=True)["id"]
-    page.open()
-    page.sign_in(settings.bob_token)
-    page.driver.get(f"{settings.url}/#/chats/{chat}")
-    page.wait_subscribed(chat)
-    first = page.driver.current_window_handle
-    page.driver.switch_to.new_window("tab")
-    page.open()
-    page.until(lambda d: d.find_element(By.ID, "current-user").text == "bob", "the second tab did not sign in")
+    chat, first = bob_in_two_tabs(page, settings, "Bob's until it expires")
     # The second tab's timer would fire after the first's: its clock alone runs on.
     assert page.driver.execute_script(EXPIRE_HERE) == "visible"
     page.visible("[data-testid=signin-screen]")
