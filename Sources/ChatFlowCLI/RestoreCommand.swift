@@ -73,7 +73,7 @@ struct RestoreCommand: AsyncParsableCommand {
         // before it goes in: root's files would keep that user's server out. The owner is
         // the directory's, or, when an interrupted restore moved it aside, that of what it
         // set aside or copied.
-        let owner = geteuid() == 0 ? [target, replaced, staging].lazy.compactMap(Self.nonRootOwner).first : nil
+        let owner = geteuid() == 0 ? [target, replaced, staging].lazy.compactMap(Directory.owner(of:)).first { $0.user != 0 } : nil
         // One restore at a time into a directory: two would swap each other's copies away.
         let lockPath = target + ".restore-lock"
         let lock = open(lockPath, O_CREAT | O_RDWR, 0o600)
@@ -212,13 +212,6 @@ struct RestoreCommand: AsyncParsableCommand {
                   let mode = (attributes[.posixPermissions] as? NSNumber)?.uint16Value, mode & 0o077 != 0 else { continue }
             try files.setAttributes([.posixPermissions: NSNumber(value: mode & ~0o077)], ofItemAtPath: path)
         }
-    }
-
-    /// Who `path` belongs to, when that is not root (nil too when nothing is there).
-    private static func nonRootOwner(_ path: String) -> (user: uid_t, group: gid_t)? {
-        var info = stat()
-        guard lstat(path, &info) == 0, info.st_uid != 0 else { return nil }
-        return (info.st_uid, info.st_gid)
     }
 
     /// Gives `root` and everything in it (links themselves, not what they point at) to `user`.

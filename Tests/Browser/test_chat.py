@@ -256,21 +256,27 @@ def test_search_finds_and_highlights(room, alice, bob):
     alice.find("[data-testid=search-close]").click()
 
 
+def highlighted(page, query: str) -> list[list[str]]:
+    """Searches the open chat for `query` (opening the search panel if need be); per result,
+    its text and then what is marked in it."""
+    if not page.find("[data-testid=search-panel]").is_displayed():
+        page.clickable("[data-testid=search-toggle]").click()
+    field = page.visible("[data-testid=search-input]")
+    field.clear()
+    field.send_keys(query, Keys.ENTER)
+    page.until(lambda d: d.find_element(By.ID, "search-panel").get_attribute("data-state") == "done"
+               and query in d.find_element(By.ID, "search-status").text, f"search for {query!r} did not finish")
+    return page.driver.execute_script("""
+        return Array.from(document.querySelectorAll('[data-testid=search-result-text]'),
+                          (r) => [r.textContent, ...Array.from(r.querySelectorAll('mark'), (m) => m.textContent)]);""")
+
+
 def test_search_highlights_half_width_kana_with_their_voiced_marks(room, alice):
     # Each "ﾞ" (U+FF9E) folds to nothing on its own: it is highlighted with the kana before it.
     alice.open_chat(room)
     alice.send("ｶﾞｷﾞｸﾞ voiced half")
-    if not alice.find("[data-testid=search-panel]").is_displayed():
-        alice.clickable("[data-testid=search-toggle]").click()
     for query in ("ガギグ", "ｶﾞｷﾞｸﾞ"):
-        field = alice.visible("[data-testid=search-input]")
-        field.clear()
-        field.send_keys(query, Keys.ENTER)
-        alice.until(lambda d: d.find_element(By.ID, "search-panel").get_attribute("data-state") == "done"
-                    and query in d.find_element(By.ID, "search-status").text, f"search for {query!r} did not finish")
-        marks = alice.driver.execute_script("""
-            return Array.from(document.querySelectorAll('[data-testid=search-result-text]'),
-                              (r) => [r.textContent, ...Array.from(r.querySelectorAll('mark'), (m) => m.textContent)]);""")
+        marks = highlighted(alice, query)
         assert marks == [["ｶﾞｷﾞｸﾞ voiced half", "ｶﾞｷﾞｸﾞ"]], (query, marks)
     alice.find("[data-testid=search-close]").click()
 
@@ -279,18 +285,9 @@ def test_search_highlights_han_and_kana_inside_unspaced_text(room, alice):
     # The server matches Han and kana character by character, inside text without spaces.
     alice.open_chat(room)
     alice.send("日本語のテキスト検索 and 東京tower")
-    if not alice.find("[data-testid=search-panel]").is_displayed():
-        alice.clickable("[data-testid=search-toggle]").click()
     for query, marked in (("テキスト", ["テキスト"]), ("日本語", ["日本語"]), ('"テキスト 検索"', ["テキスト検索"]),
                           ("東京tower", ["東京tower"]), ("tower", ["tower"])):
-        field = alice.visible("[data-testid=search-input]")
-        field.clear()
-        field.send_keys(query, Keys.ENTER)
-        alice.until(lambda d: d.find_element(By.ID, "search-panel").get_attribute("data-state") == "done"
-                    and query in d.find_element(By.ID, "search-status").text, f"search for {query!r} did not finish")
-        marks = alice.driver.execute_script("""
-            return Array.from(document.querySelectorAll('[data-testid=search-result-text]'),
-                              (r) => [r.textContent, ...Array.from(r.querySelectorAll('mark'), (m) => m.textContent)]);""")
+        marks = highlighted(alice, query)
         assert marks == [["日本語のテキスト検索 and 東京tower", *marked]], (query, marks)
     alice.find("[data-testid=search-close]").click()
 

@@ -47,10 +47,16 @@ public enum Directory {
     /// The name of the user `path` belongs to when this process is root and that user is
     /// not; nil otherwise (or when there is nothing at `path`).
     public static func otherOwner(of path: String) -> String? {
-        var info = stat()
-        guard geteuid() == 0, stat(path, &info) == 0, info.st_uid != 0 else { return nil }
-        guard let entry = getpwuid(info.st_uid) else { return "user \(info.st_uid)" }
+        guard geteuid() == 0, let owner = owner(of: path), owner.user != 0 else { return nil }
+        guard let entry = getpwuid(owner.user) else { return "user \(owner.user)" }
         return String(cString: entry.pointee.pw_name)
+    }
+
+    /// Who `path` (what a link there leads to) belongs to; nil when nothing is there.
+    public static func owner(of path: String) -> (user: uid_t, group: gid_t)? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return (info.st_uid, info.st_gid)
     }
 
     /// Why this process cannot write in `path`, or nil when it can.
