@@ -102,8 +102,12 @@ struct BenchAppendCommand: AsyncParsableCommand {
                 // Moved away first: RocksDB's threads, still writing, make files by the old
                 // path, which no longer leads anywhere, so none lands in what is removed.
                 let doomed = directory + ".removing"
-                let moved = rename(directory, doomed) == 0
-                try? FileManager.default.removeItem(atPath: moved ? doomed : directory)
+                let gone = rename(directory, doomed) == 0 ? doomed : directory
+                // A file a thread finishes meanwhile makes one removal fail: tried again.
+                for _ in 0..<50 where FileManager.default.fileExists(atPath: gone) {
+                    try? FileManager.default.removeItem(atPath: gone)
+                    if FileManager.default.fileExists(atPath: gone) { usleep(10_000) }
+                }
                 _exit(128 + number)
             }
             source.resume()
