@@ -66,8 +66,9 @@ struct DataDirectoryOptions: ParsableArguments {
             FileHandle.standardError.write(Data("\(command): \(damage)\n".utf8))
         }
         for (name, stored, version) in engine.store.restarted {
+            let what = engine.rebuiltAtOpening.contains(name) ? "it was rebuilt from the log while the data directory opened" : "it starts again from the log"
             FileHandle.standardError.write(Data(
-                "\(command): projection \(name) was built by version \(stored); this build has version \(version): it starts again from the log\n".utf8))
+                "\(command): projection \(name) was built by version \(stored); this build has version \(version): \(what)\n".utf8))
         }
     }
 }

@@ -96,8 +96,12 @@ struct ServeCommand: AsyncParsableCommand {
             // A disk already short of room is said at the start, not at the first write.
             _ = engine.log.diskGuard?.problem
             for (name, stored, version) in engine.store.restarted {
-                // Reads wait for it (503, /readyz) until it has the log up to this start.
-                logger.notice("projection \(name) was built by version \(stored); this build has version \(version): building it again from the log")
+                if engine.rebuiltAtOpening.contains(name) {
+                    logger.notice("projection \(name) was built by version \(stored); this build has version \(version): it was rebuilt from the log while the data directory opened")
+                } else {
+                    // Reads wait for it (503, /readyz) until it has the log up to this start.
+                    logger.notice("projection \(name) was built by version \(stored); this build has version \(version): building it again from the log")
+                }
             }
             // Ids are stamped with the clock but never go back: behind the newest one, new
             // events carry its time until the clock passes it.

@@ -82,4 +82,19 @@ import ChatFlowTestSupport
         #expect(said.contains("give a subcommand") && said.contains("serve"), "\(said)")
         #expect(await (try ChildProcess(["--help"])).exitStatus() == 0, "help asked for is not an error")
     }
+
+    /// A usage error a subcommand finds when it runs (it needed the file system) comes with
+    /// that subcommand's usage, as one its parsing finds does, not the root command's.
+    @Test func aSubcommandsUsageErrorShowsItsOwnUsage() async throws {
+        let dir = TemporaryDirectory("chatflow-usage")
+        defer { dir.remove() }
+        let file = dir.appending("file")
+        #expect(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
+        let errors = dir.appending("restore.err")
+        #expect(await (try ChildProcess(["restore", "--from", file, "--data-dir", dir.appending("data")], errorFile: errors)).exitStatus() == 64)
+        let said = try String(contentsOfFile: errors, encoding: .utf8)
+        #expect(said.hasPrefix("Error: --from: \(file) is a file"), "\(said)")
+        #expect(said.contains("Usage: chatflow restore ") && said.contains("See 'chatflow restore --help'"), "\(said)")
+        #expect(!said.contains("chatflow <subcommand>"), "\(said)")
+    }
 }

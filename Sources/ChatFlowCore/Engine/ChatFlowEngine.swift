@@ -11,6 +11,8 @@ public final class ChatFlowEngine: Sendable {
     public let projector: Projector
     public let reader: ChatFlowReader
     public let dataDirectory: String
+    /// The projections this opening rebuilt from the log before anything read them (see below).
+    public let rebuiltAtOpening: [String]
     /// Held by commands from their checks until their events are applied: see `ChatLocks`.
     let chatLocks = ChatLocks()
 
@@ -31,14 +33,17 @@ public final class ChatFlowEngine: Sendable {
             // of what was removed, counters included, and the prune at the horizon after).
             // One that has applied nothing (started afresh by this opening, or by one whose
             // rebuild here was cut short) is rebuilt here, before anything reads it.
+            var rebuilt: [String] = []
             if !databaseOptions.readOnly, try RetentionState.load(from: database) != nil {
                 let empty = try ProjectionCatalog.names.filter { try store.checkpoint(of: $0) == nil }
                 if !empty.isEmpty {
                     logger.notice("rebuilding projections that start afresh on a log that retention shortened", metadata: ["projections": "\(empty.joined(separator: ","))"])
-                    let rebuilt = try Rebuilder(log: log, store: store).rebuild(empty)
-                    logger.notice("rebuilt projections", metadata: ["events": "\(rebuilt.events)", "seconds": "\(rebuilt.seconds)"])
+                    let result = try Rebuilder(log: log, store: store).rebuild(empty)
+                    logger.notice("rebuilt projections", metadata: ["events": "\(result.events)", "seconds": "\(result.seconds)"])
+                    rebuilt = empty
                 }
             }
+            rebuiltAtOpening = rebuilt
             projector = try Projector(log: log, store: store, logger: logger)
             reader = ChatFlowReader(store: store)
             // Opening dropped what followed damage in the write-ahead log (and then rewrote
