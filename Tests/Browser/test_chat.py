@@ -292,6 +292,17 @@ def test_search_highlights_han_and_kana_inside_unspaced_text(room, alice):
     alice.find("[data-testid=search-close]").click()
 
 
+def test_search_finds_and_highlights_emoji(room, alice):
+    # An emoji is a word of its own to the server, whatever its skin tone: the mark takes the
+    # whole emoji in, skin tone included, and never splits a word it touches.
+    alice.open_chat(room)
+    alice.send("ship it 👍🏽 then party🎉")
+    for query, marked in (("👍", ["👍🏽"]), ("👍🏽", ["👍🏽"]), ("🎉", ["🎉"]), ("party 🎉", ["party🎉"])):
+        marks = highlighted(alice, query)
+        assert marks == [["ship it 👍🏽 then party🎉", *marked]], (query, marks)
+    alice.find("[data-testid=search-close]").click()
+
+
 def test_bob_reconnects_and_resumes_where_he_left_off(room, alice, bob, alice_api):
     reacted = alice.send("React to me while bob is away")
     bob.wait_message("React to me while bob is away")

@@ -74,8 +74,12 @@ import Testing
         #expect(try parse("http://x") == SearchQuery(phrases: [["http", "x"]]))
     }
 
-    @Test func wordsOfOnlySymbolsAreIgnored() throws {
-        #expect(try parse("🎉 deploy !!") == SearchQuery(words: ["deploy"]))
+    @Test func symbolsAreIgnoredAndEmojiAreWords() throws {
+        #expect(try parse("→ deploy !!") == SearchQuery(words: ["deploy"]))
+        #expect(try parse("🎉 deploy 👍🏽") == SearchQuery(words: ["🎉", "deploy", "👍"]))
+        #expect(matches(try parse("👍"), "ship it 👍🏽"))
+        #expect(matches(try parse("\"ship it 👍\""), "Ship it👍"))
+        #expect(!matches(try parse("🎉"), "ship it 👍"))
     }
 
     // MARK: - Prefixes
@@ -99,7 +103,7 @@ import Testing
     @Test func prefixNeedsALetterOrDigit() throws {
         #expect(error("*") == .emptyPrefix)
         #expect(error("deploy **") == .emptyPrefix)
-        #expect(error("🎉*") == .emptyPrefix)
+        #expect(error("→*") == .emptyPrefix)
         // Not the prefix of the letters before the symbols: `C++*` searched `c*`.
         #expect(error("C++*") == .emptyPrefix)
         #expect(error("x½*") == .emptyPrefix)
@@ -286,7 +290,7 @@ import Testing
     // MARK: - Errors
 
     @Test func emptyQueriesAreErrors() {
-        for text in ["", "   ", "🎉", "!!! ...", "\"\""] {
+        for text in ["", "   ", "→", "!!! ...", "\"\""] {
             #expect(error(text) == .empty, "\(text)")
         }
         #expect(SearchQueryError.empty.description == "query must contain at least one word or filter")

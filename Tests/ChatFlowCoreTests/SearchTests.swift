@@ -194,6 +194,27 @@ import Testing
         }
     }
 
+    /// An emoji is a word of its own, whatever skin tone or presentation it was sent with,
+    /// and an edit that takes it away takes its posting away.
+    @Test func emojiAreFoundAsWords() async throws {
+        try await withWorld { world in
+            let chat = try await world.createChat("alice")
+            for text in ["ship it 👍🏽", "party🎉", "I ❤️ NY", "no emoji here"] {
+                try await world.post("alice", chat, text)
+            }
+            let edited = try await world.post("alice", chat, "🎉 soon")
+            try world.catchUp()
+            #expect(try search(world, chat, "👍") == ["ship it 👍🏽"])
+            #expect(try search(world, chat, "🎉") == ["🎉 soon", "party🎉"])
+            #expect(try search(world, chat, "party 🎉") == ["party🎉"])
+            #expect(try search(world, chat, "❤") == ["I ❤️ NY"])
+            try await world.edit("alice", chat, edited, "later")
+            try world.catchUp()
+            #expect(try search(world, chat, "🎉") == ["party🎉"])
+            try world.expectVerified()
+        }
+    }
+
     @Test func aPrefixMatchesTheStartOfAnyTerm() async throws {
         try await withWorld { world in
             let chat = try await world.createChat("alice")

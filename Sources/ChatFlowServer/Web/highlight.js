@@ -7,19 +7,22 @@
 (function () {
   // Han and kana are written without spaces: the server takes each such character as a
   // word of its own (as its Tokenizer's ranges say), so a word of other letters ends where
-  // one begins, and a query word written in them is a phrase of single characters.
+  // one begins, and a query word written in them is a phrase of single characters. So is
+  // each emoji (what Unicode calls one, beyond ASCII's keycap bases; a skin tone folds away).
   const UNIGRAM = '[\\u3005-\\u3007\\u3040-\\u30FF\\u31F0-\\u31FF\\u3400-\\u4DBF\\u4E00-\\u9FFF\\uF900-\\uFAFF\\uFF66-\\uFF9F\\u{20000}-\\u{3FFFF}]';
+  const EMOJI = '(?:(?![\\p{ASCII}\\p{Emoji_Modifier}])\\p{Emoji})';
   const WORD_CHAR = `(?:(?!${UNIGRAM})[\\p{L}\\p{N}])`;
-  const UNIGRAM_CHAR = `(?:(?=[\\p{L}\\p{N}])${UNIGRAM})`;
-  const GAP = '[^\\p{L}\\p{N}]';
+  const UNIGRAM_CHAR = `(?:(?=[\\p{L}\\p{N}])${UNIGRAM}|${EMOJI})`;
+  const GAP = `(?:(?!${EMOJI})[^\\p{L}\\p{N}])`;
   const FILTER = /^(from|before|after):/i;
 
   /**
    * One code point folded for matching: decomposed to its compatibility form (full-width
-   * letters, half-width kana, `Ⅻ` as `XII`, as the server folds them), marks dropped,
-   * lower-cased.
+   * letters, half-width kana, `Ⅻ` as `XII`, as the server folds them), marks (variation
+   * selectors among them) and skin tones dropped, lower-cased.
    */
   function foldCodePoint(cp) {
+    if (/\p{Emoji_Modifier}/u.test(cp)) return '';
     return cp.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
   }
 

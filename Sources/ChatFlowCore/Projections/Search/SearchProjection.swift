@@ -9,7 +9,8 @@ public struct SearchProjection: Projection {
     /// 4: the digraph letters (ǆ, ǉ, ǌ, ǳ) and ĳ fold to the two letters they stand for;
     /// superscript, subscript and circled digits are digits of words.
     /// 5: half-width katakana fold to full-width ones, Roman numerals (Ⅻ) to their letters.
-    public static let version = 5
+    /// 6: emoji are terms.
+    public static let version = 6
 
     public init() {}
 

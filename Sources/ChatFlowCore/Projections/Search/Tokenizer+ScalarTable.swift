@@ -16,7 +16,7 @@ extension Tokenizer {
             /// A letter whose part must be folded whole: it may compose with the scalar
             /// before it, or its folded form ends in a mark.
             case composingLetter
-            /// A Han or Kana character, a term on its own.
+            /// A Han or Kana character, or an emoji, a term on its own.
             case unigram
             /// A combining mark that folding removes (an accent).
             case diacritic
@@ -108,7 +108,10 @@ extension Tokenizer {
             case .nonspacingMark, .spacingMark, .enclosingMark:
                 return .mark
             default:
-                return .separator
+                // Keycap bases (digits, `#`, `*`) are ASCII, read before this.
+                guard properties.isEmoji, scalar.value >= 0x80 else { return .separator }
+                // A skin tone belongs to the emoji before it: 👍🏽 is found as 👍.
+                return properties.isEmojiModifier ? .ignorable : .unigram
             }
         }
 

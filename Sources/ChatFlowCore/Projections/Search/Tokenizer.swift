@@ -3,14 +3,17 @@
 /// Indexing and querying both go through here, so a word folds the same way on both
 /// sides: "Café", "CAFE" and "cafe" all become the term `cafe` (see ``fold(_:)``).
 ///
-/// Text splits into tokens at whitespace, punctuation and symbols, emoji included. A token
+/// Text splits into tokens at whitespace, punctuation and symbols. A token
 /// may join several parts with `-`, `.`, `_`, `@` or an apostrophe — `PLT-3699`,
 /// `example.com`, `bob@example.com`, `don't` — and then yields each part as a term,
 /// followed by the whole token (`plt-3699`). Apostrophes are left out of the whole token,
 /// so `don't` yields `don`, `t` and `dont`, and a search for either spelling finds it.
 /// `/`, `:`, `?`, `=`, `&` and `#` separate tokens, which breaks a URL into its host,
 /// path segments and parameters. Han, Hiragana and Katakana characters are each a term of
-/// their own, because those scripts do not put spaces between words. Half-width katakana
+/// their own, because those scripts do not put spaces between words, and so is each emoji
+/// (symbols Unicode calls emoji, `©` and `❤` too): the parts of a sequence (`👨‍👩‍👧` is
+/// `👨 👩 👧`, a flag its two regional letters) without skin tones and variation selectors,
+/// so `👍` finds `👍🏽`. Half-width katakana
 /// are the full-width ones, and a Roman numeral of one code point (Ⅻ) is its letters.
 ///
 /// Terms are at most ``maxTermLength`` UTF-8 bytes and never contain the bytes 0x00 or
@@ -143,7 +146,7 @@ private struct Segmenter<Sink: TokenSink> {
     private var partNeedsFold = false
     /// Combining class of the last `plainMark` appended, 0 after a letter.
     private var lastCombiningClass: UInt8 = 0
-    /// The current part is a single Han or Kana character, open only to combining marks.
+    /// The current part is a single Han or Kana character or emoji, open only to combining marks.
     private var partIsUnigram = false
     /// Folded parts of the current token and the joiners between them.
     private var whole: [UInt8] = []
@@ -248,7 +251,9 @@ private struct Segmenter<Sink: TokenSink> {
                 mark(utf8)
             case .diacritic, .ignorable:
                 break
-            case .separator, .unigram:
+            case .unigram:
+                unigram(utf8)
+            case .separator:
                 endToken()
             }
             return
@@ -270,7 +275,8 @@ private struct Segmenter<Sink: TokenSink> {
         case .mark, .plainMark, .diacritic:
             mark(utf8)
         case .ignorable:
-            // Soft hyphens, joiners, variation selectors: invisible, so they neither join nor split.
+            // Soft hyphens, joiners, variation selectors, skin tones: invisible, or part of
+            // what they follow, so they neither join nor split.
             break
         case .separator:
             endToken()
