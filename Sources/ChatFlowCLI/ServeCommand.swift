@@ -161,6 +161,12 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.webSocketsPerUser = try environment.integer("CHATFLOW_WS_PER_USER") ?? 32
         configuration.webSocketPingSeconds = try environment.integer("CHATFLOW_WS_PING_SECONDS") ?? 30
         configuration.webSocketReplayLimit = try environment.integer("CHATFLOW_WS_REPLAY_LIMIT") ?? 100_000
+        if let megabytes = try environment.integer("CHATFLOW_WS_QUEUE_TOTAL_MB") {
+            guard (1...1_048_576).contains(megabytes) else {
+                throw ConfigurationError("CHATFLOW_WS_QUEUE_TOTAL_MB must be 1–1048576 (MiB of frames all WebSockets together may have waiting)")
+            }
+            configuration.webSocketQueueTotalBytes = megabytes << 20
+        }
         configuration.httpIdleSeconds = try environment.integer("CHATFLOW_HTTP_IDLE_SECONDS") ?? 60
         configuration.shutdownGraceSeconds = try environment.integer("CHATFLOW_SHUTDOWN_GRACE_SECONDS") ?? 10
         configuration.corsOrigins = (environment["CHATFLOW_CORS_ORIGINS"] ?? "")

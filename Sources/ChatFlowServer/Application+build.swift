@@ -55,7 +55,8 @@ func buildApplication(
         reads: RateLimiter(rate: configuration.readRateLimit, burst: configuration.readRateBurst))
     let hub = LiveHub(
         commands: commands, projector: engine.projector, metrics: metrics,
-        queueLimit: configuration.webSocketQueueLimit, queueBytes: configuration.webSocketQueueBytes, perUserLimit: configuration.webSocketsPerUser,
+        queueLimit: configuration.webSocketQueueLimit, queueBytes: configuration.webSocketQueueBytes,
+        queueTotalBytes: configuration.webSocketQueueTotalBytes, perUserLimit: configuration.webSocketsPerUser,
         replayLimit: configuration.webSocketReplayLimit, closeGrace: .milliseconds(Int64(configuration.webSocketCloseGraceSeconds * 1000)), logger: logger,
         replayGate: replayGate, reads: limits.reads)
     hubMade(hub)

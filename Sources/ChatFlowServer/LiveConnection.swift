@@ -11,8 +11,9 @@ import Synchronization
 /// slow client cannot hold up delivery to the others. Once `queueLimit` frames or
 /// `queueBytes` bytes are waiting for a socket that has stopped taking data, the client is
 /// closed (code 4008) and reconnects with `since`: counted in frames alone, a client that
-/// stopped reading held a thousand of the largest messages, 60 MB, until it was closed. The
-/// frames the hub hands over together (one batch of events) go out with one flush.
+/// stopped reading held a thousand of the largest messages, 60 MB, until it was closed. So
+/// is one holding its `OutboundBudget` share once all connections together hold the whole
+/// budget. The frames the hub hands over together (one batch of events) go out with one flush.
 package final class LiveConnection: Sendable {
     enum Subscription: Sendable {
         /// Replaying history: live frames wait here until the replay is done. `leaving`: the
@@ -61,6 +62,7 @@ package final class LiveConnection: Sendable {
     private let channel: any Channel
     private let queueLimit: Int
     private let queueBytes: Int
+    private let budget: OutboundBudget
     private let closeGrace: TimeAmount
     private let queued = Atomic<Int>(0)
     private let queuedBytes = Atomic<Int>(0)
@@ -91,9 +93,10 @@ package final class LiveConnection: Sendable {
     private let onClosing: @Sendable (LiveConnection) -> Void
 
     init(
-        id: Int, user: UserID, channel: any Channel, queueLimit: Int, queueBytes: Int, closeGrace: TimeAmount,
+        id: Int, user: UserID, channel: any Channel, queueLimit: Int, queueBytes: Int, budget: OutboundBudget, closeGrace: TimeAmount,
         onClosing: @escaping @Sendable (LiveConnection) -> Void = { _ in }
     ) {
+        self.budget = budget
         self.id = id
         self.user = user
         self.channel = channel
@@ -132,7 +135,8 @@ package final class LiveConnection: Sendable {
     var eventLoop: any EventLoop { channel.eventLoop }
 
     /// Counts `frames` as waiting for the socket; false when the client has stopped keeping
-    /// up: `queueLimit` frames or `queueBytes` bytes already wait and the socket is not
+    /// up: `queueLimit` frames or `queueBytes` bytes already wait, or the budget's share
+    /// while all connections together hold the whole budget, and the socket is not
     /// writable (more than NIO's high-water mark is buffered in front of it). A client that
     /// reads, even one briefly behind on a busy machine, takes a batch of any size. A closed
     /// connection takes anything, and drops it.
@@ -142,9 +146,11 @@ package final class LiveConnection: Sendable {
         let bytes = frames.reduce(0) { $0 + $1.utf8.count }
         let count = queued.wrappingAdd(frames.count, ordering: .relaxed).oldValue
         let size = queuedBytes.wrappingAdd(bytes, ordering: .relaxed).oldValue
-        if !isClosed && (count >= queueLimit || size >= queueBytes) && !channel.isWritable {
+        let total = budget.add(bytes)
+        if !isClosed && (count >= queueLimit || size >= queueBytes || (total > budget.limit && size >= budget.share)) && !channel.isWritable {
             queued.wrappingSubtract(frames.count, ordering: .relaxed)
             queuedBytes.wrappingSubtract(bytes, ordering: .relaxed)
+            budget.remove(bytes)
             return false
         }
         return true
@@ -184,6 +190,7 @@ package final class LiveConnection: Sendable {
     private func dequeued(_ bytes: Int) {
         queued.wrappingSubtract(1, ordering: .relaxed)
         let size = queuedBytes.wrappingSubtract(bytes, ordering: .relaxed).newValue
+        budget.remove(bytes)
         if let waiter = loop.value.roomWaiter, size < waiter.below || !channel.isActive {
             loop.value.roomWaiter = nil
             waiter.promise.succeed(true)

@@ -72,10 +72,7 @@ package final class LiveHub: Service, Sendable {
         }
     }
     /// Bytes of frames waiting for clients' sockets, all connections together, for `/metrics`.
-    var queuedBytes: Int {
-        let connections = state.withLock { Array($0.connections.values) }
-        return connections.reduce(0) { $0 + $1.waitingBytes }
-    }
+    var queuedBytes: Int { budget.waiting }
 
     /// Held while frames are chosen and handed to the event loops (a batch of events, a
     /// typing indicator), and while a subscription changes with the answer that says so.
@@ -89,6 +86,8 @@ package final class LiveHub: Service, Sendable {
     let queueLimit: Int
     /// Bytes of frames a connection may have waiting for its socket (`ServerConfiguration.webSocketQueueBytes`).
     let queueBytes: Int
+    /// Bytes of frames all connections together may have waiting (`ServerConfiguration.webSocketQueueTotalBytes`).
+    let budget: OutboundBudget
     /// Connections one user may have open (0: no limit).
     let perUserLimit: Int
     /// Log events a resuming subscription may read through (`ServerConfiguration.webSocketReplayLimit`).
@@ -102,7 +101,9 @@ package final class LiveHub: Service, Sendable {
 
     package init(
         commands: ChatFlowCommands, projector: Projector, metrics: ServerMetrics,
-        queueLimit: Int, queueBytes: Int = ServerConfiguration.defaultWebSocketQueueBytes, perUserLimit: Int = 0, replayLimit: Int = 100_000, closeGrace: TimeAmount, logger: Logger,
+        queueLimit: Int, queueBytes: Int = ServerConfiguration.defaultWebSocketQueueBytes,
+        queueTotalBytes: Int = ServerConfiguration.defaultWebSocketQueueTotalBytes,
+        perUserLimit: Int = 0, replayLimit: Int = 100_000, closeGrace: TimeAmount, logger: Logger,
         replayGate: ReplayGate? = nil, reads: RateLimiter = RateLimiter(rate: 0, burst: 1)
     ) {
         self.reads = reads
@@ -115,6 +116,7 @@ package final class LiveHub: Service, Sendable {
         self.metrics = metrics
         self.queueLimit = queueLimit
         self.queueBytes = queueBytes
+        budget = OutboundBudget(limit: queueTotalBytes, share: min(64 * 1024, queueBytes))
         self.closeGrace = closeGrace
         self.logger = logger
     }
@@ -158,7 +160,7 @@ package final class LiveHub: Service, Sendable {
             defer { state.nextID += 1 }
             let connection = LiveConnection(
                 id: state.nextID, user: user, channel: channel,
-                queueLimit: queueLimit, queueBytes: queueBytes, closeGrace: closeGrace,
+                queueLimit: queueLimit, queueBytes: queueBytes, budget: budget, closeGrace: closeGrace,
                 onClosing: { [weak self] connection in self?.state.withLock { $0.noteClosing(connection) } })
             if state.stopping { return (connection, (1001, "server shutting down")) }
             guard state.hasRoom(for: user, limit: perUserLimit) else {
@@ -1042,7 +1044,9 @@ package final class LiveHub: Service, Sendable {
 
     private func closeSlow(_ connection: LiveConnection) {
         metrics.slowClientCloses.increment()
-        logger.info("closing a slow WebSocket client", metadata: ["user": "\(connection.user)", "queue": "\(queueLimit) frames or \(queueBytes) bytes"])
+        logger.info("closing a slow WebSocket client", metadata: [
+            "user": "\(connection.user)", "queue": "\(queueLimit) frames or \(queueBytes) bytes",
+            "waiting": "\(connection.waitingBytes) bytes of its own, \(budget.waiting) of \(budget.limit) for all"])
         connection.close(code: 4008, reason: "too slow: outbound queue full; reconnect and resubscribe with since")
     }
 }

@@ -14,6 +14,7 @@ import Foundation
 /// - `webSocketsPerUser` (`CHATFLOW_WS_PER_USER`, default 32, 0 = no limit)
 /// - `webSocketPingSeconds` (`CHATFLOW_WS_PING_SECONDS`, default 30)
 /// - `webSocketReplayLimit` (`CHATFLOW_WS_REPLAY_LIMIT`, default 100,000)
+/// - `webSocketQueueTotalBytes` (`CHATFLOW_WS_QUEUE_TOTAL_MB`, default 256 MiB)
 /// - `httpIdleSeconds` (`CHATFLOW_HTTP_IDLE_SECONDS`, default 60)
 /// - `httpConnectionsPerAddress` (`CHATFLOW_HTTP_PER_ADDRESS`, default 256, 0 = no bound)
 /// - `shutdownGraceSeconds` (`CHATFLOW_SHUTDOWN_GRACE_SECONDS`, default 10)
@@ -51,6 +52,10 @@ public struct ServerConfiguration: Sendable {
     /// a thousand of the largest messages are 60 MB.
     public var webSocketQueueBytes = Self.defaultWebSocketQueueBytes
     public static let defaultWebSocketQueueBytes = 1 << 20
+    /// Bytes of frames all WebSocket connections together may have queued: past it, one
+    /// holding 64 KiB of them counts as too slow (see `OutboundBudget`).
+    public var webSocketQueueTotalBytes = Self.defaultWebSocketQueueTotalBytes
+    public static let defaultWebSocketQueueTotalBytes = 256 << 20
     /// Seconds a closing WebSocket client has to read what is queued and the close frame
     /// (and to answer it) before its connection is dropped.
     public var webSocketCloseGraceSeconds = 5.0
@@ -150,6 +155,9 @@ public struct ServerConfiguration: Sendable {
         }
         guard webSocketsPerUser >= 0 else {
             throw ConfigurationError("CHATFLOW_WS_PER_USER must be 0 (no limit) or a positive number of connections")
+        }
+        guard webSocketQueueTotalBytes > 0, webSocketQueueTotalBytes <= 1 << 40 else {
+            throw ConfigurationError("CHATFLOW_WS_QUEUE_TOTAL_MB must be 1–1048576 (MiB of frames all WebSockets together may have waiting)")
         }
         guard (1...100_000_000).contains(webSocketReplayLimit) else {
             throw ConfigurationError("CHATFLOW_WS_REPLAY_LIMIT must be 1–100000000 log events")

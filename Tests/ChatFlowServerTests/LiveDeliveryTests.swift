@@ -250,6 +250,35 @@ import Testing
         }
     }
 
+    /// All connections together are bounded too: with many clients that stop reading at
+    /// once, each below its own limit, the server closes those holding their share once the
+    /// whole budget is spent (without it, each kept its own 1 MiB), and a client that reads
+    /// loses nothing.
+    @Test func slowClientsTogetherAreBoundedByTheBudget() async throws {
+        try await TestServer.run(configure: {
+            $0.webSocketQueueBytes = 1 << 20
+            $0.webSocketQueueTotalBytes = 192 * 1024
+            $0.webSocketCloseGraceSeconds = 60
+        }) { server in
+            let (chat, bob) = try await Self.chatWithListener(server, members: ["stuck1", "stuck2"])
+            let stuck = [try await StalledClient.connect(server, as: "stuck1", subscribingTo: chat),
+                         try await StalledClient.connect(server, as: "stuck2", subscribingTo: chat)]
+            var metrics = ""
+            let posted = try await Self.postUntil(server, chat, content: String(repeating: "😀", count: 3000)) {
+                metrics = $0
+                return $0.contains("chatflow_websocket_slow_client_closes_total 1") || $0.contains("chatflow_websocket_slow_client_closes_total 2")
+            }
+            // A closed client's frames stay counted until its grace period (60 s) runs out.
+            let queued = metrics.split(separator: "\n").first { $0.hasPrefix("chatflow_websocket_queued_bytes ") }
+                .flatMap { Double($0.split(separator: " ")[1]) } ?? -1
+            #expect(queued >= 0 && queued < 512 * 1024, "\(queued) bytes queued after \(posted) posts")
+            let all = await bob.wait(timeout: .seconds(60)) { _ in bob.events(on: "chats/\(chat)").count == posted }
+            #expect(all, "\(bob.events(on: "chats/\(chat)").count) of \(posted)")
+            withExtendedLifetime(stuck) {}
+            await bob.close()
+        }
+    }
+
     /// A replay goes at the client's pace: one that has not read for a while, then reads,
     /// gets far more than its queue holds, every event once and in order, and meanwhile the
     /// server keeps no more than the replay's window for it (the replay wrote ahead of it,
