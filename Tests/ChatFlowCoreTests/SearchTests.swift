@@ -266,6 +266,30 @@ import Testing
         }
     }
 
+    /// A `from:` search looks at the author's messages in the searched chat only: one in a
+    /// chat where they wrote a lot elsewhere neither spends its budget on those (whose
+    /// number the searcher could time) nor pauses on one of them (whose id and time a
+    /// page's cursor would give away). With and without a word to join.
+    @Test(arguments: ["from:alice", "hello from:alice"])
+    func anAuthorsMessagesInOtherChatsAreNeverLookedAt(query: String) async throws {
+        try await withWorld { world in
+            let shared = try await world.createChat("bob")
+            try await world.join("alice", shared)
+            let hello = try await world.post("alice", shared, "hello bob")
+            let elsewhere = try await world.createChat("alice")
+            for n in 0..<40 { try await world.post("alice", elsewhere, "hello private \(n)") }
+            try world.catchUp()
+            let page = try world.reader.search(in: shared, query: SearchQuery.parse(query), cursor: nil, limit: 20, scanBudget: ChatFlowReader.candidateCost + 10)
+            #expect(page.items.map(\.id) == [hello.description])
+            #expect(page.nextCursor == nil)
+            // Deleted, it leaves the author's rows in every chat.
+            try await world.delete("alice", shared, hello)
+            try world.catchUp()
+            #expect(try world.reader.search(in: shared, query: SearchQuery.parse(query), cursor: nil, limit: 20).items.isEmpty)
+            try world.expectVerified()
+        }
+    }
+
     @Test func filtersByAuthorAndTime() async throws {
         let clock = TestClock()
         try await withWorld(clock: clock) { world in

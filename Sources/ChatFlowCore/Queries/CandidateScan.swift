@@ -7,8 +7,8 @@ import ChatFlowStorage
 enum CandidateScan {
     /// Messages under every cursor: a leapfrog join of their postings.
     case join([PostingCursor])
-    /// A user's own messages (user index, every chat), kept to one chat.
-    case authored(KeyValueIterator, ChatID)
+    /// A user's own messages in one chat (user index).
+    case authored(KeyValueIterator)
     case timeline(KeyValueIterator)
 
     enum Step {
@@ -24,17 +24,16 @@ enum CandidateScan {
         switch self {
         case .join(let cursors):
             return try Self.join(cursors, budget: &budget)
-        case .authored(let iterator, let chat):
+        case .authored(let iterator):
             while iterator.isValid {
-                guard let message = UserIndexKeys.decodeEntry(iterator.key) else {
+                guard let message = UserIndexKeys.decodeChatEntry(iterator.key) else {
                     iterator.previous()
                     continue
                 }
                 if budget <= 0 { return .paused(through: message.ulid) }
-                let inChat = iterator.withValue { ULID(bytes: $0) == chat.ulid }
                 iterator.previous()
                 budget -= 1
-                if inChat { return .candidate(message) }
+                return .candidate(message)
             }
             try iterator.checkError()
             return .end

@@ -149,18 +149,18 @@ extension ChatFlowReader {
         }
         if !cursors.isEmpty {
             if let from {
-                // The author's messages in every chat: only those in this chat's postings meet
-                // the other cursors, and a quiet author lets the join skip most of a busy term.
+                // The author's messages in this chat: a quiet author lets the join skip most
+                // of a busy term.
                 cursors.append(try PostingCursor(
-                    database, userIndex, prefixes: [UserIndexKeys.userPrefix(from)], runs: false, lower: lower, upper: upper, budget: &budget))
+                    database, userIndex, prefixes: [UserIndexKeys.chatUserPrefix(chat, from)], runs: false, lower: lower, upper: upper, budget: &budget))
             }
             return (.join(cursors), unjoined)
         }
         if let from {
-            let prefix = UserIndexKeys.userPrefix(from)
+            let prefix = UserIndexKeys.chatUserPrefix(chat, from)
             let iterator = database.makeIterator(over: userIndex, lower: prefix + lower.bytes, upper: prefix + upper.bytes)
             iterator.seekToLast()
-            return (.authored(iterator, chat), unjoined)
+            return (.authored(iterator), unjoined)
         }
         let iterator = database.makeIterator(
             over: timeline, lower: TimelineKeys.message(chat, MessageID(lower)), upper: TimelineKeys.message(chat, MessageID(upper)))

@@ -1,7 +1,9 @@
-/// Each user's own messages across all chats, newest first; deleted messages drop out.
+/// Each user's own messages across all chats, and in each chat, newest first; deleted
+/// messages drop out.
 public struct UserIndexProjection: Projection {
     public static let name = "user_messages"
-    public static let version = 1
+    /// 2: an author's messages per chat (`UserIndexKeys.chatEntry`).
+    public static let version = 2
 
     public init() {}
 
@@ -10,11 +12,14 @@ public struct UserIndexProjection: Projection {
         case .messagePosted(let posted):
             let message = MessageID(event.id)
             rows.put(UserIndexKeys.entry(event.actor, message), posted.chat.ulid.bytes)
-            rows.put(UserIndexKeys.author(message), Array(event.actor.rawValue.utf8))
+            rows.put(UserIndexKeys.author(message), UserIndexKeys.authorValue(posted.chat, event.actor))
+            rows.put(UserIndexKeys.chatEntry(posted.chat, event.actor, message), [])
 
         case .messageDeleted(let deletion):
-            guard let author = try rows.get(UserIndexKeys.author(deletion.message)) else { return }
-            rows.delete(UserIndexKeys.entry(UserID(unchecked: String(decoding: author, as: UTF8.self)), deletion.message))
+            guard let value = try rows.get(UserIndexKeys.author(deletion.message)),
+                  let (chat, author) = UserIndexKeys.decodeAuthorValue(value) else { return }
+            rows.delete(UserIndexKeys.entry(author, deletion.message))
+            rows.delete(UserIndexKeys.chatEntry(chat, author, deletion.message))
             rows.delete(UserIndexKeys.author(deletion.message))
 
         case .chatCreated, .chatUpdated, .memberJoined, .memberLeft, .messageEdited, .reactionAdded, .reactionRemoved, .readMarkerMoved:
