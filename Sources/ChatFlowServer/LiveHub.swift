@@ -509,12 +509,37 @@ package final class LiveHub: Service, Sendable {
                left.chat == chat, left.user == connection.user {
                 progress.away = true
             }
+            // And when `since` is from before they joined: they hear the chat from their
+            // joining, as one who left and came back hears it from their return. What came
+            // before (names edited away, members and reactions come and gone) no HTTP
+            // answer shows them either; the messages are in its history.
+            if case .chat(let chat) = channel, !progress.away, let ids = progress.chatEvents,
+               let joined = try commands.reader.memberSince(connection.user, of: chat), start.timestamp < joined {
+                progress.away = try joinsFirst(connection.user, chat, among: ids.prefix { $0.timestamp <= joined })
+            }
             return progress
         } catch {
             // Going live after a failed replay would leave a gap the client cannot see.
             endSubscription(connection, channel, LiveFrame.error("unavailable", "history could not be read; resubscribe", channel: channel.description))
             return nil
         }
+    }
+
+    /// Whether the first of the user's own comings and goings among `ids` (a chat's events)
+    /// is their joining: then they were not a member before it. Their leaving first says
+    /// they were; the chat's creation by them, that they had it from its start.
+    private func joinsFirst(_ user: UserID, _ chat: ChatID, among ids: ArraySlice<ULID>) throws -> Bool {
+        for id in ids {
+            guard let record = try projector.log.record(id) else { continue }
+            let logged = try LoggedEvent(record)
+            switch logged.event {
+            case .memberJoined(let joined) where joined.chat == chat && joined.user == user: return true
+            case .memberLeft(let left) where left.chat == chat && left.user == user: return false
+            case .chatCreated where logged.actor == user && ChatID(logged.id) == chat: return false
+            default: continue
+            }
+        }
+        return false
     }
 
     /// Sends pages of the replay until it is done, or until another user's replay waits

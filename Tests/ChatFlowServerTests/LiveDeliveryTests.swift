@@ -773,6 +773,40 @@ import Testing
         }
     }
 
+    /// A `since` from before the user was ever a member (from another chat's history, or
+    /// made up) replays the chat from their joining: what came before — a name edited away,
+    /// members and reactions come and gone — is not theirs to hear. Its creator, resuming
+    /// from before they created it, hears it all, and a member resuming from inside an
+    /// earlier membership still hears up to their leaving.
+    @Test func aSinceFromBeforeTheUserJoinedReplaysFromTheirJoining() async throws {
+        try await TestServer.run { server in
+            let before = try await server.post(try await server.createChat("dave"), as: "dave", "elsewhere")
+            let chat = try await server.createChat("alice")
+            #expect(try await server.call(.patch, "/chats/\(chat)", as: "alice", json: #"{"name":"plan to replace bob"}"#).status == 200)
+            try await server.join(chat, as: "carol")
+            let message = try await server.post(chat, as: "alice", "history")
+            #expect(try await server.call(.post, "/messages/\(message)/reactions", as: "carol", json: #"{"emoji":"🤫"}"#).status == 201)
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/carol", as: "alice").status == 204)
+            #expect(try await server.call(.patch, "/chats/\(chat)", as: "alice", json: #"{"name":"team sync"}"#).status == 200)
+            try await server.join(chat, as: "bob")
+            let after = try await server.post(chat, as: "alice", "welcome bob")
+
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe("chats/\(chat)", since: before)
+            #expect(await bob.wait { _ in bob.events(on: "chats/\(chat)").count == 2 }, "\(bob.frames)")
+            #expect(try await bob.roundTrip())
+            #expect(bob.eventKinds(on: "chats/\(chat)") == ["member.joined", "message.created"], "\(bob.frames)")
+            #expect((bob.events(on: "chats/\(chat)")[1]["event"] as? [String: Any])?["messageId"] as? String == after)
+
+            let alice = try await LiveClient.connect(server, as: "alice")
+            try await alice.subscribe("chats/\(chat)", since: before)
+            #expect(await alice.wait { _ in alice.events(on: "chats/\(chat)").count == 8 }, "\(alice.frames)")
+            #expect(try await alice.roundTrip())
+            #expect(alice.events(on: "chats/\(chat)").count == 8, "\(alice.frames)")
+            for client in [bob, alice] { await client.close() }
+        }
+    }
+
     /// A member who left, came back and left again while their resume waited for its replay
     /// hears both stretches, up to their last leaving, then `unsubscribed`: not only up to
     /// the first leaving, which hid what they were there for.

@@ -34,6 +34,12 @@ public struct ChatFlowReader: Sendable {
         try database.get(ChatsKeys.member(chat, user), in: chats).map(MemberRecord.init(decoding:)).map(\.role)
     }
 
+    /// When the user's current membership of the chat began (the millisecond of their
+    /// joining, or of the chat's creation for its creator), or nil when not a member.
+    public func memberSince(_ user: UserID, of chat: ChatID) throws -> UInt64? {
+        try database.get(ChatsKeys.member(chat, user), in: chats).map(MemberRecord.init(decoding:)).map(\.joinedAt)
+    }
+
     public func member(_ user: UserID, of chat: ChatID) throws -> MemberView? {
         try database.get(ChatsKeys.member(chat, user), in: chats).map(MemberRecord.init(decoding:)).map { view(chat, user, $0) }
     }
