@@ -94,6 +94,8 @@ package final class LiveHub: Service, Sendable {
     let replayLimit: Int
     private let closeGrace: TimeAmount
     private let logger: Logger
+    /// For tests that need the hub behind the projections.
+    package let deliveryPause = DeliveryPause()
     /// The users' read limit (as for HTTP reads), which subscribes count against: each is a
     /// membership check and bookkeeping under the hub's locks, and a loop of them from a
     /// few sockets held the server's cores.
@@ -125,6 +127,7 @@ package final class LiveHub: Service, Sendable {
         let batches = projector.subscribe(preparing: { [self] in prepare($0) })
         await cancelWhenGracefulShutdown {
             for await batch in batches {
+                await self.deliveryPause.pass()
                 self.deliver(batch)
             }
         }
@@ -339,12 +342,16 @@ package final class LiveHub: Service, Sendable {
         // hub may still be handing on events from before it, such as the user's own earlier
         // `member.left`. One replacing a live subscription on this socket keeps that one's
         // starting point, so events the hub has yet to hand on still reach the client.
+        // Unless the user left and joined again since that one last sent: what the hub has
+        // yet to hand on then holds what came while they were out, and the leaving that ends
+        // the subscription it replaces, which it no longer would.
         var lastSent = position
         if position == nil {
+            let fresh = judgedAt != .zero ? judgedAt : nil
             if case .live(let sent)? = previous {
-                lastSent = sent
-            } else if previous == nil && judgedAt != .zero {
-                lastSent = judgedAt
+                lastSent = sent.map { leftSince($0, channel, connection.user, upTo: judgedAt) } == true ? fresh : sent
+            } else if previous == nil {
+                lastSent = fresh
             }
         }
         if let start = position {
@@ -522,6 +529,25 @@ package final class LiveHub: Service, Sendable {
             // Going live after a failed replay would leave a gap the client cannot see.
             endSubscription(connection, channel, LiveFrame.error("unavailable", "history could not be read; resubscribe", channel: channel.description))
             return nil
+        }
+    }
+
+    /// Whether the user left the chat of `channel` after `start`, up to `end`; true also when
+    /// that cannot be told for sure.
+    private func leftSince(_ start: ULID, _ channel: LiveChannel, _ user: UserID, upTo end: ULID) -> Bool {
+        guard case .chat(let chat) = channel else { return false }
+        do {
+            // A membership older than `start` has lasted through it.
+            if let joined = try commands.reader.memberSince(user, of: chat), joined < start.timestamp { return false }
+            let ids = try commands.reader.chatEventIDs(of: chat, after: start, upTo: end, limit: replayLimit + 1)
+            guard ids.count <= replayLimit else { return true }
+            for id in ids {
+                guard let record = try projector.log.record(id) else { continue }
+                if case .memberLeft(let left) = try LoggedEvent(record).event, left.user == user { return true }
+            }
+            return false
+        } catch {
+            return true
         }
     }
 

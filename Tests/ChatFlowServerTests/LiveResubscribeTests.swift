@@ -137,4 +137,37 @@ import Testing
             await bob.close()
         }
     }
+    /// A member removed and added again while the hub is behind, who then subscribes again
+    /// on the socket still live on the chat, hears nothing of the time they were out: the
+    /// new subscription starts where its membership was judged, not where the old one had
+    /// got to (from there the hub would hand on what was posted while they were out, which
+    /// their `member.left`, no longer ending the new subscription, did not stop).
+    @Test func aResubscribeAfterLeavingAndComingBackSkipsWhileOut() async throws {
+        try await TestServer.run { server in
+            let chat = try await server.createChat("alice")
+            try await server.join(chat, as: "bob")
+            let channel = "chats/\(chat)"
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await bob.subscribe(channel)
+            #expect(await bob.wait { frames in frames.contains { $0["type"] as? String == "subscribed" } })
+            let seen = try await server.post(chat, as: "alice", "seen")
+            #expect(await bob.wait { _ in bob.events(on: channel).contains { $0["id"] as? String == seen } })
+
+            server.hub.deliveryPause.hold()
+            defer { server.hub.deliveryPause.release() }
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "alice").status == 204)
+            let secret = try await server.post(chat, as: "alice", "while bob is out")
+            try await server.join(chat, as: "bob")
+            let subscribed = bob.frames.count { $0["type"] as? String == "subscribed" }
+            try await bob.subscribe(channel)
+            let confirmed = await bob.wait { frames in frames.count { $0["type"] as? String == "subscribed" } > subscribed }
+            server.hub.deliveryPause.release()
+            #expect(confirmed)
+            let after = try await server.post(chat, as: "alice", "for bob")
+            #expect(await bob.wait { _ in bob.events(on: channel).contains { $0["id"] as? String == after } })
+            #expect(!bob.events(on: channel).contains { $0["id"] as? String == secret }, "\(bob.events(on: channel))")
+            #expect(bob.events(on: channel).map { $0["id"] as? String } == [seen, after], "\(bob.events(on: channel))")
+            await bob.close()
+        }
+    }
 }
