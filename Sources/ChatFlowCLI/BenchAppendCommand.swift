@@ -2,6 +2,7 @@ import ArgumentParser
 import ChatFlowCore
 import ChatFlowStorage
 import Foundation
+import Synchronization
 
 /// `chatflow bench append`: concurrent producers append chat-like events, each waiting for
 /// its ack before the next, and the durable-append rate and latencies are reported.
@@ -59,6 +60,8 @@ struct BenchAppendCommand: AsyncParsableCommand {
         do {
             log = try RocksDBChangeLog.open(path: directory, options: options)
         } catch {
+            // Stopped while opening (the directory just went from under it): the stop ends it.
+            Self.awaitStop()
             // As the other commands report a data directory they cannot open: exit 74.
             FileHandle.standardError.write(Data("bench append: \(error.description)\n".utf8))
             throw ExitCode(74)
@@ -69,6 +72,7 @@ struct BenchAppendCommand: AsyncParsableCommand {
                 events: events, producers: producers, chats: chats, contentBytes: contentBytes
             ).run(on: log)
         } catch {
+            Self.awaitStop()
             log.close(); log.database.close()
             throw error
         }
@@ -91,6 +95,17 @@ struct BenchAppendCommand: AsyncParsableCommand {
         }
     }
 
+    /// Set once a stop signal is being handled.
+    private static let stopping = Atomic<Bool>(false)
+
+    /// Parks the calling thread for good while a stop signal is handled: the handler removes
+    /// the directory and ends the process, and an error the stop caused (files gone from
+    /// under RocksDB) must not end it first, with the directory half removed.
+    private static func awaitStop() {
+        guard stopping.load(ordering: .acquiring) else { return }
+        while true { sleep(1) }
+    }
+
     /// On SIGINT or SIGTERM, removes `directory` and exits as the signal would have ended
     /// the process (128 + its number), without running what exit would (RocksDB's threads
     /// are still writing).
@@ -99,6 +114,7 @@ struct BenchAppendCommand: AsyncParsableCommand {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
+                stopping.store(true, ordering: .releasing)
                 // Moved away first: RocksDB's threads, still writing, make files by the old
                 // path, which no longer leads anywhere, so none lands in what is removed.
                 let doomed = directory + ".removing"

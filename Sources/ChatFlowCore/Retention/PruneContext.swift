@@ -30,11 +30,10 @@ public struct PruneContext {
     }
 
     /// Removes the rows of an index from message to owner in `[lower, upper)` (the messages
-    /// before the horizon), and for every owner they name, the owner's rows in the ranges
-    /// `ownRows` gives, bounds in pairs: `[lower, upper, lower, upper, …]`.
+    /// before the horizon), and for every owner they name, the owner's rows in `ownRows`.
     func removeOwned<Owner: Hashable>(
         index lower: [UInt8], _ upper: [UInt8], owner: ([UInt8]) -> Owner?,
-        ownRows: (Owner) -> [[UInt8]]
+        ownRows: (Owner) -> (lower: [UInt8], upper: [UInt8])
     ) throws {
         var owners = Set<Owner>()
         try forEach(from: lower, to: upper) { _, value in
@@ -42,10 +41,8 @@ public struct PruneContext {
         }
         deleteRange(from: lower, to: upper)
         for owner in owners {
-            let bounds = ownRows(owner)
-            for start in stride(from: 0, to: bounds.count - 1, by: 2) {
-                deleteRange(from: bounds[start], to: bounds[start + 1])
-            }
+            let rows = ownRows(owner)
+            deleteRange(from: rows.lower, to: rows.upper)
         }
     }
 

@@ -8,6 +8,6 @@ extension TimelineProjection {
         try context.removeOwned(
             index: TimelineKeys.messageChat(MessageID(.zero)), TimelineKeys.messageChat(horizon),
             owner: { ULID(bytes: $0).map(ChatID.init) },
-            ownRows: { [TimelineKeys.message($0, MessageID(.zero)), TimelineKeys.message($0, horizon)] })
+            ownRows: { (TimelineKeys.message($0, MessageID(.zero)), TimelineKeys.message($0, horizon)) })
     }
 }
