@@ -41,7 +41,8 @@ enum EntryPoint {
         let help = ChatFlowCommand.helpMessage(for: command)
         let usage = help.components(separatedBy: "\n\n").first { $0.hasPrefix("USAGE: ") }
             .map { "Usage: " + $0.dropFirst("USAGE: ".count) + "\n" } ?? ""
-        let name = path(to: command).joined(separator: " ")
+        let path = path(to: command)
+        let name = path.isEmpty ? ChatFlowCommand._commandName : path.joined(separator: " ")
         return "Error: \(message)\n\(usage)  See '\(name) --help' for more information.\n"
     }
 

@@ -123,9 +123,11 @@ package final class LiveConnection: Sendable {
     // MARK: - Outbound
 
     /// Queues text frames, written in order with one flush; false when the client has
-    /// stopped keeping up (the caller closes the connection).
+    /// stopped keeping up (the caller closes the connection). Answers, replays and their
+    /// hand-over to live delivery come this way: they are bounded on their own (a replay
+    /// waits for its window to drain), so the budget does not cut them.
     func send(_ frames: [String]) -> Bool {
-        guard reserve(frames) else { return false }
+        guard reserve(frames, budgeted: false) else { return false }
         channel.eventLoop.execute { [self] in write(frames) }
         return true
     }
@@ -135,19 +137,20 @@ package final class LiveConnection: Sendable {
     var eventLoop: any EventLoop { channel.eventLoop }
 
     /// Counts `frames` as waiting for the socket; false when the client has stopped keeping
-    /// up: `queueLimit` frames or `queueBytes` bytes already wait, or the budget's share
-    /// while all connections together hold the whole budget, and the socket is not
-    /// writable (more than NIO's high-water mark is buffered in front of it). A client that
+    /// up: `queueLimit` frames or `queueBytes` bytes already wait, or (`budgeted`: live
+    /// delivery) the budget's share while all connections together hold the whole budget,
+    /// and the socket is not writable (more than NIO's high-water mark is buffered in front
+    /// of it). A client that
     /// reads, even one briefly behind on a busy machine, takes a batch of any size. A closed
     /// connection takes anything, and drops it.
-    func reserve(_ frames: [String]) -> Bool {
+    func reserve(_ frames: [String], budgeted: Bool = true) -> Bool {
         guard !frames.isEmpty else { return true }
         // Counted also when closed: `write` uncounts every frame it is handed.
         let bytes = frames.reduce(0) { $0 + $1.utf8.count }
         let count = queued.wrappingAdd(frames.count, ordering: .relaxed).oldValue
         let size = queuedBytes.wrappingAdd(bytes, ordering: .relaxed).oldValue
         let total = budget.add(bytes)
-        if !isClosed && (count >= queueLimit || size >= queueBytes || (total > budget.limit && size >= budget.share)) && !channel.isWritable {
+        if !isClosed && (count >= queueLimit || size >= queueBytes || (budgeted && total > budget.limit && size + bytes > budget.share)) && !channel.isWritable {
             queued.wrappingSubtract(frames.count, ordering: .relaxed)
             queuedBytes.wrappingSubtract(bytes, ordering: .relaxed)
             budget.remove(bytes)

@@ -520,9 +520,13 @@ package final class LiveHub: Service, Sendable {
             // joining, as one who left and came back hears it from their return. What came
             // before (names edited away, members and reactions come and gone) no HTTP
             // answer shows them either; the messages are in its history.
-            if case .chat(let chat) = channel, !progress.away, let ids = progress.chatEvents,
-               let joined = try commands.reader.memberSince(connection.user, of: chat), start.timestamp < joined {
-                progress.away = try joinsFirst(connection.user, chat, among: ids.prefix { $0.timestamp <= joined })
+            // One no longer a member (they left while this waited for its turn) may have
+            // joined after `since` too: their comings and goings tell.
+            if case .chat(let chat) = channel, !progress.away, let ids = progress.chatEvents {
+                let joined = try commands.reader.memberSince(connection.user, of: chat)
+                if joined.map({ start.timestamp < $0 }) ?? true {
+                    progress.away = try joinsFirst(connection.user, chat, among: joined.map { joined in ids.prefix { $0.timestamp <= joined } } ?? ids)
+                }
             }
             return progress
         } catch {
@@ -537,8 +541,10 @@ package final class LiveHub: Service, Sendable {
     private func leftSince(_ start: ULID, _ channel: LiveChannel, _ user: UserID, upTo end: ULID) -> Bool {
         guard case .chat(let chat) = channel else { return false }
         do {
-            // A membership older than `start` has lasted through it.
-            if let joined = try commands.reader.memberSince(user, of: chat), joined < start.timestamp { return false }
+            // A membership older than `start` has lasted through it, one younger has not; in
+            // the same millisecond, the chat's events tell.
+            guard let joined = try commands.reader.memberSince(user, of: chat) else { return true }
+            if joined != start.timestamp { return joined > start.timestamp }
             let ids = try commands.reader.chatEventIDs(of: chat, after: start, upTo: end, limit: replayLimit + 1)
             guard ids.count <= replayLimit else { return true }
             for id in ids {
@@ -553,15 +559,13 @@ package final class LiveHub: Service, Sendable {
 
     /// Whether the first of the user's own comings and goings among `ids` (a chat's events)
     /// is their joining: then they were not a member before it. Their leaving first says
-    /// they were; the chat's creation by them, that they had it from its start.
+    /// they were, and so does neither (the chat's creator has no joining).
     private func joinsFirst(_ user: UserID, _ chat: ChatID, among ids: ArraySlice<ULID>) throws -> Bool {
         for id in ids {
             guard let record = try projector.log.record(id) else { continue }
-            let logged = try LoggedEvent(record)
-            switch logged.event {
+            switch try LoggedEvent(record).event {
             case .memberJoined(let joined) where joined.chat == chat && joined.user == user: return true
             case .memberLeft(let left) where left.chat == chat && left.user == user: return false
-            case .chatCreated where logged.actor == user && ChatID(logged.id) == chat: return false
             default: continue
             }
         }

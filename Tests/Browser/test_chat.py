@@ -296,10 +296,16 @@ def test_search_finds_and_highlights_emoji(room, alice):
     # An emoji is a word of its own to the server, whatever its skin tone: the mark takes the
     # whole emoji in, skin tone included, and never splits a word it touches.
     alice.open_chat(room)
-    alice.send("ship it 👍🏽 then party🎉")
-    for query, marked in (("👍", ["👍🏽"]), ("👍🏽", ["👍🏽"]), ("🎉", ["🎉"]), ("party 🎉", ["party🎉"])):
+    alice.send("ship it 👍🏽 then party🎉 ™")
+    for query, marked in (("👍", ["👍🏽"]), ("👍🏽", ["👍🏽"]), ("🎉", ["🎉"]), ("party 🎉", ["party🎉"]), ("™", ["™"])):
         marks = highlighted(alice, query)
-        assert marks == [["ship it 👍🏽 then party🎉", *marked]], (query, marks)
+        assert marks == [["ship it 👍🏽 then party🎉 ™", *marked]], (query, marks)
+    # Emoji are not words of a phrase: one across them is found and marked whole; a flag is
+    # one emoji.
+    alice.send("happy 🎂 birthday from 🇯🇵🇺🇸")
+    for query, marked in (('"happy birthday"', ["happy 🎂 birthday"]), ("🇺🇸", ["🇺🇸"])):
+        marks = highlighted(alice, query)
+        assert marks == [["happy 🎂 birthday from 🇯🇵🇺🇸", *marked]], (query, marks)
     alice.find("[data-testid=search-close]").click()
 
 

@@ -80,6 +80,10 @@ import Testing
         #expect(matches(try parse("👍"), "ship it 👍🏽"))
         #expect(matches(try parse("\"ship it 👍\""), "Ship it👍"))
         #expect(!matches(try parse("🎉"), "ship it 👍"))
+        // Emoji stand apart from phrases, and phrases match across them.
+        #expect(try parse("\"happy 🎂 birthday\"") == SearchQuery(words: ["🎂"], phrases: [["happy", "birthday"]]))
+        #expect(matches(try parse("\"happy birthday\""), "happy 🎂 birthday"))
+        #expect(!matches(try parse("🇺🇸"), "🇦🇺🇸🇪"))
     }
 
     // MARK: - Prefixes

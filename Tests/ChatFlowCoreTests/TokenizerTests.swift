@@ -126,10 +126,14 @@ import Testing
 
     @Test func symbolsAreDroppedAndEmojiAreTermsOfTheirOwn() {
         #expect(Tokenizer.terms("1 → 2 ½ ∑ !") == ["1", "2"])
-        #expect(Tokenizer.terms("party🎉🎉 time 👍🏽 👨‍👩‍👧 ❤️ © 🇯🇵") == ["party", "🎉", "🎉", "time", "👍", "👨", "👩", "👧", "❤", "©", "🇯", "🇵"])
-        #expect(Tokenizer.terms("❤") == Tokenizer.terms("❤️"))
-        #expect(Tokenizer.words("so👍🏻good") == ["so", "👍", "good"])
-        #expect(Tokenizer.terms("1️⃣ #️⃣") == Tokenizer.terms("1⃣ #⃣"))
+        #expect(Tokenizer.terms("party🎉🎉 time 👍🏽 👨‍👩‍👧 ❤️ © 🇯🇵") == ["party", "🎉", "🎉", "time", "👍", "👨", "👩", "👧", "❤", "©", "🇯🇵"])
+        #expect(Tokenizer.terms("❤") == ["❤"])
+        // Flags pair up from the start, as they are drawn: 🇦🇺🇸🇪 holds no 🇺🇸.
+        #expect(Tokenizer.terms("🇦🇺🇸🇪🇫") == ["🇦🇺", "🇸🇪", "🇫"])
+        // Keycaps of # and * are not indexed (their base is punctuation).
+        #expect(Tokenizer.terms("#️⃣ *️⃣") == [])
+        // Not words of phrases.
+        #expect(Tokenizer.words("so👍🏻good 🇯🇵 ©") == ["so", "good"])
     }
 
     @Test func invisibleCharactersNeitherJoinNorSplit() {

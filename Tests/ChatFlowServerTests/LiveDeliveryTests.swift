@@ -776,8 +776,7 @@ import Testing
     /// A `since` from before the user was ever a member (from another chat's history, or
     /// made up) replays the chat from their joining: what came before — a name edited away,
     /// members and reactions come and gone — is not theirs to hear. Its creator, resuming
-    /// from before they created it, hears it all, and a member resuming from inside an
-    /// earlier membership still hears up to their leaving.
+    /// from before they created it, hears it all.
     @Test func aSinceFromBeforeTheUserJoinedReplaysFromTheirJoining() async throws {
         try await TestServer.run { server in
             let before = try await server.post(try await server.createChat("dave"), as: "dave", "elsewhere")
@@ -804,6 +803,32 @@ import Testing
             #expect(try await alice.roundTrip())
             #expect(alice.events(on: "chats/\(chat)").count == 8, "\(alice.frames)")
             for client in [bob, alice] { await client.close() }
+        }
+    }
+
+    /// The same for one who leaves while their replay waits for its turn: from their joining
+    /// up to their leaving, then `unsubscribed`.
+    @Test func aSinceFromBeforeJoiningIsHeardFromTheJoiningAlsoAfterLeaving() async throws {
+        let gate = ReplayGate(limit: 1)
+        let holder = UserID(unchecked: "holder")
+        try await TestServer.run(replayGate: gate) { server in
+            let before = try await server.post(try await server.createChat("dave"), as: "dave", "elsewhere")
+            let chat = try await server.createChat("alice")
+            #expect(try await server.call(.patch, "/chats/\(chat)", as: "alice", json: #"{"name":"plan to replace bob"}"#).status == 200)
+            try await server.join(chat, as: "bob")
+            let welcome = try await server.post(chat, as: "alice", "welcome bob")
+            await gate.enter(holder)
+            let bob = try await LiveClient.connect(server, as: "bob")
+            try await Self.subscribe(bob, "chats/\(chat)", since: before, behind: gate)
+            #expect(try await server.call(.delete, "/chats/\(chat)/members/bob", as: "bob").status == 204)
+            try await server.engine.projector.waitUntilApplied(try #require(server.engine.log.lastPosition), cancellable: false)
+            gate.leave(holder)
+
+            #expect(await bob.wait { frames in frames.contains { $0["type"] as? String == "unsubscribed" } }, "\(bob.frames)")
+            #expect(try await bob.roundTrip())
+            #expect(bob.eventKinds(on: "chats/\(chat)") == ["member.joined", "message.created", "member.left"], "\(bob.frames)")
+            #expect((bob.events(on: "chats/\(chat)")[1]["event"] as? [String: Any])?["messageId"] as? String == welcome)
+            await bob.close()
         }
     }
 

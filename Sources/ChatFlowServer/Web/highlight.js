@@ -8,12 +8,14 @@
   // Han and kana are written without spaces: the server takes each such character as a
   // word of its own (as its Tokenizer's ranges say), so a word of other letters ends where
   // one begins, and a query word written in them is a phrase of single characters. So is
-  // each emoji (what Unicode calls one, beyond ASCII's keycap bases; a skin tone folds away).
+  // each emoji (what Unicode calls one, beyond ASCII's keycap bases; a flag is two regional
+  // letters; a skin tone folds away), but emoji are never words of a phrase: the server
+  // matches a phrase's words across them, and each emoji of a query anywhere.
   const UNIGRAM = '[\\u3005-\\u3007\\u3040-\\u30FF\\u31F0-\\u31FF\\u3400-\\u4DBF\\u4E00-\\u9FFF\\uF900-\\uFAFF\\uFF66-\\uFF9F\\u{20000}-\\u{3FFFF}]';
-  const EMOJI = '(?:(?![\\p{ASCII}\\p{Emoji_Modifier}])\\p{Emoji})';
+  const EMOJI = '(?:\\p{Regional_Indicator}{1,2}|(?![\\p{ASCII}\\p{Emoji_Modifier}\\p{Regional_Indicator}])\\p{Emoji})';
   const WORD_CHAR = `(?:(?!${UNIGRAM})[\\p{L}\\p{N}])`;
   const UNIGRAM_CHAR = `(?:(?=[\\p{L}\\p{N}])${UNIGRAM}|${EMOJI})`;
-  const GAP = `(?:(?!${EMOJI})[^\\p{L}\\p{N}])`;
+  const GAP = '[^\\p{L}\\p{N}]';
   const FILTER = /^(from|before|after):/i;
 
   /**
@@ -23,6 +25,8 @@
    */
   function foldCodePoint(cp) {
     if (/\p{Emoji_Modifier}/u.test(cp)) return '';
+    // Before decomposing: the server takes `™` or `㊗` as the emoji, not as `tm` or `祝`.
+    if (isEmoji(cp)) return cp;
     return cp.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
   }
 
@@ -71,6 +75,9 @@
   }
 
   const isUnigram = (part) => new RegExp(`^${UNIGRAM_CHAR}$`, 'u').test(part);
+  function isEmoji(part) {
+    return new RegExp(`^${EMOJI}$`, 'u').test(part);
+  }
   const isWordChar = (cp) => new RegExp(`^${WORD_CHAR}$`, 'u').test(cp);
 
   /**
@@ -96,16 +103,14 @@
     const result = [];
     const tokens = query.match(/"[^"]*"?|\S+/g) || [];
     for (const token of tokens) {
-      if (token.startsWith('"')) {
-        const parts = words(token.replace(/"/g, ''));
-        if (parts.length) result.push(phrase(parts, false));
-        continue;
-      }
-      if (FILTER.test(token)) continue;
-      const prefix = token.endsWith('*');
+      const quoted = token.startsWith('"');
+      if (!quoted && FILTER.test(token)) continue;
+      const prefix = !quoted && token.endsWith('*');
       // A word of several (`PLT-3699`, `東京`) is a phrase to the server, too.
-      const parts = words(prefix ? token.slice(0, -1) : token);
-      if (parts.length) result.push(phrase(parts, prefix));
+      const all = words(quoted ? token.replace(/"/g, '') : prefix ? token.slice(0, -1) : token);
+      for (const emoji of all.filter(isEmoji)) result.push(phrase([emoji], false));
+      const parts = all.filter((part) => !isEmoji(part));
+      if (parts.length) result.push(phrase(parts, prefix && !isEmoji(all[all.length - 1])));
     }
     return result;
   }

@@ -81,7 +81,7 @@ public struct SearchQuery: Equatable, Sendable {
                 guard let close = scalars[start...].firstIndex(where: isQuote) else {
                     throw .unterminatedQuote
                 }
-                query.addTerms(Tokenizer.words(String(scalars[start..<close])))
+                query.addTerms(Tokenizer.tokens(String(scalars[start..<close])).flatMap(\.parts))
                 index = scalars.index(after: close)
             } else {
                 var end = index
@@ -176,9 +176,12 @@ public struct SearchQuery: Equatable, Sendable {
         if !prefixes.contains(prefix) { prefixes.append(prefix) }
     }
 
-    /// Adds one term as a word and several as a phrase; none (only punctuation or emoji)
-    /// adds nothing.
+    /// Adds one term as a word and several as a phrase; none (only punctuation) adds
+    /// nothing. Emoji are words of their own, wherever they stand: phrases are matched
+    /// without them (``Tokenizer/words(_:)``).
     private mutating func addTerms(_ terms: [String]) {
+        for emoji in terms where Tokenizer.isEmoji(emoji) && !words.contains(emoji) { words.append(emoji) }
+        let terms = terms.filter { !Tokenizer.isEmoji($0) }
         switch terms.count {
         case 0:
             return

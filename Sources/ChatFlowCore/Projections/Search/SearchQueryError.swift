@@ -1,7 +1,7 @@
 /// Why a search query could not be parsed; ``description`` tells the user how to fix it
 /// and is meant to be returned as the detail of a 400 response.
 public enum SearchQueryError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// No word, phrase, prefix or filter — only whitespace, punctuation or emoji.
+    /// No word, phrase, prefix or filter — only whitespace or punctuation.
     case empty
     /// A `"` without its closing `"`.
     case unterminatedQuote

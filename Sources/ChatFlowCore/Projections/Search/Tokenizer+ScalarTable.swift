@@ -16,15 +16,17 @@ extension Tokenizer {
             /// A letter whose part must be folded whole: it may compose with the scalar
             /// before it, or its folded form ends in a mark.
             case composingLetter
-            /// A Han or Kana character, or an emoji, a term on its own.
+            /// A Han or Kana character, a term on its own.
             case unigram
+            /// An emoji, a term on its own (two regional letters, a flag, together).
+            case emoji
             /// A combining mark that folding removes (an accent).
             case diacritic
             /// A combining mark that folding keeps unchanged and that composes with nothing.
             case plainMark
             /// Any other combining mark; its part must be folded whole.
             case mark
-            /// Invisible and ignored: soft hyphens, joiners, variation selectors.
+            /// Invisible and ignored: soft hyphens, joiners, variation selectors, skin tones.
             case ignorable
         }
 
@@ -111,7 +113,7 @@ extension Tokenizer {
                 // Keycap bases (digits, `#`, `*`) are ASCII, read before this.
                 guard properties.isEmoji, scalar.value >= 0x80 else { return .separator }
                 // A skin tone belongs to the emoji before it: 👍🏽 is found as 👍.
-                return properties.isEmojiModifier ? .ignorable : .unigram
+                return properties.isEmojiModifier ? .ignorable : .emoji
             }
         }
 

@@ -12,8 +12,9 @@
 /// path segments and parameters. Han, Hiragana and Katakana characters are each a term of
 /// their own, because those scripts do not put spaces between words, and so is each emoji
 /// (symbols Unicode calls emoji, `©` and `❤` too): the parts of a sequence (`👨‍👩‍👧` is
-/// `👨 👩 👧`, a flag its two regional letters) without skin tones and variation selectors,
-/// so `👍` finds `👍🏽`. Half-width katakana
+/// `👨 👩 👧`; a flag is one) without skin tones and variation selectors, so `👍` finds
+/// `👍🏽`. Emoji are not words of phrases: "happy birthday" is found in "happy 🎂 birthday".
+/// Half-width katakana
 /// are the full-width ones, and a Roman numeral of one code point (Ⅻ) is its letters.
 ///
 /// Terms are at most ``maxTermLength`` UTF-8 bytes and never contain the bytes 0x00 or
@@ -32,9 +33,10 @@ public enum Tokenizer {
         return segmenter.sink.terms
     }
 
-    /// The words of `text`, in order and with duplicates: the parts of every token, without
-    /// the whole-token forms that ``terms(_:)`` adds. Phrases are matched against this
-    /// sequence, so `"see PLT-3699"` finds "see PLT-3699" as the words `see plt 3699`.
+    /// The words of `text`, in order and with duplicates: the parts of every token but
+    /// emoji, without the whole-token forms that ``terms(_:)`` adds. Phrases are matched
+    /// against this sequence, so `"see PLT-3699"` finds "see PLT-3699" as the words
+    /// `see plt 3699`.
     public static func words(_ text: String) -> [String] {
         var segmenter = Segmenter(sink: WordCollector())
         segmenter.run(text)
@@ -65,6 +67,12 @@ public enum Tokenizer {
     /// Whether `phraseTerms` occur one after another among the words of `text`.
     public static func containsPhrase(_ phraseTerms: [String], inText text: String) -> Bool {
         containsPhrase(phraseTerms, in: words(text))
+    }
+
+    /// Whether `term` (from ``terms(_:)``) is an emoji.
+    static func isEmoji(_ term: String) -> Bool {
+        guard let first = term.unicodeScalars.first, first.value >= 0x80 else { return false }
+        return first.properties.isEmoji
     }
 
     /// Whether `scalar` joins the parts of a token, as the segmenter reads it: `-`, `.`, `_`,
@@ -116,7 +124,9 @@ private struct TermCollector: TokenSink {
 
 private struct WordCollector: TokenSink {
     var words: [String] = []
-    mutating func part(_ term: String) { words.append(term) }
+    mutating func part(_ term: String) {
+        if !Tokenizer.isEmoji(term) { words.append(term) }
+    }
     mutating func endToken(whole: String?) {}
 }
 
@@ -148,6 +158,8 @@ private struct Segmenter<Sink: TokenSink> {
     private var lastCombiningClass: UInt8 = 0
     /// The current part is a single Han or Kana character or emoji, open only to combining marks.
     private var partIsUnigram = false
+    /// The current part is one regional letter, which the next makes a flag.
+    private var partIsRegionalLetter = false
     /// Folded parts of the current token and the joiners between them.
     private var whole: [UInt8] = []
     private var partCount = 0
@@ -253,6 +265,8 @@ private struct Segmenter<Sink: TokenSink> {
                 break
             case .unigram:
                 unigram(utf8)
+            case .emoji:
+                emoji(value, utf8)
             case .separator:
                 endToken()
             }
@@ -272,6 +286,8 @@ private struct Segmenter<Sink: TokenSink> {
             if (0xF900...0xFAFF).contains(value) || (0x2F800...0x2FA1F).contains(value) {
                 partNeedsFold = true
             }
+        case .emoji:
+            emoji(value, utf8)
         case .mark, .plainMark, .diacritic:
             mark(utf8)
         case .ignorable:
@@ -296,6 +312,17 @@ private struct Segmenter<Sink: TokenSink> {
         endToken()
         part.append(contentsOf: utf8)
         partIsUnigram = true
+    }
+
+    private mutating func emoji(_ value: UInt32, _ utf8: UnsafeBufferPointer<UInt8>) {
+        let regional = (0x1F1E6...0x1F1FF).contains(value)
+        if regional && partIsRegionalLetter {
+            part.append(contentsOf: utf8)
+            partIsRegionalLetter = false
+            return
+        }
+        unigram(utf8)
+        partIsRegionalLetter = regional
     }
 
     private mutating func mark(_ utf8: UnsafeBufferPointer<UInt8>) {
@@ -330,6 +357,7 @@ private struct Segmenter<Sink: TokenSink> {
         part.removeAll(keepingCapacity: true)
         partNeedsFold = false
         partIsUnigram = false
+        partIsRegionalLetter = false
         lastCombiningClass = 0
         guard !term.isEmpty else { return }
         sink.part(term)
