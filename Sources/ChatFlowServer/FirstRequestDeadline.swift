@@ -16,6 +16,8 @@ final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler
     typealias InboundIn = NIOAny
 
     static let name = "chatflow.first-request-deadline"
+    /// The most a connection waits for its first request head, whatever the idle time.
+    static let longest = TimeAmount.seconds(10)
 
     private let timeout: TimeAmount
     private var deadline: Scheduled<Void>?

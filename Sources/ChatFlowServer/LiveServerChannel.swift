@@ -127,6 +127,7 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
                         let nioErrors = try channel.pipeline.syncOperations.handler(type: HTTPServerProtocolErrorHandler.self)
                         channel.pipeline.syncOperations.removeHandler(nioErrors, promise: nil)
                         try channel.pipeline.syncOperations.addHandler(RequestHeadCheck(maxBodyBytes: settings.maxBodyBytes))
+                        try channel.pipeline.syncOperations.addHandler(RequestBodyDeadline(timeout: settings.http1.idleTimeout ?? .seconds(60)))
                         try channel.pipeline.syncOperations.addHandler(ConnectionPersistence())
                         try channel.pipeline.syncOperations.addHandler(WriteStallDeadline(timeout: settings.http1.idleTimeout ?? .seconds(60)))
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
@@ -154,9 +155,12 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
             try channel.pipeline.syncOperations.addHandler(ParseErrorAnswer(), position: .after(decoder))
             try channel.pipeline.syncOperations.addHandler(ForeignUpgradeFilter(), position: .before(upgradeHandler))
             // Until its first request head arrives a connection belongs to no handler that
-            // would time it out or end it at shutdown.
+            // would time it out or end it at shutdown. A client sends its first request as
+            // soon as it connects: connections that send none, at the idle time's 60 s, let a
+            // few hundred new ones a second keep the connection limit full.
+            let idle = settings.http1.idleTimeout ?? .seconds(60)
             try channel.pipeline.syncOperations.addHandler(
-                FirstRequestDeadline(timeout: settings.http1.idleTimeout ?? .seconds(60)), name: FirstRequestDeadline.name, position: .last)
+                FirstRequestDeadline(timeout: min(idle, FirstRequestDeadline.longest)), name: FirstRequestDeadline.name, position: .last)
             upgrade.whenComplete { result in
                 if case .success(.webSocket) = result { place.release() }
                 channel.pipeline.removeHandler(name: FirstRequestDeadline.name, promise: nil)

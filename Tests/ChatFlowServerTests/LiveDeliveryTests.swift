@@ -586,6 +586,28 @@ import Testing
         }
     }
 
+    /// Pings (and any frame but a subscribe) wait for the user's read budget: forty sent at
+    /// once with a budget of ten and ten a second are all answered, the last thirty at the
+    /// budget's pace, however fast the client sends. Across the user's sockets.
+    @Test func pingsAreAnsweredAtTheReadLimitsPace() async throws {
+        try await TestServer.run(configure: {
+            $0.readRateLimit = 10
+            $0.readRateBurst = 10
+        }) { server in
+            let sockets = [try await LiveClient.connect(server, as: "alice"), try await LiveClient.connect(server, as: "alice")]
+            let start = ContinuousClock.now
+            for socket in sockets {
+                for _ in 0..<20 { try await socket.send(#"{"op":"ping"}"#) }
+            }
+            for socket in sockets {
+                #expect(await socket.wait(timeout: .seconds(30)) { $0.count { $0["type"] as? String == "pong" } == 20 })
+            }
+            let seconds = (ContinuousClock.now - start) / .seconds(1)
+            #expect(seconds >= 2.5, "40 pings answered in \(seconds) s, past a budget of 10 and 10 a second")
+            for socket in sockets { await socket.close() }
+        }
+    }
+
     /// A `since` this server never gave out (ahead of the clock) or gave out and lost (in a
     /// gap a restore from an older backup left) is refused with `unknown_since`, not
     /// answered as recovered; subscribing without `since` goes live.

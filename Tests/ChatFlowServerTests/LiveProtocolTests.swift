@@ -401,6 +401,19 @@ import Testing
             let halfBody = try await StalledClient.secondsUntilClosed(port: server.port, sending: "POST /chats HTTP/1.1\r\n"
                 + "Host: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":")
             #expect(halfBody >= 0.5, "closed after \(halfBody) s, before the idle time")
+            // A body sent a byte at a time, never idle for long, is closed when it has not all
+            // come within the idle time of its head.
+            let trickle = try await StalledClient.open(port: server.port, sending: "POST /chats HTTP/1.1\r\n"
+                + "Host: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+            let trickled = ContinuousClock.now
+            var open = true
+            // Paced well inside the idle time, for up to six of them.
+            while open, ContinuousClock.now - trickled < .seconds(6) {
+                try await Task.sleep(for: .milliseconds(200))
+                do { try await trickle.send(" ") } catch { open = false }
+            }
+            let closedAfter = (ContinuousClock.now - trickled) / .seconds(1)
+            #expect(!open && closedAfter < 4, "a trickled body was still open after \(closedAfter) s")
 
             // Three idle times later, the WebSocket still delivers.
             let posted = try await post("/chats/\(chat)/messages", #"{"content":"after the idle time","messageType":"text"}"#)
