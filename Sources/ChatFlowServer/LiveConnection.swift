@@ -22,7 +22,7 @@ package final class LiveConnection: Sendable {
         /// `pending` nil: more came meanwhile than a queue holds, so none is held and the
         /// replay reads them from the log instead before going live. `bytes`: the held
         /// frames' size.
-        case replaying(pending: [(ULID?, String)]?, bytes: Int, leaving: Bool)
+        case replaying(pending: [(ULID?, ByteBuffer)]?, bytes: Int, leaving: Bool)
         /// Live: frames for ids up to `lastSent` were already sent by the replay.
         case live(lastSent: ULID?)
     }
@@ -122,11 +122,18 @@ package final class LiveConnection: Sendable {
 
     // MARK: - Outbound
 
+    /// A frame's text, ready to be written to any number of sockets: one event goes to every
+    /// subscriber of its chat, and a copy per socket cost a thousand subscribers a thousand
+    /// allocations and copies (and kept as many in memory for those that stopped reading).
+    static func frame(_ text: String) -> ByteBuffer {
+        ByteBuffer(string: text)
+    }
+
     /// Queues text frames, written in order with one flush; false when the client has
     /// stopped keeping up (the caller closes the connection). Answers, replays and their
     /// hand-over to live delivery come this way: they are bounded on their own (a replay
     /// waits for its window to drain), so the budget does not cut them.
-    func send(_ frames: [String]) -> Bool {
+    func send(_ frames: [ByteBuffer]) -> Bool {
         guard reserve(frames, budgeted: false) else { return false }
         channel.eventLoop.execute { [self] in write(frames) }
         return true
@@ -143,10 +150,10 @@ package final class LiveConnection: Sendable {
     /// of it). A client that
     /// reads, even one briefly behind on a busy machine, takes a batch of any size. A closed
     /// connection takes anything, and drops it.
-    func reserve(_ frames: [String], budgeted: Bool = true) -> Bool {
+    func reserve(_ frames: [ByteBuffer], budgeted: Bool = true) -> Bool {
         guard !frames.isEmpty else { return true }
         // Counted also when closed: `write` uncounts every frame it is handed.
-        let bytes = frames.reduce(0) { $0 + $1.utf8.count }
+        let bytes = frames.reduce(0) { $0 + $1.readableBytes }
         let count = queued.wrappingAdd(frames.count, ordering: .relaxed).oldValue
         let size = queuedBytes.wrappingAdd(bytes, ordering: .relaxed).oldValue
         let total = budget.add(bytes)
@@ -201,24 +208,24 @@ package final class LiveConnection: Sendable {
     }
 
     /// Writes frames counted by `reserve`, with one flush; on the event loop.
-    func write(_ frames: [String]) {
+    func write(_ frames: [ByteBuffer]) {
         channel.eventLoop.assertInEventLoop()
         guard !frames.isEmpty else { return }
         guard !loop.value.closeSent, channel.isActive else {
-            for frame in frames { dequeued(frame.utf8.count) }
+            for frame in frames { dequeued(frame.readableBytes) }
             return
         }
         for frame in frames {
             let promise = channel.eventLoop.makePromise(of: Void.self)
-            let bytes = frame.utf8.count
+            let bytes = frame.readableBytes
             promise.futureResult.whenComplete { _ in self.dequeued(bytes) }
-            channel.write(WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: frame)), promise: promise)
+            channel.write(WebSocketFrame(fin: true, opcode: .text, data: frame), promise: promise)
         }
         channel.flush()
     }
 
     func send(_ frame: String) -> Bool {
-        send([frame])
+        send([Self.frame(frame)])
     }
 
     /// Writes a ping or pong now (on the event loop), ahead of nothing it must follow.

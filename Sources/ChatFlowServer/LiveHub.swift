@@ -419,7 +419,7 @@ package final class LiveHub: Service, Sendable {
     /// What the hand-over from a replay to live delivery does next.
     private enum HandOverStep {
         /// Send the frames held meanwhile, then look again.
-        case send([(ULID?, String)])
+        case send([(ULID?, ByteBuffer)])
         /// More came than could be held: replay from the log up to the projections again.
         case catchUp
         /// Nothing is held: live now, or ended for a user who left.
@@ -854,7 +854,7 @@ package final class LiveHub: Service, Sendable {
         }
         guard connection.mayPassOnTyping(in: chat) else { return }
         let channel = LiveChannel.chat(chat)
-        let frame = LiveFrame.event(channel: channel.description, id: nil, event: .typing(chat: chat, user: connection.user))
+        let frame = LiveConnection.frame(LiveFrame.event(channel: channel.description, id: nil, event: .typing(chat: chat, user: connection.user)))
         handOver.withLock { _ in
             var outgoing = Outgoing()
             for target in subscribers(of: chat) where target.id != connection.id {
@@ -870,9 +870,9 @@ package final class LiveHub: Service, Sendable {
     /// connection gets all of its frames in one hand-over to its event loop and one flush.
     private struct Outgoing {
         private(set) var connections: [LiveConnection] = []
-        private(set) var frames: [Int: [String]] = [:]
+        private(set) var frames: [Int: [ByteBuffer]] = [:]
 
-        mutating func add(_ frame: String, to connection: LiveConnection) {
+        mutating func add(_ frame: ByteBuffer, to connection: LiveConnection) {
             if frames[connection.id] == nil { connections.append(connection) }
             frames[connection.id, default: []].append(frame)
         }
@@ -960,7 +960,7 @@ package final class LiveHub: Service, Sendable {
             // chat's events has none (`ChatEventsProjection`), and live must match it.
             let isCreation = if case .chatCreated = logged.event { true } else { false }
             if event.reachesTheChat, !isCreation {
-                let frame = LiveFrame.event(channel: channel.description, id: logged.id.description, event: event)
+                let frame = LiveConnection.frame(LiveFrame.event(channel: channel.description, id: logged.id.description, event: event))
                 for connection in subscribers(of: chat) {
                     deliver(frame, id: logged.id, on: channel, to: connection, &outgoing)
                 }
@@ -974,7 +974,7 @@ package final class LiveHub: Service, Sendable {
         send(outgoing)
     }
 
-    private func deliver(_ frame: String, id: ULID?, on channel: LiveChannel, to connection: LiveConnection, _ outgoing: inout Outgoing) {
+    private func deliver(_ frame: ByteBuffer, id: ULID?, on channel: LiveChannel, to connection: LiveConnection, _ outgoing: inout Outgoing) {
         enum Step { case send, hold, skip }
         let step = connection.withSubscription(channel) { subscription -> Step in
             switch subscription {
@@ -985,14 +985,14 @@ package final class LiveHub: Service, Sendable {
                 // Held frames count against the same limits as queued ones: a replay waiting
                 // its turn must not gather a busy chat's traffic without bound. Past them they
                 // are dropped, all of them, and the replay reads them from the log.
-                if pending.count >= queueLimit || bytes + frame.utf8.count > queueBytes {
+                if pending.count >= queueLimit || bytes + frame.readableBytes > queueBytes {
                     subscription = .replaying(pending: nil, bytes: 0, leaving: false)
                     return .skip
                 }
                 // Let go of the stored copy first, so the append does not copy the frames.
                 subscription = nil
                 pending.append((id, frame))
-                subscription = .replaying(pending: pending, bytes: bytes + frame.utf8.count, leaving: false)
+                subscription = .replaying(pending: pending, bytes: bytes + frame.readableBytes, leaving: false)
                 return .hold
             case .live(let lastSent)?:
                 if let id, let lastSent, id <= lastSent { return .skip }
@@ -1009,7 +1009,7 @@ package final class LiveHub: Service, Sendable {
 
     private func notify(_ logged: LoggedEvent, event: LiveEvent, recipients: [UserID], _ outgoing: inout Outgoing) {
         guard !recipients.isEmpty else { return }
-        let frame = LiveFrame.event(channel: LiveChannel.notificationsName, id: logged.id.description, event: event)
+        let frame = LiveConnection.frame(LiveFrame.event(channel: LiveChannel.notificationsName, id: logged.id.description, event: event))
         let targets = state.withLock { state in
             recipients.flatMap { user in (state.notificationSubscribers[user] ?? []).compactMap { state.connections[$0] } }
         }
@@ -1040,7 +1040,7 @@ package final class LiveHub: Service, Sendable {
                 subscription = nil
                 return wasSubscribed
             }
-            if live { outgoing.add(LiveFrame.unsubscribed(channel: LiveChannel.chat(chat).description), to: connection) }
+            if live { outgoing.add(LiveConnection.frame(LiveFrame.unsubscribed(channel: LiveChannel.chat(chat).description)), to: connection) }
         }
     }
 
@@ -1051,7 +1051,7 @@ package final class LiveHub: Service, Sendable {
     /// Hands each event loop the frames of all its connections in one task: a batch costs
     /// one hand-over per loop, not one per connection.
     private func send(_ outgoing: Outgoing) {
-        var byLoop: [ObjectIdentifier: (loop: any EventLoop, writes: [(LiveConnection, [String])])] = [:]
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, writes: [(LiveConnection, [ByteBuffer])])] = [:]
         for connection in outgoing.connections {
             let frames = outgoing.frames[connection.id] ?? []
             guard connection.reserve(frames) else {
@@ -1071,12 +1071,17 @@ package final class LiveHub: Service, Sendable {
 
     @discardableResult
     private func send(_ frame: String, to connection: LiveConnection) -> Bool {
+        send([LiveConnection.frame(frame)], to: connection)
+    }
+
+    @discardableResult
+    private func send(_ frame: ByteBuffer, to connection: LiveConnection) -> Bool {
         send([frame], to: connection)
     }
 
     /// Queues frames; a connection whose queue is full is closed instead of slowing others.
     @discardableResult
-    private func send(_ frames: [String], to connection: LiveConnection) -> Bool {
+    private func send(_ frames: [ByteBuffer], to connection: LiveConnection) -> Bool {
         if connection.send(frames) {
             metrics.deliveries.increment(by: Int64(frames.count))
             return true
