@@ -178,6 +178,13 @@ package final class LiveConnection: Sendable {
     /// they have not dropped below `bytes` within `timeout`.
     func waitForRoom(below bytes: Int, timeout: TimeAmount) -> Bool {
         if hasRoom(below: bytes) { return true }
+        return (try? room(below: bytes, timeout: timeout).wait()) ?? false
+    }
+
+    /// True once fewer than `bytes` bytes of frames wait for the socket (or it closed); false
+    /// when they have not dropped below `bytes` within `timeout`.
+    func room(below bytes: Int, timeout: TimeAmount) -> EventLoopFuture<Bool> {
+        if hasRoom(below: bytes) { return channel.eventLoop.makeSucceededFuture(true) }
         let promise = channel.eventLoop.makePromise(of: Bool.self)
         channel.eventLoop.execute { [self] in
             guard !hasRoom(below: bytes), !loop.value.closeSent, channel.isActive else {
@@ -192,7 +199,7 @@ package final class LiveConnection: Sendable {
                 promise.succeed(false)
             }
         }
-        return (try? promise.futureResult.wait()) ?? false
+        return promise.futureResult
     }
 
     /// One frame of `bytes` left the queue (written, or dropped with the connection); on the

@@ -468,6 +468,21 @@ package final class LiveHub: Service, Sendable {
                 holding = false
                 guard await enterReplayGate(connection) else { return .ended }
                 holding = true
+            case .awaitingClient:
+                metrics.replayTurnsGiven.increment()
+                leaveReplayGate(connection)
+                holding = false
+                // Out of the turns meanwhile: a crowd of stalled readers took a turn each,
+                // every round, and held back the replays of everyone else for minutes.
+                let since = progress.stalledSince ?? DispatchTime.now().uptimeNanoseconds
+                let left = closeGrace.nanoseconds - Int64(DispatchTime.now().uptimeNanoseconds - since)
+                let room = left > 0 ? ((try? await connection.room(below: replayWindow, timeout: .nanoseconds(left)).get()) ?? false) : false
+                if !room, !connection.isClosed {
+                    closeSlow(connection)
+                    return .ended
+                }
+                guard await enterReplayGate(connection) else { return .ended }
+                holding = true
             }
         }
     }
@@ -604,7 +619,7 @@ package final class LiveHub: Service, Sendable {
                 if connection.isClosed { return .ended }
                 switch awaitRoom(progress, connection) {
                 case .room: break
-                case .yield: return .yielded
+                case .yield: return .awaitingClient
                 case .stalled:
                     closeSlow(connection)
                     return .ended
@@ -1109,10 +1124,9 @@ package final class LiveHub: Service, Sendable {
             progress.stalledSince = since
             let left = closeGrace.nanoseconds - Int64(now - since)
             if left <= 0 { return .stalled }
-            // A moment for the client first: two replays whose clients both lag would
-            // otherwise hand the turn back and forth without pause.
-            if connection.waitForRoom(below: replayWindow, timeout: .nanoseconds(min(left, 250_000_000))) { break }
+            // Others waiting go first; this one waits for its client without a turn.
             if replayGate.othersWait(besides: connection.user) { return .yield }
+            if connection.waitForRoom(below: replayWindow, timeout: .nanoseconds(min(left, 250_000_000))) { break }
         }
         progress.stalledSince = nil
         return .room

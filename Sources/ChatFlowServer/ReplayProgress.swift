@@ -12,6 +12,9 @@ final class ReplayProgress: @unchecked Sendable {
         case finished, ended
         /// Another user's replay waits for a turn while more remains: this one goes on after it.
         case yielded
+        /// Another user's replay waits while this one's client has yet to take what it was
+        /// sent: this one waits for that without a turn, then for a turn.
+        case awaitingClient
     }
 
     /// The notifications channel's read of the range before its first event: who was a

@@ -489,6 +489,53 @@ import Testing
     /// A long replay lets another user's waiting replay go first after a page of the log,
     /// and goes on where it stopped: each gets every event once, in order. A member one
     /// event behind waited for all of another's replay of a busy chat.
+    /// Replays whose clients have stopped reading wait for them out of the turns: a crowd
+    /// of them does not hold back another user's replay, round after round, until each is
+    /// closed (they took a turn each, every round, and delayed a reader's catching up for a
+    /// minute). While they still wait for their clients, no replay is running or waiting.
+    @Test func stalledReplaysWaitForTheirClientsOutOfTheTurns() async throws {
+        try await TestServer.run(configure: {
+            $0.webSocketCloseGraceSeconds = 60
+        }, replayGate: ReplayGate(limit: 1)) { server in
+            let chat = try await server.createChat("alice")
+            let stalledUsers = (0..<6).map { "stalled\($0)" }
+            for user in stalledUsers + ["carol"] { try await server.join(chat, as: user) }
+            let since = try await server.post(chat, as: "alice", "before")
+            let content = String(repeating: "😀", count: 3000)
+            for start in stride(from: 0, to: 600, by: 10) {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for n in start..<(start + 10) { group.addTask { _ = try await server.post(chat, as: "alice", "\(n) \(content)") } }
+                    try await group.waitForAll()
+                }
+            }
+            let last = try await server.post(chat, as: "alice", "the end")
+            var stalled: [StalledClient] = []
+            for user in stalledUsers {
+                stalled.append(try await StalledClient.connect(
+                    port: server.port, token: try await server.token(user),
+                    frames: [#"{"op":"subscribe","channel":"chats/\#(chat)","since":"\#(since)"}"#]))
+            }
+            let carol = try await LiveClient.connect(server, as: "carol")
+            try await carol.subscribe("chats/\(chat)", since: since)
+            #expect(await carol.wait(timeout: .seconds(60)) { _ in carol.events(on: "chats/\(chat)").contains { $0["id"] as? String == last } },
+                    "\(carol.events(on: "chats/\(chat)").count) events; \(carol.frames.filter { $0["type"] as? String != "event" })")
+            func gauge(_ name: String) async throws -> Double {
+                let text = try await server.call(.get, "/metrics", as: nil).text
+                return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) } ?? -1
+            }
+            let settled = try await eventually(timeout: .seconds(30)) {
+                let running = try await gauge("chatflow_websocket_replays_running")
+                let waiting = try await gauge("chatflow_websocket_replays_waiting")
+                return running == 0 && waiting == 0
+            }
+            #expect(settled, "stalled replays still take turns")
+            let closes = try await gauge("chatflow_websocket_slow_client_closes_total")
+            #expect(closes == 0, "closed before their grace period ran out")
+            withExtendedLifetime(stalled) {}
+            await carol.close()
+        }
+    }
+
     @Test func aLongReplayTakesTurnsWithOthers() async throws {
         let gate = ReplayGate(limit: 1)
         let holder = UserID(unchecked: "holder")
