@@ -206,7 +206,7 @@ package final class LiveHub: Service, Sendable {
         let json = Data(text.utf8)
         // Checked as request bodies are: valid JSON throughout, and no field given twice.
         if let problem = RequestBody.problem(with: json, in: "the frame") {
-            await pace(connection)
+            guard await pace(connection) else { return }
             send(LiveFrame.error("invalid", problem.detail), to: connection)
             return
         }
@@ -218,17 +218,17 @@ package final class LiveHub: Service, Sendable {
             // client can match the answer with its request.
             let field = context.codingPath[0].stringValue
             let channel = (try? JSONSerialization.jsonObject(with: json) as? [String: Any])?["channel"] as? String
-            await pace(connection)
+            guard await pace(connection) else { return }
             send(LiveFrame.error("invalid", "field '\(field)' must be a string", channel: channel), to: connection)
             return
         } catch {
-            await pace(connection)
+            guard await pace(connection) else { return }
             send(LiveFrame.error("invalid", "frames are JSON objects with an op: subscribe, unsubscribe, typing or ping"), to: connection)
             return
         }
         // Every operation but a subscribe (answered `rate_limited` past the limit, below)
         // waits for the user's read budget.
-        if operation.op != "subscribe" { await pace(connection) }
+        if operation.op != "subscribe" { guard await pace(connection) else { return } }
         switch operation.op {
         case "ping":
             send(LiveFrame.pong, to: connection)
@@ -238,6 +238,9 @@ package final class LiveHub: Service, Sendable {
                 send(LiveFrame.error(
                     "rate_limited", "too many subscribes (they count as reads); retry in \(seconds) s",
                     channel: operation.channel), to: connection)
+                // And the next frame waits as long: subscribes sent flat out cost as much
+                // as pings did.
+                try? await Task.sleep(for: .seconds(wait))
             } else {
                 await subscribe(connection, channel: operation.channel, since: operation.since)
             }
@@ -255,10 +258,13 @@ package final class LiveHub: Service, Sendable {
     /// are handled one at a time per socket, and a socket whose frames wait stops being
     /// read: a client sending pings (or anything) flat out is slowed to the read limit by
     /// TCP instead of taking the server's cores (four sockets took 1.6 of 2).
-    private func pace(_ connection: LiveConnection) async {
+    /// False when the connection closed meanwhile (its frame is then not handled). The
+    /// budget is the one the user's HTTP reads take from too.
+    private func pace(_ connection: LiveConnection) async -> Bool {
         while let wait = reads.take(connection.user) {
-            do { try await Task.sleep(for: .seconds(wait)) } catch { return }
+            do { try await Task.sleep(for: .seconds(wait)) } catch { return false }
         }
+        return !connection.isClosed
     }
 
     private func subscribe(_ connection: LiveConnection, channel requested: String?, since: String?) async {
@@ -476,11 +482,15 @@ package final class LiveHub: Service, Sendable {
                 // every round, and held back the replays of everyone else for minutes.
                 let since = progress.stalledSince ?? DispatchTime.now().uptimeNanoseconds
                 let left = closeGrace.nanoseconds - Int64(DispatchTime.now().uptimeNanoseconds - since)
-                let room = left > 0 ? ((try? await connection.room(below: replayWindow, timeout: .nanoseconds(left)).get()) ?? false) : false
+                // Back once half the window has gone: at the first frame taken, a slow reader
+                // sent a frame a turn.
+                let room = left > 0 ? ((try? await connection.room(below: replayWindow / 2, timeout: .nanoseconds(left)).get()) ?? false) : false
                 if !room, !connection.isClosed {
                     closeSlow(connection)
                     return .ended
                 }
+                // Waiting for the next turn is not the client's doing.
+                progress.stalledSince = nil
                 guard await enterReplayGate(connection) else { return .ended }
                 holding = true
             }

@@ -87,6 +87,7 @@ final class LiveSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 connection.close(code: 1008, reason: "too many requests in flight")
             }
         case .binary:
+            // Answered here, as a ping frame is, at once and in the order frames arrive.
             _ = connection.send(LiveFrame.error("invalid", "frames are JSON text"))
         case .ping:
             // Answered only while the socket takes data: a client that pings without reading

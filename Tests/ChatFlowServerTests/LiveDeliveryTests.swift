@@ -486,9 +486,6 @@ import Testing
         }
     }
 
-    /// A long replay lets another user's waiting replay go first after a page of the log,
-    /// and goes on where it stopped: each gets every event once, in order. A member one
-    /// event behind waited for all of another's replay of a busy chat.
     /// Replays whose clients have stopped reading wait for them out of the turns: a crowd
     /// of them does not hold back another user's replay, round after round, until each is
     /// closed (they took a turn each, every round, and delayed a reader's catching up for a
@@ -529,6 +526,9 @@ import Testing
                 return running == 0 && waiting == 0
             }
             #expect(settled, "stalled replays still take turns")
+            // They did stall: each holds frames its client has not taken.
+            let queued = try await gauge("chatflow_websocket_queued_bytes")
+            #expect(queued >= Double(stalledUsers.count * 64 * 1024), "\(queued) bytes queued")
             let closes = try await gauge("chatflow_websocket_slow_client_closes_total")
             #expect(closes == 0, "closed before their grace period ran out")
             withExtendedLifetime(stalled) {}
@@ -536,6 +536,9 @@ import Testing
         }
     }
 
+    /// A long replay lets another user's waiting replay go first after a page of the log,
+    /// and goes on where it stopped: each gets every event once, in order. A member one
+    /// event behind waited for all of another's replay of a busy chat.
     @Test func aLongReplayTakesTurnsWithOthers() async throws {
         let gate = ReplayGate(limit: 1)
         let holder = UserID(unchecked: "holder")
