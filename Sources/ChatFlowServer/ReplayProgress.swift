@@ -2,7 +2,8 @@ import ChatFlowCore
 import ChatFlowStorage
 
 /// Where a replay of missed events has got to, between its turns at the `ReplayGate`.
-/// Used by one replay at a time, on the replay queue, one turn after another.
+/// Used by one replay at a time: on the replay queue during its turns, and by the replay's
+/// task between them.
 final class ReplayProgress: @unchecked Sendable {
     /// Log records read per page; a replay may give up its turn after each.
     static let pageSize = 1024

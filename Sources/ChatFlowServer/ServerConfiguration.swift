@@ -70,7 +70,9 @@ public struct ServerConfiguration: Sendable {
     public var webSocketReplayLimit = 100_000
     /// Seconds an HTTP connection may send nothing (before its first request, between
     /// keep-alive requests, or part way through a request's head or body) before it is
-    /// closed, so connections that never finish asking do not hold file descriptors forever.
+    /// closed, so connections that never finish asking do not hold file descriptors forever;
+    /// also the most a request's body may take to come after its head (`RequestBodyDeadline`).
+    /// The first request's head must come within 10 s, or this if shorter.
     /// WebSockets are kept alive by pings instead.
     public var httpIdleSeconds = 60
     /// HTTP connections (not WebSockets) one client address may hold open

@@ -63,7 +63,7 @@ public final class ServerMetrics: Sendable {
             "Replays that read on from the log because more events came meanwhile than a queue holds"))
         replayTurnsGiven = registry.makeCounter(descriptor: Self.named(
             "chatflow_websocket_replay_turns_given_total",
-            "Times a long replay let another user's waiting replay go first, after a page of the log"))
+            "Times a replay let another user's waiting replay go first: after a page of the log, or while its client had yet to take what it was sent"))
         retentionRemoved = registry.makeCounter(descriptor: Self.named(
             "chatflow_retention_events_removed_total", "Events removed from the change log and projections by retention"))
         retentionFailures = registry.makeCounter(descriptor: Self.named(
