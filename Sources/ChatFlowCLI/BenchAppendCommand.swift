@@ -58,6 +58,8 @@ struct BenchAppendCommand: AsyncParsableCommand {
         options.onCommit = { commits.record($0) }
         let log: RocksDBChangeLog
         do {
+            Self.opening.store(true, ordering: .releasing)
+            defer { Self.opening.store(false, ordering: .releasing) }
             log = try RocksDBChangeLog.open(path: directory, options: options)
         } catch {
             // Stopped while opening (the directory just went from under it): the stop ends it.
@@ -97,6 +99,8 @@ struct BenchAppendCommand: AsyncParsableCommand {
 
     /// Set once a stop signal is being handled.
     private static let stopping = Atomic<Bool>(false)
+    /// Set while RocksDB opens the directory, which it makes again if it is gone.
+    private static let opening = Atomic<Bool>(false)
 
     /// Parks the calling thread for good while a stop signal is handled: the handler removes
     /// the directory and ends the process, and an error the stop caused (files gone from
@@ -115,6 +119,13 @@ struct BenchAppendCommand: AsyncParsableCommand {
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 stopping.store(true, ordering: .releasing)
+                // An opening makes the directory again if it is moved away (it was left
+                // holding an OPTIONS file): it is let end first.
+                var waited = 0
+                while opening.load(ordering: .acquiring), waited < 500 {
+                    usleep(10_000)
+                    waited += 1
+                }
                 // Moved away first: RocksDB's threads, still writing, make files by the old
                 // path, which no longer leads anywhere, so none lands in what is removed.
                 let doomed = directory + ".removing"
