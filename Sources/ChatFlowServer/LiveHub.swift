@@ -566,7 +566,9 @@ package final class LiveHub: Service, Sendable {
             if case .chat(let chat) = channel, !progress.away, let ids = progress.chatEvents {
                 let joined = try commands.reader.memberSince(connection.user, of: chat)
                 if joined.map({ start.timestamp < $0 }) ?? true {
-                    progress.away = try joinsFirst(connection.user, chat, among: joined.map { joined in ids.prefix { $0.timestamp <= joined } } ?? ids)
+                    // Joining first: they were not a member before it.
+                    progress.away = try firstComingOrGoing(
+                        of: connection.user, in: chat, among: joined.map { joined in ids.prefix { $0.timestamp <= joined } } ?? ids) == true
                 }
             }
             return progress
@@ -588,20 +590,16 @@ package final class LiveHub: Service, Sendable {
             if joined != start.timestamp { return joined > start.timestamp }
             let ids = try commands.reader.chatEventIDs(of: chat, after: start, upTo: end, limit: replayLimit + 1)
             guard ids.count <= replayLimit else { return true }
-            for id in ids {
-                guard let record = try projector.log.record(id) else { continue }
-                if case .memberLeft(let left) = try LoggedEvent(record).event, left.user == user { return true }
-            }
-            return false
+            // A member now who came or went since then left first.
+            return try firstComingOrGoing(of: user, in: chat, among: ids[...]) != nil
         } catch {
             return true
         }
     }
 
-    /// Whether the first of the user's own comings and goings among `ids` (a chat's events)
-    /// is their joining: then they were not a member before it. Their leaving first says
-    /// they were, and so does neither (the chat's creator has no joining).
-    private func joinsFirst(_ user: UserID, _ chat: ChatID, among ids: ArraySlice<ULID>) throws -> Bool {
+    /// The first of the user's own comings and goings among `ids` (a chat's events): true
+    /// for a joining, false for a leaving, nil for neither (the chat's creator has no joining).
+    private func firstComingOrGoing(of user: UserID, in chat: ChatID, among ids: ArraySlice<ULID>) throws -> Bool? {
         for id in ids {
             guard let record = try projector.log.record(id) else { continue }
             switch try LoggedEvent(record).event {
@@ -610,7 +608,7 @@ package final class LiveHub: Service, Sendable {
             default: continue
             }
         }
-        return false
+        return nil
     }
 
     /// Sends pages of the replay until it is done, or until another user's replay waits

@@ -230,14 +230,7 @@ def test_search_finds_and_highlights(room, alice, bob):
     alice.clickable("[data-testid=search-toggle]").click()
 
     def search(query: str) -> list[list[str]]:
-        field = alice.visible("[data-testid=search-input]")
-        field.clear()
-        field.send_keys(query, Keys.ENTER)
-        alice.until(lambda d: d.find_element(By.ID, "search-panel").get_attribute("data-state") == "done"
-                    and query in d.find_element(By.ID, "search-status").text, f"search for {query!r} did not finish")
-        return alice.driver.execute_script("""
-            return Array.from(document.querySelectorAll('[data-testid=search-result-text]'),
-                              (r) => [r.textContent, ...Array.from(r.querySelectorAll('mark'), (m) => m.textContent)]);""")
+        return highlighted(alice, query)
 
     assert search("cafe") == [["Café at noon, anyone?", "Café"]]
     assert search("pine*") == [["Pineapple pizza is controversial", "Pineapple"]]
